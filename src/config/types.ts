@@ -1,0 +1,65 @@
+/**
+ * The resolved configuration handed to the rest of mailpoll: defaults applied, `${VARS}`
+ * substituted, relative paths made absolute, durations in milliseconds, passwords
+ * resolved. The zod schema in `schema.ts` produces exactly these shapes.
+ */
+import type { Action, Protocol } from '../mailbox/types.js';
+
+/** `implicit`: TLS from the first byte (993/995). `starttls`: upgrade a plain connection. `none`: plaintext. */
+export type TlsMode = 'implicit' | 'starttls' | 'none';
+
+export interface AccountConfig {
+  /** Unique name, used in reports and `-a NAME`. Required. */
+  name: string;
+  /** Accounts with `enabled: false` are skipped unless named with `-a`. Default `true`. */
+  enabled: boolean;
+  /** `imap`, `pop3` or `maildir`. Required. */
+  protocol: Protocol;
+  /** Server host name (imap, pop3). */
+  host: string | undefined;
+  /** Server port. Default from protocol and TLS: imap 993/143, pop3 995/110. */
+  port: number | undefined;
+  /** Default `implicit`. */
+  tls: TlsMode;
+  /** Verify the server certificate. Default `true`. */
+  tlsRejectUnauthorized: boolean;
+  /** Absolute path of a PEM file with CA certificates to trust, in addition to the system's. */
+  ca: string | undefined;
+  /** The mailbox address / user name. */
+  user: string | undefined;
+  /** Login name, when it differs from `user`. */
+  login: string | undefined;
+  /** The resolved password (from `password`, `passwordEnv`, `passwordFile` or `passwordCommand`). Never printed. */
+  password: string | undefined;
+  /** Where the password came from, for `validate` and error messages (never the value). */
+  passwordSource: 'password' | 'passwordEnv' | 'passwordFile' | 'passwordCommand' | undefined;
+  /** IMAP folder, `/`-separated (`Inbox/Incidents`). Default `INBOX`. */
+  folder: string;
+  /** Absolute path of the Maildir (maildir). */
+  path: string | undefined;
+  /** Only messages not yet read. Default `true`. */
+  onlyUnseen: boolean;
+  /** What to do with a message when the handler returns nothing. Default `markSeen`. */
+  after: Action;
+  /** Target folder of `after: move` and of a handler's bare `'move'`. */
+  moveTo: string | undefined;
+  /** At most this many messages per cycle; the rest wait for the next run. Default: no limit. */
+  maxMessages: number | undefined;
+  /** Milliseconds allowed for TCP + TLS + greeting + login. Default 30 s. */
+  connectTimeout: number;
+  /** Milliseconds allowed for fetching one batch of messages. Default 2 min. */
+  fetchTimeout: number;
+  /** Milliseconds a handler may run for one message. Default 5 min. */
+  handlerTimeout: number;
+  /** Absolute path of the handler module. Falls back to the top-level `script`. */
+  script: string | undefined;
+}
+
+export interface Config {
+  /** Absolute path of the file the config came from (undefined for an inline object). */
+  file: string | undefined;
+  /** Folder relative paths were resolved against. */
+  dir: string;
+  /** Every account, enabled or not, in file order. */
+  accounts: AccountConfig[];
+}

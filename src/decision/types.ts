@@ -1,0 +1,23 @@
+/**
+ * The handler returns a *result*; `handler/result.ts` normalises it into an *Outcome*;
+ * the planner turns an Outcome plus the mailbox's capabilities into a *Decision*,
+ * which the adapter performs as a *disposition*.
+ */
+import type { Action } from '../mailbox/types.js';
+
+/** A handler's result, normalised but not yet checked against what the mailbox can do. */
+export interface Outcome {
+  action: Action;
+  /** Target of `move`; undefined means the account's `moveTo`. */
+  folder: string | undefined;
+  /** The message is passed on to what follows (seeds 000/001: the outgoing transition). */
+  transition: boolean;
+}
+
+/** What will be done with one message. */
+export interface Decision {
+  action: Action;
+  /** Set exactly when `action` is `move`. */
+  folder: string | undefined;
+  transition: boolean;
+}

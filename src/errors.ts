@@ -1,0 +1,116 @@
+/**
+ * mailpoll's error hierarchy. Library error shapes (imapflow's `authenticationFailed`,
+ * Node's `ECONNREFUSED`, a TLS verification code) stay inside the adapters: what leaves
+ * them is one of these, with a one-line message a user can act on.
+ *
+ * Every error has a stable `code` (listed in the README) and the exit code it maps to.
+ */
+
+/** Exit codes, documented in the README. 3 wins over 1. */
+export const ExitCode = {
+  ok: 0,
+  /** At least one message failed (handler threw, returned something invalid, or its server action failed). */
+  messageFailed: 1,
+  /** Usage or config error: nothing was contacted. */
+  usage: 2,
+  /** At least one account could not be worked on: unreachable, login refused, TLS failure, timeout. */
+  accountFailed: 3,
+  /** Interrupted by a second signal. */
+  interrupted: 130,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export interface MailpollErrorOptions {
+  /** The account the error belongs to, when there is one. */
+  account?: string | undefined;
+  /** The underlying error, kept for `--verbose`. */
+  cause?: unknown;
+}
+
+export class MailpollError extends Error {
+  /** Stable machine-readable code, e.g. `E_CONFIG`. */
+  readonly code: string = 'E_MAILPOLL';
+  /** Exit code this error maps to when it ends a run. */
+  readonly exitCode: ExitCode = ExitCode.accountFailed;
+  readonly account: string | undefined;
+
+  constructor(message: string, options: MailpollErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.account = options.account;
+  }
+}
+
+/** A config file that cannot be used. Always exit 2, always before any network traffic. */
+export class ConfigError extends MailpollError {
+  override readonly code = 'E_CONFIG';
+  override readonly exitCode = ExitCode.usage;
+  /** One line per problem, each `file: path.to.key: what was expected`. */
+  readonly problems: string[];
+
+  constructor(problems: string[] | string, options: MailpollErrorOptions = {}) {
+    const list = Array.isArray(problems) ? problems : [problems];
+    super(list.join('\n'), options);
+    this.problems = list;
+  }
+}
+
+/** Bad command-line usage. Exit 2. */
+export class UsageError extends MailpollError {
+  override readonly code = 'E_USAGE';
+  override readonly exitCode = ExitCode.usage;
+}
+
+/** A handler script that cannot be loaded (missing file, no default export, syntax error). Exit 2. */
+export class HandlerLoadError extends MailpollError {
+  override readonly code = 'E_HANDLER_LOAD';
+  override readonly exitCode = ExitCode.usage;
+}
+
+/** The server refused the login. */
+export class AuthError extends MailpollError {
+  override readonly code = 'E_AUTH';
+}
+
+/** The server could not be reached: refused, unresolvable, reset, closed. */
+export class ConnectionError extends MailpollError {
+  override readonly code = 'E_CONNECTION';
+}
+
+/** The TLS handshake failed, usually certificate verification. */
+export class TlsError extends MailpollError {
+  override readonly code = 'E_TLS';
+}
+
+/** Connecting or fetching took longer than the configured timeout. */
+export class TimeoutError extends MailpollError {
+  override readonly code = 'E_TIMEOUT';
+}
+
+/** The server answered but a mailbox operation failed (folder missing, command rejected). */
+export class MailboxError extends MailpollError {
+  override readonly code = 'E_MAILBOX';
+}
+
+/** The handler threw, rejected, timed out or returned something that is not a result. Exit 1. */
+export class HandlerError extends MailpollError {
+  override readonly code = 'E_HANDLER';
+  override readonly exitCode = ExitCode.messageFailed;
+}
+
+/** The local store cannot be used (corrupt, locked, newer schema). Exit 2. */
+export class StoreError extends MailpollError {
+  override readonly code = 'E_STORE';
+  override readonly exitCode = ExitCode.usage;
+}
+
+/** The message text of anything thrown, for reports: never a stack. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  if (typeof error === 'string') return error;
+  try {
+    return JSON.stringify(error) ?? String(error);
+  } catch {
+    return String(error);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * One interface for every kind of mailbox. It is shaped for batches, not per-message
+ * round trips: candidates come from one search, bodies are streamed over a set of ids,
+ * and dispositions are applied to sets. (imapflow cannot run another command while a
+ * fetch is being iterated, so a caller never calls `apply` inside a `fetch` loop.)
+ */
+
+export type Protocol = 'imap' | 'pop3' | 'maildir';
+
+/** What the adapter can do. The planner turns an impossible decision into a clear failure. */
+export interface MailboxCapabilities {
+  /** Can move a message to another folder. */
+  move: boolean;
+  /** Can mark a message as read. */
+  markSeen: boolean;
+  /** Can push new mail while connected (IMAP IDLE). */
+  idle: boolean;
+}
+
+/** State of the opened folder. */
+export interface MailboxStatus {
+  /** The folder as the server names it (delimiter mapped), e.g. `INBOX.Incidents`. */
+  folder: string;
+  /** Messages in the folder. */
+  total: number;
+  /** Messages without the \Seen flag (undefined where the protocol has no flags). */
+  unseen: number | undefined;
+  /** IMAP UIDVALIDITY, when the protocol has one. */
+  uidValidity?: bigint | undefined;
+}
+
+/**
+ * A message found by `list`, before its body is fetched.
+ * `uid` is the IMAP UID, the POP3 UIDL or the Maildir unique file name.
+ */
+export interface Candidate {
+  uid: string;
+  /** RFC822.SIZE / file size in bytes, when known without downloading. */
+  size: number | undefined;
+  flags: string[];
+  /** INTERNALDATE / mtime, when known. */
+  date?: Date | undefined;
+}
+
+export interface ListOptions {
+  /** Only messages without \Seen. */
+  onlyUnseen: boolean;
+  /** At most this many, oldest first. */
+  limit?: number | undefined;
+}
+
+/** A message with its RFC 822 source. */
+export interface FetchedMessage {
+  uid: string;
+  raw: Buffer;
+  size: number;
+  flags: string[];
+  date?: Date | undefined;
+}
+
+export type Action = 'delete' | 'keep' | 'markSeen' | 'move';
+
+/** What the adapter is asked to do with one message. */
+export interface Disposition {
+  uid: string;
+  action: Action;
+  /** Target folder of `move`, `/`-separated as in the config (the adapter maps the delimiter). */
+  folder?: string | undefined;
+}
+
+/** The outcome of one disposition: ok, or the error that stopped it. */
+export interface DispositionResult {
+  uid: string;
+  ok: boolean;
+  error?: Error | undefined;
+}
+
+export interface Mailbox {
+  readonly protocol: Protocol;
+  readonly capabilities: MailboxCapabilities;
+  /** Connect, log in and open the folder. Throws Auth/Connection/Tls/Timeout/MailboxError. */
+  open(): Promise<MailboxStatus>;
+  /** The messages to work on, oldest first, from one search. */
+  list(options: ListOptions): Promise<Candidate[]>;
+  /**
+   * Stream the sources of `candidates` (in their order). While this iterator is being
+   * consumed, no other method of the mailbox may be called.
+   */
+  fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage>;
+  /** Carry out dispositions, grouped into as few commands as possible. Never throws for one message. */
+  apply(dispositions: Disposition[]): Promise<DispositionResult[]>;
+  /** Log out and release the connection. Safe to call twice and after a failure. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,83 @@
+/**
+ * One event type for everything a run reports. The text and NDJSON reporters both
+ * render these; the NDJSON form is the documented machine interface (README).
+ */
+import type { Action, Protocol } from '../mailbox/types.js';
+
+export type MessageStatus = 'ok' | 'failed' | 'dry-run';
+
+/** One message's fate. */
+export interface MessageEvent {
+  type: 'message';
+  account: string;
+  protocol: Protocol;
+  folder: string;
+  uid: string;
+  messageId: string | null;
+  from: string | null;
+  subject: string | null;
+  /** ISO 8601. */
+  date: string | null;
+  size: number;
+  /** The action taken (or, under --dry-run, that would have been; for a failure, none: `keep`). */
+  action: Action;
+  moveTo: string | null;
+  transition: boolean;
+  status: MessageStatus;
+  error: string | null;
+  durationMs: number;
+}
+
+/** One account's result at the end of its cycle. */
+export interface AccountEvent {
+  type: 'account';
+  account: string;
+  protocol: Protocol;
+  status: 'ok' | 'error';
+  /** Messages whose source was downloaded. */
+  fetched: number;
+  /** Messages handled and disposed of (or, under --dry-run, handled). */
+  processed: number;
+  failed: number;
+  transitions: number;
+  error: string | null;
+  /** Stable code of `error` (E_AUTH, E_TLS, ...). */
+  code: string | null;
+  durationMs: number;
+}
+
+/** `mailpoll check`: one account's connection test. */
+export interface CheckEvent {
+  type: 'check';
+  account: string;
+  protocol: Protocol;
+  server: string | null;
+  folder: string | null;
+  total: number | null;
+  unseen: number | null;
+  status: 'ok' | 'error';
+  error: string | null;
+  code: string | null;
+  durationMs: number;
+}
+
+/** The last line of a run. */
+export interface SummaryEvent {
+  type: 'summary';
+  accounts: number;
+  accountsFailed: number;
+  fetched: number;
+  processed: number;
+  failed: number;
+  transitions: number;
+  dryRun: boolean;
+  exitCode: number;
+  durationMs: number;
+}
+
+export type ReportEvent = MessageEvent | AccountEvent | CheckEvent | SummaryEvent;
+
+/** Where events go. `text.ts` and `json.ts` implement it. */
+export interface Reporter {
+  report(event: ReportEvent): void;
+}

@@ -1,0 +1,428 @@
+/**
+ * The only config I/O: find and read the file (cosmiconfig), substitute `${VARS}`,
+ * validate (schema + rules), resolve paths and password sources. Every problem found is
+ * reported at once, in one ConfigError, each line `FILE: path.to.key: message`.
+ */
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import type { Loader } from 'cosmiconfig';
+import { ConfigError } from '../errors.js';
+import { IMPLICIT_TLS_PORT, PLAIN_PORT, checkRules, mergeDefaults, type MergedAccount, type RulesInput } from './rules.js';
+import {
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_FETCH_TIMEOUT,
+  DEFAULT_FOLDER,
+  DEFAULT_HANDLER_TIMEOUT,
+  PASSWORD_KEYS,
+  SECRET_KEYS,
+  accountSchema,
+  configSchema,
+  defaultsSchema,
+  formatIssue,
+  formatPath,
+  type ParsedConfig,
+} from './schema.js';
+import { registerSecret, resolvePassword, type PasswordSpec } from './secrets.js';
+import { selectAccounts } from './select.js';
+import type { AccountConfig, Config } from './types.js';
+
+export interface LoadConfigOptions {
+  /** Explicit config file (-c). */
+  configFile?: string | undefined;
+  /** Where the search starts and what explicit relative paths resolve against. Default process.cwd(). */
+  cwd?: string;
+  /** Source of `${VARS}`, `passwordEnv` and the environment of `passwordCommand`. Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Resolve password sources (may run passwordCommand). Default true. When false, only
+   * literal `password` values are filled in; `passwordSource` is always set.
+   */
+  resolveSecrets?: boolean;
+  /** Only resolve secrets of these account names (default: every enabled account). */
+  accounts?: string[] | undefined;
+  /** A handler given with -s: overrides every account's script; resolved against cwd. */
+  script?: string | undefined;
+}
+
+export interface ValidateConfigContext {
+  /** Absolute path of the config file; undefined for an inline object. */
+  file: string | undefined;
+  /** Folder relative paths resolve against (the config file's folder). */
+  dir: string;
+  /** Source of `${VARS}`. */
+  env: NodeJS.ProcessEnv;
+  /** How problems name the file, e.g. `mailpoll.yaml`. */
+  displayName: string;
+  /** What `~/` expands to. Default `env.HOME`, else the user's home folder. */
+  home?: string | undefined;
+  /**
+   * Checks that a file (`ca`) exists and is readable: undefined when it is, else the
+   * reason. Without it, files are not checked (keeps `validateConfig` free of I/O).
+   */
+  checkReadable?: ((file: string) => string | undefined) | undefined;
+}
+
+export interface ValidateConfigResult {
+  /** The resolved config, only when there are no problems. */
+  config?: Config;
+  /** Every problem, `FILE: path.to.key: message`, grouped by account in file order. */
+  problems: string[];
+}
+
+/** Where the search looks in each folder, in order. */
+export const SEARCH_PLACES = [
+  'package.json',
+  '.mailpollrc',
+  '.mailpollrc.json',
+  '.mailpollrc.yaml',
+  '.mailpollrc.yml',
+  'mailpoll.config.yaml',
+  'mailpoll.config.yml',
+  'mailpoll.config.json',
+  'mailpoll.config.js',
+  'mailpoll.config.mjs',
+  'mailpoll.config.cjs',
+];
+
+const LOADABLE_EXTENSIONS = new Set(['', '.yaml', '.yml', '.json', '.js', '.mjs', '.cjs']);
+
+// ---------------------------------------------------------------------------------------
+// ${VARS}
+
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const REFERENCE = /\$\$\{|\$\{([^}]*)(\}?)/g;
+
+/**
+ * `value` with `${NAME}` replaced from `env` in every string (not in keys); `$${` is a
+ * literal `${`. Problems go to `problems` (as `path: message`) and the paths of the
+ * values that had one to `failed`, so the schema does not complain about them again.
+ */
+function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, at: PropertyKey[], problems: string[], failed: Set<string>): unknown {
+  if (typeof value === 'string') {
+    if (!value.includes('${')) return value;
+    const where = formatPath(at);
+    return value.replace(REFERENCE, (match, name: string | undefined, close: string | undefined) => {
+      if (match === '$${') return '${';
+      if (close !== '}' || name === undefined || !VARIABLE_NAME.test(name)) {
+        const key = at.at(-1);
+        const shown = typeof key === 'string' && SECRET_KEYS.has(key) ? 'an invalid variable reference' : `"${match}", an invalid variable reference`;
+        problems.push(`${where}: contains ${shown}; write \${NAME}, or $\${ for a literal \${`);
+        failed.add(where);
+        return '';
+      }
+      const replacement = env[name];
+      if (replacement === undefined) {
+        problems.push(`${where}: environment variable ${name} is not set`);
+        failed.add(where);
+        return '';
+      }
+      return replacement;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, index) => substituteEnv(item, env, [...at, index], problems, failed));
+  if (isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) out[key] = substituteEnv(item, env, [...at, key], problems, failed);
+    return out;
+  }
+  return value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
+}
+
+// ---------------------------------------------------------------------------------------
+// Validation
+
+/** Sort key of a problem line: top-level keys and `defaults` first, then accounts in order. */
+function accountIndex(line: string): number {
+  const match = /^accounts\[(\d+)\]/.exec(line);
+  return match ? Number(match[1]) : -1;
+}
+
+/** Each account and `defaults` parsed on their own, so the rules can check the valid ones. */
+function parseParts(data: unknown): RulesInput {
+  const object = isPlainObject(data) ? data : {};
+  const defaults = object.defaults === undefined ? undefined : defaultsSchema.safeParse(object.defaults);
+  const accounts = Array.isArray(object.accounts) ? object.accounts : [];
+  const names = accounts.map((account) => {
+    const name = isPlainObject(account) ? accountSchema.shape.name.safeParse(account.name) : undefined;
+    return name?.success ? name.data : undefined;
+  });
+  // Without valid defaults, every account's rules would be guesses: check only the names.
+  if (defaults !== undefined && !defaults.success) return { accounts: [], names };
+  return {
+    names,
+    defaults: defaults?.data,
+    accounts: accounts.map((account) => {
+      const result = accountSchema.safeParse(account);
+      return result.success ? result.data : undefined;
+    }),
+  };
+}
+
+/** Private to this module: what `resolvePasswords` needs and `AccountConfig` does not carry. */
+interface PendingPassword {
+  spec: PasswordSpec;
+  /** `FILE: accounts[0].passwordEnv` (or `defaults.passwordEnv` when inherited). */
+  where: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+const pendingPasswords = new WeakMap<AccountConfig, PendingPassword>();
+
+/**
+ * Validate a config object as read from a file: substitute `${VARS}`, check the schema and
+ * the rules, apply defaults and resolve paths. Collects every problem rather than stopping
+ * at the first. Does no I/O unless `context.checkReadable` does; runs no password command.
+ */
+export function validateConfig(raw: unknown, context: ValidateConfigContext): ValidateConfigResult {
+  const problems: string[] = [];
+  const failed = new Set<string>();
+  const data = substituteEnv(raw, context.env, [], problems, failed);
+
+  const parsed = configSchema.safeParse(data);
+  if (!parsed.success) {
+    const isFailed = (at: string) => [...failed].some((prefix) => at === prefix || at.startsWith(`${prefix}.`) || at.startsWith(`${prefix}[`));
+    for (const issue of parsed.error.issues) {
+      if (isFailed(formatPath(issue.path))) continue;
+      problems.push(...formatIssue(issue, data));
+    }
+  }
+  const parts: RulesInput = parsed.success ? parsed.data : parseParts(data);
+  problems.push(...checkRules(parts));
+
+  const home = context.home ?? (context.env.HOME || homedir());
+  const resolvePath = (value: string) => expandPath(value, context.dir, home);
+  if (context.checkReadable !== undefined) problems.push(...checkFiles(parts, resolvePath, context.checkReadable));
+
+  if (problems.length > 0 || !parsed.success) {
+    const sorted = problems
+      .map((line, order) => ({ line, order, index: accountIndex(line) }))
+      .sort((a, b) => a.index - b.index || a.order - b.order);
+    return { problems: [...new Set(sorted.map(({ line }) => `${context.displayName}: ${line}`))] };
+  }
+  return { config: buildConfig(parsed.data, context, resolvePath), problems: [] };
+}
+
+/** `~/x` from the home folder, relative paths from `dir`. */
+function expandPath(value: string, dir: string, home: string): string {
+  if (value === '~') return home;
+  if (value.startsWith('~/')) return path.join(home, value.slice(2));
+  return path.resolve(dir, value);
+}
+
+/** `ca` files that cannot be read: `defaults.ca` once, each account's own `ca`. */
+function checkFiles(parts: RulesInput, resolvePath: (value: string) => string, checkReadable: (file: string) => string | undefined): string[] {
+  const problems: string[] = [];
+  const check = (value: string | undefined, at: PropertyKey[]) => {
+    if (value === undefined) return;
+    const file = resolvePath(value);
+    const reason = checkReadable(file);
+    if (reason !== undefined) problems.push(`${formatPath(at)}: cannot read ${file}: ${reason}`);
+  };
+  check(parts.defaults?.ca, ['defaults', 'ca']);
+  parts.accounts.forEach((account, index) => check(account?.ca, ['accounts', index, 'ca']));
+  return problems;
+}
+
+function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resolvePath: (value: string) => string): Config {
+  const topScript = parsed.script === undefined ? undefined : resolvePath(parsed.script);
+  const accounts = parsed.accounts.map((account, index) => {
+    const merged = mergeDefaults(account, parsed.defaults);
+    const resolved = buildAccount(merged, topScript, resolvePath);
+    const source = resolved.passwordSource;
+    if (source !== undefined && source !== 'password') {
+      const at = merged.inherited.has(source) ? ['defaults', source] : ['accounts', index, source];
+      const value = merged[source]!;
+      pendingPasswords.set(resolved, {
+        spec: { source, value: source === 'passwordFile' ? resolvePath(value) : value },
+        where: `${context.displayName}: ${formatPath(at)}`,
+        cwd: context.dir,
+        env: context.env,
+      });
+    }
+    return resolved;
+  });
+  return { file: context.file, dir: context.dir, accounts };
+}
+
+/** One resolved account. The rules have passed, so the protocol's required keys are set. */
+function buildAccount(merged: MergedAccount, topScript: string | undefined, resolvePath: (value: string) => string): AccountConfig {
+  const protocol = merged.protocol!;
+  const tls = merged.tls ?? 'implicit';
+  const server = protocol === 'imap' || protocol === 'pop3' ? protocol : undefined;
+  const optionalPath = (value: string | undefined) => (value === undefined ? undefined : resolvePath(value));
+  const passwordSource = PASSWORD_KEYS.find((key) => merged[key] !== undefined);
+  return {
+    name: merged.name,
+    enabled: merged.enabled ?? true,
+    protocol,
+    host: merged.host,
+    port: server === undefined ? undefined : (merged.port ?? (tls === 'implicit' ? IMPLICIT_TLS_PORT[server] : PLAIN_PORT[server])),
+    tls,
+    tlsRejectUnauthorized: merged.tlsRejectUnauthorized ?? true,
+    ca: optionalPath(merged.ca),
+    user: merged.user,
+    login: merged.login,
+    password: passwordSource === 'password' ? merged.password : undefined,
+    passwordSource,
+    folder: merged.folder ?? DEFAULT_FOLDER,
+    path: optionalPath(merged.path),
+    // POP3 has no seen flag: every message on the server is listed.
+    onlyUnseen: protocol === 'pop3' ? false : (merged.onlyUnseen ?? true),
+    after: merged.after ?? (protocol === 'pop3' ? 'keep' : 'markSeen'),
+    moveTo: merged.moveTo,
+    maxMessages: merged.maxMessages,
+    connectTimeout: merged.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
+    fetchTimeout: merged.fetchTimeout ?? DEFAULT_FETCH_TIMEOUT,
+    handlerTimeout: merged.handlerTimeout ?? DEFAULT_HANDLER_TIMEOUT,
+    script: optionalPath(merged.script) ?? topScript,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Passwords
+
+/**
+ * Fill in `password` for `accounts` (accounts of a config from `loadConfig` or
+ * `validateConfig`) from their `passwordEnv`, `passwordFile` or `passwordCommand`, in
+ * parallel, registering each value with `redact`. Accounts that have a password already
+ * are skipped. Throws one ConfigError listing every source that failed.
+ */
+export async function resolvePasswords(accounts: readonly AccountConfig[]): Promise<void> {
+  const problems: string[] = [];
+  await Promise.all(
+    accounts.map(async (account) => {
+      const pending = pendingPasswords.get(account);
+      if (pending === undefined || account.password !== undefined) return;
+      const result = await resolvePassword(pending.spec, { cwd: pending.cwd, env: pending.env });
+      if (result.password !== undefined) account.password = result.password;
+      else problems.push(`${pending.where}: ${result.problem}`);
+    }),
+  );
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Files
+
+interface ReadResult {
+  file: string;
+  raw: unknown;
+  displayName: string;
+}
+
+/** How problems name `file`: relative to cwd when inside it, else absolute. */
+function displayNameOf(file: string, cwd: string): string {
+  const relative = path.relative(cwd, file);
+  const shown = relative === '' || relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+  return path.basename(file) === 'package.json' ? `${shown}#mailpoll` : shown;
+}
+
+/** The user config folder cosmiconfig also searches (env-paths, without suffix). */
+function globalConfigDir(): string {
+  const home = homedir();
+  if (process.platform === 'darwin') return path.join(home, 'Library', 'Preferences', 'mailpoll');
+  if (process.platform === 'win32') return path.join(process.env.APPDATA || path.join(home, 'AppData', 'Roaming'), 'mailpoll', 'Config');
+  return path.join(process.env.XDG_CONFIG_HOME || path.join(home, '.config'), 'mailpoll');
+}
+
+function errorReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  // cosmiconfig prefixes "YAML Error in FILE:\n" / "JSON Error in FILE:\n".
+  const lines = message.split('\n').map((line) => line.trim());
+  const useful = lines.filter((line) => line !== '' && !/^(YAML|JSON) Error in /.test(line));
+  // "Transform failed with 1 error:" and the like say more on the next line.
+  if (useful.length > 1 && useful[0]!.endsWith(':')) return `${useful[0]} ${useful[1]}`;
+  return useful[0] ?? message;
+}
+
+async function readConfigFile(cwd: string, configFile: string | undefined): Promise<ReadResult> {
+  const { cosmiconfig, defaultLoaders } = await import('cosmiconfig');
+  // A YAML file holding only comments loads as null, which cosmiconfig takes for "no config
+  // here" and skips; make it "empty" instead, so it is reported rather than passed over.
+  const yaml: Loader = async (file, content) => (await defaultLoaders['.yaml'](file, content)) ?? undefined;
+  const explorer = cosmiconfig('mailpoll', {
+    loaders: { '.yaml': yaml, '.yml': yaml, noExt: yaml },
+    searchPlaces: SEARCH_PLACES,
+    searchStrategy: 'global',
+    stopDir: homedir(),
+    ignoreEmptySearchPlaces: false,
+    cache: false,
+  });
+
+  let result: Awaited<ReturnType<typeof explorer.search>>;
+  let file: string | undefined;
+  if (configFile !== undefined) {
+    file = path.resolve(cwd, configFile);
+    const extension = path.extname(file);
+    if (!LOADABLE_EXTENSIONS.has(extension)) {
+      throw new ConfigError(`${configFile}: unsupported config file type "${extension}"; use .yaml, .yml, .json, .js, .mjs or .cjs`);
+    }
+    const reason = checkReadable(file);
+    if (reason === 'no such file') throw new ConfigError(`${configFile}: config file not found`);
+    if (reason !== undefined) throw new ConfigError(`${configFile}: cannot read the config file: ${reason}`);
+  }
+  try {
+    result = file === undefined ? await explorer.search(cwd) : await explorer.load(file);
+  } catch (error) {
+    const failed = (error as { filepath?: unknown }).filepath;
+    const where = displayNameOf(typeof failed === 'string' ? failed : (file ?? cwd), cwd);
+    const verb = /\.(c|m)?js$/.test(typeof failed === 'string' ? failed : (file ?? '')) ? 'cannot load' : 'cannot parse';
+    throw new ConfigError(`${where}: ${verb}: ${errorReason(error)}`, { cause: error });
+  }
+  if (result === null) {
+    if (configFile !== undefined) throw new ConfigError(`${configFile}: has no "mailpoll" key`);
+    const stop = homedir();
+    const within = path.relative(stop, cwd).startsWith('..') ? 'and its parent folders' : `and its parent folders up to ${stop}`;
+    throw new ConfigError(
+      `no config file found in ${cwd} ${within}, nor in ${globalConfigDir()}: looked for mailpoll.config.{yaml,yml,json,js,mjs,cjs}, ` +
+        '.mailpollrc[.yaml|.yml|.json] and a "mailpoll" key in package.json. Run `mailpoll init` to create one, or pass -c FILE.',
+    );
+  }
+  const displayName = displayNameOf(result.filepath, cwd);
+  if (result.isEmpty === true || result.config === undefined || result.config === null) {
+    throw new ConfigError(`${displayName}: is empty; run \`mailpoll init\` for a commented example`);
+  }
+  return { file: result.filepath, raw: result.config as unknown, displayName };
+}
+
+function checkReadable(file: string): string | undefined {
+  try {
+    if (statSync(file).isDirectory()) return 'is a folder';
+    accessSync(file, fsConstants.R_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (code ?? String(error));
+  }
+}
+
+/**
+ * Find, read, validate and resolve the config. Throws one ConfigError with every problem;
+ * runs password commands only after the config is valid, and only for the accounts that
+ * will be used.
+ */
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<Config> {
+  const cwd = path.resolve(options.cwd ?? process.cwd());
+  const env = options.env ?? process.env;
+  const { file, raw, displayName } = await readConfigFile(cwd, options.configFile);
+  const dir = path.dirname(file);
+  const { config, problems } = validateConfig(raw, { file, dir, env, displayName, checkReadable });
+  if (config === undefined) throw new ConfigError(problems);
+
+  for (const account of config.accounts) registerSecret(account.password);
+  if (options.script !== undefined) {
+    const script = expandPath(options.script, cwd, env.HOME || homedir());
+    for (const account of config.accounts) account.script = script;
+  }
+  const selected = selectAccounts(config, options.accounts);
+  if (options.resolveSecrets !== false) await resolvePasswords(selected);
+  return config;
+}
+

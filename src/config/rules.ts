@@ -1,0 +1,163 @@
+/**
+ * Cross-field checks on the parsed config: what each protocol needs once `defaults` are
+ * inherited, keys that make no sense together. Pure: problem lines in, problem lines out
+ * (`accounts[0].moveTo: is required when after is move`, no file name).
+ */
+import type { Protocol } from '../mailbox/types.js';
+import {
+  ACCOUNT_KEY_DOCS,
+  DEFAULT_FOLDER,
+  PASSWORD_KEYS,
+  formatPath,
+  type AccountKey,
+  type ParsedAccount,
+  type ParsedDefaults,
+} from './schema.js';
+
+/** The parsed config as the rules see it. */
+export interface RulesInput {
+  /** In file order; `undefined` for an entry the schema rejected (its rules are skipped). */
+  accounts: ReadonlyArray<ParsedAccount | undefined>;
+  /** `undefined` when absent, or when the schema rejected it. */
+  defaults?: ParsedDefaults | undefined;
+  /**
+   * The name of every entry, including those the schema rejected (undefined where there is
+   * no usable name), for the duplicate check. Default: the names of `accounts`.
+   */
+  names?: ReadonlyArray<string | undefined> | undefined;
+}
+
+/** An account with `defaults` applied: the keys it sets plus the ones it inherits. */
+export interface MergedAccount extends ParsedDefaults {
+  name: string;
+  /** The keys whose value came from `defaults`. */
+  inherited: ReadonlySet<AccountKey>;
+}
+
+/** The port of implicit TLS and of plaintext/STARTTLS, per server protocol. */
+export const IMPLICIT_TLS_PORT = { imap: 993, pop3: 995 } as const;
+export const PLAIN_PORT = { imap: 143, pop3: 110 } as const;
+
+/** Whether `key` means something for `protocol`. */
+export function appliesTo(key: AccountKey, protocol: Protocol): boolean {
+  return (ACCOUNT_KEY_DOCS[key].protocols as readonly Protocol[]).includes(protocol);
+}
+
+function isSet<T extends object>(object: T | undefined, key: keyof T): boolean {
+  return object !== undefined && object[key] !== undefined;
+}
+
+/**
+ * Apply `defaults` to one account: the account's own value wins; an inherited key that
+ * does not apply to the account's protocol is dropped; the four password keys are one
+ * setting, so an account that names any password source inherits none.
+ */
+export function mergeDefaults(account: ParsedAccount, defaults: ParsedDefaults | undefined): MergedAccount {
+  const merged: Record<string, unknown> = { ...account };
+  const inherited = new Set<AccountKey>();
+  const protocol = account.protocol ?? defaults?.protocol;
+  const ownPassword = PASSWORD_KEYS.some((key) => isSet(account, key));
+  if (defaults !== undefined) {
+    for (const key of Object.keys(defaults) as (keyof ParsedDefaults)[]) {
+      if (defaults[key] === undefined || account[key] !== undefined) continue;
+      if (protocol !== undefined && !appliesTo(key, protocol)) continue;
+      if (ownPassword && (PASSWORD_KEYS as readonly string[]).includes(key)) continue;
+      merged[key] = defaults[key];
+      inherited.add(key);
+    }
+  }
+  return { ...(merged as ParsedAccount), inherited };
+}
+
+/** Problem lines for conflicting password sources set on one object (an account or `defaults`). */
+function checkPasswordSources(object: ParsedDefaults, path: readonly PropertyKey[]): string[] {
+  const set = PASSWORD_KEYS.filter((key) => object[key] !== undefined);
+  return set.slice(1).map((key) => `${formatPath([...path, key])}: conflicts with ${set[0]}; set only one password source`);
+}
+
+const POP3_REASONS: Partial<Record<AccountKey, string>> = {
+  folder: 'POP3 has no folders; remove folder',
+  onlyUnseen: 'POP3 has no seen flag, so every message on the server is listed; remove onlyUnseen',
+  moveTo: 'POP3 has no folders to move to; remove moveTo and use after: keep or delete',
+};
+
+function notApplicable(key: AccountKey, protocol: Protocol): string {
+  if (protocol === 'pop3') {
+    const reason = POP3_REASONS[key];
+    if (reason !== undefined) return reason;
+  }
+  const protocols = ACCOUNT_KEY_DOCS[key].protocols.join(' and ');
+  return `does not apply to ${protocol} accounts (only to ${protocols}); remove it`;
+}
+
+/** Problem lines for one account (index `index`), its own keys and what it inherits. */
+function checkAccount(account: ParsedAccount, index: number, defaults: ParsedDefaults | undefined): string[] {
+  const problems: string[] = [];
+  const at = (key: string) => formatPath(['accounts', index, key]);
+  problems.push(...checkPasswordSources(account, ['accounts', index]));
+
+  const protocol = account.protocol ?? defaults?.protocol;
+  if (protocol === undefined) {
+    problems.push(`${at('protocol')}: is required (imap, pop3 or maildir)`);
+    return problems;
+  }
+
+  for (const key of Object.keys(account) as AccountKey[]) {
+    if (account[key] !== undefined && !appliesTo(key, protocol)) problems.push(`${at(key)}: ${notApplicable(key, protocol)}`);
+  }
+
+  const merged = mergeDefaults(account, defaults);
+  const from = (key: AccountKey) => (merged.inherited.has(key) ? ' (from defaults)' : '');
+
+  if (protocol === 'imap' || protocol === 'pop3') {
+    if (merged.host === undefined) problems.push(`${at('host')}: is required for ${protocol}`);
+    if (merged.user === undefined) problems.push(`${at('user')}: is required for ${protocol}`);
+    if (!PASSWORD_KEYS.some((key) => merged[key] !== undefined)) {
+      problems.push(`${at('password')}: a password source is required for ${protocol}: set password, passwordEnv, passwordFile or passwordCommand`);
+    }
+    const tls = merged.tls ?? 'implicit';
+    const port = merged.port;
+    if (port === IMPLICIT_TLS_PORT[protocol] && tls !== 'implicit') {
+      problems.push(`${at('tls')}: port ${port}${from('port')} is the implicit TLS port; set tls: implicit or port: ${PLAIN_PORT[protocol]}`);
+    } else if (port === PLAIN_PORT[protocol] && tls === 'implicit') {
+      const tlsWhere = merged.tls === undefined ? ' (the default)' : from('tls');
+      problems.push(
+        `${at('tls')}: port ${port}${from('port')} is the plain ${protocol.toUpperCase()} port, but tls is implicit${tlsWhere}; set tls: starttls (or none), or port: ${IMPLICIT_TLS_PORT[protocol]}`,
+      );
+    }
+  } else if (merged.path === undefined) {
+    problems.push(`${at('path')}: is required for maildir`);
+  }
+
+  if (protocol === 'pop3') {
+    if (merged.after === 'markSeen' || merged.after === 'move') {
+      const hint = merged.inherited.has('after') ? `after: ${merged.after} comes from defaults; set after: keep or delete on this account` : 'use after: keep or delete';
+      problems.push(`${at('after')}: POP3 has no folders/flags; ${hint}`);
+    }
+  } else if (merged.after === 'move') {
+    if (merged.moveTo === undefined) problems.push(`${at('moveTo')}: is required when after is move${from('after')}`);
+  }
+
+  if (protocol === 'imap' && merged.moveTo !== undefined && merged.moveTo === (merged.folder ?? DEFAULT_FOLDER)) {
+    problems.push(`${at('moveTo')}: is the folder being polled ("${merged.moveTo}"${from('moveTo')}); name another folder`);
+  }
+  return problems;
+}
+
+/** Every cross-field problem of the config, in file order. */
+export function checkRules(config: RulesInput): string[] {
+  const problems: string[] = [];
+  if (config.defaults !== undefined) problems.push(...checkPasswordSources(config.defaults, ['defaults']));
+  config.accounts.forEach((account, index) => {
+    if (account !== undefined) problems.push(...checkAccount(account, index, config.defaults));
+  });
+  const names = config.names ?? config.accounts.map((account) => account?.name);
+  const firstIndex = new Map<string, number>();
+  names.forEach((name, index) => {
+    if (name === undefined) return;
+    const first = firstIndex.get(name);
+    if (first === undefined) firstIndex.set(name, index);
+    else problems.push(`${formatPath(['accounts', index, 'name'])}: "${name}" is already used by accounts[${first}]; names must be unique`);
+  });
+  return problems;
+}

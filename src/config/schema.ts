@@ -1,0 +1,410 @@
+/**
+ * The config file's schema: what each key accepts, its default and what it means. No I/O
+ * here: `${VARS}` are substituted before parsing and paths are resolved after (see
+ * `load.ts`); cross-field checks live in `rules.ts`.
+ *
+ * The schema parses the file as written: every account key is optional because `defaults`
+ * may supply it; `rules.ts` checks what each protocol needs after inheritance, and
+ * `load.ts` turns the parsed object into the resolved `Config` of `types.ts`.
+ */
+import { z } from 'zod';
+import type { Protocol } from '../mailbox/types.js';
+import { parseDuration } from './duration.js';
+
+/** Documentation of one config key; the README's config reference is written from these. */
+export interface KeyDoc {
+  /** One or two sentences for the reference. */
+  description: string;
+  /** The default as a user would write it, when there is one. */
+  default?: string;
+  /** The protocols the key applies to (account keys only). */
+  protocols: readonly Protocol[];
+}
+
+const ALL: readonly Protocol[] = ['imap', 'pop3', 'maildir'];
+const SERVER: readonly Protocol[] = ['imap', 'pop3'];
+
+/** Every key an account (or `defaults`, except `name`) accepts. */
+export const ACCOUNT_KEY_DOCS = {
+  name: {
+    description: 'Unique name of the account, used in reports and `-a NAME`. Letters, digits, `.`, `_` and `-`. Required; not allowed in `defaults`.',
+    protocols: ALL,
+  },
+  enabled: {
+    description: 'Accounts with `enabled: false` are skipped unless named with `-a`.',
+    default: 'true',
+    protocols: ALL,
+  },
+  protocol: {
+    description: '`imap`, `pop3` or `maildir`. Required (here or in `defaults`).',
+    protocols: ALL,
+  },
+  host: {
+    description: 'Server host name. Required for imap and pop3.',
+    protocols: SERVER,
+  },
+  port: {
+    description: 'Server port, an integer 1-65535.',
+    default: 'imap: 993 with `tls: implicit`, else 143; pop3: 995 with `tls: implicit`, else 110',
+    protocols: SERVER,
+  },
+  tls: {
+    description: '`implicit` (TLS from the first byte, ports 993/995), `starttls` (upgrade a plain connection) or `none` (plaintext, strongly discouraged).',
+    default: 'implicit',
+    protocols: SERVER,
+  },
+  tlsRejectUnauthorized: {
+    description: 'Verify the server certificate. Turn off only for testing.',
+    default: 'true',
+    protocols: SERVER,
+  },
+  ca: {
+    description: 'PEM file with CA certificates to trust in addition to the system ones (relative to the config file, `~/` allowed). Must exist.',
+    protocols: SERVER,
+  },
+  user: {
+    description: 'The mailbox address or user name. Required for imap and pop3.',
+    protocols: SERVER,
+  },
+  login: {
+    description: 'Login name, when it differs from `user`.',
+    default: 'the value of `user`',
+    protocols: SERVER,
+  },
+  password: {
+    description: 'The password, literally (prefer `passwordEnv`, `passwordFile` or `passwordCommand`). Set exactly one password source for imap and pop3.',
+    protocols: SERVER,
+  },
+  passwordEnv: {
+    description: 'Name of an environment variable holding the password.',
+    protocols: SERVER,
+  },
+  passwordFile: {
+    description: 'File whose first line is the password (relative to the config file, `~/` allowed).',
+    protocols: SERVER,
+  },
+  passwordCommand: {
+    description: 'Shell command printing the password on its first line of output, e.g. `pass show mail/work`. Runs with `/bin/sh -c` in the config file\'s folder, for at most 30 s.',
+    protocols: SERVER,
+  },
+  folder: {
+    description: 'IMAP folder to poll, `/`-separated (`Inbox/Incidents`).',
+    default: 'INBOX',
+    protocols: ['imap'],
+  },
+  path: {
+    description: 'The Maildir folder (relative to the config file, `~/` allowed). Required for maildir.',
+    protocols: ['maildir'],
+  },
+  onlyUnseen: {
+    description: 'Only work on messages not yet marked as read. POP3 has no flags, so it does not apply there.',
+    default: 'true',
+    protocols: ['imap', 'maildir'],
+  },
+  after: {
+    description: 'What to do with a message when the handler returns nothing: `markSeen`, `delete`, `move` (to `moveTo`) or `keep`. POP3 allows only `keep` and `delete`.',
+    default: 'markSeen (imap, maildir), keep (pop3)',
+    protocols: ALL,
+  },
+  moveTo: {
+    description: 'Target folder of `after: move` and of a handler\'s `move`. Required when `after` is `move`.',
+    protocols: ['imap', 'maildir'],
+  },
+  maxMessages: {
+    description: 'At most this many messages per cycle (a positive integer); the rest wait for the next run.',
+    default: 'no limit',
+    protocols: ALL,
+  },
+  connectTimeout: {
+    description: 'Time allowed for connecting, TLS, greeting and login: `30s`, `2m`, `1h`, `500ms` or a number of seconds.',
+    default: '30s',
+    protocols: SERVER,
+  },
+  fetchTimeout: {
+    description: 'Time allowed for fetching one batch of messages.',
+    default: '2m',
+    protocols: ALL,
+  },
+  handlerTimeout: {
+    description: 'Time a handler may run for one message.',
+    default: '5m',
+    protocols: ALL,
+  },
+  script: {
+    description: 'The handler module for this account (relative to the config file, `~/` allowed). Falls back to `defaults.script`, then the top-level `script`; `-s FILE` overrides all of them.',
+    protocols: ALL,
+  },
+} as const satisfies Record<string, KeyDoc>;
+
+export type AccountKey = keyof typeof ACCOUNT_KEY_DOCS;
+
+/** The top-level keys of the config file. */
+export const TOP_LEVEL_KEY_DOCS = {
+  accounts: { description: 'The mailboxes to poll, a non-empty list. Required.' },
+  defaults: { description: 'Account keys (any but `name`) every account inherits; an account\'s own value wins.' },
+  script: { description: 'The handler module of accounts that name none (relative to the config file, `~/` allowed).' },
+} as const satisfies Record<string, Omit<KeyDoc, 'protocols'>>;
+
+/** The four ways to give a password; at most one per account (or per `defaults`). */
+export const PASSWORD_KEYS = ['password', 'passwordEnv', 'passwordFile', 'passwordCommand'] as const;
+export type PasswordKey = (typeof PASSWORD_KEYS)[number];
+
+/** Keys whose values are never shown in an error message. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'passwordCommand']);
+
+export const DEFAULT_CONNECT_TIMEOUT = 30_000;
+export const DEFAULT_FETCH_TIMEOUT = 120_000;
+export const DEFAULT_HANDLER_TIMEOUT = 300_000;
+export const DEFAULT_FOLDER = 'INBOX';
+
+// ---------------------------------------------------------------------------------------
+// Value schemas. Every message we write starts with "expected ", and `formatIssue` adds
+// ", got <value>"; zod's own messages never start that way.
+
+/**
+ * A value checked by `parse`, which returns the parsed value or, to reject it, the
+ * expectation as a string, e.g. `expected an integer 1-65535`.
+ */
+function checked<T extends number | boolean>(parse: (value: unknown) => T | string) {
+  return z.unknown().transform((value, ctx): T => {
+    const result = parse(value);
+    if (typeof result === 'string') {
+      ctx.addIssue({ code: 'custom', message: result, input: value });
+      return z.NEVER;
+    }
+    return result;
+  });
+}
+
+const text = () =>
+  z.string().min(1, { error: 'expected a non-empty string' });
+
+const NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
+const name = () =>
+  text().regex(NAME_PATTERN, { error: 'expected a name made of letters, digits, ".", "_" and "-"' });
+
+/** true/false; the strings "true"/"false" too, since `${VARS}` always give strings. */
+const flag = () =>
+  checked<boolean>((value) => {
+    if (typeof value === 'boolean') return value;
+    if (value === 'true') return true;
+    if (value === 'false') return false;
+    return 'expected true or false';
+  });
+
+/** An integer in [min, max]; a string of digits too (from `${VARS}`). */
+function integer(min: number, max: number, expectation: string) {
+  return checked<number>((value) => {
+    const number = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+    if (!Number.isInteger(number) || number < min || number > max) return expectation;
+    return number;
+  });
+}
+
+/** A duration in milliseconds, from `30s`, `2m`, `1h`, `500ms` or a number of seconds. */
+const duration = () =>
+  checked<number>((value) => {
+    const ms = typeof value === 'string' || typeof value === 'number' ? parseDuration(value) : undefined;
+    if (ms === undefined) return 'expected a duration like 30s, 2m or 1h';
+    if (ms <= 0) return 'expected a duration longer than 0, like 30s, 2m or 1h';
+    return ms;
+  });
+
+const doc = (key: AccountKey): string => ACCOUNT_KEY_DOCS[key].description;
+
+/** The account keys other than `name`: what `defaults` may hold. */
+const accountFields = {
+  enabled: flag().optional().describe(doc('enabled')),
+  protocol: z.enum(['imap', 'pop3', 'maildir']).optional().describe(doc('protocol')),
+  host: text().optional().describe(doc('host')),
+  port: integer(1, 65535, 'expected an integer 1-65535').optional().describe(doc('port')),
+  tls: z.enum(['implicit', 'starttls', 'none']).optional().describe(doc('tls')),
+  tlsRejectUnauthorized: flag().optional().describe(doc('tlsRejectUnauthorized')),
+  ca: text().optional().describe(doc('ca')),
+  user: text().optional().describe(doc('user')),
+  login: text().optional().describe(doc('login')),
+  password: text().optional().describe(doc('password')),
+  passwordEnv: text().optional().describe(doc('passwordEnv')),
+  passwordFile: text().optional().describe(doc('passwordFile')),
+  passwordCommand: text().optional().describe(doc('passwordCommand')),
+  folder: text().optional().describe(doc('folder')),
+  path: text().optional().describe(doc('path')),
+  onlyUnseen: flag().optional().describe(doc('onlyUnseen')),
+  after: z.enum(['markSeen', 'delete', 'move', 'keep']).optional().describe(doc('after')),
+  moveTo: text().optional().describe(doc('moveTo')),
+  maxMessages: integer(1, Number.MAX_SAFE_INTEGER, 'expected a positive integer').optional().describe(doc('maxMessages')),
+  connectTimeout: duration().optional().describe(doc('connectTimeout')),
+  fetchTimeout: duration().optional().describe(doc('fetchTimeout')),
+  handlerTimeout: duration().optional().describe(doc('handlerTimeout')),
+  script: text().optional().describe(doc('script')),
+};
+
+/** One entry of `accounts`, as written (before `defaults` are applied). */
+export const accountSchema = z.strictObject({ name: name().describe(doc('name')), ...accountFields });
+
+/** The `defaults` object: any account key except `name`. */
+export const defaultsSchema = z.strictObject(accountFields);
+
+/** The whole config file. */
+export const configSchema = z.strictObject({
+  accounts: z.array(accountSchema).min(1).describe(TOP_LEVEL_KEY_DOCS.accounts.description),
+  defaults: defaultsSchema.optional().describe(TOP_LEVEL_KEY_DOCS.defaults.description),
+  script: text().optional().describe(TOP_LEVEL_KEY_DOCS.script.description),
+});
+
+export type ParsedAccount = z.output<typeof accountSchema>;
+export type ParsedDefaults = z.output<typeof defaultsSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+
+// ---------------------------------------------------------------------------------------
+// Messages
+
+/** `accounts[1].port` from `['accounts', 1, 'port']`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else out += out === '' ? String(segment) : `.${String(segment)}`;
+  }
+  return out;
+}
+
+const MAX_SHOWN = 40;
+
+/** A received value for a message: JSON, truncated; `***` under a secret key. */
+export function showValue(value: unknown, path: readonly PropertyKey[]): string {
+  const key = path.at(-1);
+  if (typeof key === 'string' && SECRET_KEYS.has(key)) return '***';
+  if (value === undefined) return 'nothing';
+  let shown: string;
+  try {
+    // Hide secrets nested in a shown object, too (`accounts: {work: {password: …}}`).
+    shown = JSON.stringify(value, (name: string, item: unknown) => (SECRET_KEYS.has(name) && item !== undefined ? '***' : item)) ?? String(value);
+  } catch {
+    shown = String(value);
+  }
+  return shown.length > MAX_SHOWN ? `${shown.slice(0, MAX_SHOWN - 1)}…` : shown;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'an object (key: value)',
+};
+
+/** The value at `path` in `root`, or undefined. */
+export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let current = root;
+  for (const segment of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[segment];
+  }
+  return current;
+}
+
+/** Edit distance (Levenshtein, with a swap of two neighbours counting as one edit), for did-you-mean hints. */
+export function editDistance(a: string, b: string): number {
+  const rows: number[][] = [Array.from({ length: b.length + 1 }, (_, index) => index)];
+  for (let i = 1; i <= a.length; i += 1) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let distance = Math.min(rows[i - 1]![j]! + 1, row[j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) distance = Math.min(distance, rows[i - 2]![j - 2]! + 1);
+      row[j] = distance;
+    }
+    rows.push(row);
+  }
+  return rows[a.length]![b.length]!;
+}
+
+/** The candidate closest to `word` (ignoring case, `_` and `-`), when it is close enough. */
+export function closest(word: string, candidates: Iterable<string>): string | undefined {
+  const normal = (value: string) => value.toLowerCase().replace(/[-_\s]/g, '');
+  const target = normal(word);
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = editDistance(target, normal(candidate));
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  const limit = Math.max(1, Math.min(3, Math.floor(target.length / 3)));
+  return bestDistance <= limit ? best : undefined;
+}
+
+/** The keys allowed in the object at `path` (for unknown-key hints). */
+function allowedKeys(path: readonly PropertyKey[]): readonly string[] {
+  if (path.length === 0) return Object.keys(TOP_LEVEL_KEY_DOCS);
+  if (path[0] === 'defaults') return Object.keys(ACCOUNT_KEY_DOCS).filter((key) => key !== 'name');
+  return Object.keys(ACCOUNT_KEY_DOCS);
+}
+
+function unknownKeyMessage(key: string, path: readonly PropertyKey[]): string {
+  if (path[0] === 'defaults' && path.length === 1 && key === 'name') {
+    return 'not allowed in defaults: every account needs its own name';
+  }
+  const suggestion = closest(key, allowedKeys(path));
+  if (suggestion !== undefined) return `unknown key (did you mean "${suggestion}"?)`;
+  if (path.length === 0 && key in ACCOUNT_KEY_DOCS) {
+    return 'unknown key (account keys go in an entry of accounts, or in defaults)';
+  }
+  return `unknown key (allowed: ${allowedKeys(path).join(', ')})`;
+}
+
+/** The parts of a zod issue `formatIssue` reads (zod's own type is a wide union). */
+export interface IssueLike {
+  code?: string | undefined;
+  path: readonly PropertyKey[];
+  message: string;
+  expected?: unknown;
+  values?: readonly unknown[];
+  keys?: readonly string[];
+  origin?: unknown;
+  minimum?: unknown;
+}
+
+/**
+ * Problem lines (`path.to.key: message`, no file name) for one zod issue. `root` is the
+ * parsed input, used to show the received value.
+ */
+export function formatIssue(issue: IssueLike, root: unknown): string[] {
+  const path = issue.path;
+  const where = (at: readonly PropertyKey[]) => (at.length === 0 ? '' : `${formatPath(at)}: `);
+  if (issue.code === 'unrecognized_keys') {
+    return (issue.keys ?? []).map((key) => `${where([...path, key])}${unknownKeyMessage(key, path)}`);
+  }
+  const value = valueAt(root, path);
+  const got = showValue(value, path);
+  const parent = path.length === 0 ? undefined : valueAt(root, path.slice(0, -1));
+  const present =
+    path.length === 0 || (value !== undefined && parent !== null && typeof parent === 'object' && Object.hasOwn(parent, path.at(-1)!));
+  if (!present) return [`${where(path)}is required`];
+
+  let expectation: string;
+  if (issue.message.startsWith('expected ')) {
+    expectation = issue.message;
+  } else if (issue.code === 'invalid_type') {
+    const expected = String(issue.expected);
+    if (path.length === 0) expectation = 'expected an object with an accounts list';
+    else expectation = `expected ${TYPE_NAMES[expected] ?? expected}`;
+    if ((typeof value === 'number' || typeof value === 'boolean') && expected === 'string') {
+      return [`${where(path)}${expectation}, got ${got} (put it in quotes)`];
+    }
+  } else if (issue.code === 'invalid_value') {
+    const values = (issue.values ?? []).map(String);
+    expectation = `expected one of ${values.join(', ')}`;
+    const suggestion = typeof value === 'string' ? closest(value, values) : undefined;
+    if (suggestion !== undefined) return [`${where(path)}${expectation}, got ${got} (did you mean "${suggestion}"?)`];
+  } else if (issue.code === 'too_small' && issue.origin === 'array') {
+    expectation = path.at(-1) === 'accounts' ? 'expected at least one account' : `expected at least ${String(issue.minimum)} entries`;
+  } else {
+    expectation = `expected a valid value (${issue.message})`;
+  }
+  return [`${where(path)}${expectation}, got ${got}`];
+}

@@ -1,0 +1,706 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, resolvePasswords, validateConfig, type ValidateConfigContext } from '../src/config/load.js';
+import { checkRules } from '../src/config/rules.js';
+import { ACCOUNT_KEY_DOCS, TOP_LEVEL_KEY_DOCS, accountSchema, closest, configSchema } from '../src/config/schema.js';
+import { redact, registerSecret, resolvePassword } from '../src/config/secrets.js';
+import { selectAccounts } from '../src/config/select.js';
+import type { AccountConfig, Config } from '../src/config/types.js';
+import { ConfigError } from '../src/errors.js';
+
+const FIXTURES = fileURLToPath(new URL('./fixtures/config/', import.meta.url));
+const fixture = (...parts: string[]) => path.join(FIXTURES, ...parts);
+const TEST_DIR = fileURLToPath(new URL('.', import.meta.url));
+
+const CONTEXT: ValidateConfigContext = {
+  file: '/etc/mailpoll/mailpoll.yaml',
+  dir: '/etc/mailpoll',
+  env: {},
+  displayName: 'mailpoll.yaml',
+  home: '/home/ann',
+};
+
+const IMAP = { name: 'work', protocol: 'imap', host: 'imap.example.com', user: 'ann@example.com', password: 'hunter22' };
+const POP3 = { name: 'pop', protocol: 'pop3', host: 'pop.example.com', user: 'ann', password: 'hunter22' };
+const MAILDIR = { name: 'local', protocol: 'maildir', path: 'Maildir' };
+
+function validate(raw: unknown, context: Partial<ValidateConfigContext> = {}) {
+  return validateConfig(raw, { ...CONTEXT, ...context });
+}
+
+/** The single account of a valid config. */
+function one(account: Record<string, unknown>, rest: Record<string, unknown> = {}): AccountConfig {
+  const { config, problems } = validate({ accounts: [account], ...rest });
+  assert.deepEqual(problems, []);
+  return config!.accounts[0]!;
+}
+
+/** The problems of an invalid config. */
+function problemsOf(raw: unknown, context: Partial<ValidateConfigContext> = {}): string[] {
+  const { config, problems } = validate(raw, context);
+  assert.equal(config, undefined);
+  assert.ok(problems.length > 0);
+  return problems;
+}
+
+/** Run `fn`, expect a ConfigError, return its problems. */
+async function configError(fn: () => Promise<unknown>): Promise<string[]> {
+  try {
+    await fn();
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    assert.equal(error.exitCode, 2);
+    return error.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+let tmp: string;
+const savedXdg = process.env.XDG_CONFIG_HOME;
+before(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'mailpoll-config-'));
+  // The search ends in the user config folder: keep a real ~/.config/mailpoll out of the tests.
+  process.env.XDG_CONFIG_HOME = path.join(tmp, 'xdg');
+});
+after(async () => {
+  if (savedXdg === undefined) delete process.env.XDG_CONFIG_HOME;
+  else process.env.XDG_CONFIG_HOME = savedXdg;
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('defaults', () => {
+  it('fills every key of a minimal imap account', () => {
+    assert.deepEqual(one(IMAP), {
+      name: 'work',
+      enabled: true,
+      protocol: 'imap',
+      host: 'imap.example.com',
+      port: 993,
+      tls: 'implicit',
+      tlsRejectUnauthorized: true,
+      ca: undefined,
+      user: 'ann@example.com',
+      login: undefined,
+      password: 'hunter22',
+      passwordSource: 'password',
+      folder: 'INBOX',
+      path: undefined,
+      onlyUnseen: true,
+      after: 'markSeen',
+      moveTo: undefined,
+      maxMessages: undefined,
+      connectTimeout: 30_000,
+      fetchTimeout: 120_000,
+      handlerTimeout: 300_000,
+      script: undefined,
+    });
+  });
+
+  const ports: [Record<string, unknown>, number | undefined][] = [
+    [{ ...IMAP }, 993],
+    [{ ...IMAP, tls: 'implicit' }, 993],
+    [{ ...IMAP, tls: 'starttls' }, 143],
+    [{ ...IMAP, tls: 'none' }, 143],
+    [{ ...POP3 }, 995],
+    [{ ...POP3, tls: 'starttls' }, 110],
+    [{ ...POP3, tls: 'none' }, 110],
+    [{ ...IMAP, port: 1143 }, 1143],
+    [{ ...MAILDIR }, undefined],
+  ];
+  for (const [account, port] of ports) {
+    it(`port of ${String(account.protocol)} with tls ${String(account.tls ?? '(default)')}${account.port ? ` and port ${String(account.port)}` : ''} is ${String(port)}`, () => {
+      assert.equal(one(account).port, port);
+    });
+  }
+
+  it('after defaults to keep for pop3, markSeen for imap and maildir; pop3 lists every message', () => {
+    assert.equal(one(POP3).after, 'keep');
+    assert.equal(one(POP3).onlyUnseen, false);
+    assert.equal(one(IMAP).after, 'markSeen');
+    assert.equal(one(MAILDIR).after, 'markSeen');
+  });
+
+  it('parses durations: 500ms, 1h, a number of seconds, a string of seconds', () => {
+    const account = one({ ...IMAP, connectTimeout: '500ms', fetchTimeout: '1h', handlerTimeout: 90 });
+    assert.equal(account.connectTimeout, 500);
+    assert.equal(account.fetchTimeout, 3_600_000);
+    assert.equal(account.handlerTimeout, 90_000);
+    assert.equal(one({ ...IMAP, connectTimeout: '45' }).connectTimeout, 45_000);
+  });
+
+  it('accepts numbers and booleans written as strings (what ${VARS} give)', () => {
+    const account = one({ ...IMAP, port: '1993', maxMessages: '20', enabled: 'false', tlsRejectUnauthorized: 'false' });
+    assert.equal(account.port, 1993);
+    assert.equal(account.maxMessages, 20);
+    assert.equal(account.enabled, false);
+    assert.equal(account.tlsRejectUnauthorized, false);
+  });
+
+  it('accounts inherit defaults; their own values win', () => {
+    const { config, problems } = validate({
+      defaults: { protocol: 'imap', host: 'imap.example.com', user: 'ann', passwordEnv: 'PW', connectTimeout: '10s', folder: 'Work', tls: 'starttls' },
+      accounts: [{ name: 'a' }, { name: 'b', host: 'other.example.com', folder: 'INBOX', password: 'own-password' }],
+    });
+    assert.deepEqual(problems, []);
+    const [a, b] = config!.accounts;
+    assert.equal(a!.host, 'imap.example.com');
+    assert.equal(a!.folder, 'Work');
+    assert.equal(a!.connectTimeout, 10_000);
+    assert.equal(a!.port, 143);
+    assert.equal(a!.passwordSource, 'passwordEnv');
+    assert.equal(b!.host, 'other.example.com');
+    assert.equal(b!.folder, 'INBOX');
+    // An account's own password source replaces the inherited one: no conflict.
+    assert.equal(b!.passwordSource, 'password');
+    assert.equal(b!.password, 'own-password');
+  });
+
+  it('inherited keys that do not apply to the protocol are ignored', () => {
+    const { config, problems } = validate({
+      defaults: { host: 'imap.example.com', user: 'ann', password: 'hunter22', folder: 'Work', onlyUnseen: false, moveTo: 'Done' },
+      accounts: [{ ...MAILDIR }, { name: 'pop', protocol: 'pop3', host: 'pop.example.com' }],
+    });
+    assert.deepEqual(problems, []);
+    const [local, pop] = config!.accounts;
+    assert.equal(local!.host, undefined);
+    assert.equal(local!.password, undefined);
+    assert.equal(local!.onlyUnseen, false);
+    assert.equal(local!.moveTo, 'Done');
+    assert.equal(pop!.folder, 'INBOX');
+    assert.equal(pop!.moveTo, undefined);
+    assert.equal(pop!.user, 'ann');
+  });
+
+  it('script: the account\'s own, else defaults.script, else the top-level script', () => {
+    const { config } = validate({
+      script: 'top.mjs',
+      defaults: { script: 'defaults.mjs' },
+      accounts: [{ ...MAILDIR, name: 'a', script: 'own.mjs' }, { ...MAILDIR, name: 'b' }],
+    });
+    assert.deepEqual(
+      config!.accounts.map((account) => account.script),
+      ['/etc/mailpoll/own.mjs', '/etc/mailpoll/defaults.mjs'],
+    );
+    assert.equal(one({ ...MAILDIR }, { script: 'top.mjs' }).script, '/etc/mailpoll/top.mjs');
+  });
+});
+
+describe('schema messages', () => {
+  const cases: [string, unknown, string[]][] = [
+    ['bad port, exactly as documented', { accounts: [IMAP, { ...IMAP, name: 'home', port: '99x' }] }, ['mailpoll.yaml: accounts[1].port: expected an integer 1-65535, got "99x"']],
+    ['port out of range', { accounts: [{ ...IMAP, port: 70000 }] }, ['mailpoll.yaml: accounts[0].port: expected an integer 1-65535, got 70000']],
+    ['bad enum lists the values', { accounts: [{ ...IMAP, tls: 'ssl' }] }, ['mailpoll.yaml: accounts[0].tls: expected one of implicit, starttls, none, got "ssl"']],
+    ['enum with a near miss', { accounts: [{ ...IMAP, protocol: 'IMAP' }] }, ['mailpoll.yaml: accounts[0].protocol: expected one of imap, pop3, maildir, got "IMAP" (did you mean "imap"?)']],
+    ['missing required name', { accounts: [{ protocol: 'maildir', path: 'x' }] }, ['mailpoll.yaml: accounts[0].name: is required']],
+    ['name that is not a token', { accounts: [{ ...MAILDIR, name: 'my work' }] }, ['mailpoll.yaml: accounts[0].name: expected a name made of letters, digits, ".", "_" and "-", got "my work"']],
+    ['wrong type shows the value', { accounts: [{ ...IMAP, host: 42 }] }, ['mailpoll.yaml: accounts[0].host: expected a string, got 42 (put it in quotes)']],
+    ['a password value is never shown', { accounts: [{ ...IMAP, password: 12345678 }] }, ['mailpoll.yaml: accounts[0].password: expected a string, got *** (put it in quotes)']],
+    ['empty string', { accounts: [{ ...IMAP, user: '' }] }, ['mailpoll.yaml: accounts[0].user: expected a non-empty string, got ""']],
+    ['null from an empty YAML value', { accounts: [{ ...IMAP, folder: null }] }, ['mailpoll.yaml: accounts[0].folder: expected a string, got null']],
+    ['boolean', { accounts: [{ ...IMAP, enabled: 'yes' }] }, ['mailpoll.yaml: accounts[0].enabled: expected true or false, got "yes"']],
+    ['bad duration', { accounts: [{ ...IMAP, connectTimeout: 'soon' }] }, ['mailpoll.yaml: accounts[0].connectTimeout: expected a duration like 30s, 2m or 1h, got "soon"']],
+    ['zero duration', { accounts: [{ ...IMAP, fetchTimeout: 0 }] }, ['mailpoll.yaml: accounts[0].fetchTimeout: expected a duration longer than 0, like 30s, 2m or 1h, got 0']],
+    ['maxMessages', { accounts: [{ ...IMAP, maxMessages: 0 }] }, ['mailpoll.yaml: accounts[0].maxMessages: expected a positive integer, got 0']],
+    ['unknown key with did-you-mean', { accounts: [{ ...MAILDIR, pasword: 'x' }] }, ['mailpoll.yaml: accounts[0].pasword: unknown key (did you mean "password"?)']],
+    ['unknown key in another case', { accounts: [{ ...MAILDIR, MoveTo: 'x' }] }, ['mailpoll.yaml: accounts[0].MoveTo: unknown key (did you mean "moveTo"?)']],
+    ['unknown key in snake case', { accounts: [{ ...MAILDIR, max_messages: 3 }] }, ['mailpoll.yaml: accounts[0].max_messages: unknown key (did you mean "maxMessages"?)']],
+    ['unknown top-level key', { accounts: [MAILDIR], store: 'x.db' }, ['mailpoll.yaml: store: unknown key (allowed: accounts, defaults, script)']],
+    ['account key at the top level', { accounts: [MAILDIR], folder: 'x' }, ['mailpoll.yaml: folder: unknown key (account keys go in an entry of accounts, or in defaults)']],
+    ['name in defaults', { accounts: [MAILDIR], defaults: { name: 'x' } }, ['mailpoll.yaml: defaults.name: not allowed in defaults: every account needs its own name']],
+    ['missing accounts', {}, ['mailpoll.yaml: accounts: is required']],
+    ['empty accounts', { accounts: [] }, ['mailpoll.yaml: accounts: expected at least one account, got []']],
+    ['accounts not a list', { accounts: { work: IMAP } }, ['mailpoll.yaml: accounts: expected a list, got {"work":{"name":"work","protocol":"imap…']],
+    ['nested secrets are hidden too', { accounts: { work: { password: 'hunter22' } } }, ['mailpoll.yaml: accounts: expected a list, got {"work":{"password":"***"}}']],
+    ['an account that is not an object', { accounts: ['work'] }, ['mailpoll.yaml: accounts[0]: expected an object (key: value), got "work"']],
+    ['not an object at all', null, ['mailpoll.yaml: expected an object with an accounts list, got null']],
+  ];
+  for (const [title, raw, expected] of cases) {
+    it(title, () => assert.deepEqual(problemsOf(raw), expected));
+  }
+
+  it('did-you-mean stays quiet for unrelated words', () => {
+    assert.equal(closest('colour', ['host', 'port']), undefined);
+    assert.equal(closest('hots', ['host', 'port']), 'host');
+  });
+});
+
+describe('rules', () => {
+  const cases: [string, unknown, string[]][] = [
+    [
+      'imap needs host, user and a password source',
+      { accounts: [{ name: 'work', protocol: 'imap' }] },
+      [
+        'mailpoll.yaml: accounts[0].host: is required for imap',
+        'mailpoll.yaml: accounts[0].user: is required for imap',
+        'mailpoll.yaml: accounts[0].password: a password source is required for imap: set password, passwordEnv, passwordFile or passwordCommand',
+      ],
+    ],
+    ['pop3 needs a host', { accounts: [{ ...POP3, host: undefined }] }, ['mailpoll.yaml: accounts[0].host: is required for pop3']],
+    ['maildir needs a path', { accounts: [{ name: 'local', protocol: 'maildir' }] }, ['mailpoll.yaml: accounts[0].path: is required for maildir']],
+    ['protocol is required', { accounts: [{ name: 'x' }] }, ['mailpoll.yaml: accounts[0].protocol: is required (imap, pop3 or maildir)']],
+    ['after: move needs moveTo', { accounts: [{ ...IMAP, after: 'move' }] }, ['mailpoll.yaml: accounts[0].moveTo: is required when after is move']],
+    ['after: move from defaults needs moveTo', { defaults: { after: 'move' }, accounts: [MAILDIR] }, ['mailpoll.yaml: accounts[0].moveTo: is required when after is move (from defaults)']],
+    ['moveTo is the polled folder', { accounts: [{ ...IMAP, after: 'move', moveTo: 'INBOX' }] }, ['mailpoll.yaml: accounts[0].moveTo: is the folder being polled ("INBOX"); name another folder']],
+    ['pop3 cannot markSeen', { accounts: [{ ...POP3, after: 'markSeen' }] }, ['mailpoll.yaml: accounts[0].after: POP3 has no folders/flags; use after: keep or delete']],
+    ['pop3 cannot move', { accounts: [{ ...POP3, after: 'move' }] }, ['mailpoll.yaml: accounts[0].after: POP3 has no folders/flags; use after: keep or delete']],
+    [
+      'pop3 cannot markSeen, even from defaults',
+      { defaults: { after: 'markSeen' }, accounts: [POP3] },
+      ['mailpoll.yaml: accounts[0].after: POP3 has no folders/flags; after: markSeen comes from defaults; set after: keep or delete on this account'],
+    ],
+    [
+      'pop3 has no folders or flags',
+      { accounts: [{ ...POP3, folder: 'Work', onlyUnseen: true, moveTo: 'Done' }] },
+      [
+        'mailpoll.yaml: accounts[0].folder: POP3 has no folders; remove folder',
+        'mailpoll.yaml: accounts[0].onlyUnseen: POP3 has no seen flag, so every message on the server is listed; remove onlyUnseen',
+        'mailpoll.yaml: accounts[0].moveTo: POP3 has no folders to move to; remove moveTo and use after: keep or delete',
+      ],
+    ],
+    ['path on an imap account', { accounts: [{ ...IMAP, path: 'Maildir' }] }, ['mailpoll.yaml: accounts[0].path: does not apply to imap accounts (only to maildir); remove it']],
+    [
+      'server keys on a maildir account',
+      { accounts: [{ ...MAILDIR, host: 'x', password: 'hunter22' }] },
+      [
+        'mailpoll.yaml: accounts[0].host: does not apply to maildir accounts (only to imap and pop3); remove it',
+        'mailpoll.yaml: accounts[0].password: does not apply to maildir accounts (only to imap and pop3); remove it',
+      ],
+    ],
+    ['tls: none on port 993', { accounts: [{ ...IMAP, tls: 'none', port: 993 }] }, ['mailpoll.yaml: accounts[0].tls: port 993 is the implicit TLS port; set tls: implicit or port: 143']],
+    ['starttls on port 995', { accounts: [{ ...POP3, tls: 'starttls', port: 995 }] }, ['mailpoll.yaml: accounts[0].tls: port 995 is the implicit TLS port; set tls: implicit or port: 110']],
+    [
+      'implicit TLS on port 143',
+      { accounts: [{ ...IMAP, port: 143 }] },
+      ['mailpoll.yaml: accounts[0].tls: port 143 is the plain IMAP port, but tls is implicit (the default); set tls: starttls (or none), or port: 993'],
+    ],
+    ['two password sources', { accounts: [{ ...IMAP, passwordFile: 'pw.txt' }] }, ['mailpoll.yaml: accounts[0].passwordFile: conflicts with password; set only one password source']],
+    ['two password sources in defaults', { defaults: { passwordEnv: 'A', passwordCommand: 'b' }, accounts: [MAILDIR] }, ['mailpoll.yaml: defaults.passwordCommand: conflicts with passwordEnv; set only one password source']],
+    [
+      'duplicate names name both indexes',
+      { accounts: [IMAP, MAILDIR, { ...MAILDIR, name: 'work' }] },
+      ['mailpoll.yaml: accounts[2].name: "work" is already used by accounts[0]; names must be unique'],
+    ],
+  ];
+  for (const [title, raw, expected] of cases) {
+    it(title, () => assert.deepEqual(problemsOf(raw), expected));
+  }
+
+  it('protocol can come from defaults', () => {
+    assert.equal(one({ name: 'x', path: 'm' }, { defaults: { protocol: 'maildir' } }).protocol, 'maildir');
+  });
+
+  it('is a pure function of the parsed object', () => {
+    const parsed = configSchema.parse({ accounts: [{ ...IMAP, after: 'move' }] });
+    assert.deepEqual(checkRules(parsed), ['accounts[0].moveTo: is required when after is move']);
+  });
+});
+
+describe('all problems at once', () => {
+  it('reports schema, env and rule problems of every account together, grouped by account', () => {
+    const problems = problemsOf({
+      accounts: [
+        { ...IMAP, port: '99x', pasword: 'x' },
+        { ...POP3, after: 'move', host: '${POP_HOST}' },
+        { name: 'local', protocol: 'maildir' },
+        { ...MAILDIR, name: 'work' },
+      ],
+      stor: 'x',
+    });
+    assert.deepEqual(problems, [
+      'mailpoll.yaml: stor: unknown key (allowed: accounts, defaults, script)',
+      'mailpoll.yaml: accounts[0].port: expected an integer 1-65535, got "99x"',
+      'mailpoll.yaml: accounts[0].pasword: unknown key (did you mean "password"?)',
+      'mailpoll.yaml: accounts[1].host: environment variable POP_HOST is not set',
+      'mailpoll.yaml: accounts[2].path: is required for maildir',
+      'mailpoll.yaml: accounts[3].name: "work" is already used by accounts[0]; names must be unique',
+    ]);
+  });
+
+  it('loads a real file with many problems and reports them all', async () => {
+    const problems = await configError(() => loadConfig({ cwd: fixture('invalid'), env: {} }));
+    assert.deepEqual(problems, [
+      'mailpoll.config.yaml: store: unknown key (allowed: accounts, defaults, script)',
+      'mailpoll.config.yaml: accounts[0].pasword: unknown key (did you mean "password"?)',
+      'mailpoll.config.yaml: accounts[1].port: expected an integer 1-65535, got "99x"',
+      'mailpoll.config.yaml: accounts[1].tls: expected one of implicit, starttls, none, got "ssl"',
+      'mailpoll.config.yaml: accounts[2].after: POP3 has no folders/flags; use after: keep or delete',
+      'mailpoll.config.yaml: accounts[2].name: "work" is already used by accounts[0]; names must be unique',
+    ]);
+  });
+});
+
+describe('${VARS}', () => {
+  it('substitutes variables in any string', () => {
+    const { config } = validate(
+      { accounts: [{ ...IMAP, host: '${MAIL_HOST}', user: '${MAIL_USER}@example.com', port: '${MAIL_PORT}' }] },
+      { env: { MAIL_HOST: 'imap.example.org', MAIL_USER: 'bob', MAIL_PORT: '1993' } },
+    );
+    assert.equal(config!.accounts[0]!.host, 'imap.example.org');
+    assert.equal(config!.accounts[0]!.user, 'bob@example.com');
+    assert.equal(config!.accounts[0]!.port, 1993);
+  });
+
+  it('reports a missing variable with its key path, and nothing else about that key', () => {
+    assert.deepEqual(problemsOf({ accounts: [{ ...IMAP, host: '${MAIL_HOST}' }] }), [
+      'mailpoll.yaml: accounts[0].host: environment variable MAIL_HOST is not set',
+    ]);
+    assert.deepEqual(problemsOf({ defaults: { port: '${PORT}' }, accounts: [IMAP] }), [
+      'mailpoll.yaml: defaults.port: environment variable PORT is not set',
+    ]);
+  });
+
+  it('$${ is a literal ${', () => {
+    const { config } = validate({ accounts: [{ ...IMAP, folder: 'Cost $${HOME} and ${X}', password: '$${not-a-var}' }] }, { env: { X: 'x', HOME: '/nope' } });
+    assert.equal(config!.accounts[0]!.folder, 'Cost ${HOME} and x');
+    assert.equal(config!.accounts[0]!.password, '${not-a-var}');
+  });
+
+  it('rejects a malformed reference', () => {
+    assert.deepEqual(problemsOf({ accounts: [{ ...IMAP, host: 'imap.${DOMAIN' }] }), [
+      'mailpoll.yaml: accounts[0].host: contains "${DOMAIN", an invalid variable reference; write ${NAME}, or $${ for a literal ${',
+    ]);
+    assert.deepEqual(problemsOf({ accounts: [{ ...IMAP, password: 'pa${ss word}' }] }), [
+      'mailpoll.yaml: accounts[0].password: contains an invalid variable reference; write ${NAME}, or $${ for a literal ${',
+    ]);
+  });
+});
+
+describe('paths', () => {
+  it('resolves relative paths against the config folder and ~/ against home', () => {
+    const { config } = validate({
+      script: 'handlers/default.mjs',
+      accounts: [
+        { ...IMAP, password: undefined, passwordFile: 'secret.txt', ca: './ca.pem', script: '~/bin/handler.mjs' },
+        { ...MAILDIR, path: '~/Maildir' },
+        { ...MAILDIR, name: 'abs', path: '/var/mail/ann' },
+      ],
+    });
+    const [imap, home, abs] = config!.accounts;
+    assert.equal(imap!.ca, '/etc/mailpoll/ca.pem');
+    assert.equal(imap!.script, '/home/ann/bin/handler.mjs');
+    assert.equal(home!.path, '/home/ann/Maildir');
+    assert.equal(home!.script, '/etc/mailpoll/handlers/default.mjs');
+    assert.equal(abs!.path, '/var/mail/ann');
+  });
+
+  it('loads a file with relative paths; ca must exist', async () => {
+    const config = await loadConfig({ cwd: fixture('paths'), env: { HOME: '/home/ann' } });
+    const [relative, maildir, home] = config.accounts;
+    assert.equal(config.file, fixture('paths', 'mailpoll.config.yaml'));
+    assert.equal(config.dir, fixture('paths'));
+    assert.equal(relative!.ca, fixture('paths', 'certs', 'ca.pem'));
+    assert.equal(relative!.script, fixture('paths', 'handlers', 'imap.mjs'));
+    assert.equal(relative!.password, 'paths-secret');
+    assert.equal(maildir!.path, fixture('paths', 'mail'));
+    assert.equal(maildir!.script, fixture('paths', 'handlers', 'default.mjs'));
+    assert.equal(home!.path, '/home/ann/Maildir');
+  });
+
+  it('a ca that cannot be read is a problem', async () => {
+    const dir = path.join(tmp, 'ca');
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      path.join(dir, 'mailpoll.config.json'),
+      JSON.stringify({ defaults: { ca: 'missing-default.pem' }, accounts: [{ ...IMAP, ca: 'missing.pem' }, { ...IMAP, name: 'b' }] }),
+    );
+    const problems = await configError(() => loadConfig({ cwd: dir, env: {} }));
+    assert.deepEqual(problems, [
+      `mailpoll.config.json: defaults.ca: cannot read ${path.join(dir, 'missing-default.pem')}: no such file`,
+      `mailpoll.config.json: accounts[0].ca: cannot read ${path.join(dir, 'missing.pem')}: no such file`,
+    ]);
+  });
+
+  it('-s overrides every script, resolved against cwd', async () => {
+    const config = await loadConfig({ cwd: fixture('paths'), configFile: 'mailpoll.config.yaml', script: 'other/h.mjs', env: {} });
+    assert.deepEqual(new Set(config.accounts.map((account) => account.script)), new Set([fixture('paths', 'other', 'h.mjs')]));
+  });
+});
+
+describe('finding and reading the file', () => {
+  const formats: [dir: string, file: string, name: string][] = [
+    ['yaml', 'mailpoll.config.yaml', 'support'],
+    ['yml', 'mailpoll.config.yml', 'from-yml'],
+    ['json', 'mailpoll.config.json', 'from-json'],
+    ['rc', '.mailpollrc', 'from-rc'],
+    ['rc-json', '.mailpollrc.json', 'from-rc-json'],
+    ['rc-yaml', '.mailpollrc.yaml', 'from-rc-yaml'],
+    ['pkg', 'package.json', 'from-package-json'],
+    ['mjs', 'mailpoll.config.mjs', 'from-mjs'],
+    ['cjs', 'mailpoll.config.cjs', 'from-cjs'],
+    ['js', 'mailpoll.config.js', 'from-js'],
+  ];
+  for (const [dir, file, name] of formats) {
+    it(`finds ${file} by searching`, async () => {
+      const config = await loadConfig({ cwd: fixture(dir), env: { HOME: '/home/ann' } });
+      assert.equal(config.file, fixture(dir, file));
+      assert.equal(config.accounts[0]!.name, name);
+    });
+    it(`loads ${file} given with -c`, async () => {
+      const config = await loadConfig({ configFile: path.join('fixtures', 'config', dir, file), cwd: TEST_DIR, env: {} });
+      assert.equal(config.file, fixture(dir, file));
+      assert.equal(config.accounts[0]!.name, name);
+    });
+  }
+
+  it('reads the YAML example fully', async () => {
+    const config = await loadConfig({ cwd: fixture('yaml'), env: {} });
+    const [support, archive] = config.accounts;
+    assert.equal(support!.folder, 'Inbox/Support');
+    assert.equal(support!.moveTo, 'Inbox/Done');
+    assert.equal(support!.connectTimeout, 10_000);
+    assert.equal(support!.script, fixture('yaml', 'handler.mjs'));
+    assert.equal(archive!.enabled, false);
+    assert.equal(archive!.host, undefined);
+    assert.equal(archive!.path, fixture('yaml', 'Maildir'));
+  });
+
+  it('values from .mjs, .cjs and .js files are validated like any other', async () => {
+    assert.equal((await loadConfig({ cwd: fixture('mjs'), env: {} })).accounts[0]!.port, 1993);
+    assert.equal((await loadConfig({ cwd: fixture('cjs'), env: {} })).accounts[0]!.maxMessages, 10);
+    assert.equal((await loadConfig({ cwd: fixture('js'), env: {} })).accounts[0]!.handlerTimeout, 90_000);
+  });
+
+  it('searches parent folders', async () => {
+    const top = path.join(tmp, 'search');
+    const deep = path.join(top, 'a', 'b');
+    await mkdir(deep, { recursive: true });
+    await writeFile(path.join(top, '.mailpollrc.json'), JSON.stringify({ accounts: [MAILDIR] }));
+    const config = await loadConfig({ cwd: deep, env: {} });
+    assert.equal(config.file, path.join(top, '.mailpollrc.json'));
+    assert.equal(config.dir, top);
+    assert.equal(config.accounts[0]!.path, path.join(top, 'Maildir'));
+  });
+
+  it('names the file relative to cwd in problems', async () => {
+    const top = path.join(tmp, 'display');
+    await mkdir(path.join(top, 'sub'), { recursive: true });
+    await writeFile(path.join(top, 'sub', 'mailpoll.config.json'), JSON.stringify({ accounts: [{ ...MAILDIR, port: 1 }] }));
+    const problems = await configError(() => loadConfig({ cwd: top, configFile: 'sub/mailpoll.config.json', env: {} }));
+    assert.deepEqual(problems, [`${path.join('sub', 'mailpoll.config.json')}: accounts[0].port: does not apply to maildir accounts (only to imap and pop3); remove it`]);
+  });
+
+  it('no config found: says where it looked and suggests mailpoll init', async () => {
+    const empty = path.join(tmp, 'empty');
+    await mkdir(empty, { recursive: true });
+    const [problem, ...rest] = await configError(() => loadConfig({ cwd: empty, env: {} }));
+    assert.deepEqual(rest, []);
+    assert.match(problem!, /^no config file found in /);
+    assert.ok(problem!.includes(empty), problem);
+    assert.ok(problem!.includes('mailpoll.config.{yaml,yml,json,js,mjs,cjs}'), problem);
+    assert.ok(problem!.includes('mailpoll init'), problem);
+  });
+
+  it('a missing explicit file is a ConfigError naming it', async () => {
+    assert.deepEqual(await configError(() => loadConfig({ cwd: tmp, configFile: 'nope.yaml', env: {} })), ['nope.yaml: config file not found']);
+  });
+
+  it('an unsupported explicit file type is a ConfigError', async () => {
+    assert.deepEqual(await configError(() => loadConfig({ cwd: tmp, configFile: 'mailpoll.toml', env: {} })), [
+      'mailpoll.toml: unsupported config file type ".toml"; use .yaml, .yml, .json, .js, .mjs or .cjs',
+    ]);
+  });
+
+  it('a YAML syntax error is one problem naming the file', async () => {
+    const [problem, ...rest] = await configError(() => loadConfig({ cwd: fixture('broken'), env: {} }));
+    assert.deepEqual(rest, []);
+    assert.match(problem!, /^mailpoll\.config\.yaml: cannot parse: .*\(\d+:\d+\)$/);
+  });
+
+  it('an empty file is a problem, not a silent skip', async () => {
+    const dir = path.join(tmp, 'empty-file');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'mailpoll.config.yaml'), '\n# nothing yet\n');
+    const problems = await configError(() => loadConfig({ cwd: dir, env: {} }));
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^mailpoll\.config\.yaml: is empty/);
+  });
+
+  it('a .mjs config that throws is one problem naming the file', async () => {
+    const dir = path.join(tmp, 'throws');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'mailpoll.config.mjs'), 'throw new Error("boom");\n');
+    assert.deepEqual(await configError(() => loadConfig({ cwd: dir, env: {} })), ['mailpoll.config.mjs: cannot load: boom']);
+  });
+});
+
+describe('secrets', () => {
+  const SECRETS = fixture('secrets');
+  const env = { MAILPOLL_TEST_PASSWORD: 'env-secret', PATH: process.env.PATH };
+
+  it('resolves every password source', async () => {
+    const config = await loadConfig({ cwd: SECRETS, env });
+    assert.deepEqual(
+      config.accounts.map((account) => [account.name, account.passwordSource, account.password]),
+      [
+        ['literal', 'password', 'literal-secret'],
+        ['env', 'passwordEnv', 'env-secret'],
+        ['file', 'passwordFile', 'file-secret'],
+        ['command', 'passwordCommand', 'secret'],
+        ['cwd-command', 'passwordCommand', 'file-secret'],
+      ],
+    );
+    // Every resolved value is now hidden from output.
+    assert.equal(redact('literal-secret env-secret file-secret secret'), '*** *** *** ***');
+  });
+
+  it('resolveSecrets: false runs no command and reads no file; literal passwords stay', async () => {
+    const dir = path.join(tmp, 'no-resolve');
+    await mkdir(dir, { recursive: true });
+    const marker = path.join(dir, 'ran');
+    await writeFile(
+      path.join(dir, 'mailpoll.config.json'),
+      JSON.stringify({ accounts: [{ ...IMAP, password: undefined, passwordCommand: `touch ${marker}; echo x` }, { ...IMAP, name: 'b' }] }),
+    );
+    const config = await loadConfig({ cwd: dir, env, resolveSecrets: false });
+    assert.equal(existsSync(marker), false);
+    assert.equal(config.accounts[0]!.password, undefined);
+    assert.equal(config.accounts[0]!.passwordSource, 'passwordCommand');
+    assert.equal(config.accounts[1]!.password, 'hunter22');
+    // ... and they can be resolved later, for the accounts that need them.
+    await resolvePasswords(config.accounts);
+    assert.equal(existsSync(marker), true);
+    assert.equal(config.accounts[0]!.password, 'x');
+  });
+
+  it('resolves only the selected accounts: enabled ones by default, named ones with accounts', async () => {
+    const dir = path.join(tmp, 'selected');
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      path.join(dir, 'mailpoll.config.json'),
+      JSON.stringify({
+        accounts: [
+          { ...IMAP, name: 'on', password: undefined, passwordCommand: 'echo on-secret' },
+          { ...IMAP, name: 'off', enabled: false, password: undefined, passwordCommand: 'echo off-secret' },
+          { ...IMAP, name: 'broken', password: undefined, passwordCommand: 'exit 1' },
+        ],
+      }),
+    );
+    const byDefault = await configError(() => loadConfig({ cwd: dir, env }));
+    assert.deepEqual(byDefault, ['mailpoll.config.json: accounts[2].passwordCommand: the command failed with exit code 1']);
+    const config = await loadConfig({ cwd: dir, env, accounts: ['off'] });
+    assert.deepEqual(
+      config.accounts.map((account) => account.password),
+      [undefined, 'off-secret', undefined],
+    );
+    assert.deepEqual(await configError(() => loadConfig({ cwd: dir, env, accounts: ['nope'] })), ['no account named "nope" (accounts: on, off, broken)']);
+  });
+
+  it('a failing command reports its stderr, never its stdout', async () => {
+    const dir = path.join(tmp, 'failing');
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      path.join(dir, 'mailpoll.config.json'),
+      JSON.stringify({
+        defaults: { protocol: 'imap', host: 'h', user: 'u' },
+        accounts: [
+          { name: 'fails', passwordCommand: 'echo stdout-secret; echo "gpg: decryption failed" >&2; echo more >&2; exit 2' },
+          { name: 'silent', passwordCommand: 'echo "no entry for silent" >&2' },
+          { name: 'env', passwordEnv: 'UNSET_VARIABLE' },
+          { name: 'empty-env', passwordEnv: 'EMPTY' },
+          { name: 'file', passwordFile: 'missing.txt' },
+        ],
+      }),
+    );
+    const problems = await configError(() => loadConfig({ cwd: dir, env: { ...env, EMPTY: '' } }));
+    assert.deepEqual(problems.sort(), [
+      'mailpoll.config.json: accounts[0].passwordCommand: the command failed with exit code 2: gpg: decryption failed',
+      'mailpoll.config.json: accounts[1].passwordCommand: the command printed no password: no entry for silent',
+      'mailpoll.config.json: accounts[2].passwordEnv: environment variable UNSET_VARIABLE is not set',
+      'mailpoll.config.json: accounts[3].passwordEnv: environment variable EMPTY is empty',
+      `mailpoll.config.json: accounts[4].passwordFile: cannot read ${path.join(dir, 'missing.txt')}: no such file`,
+    ]);
+    assert.ok(!problems.join('\n').includes('stdout-secret'));
+  });
+
+  it('a source inherited from defaults is reported once, at defaults', async () => {
+    const dir = path.join(tmp, 'inherited');
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      path.join(dir, 'mailpoll.config.json'),
+      JSON.stringify({ defaults: { passwordEnv: 'SHARED' }, accounts: [IMAP, { ...IMAP, name: 'b' }].map(({ password: _, ...rest }) => rest) }),
+    );
+    assert.deepEqual(await configError(() => loadConfig({ cwd: dir, env: {} })), [
+      'mailpoll.config.json: defaults.passwordEnv: environment variable SHARED is not set',
+    ]);
+  });
+
+  it('passwordCommand: first line of stdout, run in the given folder, with a time limit', async () => {
+    assert.deepEqual(await resolvePassword({ source: 'passwordCommand', value: "printf 'secret\\nignored'" }, { cwd: tmp, env }), { password: 'secret' });
+    assert.deepEqual(await resolvePassword({ source: 'passwordCommand', value: 'pwd' }, { cwd: tmp, env }), { password: tmp });
+    const started = Date.now();
+    const slow = await resolvePassword({ source: 'passwordCommand', value: 'sleep 5; echo late' }, { cwd: tmp, env, timeout: 200 });
+    assert.deepEqual(slow, { problem: 'the command did not finish within 200ms' });
+    assert.ok(Date.now() - started < 4000);
+  });
+
+  it('passwordFile: first line without its line ending', async () => {
+    const file = path.join(tmp, 'crlf.txt');
+    await writeFile(file, 'crlf-secret\r\nnext\r\n');
+    assert.deepEqual(await resolvePassword({ source: 'passwordFile', value: file }, { cwd: tmp, env }), { password: 'crlf-secret' });
+    const empty = path.join(tmp, 'empty.txt');
+    await writeFile(empty, '\nsecond');
+    assert.deepEqual(await resolvePassword({ source: 'passwordFile', value: empty }, { cwd: tmp, env }), {
+      problem: `${empty} is empty (its first line is the password)`,
+    });
+  });
+});
+
+describe('redact', () => {
+  it('replaces every registered secret of 3 characters or more', () => {
+    registerSecret('correct horse');
+    registerSecret('ab');
+    registerSecret(undefined);
+    assert.equal(redact('login ann/correct horse failed; correct horse again; ab stays'), 'login ann/*** failed; *** again; ab stays');
+  });
+
+  it('also hides the JSON-escaped form of a secret', () => {
+    registerSecret('quo"te\\pw');
+    assert.equal(redact(JSON.stringify({ password: 'quo"te\\pw' })), '{"password":"***"}');
+  });
+
+  it('treats secrets as text, not patterns, and prefers the longest', () => {
+    registerSecret('a.c');
+    registerSecret('xa.cx');
+    assert.equal(redact('abc a.c xa.cx'), 'abc *** ***');
+  });
+});
+
+describe('selectAccounts', () => {
+  const config: Config = {
+    file: undefined,
+    dir: '/',
+    accounts: ['a', 'b', 'c'].map((name) => ({ ...one({ ...MAILDIR, name }), enabled: name !== 'b' })),
+  };
+  const names = (accounts: AccountConfig[]) => accounts.map((account) => account.name);
+
+  it('without names: the enabled accounts in file order', () => {
+    assert.deepEqual(names(selectAccounts(config, undefined)), ['a', 'c']);
+    assert.deepEqual(names(selectAccounts(config, [])), ['a', 'c']);
+  });
+
+  it('with names: those accounts, even disabled, in file order', () => {
+    assert.deepEqual(names(selectAccounts(config, ['c', 'b'])), ['b', 'c']);
+  });
+
+  it('an unknown name is a ConfigError listing the accounts', () => {
+    assert.throws(
+      () => selectAccounts(config, ['a', 'foo']),
+      (error: unknown) => error instanceof ConfigError && error.message === 'no account named "foo" (accounts: a, b, c)',
+    );
+  });
+});
+
+describe('documentation', () => {
+  it('every key has a description', () => {
+    for (const key of Object.keys(accountSchema.shape)) {
+      assert.ok(key in ACCOUNT_KEY_DOCS, key);
+      assert.ok(accountSchema.shape[key as keyof typeof accountSchema.shape].description, key);
+    }
+    assert.deepEqual(Object.keys(configSchema.shape), Object.keys(TOP_LEVEL_KEY_DOCS));
+  });
+});

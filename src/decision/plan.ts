@@ -1,0 +1,53 @@
+/**
+ * The planner: an Outcome (what the handler asked for) + what the mailbox can do + the
+ * account -> a Decision (what will be done). Pure: no I/O, no clock. An impossible request
+ * becomes one clear HandlerError here instead of special cases in every adapter.
+ */
+import type { AccountConfig } from '../config/types.js';
+import { HandlerError } from '../errors.js';
+import type { MailboxCapabilities } from '../mailbox/types.js';
+import type { Decision, Outcome } from './types.js';
+
+/**
+ * Decide what to do with one message. Throws HandlerError when the mailbox cannot do what
+ * was asked (move on POP3, markSeen without flags) or a move has no folder.
+ */
+export function planDecision(
+  outcome: Outcome,
+  capabilities: MailboxCapabilities,
+  account: Pick<AccountConfig, 'name' | 'protocol' | 'moveTo'>,
+): Decision {
+  const { action, transition } = outcome;
+
+  switch (action) {
+    case 'move': {
+      if (!capabilities.move) throw new HandlerError(cannotMove(account.protocol), { account: account.name });
+      const folder = outcome.folder ?? account.moveTo;
+      if (folder === undefined || folder === '') {
+        throw new HandlerError('handler asked to move but no folder was given and moveTo is not set', {
+          account: account.name,
+        });
+      }
+      return { action, folder, transition };
+    }
+    case 'markSeen':
+      if (!capabilities.markSeen) throw new HandlerError(cannotMarkSeen(account.protocol), { account: account.name });
+      return { action, folder: undefined, transition };
+    case 'delete':
+    case 'keep':
+      return { action, folder: undefined, transition };
+  }
+}
+
+// `after` applies when the handler returns nothing, so the hint names both ways out.
+const ALTERNATIVES = `return 'keep' or 'delete' (or set after to keep or delete)`;
+
+function cannotMove(protocol: AccountConfig['protocol']): string {
+  if (protocol === 'pop3') return `POP3 has no folders: move is not possible; ${ALTERNATIVES}`;
+  return `${protocol} mailbox cannot move messages; ${ALTERNATIVES}`;
+}
+
+function cannotMarkSeen(protocol: AccountConfig['protocol']): string {
+  if (protocol === 'pop3') return `POP3 has no read flag: markSeen is not possible; ${ALTERNATIVES}`;
+  return `${protocol} mailbox cannot mark messages as read; ${ALTERNATIVES}`;
+}

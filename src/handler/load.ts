@@ -1,0 +1,96 @@
+/**
+ * Load a user's handler module: `export default async (mailMessage, context) => result`.
+ *
+ * JavaScript (`.js`, `.mjs`, `.cjs`) goes through Node's own `import()`. TypeScript
+ * (`.ts`, `.mts`, `.cts`) goes through tsx's `tsImport`, imported only when a TS handler is
+ * loaded so that starting mailpoll with a JS handler does not pay for esbuild. tsx looks for
+ * a tsconfig.json from the current directory, as `tsx` itself does.
+ */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { HandlerLoadError } from '../errors.js';
+import type { Handler } from './types.js';
+
+const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
+
+/** One load per absolute path and process; a failed load is forgotten so it can be retried. */
+const cache = new Map<string, Promise<Handler>>();
+
+/**
+ * Import the handler module at `file` (resolved against the current directory) and
+ * return its default export. Throws HandlerLoadError: `handler /abs/x.mjs: file not found`,
+ * `...: no default export function (...)`, or the first line of a syntax or import error.
+ */
+export function loadHandler(file: string): Promise<Handler> {
+  const absolute = path.resolve(file);
+  let loading = cache.get(absolute);
+  if (!loading) {
+    loading = importHandler(absolute);
+    cache.set(absolute, loading);
+    loading.catch(() => cache.delete(absolute));
+  }
+  return loading;
+}
+
+async function importHandler(file: string): Promise<Handler> {
+  const info = await stat(file).catch(() => undefined);
+  if (!info) throw new HandlerLoadError(`handler ${file}: file not found`);
+  if (!info.isFile()) throw new HandlerLoadError(`handler ${file}: not a file`);
+
+  const url = pathToFileURL(file).href;
+  let namespace: unknown;
+  try {
+    if (TS_EXTENSIONS.has(path.extname(file).toLowerCase())) {
+      const { tsImport } = await import('tsx/esm/api');
+      namespace = await tsImport(url, import.meta.url);
+    } else {
+      namespace = await import(url);
+    }
+  } catch (error) {
+    throw new HandlerLoadError(`handler ${file}: ${describeLoadError(error, file)}`, { cause: error });
+  }
+
+  const handler = pickDefault(namespace);
+  if (!handler) {
+    throw new HandlerLoadError(
+      `handler ${file}: no default export function (export default async (mailMessage, context) => ...)`,
+    );
+  }
+  return handler;
+}
+
+/**
+ * The default export. `module.exports = fn` arrives as `{ default: fn }`; CommonJS with
+ * `exports.default = fn`, and TypeScript compiled as CommonJS by tsx (a `.ts` file outside
+ * a `"type": "module"` package, or `.cts`), arrive as `{ default: { default: fn } }`:
+ * one level of `default` is unwrapped when the first is not a function.
+ */
+function pickDefault(namespace: unknown): Handler | undefined {
+  const first = propertyOf(namespace, 'default');
+  if (typeof first === 'function') return first as Handler;
+  const second = propertyOf(first, 'default');
+  if (typeof second === 'function') return second as Handler;
+  return undefined;
+}
+
+function propertyOf(value: unknown, key: string): unknown {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return undefined;
+  return (value as Record<string, unknown>)[key];
+}
+
+/**
+ * One line for an import failure. Node's SyntaxError says only `Unexpected token ...`;
+ * esbuild (tsx) says `Transform failed with 1 error:` and then `/abs/x.ts:1:28: ERROR: ...`
+ * on the next line: that line, without the file name already in our message, is the useful one.
+ */
+function describeLoadError(error: unknown, file: string): string {
+  if (!(error instanceof Error)) return String(error);
+  const lines = error.message.split('\n').filter((line) => line.trim() !== '');
+  const line = lines[0] ?? '';
+  if (/^Transform failed with \d+ errors?:$/.test(line) && lines[1] !== undefined) {
+    return lines[1].startsWith(`${file}:`) ? lines[1].slice(file.length + 1) : lines[1];
+  }
+  if (line === '') return error.name;
+  return error.name === 'Error' ? line : `${error.name}: ${line}`;
+}

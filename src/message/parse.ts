@@ -1,0 +1,143 @@
+/**
+ * A fetched message -> the MailMessage handlers receive: mailparser's `simpleParser` with
+ * its defaults, plus where the message came from and its exact source.
+ *
+ * What mailparser 3.14 does with bad input (test/maildir.test.ts checks it):
+ * - garbage, empty or truncated input does not throw: it yields what it can (a truncated
+ *   multipart keeps the parts seen so far, an attachment cut short is just shorter);
+ *   binary garbage gives a message without subject, from or text;
+ * - an unknown charset decodes as best it can; broken base64 gives empty/partial content;
+ * - it throws only past its safety limits: a header block over 1 MB in one MIME node
+ *   (`Max header size for a MIME node exceeded`) or over 1000 MIME nodes
+ *   (`Max allowed child nodes exceeded`). Such a message fails on its own (not the
+ *   account) and is left untouched in the mailbox.
+ * - an unparseable `Date:` header becomes the time of parsing; we undo that (see below);
+ * - raw 8-bit header bytes are decoded as UTF-8, so an old client's ISO-8859-1 subject
+ *   comes out as `Gr��e`; we decode such lines first (see `decodeLegacyHeaders`).
+ */
+import { isUtf8 } from 'node:buffer';
+import { TextDecoder } from 'node:util';
+import type { MailMessage } from '../handler/types.js';
+import type { FetchedMessage } from '../mailbox/types.js';
+
+// mailparser (with iconv-lite, linkify-it, ...) is the heaviest import: a run with no new
+// mail (the every-minute cron case) never loads it.
+let mailparser: Promise<typeof import('mailparser')> | undefined;
+function loadMailparser(): Promise<typeof import('mailparser')> {
+  mailparser ??= import('mailparser');
+  return mailparser;
+}
+
+export interface ParseMessageMeta {
+  /** Account name. */
+  account: string;
+  /** Folder the message was read from, `/`-separated as configured. */
+  folder: string;
+}
+
+/**
+ * Parse one fetched message. Throws a plain Error `cannot parse message: <reason>` when
+ * mailparser gives up; the cycle reports that as a failure of this message only.
+ */
+export async function parseMessage(fetched: FetchedMessage, meta: ParseMessageMeta): Promise<MailMessage> {
+  let parsed;
+  try {
+    const { simpleParser } = await loadMailparser();
+    parsed = await simpleParser(decodeLegacyHeaders(fetched.raw));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`cannot parse message: ${reason}`, { cause: error });
+  }
+
+  // mailparser replaces a Date header it cannot parse with the current time, which would
+  // make every such message look brand new to a handler filtering on age. Report no date
+  // instead; the original text stays in `headerLines`.
+  if (parsed.date !== undefined && !hasValidDateHeader(parsed.headerLines)) {
+    parsed.date = undefined;
+    parsed.headers.delete('date');
+  }
+
+  return Object.assign(parsed, {
+    uid: fetched.uid,
+    account: meta.account,
+    folder: meta.folder,
+    flags: fetched.flags,
+    size: fetched.size,
+    raw: fetched.raw,
+  });
+}
+
+function hasValidDateHeader(headerLines: ReadonlyArray<{ key: string; line: string }>): boolean {
+  const header = headerLines.find((entry) => entry.key === 'date');
+  if (!header) return true; // nothing to correct: the date came from elsewhere
+  const colon = header.line.indexOf(':');
+  const value = header.line.slice(colon + 1).replace(/\r?\n[ \t]+/g, ' ').trim();
+  return !Number.isNaN(new Date(value).getTime());
+}
+
+/**
+ * RFC 5322 headers are ASCII; RFC 6532 allows raw UTF-8. Old or careless clients put raw
+ * bytes of another charset there (ISO-8859-1 `Gr\xfc\xdfe`), which mailparser decodes as
+ * UTF-8 into U+FFFD. For the top-level header block only, every line that is not valid
+ * UTF-8 is decoded with the charset of the message's own Content-Type (what the sender's
+ * client was using), or windows-1252 when there is none or it is UTF-8, and handed to
+ * mailparser as UTF-8. The body is passed through unchanged, and `raw` stays the exact source.
+ */
+function decodeLegacyHeaders(raw: Buffer): Buffer {
+  const end = headerBlockEnd(raw);
+  const head = raw.subarray(0, end);
+  if (isUtf8(head)) return raw;
+
+  const decode = legacyDecoder(head.toString('latin1'));
+  const lines: Buffer[] = [];
+  let start = 0;
+  while (start < head.length) {
+    const newline = head.indexOf(0x0a, start);
+    const stop = newline === -1 ? head.length : newline + 1;
+    const line = head.subarray(start, stop);
+    lines.push(isUtf8(line) ? line : Buffer.from(decode(line), 'utf8'));
+    start = stop;
+  }
+  return Buffer.concat([...lines, raw.subarray(end)]);
+}
+
+/** Offset just past the top-level header block (before the empty line), or the whole buffer. */
+function headerBlockEnd(raw: Buffer): number {
+  let start = 0;
+  while (start < raw.length) {
+    if (raw[start] === 0x0a || (raw[start] === 0x0d && raw[start + 1] === 0x0a)) return start;
+    const newline = raw.indexOf(0x0a, start);
+    if (newline === -1) return raw.length;
+    start = newline + 1;
+  }
+  return raw.length;
+}
+
+function legacyDecoder(head: string): (bytes: Buffer) => string {
+  const contentType = /^content-type:[^\n]*(?:\n[ \t][^\n]*)*/im.exec(head)?.[0] ?? '';
+  const charset = /charset\s*=\s*"?([^";\s]+)/i.exec(contentType)?.[1];
+  if (charset !== undefined) {
+    try {
+      const decoder = new TextDecoder(charset);
+      // Node's own windows-1252 (also what `iso-8859-1` and `us-ascii` mean in WHATWG) has
+      // decoded 0x80-0x9F as C1 controls in some versions: use ours for it.
+      if (decoder.encoding !== 'utf-8' && decoder.encoding !== 'windows-1252') {
+        return (bytes) => decoder.decode(bytes);
+      }
+    } catch {
+      // unknown to this Node (or not a charset at all): fall back
+    }
+  }
+  return decodeWindows1252;
+}
+
+/** windows-1252: ISO-8859-1 with printable characters in 0x80-0x9F (€, curly quotes, ...). */
+const CP1252_HIGH =
+  '\u20ac\x81\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\x8d\u017d\x8f' +
+  '\x90\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\x9d\u017e\u0178';
+
+function decodeWindows1252(bytes: Buffer): string {
+  let text = '';
+  for (const byte of bytes) text += byte >= 0x80 && byte < 0xa0 ? CP1252_HIGH[byte - 0x80] : String.fromCharCode(byte);
+  return text;
+}

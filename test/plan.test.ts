@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { AccountConfig } from '../src/config/types.js';
+import { planDecision } from '../src/decision/plan.js';
+import type { Decision, Outcome } from '../src/decision/types.js';
+import { HandlerError } from '../src/errors.js';
+import type { MailboxCapabilities } from '../src/mailbox/types.js';
+
+type Account = Pick<AccountConfig, 'name' | 'protocol' | 'moveTo'>;
+
+const imap: MailboxCapabilities = { move: true, markSeen: true, idle: true };
+const maildir: MailboxCapabilities = { move: true, markSeen: true, idle: false };
+const pop3: MailboxCapabilities = { move: false, markSeen: false, idle: false };
+
+const imapAccount: Account = { name: 'support', protocol: 'imap', moveTo: 'Processed' };
+const imapNoMoveTo: Account = { name: 'support', protocol: 'imap', moveTo: undefined };
+const maildirAccount: Account = { name: 'local', protocol: 'maildir', moveTo: undefined };
+const pop3Account: Account = { name: 'legacy', protocol: 'pop3', moveTo: undefined };
+
+const o = (action: Outcome['action'], transition = true, folder?: string): Outcome => ({ action, folder, transition });
+const d = (action: Decision['action'], transition = true, folder?: string): Decision => ({ action, folder, transition });
+
+describe('planDecision', () => {
+  const decided: [string, Outcome, MailboxCapabilities, Account, Decision][] = [
+    ['delete on imap', o('delete'), imap, imapAccount, d('delete')],
+    ['keep on imap, no transition', o('keep', false), imap, imapAccount, d('keep', false)],
+    ['markSeen on imap', o('markSeen'), imap, imapAccount, d('markSeen')],
+    ['move with a folder', o('move', true, 'Archive/2024'), imap, imapAccount, d('move', true, 'Archive/2024')],
+    ['move without folder -> moveTo', o('move', false), imap, imapAccount, d('move', false, 'Processed')],
+    ['move with a folder and no moveTo', o('move', true, 'Spam'), maildir, maildirAccount, d('move', true, 'Spam')],
+    ['markSeen on maildir', o('markSeen'), maildir, maildirAccount, d('markSeen')],
+    ['delete on pop3', o('delete', false), pop3, pop3Account, d('delete', false)],
+    ['keep on pop3', o('keep'), pop3, pop3Account, d('keep')],
+    ['a stray folder on a non-move action is dropped', o('keep', true, 'X'), imap, imapAccount, d('keep')],
+  ];
+  for (const [name, outcome, capabilities, account, expected] of decided) {
+    it(name, () => assert.deepEqual(planDecision(outcome, capabilities, account), expected));
+  }
+
+  const refused: [string, Outcome, MailboxCapabilities, Account, string][] = [
+    [
+      'move with no folder and no moveTo',
+      o('move'),
+      imap,
+      imapNoMoveTo,
+      'handler asked to move but no folder was given and moveTo is not set',
+    ],
+    [
+      'move on pop3',
+      o('move', true, 'Archive'),
+      pop3,
+      pop3Account,
+      "POP3 has no folders: move is not possible; return 'keep' or 'delete' (or set after to keep or delete)",
+    ],
+    [
+      'move on pop3 without folder (capability first)',
+      o('move'),
+      pop3,
+      pop3Account,
+      "POP3 has no folders: move is not possible; return 'keep' or 'delete' (or set after to keep or delete)",
+    ],
+    [
+      'markSeen on pop3',
+      o('markSeen'),
+      pop3,
+      pop3Account,
+      "POP3 has no read flag: markSeen is not possible; return 'keep' or 'delete' (or set after to keep or delete)",
+    ],
+    [
+      'move on a mailbox without move',
+      o('move', true, 'X'),
+      { ...imap, move: false },
+      imapAccount,
+      "imap mailbox cannot move messages; return 'keep' or 'delete' (or set after to keep or delete)",
+    ],
+    [
+      'markSeen on a mailbox without flags',
+      o('markSeen'),
+      { ...imap, markSeen: false },
+      imapAccount,
+      "imap mailbox cannot mark messages as read; return 'keep' or 'delete' (or set after to keep or delete)",
+    ],
+  ];
+  for (const [name, outcome, capabilities, account, message] of refused) {
+    it(`refuses ${name}`, () => {
+      assert.throws(
+        () => planDecision(outcome, capabilities, account),
+        (error: unknown) =>
+          error instanceof HandlerError && error.message === message && error.account === account.name && error.exitCode === 1,
+      );
+    });
+  }
+
+  it('does not change its input', () => {
+    const outcome = Object.freeze(o('move'));
+    assert.deepEqual(planDecision(outcome, imap, imapAccount), d('move', true, 'Processed'));
+    assert.deepEqual(outcome, o('move'));
+  });
+});

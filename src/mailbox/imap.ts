@@ -1,0 +1,680 @@
+/**
+ * The IMAP adapter: the `Mailbox` interface on top of imapflow. One connection per
+ * `open()`; candidates come from one UID SEARCH, bodies from one UID FETCH BODY.PEEK[]
+ * (never sets \Seen), dispositions are applied to UID sets. imapflow's error shapes stay
+ * in here: what leaves is an AuthError, ConnectionError, TlsError, TimeoutError or
+ * MailboxError with a one-line message.
+ */
+import { readFile } from 'node:fs/promises';
+import type { ConnectionOptions } from 'node:tls';
+import { ImapFlow, type FetchMessageObject, type Logger } from 'imapflow';
+import type { AccountConfig } from '../config/types.js';
+import { formatDuration } from '../config/duration.js';
+import {
+  AuthError,
+  ConfigError,
+  ConnectionError,
+  MailboxError,
+  MailpollError,
+  TimeoutError,
+  TlsError,
+  describeError,
+} from '../errors.js';
+import { describeNetworkError, errorCode } from './net-errors.js';
+import type {
+  Candidate,
+  Disposition,
+  DispositionResult,
+  FetchedMessage,
+  ListOptions,
+  Mailbox,
+  MailboxCapabilities,
+  MailboxStatus,
+} from './types.js';
+
+export interface ImapMailboxOptions {
+  /**
+   * Verbose log sink: one line per protocol line or connection event, with credentials
+   * removed. Default: none, and imapflow's own logger is off.
+   */
+  debug?: ((line: string) => void) | undefined;
+}
+
+/** An IMAP mailbox for `account`. Nothing happens on the network before `open()`. */
+export function createImapMailbox(account: AccountConfig, options: ImapMailboxOptions = {}): Mailbox {
+  return new ImapMailbox(account, options);
+}
+
+/** LOGOUT is a courtesy: a server that does not answer it in time is simply disconnected. */
+const LOGOUT_TIMEOUT_MS = 5000;
+
+/** A plaintext client on an implicit-TLS port waits for a greeting that never comes. */
+const NO_GREETING_HINT = ' (no greeting: if the port expects TLS from the first byte, set tls: implicit)';
+
+/** imapflow codes for a connection that went away without a socket error. */
+const CLOSED_CODES = new Set(['NoConnection', 'EConnectionClosed', 'ClosedAfterConnectText', 'ClosedAfterConnectTLS', 'StateLogout']);
+const TIMEOUT_CODES = new Set(['CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT', 'ETIMEOUT']);
+
+/** The fields of imapflow's errors we read (see ImapFlowError in imapflow's errors.d.ts). */
+interface ImapFlowErrorFields {
+  code?: string | undefined;
+  authenticationFailed?: boolean | undefined;
+  tlsFailed?: boolean | undefined;
+  mailboxMissing?: boolean | undefined;
+  responseStatus?: string | undefined;
+  responseText?: string | undefined;
+  serverResponseCode?: string | undefined;
+  response?: unknown;
+  reason?: string | undefined;
+  command?: string | undefined;
+}
+
+class ImapMailbox implements Mailbox {
+  readonly protocol = 'imap' as const;
+  // `idle` stays false until the interface has a way to wait for new mail.
+  readonly capabilities: MailboxCapabilities = { move: true, markSeen: true, idle: false };
+
+  readonly #account: AccountConfig;
+  readonly #debug: ((line: string) => void) | undefined;
+  readonly #host: string;
+  readonly #port: number;
+  #client: ImapFlow | undefined;
+  /** Server name of the selected folder. */
+  #folder: string | undefined;
+  /** Set once the connection is unusable (timeout, error event, server close): every later call throws it. */
+  #failure: MailpollError | undefined;
+  /** Move targets known to exist on this connection. */
+  readonly #knownFolders = new Set<string>();
+
+  constructor(account: AccountConfig, options: ImapMailboxOptions) {
+    this.#account = account;
+    this.#debug = options.debug;
+    this.#host = account.host ?? '';
+    this.#port = account.port ?? (account.tls === 'implicit' ? 993 : 143);
+  }
+
+  get #where(): string {
+    return `${this.#host}:${this.#port}`;
+  }
+
+  get #name(): string {
+    return this.#account.name;
+  }
+
+  async open(): Promise<MailboxStatus> {
+    await this.close();
+    this.#failure = undefined;
+    const account = this.#account;
+    if (!account.host) throw new ConfigError(`${this.#name}: host is not set. Set host: for this imap account.`, { account: this.#name });
+    if (account.password === undefined) {
+      throw new AuthError(`${this.#name}: no password configured. Set password, passwordEnv, passwordFile or passwordCommand.`, {
+        account: this.#name,
+      });
+    }
+    const ca = await this.#readCa();
+    const client = this.#createClient(ca);
+    this.#client = client;
+
+    // One budget for TCP + TLS + greeting + login + opening the folder.
+    const phase = { text: `connecting to ${this.#where}` };
+    const timedOut = (): string => {
+      const hint = client.greeting === undefined && account.tls !== 'implicit' ? NO_GREETING_HINT : '';
+      return `${phase.text} timed out after ${formatDuration(account.connectTimeout)}${hint}. Check host, port and tls:.`;
+    };
+    try {
+      return await this.#within(this.#openSteps(client, phase), account.connectTimeout, timedOut);
+    } catch (error) {
+      const failure = this.#describe(error, client.authenticated ? `opening ${account.folder}` : 'connect');
+      this.#client = undefined;
+      client.close();
+      throw failure;
+    }
+  }
+
+  async #openSteps(client: ImapFlow, phase: { text: string }): Promise<MailboxStatus> {
+    await client.connect();
+    const folder = this.#account.folder;
+    const path = this.#serverPath(client, folder);
+    phase.text = `opening ${path} on ${this.#where}`;
+    let unseen: number | undefined;
+    try {
+      // STATUS first: it tells a missing folder apart from other failures, and counts unseen.
+      const status = await client.status(path, { messages: true, unseen: true });
+      unseen = status ? status.unseen : undefined;
+    } catch (error) {
+      if (errorCode(error) === 'NotFound') throw await this.#missingFolder(client, folder, path, error);
+      throw error;
+    }
+    const selected = await client.mailboxOpen(path);
+    this.#folder = selected.path;
+    return { folder: selected.path, total: selected.exists, unseen, uidValidity: selected.uidValidity };
+  }
+
+  async list(options: ListOptions): Promise<Candidate[]> {
+    const client = this.#requireOpen();
+    if (options.limit !== undefined && options.limit <= 0) return [];
+    const folder = this.#folder!;
+    try {
+      return await this.#bounded(`listing messages in ${folder}`, async () => {
+        const found = await client.search(options.onlyUnseen ? { seen: false } : { all: true }, { uid: true });
+        if (!Array.isArray(found)) throw this.#refused('UID SEARCH', `searching ${folder}`);
+        // Oldest first: UIDs grow with arrival.
+        const uids = [...found].sort((a, b) => a - b).slice(0, options.limit);
+        if (uids.length === 0) return [];
+        const rows = await client.fetchAll(toSequenceSet(uids), { uid: true, flags: true, size: true, internalDate: true }, { uid: true });
+        const byUid = new Map(rows.map((row) => [row.uid, row]));
+        // A message expunged between SEARCH and FETCH is simply not a candidate.
+        return uids.flatMap((uid) => {
+          const row = byUid.get(uid);
+          return row ? [{ uid: String(uid), size: row.size, flags: [...(row.flags ?? [])], date: toDate(row.internalDate) }] : [];
+        });
+      });
+    } catch (error) {
+      throw this.#describe(error, `listing ${folder}`);
+    }
+  }
+
+  async *fetch(candidates: Candidate[]): AsyncGenerator<FetchedMessage> {
+    const client = this.#requireOpen();
+    const uids = candidates.map((candidate) => this.#parseUid(candidate.uid));
+    if (uids.length === 0) return;
+    const folder = this.#folder!;
+    const limit = this.#account.fetchTimeout;
+    const what = `fetch of ${uids.length} message${uids.length === 1 ? '' : 's'} from ${folder}`;
+
+    // BODY.PEEK[] (imapflow's `source`) never sets \Seen.
+    const rows = client.fetch(toSequenceSet(uids), { uid: true, source: true, flags: true, size: true, internalDate: true }, { uid: true });
+    const iterator = rows[Symbol.asyncIterator]();
+    // Only the time spent waiting for the server counts against fetchTimeout: imapflow
+    // reads the next message when the previous one is taken, so a slow consumer (a
+    // handler) would otherwise use up the budget.
+    let remaining = limit;
+    // Messages are yielded in the candidates' order; servers answer in UID order, which is
+    // the order `list` returns, so normally nothing waits in `early`.
+    const early = new Map<number, FetchedMessage>();
+    let next = 0;
+    let finished = false;
+    try {
+      for (;;) {
+        const started = Date.now();
+        const step = await this.#within(iterator.next(), Math.max(remaining, 0), () => `${what} timed out after ${formatDuration(limit)}`);
+        remaining -= Date.now() - started;
+        if (step.done) break;
+        const message = toFetchedMessage(step.value);
+        if (!message) continue;
+        early.set(Number(message.uid), message);
+        while (next < uids.length && early.has(uids[next]!)) {
+          const ready = early.get(uids[next]!)!;
+          early.delete(uids[next]!);
+          next += 1;
+          yield ready;
+        }
+      }
+      finished = true;
+      // What the server did not send (expunged meanwhile) is skipped; the rest keeps its order.
+      for (; next < uids.length; next += 1) {
+        const ready = early.get(uids[next]!);
+        if (ready) yield ready;
+      }
+    } catch (error) {
+      throw this.#describe(error, `fetching from ${folder}`);
+    } finally {
+      if (!finished) {
+        // Ends imapflow's FETCH iteration (it drains the rest); not awaited when the
+        // connection is already gone, its pending read settles on its own.
+        const ending = iterator.return?.(undefined).catch(() => undefined);
+        if (!this.#failure && ending) await ending;
+      }
+    }
+  }
+
+  async apply(dispositions: Disposition[]): Promise<DispositionResult[]> {
+    const results: DispositionResult[] = dispositions.map((disposition) => ({ uid: disposition.uid, ok: false }));
+    const markSeen: number[] = [];
+    const remove: number[] = [];
+    const moves = new Map<string, number[]>();
+    // The input positions in each group, so a group's outcome lands on each of them.
+    const indexes = new Map<string, number[]>();
+    const group = (key: string, index: number): void => {
+      indexes.set(key, [...(indexes.get(key) ?? []), index]);
+    };
+
+    dispositions.forEach((disposition, index) => {
+      let uid: number;
+      try {
+        uid = this.#parseUid(disposition.uid);
+      } catch (error) {
+        results[index] = { uid: disposition.uid, ok: false, error: error as Error };
+        return;
+      }
+      switch (disposition.action) {
+        case 'keep':
+          results[index] = { uid: disposition.uid, ok: true };
+          return;
+        case 'markSeen':
+          markSeen.push(uid);
+          group('markSeen', index);
+          return;
+        case 'delete':
+          remove.push(uid);
+          group('delete', index);
+          return;
+        case 'move': {
+          if (!disposition.folder) {
+            results[index] = {
+              uid: disposition.uid,
+              ok: false,
+              error: new MailboxError(`${this.#name}: cannot move message ${disposition.uid}: no target folder. Set moveTo:.`, {
+                account: this.#name,
+              }),
+            };
+            return;
+          }
+          moves.set(disposition.folder, [...(moves.get(disposition.folder) ?? []), uid]);
+          group(`move:${disposition.folder}`, index);
+          return;
+        }
+        default: {
+          const action: string = disposition.action;
+          results[index] = {
+            uid: disposition.uid,
+            ok: false,
+            error: new MailboxError(`${this.#name}: unknown action "${action}" for message ${disposition.uid}.`, { account: this.#name }),
+          };
+        }
+      }
+    });
+
+    const settle = async (key: string, what: string, run: (client: ImapFlow) => Promise<void>): Promise<void> => {
+      let error: Error | undefined;
+      try {
+        const client = this.#requireOpen();
+        await this.#bounded(what, () => run(client));
+      } catch (caught) {
+        error = this.#describe(caught, what);
+      }
+      for (const index of indexes.get(key) ?? []) {
+        results[index] = { uid: dispositions[index]!.uid, ok: error === undefined, error };
+      }
+    };
+
+    const folder = this.#folder ?? this.#account.folder;
+    const count = (uids: number[]): string => `${uids.length} message${uids.length === 1 ? '' : 's'}`;
+    if (markSeen.length > 0) {
+      const what = `marking ${count(markSeen)} as seen in ${folder}`;
+      await settle('markSeen', what, async (client) => {
+        const ok = await client.messageFlagsAdd(toSequenceSet(markSeen), ['\\Seen'], { uid: true });
+        if (!ok) throw this.#refused('UID STORE +FLAGS (\\Seen)', what);
+      });
+    }
+    for (const [target, uids] of moves) {
+      const what = `moving ${count(uids)} from ${folder} to ${target}`;
+      await settle(`move:${target}`, what, async (client) => {
+        const path = await this.#ensureFolder(client, target);
+        const moved = await client.messageMove(toSequenceSet(uids), path, { uid: true });
+        if (!moved) throw this.#refused('UID MOVE', what);
+      });
+    }
+    // STORE \Deleted + UID EXPUNGE of exactly these UIDs (UIDPLUS). Without UIDPLUS imapflow
+    // falls back to a plain EXPUNGE, which also removes what other clients flagged \Deleted.
+    if (remove.length > 0) {
+      const what = `deleting ${count(remove)} from ${folder}`;
+      await settle('delete', what, async (client) => {
+        const ok = await client.messageDelete(toSequenceSet(remove), { uid: true });
+        if (!ok) throw this.#refused('UID STORE +FLAGS (\\Deleted) / UID EXPUNGE', what);
+      });
+    }
+    return results;
+  }
+
+  async close(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    this.#folder = undefined;
+    this.#knownFolders.clear();
+    if (!client) return;
+    if (client.usable) {
+      try {
+        await this.#within(client.logout(), LOGOUT_TIMEOUT_MS, () => 'logout timed out', client);
+      } catch {
+        // The connection is closed below either way.
+      }
+    }
+    client.close();
+  }
+
+  #createClient(ca: Buffer | undefined): ImapFlow {
+    const account = this.#account;
+    const tls: ConnectionOptions = { rejectUnauthorized: account.tlsRejectUnauthorized };
+    if (ca) tls.ca = ca;
+    // imapflow sets the SNI servername from a host name and leaves it out for an IP
+    // address, which keeps Node's DEP0123 warning away.
+    const client = new ImapFlow({
+      host: this.#host,
+      port: this.#port,
+      secure: account.tls === 'implicit',
+      // true: STARTTLS is required and its absence is an error; false: stay in plaintext.
+      doSTARTTLS: account.tls === 'starttls' ? true : account.tls === 'none' ? false : undefined,
+      tls,
+      auth: { user: account.login ?? account.user ?? '', pass: account.password ?? '' },
+      logger: this.#debug ? createDebugLogger(this.#debug, account.password) : false,
+      connectionTimeout: account.connectTimeout,
+      greetingTimeout: account.connectTimeout,
+      // mailpoll never idles between its own commands.
+      disableAutoIdle: true,
+    });
+    // imapflow reports a broken connection as an 'error' event: without a listener that
+    // would crash the process. It is kept as the reason every later call fails.
+    client.on('error', (error: unknown) => {
+      this.#failure ??= this.#describe(error, 'the session');
+    });
+    client.on('close', () => {
+      // Only once open: during open() the pending command reports the close itself.
+      if (this.#client === client && this.#folder !== undefined && !client.closedByClient) {
+        const reason = client.byeReason ? ` (${this.#clean(client.byeReason)})` : '';
+        this.#failure ??= new ConnectionError(`${this.#name}: connection to ${this.#where} closed by the server${reason}. Try again later.`, {
+          account: this.#name,
+        });
+      }
+    });
+    return client;
+  }
+
+  async #readCa(): Promise<Buffer | undefined> {
+    const file = this.#account.ca;
+    if (file === undefined) return undefined;
+    try {
+      return await readFile(file);
+    } catch (error) {
+      throw new ConfigError(`${this.#name}: ca: cannot read ${file} (${errorCode(error) ?? describeError(error)}). Check the path.`, {
+        account: this.#name,
+        cause: error,
+      });
+    }
+  }
+
+  #requireOpen(): ImapFlow {
+    if (this.#failure) throw this.#failure;
+    const client = this.#client;
+    if (!client || this.#folder === undefined) {
+      throw new MailboxError(`${this.#name}: the mailbox is not open (open() was not called or failed).`, { account: this.#name });
+    }
+    if (!client.usable) {
+      throw new ConnectionError(`${this.#name}: connection to ${this.#where} is closed. Try again.`, { account: this.#name });
+    }
+    return client;
+  }
+
+  /** Runs one command group within fetchTimeout: a stalled server fails it instead of hanging. */
+  #bounded<T>(what: string, run: () => Promise<T>): Promise<T> {
+    const limit = this.#account.fetchTimeout;
+    return this.#within(run(), limit, () => `${what} on ${this.#where} timed out after ${formatDuration(limit)}`);
+  }
+
+  /**
+   * `work`, or a TimeoutError after `ms`: then the connection is closed (a stalled IMAP
+   * session cannot be resumed) and every later call fails with the same error.
+   */
+  #within<T>(work: Promise<T>, ms: number, message: () => string, client = this.#client): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const error = new TimeoutError(`${this.#name}: ${message()}`, { account: this.#name });
+        if (client === this.#client) this.#failure ??= error;
+        client?.close();
+        reject(error);
+      }, ms);
+      timer.unref();
+      work.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** `Inbox/Incidents` as the server names it: `INBOX` + the server's hierarchy delimiter. */
+  #serverPath(client: ImapFlow, folder: string): string {
+    const segments = folder.split('/').filter((segment) => segment !== '');
+    if (segments.length === 0) {
+      throw new MailboxError(`${this.#name}: empty folder name "${folder}". Set folder: (e.g. INBOX).`, { account: this.#name });
+    }
+    if (segments[0]!.toUpperCase() === 'INBOX') segments[0] = 'INBOX';
+    const delimiter = client.namespace?.delimiter;
+    if (delimiter === null && segments.length > 1) {
+      throw new MailboxError(`${this.#name}: ${this.#where} has no folder hierarchy, so "${folder}" cannot exist. Use a top-level folder.`, {
+        account: this.#name,
+      });
+    }
+    // imapflow adds the personal namespace prefix (e.g. `INBOX.`) where the server needs one.
+    return segments.join(delimiter ?? '/');
+  }
+
+  /** The server path of a move target, created (with its parents when needed) if missing. */
+  async #ensureFolder(client: ImapFlow, folder: string): Promise<string> {
+    const path = this.#serverPath(client, folder);
+    if (this.#knownFolders.has(path)) return path;
+    try {
+      await client.status(path, { messages: true });
+    } catch (error) {
+      if (errorCode(error) !== 'NotFound') throw error;
+      try {
+        await client.mailboxCreate(path);
+      } catch (createError) {
+        // Some servers only create a folder whose parent exists: create the parents, retry.
+        const segments = folder.split('/').filter((segment) => segment !== '');
+        for (let depth = 1; depth < segments.length; depth += 1) {
+          const parent = this.#serverPath(client, segments.slice(0, depth).join('/'));
+          if (parent === 'INBOX') continue;
+          await client.mailboxCreate(parent).catch(() => undefined);
+        }
+        await client.mailboxCreate(path).catch((retryError: unknown) => {
+          const why = sentence(serverText(retryError) ? this.#said(retryError) : this.#said(createError));
+          throw new MailboxError(`${this.#name} (${this.#where}): cannot create folder ${path}: ${why} Create it on the server or change the move target.`, {
+            account: this.#name,
+            cause: retryError,
+          });
+        });
+      }
+    }
+    this.#knownFolders.add(path);
+    return path;
+  }
+
+  async #missingFolder(client: ImapFlow, folder: string, path: string, cause: unknown): Promise<MailboxError> {
+    let known = '';
+    try {
+      const folders = await client.list();
+      const names = folders.map((entry) => entry.path).slice(0, 12);
+      if (names.length > 0) known = ` Folders there: ${names.join(', ')}${folders.length > names.length ? ', ...' : ''}.`;
+    } catch {
+      // the listing is only a hint
+    }
+    return new MailboxError(
+      `${this.#name}: folder "${folder}" (${path}) does not exist on ${this.#where}. Check folder:.${known}`,
+      { account: this.#name, cause },
+    );
+  }
+
+  /**
+   * Text from the server or a library, safe to put in a message: the password masked, in
+   * case a server echoes what it got. (Our own wording never contains it; masking a
+   * one- or two-letter password would only garble words.)
+   */
+  #clean(text: string): string {
+    const secret = this.#account.password;
+    return secret && secret.length >= 3 ? text.split(secret).join('***') : text;
+  }
+
+  /** What the server answered to a failed command, else the error's own text; cleaned. */
+  #said(error: unknown): string {
+    return this.#clean(serverText(error) ?? oneLine(describeError(error)));
+  }
+
+  #parseUid(uid: string): number {
+    const value = Number(uid);
+    if (!/^\d+$/.test(uid) || !Number.isSafeInteger(value) || value <= 0) {
+      throw new MailboxError(`${this.#name}: "${uid}" is not an IMAP UID.`, { account: this.#name });
+    }
+    return value;
+  }
+
+  #refused(command: string, what: string): MailboxError {
+    return new MailboxError(`${this.#name} (${this.#where}): ${what} failed: the server refused ${command} (the verbose log has its answer).`, {
+      account: this.#name,
+    });
+  }
+
+  /** Any failure as one of our errors, in one line; `during` says what was being done. */
+  #describe(error: unknown, during: string): MailpollError {
+    if (error instanceof MailpollError) return error;
+    // A timeout already closed the connection: the command's own rejection is a consequence.
+    if (this.#failure) return this.#failure;
+    const name = this.#name;
+    const where = this.#where;
+    const options = { account: name, cause: error };
+    const fields = (error && typeof error === 'object' ? error : {}) as ImapFlowErrorFields;
+    const code = errorCode(error);
+
+    if (fields.authenticationFailed) {
+      const user = this.#account.login ?? this.#account.user ?? '';
+      const answer = sentence(this.#clean(serverText(error) ?? 'authentication failed'));
+      return new AuthError(`${name} (${where}): login failed: ${answer} Check user/login (${user}) and password.`, options);
+    }
+    const network = describeNetworkError(error, { account: name, host: this.#host, port: this.#port });
+    if (network) return network;
+    if (code !== undefined && TIMEOUT_CODES.has(code)) {
+      const hint = code === 'GREETING_TIMEOUT' && this.#account.tls !== 'implicit' ? NO_GREETING_HINT : '';
+      const limit = this.#account.connectTimeout;
+      return new TimeoutError(`${name}: connecting to ${where} timed out after ${formatDuration(limit)}${hint}. Check host, port and tls:.`, options);
+    }
+    if (fields.tlsFailed) {
+      const text = this.#clean(oneLine(describeError(error)));
+      if (/STARTTLS/i.test(text)) {
+        const why = /does not support STARTTLS/i.test(text) ? 'the server does not offer STARTTLS' : `STARTTLS is not possible (${text})`;
+        return new TlsError(`${name} (${where}): ${why}. Use tls: implicit with the server's TLS port, or tls: none (insecure).`, options);
+      }
+      return new TlsError(`${name} (${where}): TLS failed (${text}). Check tls: and port.`, options);
+    }
+    if (fields.mailboxMissing || code === 'NotFound' || fields.serverResponseCode === 'NONEXISTENT') {
+      return new MailboxError(`${name}: folder does not exist on ${where} (${this.#said(error)}). Check folder: and moveTo:.`, options);
+    }
+    if (code !== undefined && CLOSED_CODES.has(code)) {
+      const reason = fields.reason ? `: ${this.#clean(fields.reason)}` : '';
+      const stage = during === 'connect' ? 'before login' : `while ${during}`;
+      const fix = during === 'connect' ? 'Check port and tls:.' : 'Try again later.';
+      return new ConnectionError(`${name}: connection to ${where} closed by the server ${stage}${reason}. ${fix}`, options);
+    }
+    if (fields.responseStatus === 'NO' || fields.responseStatus === 'BAD') {
+      const command = fields.command ? `${fields.command} ` : '';
+      return new MailboxError(`${name} (${where}): ${command}failed while ${during}: ${sentence(this.#said(error))}`, options);
+    }
+    return new MailboxError(`${name} (${where}): ${during} failed: ${sentence(this.#said(error))}`, options);
+  }
+}
+
+/** The server's answer to a failed command, e.g. `[AUTHENTICATIONFAILED] Authentication failed.` */
+function serverText(error: unknown): string | undefined {
+  if (!error || typeof error !== 'object') return undefined;
+  const fields = error as ImapFlowErrorFields;
+  // `response` is the tagged line once imapflow has enhanced the error: `2 NO [CODE] text`.
+  if (typeof fields.response === 'string' && fields.response.trim() !== '') {
+    return oneLine(fields.response.replace(/^\S+\s+(?:NO|BAD)\s+/i, ''));
+  }
+  if (fields.responseText) {
+    const code = fields.serverResponseCode ? `[${fields.serverResponseCode}] ` : '';
+    return oneLine(`${code}${fields.responseText}`);
+  }
+  return undefined;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/** `text` ending in a full stop, so a fix can follow it. */
+function sentence(text: string): string {
+  return /[.!?]$/.test(text) ? text : `${text}.`;
+}
+
+
+/** `[1,2,3,7,9,10]` -> `1:3,7,9:10`: one short UID set for one command. */
+function toSequenceSet(uids: number[]): string {
+  const sorted = [...new Set(uids)].sort((a, b) => a - b);
+  const ranges: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    const start = sorted[i]!;
+    let end = start;
+    while (i + 1 < sorted.length && sorted[i + 1] === end + 1) {
+      i += 1;
+      end = sorted[i]!;
+    }
+    ranges.push(start === end ? String(start) : `${start}:${end}`);
+    i += 1;
+  }
+  return ranges.join(',');
+}
+
+function toDate(value: Date | string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const date = value instanceof Date ? value : new Date(value);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+function toFetchedMessage(row: FetchMessageObject): FetchedMessage | undefined {
+  // A FETCH without a body (flags changed by another client meanwhile) is not a message.
+  if (!row.source) return undefined;
+  return {
+    uid: String(row.uid),
+    raw: row.source,
+    size: row.size ?? row.source.length,
+    flags: [...(row.flags ?? [])],
+    date: toDate(row.internalDate),
+  };
+}
+
+/**
+ * imapflow's log entries as text lines for the verbose log. imapflow already masks the
+ * password; this also drops every credential-carrying line, and any verbatim `secret`.
+ */
+function createDebugLogger(sink: (line: string) => void, secret: string | undefined): Logger {
+  const write = (level: string) => (entry: unknown) => {
+    const line = formatLogEntry(level, entry);
+    if (line === undefined) return;
+    try {
+      sink(secret && secret.length >= 3 ? line.split(secret).join('(* hidden *)') : line);
+    } catch {
+      // A failing log sink must not break the IMAP session.
+    }
+  };
+  return { trace: write('trace'), debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error'), fatal: write('fatal') };
+}
+
+function formatLogEntry(level: string, entry: unknown): string | undefined {
+  if (!entry || typeof entry !== 'object') return undefined;
+  const { src, msg, comment, err } = entry as { src?: unknown; msg?: unknown; comment?: unknown; err?: unknown };
+  let text = typeof msg === 'string' ? msg : '';
+  if (src === 'c') {
+    // SASL continuation lines (imapflow labels them with a comment) carry credentials.
+    if (comment !== undefined) return 'C: (* credentials hidden *)';
+    text = redactLogin(text);
+  }
+  const detail = err instanceof Error ? err.message : '';
+  const body = [text, detail].filter(Boolean).join(': ');
+  if (body === '') return undefined;
+  const prefix = src === 'c' ? 'C: ' : src === 's' ? 'S: ' : `${level}: `;
+  return prefix + oneLine(body);
+}
+
+/** `2 LOGIN "ann" "pw"` -> `2 LOGIN (* credentials hidden *)`; AUTHENTICATE keeps its mechanism. */
+function redactLogin(line: string): string {
+  const match = /^(\S+\s+)(LOGIN|AUTHENTICATE)(?:\s+(\S+))?(\s.*)?$/i.exec(line);
+  if (!match) return line;
+  const [, tag, command, first, rest] = match;
+  if (command!.toUpperCase() === 'LOGIN') return `${tag}${command} (* credentials hidden *)`;
+  return `${tag}${command}${first ? ` ${first}` : ''}${rest ? ' (* credentials hidden *)' : ''}`;
+}

@@ -1,0 +1,351 @@
+/**
+ * Maildir adapter (https://cr.yp.to/proto/maildir.html, Maildir++ folders as Dovecot and
+ * Courier lay them out).
+ *
+ * - A message is a file in `new/` (not yet seen by a mail client) or `cur/`; its name is
+ *   `<unique>` or `<unique>:2,<flags>`. The unique part is the message's uid: it survives
+ *   flag changes and moves between `new/` and `cur/`.
+ * - Flags are single letters, kept sorted: S seen, R replied, F flagged, T trashed,
+ *   D draft; lowercase letters are Dovecot keywords (kept as they are, not reported).
+ * - Folders are sibling directories of the root Maildir: `Archive/2024` is `<root>/.Archive.2024`.
+ *
+ * Other programs (a mail client, Dovecot, an MDA) may work on the same Maildir at the same
+ * time: a message is looked up again by uid when its file is no longer where `list` saw it,
+ * and one that is gone entirely is skipped by `fetch` and reported by `apply`.
+ */
+import type { Dirent, Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { AccountConfig } from '../config/types.js';
+import { MailboxError } from '../errors.js';
+import type {
+  Candidate,
+  Disposition,
+  DispositionResult,
+  FetchedMessage,
+  ListOptions,
+  Mailbox,
+  MailboxCapabilities,
+  MailboxStatus,
+} from './types.js';
+
+type Sub = 'new' | 'cur';
+
+/** Where a message's file is: `<dir>/<sub>/<name>`. */
+interface Location {
+  dir: string;
+  sub: Sub;
+  name: string;
+}
+
+interface Entry extends Location {
+  uid: string;
+  /** The raw flag letters of the info part (`:2,FS` -> `FS`), empty in `new/`. */
+  letters: string;
+  stats: Stats;
+}
+
+/** Maildir flag letters -> IMAP system flags. */
+const FLAG_NAMES: Record<string, string> = {
+  S: '\\Seen',
+  R: '\\Answered',
+  F: '\\Flagged',
+  T: '\\Deleted',
+  D: '\\Draft',
+};
+
+const INFO = ':2,';
+
+const CAPABILITIES: MailboxCapabilities = { move: true, markSeen: true, idle: false };
+
+/** A Mailbox over the local Maildir at `account.path`. Nothing is touched before `open()`. */
+export function createMaildirMailbox(account: AccountConfig): Mailbox {
+  const name = account.name;
+  /** Last known place of every uid `list` returned, updated by `apply`. */
+  const known = new Map<string, Location>();
+
+  function root(): string {
+    if (account.path === undefined || account.path === '') {
+      throw new MailboxError(`${name}: no path is set for this maildir account. Set path to the Maildir folder.`, {
+        account: name,
+      });
+    }
+    return path.resolve(account.path);
+  }
+
+  function error(message: string, cause?: unknown): MailboxError {
+    return new MailboxError(`${name}: ${message}`, { account: name, cause });
+  }
+
+  async function scanAll(): Promise<Entry[]> {
+    const dir = root();
+    const [fresh, current] = await Promise.all([scan(dir, 'new', error), scan(dir, 'cur', error)]);
+    return [...fresh, ...current];
+  }
+
+  /** The file of `uid` now: where it was last seen, or found again by a scan. */
+  async function locate(uid: string): Promise<Location | undefined> {
+    const last = known.get(uid);
+    if (last && (await isFile(fullPath(last)))) return last;
+    const found = (await scanAll()).find((entry) => entry.uid === uid);
+    if (found) {
+      known.set(uid, found);
+      return found;
+    }
+    known.delete(uid);
+    return undefined;
+  }
+
+  async function applyOne(disposition: Disposition): Promise<void> {
+    const { uid, action } = disposition;
+    if (action === 'keep') return;
+
+    const from = await locate(uid);
+    if (!from) throw error(`message ${uid} is no longer in ${root()} (moved or deleted by another program)`);
+    const source = fullPath(from);
+
+    switch (action) {
+      case 'delete':
+        await unlink(source).catch((cause: unknown) => {
+          throw error(`cannot delete ${source}: ${describeFsError(cause)}`, cause);
+        });
+        known.delete(uid);
+        return;
+
+      case 'markSeen': {
+        const letters = sortLetters(`${lettersOf(from.name)}S`);
+        const to: Location = { dir: from.dir, sub: 'cur', name: `${uid}${INFO}${letters}` };
+        await moveFile(from, to);
+        known.set(uid, to);
+        return;
+      }
+
+      case 'move': {
+        const folder = disposition.folder;
+        if (folder === undefined) throw error(`cannot move message ${uid}: no folder given`);
+        const target = folderDir(root(), folder);
+        const dir = await ensureFolder(target.dir, target.subfolder, folder);
+        // The message keeps its place: new/ stays new/, cur/ keeps its name and so its flags.
+        const to: Location = { dir, sub: from.sub, name: from.name };
+        await moveFile(from, to);
+        // The message has left this Maildir unless the target is the folder itself.
+        if (path.resolve(dir) === path.resolve(from.dir)) known.set(uid, to);
+        else known.delete(uid);
+        return;
+      }
+    }
+  }
+
+  /** Atomic rename; refuses to replace an existing file (Maildir names are unique, but a replace would lose mail). */
+  async function moveFile(from: Location, to: Location): Promise<void> {
+    const source = fullPath(from);
+    const target = fullPath(to);
+    if (source === target) return;
+    if (await exists(target)) throw error(`cannot move ${source}: ${target} already exists`);
+    await rename(source, target).catch((cause: unknown) => {
+      throw error(`cannot move ${source} to ${target}: ${describeFsError(cause)}`, cause);
+    });
+  }
+
+  /** The Maildir++ folder at `dir`, created (cur/ new/ tmp/ + maildirfolder) when missing. */
+  async function ensureFolder(dir: string, subfolder: boolean, folder: string): Promise<string> {
+    if (await isMaildir(dir)) return dir;
+    try {
+      for (const sub of ['tmp', 'new', 'cur']) await mkdir(path.join(dir, sub), { recursive: true, mode: 0o700 });
+      // Dovecot and Courier mark subfolders with an empty `maildirfolder` file.
+      if (subfolder) await writeFile(path.join(dir, 'maildirfolder'), '', { flag: 'a', mode: 0o600 });
+    } catch (cause) {
+      throw error(`cannot create folder ${folder} at ${dir}: ${describeFsError(cause)}`, cause);
+    }
+    return dir;
+  }
+
+  return {
+    protocol: 'maildir',
+    capabilities: CAPABILITIES,
+
+    async open(): Promise<MailboxStatus> {
+      const dir = root();
+      if (!(await isMaildir(dir))) throw error(`${dir} is not a Maildir (no cur/, new/, tmp/). Check path.`);
+      const entries = await scanAll();
+      return {
+        folder: dir,
+        total: entries.length,
+        unseen: entries.filter(isUnseen).length,
+      };
+    },
+
+    /**
+     * `new/` and `cur/`, or with `onlyUnseen` `new/` plus `cur/` without S (a message flagged
+     * T, trashed, still counts: like IMAP's UNSEEN, which ignores \Deleted). Oldest first by
+     * mtime, then name; dotfiles and anything that is not a file are skipped.
+     */
+    async list({ onlyUnseen, limit }: ListOptions): Promise<Candidate[]> {
+      const entries = (await scanAll()).filter((entry) => !onlyUnseen || isUnseen(entry));
+      entries.sort((a, b) => a.stats.mtimeMs - b.stats.mtimeMs || compareText(a.name, b.name));
+      const chosen = limit === undefined ? entries : entries.slice(0, Math.max(0, limit));
+      for (const entry of chosen) known.set(entry.uid, { dir: entry.dir, sub: entry.sub, name: entry.name });
+      return chosen.map((entry) => ({
+        uid: entry.uid,
+        size: entry.stats.size,
+        flags: flagNames(entry.letters),
+        date: entry.stats.mtime,
+      }));
+    },
+
+    /**
+     * Read the candidates one at a time, each file whole (exact bytes). A message whose file
+     * has disappeared since `list` (another program deleted or moved it away) yields nothing
+     * and does not throw; any other read failure throws a MailboxError.
+     */
+    async *fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage> {
+      for (const candidate of candidates) {
+        const message = await readMessage(candidate.uid);
+        if (message) yield message;
+      }
+    },
+
+    /** One result per disposition, in order; a failure is reported in its result, never thrown. */
+    async apply(dispositions: Disposition[]): Promise<DispositionResult[]> {
+      const results: DispositionResult[] = [];
+      for (const disposition of dispositions) {
+        try {
+          await applyOne(disposition);
+          results.push({ uid: disposition.uid, ok: true });
+        } catch (cause) {
+          const failure =
+            cause instanceof MailboxError ? cause : error(`message ${disposition.uid}: ${describeFsError(cause)}`, cause);
+          results.push({ uid: disposition.uid, ok: false, error: failure });
+        }
+      }
+      return results;
+    },
+
+    async close(): Promise<void> {},
+  };
+
+  async function readMessage(uid: string): Promise<FetchedMessage | undefined> {
+    // Two tries: the file may be renamed (flags changed, new/ -> cur/) between locate and open.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const where = await locate(uid);
+      if (!where) return undefined;
+      const file = fullPath(where);
+      let handle: FileHandle;
+      try {
+        handle = await open(file, 'r');
+      } catch (cause) {
+        if (isNotFound(cause)) continue;
+        throw error(`cannot read ${file}: ${describeFsError(cause)}`, cause);
+      }
+      try {
+        const stats = await handle.stat();
+        const raw = await handle.readFile();
+        return { uid, raw, size: raw.length, flags: flagNames(lettersOf(where.name)), date: stats.mtime };
+      } catch (cause) {
+        throw error(`cannot read ${file}: ${describeFsError(cause)}`, cause);
+      } finally {
+        await handle.close();
+      }
+    }
+    return undefined;
+  }
+}
+
+/**
+ * Directory of the Maildir++ folder `folder` (`Archive/2024` -> `<root>/.Archive.2024`);
+ * `INBOX` (any case) is the root itself. Throws a plain Error for an unusable name.
+ */
+function folderDir(accountPath: string, folder: string): { dir: string; subfolder: boolean } {
+  const resolved = path.resolve(accountPath);
+  // A path whose basename starts with `.` is already a Maildir++ subfolder: the root is its parent.
+  const root = path.basename(resolved).startsWith('.') ? path.dirname(resolved) : resolved;
+  if (folder.toUpperCase() === 'INBOX') return { dir: root, subfolder: false };
+  const parts = folder.split('/');
+  if (parts.some((part) => part === '' || part === '.' || part === '..' || part.includes('\0'))) {
+    throw new Error(`invalid folder name ${JSON.stringify(folder)}: empty, '.' or '..' parts are not allowed`);
+  }
+  return { dir: path.join(root, `.${parts.join('.')}`), subfolder: true };
+}
+
+async function scan(dir: string, sub: Sub, error: (message: string, cause?: unknown) => MailboxError): Promise<Entry[]> {
+  const base = path.join(dir, sub);
+  let names: Dirent[];
+  try {
+    names = await readdir(base, { withFileTypes: true });
+  } catch (cause) {
+    throw error(`cannot read ${base}: ${describeFsError(cause)}`, cause);
+  }
+  const entries = await Promise.all(
+    names
+      .filter((dirent) => !dirent.name.startsWith('.') && !dirent.isDirectory())
+      .map(async (dirent): Promise<Entry | undefined> => {
+        // stat follows symlinks; a file removed since readdir is simply not there.
+        const stats = await stat(path.join(base, dirent.name)).catch(() => undefined);
+        if (!stats?.isFile()) return undefined;
+        return { dir, sub, name: dirent.name, uid: uidOf(dirent.name), letters: lettersOf(dirent.name), stats };
+      }),
+  );
+  return entries.filter((entry): entry is Entry => entry !== undefined);
+}
+
+function uidOf(name: string): string {
+  const at = name.indexOf(INFO);
+  return at === -1 ? name : name.slice(0, at);
+}
+
+function lettersOf(name: string): string {
+  const at = name.indexOf(INFO);
+  return at === -1 ? '' : name.slice(at + INFO.length);
+}
+
+function sortLetters(letters: string): string {
+  return [...new Set(letters)].sort(compareText).join('');
+}
+
+function flagNames(letters: string): string[] {
+  return [...new Set(letters)].flatMap((letter) => FLAG_NAMES[letter] ?? []);
+}
+
+function isUnseen(entry: Entry): boolean {
+  return entry.sub === 'new' || !entry.letters.includes('S');
+}
+
+/** Plain code-unit order (ASCII for Maildir names), not locale order. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function fullPath(location: Location): string {
+  return path.join(location.dir, location.sub, location.name);
+}
+
+async function isMaildir(dir: string): Promise<boolean> {
+  const subs = await Promise.all(['cur', 'new', 'tmp'].map((sub) => stat(path.join(dir, sub)).catch(() => undefined)));
+  return subs.every((stats) => stats?.isDirectory() === true);
+}
+
+async function isFile(file: string): Promise<boolean> {
+  return (await stat(file).catch(() => undefined))?.isFile() === true;
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (cause) {
+    return !isNotFound(cause);
+  }
+}
+
+function isNotFound(cause: unknown): boolean {
+  return (cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+function describeFsError(cause: unknown): string {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EXDEV') return 'target is on another file system';
+  return code ?? (cause instanceof Error ? cause.message : String(cause));
+}

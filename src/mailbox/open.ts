@@ -1,0 +1,29 @@
+/**
+ * protocol -> adapter. Adapters are imported lazily so that a Maildir-only run never
+ * loads imapflow (cold start matters: cron runs mailpoll every minute).
+ */
+import type { AccountConfig } from '../config/types.js';
+import { MailboxError } from '../errors.js';
+import type { Mailbox } from './types.js';
+
+export interface CreateMailboxOptions {
+  /** Verbose protocol log sink (stderr under --verbose). */
+  debug?: ((line: string) => void) | undefined;
+}
+
+export async function createMailbox(account: AccountConfig, options: CreateMailboxOptions = {}): Promise<Mailbox> {
+  switch (account.protocol) {
+    case 'imap': {
+      const { createImapMailbox } = await import('./imap.js');
+      return createImapMailbox(account, options.debug === undefined ? {} : { debug: options.debug });
+    }
+    case 'maildir': {
+      const { createMaildirMailbox } = await import('./maildir.js');
+      return createMaildirMailbox(account);
+    }
+    case 'pop3':
+      throw new MailboxError(`${account.name}: POP3 accounts are not supported by this version of mailpoll yet.`, {
+        account: account.name,
+      });
+  }
+}

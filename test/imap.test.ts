@@ -1,0 +1,543 @@
+/**
+ * The IMAP adapter against a real private Dovecot (test/helpers/dovecot.ts). Server state
+ * is checked with a separate imapflow client. Each test has its own user, so tests do not
+ * see each other's mail. Cases Dovecot cannot produce on loopback (a server without
+ * STARTTLS, one that never greets, one that stalls) use a tiny TCP stand-in or proxy.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { after, before, test } from 'node:test';
+import { ImapFlow } from 'imapflow';
+import type { AccountConfig } from '../src/config/types.js';
+import { AuthError, ConnectionError, MailboxError, TimeoutError, TlsError } from '../src/errors.js';
+import { createImapMailbox } from '../src/mailbox/imap.js';
+import { describeNetworkError } from '../src/mailbox/net-errors.js';
+import type { FetchedMessage, Mailbox } from '../src/mailbox/types.js';
+import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+
+let dovecot: Dovecot;
+const servers: net.Server[] = [];
+
+before(async () => {
+  dovecot = await startDovecot();
+});
+
+after(async () => {
+  for (const server of servers) server.close();
+  await dovecot?.stop();
+});
+
+let userCounter = 0;
+
+/** A fresh user with its own password and an empty INBOX. */
+async function newUser(): Promise<{ user: string; password: string }> {
+  userCounter += 1;
+  const user = `user${userCounter}`;
+  const password = `pw-${user}-S3cret`;
+  await dovecot.addUser(user, password);
+  return { user, password };
+}
+
+/** An AccountConfig with the schema's defaults, implicit TLS against the private Dovecot. */
+function account(overrides: Partial<AccountConfig> = {}): AccountConfig {
+  return {
+    name: 'support',
+    enabled: true,
+    protocol: 'imap',
+    host: dovecot.host,
+    port: dovecot.ports.imaps,
+    tls: 'implicit',
+    tlsRejectUnauthorized: true,
+    ca: dovecot.caFile,
+    user: undefined,
+    login: undefined,
+    password: undefined,
+    passwordSource: 'password',
+    folder: 'INBOX',
+    path: undefined,
+    onlyUnseen: true,
+    after: 'markSeen',
+    moveTo: undefined,
+    maxMessages: undefined,
+    connectTimeout: 10_000,
+    fetchTimeout: 60_000,
+    handlerTimeout: 60_000,
+    script: undefined,
+    ...overrides,
+  };
+}
+
+/** Run `work` with an opened mailbox, always closing it. */
+async function withMailbox<T>(config: AccountConfig, work: (mailbox: Mailbox) => Promise<T>, debug?: (line: string) => void): Promise<T> {
+  const mailbox = createImapMailbox(config, { debug });
+  try {
+    await mailbox.open();
+    return await work(mailbox);
+  } finally {
+    await mailbox.close();
+  }
+}
+
+async function collect(iterable: AsyncIterable<FetchedMessage>): Promise<FetchedMessage[]> {
+  const result: FetchedMessage[] = [];
+  for await (const item of iterable) result.push(item);
+  return result;
+}
+
+/** What the server holds, seen through an independent client: UID -> flags, per folder. */
+async function serverState(user: string, password: string, folder = 'INBOX'): Promise<Map<number, string[]>> {
+  const client = new ImapFlow({
+    host: dovecot.host,
+    port: dovecot.ports.imaps,
+    secure: true,
+    auth: { user, pass: password },
+    tls: { ca: readFileSync(dovecot.caFile) },
+    logger: false,
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const mailbox = await client.mailboxOpen(folder, { readOnly: true });
+    const state = new Map<number, string[]>();
+    if (mailbox.exists === 0) return state;
+    for (const row of await client.fetchAll('1:*', { uid: true, flags: true })) {
+      state.set(row.uid, [...(row.flags ?? [])].filter((flag) => flag !== '\\Recent').sort());
+    }
+    return state;
+  } finally {
+    await client.logout();
+  }
+}
+
+async function folderNames(user: string, password: string): Promise<string[]> {
+  const client = new ImapFlow({
+    host: dovecot.host,
+    port: dovecot.ports.imaps,
+    secure: true,
+    auth: { user, pass: password },
+    tls: { ca: readFileSync(dovecot.caFile) },
+    logger: false,
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return (await client.list()).map((entry) => entry.path).sort();
+  } finally {
+    await client.logout();
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  assert.fail('expected a rejection');
+}
+
+/** The error `open()` fails with; the mailbox is closed afterwards either way. */
+async function openError(config: AccountConfig): Promise<Error> {
+  const mailbox = createImapMailbox(config);
+  try {
+    return await rejection(mailbox.open());
+  } finally {
+    await mailbox.close();
+  }
+}
+
+/** A TCP server on a free loopback port; closed after the file. */
+async function listen(onConnection: (socket: net.Socket) => void): Promise<number> {
+  const server = net.createServer(onConnection);
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as net.AddressInfo).port;
+}
+
+test('open: status of INBOX, any spelling of inbox', async () => {
+  const { user, password } = await newUser();
+  await dovecot.deliver(user, message({ subject: 'one' }));
+  await dovecot.deliver(user, message({ subject: 'two' }), { seen: true });
+  await dovecot.deliver(user, message({ subject: 'three' }));
+
+  const status = await withMailbox(account({ user, password, folder: 'inbox' }), (mailbox) => mailbox.open());
+  assert.equal(status.folder, 'INBOX');
+  assert.equal(status.total, 3);
+  assert.equal(status.unseen, 2);
+  assert.equal(typeof status.uidValidity, 'bigint');
+});
+
+test('open: a nested folder in config syntax maps to the server delimiter', async () => {
+  const { user, password } = await newUser();
+  await dovecot.deliver(user, message({ subject: 'incident' }), { folder: 'INBOX/Incidents' });
+
+  const mailbox = createImapMailbox(account({ user, password, folder: 'Inbox/Incidents' }));
+  try {
+    const status = await mailbox.open();
+    assert.equal(status.folder, 'INBOX.Incidents');
+    assert.equal(status.total, 1);
+    assert.equal((await mailbox.list({ onlyUnseen: true })).length, 1);
+  } finally {
+    await mailbox.close();
+  }
+});
+
+test('open: a missing folder is a MailboxError naming the folder and the account', async () => {
+  const { user, password } = await newUser();
+  const error = await openError(account({ user, password, folder: 'Inbox/Nope' }));
+  assert.ok(error instanceof MailboxError, String(error));
+  assert.match(error.message, /^support: folder "Inbox\/Nope" \(INBOX\.Nope\) does not exist on 127\.0\.0\.1:\d+\. Check folder:/);
+  assert.equal((error as MailboxError).account, 'support');
+});
+
+test('list: unseen only, oldest first, at most `limit`, with size and INTERNALDATE', async () => {
+  const { user, password } = await newUser();
+  const days = [1, 2, 3, 4, 5].map((day) => new Date(Date.UTC(2024, 0, day, 12)));
+  const raws: string[] = [];
+  for (const [index, date] of days.entries()) {
+    const raw = message({ subject: `message ${index + 1}`, body: 'x'.repeat(index * 10) });
+    raws.push(raw);
+    await dovecot.deliver(user, raw, { seen: index === 1, date });
+  }
+
+  await withMailbox(account({ user, password }), async (mailbox) => {
+    const unseen = await mailbox.list({ onlyUnseen: true, limit: 3 });
+    assert.deepEqual(unseen.map((candidate) => candidate.uid), ['1', '3', '4']);
+    assert.deepEqual(unseen.map((candidate) => candidate.size), [raws[0]!.length, raws[2]!.length, raws[3]!.length]);
+    assert.deepEqual(unseen.map((candidate) => candidate.date?.toISOString()), [days[0], days[2], days[3]].map((day) => day!.toISOString()));
+    assert.ok(unseen.every((candidate) => !candidate.flags.includes('\\Seen')));
+
+    const all = await mailbox.list({ onlyUnseen: false });
+    assert.deepEqual(all.map((candidate) => candidate.uid), ['1', '2', '3', '4', '5']);
+    assert.ok(all[1]!.flags.includes('\\Seen'));
+    assert.deepEqual(await mailbox.list({ onlyUnseen: true, limit: 0 }), []);
+  });
+});
+
+test('list: one UID SEARCH and one UID FETCH', async () => {
+  const { user, password } = await newUser();
+  for (let i = 0; i < 4; i += 1) await dovecot.deliver(user, message());
+  const lines: string[] = [];
+  await withMailbox(account({ user, password }), (mailbox) => mailbox.list({ onlyUnseen: true, limit: 3 }), (line) => lines.push(line));
+  const commands = lines.filter((line) => /^C: \S+ UID (SEARCH|FETCH)/.test(line));
+  assert.equal(commands.length, 2, commands.join('\n'));
+  assert.match(commands[0]!, /UID SEARCH UNSEEN$/);
+  assert.match(commands[1]!, /UID FETCH 1:3 \(/);
+});
+
+test('fetch: the exact bytes, 8-bit content included, in order, without setting \\Seen', async () => {
+  const { user, password } = await newUser();
+  const raws = [
+    Buffer.from(message({ subject: 'utf-8', body: 'Grüße, naïve café — 日本語\r\n' })),
+    Buffer.concat([Buffer.from(message({ subject: 'latin-1', body: '' })), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0d, 0x0a])]),
+    Buffer.from(message({ subject: 'plain', body: 'line one\r\n.\r\n..dots\r\nlast line without newline' })),
+  ];
+  for (const raw of raws) await dovecot.deliver(user, raw);
+
+  const fetched = await withMailbox(account({ user, password }), async (mailbox) => collect(mailbox.fetch(await mailbox.list({ onlyUnseen: true }))));
+  assert.deepEqual(fetched.map((item) => item.uid), ['1', '2', '3']);
+  for (const [index, item] of fetched.entries()) {
+    assert.ok(item.raw.equals(raws[index]!), `message ${index + 1} differs`);
+    assert.equal(item.size, raws[index]!.length);
+    assert.ok(!item.flags.includes('\\Seen'));
+  }
+  const state = await serverState(user, password);
+  assert.deepEqual([...state.values()], [[], [], []]);
+});
+
+test('fetch: candidates are streamed in the order given; nothing for an empty list', async () => {
+  const { user, password } = await newUser();
+  for (let i = 1; i <= 3; i += 1) await dovecot.deliver(user, message({ subject: `n${i}` }));
+  await withMailbox(account({ user, password }), async (mailbox) => {
+    const candidates = await mailbox.list({ onlyUnseen: true });
+    const reversed = await collect(mailbox.fetch([...candidates].reverse()));
+    assert.deepEqual(reversed.map((item) => item.uid), ['3', '2', '1']);
+    assert.deepEqual(await collect(mailbox.fetch([])), []);
+    // Leaving the loop early leaves the connection usable.
+    for await (const item of mailbox.fetch(candidates)) {
+      assert.equal(item.uid, '1');
+      break;
+    }
+    assert.equal((await mailbox.list({ onlyUnseen: false })).length, 3);
+  });
+});
+
+test('apply: markSeen, delete (only those UIDs), move into a new nested folder, keep', async () => {
+  const { user, password } = await newUser();
+  for (let i = 1; i <= 6; i += 1) await dovecot.deliver(user, message({ subject: `m${i}` }));
+
+  const results = await withMailbox(account({ user, password }), (mailbox) =>
+    mailbox.apply([
+      { uid: '1', action: 'markSeen' },
+      { uid: '2', action: 'delete' },
+      { uid: '3', action: 'move', folder: 'Archive/2024' },
+      { uid: '4', action: 'keep' },
+      { uid: '5', action: 'markSeen' },
+      { uid: '6', action: 'move', folder: 'Archive/2024' },
+    ]),
+  );
+  assert.deepEqual(
+    results.map((result) => [result.uid, result.ok, result.error?.message]),
+    [['1', true, undefined], ['2', true, undefined], ['3', true, undefined], ['4', true, undefined], ['5', true, undefined], ['6', true, undefined]],
+  );
+
+  const inbox = await serverState(user, password);
+  assert.deepEqual([...inbox.entries()], [[1, ['\\Seen']], [4, []], [5, ['\\Seen']]]);
+  assert.ok((await folderNames(user, password)).includes('Archive.2024'));
+  const archive = await serverState(user, password, 'Archive.2024');
+  assert.equal(archive.size, 2);
+});
+
+test('apply: an existing move target is reused; groups use one command each', async () => {
+  const { user, password } = await newUser();
+  for (let i = 1; i <= 4; i += 1) await dovecot.deliver(user, message());
+  await dovecot.deliver(user, message(), { folder: 'Done' });
+  const lines: string[] = [];
+  await withMailbox(
+    account({ user, password }),
+    async (mailbox) => {
+      const results = await mailbox.apply([
+        { uid: '1', action: 'move', folder: 'Done' },
+        { uid: '2', action: 'move', folder: 'Done' },
+        { uid: '3', action: 'markSeen' },
+        { uid: '4', action: 'markSeen' },
+      ]);
+      assert.ok(results.every((result) => result.ok));
+    },
+    (line) => lines.push(line),
+  );
+  const commands = lines.filter((line) => /^C: \S+ (UID |)(STORE|MOVE|CREATE|EXPUNGE)/.test(line)).map((line) => line.replace(/^C: \S+ /, ''));
+  assert.deepEqual(commands, ['UID STORE 3:4 +FLAGS (\\Seen)', 'UID MOVE 1:2 Done']);
+  assert.equal((await serverState(user, password, 'Done')).size, 3);
+});
+
+test('apply: a failing group does not throw and does not stop the others', async () => {
+  const { user, password } = await newUser();
+  for (let i = 1; i <= 2; i += 1) await dovecot.deliver(user, message());
+  const results = await withMailbox(account({ user, password }), (mailbox) =>
+    mailbox.apply([
+      { uid: '1', action: 'move', folder: '' },
+      { uid: 'abc', action: 'delete' },
+      { uid: '2', action: 'markSeen' },
+    ]),
+  );
+  assert.equal(results[0]!.ok, false);
+  assert.ok(results[0]!.error instanceof MailboxError);
+  assert.equal(results[1]!.ok, false);
+  assert.match(results[1]!.error!.message, /"abc" is not an IMAP UID/);
+  assert.deepEqual([results[2]!.uid, results[2]!.ok], ['2', true]);
+  assert.deepEqual([...(await serverState(user, password)).entries()], [[1, []], [2, ['\\Seen']]]);
+});
+
+test('STARTTLS verified against the CA; tls: none stays in plaintext', async () => {
+  const { user, password } = await newUser();
+  await dovecot.deliver(user, message());
+  const starttls: string[] = [];
+  const status = await withMailbox(account({ user, password, tls: 'starttls', port: dovecot.ports.imap }), (mailbox) => mailbox.open(), (line) => starttls.push(line));
+  assert.equal(status.total, 1);
+  assert.ok(starttls.some((line) => /^C: \S+ STARTTLS$/.test(line)));
+
+  const plain: string[] = [];
+  await withMailbox(account({ user, password, tls: 'none', port: dovecot.ports.imap, ca: undefined }), (mailbox) => mailbox.open(), (line) => plain.push(line));
+  assert.ok(!plain.some((line) => /STARTTLS$/.test(line) && line.startsWith('C:')));
+});
+
+test('without the CA the certificate is refused (TlsError), unless verification is off', async () => {
+  const { user, password } = await newUser();
+  const implicit = await openError(account({ user, password, ca: undefined }));
+  assert.ok(implicit instanceof TlsError, String(implicit));
+  assert.match(implicit.message, /^support \(127\.0\.0\.1:\d+\): TLS certificate not trusted \(\w+\)\. Set ca: to the server's CA file, or tlsRejectUnauthorized: false \(insecure\)\.$/);
+
+  const starttls = await openError(account({ user, password, ca: undefined, tls: 'starttls', port: dovecot.ports.imap }));
+  assert.ok(starttls instanceof TlsError, String(starttls));
+
+  const status = await withMailbox(account({ user, password, ca: undefined, tlsRejectUnauthorized: false }), (mailbox) => mailbox.open());
+  assert.equal(status.folder, 'INBOX');
+});
+
+test('the certificate is checked against the host name', async () => {
+  const { user, password } = await newUser();
+  const status = await withMailbox(account({ user, password, host: 'localhost' }), (mailbox) => mailbox.open());
+  assert.equal(status.folder, 'INBOX');
+});
+
+test('wrong password: AuthError with the server text, and the password appears nowhere', async () => {
+  const { user } = await newUser();
+  const wrong = 'Wrong-Pa55word';
+  const lines: string[] = [];
+  const mailbox = createImapMailbox(account({ user, password: wrong }), { debug: (line) => lines.push(line) });
+  const error = await rejection(mailbox.open());
+  await mailbox.close();
+  assert.ok(error instanceof AuthError, String(error));
+  assert.equal(error.message, `support (127.0.0.1:${dovecot.ports.imaps}): login failed: [AUTHENTICATIONFAILED] Authentication failed. Check user/login (${user}) and password.`);
+  assert.ok(!error.message.includes(wrong));
+  assert.ok(lines.length > 0);
+  assert.deepEqual(lines.filter((line) => line.includes(wrong)), []);
+});
+
+test('the password never reaches the debug log (AUTHENTICATE PLAIN and LOGIN)', async () => {
+  const { user, password } = await newUser();
+  for (const tls of ['implicit', 'none'] as const) {
+    const lines: string[] = [];
+    const port = tls === 'none' ? dovecot.ports.imap : dovecot.ports.imaps;
+    await withMailbox(account({ user, password, tls, port }), async () => undefined, (line) => lines.push(line));
+    assert.ok(lines.some((line) => /AUTHENTICATE|LOGIN/.test(line)), lines.join('\n'));
+    assert.deepEqual(lines.filter((line) => line.includes(password) || line.includes(Buffer.from(password).toString('base64'))), []);
+    const plainBlob = Buffer.from(`\0${user}\0${password}`).toString('base64');
+    assert.deepEqual(lines.filter((line) => line.includes(plainBlob)), []);
+  }
+});
+
+test('a refused port is a ConnectionError', async () => {
+  const port = await listen(() => undefined);
+  await new Promise<void>((resolve) => servers.pop()!.close(() => resolve()));
+  const error = await openError(account({ user: 'x', password: 'y', port }));
+  assert.ok(error instanceof ConnectionError, String(error));
+  assert.equal(error.message, `support: cannot connect to 127.0.0.1:${port} (connection refused). Check host and port.`);
+});
+
+test('an unknown host is a ConnectionError', async () => {
+  const error = await openError(account({ user: 'x', password: 'y', host: 'no-such-host.invalid' }));
+  assert.ok(error instanceof ConnectionError, String(error));
+  assert.match(error.message, /^support: cannot connect to no-such-host\.invalid:\d+ \(host (not found|name lookup failed.*)\)\. Check host\.$/);
+});
+
+test('tls: implicit against the plaintext port is a TlsError that suggests starttls', async () => {
+  const error = await openError(account({ user: 'x', password: 'y', port: dovecot.ports.imap }));
+  assert.ok(error instanceof TlsError, String(error));
+  assert.match(error.message, /plaintext.*tls: starttls/);
+});
+
+test('tls: starttls with a server that does not offer STARTTLS is a TlsError', async () => {
+  const port = await listen((socket) => {
+    socket.write('* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] stand-in ready\r\n');
+    socket.on('data', (data) => {
+      const tag = data.toString().split(' ')[0];
+      socket.write(`* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n${tag} OK done\r\n`);
+    });
+    socket.on('error', () => undefined);
+  });
+  const error = await openError(account({ user: 'x', password: 'y', tls: 'starttls', port, ca: undefined }));
+  assert.ok(error instanceof TlsError, String(error));
+  assert.match(error.message, /^support \(127\.0\.0\.1:\d+\): the server does not offer STARTTLS/);
+});
+
+test('a server that closes before the greeting: ConnectionError', async () => {
+  const port = await listen((socket) => socket.destroy());
+  const error = await openError(account({ user: 'x', password: 'y', tls: 'none', port }));
+  assert.ok(error instanceof ConnectionError, String(error));
+  assert.match(error.message, new RegExp(`^support: connection to 127\\.0\\.0\\.1:${port} (closed by the server before login|lost)`));
+});
+
+test('describeNetworkError: the Node codes Dovecot cannot produce here', () => {
+  const context = { account: 'support', host: 'imap.example.com', port: 993 };
+  const coded = (code: string, extra: object = {}) => Object.assign(new Error(code), { code }, extra);
+  const cases: Array<[Error, Function, RegExp]> = [
+    [coded('CERT_HAS_EXPIRED'), TlsError, /^support \(imap\.example\.com:993\): TLS certificate not valid now \(CERT_HAS_EXPIRED\)\. /],
+    [coded('SELF_SIGNED_CERT_IN_CHAIN'), TlsError, /TLS certificate not trusted \(SELF_SIGNED_CERT_IN_CHAIN\)\. Set ca: /],
+    [coded('DEPTH_ZERO_SELF_SIGNED_CERT'), TlsError, /not trusted/],
+    [coded('UNABLE_TO_GET_ISSUER_CERT_LOCALLY'), TlsError, /not trusted/],
+    [coded('ERR_TLS_CERT_ALTNAME_INVALID', { reason: "Host: imap.example.com. is not in the cert's altnames: DNS:mail.example.com" }), TlsError, /does not match the host name \(Host: imap\.example\.com\. is not in the cert's altnames: DNS:mail\.example\.com\)\. Set host:/],
+    [coded('ECONNRESET'), ConnectionError, /^support: connection to imap\.example\.com:993 lost \(reset by the server\)/],
+    [coded('EAI_AGAIN'), ConnectionError, /^support: cannot connect to imap\.example\.com:993 \(host name lookup failed temporarily\)\. Check host\.$/],
+    [coded('ETIMEDOUT'), TimeoutError, /^support: connecting to imap\.example\.com:993 timed out/],
+    [Object.assign(new Error('wrapper'), { _err: coded('CERT_HAS_EXPIRED') }), TlsError, /CERT_HAS_EXPIRED/],
+  ];
+  for (const [error, type, pattern] of cases) {
+    const described = describeNetworkError(error, context);
+    assert.ok(described instanceof type, `${error.message}: ${String(described)}`);
+    assert.match(described.message, pattern);
+    assert.equal(described.account, 'support');
+    assert.equal(described.cause, error);
+  }
+  assert.equal(describeNetworkError(new Error('NO [ALERT] something'), context), undefined);
+});
+
+test('a server that never greets: TimeoutError after connectTimeout', async () => {
+  const sockets: net.Socket[] = [];
+  const port = await listen((socket) => {
+    sockets.push(socket);
+    socket.on('error', () => undefined);
+  });
+  const started = Date.now();
+  const error = await openError(account({ user: 'x', password: 'y', tls: 'none', port, connectTimeout: 300 }));
+  assert.ok(error instanceof TimeoutError, String(error));
+  assert.match(error.message, new RegExp(`^support: connecting to 127\\.0\\.0\\.1:${port} timed out after 300ms`));
+  assert.ok(Date.now() - started < 3000);
+  for (const socket of sockets) socket.destroy();
+});
+
+test('a stalled fetch: TimeoutError naming the batch, connection closed, later calls fail fast', async () => {
+  const { user, password } = await newUser();
+  for (let i = 0; i < 3; i += 1) await dovecot.deliver(user, message());
+  // A TCP relay to Dovecot that can stop passing the server's bytes on.
+  const upstreams: net.Socket[] = [];
+  const port = await listen((client) => {
+    const upstream = net.connect({ host: dovecot.host, port: dovecot.ports.imaps });
+    upstreams.push(upstream);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+
+  const mailbox = createImapMailbox(account({ user, password, port, fetchTimeout: 400 }));
+  try {
+    await mailbox.open();
+    const candidates = await mailbox.list({ onlyUnseen: true });
+    for (const upstream of upstreams) upstream.unpipe();
+    const error = await rejection(collect(mailbox.fetch(candidates)));
+    assert.ok(error instanceof TimeoutError, String(error));
+    assert.equal(error.message, 'support: fetch of 3 messages from INBOX timed out after 400ms');
+    const again = await rejection(mailbox.list({ onlyUnseen: true }));
+    assert.equal(again, error);
+    const results = await mailbox.apply([{ uid: '1', action: 'markSeen' }]);
+    assert.equal(results[0]!.error, error);
+  } finally {
+    await mailbox.close();
+    await mailbox.close();
+  }
+  // Nothing was marked seen.
+  assert.deepEqual([...(await serverState(user, password)).values()], [[], [], []]);
+});
+
+test('the server ending the session: ConnectionError on the next call, close() still fine', async () => {
+  const { user, password } = await newUser();
+  await dovecot.deliver(user, message());
+  const mailbox = createImapMailbox(account({ user, password }));
+  try {
+    await mailbox.open();
+    await dovecot.killSessions();
+    const error = await rejection(mailbox.list({ onlyUnseen: true }));
+    assert.ok(error instanceof ConnectionError, String(error));
+    assert.match(error.message, /^support: connection to 127\.0\.0\.1:\d+ (closed by the server|is closed)/);
+  } finally {
+    await mailbox.close();
+  }
+});
+
+test('close: safe before open, twice, and after a failed open; calls after close fail clearly', async () => {
+  const { user, password } = await newUser();
+  const mailbox = createImapMailbox(account({ user, password }));
+  await mailbox.close();
+  await mailbox.open();
+  await mailbox.close();
+  await mailbox.close();
+  const error = await rejection(mailbox.list({ onlyUnseen: true }));
+  assert.ok(error instanceof MailboxError);
+  assert.match(error.message, /not open/);
+
+  const failed = createImapMailbox(account({ user, password: 'nope' }));
+  await rejection(failed.open());
+  await failed.close();
+  await failed.close();
+
+  // A mailbox can be opened again after close.
+  assert.equal((await mailbox.open()).folder, 'INBOX');
+  await mailbox.close();
+});

@@ -1,0 +1,35 @@
+import { loadConfig } from '../../config/load.js';
+import { selectAccounts } from '../../config/select.js';
+import type { ExitCode } from '../../errors.js';
+import { runOnce } from '../../poll/run.js';
+import { createOutput } from '../output.js';
+
+export interface RunCommandOptions {
+  config?: string | undefined;
+  account?: string[] | undefined;
+  script?: string | undefined;
+  json?: boolean | undefined;
+  dryRun?: boolean | undefined;
+  limit?: number | undefined;
+  first?: boolean | undefined;
+  quiet?: boolean | undefined;
+  verbose?: boolean | undefined;
+}
+
+/** `mailpoll [run]`: one cycle over the selected accounts. */
+export async function runCommand(options: RunCommandOptions, signal: AbortSignal): Promise<ExitCode> {
+  const output = createOutput(options);
+  const config = await loadConfig({ configFile: options.config, accounts: options.account, script: options.script });
+  const accounts = selectAccounts(config, options.account);
+  const result = await runOnce({
+    accounts,
+    reporter: output.reporter,
+    dryRun: options.dryRun ?? false,
+    limit: options.limit,
+    first: options.first,
+    signal,
+    writeLog: output.err,
+    debug: output.debug,
+  });
+  return result.exitCode;
+}

@@ -1,0 +1,39 @@
+import { loadConfig } from '../../config/load.js';
+import { selectAccounts } from '../../config/select.js';
+import type { Config } from '../../config/types.js';
+import { ExitCode } from '../../errors.js';
+import { loadHandler } from '../../handler/load.js';
+import { createOutput } from '../output.js';
+
+export interface ValidateCommandOptions {
+  config?: string | undefined;
+  account?: string[] | undefined;
+  script?: string | undefined;
+  verbose?: boolean | undefined;
+}
+
+/**
+ * `mailpoll validate`: load the config as a run would (password sources resolved, handler
+ * modules loaded) and print it resolved, secrets shown as `***`. Contacts no server.
+ */
+export async function validateCommand(options: ValidateCommandOptions): Promise<ExitCode> {
+  const output = createOutput(options);
+  const config = await loadConfig({ configFile: options.config, accounts: options.account, script: options.script });
+  const accounts = selectAccounts(config, options.account);
+  for (const script of new Set(accounts.map((account) => account.script))) {
+    if (script !== undefined) await loadHandler(script);
+  }
+  output.out(JSON.stringify(printable(config), null, 2));
+  output.err(`${config.file ?? 'config'}: ok (${accounts.length} of ${config.accounts.length} accounts selected)`);
+  return ExitCode.ok;
+}
+
+function printable(config: Config): unknown {
+  return {
+    file: config.file,
+    accounts: config.accounts.map((account) => ({
+      ...account,
+      password: account.password === undefined ? undefined : '***',
+    })),
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * The entry point: run the program, map errors to exit codes, handle signals.
+ * The only place that calls process.exit.
+ */
+import { readFileSync } from 'node:fs';
+import { CommanderError } from 'commander';
+import { redact } from '../config/secrets.js';
+import { ConfigError, ExitCode, MailpollError } from '../errors.js';
+import { createProgram } from './program.js';
+
+/** An unexpected internal error (a bug): EX_SOFTWARE from sysexits.h, distinct from the documented codes. */
+const INTERNAL_ERROR = 70;
+
+const verbose = process.argv.includes('-v') || process.argv.includes('--verbose');
+const controller = new AbortController();
+let exitCode: number = ExitCode.ok;
+
+function writeErr(line: string): void {
+  process.stderr.write(`${redact(line)}\n`);
+}
+
+// First signal: finish the message in hand, log out, exit normally. Second: leave at once.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (controller.signal.aborted) process.exit(ExitCode.interrupted);
+    writeErr(`mailpoll: ${signal}: stopping after the message in hand (again to exit at once)`);
+    controller.abort();
+  });
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // commander has printed its message already; help and --version exit 0.
+    return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  }
+  if (error instanceof ConfigError) {
+    for (const problem of error.problems) writeErr(problem);
+  } else if (error instanceof MailpollError) {
+    writeErr(`mailpoll: ${error.message}`);
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    writeErr(`mailpoll: internal error: ${message}${verbose ? '' : ' (run with --verbose for details)'}`);
+  }
+  if (verbose) printStack(error);
+  return error instanceof MailpollError ? error.exitCode : INTERNAL_ERROR;
+}
+
+function printStack(error: unknown): void {
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 5; depth += 1) {
+    writeErr(depth === 0 ? (current.stack ?? current.message) : `caused by: ${current.stack ?? current.message}`);
+    current = current.cause;
+  }
+}
+
+async function main(): Promise<void> {
+  const program = createProgram({
+    version: version(),
+    signal: controller.signal,
+    setExitCode: (code) => {
+      exitCode = code;
+    },
+    cwd: process.cwd(),
+  });
+  program.exitOverride();
+  for (const command of program.commands) command.exitOverride();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    exitCode = reportError(error);
+  }
+  // Exit explicitly: a library timer or socket must not keep a cron job alive. Flush stdout first.
+  process.stdout.write('', () => process.exit(exitCode));
+}
+
+await main();

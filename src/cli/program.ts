@@ -1,0 +1,106 @@
+/**
+ * commander declarations only: options in, an options object out, a call into commands/.
+ * Each action returns an exit code; main.ts is the only place that exits.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { ExitCode } from '../errors.js';
+
+export interface ProgramContext {
+  version: string;
+  /** Aborted on the first SIGINT/SIGTERM: finish the message in hand, then stop. */
+  signal: AbortSignal;
+  /** Receives the exit code of the action that ran. */
+  setExitCode: (code: ExitCode) => void;
+  cwd: string;
+}
+
+const EXAMPLES = `
+Examples:
+  $ mailpoll                           one cycle over every enabled account
+  $ mailpoll -c /etc/mailpoll.yaml --json
+  $ mailpoll --dry-run -a support      run the handler, change nothing on the server
+  $ mailpoll --first                   stop after the first processed message
+  $ mailpoll check                     log in to each account and show its counts
+  $ mailpoll init                      write an example config and handler here
+
+  cron, every minute:
+  * * * * *  cd /srv/mail && mailpoll -q >> /var/log/mailpoll.log 2>&1
+
+Exit codes: 0 ok (also: nothing to do), 1 a message failed, 2 usage or config error,
+3 an account was unreachable, refused the login, failed TLS or timed out (3 wins over 1).`;
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer.');
+  return n;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+const configOption = (): Option => new Option('-c, --config <file>', 'config file (default: searched from the current folder)');
+const accountOption = (): Option =>
+  new Option('-a, --account <name>', 'only this account (repeatable; also runs disabled accounts)').argParser(collect);
+const jsonOption = (): Option => new Option('--json', 'NDJSON events on stdout (schema in the README)');
+const verboseOption = (): Option => new Option('-v, --verbose', 'protocol log and stack traces on stderr');
+
+export function createProgram(context: ProgramContext): Command {
+  const program = new Command('mailpoll')
+    .description('Poll IMAP, POP3 and Maildir mailboxes and hand every new message to your handler script.')
+    .version(context.version, '--version')
+    .showSuggestionAfterError()
+    .addHelpText('after', EXAMPLES);
+
+  program
+    .command('run', { isDefault: true })
+    .description('poll every enabled account once (the default command)')
+    .addOption(configOption())
+    .addOption(accountOption())
+    .option('-s, --script <file>', 'handler module for every account (overrides script:)')
+    .addOption(jsonOption())
+    .option('--dry-run', 'run the handler but change nothing on the server; report what would have happened')
+    .option('--limit <n>', 'at most N messages per account this run', positiveInteger)
+    .option('--first', 'stop after the first successfully processed message')
+    .option('-q, --quiet', 'report only failures and errors')
+    .addOption(verboseOption())
+    .addHelpText('after', EXAMPLES)
+    .action(async (options) => {
+      const { runCommand } = await import('./commands/run.js');
+      context.setExitCode(await runCommand(options, context.signal));
+    });
+
+  program
+    .command('check')
+    .description('connect and log in to each account, show folder, total and unseen counts; exit 3 if any fails')
+    .addOption(configOption())
+    .addOption(accountOption())
+    .addOption(jsonOption())
+    .addOption(verboseOption())
+    .action(async (options) => {
+      const { checkCommand } = await import('./commands/check.js');
+      context.setExitCode(await checkCommand(options));
+    });
+
+  program
+    .command('validate')
+    .description('check the config and print it resolved, secrets shown as ***; contacts no server')
+    .addOption(configOption())
+    .addOption(accountOption())
+    .option('-s, --script <file>', 'handler module for every account (overrides script:)')
+    .addOption(verboseOption())
+    .action(async (options) => {
+      const { validateCommand } = await import('./commands/validate.js');
+      context.setExitCode(await validateCommand(options));
+    });
+
+  program
+    .command('init')
+    .description('write an annotated example config and handler into the current folder (never overwrites)')
+    .action(async () => {
+      const { initCommand } = await import('./commands/init.js');
+      context.setExitCode(await initCommand(context.cwd, (line) => process.stderr.write(`${line}\n`)));
+    });
+
+  return program;
+}

@@ -1,0 +1,54 @@
+/**
+ * `mailpoll check`: connect, log in and open the folder of each account, report its
+ * counts. Changes nothing. A CI smoke check: the exit code is 3 if any account fails.
+ */
+import type { AccountConfig } from '../config/types.js';
+import { describeError, ExitCode, MailpollError } from '../errors.js';
+import { createMailbox } from '../mailbox/open.js';
+import type { CheckEvent, Reporter } from '../report/types.js';
+
+export interface CheckOptions {
+  accounts: AccountConfig[];
+  reporter: Reporter;
+  debug?: ((line: string) => void) | undefined;
+  now?: () => number;
+}
+
+export async function checkAccounts(options: CheckOptions): Promise<ExitCode> {
+  const now = options.now ?? Date.now;
+  let exitCode: ExitCode = ExitCode.ok;
+  for (const account of options.accounts) {
+    const started = now();
+    const event: CheckEvent = {
+      type: 'check',
+      account: account.name,
+      protocol: account.protocol,
+      server: account.protocol === 'maildir' ? null : `${account.host ?? ''}:${account.port ?? ''}`,
+      folder: null,
+      total: null,
+      unseen: null,
+      status: 'ok',
+      error: null,
+      code: null,
+      durationMs: 0,
+    };
+    let mailbox: Awaited<ReturnType<typeof createMailbox>> | undefined;
+    try {
+      mailbox = await createMailbox(account, { debug: options.debug });
+      const status = await mailbox.open();
+      event.folder = status.folder;
+      event.total = status.total;
+      event.unseen = status.unseen ?? null;
+    } catch (error) {
+      event.status = 'error';
+      event.error = describeError(error);
+      event.code = error instanceof MailpollError ? error.code : null;
+      exitCode = ExitCode.accountFailed;
+    } finally {
+      await mailbox?.close().catch(() => undefined);
+    }
+    event.durationMs = now() - started;
+    options.reporter.report(event);
+  }
+  return exitCode;
+}

@@ -1,0 +1,122 @@
+/**
+ * One cycle over all selected accounts. Handlers are loaded first, so a missing or broken
+ * handler is a usage error (exit 2) before any server is contacted. One failing account
+ * (down, wrong password, TLS, timeout) is reported and the others still run.
+ *
+ * No global state: the watch loop calls this repeatedly in one process.
+ */
+import type { AccountConfig } from '../config/types.js';
+import { ConfigError, describeError, ExitCode, MailpollError } from '../errors.js';
+import { loadHandler } from '../handler/load.js';
+import type { Handler } from '../handler/types.js';
+import { createMailbox } from '../mailbox/open.js';
+import type { Reporter } from '../report/types.js';
+import { pollAccount, type CycleOptions, type CycleResult } from './cycle.js';
+
+export interface RunOptions extends CycleOptions {
+  /** The accounts to poll, in order (see `selectAccounts`). */
+  accounts: AccountConfig[];
+  reporter: Reporter;
+  /** Handler `context.log` lines (stderr). */
+  writeLog?: ((line: string) => void) | undefined;
+  /** Protocol log under --verbose (stderr). */
+  debug?: ((line: string) => void) | undefined;
+  now?: () => number;
+}
+
+export interface RunResult {
+  exitCode: ExitCode;
+  accounts: CycleResult[];
+}
+
+export async function runOnce(options: RunOptions): Promise<RunResult> {
+  const now = options.now ?? Date.now;
+  const started = now();
+  const handlers = await loadHandlers(options.accounts);
+  const results: CycleResult[] = [];
+
+  for (const account of options.accounts) {
+    if (options.signal?.aborted) break;
+    const accountStarted = now();
+    const result = await createMailbox(account, { debug: options.debug }).then(
+      (mailbox) =>
+        pollAccount(
+          account,
+          { mailbox, handler: handlers.get(account.name)!, reporter: options.reporter, writeLog: options.writeLog, now },
+          options,
+        ),
+      (error: unknown) => failedCycle(account, error),
+    );
+    results.push(result);
+    options.reporter.report({
+      type: 'account',
+      account: account.name,
+      protocol: account.protocol,
+      status: result.status,
+      fetched: result.fetched,
+      processed: result.processed,
+      failed: result.failed,
+      transitions: result.transitions,
+      error: result.error?.message ?? null,
+      code: result.error?.code ?? null,
+      durationMs: now() - accountStarted,
+    });
+    if (result.stoppedAfterFirst) break;
+  }
+
+  const exitCode = exitCodeOf(results);
+  options.reporter.report({
+    type: 'summary',
+    accounts: results.length,
+    accountsFailed: results.filter((r) => r.status === 'error').length,
+    fetched: sum(results, 'fetched'),
+    processed: sum(results, 'processed'),
+    failed: sum(results, 'failed'),
+    transitions: sum(results, 'transitions'),
+    dryRun: options.dryRun,
+    exitCode,
+    durationMs: now() - started,
+  });
+  return { exitCode, accounts: results };
+}
+
+/** 3 (an account could not be worked on) wins over 1 (a message failed). */
+export function exitCodeOf(results: readonly CycleResult[]): ExitCode {
+  if (results.some((r) => r.status === 'error')) return ExitCode.accountFailed;
+  if (results.some((r) => r.failed > 0)) return ExitCode.messageFailed;
+  return ExitCode.ok;
+}
+
+/** One load per module file, all before any network traffic. */
+async function loadHandlers(accounts: readonly AccountConfig[]): Promise<Map<string, Handler>> {
+  const missing = accounts.filter((account) => account.script === undefined);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      missing.map(
+        (account) => `${account.name}: no handler script. Set script: for the account or at top level, or pass -s FILE.`,
+      ),
+    );
+  }
+  const handlers = new Map<string, Handler>();
+  for (const account of accounts) handlers.set(account.name, await loadHandler(account.script!));
+  return handlers;
+}
+
+function failedCycle(account: AccountConfig, error: unknown): CycleResult {
+  const cause =
+    error instanceof MailpollError ? error : new MailpollError(`${account.name}: ${describeError(error)}`, { cause: error });
+  return {
+    account: account.name,
+    status: 'error',
+    fetched: 0,
+    processed: 0,
+    failed: 0,
+    transitions: 0,
+    error: cause,
+    stoppedAfterFirst: false,
+  };
+}
+
+function sum(results: readonly CycleResult[], key: 'fetched' | 'processed' | 'failed' | 'transitions'): number {
+  return results.reduce((total, result) => total + result[key], 0);
+}

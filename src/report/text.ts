@@ -1,0 +1,111 @@
+/**
+ * The human report: one line per message, one per account, a summary. The only module
+ * that imports chalk. Colour only on a TTY, never with NO_COLOR (chalk's own detection
+ * ignores NO_COLOR, so the level is decided here).
+ */
+import { Chalk, type ChalkInstance } from 'chalk';
+import type { AccountEvent, CheckEvent, MessageEvent, Reporter, ReportEvent, SummaryEvent } from './types.js';
+
+export interface TextReporterOptions {
+  /** Where lines go (stdout). Each call is one line without its newline. */
+  write: (line: string) => void;
+  /** Use colours. Decide with `shouldColor`. */
+  color: boolean;
+  /** Only failures and errors, and the summary when something failed. */
+  quiet?: boolean;
+}
+
+/** Colour when writing to a terminal, unless NO_COLOR is set; FORCE_COLOR forces it. */
+export function shouldColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false') return true;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.TERM === 'dumb') return false;
+  return stream.isTTY === true;
+}
+
+const SUBJECT_WIDTH = 50;
+
+export function createTextReporter(options: TextReporterOptions): Reporter {
+  const c = new Chalk({ level: options.color ? 1 : 0 });
+  const quiet = options.quiet ?? false;
+  return {
+    report(event: ReportEvent): void {
+      const line = formatEvent(event, c, quiet);
+      if (line !== undefined) options.write(line);
+    },
+  };
+}
+
+function formatEvent(event: ReportEvent, c: ChalkInstance, quiet: boolean): string | undefined {
+  switch (event.type) {
+    case 'message':
+      if (quiet && event.status !== 'failed') return undefined;
+      return formatMessage(event, c);
+    case 'account':
+      if (quiet && event.status === 'ok' && event.failed === 0) return undefined;
+      return formatAccount(event, c);
+    case 'check':
+      return formatCheck(event, c);
+    case 'summary':
+      if (quiet && event.exitCode === 0) return undefined;
+      return formatSummary(event, c);
+  }
+}
+
+function formatMessage(event: MessageEvent, c: ChalkInstance): string {
+  const from = event.from ?? '(no sender)';
+  const subject = event.subject === null ? '(no subject)' : `"${shorten(event.subject, SUBJECT_WIDTH)}"`;
+  const action = event.action === 'move' ? `move:${event.moveTo ?? ''}` : event.action;
+  const parts = [c.bold(event.account), c.dim(`#${event.uid}`), from, subject];
+  if (event.status === 'failed') {
+    parts.push(c.red(`failed: ${event.error ?? 'unknown error'}`));
+    return parts.join(' ');
+  }
+  parts.push(action);
+  if (event.transition) parts.push('+transition');
+  parts.push(event.status === 'dry-run' ? c.yellow('dry-run') : c.green('ok'));
+  return parts.join(' ');
+}
+
+function formatAccount(event: AccountEvent, c: ChalkInstance): string {
+  const took = c.dim(`(${seconds(event.durationMs)})`);
+  if (event.status === 'error') {
+    const counts = event.fetched > 0 ? ` after ${formatCounts(event)}` : '';
+    return `${c.bold(event.account)}: ${c.red(event.error ?? 'failed')}${counts} ${took}`;
+  }
+  const text = `${c.bold(event.account)}: ${formatCounts(event)} ${took}`;
+  return event.failed > 0 ? c.yellow(text) : text;
+}
+
+function formatCounts(event: AccountEvent): string {
+  const parts = [`${event.fetched} fetched`, `${event.processed} processed`, `${event.failed} failed`];
+  if (event.transitions > 0) parts.push(`${event.transitions} transition${event.transitions === 1 ? '' : 's'}`);
+  return parts.join(', ');
+}
+
+function formatCheck(event: CheckEvent, c: ChalkInstance): string {
+  const where = [event.protocol, event.server, event.folder].filter((part) => part !== null).join(' ');
+  if (event.status === 'error') return `${c.bold(event.account)}: ${c.red(event.error ?? 'failed')}`;
+  const unseen = event.unseen === null ? '' : `, ${event.unseen} unseen`;
+  return `${c.bold(event.account)}: ${where}: ${event.total ?? 0} messages${unseen} ${c.green('ok')} ${c.dim(`(${seconds(event.durationMs)})`)}`;
+}
+
+function formatSummary(event: SummaryEvent, c: ChalkInstance): string {
+  const parts = [`${event.accounts} account${event.accounts === 1 ? '' : 's'}`];
+  if (event.accountsFailed > 0) parts.push(c.red(`${event.accountsFailed} unreachable`));
+  parts.push(`${event.processed} processed`);
+  if (event.failed > 0) parts.push(c.red(`${event.failed} failed`));
+  if (event.transitions > 0) parts.push(`${event.transitions} transition${event.transitions === 1 ? '' : 's'}`);
+  const mode = event.dryRun ? c.yellow(' (dry run: nothing changed)') : '';
+  return `mailpoll: ${parts.join(', ')}${mode} ${c.dim(`(${seconds(event.durationMs)}, exit ${event.exitCode})`)}`;
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** Single line, at most `width` characters, an ellipsis when cut. */
+export function shorten(text: string, width: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length <= width ? flat : `${flat.slice(0, width - 1)}…`;
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The one test command (README: `npm test`). On a fresh Debian/Ubuntu machine it installs
+# what the suite needs (npm dependencies, Dovecot, openssl), then type-checks, builds and runs
+# every test. Dovecot missing is never a silent skip: it is installed, or this stops with
+# the exact command to run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "test: installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+
+missing=()
+[ -x /usr/sbin/dovecot ] || missing+=(dovecot-core)
+[ -x /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
+[ -x /usr/lib/dovecot/pop3 ] || missing+=(dovecot-pop3d)
+command -v openssl >/dev/null || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  install="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+  if [ "$(id -u)" = 0 ]; then
+    echo "test: installing ${missing[*]}"
+    sh -c "$install"
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    echo "test: installing ${missing[*]} with sudo"
+    sudo sh -c "$install"
+  else
+    echo "test: the integration tests need a real Dovecot, which is not installed. Run:" >&2
+    echo "  sudo sh -c '$install'" >&2
+    exit 1
+  fi
+fi
+
+npm run --silent typecheck
+npm run --silent build
+
+mapfile -t files < <(find test -name '*.test.ts' | sort)
+# Each test file starts its own private Dovecot on free ports, so files can run side by side.
+exec node --import tsx --test --test-concurrency=2 --test-timeout=300000 "$@" "${files[@]}"

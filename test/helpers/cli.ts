@@ -1,0 +1,68 @@
+/** Run the real CLI as a child process, the way cron would. */
+import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../bin/mailpoll.js', import.meta.url));
+export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as NDJSON (only meaningful with --json). */
+  events: Array<Record<string, unknown>>;
+}
+
+export interface RunCliOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  timeoutMs?: number;
+}
+
+export function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: options.cwd ?? process.cwd(),
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, events: parseEvents(stdout) });
+    });
+  });
+}
+
+function parseEvents(stdout: string): Array<Record<string, unknown>> {
+  const events: Array<Record<string, unknown>> = [];
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      events.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      // not NDJSON output
+    }
+  }
+  return events;
+}
+
+/** A fresh temp folder with a `mailpoll.config.json` holding `config`. Returns the folder. */
+export async function writeConfig(config: unknown, dir?: string): Promise<string> {
+  const folder = dir ?? (await mkdtemp(join(tmpdir(), 'mailpoll-cli-')));
+  await writeFile(join(folder, 'mailpoll.config.json'), JSON.stringify(config, null, 2));
+  return folder;
+}
+
+export function messageEvents(result: CliResult): Array<Record<string, unknown>> {
+  return result.events.filter((event) => event.type === 'message');
+}

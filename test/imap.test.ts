@@ -64,6 +64,10 @@ function account(overrides: Partial<AccountConfig> = {}): AccountConfig {
     fetchTimeout: 60_000,
     handlerTimeout: 60_000,
     script: undefined,
+    reprocess: false,
+    maxAttempts: 5,
+    quarantineFolder: undefined,
+    maxMessageSize: undefined,
     ...overrides,
   };
 }
@@ -166,6 +170,7 @@ test('open: status of INBOX, any spelling of inbox', async () => {
   assert.equal(status.total, 3);
   assert.equal(status.unseen, 2);
   assert.equal(typeof status.uidValidity, 'bigint');
+  assert.ok(status.uidValidity! > 0n);
 });
 
 test('open: a nested folder in config syntax maps to the server delimiter', async () => {
@@ -224,6 +229,81 @@ test('list: one UID SEARCH and one UID FETCH', async () => {
   assert.equal(commands.length, 2, commands.join('\n'));
   assert.match(commands[0]!, /UID SEARCH UNSEEN$/);
   assert.match(commands[1]!, /UID FETCH 1:3 \(/);
+});
+
+test('list: skip is applied to the search result, before limit and before the one metadata UID FETCH', async () => {
+  const { user, password } = await newUser();
+  for (let i = 1; i <= 6; i += 1) await dovecot.deliver(user, message({ subject: `m${i}` }));
+  const lines: string[] = [];
+  const asked: string[] = [];
+  await withMailbox(
+    account({ user, password }),
+    async (mailbox) => {
+      const done = new Set(['1', '3']);
+      const listed = await mailbox.list({ onlyUnseen: true, limit: 2, skip: (uid) => (asked.push(uid), done.has(uid)) });
+      assert.deepEqual(listed.map((candidate) => candidate.uid), ['2', '4']);
+      assert.deepEqual(asked, ['1', '2', '3', '4', '5', '6']);
+      // Everything skipped: no FETCH at all.
+      assert.deepEqual(await mailbox.list({ onlyUnseen: false, skip: () => true }), []);
+    },
+    (line) => lines.push(line),
+  );
+  const commands = lines.filter((line) => /^C: \S+ UID (SEARCH|FETCH)/.test(line)).map((line) => line.replace(/^C: \S+ /, ''));
+  assert.equal(commands.length, 3, commands.join('\n'));
+  assert.equal(commands[0], 'UID SEARCH UNSEEN');
+  assert.match(commands[1]!, /^UID FETCH 2,4 \(/);
+  assert.match(commands[1]!, /BODY\.PEEK\[HEADER\.FIELDS \(MESSAGE-ID DATE\)\]/i);
+  assert.doesNotMatch(commands[1]!, /ENVELOPE|BODY\[/);
+  assert.equal(commands[2], 'UID SEARCH ALL');
+});
+
+test('list: Message-ID and the Date header as written (unfolded), without setting \\Seen', async () => {
+  const { user, password } = await newUser();
+  const sent = new Date(Date.UTC(2024, 2, 5, 8, 0, 0));
+  const first = message({ subject: 'plain', messageId: '<plain.1@example.com>', date: sent });
+  const folded =
+    'From: a@example.com\r\nMessage-ID:\r\n <folded.2@example.com>\r\nDate: Tue, 5 Mar 2024 09:00:00\r\n +0100 (CET)\r\nSubject: folded\r\nDate: Wed, 6 Mar 2024 10:00:00 +0000\r\n\r\nbody\r\n';
+  const bare = 'From: a@example.com\r\nSubject: no message-id, no date\r\n\r\nbody\r\n';
+  for (const raw of [first, folded, bare]) await dovecot.deliver(user, raw);
+
+  const listed = await withMailbox(account({ user, password }), (mailbox) => mailbox.list({ onlyUnseen: true }));
+  assert.deepEqual(
+    listed.map((candidate) => [candidate.uid, candidate.messageId, candidate.sentDate, candidate.size]),
+    [
+      ['1', '<plain.1@example.com>', 'Tue, 05 Mar 2024 08:00:00 +0000', first.length],
+      // The first of two Date fields, continuation whitespace kept as written.
+      ['2', '<folded.2@example.com>', 'Tue, 5 Mar 2024 09:00:00 +0100 (CET)', folded.length],
+      ['3', undefined, undefined, bare.length],
+    ],
+  );
+  assert.deepEqual([...(await serverState(user, password)).values()], [[], [], []]);
+});
+
+test('present: one UID SEARCH UID <set> answers which UIDs are still there; no round trip for none', async () => {
+  const { user, password } = await newUser();
+  for (let i = 1; i <= 4; i += 1) await dovecot.deliver(user, message());
+  const lines: string[] = [];
+  await withMailbox(
+    account({ user, password }),
+    async (mailbox) => {
+      assert.ok((await mailbox.apply([{ uid: '2', action: 'delete' }]))[0]!.ok);
+      const before = lines.length;
+      const present = await mailbox.present(['1', '2', '3', '99', 'abc', '0', '3']);
+      assert.deepEqual([...present].sort(), ['1', '3']);
+      const searches = lines.slice(before).filter((line) => /^C: \S+ UID SEARCH/.test(line));
+      assert.deepEqual(searches.map((line) => line.replace(/^C: \S+ /, '')), ['UID SEARCH UID 1:3,99']);
+
+      const quiet = lines.length;
+      assert.deepEqual(await mailbox.present([]), new Set());
+      assert.deepEqual(await mailbox.present(['not-a-uid']), new Set());
+      assert.deepEqual(lines.slice(quiet).filter((line) => line.startsWith('C: ')), []);
+    },
+    (line) => lines.push(line),
+  );
+  // Not open: an error, not an empty answer.
+  const closed = createImapMailbox(account({ user, password }));
+  const error = await rejection(closed.present(['1']));
+  assert.ok(error instanceof MailboxError && /not open/.test(error.message), String(error));
 });
 
 test('fetch: the exact bytes, 8-bit content included, in order, without setting \\Seen', async () => {
@@ -329,6 +409,170 @@ test('apply: a failing group does not throw and does not stop the others', async
   assert.deepEqual([results[2]!.uid, results[2]!.ok], ['2', true]);
   assert.deepEqual([...(await serverState(user, password)).entries()], [[1, []], [2, ['\\Seen']]]);
 });
+
+/** The UID STORE/MOVE/EXPUNGE commands of a debug log, without tags. */
+function dispositionCommands(lines: string[]): string[] {
+  return lines.filter((line) => /^C: \S+ (UID |)(STORE|MOVE|COPY|EXPUNGE|SEARCH UID)/.test(line)).map((line) => line.replace(/^C: \S+ /, ''));
+}
+
+test('apply: delete, move and markSeen of UIDs no longer in the folder are ok, and re-applying is idempotent', async () => {
+  const { user, password } = await newUser();
+  for (let i = 1; i <= 3; i += 1) await dovecot.deliver(user, message({ subject: `m${i}` }));
+  const decisions = [
+    { uid: '1', action: 'delete' as const },
+    { uid: '2', action: 'move' as const, folder: 'Done' },
+    { uid: '3', action: 'markSeen' as const },
+  ];
+  const first = await withMailbox(account({ user, password }), (mailbox) => mailbox.apply(decisions));
+  assert.deepEqual(first.map((result) => [result.uid, result.ok]), [['1', true], ['2', true], ['3', true]]);
+
+  // The same decisions again (recovery after a crash), plus UIDs that never existed.
+  const lines: string[] = [];
+  const again = await withMailbox(
+    account({ user, password }),
+    (mailbox) =>
+      mailbox.apply([
+        ...decisions,
+        { uid: '1', action: 'markSeen' },
+        { uid: '2', action: 'delete' },
+        { uid: '98', action: 'move', folder: 'Done' },
+        { uid: '99', action: 'delete' },
+      ]),
+    (line) => lines.push(line),
+  );
+  assert.deepEqual(
+    again.map((result) => [result.uid, result.ok, result.error?.message]),
+    [['1', true, undefined], ['2', true, undefined], ['3', true, undefined], ['1', true, undefined], ['2', true, undefined], ['98', true, undefined], ['99', true, undefined]],
+  );
+  // Dovecot answers OK to all of them (MOVE: "No messages found", no COPYUID): no lookup needed.
+  assert.deepEqual(dispositionCommands(lines), [
+    'UID STORE 1,3 +FLAGS (\\Seen)',
+    'UID MOVE 2,98 Done',
+    'UID STORE 1:2,99 +FLAGS (\\Deleted)',
+    'UID EXPUNGE 1:2,99',
+  ]);
+  assert.deepEqual([...(await serverState(user, password)).entries()], [[3, ['\\Seen']]]);
+  assert.equal((await serverState(user, password, 'Done')).size, 1);
+});
+
+test('apply: a real refusal is still an error; a gone UID in the same group is ok', async () => {
+  const { user, password } = await newUser();
+  await dovecot.deliver(user, message({ subject: 'stays' }));
+  const lines: string[] = [];
+  const results = await withMailbox(
+    account({ user, password }),
+    (mailbox) =>
+      mailbox.apply([
+        { uid: '1', action: 'move', folder: '~bad' },
+        { uid: '7', action: 'move', folder: '~bad' },
+      ]),
+    (line) => lines.push(line),
+  );
+  assert.equal(results[0]!.ok, false);
+  assert.ok(results[0]!.error instanceof MailboxError, String(results[0]!.error));
+  assert.match(results[0]!.error.message, /^support \(127\.0\.0\.1:\d+\): cannot create folder ~bad: \[CANNOT\] Invalid mailbox name/);
+  assert.deepEqual([results[1]!.uid, results[1]!.ok, results[1]!.error], ['7', true, undefined]);
+  // One lookup after the refusal, one more try for what is still there.
+  assert.deepEqual(dispositionCommands(lines), ['UID SEARCH UID 1,7']);
+  assert.equal(lines.filter((line) => /^C: \S+ CREATE ~bad$/.test(line)).length, 4);
+  assert.deepEqual([...(await serverState(user, password)).keys()], [1]);
+});
+
+/**
+ * A relay to Dovecot's plaintext port that plays a stricter server: UID STORE/MOVE/EXPUNGE
+ * naming a UID in `refuse` gets `NO [EXPUNGEISSUED] <text>` and never reaches Dovecot.
+ */
+async function refusingRelay(refuse: Set<number>, text: string): Promise<number> {
+  const uidsOf = (set: string): number[] =>
+    set.split(',').flatMap((range) => {
+      const [from, to = from] = range.split(':').map(Number);
+      return Array.from({ length: to! - from! + 1 }, (_, i) => from! + i);
+    });
+  return listen((client) => {
+    const upstream = net.connect({ host: dovecot.host, port: dovecot.ports.imap });
+    upstream.pipe(client);
+    let pending = '';
+    client.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('latin1');
+      for (let at = pending.indexOf('\r\n'); at !== -1; at = pending.indexOf('\r\n')) {
+        const line = pending.slice(0, at + 2);
+        pending = pending.slice(at + 2);
+        const command = /^(\S+) UID (?:STORE|MOVE|COPY|EXPUNGE) (\S+)/i.exec(line);
+        if (command && uidsOf(command[2]!).some((uid) => refuse.has(uid))) {
+          client.write(`${command[1]} NO [EXPUNGEISSUED] ${text}\r\n`);
+        } else {
+          upstream.write(Buffer.from(line, 'latin1'));
+        }
+      }
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+}
+
+// imapflow turns a NO whose text has "Some of the requested messages no longer exist" (Dovecot's
+// wording) into success for any command; other wordings come back as false.
+for (const text of ['Some of the requested messages no longer exist.', 'Message has been expunged.']) {
+test(`apply: a server refusing commands that name expunged UIDs ("${text}"): those are done, the rest is tried once more`, async () => {
+  const { user, password } = await newUser();
+  for (let i = 1; i <= 5; i += 1) await dovecot.deliver(user, message({ subject: `m${i}` }));
+  // UID 2 is gone (expunged by an earlier run), and the stand-in refuses every command naming it.
+  await withMailbox(account({ user, password }), (mailbox) => mailbox.apply([{ uid: '2', action: 'delete' }]));
+  const refuse = new Set([2]);
+  const port = await refusingRelay(refuse, text);
+  const config = account({ user, password, tls: 'none', port, ca: undefined });
+
+  const lines: string[] = [];
+  const results = await withMailbox(
+    config,
+    (mailbox) =>
+      mailbox.apply([
+        { uid: '1', action: 'markSeen' },
+        { uid: '2', action: 'markSeen' },
+        { uid: '3', action: 'markSeen' },
+        { uid: '2', action: 'move', folder: 'Done' },
+        { uid: '4', action: 'move', folder: 'Done' },
+        { uid: '2', action: 'delete' },
+      ]),
+    (line) => lines.push(line),
+  );
+  assert.deepEqual(
+    results.map((result) => [result.uid, result.ok, result.error?.message]),
+    [['1', true, undefined], ['2', true, undefined], ['3', true, undefined], ['2', true, undefined], ['4', true, undefined], ['2', true, undefined]],
+  );
+  assert.deepEqual(dispositionCommands(lines), [
+    'UID STORE 1:3 +FLAGS (\\Seen)',
+    'UID SEARCH UID 1:3',
+    'UID STORE 1,3 +FLAGS (\\Seen)',
+    'UID MOVE 2,4 Done',
+    'UID SEARCH UID 2,4',
+    'UID MOVE 4 Done',
+    'UID STORE 2 +FLAGS (\\Deleted)',
+    // imapflow took the refused STORE for done and went on.
+    ...(text.startsWith('Some') ? ['UID EXPUNGE 2'] : []),
+    'UID SEARCH UID 2',
+  ]);
+  assert.deepEqual([...(await serverState(user, password)).entries()], [[1, ['\\Seen']], [3, ['\\Seen']], [5, []]]);
+  assert.equal((await serverState(user, password, 'Done')).size, 1);
+
+  // A refusal for a message that is still there stands.
+  refuse.add(5);
+  const [refused] = await withMailbox(config, (mailbox) => mailbox.apply([{ uid: '5', action: 'markSeen' }]));
+  assert.equal(refused!.ok, false);
+  assert.ok(refused!.error instanceof MailboxError);
+  assert.match(
+    refused!.error.message,
+    text.startsWith('Some')
+      ? /marking 1 message as seen in INBOX failed: the server did not carry out UID STORE \+FLAGS \(\\Seen\) for every message \((\[EXPUNGEISSUED\] )?Some of the requested messages no longer exist\.\)$/
+      : /marking 1 message as seen in INBOX failed: the server refused UID STORE \+FLAGS \(\\Seen\): \[EXPUNGEISSUED\] Message has been expunged\.$/,
+  );
+  assert.deepEqual([...(await serverState(user, password)).get(5)!], []);
+});
+}
 
 test('STARTTLS verified against the CA; tls: none stays in plaintext', async () => {
   const { user, password } = await newUser();

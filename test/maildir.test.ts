@@ -37,6 +37,10 @@ function accountFor(maildirPath: string | undefined): AccountConfig {
     fetchTimeout: 120_000,
     handlerTimeout: 300_000,
     script: undefined,
+    reprocess: false,
+    maxAttempts: 5,
+    quarantineFolder: undefined,
+    maxMessageSize: undefined,
   };
 }
 
@@ -130,7 +134,7 @@ describe('maildir: open', () => {
   it('declares its capabilities and closes (twice) without effect', async () => {
     const mailbox = createMaildirMailbox(accountFor(await makeMaildir()));
     assert.equal(mailbox.protocol, 'maildir');
-    assert.deepEqual(mailbox.capabilities, { move: true, markSeen: true, idle: false });
+    assert.deepEqual(mailbox.capabilities, { move: true, markSeen: true, idle: false, applyAtClose: false });
     await mailbox.close();
     await mailbox.close();
   });
@@ -189,6 +193,16 @@ describe('maildir: list', () => {
     assert.deepEqual(await mailbox.list({ onlyUnseen: true, limit: 0 }), []);
   });
 
+  it('leaves out what skip says before limit counts; no messageId/sentDate (the name is the key)', async () => {
+    const asked: string[] = [];
+    const skip = (uid: string) => (asked.push(uid), uid === '0500.f.host' || uid === '1000.b.host');
+    const listed = await mailbox.list({ onlyUnseen: true, limit: 2, skip });
+    assert.deepEqual(listed.map((c) => c.uid), ['1000.a.host', '2500.d.host']);
+    assert.deepEqual(asked.sort(), ['0500.f.host', '1000.a.host', '1000.b.host', '2500.d.host', '3000.c.host']);
+    assert.ok(listed.every((c) => c.messageId === undefined && c.sentDate === undefined));
+    assert.deepEqual(await mailbox.list({ onlyUnseen: false, skip: () => true }), []);
+  });
+
   it('gives an empty list for an empty Maildir', async () => {
     const empty = createMaildirMailbox(accountFor(await makeMaildir()));
     assert.deepEqual(await empty.list({ onlyUnseen: false }), []);
@@ -236,6 +250,31 @@ describe('maildir: fetch', () => {
     const [fetched] = await collect(mailbox.fetch(candidates));
     assert.equal(fetched?.uid, '1.x');
     assert.deepEqual(fetched?.flags, ['\\Flagged']);
+  });
+});
+
+describe('maildir: present', () => {
+  it('answers which unique names are still in new/ or cur/, wherever they moved between the two', async () => {
+    const dir = await makeMaildir();
+    await put(dir, 'new/1.x', message('one'), 1);
+    await put(dir, 'cur/2.x:2,S', message('two'), 2);
+    await put(dir, 'new/3.x', message('three'), 3);
+    await put(dir, 'tmp/4.x', message('four, still being delivered'), 4);
+    const mailbox = createMaildirMailbox(accountFor(dir));
+    await mailbox.list({ onlyUnseen: false });
+    await rename(path.join(dir, 'new/1.x'), path.join(dir, 'cur/1.x:2,FS'));
+    await unlink(path.join(dir, 'new/3.x'));
+    const present = await mailbox.present(['1.x', '2.x', '3.x', '4.x', 'never', '1.x']);
+    assert.deepEqual([...present].sort(), ['1.x', '2.x']);
+    // The renamed message is found where it is now.
+    assert.deepEqual(await mailbox.apply([{ uid: '1.x', action: 'delete' }]), [{ uid: '1.x', ok: true }]);
+    assert.deepEqual(await tree(dir), ['cur/2.x:2,S', 'tmp/4.x']);
+  });
+
+  it('answers an empty set for no uids without touching the disk', async () => {
+    const missing = createMaildirMailbox(accountFor(path.join(scratch, 'no-such-maildir')));
+    assert.deepEqual(await missing.present([]), new Set());
+    await assert.rejects(missing.present(['1.x']), MailboxError);
   });
 });
 
@@ -311,23 +350,57 @@ describe('maildir: apply', () => {
     assert.equal(existsSync(path.join(root, '.Spam/maildirfolder')), false, 'an existing folder is left as it is');
   });
 
-  it('reports a message that is gone, and goes on with the others', async () => {
+  it('counts a message that is no longer there as done, for every action', async () => {
     await unlink(path.join(root, 'new/1.new'));
+    await rename(path.join(root, 'cur/2.cur:2,RF'), path.join(scratch, `elsewhere-${counter}`));
     const results = await mailbox.apply([
       { uid: '1.new', action: 'markSeen' },
+      { uid: '1.new', action: 'delete' },
+      { uid: '2.cur', action: 'move', folder: 'Archive' },
       { uid: 'never-there', action: 'delete' },
       { uid: '4.cur', action: 'delete' },
     ]);
-    assert.deepEqual(
-      results.map((result) => [result.uid, result.ok]),
-      [
-        ['1.new', false],
-        ['never-there', false],
-        ['4.cur', true],
-      ],
-    );
-    assert.ok(results[0]!.error instanceof MailboxError);
-    assert.match(results[0]!.error.message, /^inbox: message 1\.new is no longer in \/.* \(moved or deleted by another program\)$/);
+    assert.deepEqual(results, [
+      { uid: '1.new', ok: true },
+      { uid: '1.new', ok: true },
+      { uid: '2.cur', ok: true },
+      { uid: 'never-there', ok: true },
+      { uid: '4.cur', ok: true },
+    ]);
+    assert.deepEqual(await tree(root), ['cur/3.cur:2,Sa']);
+    assert.equal(existsSync(path.join(root, '.Archive')), false, 'nothing to move, no folder created');
+  });
+
+  it('re-applying the same decisions (recovery after a crash) is idempotent', async () => {
+    const decisions = [
+      { uid: '1.new', action: 'delete' as const },
+      { uid: '2.cur', action: 'move' as const, folder: 'Archive' },
+      { uid: '3.cur', action: 'markSeen' as const },
+      { uid: '4.cur', action: 'markSeen' as const },
+    ];
+    const ok = decisions.map((decision) => ({ uid: decision.uid, ok: true }));
+    assert.deepEqual(await mailbox.apply(decisions), ok);
+    const after = await tree(root);
+    assert.deepEqual(after, ['.Archive/cur/2.cur:2,RF', '.Archive/maildirfolder', 'cur/3.cur:2,Sa', 'cur/4.cur:2,S']);
+    // A new mailbox object, as after a restart: nothing known from list().
+    assert.deepEqual(await createMaildirMailbox(accountFor(root)).apply(decisions), ok);
+    assert.deepEqual(await tree(root), after);
+  });
+
+  it('finds a message another program renamed since list, and acts on it', async () => {
+    await rename(path.join(root, 'new/1.new'), path.join(root, 'cur/1.new:2,F'));
+    assert.deepEqual(await mailbox.apply([{ uid: '1.new', action: 'markSeen' }]), [{ uid: '1.new', ok: true }]);
+    assert.ok(existsSync(path.join(root, 'cur/1.new:2,FS')));
+  });
+
+  it('refuses an unusable folder name even when the message is gone', async () => {
+    const results = await mailbox.apply([
+      { uid: 'never-there', action: 'move', folder: '../x' },
+      { uid: 'never-there', action: 'move' },
+    ]);
+    assert.deepEqual(results.map((result) => result.ok), [false, false]);
+    assert.match(results[0]!.error!.message, /^inbox: message never-there: invalid folder name "\.\.\/x"/);
+    assert.match(results[1]!.error!.message, /no folder given/);
   });
 
   it('refuses unusable folder names per message', async () => {
@@ -348,8 +421,13 @@ describe('maildir: apply', () => {
     await put(root, '.Archive/new/1.new', 'another message with the same name');
     const [result] = await mailbox.apply([{ uid: '1.new', action: 'move', folder: 'Archive' }]);
     assert.equal(result?.ok, false);
-    assert.match(result!.error!.message, /already exists$/);
+    assert.ok(result!.error instanceof MailboxError);
+    assert.match(result!.error.message, /already exists$/);
     assert.ok(existsSync(path.join(root, 'new/1.new')));
+    assert.equal(await readFile(path.join(root, '.Archive/new/1.new'), 'utf8'), 'another message with the same name');
+    // Still refused when tried again: the message is there, so this is no "already done".
+    const [again] = await mailbox.apply([{ uid: '1.new', action: 'move', folder: 'Archive' }]);
+    assert.equal(again?.ok, false);
   });
 
   it('uses the parent as Maildir++ root when the path is a subfolder (.Lists)', async () => {

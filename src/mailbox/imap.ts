@@ -1,9 +1,17 @@
 /**
  * The IMAP adapter: the `Mailbox` interface on top of imapflow. One connection per
- * `open()`; candidates come from one UID SEARCH, bodies from one UID FETCH BODY.PEEK[]
- * (never sets \Seen), dispositions are applied to UID sets. imapflow's error shapes stay
- * in here: what leaves is an AuthError, ConnectionError, TlsError, TimeoutError or
- * MailboxError with a one-line message.
+ * `open()`; candidates come from one UID SEARCH (minus what the ledger skips) and one
+ * metadata UID FETCH, bodies from one UID FETCH BODY.PEEK[] (never sets \Seen),
+ * dispositions are applied to UID sets.
+ *
+ * A UID that is no longer in the folder counts as done for every disposition, so that a
+ * recorded decision can be applied again after a crash. Dovecot answers OK to UID
+ * STORE/MOVE/EXPUNGE of such UIDs (MOVE: "OK No messages found", no COPYUID); a server
+ * that refuses instead is asked which of the UIDs are still there (one UID SEARCH UID), and
+ * only those can fail.
+ *
+ * imapflow's error shapes stay in here: what leaves is an AuthError, ConnectionError,
+ * TlsError, TimeoutError or MailboxError with a one-line message.
  */
 import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
@@ -72,7 +80,7 @@ interface ImapFlowErrorFields {
 class ImapMailbox implements Mailbox {
   readonly protocol = 'imap' as const;
   // `idle` stays false until the interface has a way to wait for new mail.
-  readonly capabilities: MailboxCapabilities = { move: true, markSeen: true, idle: false };
+  readonly capabilities: MailboxCapabilities = { move: true, markSeen: true, idle: false, applyAtClose: false };
 
   readonly #account: AccountConfig;
   readonly #debug: ((line: string) => void) | undefined;
@@ -85,6 +93,12 @@ class ImapMailbox implements Mailbox {
   #failure: MailpollError | undefined;
   /** Move targets known to exist on this connection. */
   readonly #knownFolders = new Set<string>();
+  /**
+   * NO answers imapflow reported through its logger: those it turned into failures (the
+   * last one is kept for the error message) and those it turned into success (any NO with
+   * "Some of the requested messages no longer exist", whatever the command).
+   */
+  #serverNo: { count: number; last: unknown } = { count: 0, last: undefined };
 
   constructor(account: AccountConfig, options: ImapMailboxOptions) {
     this.#account = account;
@@ -147,31 +161,71 @@ class ImapMailbox implements Mailbox {
     }
     const selected = await client.mailboxOpen(path);
     this.#folder = selected.path;
-    return { folder: selected.path, total: selected.exists, unseen, uidValidity: selected.uidValidity };
+    return { folder: selected.path, total: selected.exists, unseen, uidValidity: toBigInt(selected.uidValidity) };
   }
 
   async list(options: ListOptions): Promise<Candidate[]> {
     const client = this.#requireOpen();
     if (options.limit !== undefined && options.limit <= 0) return [];
     const folder = this.#folder!;
-    try {
-      return await this.#bounded(`listing messages in ${folder}`, async () => {
-        const found = await client.search(options.onlyUnseen ? { seen: false } : { all: true }, { uid: true });
-        if (!Array.isArray(found)) throw this.#refused('UID SEARCH', `searching ${folder}`);
-        // Oldest first: UIDs grow with arrival.
-        const uids = [...found].sort((a, b) => a - b).slice(0, options.limit);
-        if (uids.length === 0) return [];
-        const rows = await client.fetchAll(toSequenceSet(uids), { uid: true, flags: true, size: true, internalDate: true }, { uid: true });
-        const byUid = new Map(rows.map((row) => [row.uid, row]));
-        // A message expunged between SEARCH and FETCH is simply not a candidate.
-        return uids.flatMap((uid) => {
-          const row = byUid.get(uid);
-          return row ? [{ uid: String(uid), size: row.size, flags: [...(row.flags ?? [])], date: toDate(row.internalDate) }] : [];
-        });
-      });
-    } catch (error) {
-      throw this.#describe(error, `listing ${folder}`);
+    const during = `listing ${folder}`;
+    const found = await this.#command(`listing messages in ${folder}`, during, async () => {
+      const result = await client.search(options.onlyUnseen ? { seen: false } : { all: true }, { uid: true });
+      if (!Array.isArray(result)) throw this.#refused('UID SEARCH', `searching ${folder}`);
+      return result;
+    });
+    // Oldest first: UIDs grow with arrival. What the ledger has finished with goes before
+    // `limit` counts and before anything is fetched. (`skip` is the caller's code: its
+    // errors pass through unchanged.)
+    const skip = options.skip;
+    let uids = [...found].sort((a, b) => a - b);
+    if (skip) uids = uids.filter((uid) => !skip(String(uid)));
+    uids = uids.slice(0, options.limit);
+    if (uids.length === 0) return [];
+    // RFC822.SIZE, INTERNALDATE, flags and BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE)]: the
+    // two headers as written (the ledger's fingerprint), at about half the bytes of ENVELOPE.
+    const rows = await this.#command(`listing messages in ${folder}`, during, async () => {
+      const all: FetchMessageObject[] = [];
+      for (const set of toSequenceSets(uids)) {
+        all.push(...(await client.fetchAll(set, { uid: true, flags: true, size: true, internalDate: true, headers: FINGERPRINT_HEADERS }, { uid: true })));
+      }
+      return all;
+    });
+    const byUid = new Map(rows.map((row) => [row.uid, row]));
+    // A message expunged between SEARCH and FETCH is simply not a candidate.
+    return uids.flatMap((uid) => {
+      const row = byUid.get(uid);
+      if (!row) return [];
+      const headers = headerFields(row.headers);
+      return [
+        {
+          uid: String(uid),
+          size: row.size,
+          flags: [...(row.flags ?? [])],
+          date: toDate(row.internalDate),
+          messageId: headers.get('message-id'),
+          sentDate: headers.get('date'),
+        },
+      ];
+    });
+  }
+
+  async present(uids: string[]): Promise<Set<string>> {
+    // Each UID as the caller spelled it; a string that is not a UID cannot be in the folder.
+    const spellings = new Map<number, string[]>();
+    for (const uid of uids) {
+      const value = toUid(uid);
+      if (value !== undefined) spellings.set(value, [...(spellings.get(value) ?? []), uid]);
     }
+    const present = new Set<string>();
+    if (spellings.size === 0) return present;
+    const client = this.#requireOpen();
+    const folder = this.#folder!;
+    const found = await this.#command(`looking up ${spellings.size} UID${spellings.size === 1 ? '' : 's'} in ${folder}`, `looking up messages in ${folder}`, () =>
+      this.#stillThere(client, [...spellings.keys()]),
+    );
+    for (const value of found) for (const uid of spellings.get(value) ?? []) present.add(uid);
+    return present;
   }
 
   async *fetch(candidates: Candidate[]): AsyncGenerator<FetchedMessage> {
@@ -183,7 +237,8 @@ class ImapMailbox implements Mailbox {
     const what = `fetch of ${uids.length} message${uids.length === 1 ? '' : 's'} from ${folder}`;
 
     // BODY.PEEK[] (imapflow's `source`) never sets \Seen.
-    const rows = client.fetch(toSequenceSet(uids), { uid: true, source: true, flags: true, size: true, internalDate: true }, { uid: true });
+    // One command: the cycle's batches are small (100 messages), so the set stays short.
+    const rows = client.fetch(toSequenceSets(uids, Infinity).join(','), { uid: true, source: true, flags: true, size: true, internalDate: true }, { uid: true });
     const iterator = rows[Symbol.asyncIterator]();
     // Only the time spent waiting for the server counts against fetchTimeout: imapflow
     // reads the next message when the previous one is taken, so a slow consumer (a
@@ -230,13 +285,15 @@ class ImapMailbox implements Mailbox {
 
   async apply(dispositions: Disposition[]): Promise<DispositionResult[]> {
     const results: DispositionResult[] = dispositions.map((disposition) => ({ uid: disposition.uid, ok: false }));
-    const markSeen: number[] = [];
-    const remove: number[] = [];
-    const moves = new Map<string, number[]>();
-    // The input positions in each group, so a group's outcome lands on each of them.
-    const indexes = new Map<string, number[]>();
-    const group = (key: string, index: number): void => {
-      indexes.set(key, [...(indexes.get(key) ?? []), index]);
+    // One group per command: markSeen, delete, and one per move target. Each holds its UIDs
+    // and the input positions its outcome lands on.
+    const groups = new Map<string, { uids: number[]; indexes: number[] }>();
+    const numeric: number[] = [];
+    const group = (key: string, uid: number, index: number): void => {
+      const entry = groups.get(key) ?? { uids: [], indexes: [] };
+      entry.uids.push(uid);
+      entry.indexes.push(index);
+      groups.set(key, entry);
     };
 
     dispositions.forEach((disposition, index) => {
@@ -247,17 +304,16 @@ class ImapMailbox implements Mailbox {
         results[index] = { uid: disposition.uid, ok: false, error: error as Error };
         return;
       }
+      numeric[index] = uid;
       switch (disposition.action) {
         case 'keep':
           results[index] = { uid: disposition.uid, ok: true };
           return;
         case 'markSeen':
-          markSeen.push(uid);
-          group('markSeen', index);
+          group('markSeen', uid, index);
           return;
         case 'delete':
-          remove.push(uid);
-          group('delete', index);
+          group('delete', uid, index);
           return;
         case 'move': {
           if (!disposition.folder) {
@@ -270,8 +326,7 @@ class ImapMailbox implements Mailbox {
             };
             return;
           }
-          moves.set(disposition.folder, [...(moves.get(disposition.folder) ?? []), uid]);
-          group(`move:${disposition.folder}`, index);
+          group(`move:${disposition.folder}`, uid, index);
           return;
         }
         default: {
@@ -285,46 +340,93 @@ class ImapMailbox implements Mailbox {
       }
     });
 
-    const settle = async (key: string, what: string, run: (client: ImapFlow) => Promise<void>): Promise<void> => {
-      let error: Error | undefined;
-      try {
-        const client = this.#requireOpen();
-        await this.#bounded(what, () => run(client));
-      } catch (caught) {
-        error = this.#describe(caught, what);
-      }
-      for (const index of indexes.get(key) ?? []) {
-        results[index] = { uid: dispositions[index]!.uid, ok: error === undefined, error };
-      }
-    };
-
     const folder = this.#folder ?? this.#account.folder;
     const count = (uids: number[]): string => `${uids.length} message${uids.length === 1 ? '' : 's'}`;
-    if (markSeen.length > 0) {
-      const what = `marking ${count(markSeen)} as seen in ${folder}`;
-      await settle('markSeen', what, async (client) => {
-        const ok = await client.messageFlagsAdd(toSequenceSet(markSeen), ['\\Seen'], { uid: true });
-        if (!ok) throw this.#refused('UID STORE +FLAGS (\\Seen)', what);
-      });
-    }
-    for (const [target, uids] of moves) {
-      const what = `moving ${count(uids)} from ${folder} to ${target}`;
-      await settle(`move:${target}`, what, async (client) => {
-        const path = await this.#ensureFolder(client, target);
-        const moved = await client.messageMove(toSequenceSet(uids), path, { uid: true });
-        if (!moved) throw this.#refused('UID MOVE', what);
-      });
-    }
-    // STORE \Deleted + UID EXPUNGE of exactly these UIDs (UIDPLUS). Without UIDPLUS imapflow
-    // falls back to a plain EXPUNGE, which also removes what other clients flagged \Deleted.
-    if (remove.length > 0) {
-      const what = `deleting ${count(remove)} from ${folder}`;
-      await settle('delete', what, async (client) => {
-        const ok = await client.messageDelete(toSequenceSet(remove), { uid: true });
-        if (!ok) throw this.#refused('UID STORE +FLAGS (\\Deleted) / UID EXPUNGE', what);
-      });
+    // markSeen first, then moves, then deletes (as before); each group in one command.
+    const keys = [...groups.keys()].sort((a, b) => rank(a) - rank(b));
+    for (const key of keys) {
+      const { uids, indexes } = groups.get(key)!;
+      let what: (uids: number[]) => string;
+      let run: (client: ImapFlow, set: string, what: string) => Promise<void>;
+      if (key === 'markSeen') {
+        what = (uids) => `marking ${count(uids)} as seen in ${folder}`;
+        run = (client, set, what) => this.#exact('UID STORE +FLAGS (\\Seen)', what, () => client.messageFlagsAdd(set, ['\\Seen'], { uid: true }));
+      } else if (key === 'delete') {
+        // STORE \Deleted + UID EXPUNGE of exactly these UIDs (UIDPLUS). Without UIDPLUS imapflow
+        // falls back to a plain EXPUNGE, which also removes what other clients flagged \Deleted.
+        what = (uids) => `deleting ${count(uids)} from ${folder}`;
+        run = (client, set, what) => this.#exact('UID STORE +FLAGS (\\Deleted) / UID EXPUNGE', what, () => client.messageDelete(set, { uid: true }));
+      } else {
+        const target = key.slice('move:'.length);
+        what = (uids) => `moving ${count(uids)} from ${folder} to ${target}`;
+        run = async (client, set, what) => {
+          const path = await this.#ensureFolder(client, target);
+          // Dovecot: OK "No messages found" and no COPYUID for UIDs that are no longer there.
+          await this.#exact('UID MOVE', what, () => client.messageMove(set, path, { uid: true }));
+        };
+      }
+      const failed = await this.#settle(uids, what, run);
+      for (const index of indexes) {
+        const error = failed.get(numeric[index]!);
+        results[index] = { uid: dispositions[index]!.uid, ok: error === undefined, error };
+      }
     }
     return results;
+  }
+
+  /**
+   * Runs one group's command over `uids` (in as few commands as the line length allows) and
+   * returns the UIDs that failed, with their error. When the server refused and the
+   * connection still works, it is asked which UIDs are still in the folder: those that are
+   * not count as done (a recorded decision re-applied after a crash, another client got
+   * there first); if some were gone the rest gets one more try, else the refusal stands.
+   */
+  async #settle(
+    uids: number[],
+    what: (uids: number[]) => string,
+    run: (client: ImapFlow, set: string, what: string) => Promise<void>,
+  ): Promise<Map<number, Error>> {
+    const attempt = async (subset: number[]): Promise<MailpollError | undefined> => {
+      const label = what(subset);
+      try {
+        const client = this.#requireOpen();
+        await this.#bounded(label, async () => {
+          for (const set of toSequenceSets(subset)) await run(client, set, label);
+        });
+        return undefined;
+      } catch (caught) {
+        return this.#describe(caught, label);
+      }
+    };
+    const failures = (subset: number[], error: Error | undefined): Map<number, Error> =>
+      new Map(error ? subset.map((uid) => [uid, error] as const) : []);
+
+    uids = [...new Set(uids)];
+    const error = await attempt(uids);
+    if (!error || this.#failure || !this.#client?.usable) return failures(uids, error);
+    let still: Set<number>;
+    try {
+      const client = this.#requireOpen();
+      still = await this.#bounded(`looking up ${uids.length} UID${uids.length === 1 ? '' : 's'} in ${this.#folder}`, () => this.#stillThere(client, uids));
+    } catch {
+      // The refusal is what the caller gets to see.
+      return failures(uids, error);
+    }
+    const remaining = uids.filter((uid) => still.has(uid));
+    if (remaining.length === uids.length) return failures(uids, error);
+    if (remaining.length === 0) return failures(uids, undefined);
+    return failures(remaining, await attempt(remaining));
+  }
+
+  /** `uids` that are in the selected folder, by UID SEARCH UID <set> (one per ~8 KB of set). */
+  async #stillThere(client: ImapFlow, uids: number[]): Promise<Set<number>> {
+    const found = new Set<number>();
+    for (const set of toSequenceSets(uids)) {
+      const result = await client.search({ uid: set }, { uid: true });
+      if (!Array.isArray(result)) throw this.#refused('UID SEARCH UID', `looking up messages in ${this.#folder}`);
+      for (const uid of result) found.add(uid);
+    }
+    return found;
   }
 
   async close(): Promise<void> {
@@ -357,7 +459,7 @@ class ImapMailbox implements Mailbox {
       doSTARTTLS: account.tls === 'starttls' ? true : account.tls === 'none' ? false : undefined,
       tls,
       auth: { user: account.login ?? account.user ?? '', pass: account.password ?? '' },
-      logger: this.#debug ? createDebugLogger(this.#debug, account.password) : false,
+      logger: createLogger(this.#debug, account.password, (entry) => this.#noteWarning(entry)),
       connectionTimeout: account.connectTimeout,
       greetingTimeout: account.connectTimeout,
       // mailpoll never idles between its own commands.
@@ -378,6 +480,33 @@ class ImapMailbox implements Mailbox {
       }
     });
     return client;
+  }
+
+  #noteWarning(entry: unknown): void {
+    const err = entry && typeof entry === 'object' ? (entry as { err?: unknown }).err : undefined;
+    if (err && typeof err === 'object' && (err as ImapFlowErrorFields).responseStatus === 'NO') {
+      this.#serverNo = { count: this.#serverNo.count + 1, last: err };
+    }
+  }
+
+  /**
+   * One disposition command through imapflow, which answers true/false (or a result object)
+   * and keeps the server's NO to itself: false becomes a refusal with the server's answer,
+   * and an "OK" that imapflow made of a NO (see #serverNo) a failure too, since the server
+   * may not have carried the command out for the messages that are still there.
+   */
+  async #exact(command: string, what: string, run: () => Promise<unknown>): Promise<void> {
+    const before = this.#serverNo.count;
+    this.#serverNo.last = undefined;
+    const result = await run();
+    if (!result) throw this.#refused(command, what, this.#serverNo.last);
+    if (this.#serverNo.count !== before) {
+      const answer = this.#serverNo.last ? ` (${sentence(this.#said(this.#serverNo.last))})` : '';
+      throw new MailboxError(
+        `${this.#name} (${this.#where}): ${what} failed: the server did not carry out ${command} for every message${answer}`,
+        { account: this.#name, cause: this.#serverNo.last },
+      );
+    }
   }
 
   async #readCa(): Promise<Buffer | undefined> {
@@ -403,6 +532,15 @@ class ImapMailbox implements Mailbox {
       throw new ConnectionError(`${this.#name}: connection to ${this.#where} is closed. Try again.`, { account: this.#name });
     }
     return client;
+  }
+
+  /** `run` within fetchTimeout, its failure described as one of our errors (`during`: what was being done). */
+  async #command<T>(what: string, during: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await this.#bounded(what, run);
+    } catch (error) {
+      throw this.#describe(error, during);
+    }
   }
 
   /** Runs one command group within fetchTimeout: a stalled server fails it instead of hanging. */
@@ -516,16 +654,18 @@ class ImapMailbox implements Mailbox {
   }
 
   #parseUid(uid: string): number {
-    const value = Number(uid);
-    if (!/^\d+$/.test(uid) || !Number.isSafeInteger(value) || value <= 0) {
-      throw new MailboxError(`${this.#name}: "${uid}" is not an IMAP UID.`, { account: this.#name });
-    }
+    const value = toUid(uid);
+    if (value === undefined) throw new MailboxError(`${this.#name}: "${uid}" is not an IMAP UID.`, { account: this.#name });
     return value;
   }
 
-  #refused(command: string, what: string): MailboxError {
-    return new MailboxError(`${this.#name} (${this.#where}): ${what} failed: the server refused ${command} (the verbose log has its answer).`, {
+  /** `answer`: the error imapflow logged for the command, when there is one. */
+  #refused(command: string, what: string, answer?: unknown): MailboxError {
+    const said = answer ? serverText(answer) : undefined;
+    const why = said ? `: ${sentence(this.#clean(said))}` : ' (the verbose log has its answer).';
+    return new MailboxError(`${this.#name} (${this.#where}): ${what} failed: the server refused ${command}${why}`, {
       account: this.#name,
+      cause: answer,
     });
   }
 
@@ -601,11 +741,41 @@ function sentence(text: string): string {
   return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
+/** The headers `list` fetches for the ledger's fingerprint (with RFC822.SIZE). */
+const FINGERPRINT_HEADERS = ['message-id', 'date'];
 
-/** `[1,2,3,7,9,10]` -> `1:3,7,9:10`: one short UID set for one command. */
-function toSequenceSet(uids: number[]): string {
+/**
+ * Longest UID set put in one command. Servers limit command lines (Dovecot: 64 KB; RFC 7162
+ * asks clients to stay under 8 KB); a set of scattered UIDs (what the ledger leaves over,
+ * unseen messages) can be longer, and is then sent as several commands.
+ */
+const MAX_SET_LENGTH = 8000;
+
+/** markSeen first, then the moves (in the order given), then delete. */
+function rank(key: string): number {
+  return key === 'markSeen' ? 0 : key === 'delete' ? 2 : 1;
+}
+
+/** A UID (positive integer written in decimal digits), or undefined. */
+function toUid(uid: string): number | undefined {
+  const value = Number(uid);
+  return /^\d+$/.test(uid) && Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}
+
+function toBigInt(value: bigint | number | string | undefined): bigint | undefined {
+  if (value === undefined || typeof value === 'bigint') return value;
+  try {
+    return BigInt(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `[1,2,3,7,9,10]` -> `['1:3,7,9:10']`: UID sets as short as possible, each at most MAX_SET_LENGTH long. */
+function toSequenceSets(uids: number[], maxLength = MAX_SET_LENGTH): string[] {
   const sorted = [...new Set(uids)].sort((a, b) => a - b);
-  const ranges: string[] = [];
+  const sets: string[] = [];
+  let current = '';
   for (let i = 0; i < sorted.length; ) {
     const start = sorted[i]!;
     let end = start;
@@ -613,10 +783,35 @@ function toSequenceSet(uids: number[]): string {
       i += 1;
       end = sorted[i]!;
     }
-    ranges.push(start === end ? String(start) : `${start}:${end}`);
+    const range = start === end ? String(start) : `${start}:${end}`;
+    if (current !== '' && current.length + 1 + range.length > maxLength) {
+      sets.push(current);
+      current = range;
+    } else {
+      current = current === '' ? range : `${current},${range}`;
+    }
     i += 1;
   }
-  return ranges.join(',');
+  if (current !== '') sets.push(current);
+  return sets;
+}
+
+/**
+ * `BODY[HEADER.FIELDS (...)]` as name (lower case) -> value as written: unfolded (the
+ * CRLF before continuation whitespace removed), ends trimmed, the first of repeated fields.
+ */
+function headerFields(block: Buffer | undefined): Map<string, string> {
+  const fields = new Map<string, string>();
+  if (!block) return fields;
+  const text = block.toString('utf8').replace(/\r?\n(?=[ \t])/g, '');
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (!fields.has(name) && value !== '') fields.set(name, value);
+  }
+  return fields;
 }
 
 function toDate(value: Date | string | undefined): Date | undefined {
@@ -638,11 +833,14 @@ function toFetchedMessage(row: FetchMessageObject): FetchedMessage | undefined {
 }
 
 /**
- * imapflow's log entries as text lines for the verbose log. imapflow already masks the
- * password; this also drops every credential-carrying line, and any verbatim `secret`.
+ * imapflow's logger. Warnings go to `onWarning` (imapflow reports a command's NO only
+ * there); with a `sink`, every entry also becomes a text line for the verbose log. imapflow
+ * already masks the password; this also drops every credential-carrying line, and any
+ * verbatim `secret`. Without a sink imapflow is told that only warnings are wanted.
  */
-function createDebugLogger(sink: (line: string) => void, secret: string | undefined): Logger {
+function createLogger(sink: ((line: string) => void) | undefined, secret: string | undefined, onWarning: (entry: unknown) => void): Logger {
   const write = (level: string) => (entry: unknown) => {
+    if (!sink) return;
     const line = formatLogEntry(level, entry);
     if (line === undefined) return;
     try {
@@ -651,7 +849,24 @@ function createDebugLogger(sink: (line: string) => void, secret: string | undefi
       // A failing log sink must not break the IMAP session.
     }
   };
-  return { trace: write('trace'), debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error'), fatal: write('fatal') };
+  const warn = write('warn');
+  const logger: Logger & { isLevelEnabled(level: string): boolean } = {
+    trace: write('trace'),
+    debug: write('debug'),
+    info: write('info'),
+    warn: (entry: unknown) => {
+      try {
+        onWarning(entry);
+      } catch {
+        // Bookkeeping only: it must not break the IMAP session.
+      }
+      warn(entry);
+    },
+    error: write('error'),
+    fatal: write('fatal'),
+    isLevelEnabled: (level) => sink !== undefined || level === 'warn',
+  };
+  return logger;
 }
 
 function formatLogEntry(level: string, entry: unknown): string | undefined {

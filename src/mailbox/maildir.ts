@@ -10,8 +10,10 @@
  * - Folders are sibling directories of the root Maildir: `Archive/2024` is `<root>/.Archive.2024`.
  *
  * Other programs (a mail client, Dovecot, an MDA) may work on the same Maildir at the same
- * time: a message is looked up again by uid when its file is no longer where `list` saw it,
- * and one that is gone entirely is skipped by `fetch` and reported by `apply`.
+ * time: a message is looked up again by uid when its file is no longer where `list` saw it.
+ * One that is gone entirely is skipped by `fetch`, and counts as done for `apply` (re-applying
+ * a decision recorded before a crash must be idempotent): only a rename that would replace
+ * another file, an unusable folder name or a file system error fails.
  */
 import type { Dirent, Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -57,7 +59,10 @@ const FLAG_NAMES: Record<string, string> = {
 
 const INFO = ':2,';
 
-const CAPABILITIES: MailboxCapabilities = { move: true, markSeen: true, idle: false };
+const CAPABILITIES: MailboxCapabilities = { move: true, markSeen: true, idle: false, applyAtClose: false };
+
+/** Tries of one disposition when its file is renamed by another program meanwhile. */
+const APPLY_TRIES = 3;
 
 /** A Mailbox over the local Maildir at `account.path`. Nothing is touched before `open()`. */
 export function createMaildirMailbox(account: AccountConfig): Mailbox {
@@ -97,55 +102,80 @@ export function createMaildirMailbox(account: AccountConfig): Mailbox {
     return undefined;
   }
 
+  /**
+   * Carry out one disposition. A message that is not there (any more) is done; when its file
+   * is renamed by another program between lookup and rename/unlink (flags changed, new/ ->
+   * cur/), it is looked up again.
+   */
   async function applyOne(disposition: Disposition): Promise<void> {
     const { uid, action } = disposition;
     if (action === 'keep') return;
+    if (action !== 'delete' && action !== 'markSeen' && action !== 'move') {
+      const unknown: string = action;
+      throw error(`unknown action "${unknown}" for message ${uid}`);
+    }
+    // The target first: a bad folder name is an error whether or not the message is there.
+    let target: { dir: string; subfolder: boolean; folder: string } | undefined;
+    if (action === 'move') {
+      const folder = disposition.folder;
+      if (folder === undefined) throw error(`cannot move message ${uid}: no folder given`);
+      target = { ...folderDir(root(), folder), folder };
+    }
 
-    const from = await locate(uid);
-    if (!from) throw error(`message ${uid} is no longer in ${root()} (moved or deleted by another program)`);
-    const source = fullPath(from);
+    for (let attempt = 0; attempt < APPLY_TRIES; attempt += 1) {
+      const from = await locate(uid);
+      if (!from) return;
+      const source = fullPath(from);
+      switch (action) {
+        case 'delete':
+          try {
+            await unlink(source);
+          } catch (cause) {
+            if (isNotFound(cause)) continue;
+            throw error(`cannot delete ${source}: ${describeFsError(cause)}`, cause);
+          }
+          known.delete(uid);
+          return;
 
-    switch (action) {
-      case 'delete':
-        await unlink(source).catch((cause: unknown) => {
-          throw error(`cannot delete ${source}: ${describeFsError(cause)}`, cause);
-        });
-        known.delete(uid);
-        return;
+        case 'markSeen': {
+          const letters = sortLetters(`${lettersOf(from.name)}S`);
+          const to: Location = { dir: from.dir, sub: 'cur', name: `${uid}${INFO}${letters}` };
+          if (!(await moveFile(from, to))) continue;
+          known.set(uid, to);
+          return;
+        }
 
-      case 'markSeen': {
-        const letters = sortLetters(`${lettersOf(from.name)}S`);
-        const to: Location = { dir: from.dir, sub: 'cur', name: `${uid}${INFO}${letters}` };
-        await moveFile(from, to);
-        known.set(uid, to);
-        return;
-      }
-
-      case 'move': {
-        const folder = disposition.folder;
-        if (folder === undefined) throw error(`cannot move message ${uid}: no folder given`);
-        const target = folderDir(root(), folder);
-        const dir = await ensureFolder(target.dir, target.subfolder, folder);
-        // The message keeps its place: new/ stays new/, cur/ keeps its name and so its flags.
-        const to: Location = { dir, sub: from.sub, name: from.name };
-        await moveFile(from, to);
-        // The message has left this Maildir unless the target is the folder itself.
-        if (path.resolve(dir) === path.resolve(from.dir)) known.set(uid, to);
-        else known.delete(uid);
-        return;
+        case 'move': {
+          const dir = await ensureFolder(target!.dir, target!.subfolder, target!.folder);
+          // The message keeps its place: new/ stays new/, cur/ keeps its name and so its flags.
+          const to: Location = { dir, sub: from.sub, name: from.name };
+          if (!(await moveFile(from, to))) continue;
+          // The message has left this Maildir unless the target is the folder itself.
+          if (path.resolve(dir) === path.resolve(from.dir)) known.set(uid, to);
+          else known.delete(uid);
+          return;
+        }
       }
     }
+    throw error(`message ${uid} keeps being renamed by another program; try again`);
   }
 
-  /** Atomic rename; refuses to replace an existing file (Maildir names are unique, but a replace would lose mail). */
-  async function moveFile(from: Location, to: Location): Promise<void> {
+  /**
+   * Atomic rename; refuses to replace an existing file (Maildir names are unique, but a
+   * replace would lose mail). False when the source is gone (renamed or removed meanwhile).
+   */
+  async function moveFile(from: Location, to: Location): Promise<boolean> {
     const source = fullPath(from);
     const target = fullPath(to);
-    if (source === target) return;
+    if (source === target) return true;
     if (await exists(target)) throw error(`cannot move ${source}: ${target} already exists`);
-    await rename(source, target).catch((cause: unknown) => {
+    try {
+      await rename(source, target);
+      return true;
+    } catch (cause) {
+      if (isNotFound(cause) && !(await exists(source))) return false;
       throw error(`cannot move ${source} to ${target}: ${describeFsError(cause)}`, cause);
-    });
+    }
   }
 
   /** The Maildir++ folder at `dir`, created (cur/ new/ tmp/ + maildirfolder) when missing. */
@@ -181,9 +211,11 @@ export function createMaildirMailbox(account: AccountConfig): Mailbox {
      * T, trashed, still counts: like IMAP's UNSEEN, which ignores \Deleted). Oldest first by
      * mtime, then name; dotfiles and anything that is not a file are skipped.
      */
-    async list({ onlyUnseen, limit }: ListOptions): Promise<Candidate[]> {
-      const entries = (await scanAll()).filter((entry) => !onlyUnseen || isUnseen(entry));
+    async list({ onlyUnseen, limit, skip }: ListOptions): Promise<Candidate[]> {
+      let entries = (await scanAll()).filter((entry) => !onlyUnseen || isUnseen(entry));
       entries.sort((a, b) => a.stats.mtimeMs - b.stats.mtimeMs || compareText(a.name, b.name));
+      // What the ledger has finished with is left out before `limit` counts.
+      if (skip) entries = entries.filter((entry) => !skip(entry.uid));
       const chosen = limit === undefined ? entries : entries.slice(0, Math.max(0, limit));
       for (const entry of chosen) known.set(entry.uid, { dir: entry.dir, sub: entry.sub, name: entry.name });
       return chosen.map((entry) => ({
@@ -206,7 +238,23 @@ export function createMaildirMailbox(account: AccountConfig): Mailbox {
       }
     },
 
-    /** One result per disposition, in order; a failure is reported in its result, never thrown. */
+    /** The unique names of `uids` that are in new/ or cur/ now (one scan; none for no uids). */
+    async present(uids: string[]): Promise<Set<string>> {
+      const present = new Set<string>();
+      if (uids.length === 0) return present;
+      const wanted = new Set(uids);
+      for (const entry of await scanAll()) {
+        if (!wanted.has(entry.uid)) continue;
+        present.add(entry.uid);
+        known.set(entry.uid, { dir: entry.dir, sub: entry.sub, name: entry.name });
+      }
+      return present;
+    },
+
+    /**
+     * One result per disposition, in order; a failure is reported in its result, never
+     * thrown. A message that is no longer there is done (ok), whatever the action.
+     */
     async apply(dispositions: Disposition[]): Promise<DispositionResult[]> {
       const results: DispositionResult[] = [];
       for (const disposition of dispositions) {

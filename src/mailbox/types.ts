@@ -15,6 +15,11 @@ export interface MailboxCapabilities {
   markSeen: boolean;
   /** Can push new mail while connected (IMAP IDLE). */
   idle: boolean;
+  /**
+   * Dispositions take effect only when the session ends (POP3: DELE is carried out at QUIT).
+   * The cycle then counts a message as done only after `close()` has resolved.
+   */
+  applyAtClose: boolean;
 }
 
 /** State of the opened folder. */
@@ -40,13 +45,22 @@ export interface Candidate {
   flags: string[];
   /** INTERNALDATE / mtime, when known. */
   date?: Date | undefined;
+  /** The Message-ID header, when known without downloading (IMAP ENVELOPE, POP3 TOP n 0). */
+  messageId?: string | undefined;
+  /** The Date header as written, when known without downloading. With messageId and size: the fingerprint. */
+  sentDate?: string | undefined;
 }
 
 export interface ListOptions {
   /** Only messages without \Seen. */
   onlyUnseen: boolean;
-  /** At most this many, oldest first. */
+  /** At most this many, oldest first (counted after `skip`). */
   limit?: number | undefined;
+  /**
+   * Leave out messages the ledger has finished with. Applied to the search result, before
+   * any per-message metadata is fetched and before `limit`.
+   */
+  skip?: ((uid: string) => boolean) | undefined;
 }
 
 /** A message with its RFC 822 source. */
@@ -87,8 +101,17 @@ export interface Mailbox {
    * consumed, no other method of the mailbox may be called.
    */
   fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage>;
-  /** Carry out dispositions, grouped into as few commands as possible. Never throws for one message. */
+  /**
+   * Carry out dispositions, grouped into as few commands as possible. Never throws for one
+   * message. A message that is no longer there counts as done for `delete` and `move`.
+   */
   apply(dispositions: Disposition[]): Promise<DispositionResult[]>;
-  /** Log out and release the connection. Safe to call twice and after a failure. */
+  /** Which of `uids` are still in the folder (recovery of decisions recorded before a crash). */
+  present(uids: string[]): Promise<Set<string>>;
+  /**
+   * Log out and release the connection. Safe to call twice and after a failure. With
+   * `applyAtClose` it resolves only when the server confirmed (POP3 QUIT +OK) and throws
+   * otherwise, so that pending deletes are not taken as done.
+   */
   close(): Promise<void>;
 }

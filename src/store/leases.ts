@@ -1,0 +1,141 @@
+/**
+ * Per-account leases: at most one process works on an account at a time, across cron runs
+ * that overlap and `watch` loops. A lease is a row (account, pid, host, token, expiry) taken in
+ * a `BEGIN IMMEDIATE` transaction, so two processes racing for it are serialised by SQLite.
+ *
+ * A lease is taken over when it is past its expiry, or when its pid is dead on this host
+ * (a crashed run must not block the next one for a whole TTL). A pid on another host is never
+ * judged: only the expiry frees it.
+ */
+import { randomBytes } from 'node:crypto';
+import type { StoreContext } from './context.js';
+import type { Lease, LeaseResult } from './types.js';
+
+interface LeaseRow {
+  pid: number;
+  host: string;
+  token: string;
+  acquired_at: number;
+  expires_at: number;
+}
+
+export interface LeaseOwner {
+  /** Host name written in the lease and compared for the dead-pid rule. */
+  hostname: string;
+  /** This process. */
+  pid: number;
+  /** Whether a pid on this host is still running. */
+  isAlive(pid: number): boolean;
+}
+
+/** `process.kill(pid, 0)`: ESRCH means dead; EPERM (someone else's process) and anything unexpected mean alive. */
+export function isProcessAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+export class Leases {
+  private readonly selectLease;
+  private readonly upsertLease;
+  private readonly updateExpiry;
+  private readonly deleteLease;
+  private readonly acquireTx;
+  private readonly renewTx;
+  private readonly releaseTx;
+
+  constructor(
+    private readonly context: StoreContext,
+    private readonly owner: LeaseOwner,
+  ) {
+    const { db } = context;
+    this.selectLease = db.prepare<[string], LeaseRow>(
+      'SELECT pid, host, token, acquired_at, expires_at FROM leases WHERE account = ?',
+    );
+    this.upsertLease = db.prepare<[{ account: string; pid: number; host: string; token: string; now: number; expiresAt: number }]>(
+      `INSERT OR REPLACE INTO leases (account, pid, host, token, acquired_at, expires_at)
+       VALUES (@account, @pid, @host, @token, @now, @expiresAt)`,
+    );
+    this.updateExpiry = db.prepare<[{ account: string; token: string; expiresAt: number }]>(
+      'UPDATE leases SET expires_at = @expiresAt WHERE account = @account AND token = @token',
+    );
+    this.deleteLease = db.prepare<[{ account: string; token: string }]>(
+      'DELETE FROM leases WHERE account = @account AND token = @token',
+    );
+
+    this.acquireTx = db.transaction((account: string, ttlMs: number): { token: string } | { holder: LeaseRow } => {
+      const now = context.now();
+      const row = this.selectLease.get(account);
+      if (row && !this.canTakeOver(row, now)) return { holder: row };
+      const token = randomBytes(16).toString('hex');
+      this.upsertLease.run({ account, pid: owner.pid, host: owner.hostname, token, now, expiresAt: now + ttlMs });
+      return { token };
+    });
+    this.renewTx = db.transaction(
+      (account: string, token: string, ttlMs: number) =>
+        this.updateExpiry.run({ account, token, expiresAt: context.now() + ttlMs }).changes > 0,
+    );
+    this.releaseTx = db.transaction((account: string, token: string) => this.deleteLease.run({ account, token }).changes > 0);
+  }
+
+  /**
+   * Take `account` for this process, or learn who has it. `guard` wraps the returned lease's
+   * calls the way the store wraps its own (errors -> StoreError).
+   */
+  acquire(account: string, ttlMs: number, guard: <T>(work: () => T) => T): LeaseResult {
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`acquireLease: ttlMs must be a positive number, got ${ttlMs}`);
+    const ttl = Math.ceil(ttlMs);
+    const result = this.acquireTx.immediate(account, ttl);
+    if ('holder' in result) {
+      return { ok: false, holder: { pid: result.holder.pid, host: result.holder.host, since: result.holder.acquired_at } };
+    }
+    return { ok: true, lease: new AccountLease(this, account, result.token, ttl, guard) };
+  }
+
+  /** Push the expiry forward if the lease is still ours. False when it was lost (taken over). */
+  renew(account: string, token: string, ttlMs: number): boolean {
+    if (!this.context.db.open) return false;
+    return this.renewTx.immediate(account, token, ttlMs);
+  }
+
+  /** Delete the lease if it is still ours. */
+  release(account: string, token: string): boolean {
+    if (!this.context.db.open) return false;
+    return this.releaseTx.immediate(account, token);
+  }
+
+  private canTakeOver(row: LeaseRow, now: number): boolean {
+    if (row.expires_at < now) return true;
+    if (row.host !== this.owner.hostname) return false;
+    return row.pid === this.owner.pid || !this.owner.isAlive(row.pid);
+  }
+}
+
+/** The handle `acquireLease` gives out. Its methods do nothing once released or once the store is closed. */
+class AccountLease implements Lease {
+  private released = false;
+
+  constructor(
+    private readonly leases: Leases,
+    private readonly account: string,
+    private readonly token: string,
+    private readonly ttlMs: number,
+    private readonly guard: <T>(work: () => T) => T,
+  ) {}
+
+  /** Returns false when the lease is no longer ours (released, expired and taken over, store closed). */
+  renew(): boolean {
+    if (this.released) return false;
+    return this.guard(() => this.leases.renew(this.account, this.token, this.ttlMs));
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.guard(() => this.leases.release(this.account, this.token));
+    this.released = true;
+  }
+}

@@ -1,0 +1,304 @@
+/**
+ * The processed-mail ledger (`messages`) and the archive of raw copies (`archive`): the state
+ * machine of one message, received -> handled -> done, with failed / quarantined on the side.
+ * Every write runs in a `BEGIN IMMEDIATE` transaction, so it waits for the write lock up
+ * front (busy_timeout) instead of failing half-way on a stale WAL snapshot.
+ */
+import type { Decision } from '../decision/types.js';
+import { StoreError } from '../errors.js';
+import { type StoreContext, unknownRefError } from './context.js';
+import {
+  FINGERPRINT_COLUMN,
+  MESSAGE_COLUMNS,
+  type MessageTuple,
+  UID_COLUMN,
+  toMessageRecord,
+  toUidValidityColumn,
+} from './message-row.js';
+import type { MessageKey, MessageRecord, ReceivedMessage } from './types.js';
+
+export class Ledger {
+  private readonly selectByUids;
+  private readonly selectByUid;
+  private readonly selectByFingerprints;
+  private readonly selectPending;
+  private readonly selectByRef;
+  private readonly selectRefByKey;
+  private readonly selectRaw;
+  private readonly upsertReceived;
+  private readonly insertRaw;
+  private readonly updateHandled;
+  private readonly updateFailed;
+  private readonly updateActionFailed;
+  private readonly updateDone;
+  private readonly updateKey;
+  private readonly updateReleased;
+
+  private readonly receiveTx;
+  private readonly handledTx;
+  private readonly failedTx;
+  private readonly actionFailedTx;
+  private readonly doneTx;
+  private readonly rekeyTx;
+  private readonly releaseTx;
+
+  constructor(private readonly context: StoreContext) {
+    const { db } = context;
+    this.selectByUids = db
+      .prepare<[string, string, string, string], MessageTuple>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m
+         WHERE m.account = ? AND m.mailbox = ? AND m.uid_validity = ? AND m.uid IN (SELECT value FROM json_each(?))`,
+      )
+      .raw();
+    // The cycle's `skip` asks one uid at a time: no JSON array for that.
+    this.selectByUid = db
+      .prepare<[string, string, string, string], MessageTuple>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m
+         WHERE m.account = ? AND m.mailbox = ? AND m.uid_validity = ? AND m.uid = ?`,
+      )
+      .raw();
+    // Several rows may share a fingerprint (the same message in two folders): the most
+    // recently updated one comes last and wins in the Map.
+    this.selectByFingerprints = db
+      .prepare<[string, string], MessageTuple>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m
+         WHERE m.account = ? AND m.fingerprint IN (SELECT value FROM json_each(?))
+         ORDER BY m.updated_at, m.ref`,
+      )
+      .raw();
+    this.selectPending = db
+      .prepare<[string, string], MessageTuple>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m
+         WHERE m.account = ? AND m.mailbox = ? AND m.state = 'handled'
+         ORDER BY m.handled_at, m.ref`,
+      )
+      .raw();
+    this.selectByRef = db.prepare<[number], MessageTuple>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.ref = ?`).raw();
+    this.selectRefByKey = db
+      .prepare<[string, string, string, string], number>(
+        'SELECT ref FROM messages WHERE account = ? AND mailbox = ? AND uid_validity = ? AND uid = ?',
+      )
+      .pluck();
+    this.selectRaw = db.prepare<[number], Buffer>('SELECT raw FROM archive WHERE ref = ?').pluck();
+
+    // A new row starts `received` with 0 attempts; an existing one (failed and retried,
+    // `received` from a crashed run, `done` being reprocessed) goes back to `received`,
+    // keeps its attempts, ref and first_seen_at, and forgets the previous Decision.
+    this.upsertReceived = db
+      .prepare<[UpsertParams], number>(
+        `INSERT INTO messages (account, mailbox, uid_validity, uid, protocol, fingerprint, message_id, sender,
+           subject, date, size, state, attempts, first_seen_at, updated_at, on_server, run_id)
+         VALUES (@account, @mailbox, @uidValidity, @uid, @protocol, @fingerprint, @messageId, @sender,
+           @subject, @date, @size, 'received', 0, @now, @now, 1, (SELECT id FROM runs WHERE id = @runId))
+         ON CONFLICT (account, mailbox, uid_validity, uid) DO UPDATE SET
+           protocol = excluded.protocol, fingerprint = excluded.fingerprint, message_id = excluded.message_id,
+           sender = excluded.sender, subject = excluded.subject, date = excluded.date, size = excluded.size,
+           state = 'received', action = NULL, move_to = NULL, transition = NULL, handled_at = NULL,
+           done_at = NULL, on_server = 1, updated_at = excluded.updated_at, run_id = excluded.run_id
+         RETURNING ref`,
+      )
+      .pluck();
+    this.insertRaw = db.prepare<[number, number, Buffer]>('INSERT OR REPLACE INTO archive (ref, stored_at, raw) VALUES (?, ?, ?)');
+
+    this.updateHandled = db.prepare<[HandledParams]>(
+      `UPDATE messages SET state = 'handled', action = @action, move_to = @moveTo, transition = @transition,
+         handled_at = @now, updated_at = @now, last_error = NULL
+       WHERE ref = @ref`,
+    );
+    this.updateFailed = db
+      .prepare<[{ ref: number; error: string; maxAttempts: number; now: number }], 'failed' | 'quarantined'>(
+        `UPDATE messages SET attempts = attempts + 1, last_error = @error, updated_at = @now,
+           state = CASE WHEN attempts + 1 >= @maxAttempts THEN 'quarantined' ELSE 'failed' END
+         WHERE ref = @ref
+         RETURNING state`,
+      )
+      .pluck();
+    this.updateActionFailed = db.prepare<[{ ref: number; error: string; now: number }]>(
+      'UPDATE messages SET last_error = @error, updated_at = @now WHERE ref = @ref',
+    );
+    this.updateDone = db.prepare<[{ ref: number; now: number }]>(
+      `UPDATE messages SET state = 'done', done_at = @now, updated_at = @now, last_error = NULL,
+         on_server = CASE WHEN action IN ('delete', 'move') THEN 0 ELSE 1 END
+       WHERE ref = @ref`,
+    );
+    this.updateKey = db.prepare<[KeyParams]>(
+      `UPDATE messages SET account = @account, mailbox = @mailbox, uid_validity = @uidValidity, uid = @uid,
+         on_server = 1, updated_at = @now
+       WHERE ref = @ref`,
+    );
+    this.updateReleased = db.prepare<[{ ref: number; now: number }]>(
+      `UPDATE messages SET state = 'failed', attempts = 0, updated_at = @now
+       WHERE ref = @ref AND state IN ('failed', 'quarantined')`,
+    );
+
+    this.receiveTx = db.transaction(
+      (runId: number, messages: readonly ReceivedMessage[], archive: boolean): Map<string, number> => {
+        const now = context.now();
+        const refs = new Map<string, number>();
+        for (const message of messages) {
+          const { key, meta } = message;
+          const ref = this.upsertReceived.get({
+            account: key.account,
+            mailbox: key.mailbox,
+            uidValidity: toUidValidityColumn(key.uidValidity),
+            uid: key.uid,
+            protocol: message.protocol,
+            fingerprint: message.fingerprint,
+            messageId: meta.messageId,
+            sender: meta.sender,
+            subject: meta.subject,
+            date: meta.date,
+            size: meta.size,
+            now,
+            runId,
+          });
+          if (ref === undefined) throw new StoreError(`store ${context.file}: recording ${key.uid} returned no ref`);
+          if (archive && message.raw !== undefined) this.insertRaw.run(ref, now, message.raw);
+          refs.set(key.uid, ref);
+        }
+        return refs;
+      },
+    );
+    this.handledTx = db.transaction((ref: number, decision: Decision) => {
+      const result = this.updateHandled.run({
+        ref,
+        action: decision.action,
+        moveTo: decision.action === 'move' ? (decision.folder ?? null) : null,
+        transition: decision.transition ? 1 : 0,
+        now: context.now(),
+      });
+      if (result.changes === 0) throw unknownRefError(context, ref);
+    });
+    this.failedTx = db.transaction((ref: number, error: string, maxAttempts: number) => {
+      const state = this.updateFailed.get({ ref, error, maxAttempts, now: context.now() });
+      if (state === undefined) throw unknownRefError(context, ref);
+      return state;
+    });
+    this.actionFailedTx = db.transaction((ref: number, error: string) => {
+      if (this.updateActionFailed.run({ ref, error, now: context.now() }).changes === 0) throw unknownRefError(context, ref);
+    });
+    this.doneTx = db.transaction((refs: readonly number[]) => {
+      const now = context.now();
+      for (const ref of refs) {
+        if (this.updateDone.run({ ref, now }).changes === 0) throw unknownRefError(context, ref);
+      }
+    });
+    this.rekeyTx = db.transaction((ref: number, key: MessageKey) => {
+      const uidValidity = toUidValidityColumn(key.uidValidity);
+      const holder = this.selectRefByKey.get(key.account, key.mailbox, uidValidity, key.uid);
+      if (holder !== undefined && holder !== ref) {
+        throw new StoreError(
+          `store ${context.file}: cannot give ref ${ref} the key ${describeKey(key)}: ref ${holder} already has it`,
+        );
+      }
+      const result = this.updateKey.run({ ref, ...key, uidValidity, now: context.now() });
+      if (result.changes === 0) throw unknownRefError(context, ref);
+    });
+    this.releaseTx = db.transaction((ref: number) => this.updateReleased.run({ ref, now: context.now() }).changes > 0);
+  }
+
+  findByUids(key: Omit<MessageKey, 'uid'>, uids: readonly string[]): Map<string, MessageRecord> {
+    const found = new Map<string, MessageRecord>();
+    const uidValidity = toUidValidityColumn(key.uidValidity);
+    if (uids.length === 1) {
+      const row = this.selectByUid.get(key.account, key.mailbox, uidValidity, uids[0] as string);
+      if (row !== undefined) found.set(row[UID_COLUMN], toMessageRecord(row));
+      return found;
+    }
+    if (uids.length === 0) return found;
+    const rows = this.selectByUids.all(key.account, key.mailbox, uidValidity, JSON.stringify(uids));
+    for (const row of rows) found.set(row[UID_COLUMN], toMessageRecord(row));
+    return found;
+  }
+
+  findByFingerprints(account: string, fingerprints: readonly string[]): Map<string, MessageRecord> {
+    const found = new Map<string, MessageRecord>();
+    const wanted = fingerprints.filter((fingerprint) => typeof fingerprint === 'string' && fingerprint !== '');
+    if (wanted.length === 0) return found;
+    for (const row of this.selectByFingerprints.all(account, JSON.stringify(wanted))) {
+      const value = row[FINGERPRINT_COLUMN];
+      if (value !== null) found.set(value, toMessageRecord(row));
+    }
+    return found;
+  }
+
+  pendingDecisions(account: string, mailbox: string): MessageRecord[] {
+    return this.selectPending.all(account, mailbox).map(toMessageRecord);
+  }
+
+  get(ref: number): MessageRecord | undefined {
+    const row = this.selectByRef.get(ref);
+    return row === undefined ? undefined : toMessageRecord(row);
+  }
+
+  raw(ref: number): Buffer | undefined {
+    return this.selectRaw.get(ref);
+  }
+
+  recordReceived(runId: number, messages: readonly ReceivedMessage[], options: { archive: boolean }): Map<string, number> {
+    if (messages.length === 0) return new Map();
+    return this.receiveTx.immediate(runId, messages, options.archive);
+  }
+
+  recordHandled(ref: number, decision: Decision): void {
+    this.handledTx.immediate(ref, decision);
+  }
+
+  recordFailed(ref: number, error: string, maxAttempts: number): 'failed' | 'quarantined' {
+    return this.failedTx.immediate(ref, error, maxAttempts);
+  }
+
+  recordActionFailed(ref: number, error: string): void {
+    this.actionFailedTx.immediate(ref, error);
+  }
+
+  markDone(refs: readonly number[]): void {
+    if (refs.length === 0) return;
+    this.doneTx.immediate(refs);
+  }
+
+  rekey(ref: number, key: MessageKey): void {
+    this.rekeyTx.immediate(ref, key);
+  }
+
+  release(ref: number): boolean {
+    return this.releaseTx.immediate(ref);
+  }
+}
+
+interface UpsertParams {
+  account: string;
+  mailbox: string;
+  uidValidity: string;
+  uid: string;
+  protocol: string;
+  fingerprint: string | null;
+  messageId: string | null;
+  sender: string | null;
+  subject: string | null;
+  date: string | null;
+  size: number | null;
+  now: number;
+  runId: number;
+}
+
+interface HandledParams {
+  ref: number;
+  action: string;
+  moveTo: string | null;
+  transition: 0 | 1;
+  now: number;
+}
+
+interface KeyParams {
+  ref: number;
+  account: string;
+  mailbox: string;
+  uidValidity: string;
+  uid: string;
+  now: number;
+}
+
+function describeKey(key: MessageKey): string {
+  return [key.account, key.mailbox, key.uidValidity ?? '-', key.uid].join('/');
+}

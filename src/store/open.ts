@@ -1,0 +1,111 @@
+/**
+ * Opening the store: create the folder and file on first use, recognise our own file, refuse
+ * anything else with a one-line StoreError, and migrate only when the schema is behind.
+ * The common path (an existing, current store) is two header reads and a few pragmas.
+ */
+import { mkdirSync, statSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { BUSY_TIMEOUT_MS, newerStoreError, notAStoreError, toStoreError } from './failure.js';
+import { isProcessAlive } from './leases.js';
+import { APPLICATION_ID, NewerStoreVersion, SCHEMA_VERSION, migrateStore, readUserVersion } from './schema.js';
+import { SqliteStore } from './sqlite-store.js';
+import type { Store } from './types.js';
+
+export interface OpenStoreOptions {
+  /** The clock, in milliseconds since the epoch (timestamps, lease expiry, retention). Default `Date.now`. */
+  now?: () => number;
+  /** The host name written in leases; a dead pid is only judged on the same host. Default `os.hostname()`. */
+  hostname?: string;
+  /** Whether a pid on this host is running. Default `process.kill(pid, 0)`: ESRCH = dead, EPERM = alive. */
+  isAlive?: (pid: number) => boolean;
+}
+
+/**
+ * Open (or create) the store at `path`. Throws StoreError (exit 2) when the file cannot be
+ * created or opened, is not a mailpoll store or is damaged, comes from a newer mailpoll, or
+ * stays locked by another process beyond the busy timeout. Never resets an existing file.
+ */
+export function openStore(path: string, options: OpenStoreOptions = {}): Store {
+  const file = resolve(path);
+  let db: Database.Database;
+  try {
+    ensureFolder(dirname(file));
+    db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+  } catch (error) {
+    throw toStoreError(error, file);
+  }
+  try {
+    prepareConnection(db, file);
+    const clock = options.now ?? Date.now;
+    return new SqliteStore(
+      { db, file, now: () => Math.floor(clock()) },
+      { hostname: options.hostname ?? osHostname(), pid: process.pid, isAlive: options.isAlive ?? isProcessAlive },
+    );
+  } catch (error) {
+    db.close();
+    throw toStoreError(error, file);
+  }
+}
+
+/** Bytes the WAL file is truncated to after a checkpoint. */
+const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+
+function prepareConnection(db: Database.Database, file: string): void {
+  // The first read of the header: a file that is not SQLite fails here with SQLITE_NOTADB.
+  // One read transaction, so that a second process creating the store meanwhile cannot make
+  // it look half-made (no application_id yet, tables already).
+  const { applicationId, version, empty } = db.transaction(() => {
+    const applicationId = db.pragma('application_id', { simple: true }) as number;
+    const version = readUserVersion(db);
+    return { applicationId, version, empty: applicationId === 0 && version === 0 && isEmpty(db) };
+  })();
+  let fresh = false;
+  if (applicationId !== APPLICATION_ID) {
+    if (!empty) throw notAStoreError(file, 'a SQLite database of another application');
+    fresh = true;
+  }
+  if (version > SCHEMA_VERSION) throw newerStoreError(file, version);
+
+  // Only possible before the first table, and before WAL writes the header.
+  if (fresh) db.pragma('auto_vacuum = INCREMENTAL');
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  // After a checkpoint, a WAL swollen by a batch of big messages shrinks back to this (watch mode).
+  db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
+
+  if (version < SCHEMA_VERSION) {
+    try {
+      migrateStore(db);
+    } catch (error) {
+      if (error instanceof NewerStoreVersion) throw newerStoreError(file, error.version);
+      throw error;
+    }
+  }
+}
+
+/**
+ * `mkdir -p`, by hand: Node's recursive mkdirSync spins forever where mkdir keeps answering
+ * ENOENT (e.g. under /proc). A folder created meanwhile by another process is fine.
+ */
+function ensureFolder(folder: string): void {
+  const missing: string[] = [];
+  for (let current = folder; !statSync(current, { throwIfNoEntry: false }); current = dirname(current)) {
+    missing.push(current);
+    if (dirname(current) === current) break;
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      mkdirSync(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(dir).isDirectory()) throw error;
+    }
+  }
+}
+
+/** No table, index or view yet: a new file (or an empty one someone created for us). */
+function isEmpty(db: Database.Database): boolean {
+  return db.prepare('SELECT count(*) FROM sqlite_schema').pluck().get() === 0;
+}

@@ -1,0 +1,62 @@
+/**
+ * Retention: raw copies go after `retentionDays`; ledger rows after `ledgerDays`, but only
+ * rows whose story is over (`done`) and whose message is off the server (deleted or moved).
+ * A row for a message still on the server is what keeps it from being handled twice, so it
+ * stays however old it is; failed / quarantined / handled / received rows are never purged.
+ */
+import type { StoreContext } from './context.js';
+import type { PurgeOptions, PurgeResult } from './types.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export class Retention {
+  private readonly deleteAllRaw;
+  private readonly deleteOldRaw;
+  private readonly deletePurgeableRaw;
+  private readonly deletePurgeableRows;
+  private readonly deleteOldRuns;
+  private readonly purgeTx;
+
+  constructor(private readonly context: StoreContext) {
+    const { db } = context;
+    this.deleteAllRaw = db.prepare('DELETE FROM archive');
+    this.deleteOldRaw = db.prepare<[number]>('DELETE FROM archive WHERE stored_at < ?');
+    const purgeable = "state = 'done' AND on_server = 0 AND updated_at < @cutoff";
+    // Counted explicitly: the ON DELETE CASCADE from messages would not show in changes().
+    this.deletePurgeableRaw = db.prepare<[{ cutoff: number }]>(
+      `DELETE FROM archive WHERE ref IN (SELECT ref FROM messages WHERE ${purgeable})`,
+    );
+    this.deletePurgeableRows = db.prepare<[{ cutoff: number }]>(`DELETE FROM messages WHERE ${purgeable}`);
+    // A run that never ended (crashed) ages by its start; runs still going in this process stay.
+    this.deleteOldRuns = db.prepare<[{ cutoff: number; active: string }]>(
+      `DELETE FROM runs WHERE coalesce(ended_at, started_at) < @cutoff
+         AND id NOT IN (SELECT value FROM json_each(@active))`,
+    );
+
+    this.purgeTx = db.transaction((retentionDays: number, ledgerDays: number, activeRuns: readonly number[]): PurgeResult => {
+      const now = context.now();
+      let rawDeleted =
+        retentionDays === 0 ? this.deleteAllRaw.run().changes : this.deleteOldRaw.run(now - retentionDays * DAY_MS).changes;
+      const cutoff = now - ledgerDays * DAY_MS;
+      rawDeleted += this.deletePurgeableRaw.run({ cutoff }).changes;
+      const rowsDeleted = this.deletePurgeableRows.run({ cutoff }).changes;
+      const runsDeleted = this.deleteOldRuns.run({ cutoff, active: JSON.stringify(activeRuns) }).changes;
+      return { rawDeleted, rowsDeleted, runsDeleted };
+    });
+  }
+
+  /** `activeRuns`: runs this process has begun and not ended, kept whatever their age. */
+  purge(options: PurgeOptions, activeRuns: readonly number[]): PurgeResult {
+    const retentionDays = checkDays('retentionDays', options.retentionDays);
+    const ledgerDays = checkDays('ledgerDays', options.ledgerDays);
+    const result = this.purgeTx.immediate(retentionDays, ledgerDays, activeRuns);
+    // Give freed pages back to the file system (auto_vacuum = INCREMENTAL); cheap when none are free.
+    this.context.db.exec('PRAGMA incremental_vacuum');
+    return result;
+  }
+}
+
+function checkDays(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`purge: ${name} must be 0 or more days, got ${value}`);
+  return value;
+}

@@ -1,0 +1,158 @@
+/**
+ * The store's schema, versioned in code. Migration N brings `PRAGMA user_version` to N; each
+ * runs in its own `BEGIN IMMEDIATE` transaction, so a crash or a second process starting at
+ * the same moment never sees half a schema. A store is only ever migrated forward: one whose
+ * version is above `SCHEMA_VERSION` is refused (see `open.ts`), never touched.
+ *
+ * Rules for the next migration: append, never edit a shipped one; keep it idempotent within
+ * its transaction; `PRAGMA foreign_keys` cannot change inside a transaction, so a migration
+ * that rebuilds a table must not rely on turning it off.
+ */
+import type Database from 'better-sqlite3';
+
+/** `PRAGMA application_id` of a mailpoll store: ASCII "MLPL". Tells our file from any other SQLite file. */
+export const APPLICATION_ID = 0x4d4c504c;
+
+export interface Migration {
+  /** The `user_version` this migration leaves behind. */
+  version: number;
+  description: string;
+  sql: string;
+}
+
+/**
+ * Schema notes:
+ * - `messages.uid_validity` is '' when there is none (POP3, Maildir): NULLs are all distinct
+ *   in a UNIQUE index, '' is not.
+ * - `messages.ref` is AUTOINCREMENT so a purged ref is never handed out again (`mailpoll show N`
+ *   must not show another message later).
+ * - `archive.stored_at` comes before `raw`: reading it never walks the blob's overflow pages.
+ * - Booleans are 0/1 integers; timestamps integers, ms since the epoch.
+ */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'ledger, archive, runs, leases',
+    sql: `
+      CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY,
+        started_at  INTEGER NOT NULL,
+        ended_at    INTEGER,
+        pid         INTEGER NOT NULL,
+        command     TEXT    NOT NULL,
+        dry_run     INTEGER NOT NULL CHECK (dry_run IN (0, 1)),
+        exit_code   INTEGER
+      );
+
+      CREATE TABLE run_accounts (
+        id           INTEGER PRIMARY KEY,
+        run_id       INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        account      TEXT    NOT NULL,
+        status       TEXT    NOT NULL CHECK (status IN ('ok', 'error', 'busy')),
+        fetched      INTEGER NOT NULL,
+        processed    INTEGER NOT NULL,
+        failed       INTEGER NOT NULL,
+        transitions  INTEGER NOT NULL,
+        error        TEXT,
+        duration_ms  INTEGER NOT NULL
+      );
+      CREATE INDEX run_accounts_run ON run_accounts (run_id);
+
+      CREATE TABLE messages (
+        ref            INTEGER PRIMARY KEY AUTOINCREMENT,
+        account        TEXT    NOT NULL,
+        mailbox        TEXT    NOT NULL,
+        uid_validity   TEXT    NOT NULL,
+        uid            TEXT    NOT NULL,
+        protocol       TEXT    NOT NULL CHECK (protocol IN ('imap', 'pop3', 'maildir')),
+        fingerprint    TEXT,
+        message_id     TEXT,
+        sender         TEXT,
+        subject        TEXT,
+        date           TEXT,
+        size           INTEGER,
+        state          TEXT    NOT NULL CHECK (state IN ('received', 'handled', 'done', 'failed', 'quarantined')),
+        action         TEXT    CHECK (action IN ('delete', 'keep', 'markSeen', 'move')),
+        move_to        TEXT,
+        transition     INTEGER CHECK (transition IN (0, 1)),
+        attempts       INTEGER NOT NULL DEFAULT 0,
+        last_error     TEXT,
+        first_seen_at  INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL,
+        handled_at     INTEGER,
+        done_at        INTEGER,
+        on_server      INTEGER NOT NULL DEFAULT 1 CHECK (on_server IN (0, 1)),
+        run_id         INTEGER REFERENCES runs (id) ON DELETE SET NULL,
+        UNIQUE (account, mailbox, uid_validity, uid)
+      );
+      CREATE INDEX messages_fingerprint ON messages (account, fingerprint) WHERE fingerprint IS NOT NULL;
+      CREATE INDEX messages_state ON messages (account, mailbox, state);
+      CREATE INDEX messages_updated ON messages (updated_at);
+      CREATE INDEX messages_purgeable ON messages (updated_at) WHERE state = 'done' AND on_server = 0;
+      CREATE INDEX messages_run ON messages (run_id);
+
+      CREATE TABLE archive (
+        ref        INTEGER PRIMARY KEY REFERENCES messages (ref) ON DELETE CASCADE,
+        stored_at  INTEGER NOT NULL,
+        raw        BLOB    NOT NULL
+      );
+      CREATE INDEX archive_stored ON archive (stored_at);
+
+      CREATE TABLE leases (
+        account      TEXT    PRIMARY KEY,
+        pid          INTEGER NOT NULL,
+        host         TEXT    NOT NULL,
+        token        TEXT    NOT NULL,
+        acquired_at  INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      -- One row, written by Store.sync(): the small commit that carries the WAL fsync.
+      CREATE TABLE sync_mark (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        synced_at  INTEGER NOT NULL
+      );
+    `,
+  },
+];
+
+/** The version this mailpoll writes and understands. */
+export const SCHEMA_VERSION: number = migrations.length;
+
+/** `PRAGMA user_version`, read without a statement cache (it runs once per open). */
+export function readUserVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Bring the store from `user_version` up to `SCHEMA_VERSION`. Re-reads the version inside
+ * each transaction: another process may have migrated in the meantime. Returns the versions
+ * that were applied (empty when the store was already current).
+ * Throws `NewerStoreVersion` when a newer mailpoll got there first.
+ */
+export function migrateStore(db: Database.Database): number[] {
+  const applied: number[] = [];
+  for (const migration of migrations) {
+    const step = db.transaction(() => {
+      const current = readUserVersion(db);
+      if (current > SCHEMA_VERSION) throw new NewerStoreVersion(current);
+      if (current >= migration.version) return;
+      if (current !== migration.version - 1) {
+        throw new Error(`store schema: cannot apply migration ${migration.version} to version ${current}`);
+      }
+      if (migration.version === 1) db.pragma(`application_id = ${APPLICATION_ID}`);
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${migration.version}`);
+      applied.push(migration.version);
+    });
+    step.immediate();
+  }
+  return applied;
+}
+
+/** The store was written by a newer mailpoll; carries its version for the message. */
+export class NewerStoreVersion extends Error {
+  constructor(readonly version: number) {
+    super(`store version ${version} is newer than ${SCHEMA_VERSION}`);
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The Store over one SQLite connection: composes the ledger, leases, run history and
+ * retention, and turns every SQLite failure into a one-line StoreError on the way out.
+ */
+import Database from 'better-sqlite3';
+import type { Decision } from '../decision/types.js';
+import type { StoreContext } from './context.js';
+import { toStoreError } from './failure.js';
+import { RunLog } from './history.js';
+import { Ledger } from './ledger.js';
+import { type LeaseOwner, Leases } from './leases.js';
+import { Retention } from './retention.js';
+import type {
+  AccountRunRecord,
+  HistoryQuery,
+  LeaseResult,
+  MessageKey,
+  MessageRecord,
+  PurgeOptions,
+  PurgeResult,
+  ReceivedMessage,
+  RunRecord,
+  Store,
+} from './types.js';
+
+export class SqliteStore implements Store {
+  readonly path: string;
+  private readonly ledger: Ledger;
+  private readonly leases: Leases;
+  private readonly runLog: RunLog;
+  private readonly retention: Retention;
+  private readonly markSynced;
+
+  constructor(
+    private readonly context: StoreContext,
+    owner: LeaseOwner,
+  ) {
+    this.path = context.file;
+    this.ledger = new Ledger(context);
+    this.leases = new Leases(context, owner);
+    this.runLog = new RunLog(context);
+    this.retention = new Retention(context);
+    const mark = context.db.prepare<[number]>(
+      'INSERT INTO sync_mark (id, synced_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET synced_at = excluded.synced_at',
+    );
+    this.markSynced = context.db.transaction(() => void mark.run(context.now()));
+  }
+
+  beginRun(info: { pid: number; command: string; dryRun: boolean }): number {
+    return this.guard(() => this.runLog.beginRun(info));
+  }
+
+  recordAccountRun(runId: number, result: AccountRunRecord): void {
+    this.guard(() => this.runLog.recordAccountRun(runId, result));
+  }
+
+  endRun(runId: number, exitCode: number): void {
+    this.guard(() => this.runLog.endRun(runId, exitCode));
+  }
+
+  acquireLease(account: string, options: { ttlMs: number }): LeaseResult {
+    return this.guard(() => this.leases.acquire(account, options.ttlMs, (work) => this.guard(work)));
+  }
+
+  findByUids(key: Omit<MessageKey, 'uid'>, uids: readonly string[]): Map<string, MessageRecord> {
+    return this.guard(() => this.ledger.findByUids(key, uids));
+  }
+
+  findByFingerprints(account: string, fingerprints: readonly string[]): Map<string, MessageRecord> {
+    return this.guard(() => this.ledger.findByFingerprints(account, fingerprints));
+  }
+
+  pendingDecisions(account: string, mailbox: string): MessageRecord[] {
+    return this.guard(() => this.ledger.pendingDecisions(account, mailbox));
+  }
+
+  recordReceived(runId: number, messages: readonly ReceivedMessage[], options: { archive: boolean }): Map<string, number> {
+    return this.guard(() => this.ledger.recordReceived(runId, messages, options));
+  }
+
+  recordHandled(ref: number, decision: Decision): void {
+    this.guard(() => this.ledger.recordHandled(ref, decision));
+  }
+
+  recordFailed(ref: number, error: string, maxAttempts: number): 'failed' | 'quarantined' {
+    return this.guard(() => this.ledger.recordFailed(ref, error, maxAttempts));
+  }
+
+  recordActionFailed(ref: number, error: string): void {
+    this.guard(() => this.ledger.recordActionFailed(ref, error));
+  }
+
+  markDone(refs: readonly number[]): void {
+    this.guard(() => this.ledger.markDone(refs));
+  }
+
+  rekey(ref: number, key: MessageKey): void {
+    this.guard(() => this.ledger.rekey(ref, key));
+  }
+
+  release(ref: number): boolean {
+    return this.guard(() => this.ledger.release(ref));
+  }
+
+  /**
+   * One small commit with `synchronous = FULL`: SQLite fsyncs the WAL at that commit, and an
+   * fsync covers every frame in the file, so all earlier NORMAL commits become durable too.
+   * (A checkpoint is no barrier: it skips the fsync when readers keep it from copying anything.)
+   * `fullfsync` makes it a real flush on macOS; elsewhere it does nothing.
+   */
+  sync(): void {
+    this.guard(() => {
+      const { db } = this.context;
+      db.pragma('synchronous = FULL');
+      db.pragma('fullfsync = ON');
+      try {
+        this.markSynced.immediate();
+      } finally {
+        db.pragma('fullfsync = OFF');
+        db.pragma('synchronous = NORMAL');
+      }
+    });
+  }
+
+  get(ref: number): MessageRecord | undefined {
+    return this.guard(() => this.ledger.get(ref));
+  }
+
+  raw(ref: number): Buffer | undefined {
+    return this.guard(() => this.ledger.raw(ref));
+  }
+
+  history(query: HistoryQuery): { runs: RunRecord[]; messages: MessageRecord[] } {
+    return this.guard(() => this.runLog.history(query));
+  }
+
+  purge(options: PurgeOptions): PurgeResult {
+    return this.guard(() => this.retention.purge(options, this.runLog.activeRuns()));
+  }
+
+  close(): void {
+    const { db } = this.context;
+    if (db.open) this.guard(() => db.close());
+  }
+
+  /** SQLite's failures leave as StoreError; programming errors (RangeError, TypeError) as they are. */
+  private guard<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      if (error instanceof Database.SqliteError) throw toStoreError(error, this.path);
+      throw error;
+    }
+  }
+}

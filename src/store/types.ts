@@ -1,0 +1,168 @@
+/**
+ * The local store: one SQLite file (WAL) holding the processed-mail ledger, the archive of
+ * raw copies, the run history and the per-account leases.
+ *
+ * The guarantee it carries (README, "Never lose mail"), per message:
+ *   fetch -> raw copy archived + ledger `received` -> handler -> ledger `handled` with the
+ *   Decision -> server action -> ledger `done`.
+ * Nothing on the server changes before `handled` is committed; after a crash between
+ * `handled` and `done` the recorded Decision is applied without calling the handler again.
+ */
+import type { Decision } from '../decision/types.js';
+import type { Action, Protocol } from '../mailbox/types.js';
+
+export type MessageState = 'received' | 'handled' | 'done' | 'failed' | 'quarantined';
+
+/** Where a message lives: the key the ledger knows it by. */
+export interface MessageKey {
+  account: string;
+  /** IMAP folder as the server names it, the Maildir path, or '' for POP3. */
+  mailbox: string;
+  /** IMAP UIDVALIDITY as a decimal string; null for POP3 and Maildir. */
+  uidValidity: string | null;
+  /** IMAP UID, POP3 UIDL or Maildir unique name. */
+  uid: string;
+}
+
+/** What is known of a message before or after parsing; every field may be missing. */
+export interface MessageMeta {
+  messageId: string | null;
+  sender: string | null;
+  subject: string | null;
+  /** ISO 8601. */
+  date: string | null;
+  size: number | null;
+}
+
+export interface MessageRecord extends MessageKey, MessageMeta {
+  /** The number `mailpoll show` takes: stable, unique in the store. */
+  ref: number;
+  protocol: Protocol;
+  /** sha256 over Message-ID, Date header and size; survives a UIDVALIDITY change. */
+  fingerprint: string | null;
+  state: MessageState;
+  action: Action | null;
+  moveTo: string | null;
+  transition: boolean | null;
+  /** Failed handler attempts so far. */
+  attempts: number;
+  lastError: string | null;
+  /** Milliseconds since the epoch. */
+  firstSeenAt: number;
+  updatedAt: number;
+  handledAt: number | null;
+  doneAt: number | null;
+  /** False once a done delete/move took it out of the folder. */
+  onServer: boolean;
+  /** The archive still holds its raw copy. */
+  hasRaw: boolean;
+  /** The run that last touched it. */
+  runId: number | null;
+}
+
+export interface ReceivedMessage {
+  key: MessageKey;
+  protocol: Protocol;
+  fingerprint: string | null;
+  meta: MessageMeta;
+  /** The RFC 822 source; archived unless retention is 0. */
+  raw: Buffer | undefined;
+}
+
+export type LeaseResult =
+  | { ok: true; lease: Lease }
+  | { ok: false; holder: { pid: number; host: string; since: number } };
+
+export interface Lease {
+  /** Push the expiry forward (called on a timer while the account is worked on). */
+  renew(): void;
+  /** Give the account up. Safe to call twice. */
+  release(): void;
+}
+
+export interface RunRecord {
+  id: number;
+  startedAt: number;
+  endedAt: number | null;
+  pid: number;
+  command: string;
+  dryRun: boolean;
+  exitCode: number | null;
+  accounts: AccountRunRecord[];
+}
+
+export interface AccountRunRecord {
+  account: string;
+  status: 'ok' | 'error' | 'busy';
+  fetched: number;
+  processed: number;
+  failed: number;
+  transitions: number;
+  error: string | null;
+  durationMs: number;
+}
+
+export interface HistoryQuery {
+  account?: string | undefined;
+  /** Milliseconds since the epoch: only what happened after. */
+  since?: number | undefined;
+  state?: MessageState | undefined;
+  limit?: number | undefined;
+}
+
+export interface PurgeOptions {
+  /** Raw copies older than this many days are deleted; 0 = keep none. */
+  retentionDays: number;
+  /** Ledger rows untouched for this many days are deleted, unless the message is still on the server. */
+  ledgerDays: number;
+}
+
+export interface PurgeResult {
+  rawDeleted: number;
+  rowsDeleted: number;
+  runsDeleted: number;
+}
+
+export interface Store {
+  readonly path: string;
+
+  beginRun(info: { pid: number; command: string; dryRun: boolean }): number;
+  recordAccountRun(runId: number, result: AccountRunRecord): void;
+  endRun(runId: number, exitCode: number): void;
+
+  /** Take the account for this process, or learn who has it. A lease of a dead local pid or past its expiry is taken over. */
+  acquireLease(account: string, options: { ttlMs: number }): LeaseResult;
+
+  /** Records by uid for these keys (same account, mailbox, uidValidity). */
+  findByUids(key: Omit<MessageKey, 'uid'>, uids: readonly string[]): Map<string, MessageRecord>;
+  /** Records by fingerprint in this account (any mailbox / uidValidity). */
+  findByFingerprints(account: string, fingerprints: readonly string[]): Map<string, MessageRecord>;
+  /** Records in state `handled`: decisions recorded but not known to be carried out. */
+  pendingDecisions(account: string, mailbox: string): MessageRecord[];
+
+  /** One transaction for a batch: upsert rows to `received` (attempts kept), archive raw copies. Returns refs by uid. */
+  recordReceived(runId: number, messages: readonly ReceivedMessage[], options: { archive: boolean }): Map<string, number>;
+  /** Commit the handler's Decision for one message (its own transaction: at most one handler re-run per crash). */
+  recordHandled(ref: number, decision: Decision): void;
+  /** A failed attempt: attempts + 1; at `maxAttempts` the state becomes `quarantined`. Returns the new state. */
+  recordFailed(ref: number, error: string, maxAttempts: number): 'failed' | 'quarantined';
+  /** The server action of a handled message failed: it stays `handled` (re-applied next run, no handler), error kept. */
+  recordActionFailed(ref: number, error: string): void;
+  /** One transaction: these messages' Decisions are carried out. */
+  markDone(refs: readonly number[]): void;
+  /** A known message was found under a new key (UIDVALIDITY change). */
+  rekey(ref: number, key: MessageKey): void;
+  /** `mailpoll retry`: a quarantined or failed message gets a fresh start (attempts 0, state failed). False if unknown. */
+  release(ref: number): boolean;
+  /**
+   * Durability barrier before server actions: everything committed so far reaches the disk
+   * (WAL fsync), so that even a power loss cannot leave a server action without its `handled` row.
+   */
+  sync(): void;
+
+  get(ref: number): MessageRecord | undefined;
+  raw(ref: number): Buffer | undefined;
+  history(query: HistoryQuery): { runs: RunRecord[]; messages: MessageRecord[] };
+  purge(options: PurgeOptions): PurgeResult;
+  close(): void;
+}

@@ -55,6 +55,9 @@ export class ConfigError extends MailpollError {
   }
 }
 
+/** No config file was found where one was searched for (commands that can do without one catch it). */
+export class ConfigNotFoundError extends ConfigError {}
+
 /** Bad command-line usage. Exit 2. */
 export class UsageError extends MailpollError {
   override readonly code = 'E_USAGE';

@@ -98,6 +98,10 @@ describe('defaults', () => {
       fetchTimeout: 120_000,
       handlerTimeout: 300_000,
       script: undefined,
+      reprocess: false,
+      maxAttempts: 5,
+      quarantineFolder: undefined,
+      maxMessageSize: undefined,
     });
   });
 
@@ -209,7 +213,7 @@ describe('schema messages', () => {
     ['unknown key with did-you-mean', { accounts: [{ ...MAILDIR, pasword: 'x' }] }, ['mailpoll.yaml: accounts[0].pasword: unknown key (did you mean "password"?)']],
     ['unknown key in another case', { accounts: [{ ...MAILDIR, MoveTo: 'x' }] }, ['mailpoll.yaml: accounts[0].MoveTo: unknown key (did you mean "moveTo"?)']],
     ['unknown key in snake case', { accounts: [{ ...MAILDIR, max_messages: 3 }] }, ['mailpoll.yaml: accounts[0].max_messages: unknown key (did you mean "maxMessages"?)']],
-    ['unknown top-level key', { accounts: [MAILDIR], store: 'x.db' }, ['mailpoll.yaml: store: unknown key (allowed: accounts, defaults, script)']],
+    ['unknown top-level key', { accounts: [MAILDIR], colour: 'x' }, ['mailpoll.yaml: colour: unknown key (allowed: accounts, defaults, script, store, retentionDays, ledgerDays)']],
     ['account key at the top level', { accounts: [MAILDIR], folder: 'x' }, ['mailpoll.yaml: folder: unknown key (account keys go in an entry of accounts, or in defaults)']],
     ['name in defaults', { accounts: [MAILDIR], defaults: { name: 'x' } }, ['mailpoll.yaml: defaults.name: not allowed in defaults: every account needs its own name']],
     ['missing accounts', {}, ['mailpoll.yaml: accounts: is required']],
@@ -312,7 +316,7 @@ describe('all problems at once', () => {
       stor: 'x',
     });
     assert.deepEqual(problems, [
-      'mailpoll.yaml: stor: unknown key (allowed: accounts, defaults, script)',
+      'mailpoll.yaml: stor: unknown key (did you mean "store"?)',
       'mailpoll.yaml: accounts[0].port: expected an integer 1-65535, got "99x"',
       'mailpoll.yaml: accounts[0].pasword: unknown key (did you mean "password"?)',
       'mailpoll.yaml: accounts[1].host: environment variable POP_HOST is not set',
@@ -324,7 +328,7 @@ describe('all problems at once', () => {
   it('loads a real file with many problems and reports them all', async () => {
     const problems = await configError(() => loadConfig({ cwd: fixture('invalid'), env: {} }));
     assert.deepEqual(problems, [
-      'mailpoll.config.yaml: store: unknown key (allowed: accounts, defaults, script)',
+      'mailpoll.config.yaml: colour: unknown key (allowed: accounts, defaults, script, store, retentionDays, ledgerDays)',
       'mailpoll.config.yaml: accounts[0].pasword: unknown key (did you mean "password"?)',
       'mailpoll.config.yaml: accounts[1].port: expected an integer 1-65535, got "99x"',
       'mailpoll.config.yaml: accounts[1].tls: expected one of implicit, starttls, none, got "ssl"',
@@ -675,6 +679,9 @@ describe('selectAccounts', () => {
     file: undefined,
     dir: '/',
     accounts: ['a', 'b', 'c'].map((name) => ({ ...one({ ...MAILDIR, name }), enabled: name !== 'b' })),
+    store: undefined,
+    retentionDays: 7,
+    ledgerDays: 90,
   };
   const names = (accounts: AccountConfig[]) => accounts.map((account) => account.name);
 
@@ -702,5 +709,48 @@ describe('documentation', () => {
       assert.ok(accountSchema.shape[key as keyof typeof accountSchema.shape].description, key);
     }
     assert.deepEqual(Object.keys(configSchema.shape), Object.keys(TOP_LEVEL_KEY_DOCS));
+  });
+});
+
+describe('store keys', () => {
+  it('resolves store against the config folder and applies retention defaults', () => {
+    const { config, problems } = validateConfig(
+      { store: './state/m.db', accounts: [{ ...MAILDIR, name: 'a' }] },
+      { file: '/etc/mailpoll/mailpoll.yaml', dir: '/etc/mailpoll', env: {}, displayName: 'mailpoll.yaml' },
+    );
+    assert.deepEqual(problems, []);
+    assert.equal(config?.store, '/etc/mailpoll/state/m.db');
+    assert.equal(config?.retentionDays, 7);
+    assert.equal(config?.ledgerDays, 90);
+    assert.equal(config?.accounts[0]?.maxAttempts, 5);
+    assert.equal(config?.accounts[0]?.reprocess, false);
+  });
+
+  it('parses maxMessageSize with units and rejects nonsense', () => {
+    const sizes: Array<[unknown, number | string]> = [
+      [1000, 1000],
+      ['500KB', 512_000],
+      ['25MB', 25 * 1024 * 1024],
+      ['1gb', 1024 ** 3],
+      ['big', 'accounts[0].maxMessageSize: expected a size like 500KB, 25MB or a number of bytes, got "big"'],
+    ];
+    for (const [input, expected] of sizes) {
+      const { config, problems } = validateConfig(
+        { accounts: [{ ...MAILDIR, name: 'a', maxMessageSize: input }] },
+        { file: undefined, dir: '/', env: {}, displayName: 'm.yaml' },
+      );
+      if (typeof expected === 'number') assert.equal(config?.accounts[0]?.maxMessageSize, expected);
+      else assert.deepEqual(problems, [`m.yaml: ${expected}`]);
+    }
+  });
+
+  it('rejects a negative retention and quarantineFolder outside IMAP', () => {
+    const { problems } = validateConfig(
+      { retentionDays: -1, accounts: [{ ...MAILDIR, name: 'a', quarantineFolder: 'Q' }] },
+      { file: undefined, dir: '/', env: {}, displayName: 'm.yaml' },
+    );
+    assert.equal(problems.length, 2, problems.join('\n'));
+    assert.match(problems.join('\n'), /retentionDays: expected a whole number of days/);
+    assert.match(problems.join('\n'), /accounts\[0\]\.quarantineFolder: /);
   });
 });

@@ -7,13 +7,16 @@ import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Loader } from 'cosmiconfig';
-import { ConfigError } from '../errors.js';
+import { ConfigError, ConfigNotFoundError } from '../errors.js';
 import { IMPLICIT_TLS_PORT, PLAIN_PORT, checkRules, mergeDefaults, type MergedAccount, type RulesInput } from './rules.js';
 import {
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_FETCH_TIMEOUT,
   DEFAULT_FOLDER,
   DEFAULT_HANDLER_TIMEOUT,
+  DEFAULT_LEDGER_DAYS,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_RETENTION_DAYS,
   PASSWORD_KEYS,
   SECRET_KEYS,
   accountSchema,
@@ -248,7 +251,14 @@ function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resol
     }
     return resolved;
   });
-  return { file: context.file, dir: context.dir, accounts };
+  return {
+    file: context.file,
+    dir: context.dir,
+    accounts,
+    store: parsed.store === undefined ? undefined : resolvePath(parsed.store),
+    retentionDays: parsed.retentionDays ?? DEFAULT_RETENTION_DAYS,
+    ledgerDays: parsed.ledgerDays ?? DEFAULT_LEDGER_DAYS,
+  };
 }
 
 /** One resolved account. The rules have passed, so the protocol's required keys are set. */
@@ -282,6 +292,10 @@ function buildAccount(merged: MergedAccount, topScript: string | undefined, reso
     fetchTimeout: merged.fetchTimeout ?? DEFAULT_FETCH_TIMEOUT,
     handlerTimeout: merged.handlerTimeout ?? DEFAULT_HANDLER_TIMEOUT,
     script: optionalPath(merged.script) ?? topScript,
+    reprocess: merged.reprocess ?? false,
+    maxAttempts: merged.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    quarantineFolder: merged.quarantineFolder,
+    maxMessageSize: merged.maxMessageSize,
   };
 }
 
@@ -380,7 +394,7 @@ async function readConfigFile(cwd: string, configFile: string | undefined): Prom
     if (configFile !== undefined) throw new ConfigError(`${configFile}: has no "mailpoll" key`);
     const stop = homedir();
     const within = path.relative(stop, cwd).startsWith('..') ? 'and its parent folders' : `and its parent folders up to ${stop}`;
-    throw new ConfigError(
+    throw new ConfigNotFoundError(
       `no config file found in ${cwd} ${within}, nor in ${globalConfigDir()}: looked for mailpoll.config.{yaml,yml,json,js,mjs,cjs}, ` +
         '.mailpollrc[.yaml|.yml|.json] and a "mailpoll" key in package.json. Run `mailpoll init` to create one, or pass -c FILE.',
     );

@@ -134,6 +134,25 @@ export const ACCOUNT_KEY_DOCS = {
     description: 'The handler module for this account (relative to the config file, `~/` allowed). Falls back to `defaults.script`, then the top-level `script`; `-s FILE` overrides all of them.',
     protocols: ALL,
   },
+  reprocess: {
+    description: 'Hand a message to the handler again although the ledger has it as done: with IMAP, a message set back to unseen is processed again; with `after: keep`, every run sees every message again.',
+    default: 'false',
+    protocols: ALL,
+  },
+  maxAttempts: {
+    description: 'Failed handler attempts before a message is quarantined (skipped by later runs until `mailpoll retry`).',
+    default: '5',
+    protocols: ALL,
+  },
+  quarantineFolder: {
+    description: 'IMAP folder a quarantined message is moved to (created if missing). Without it, the message stays where it is and is skipped.',
+    protocols: ['imap'],
+  },
+  maxMessageSize: {
+    description: 'Messages larger than this are reported and skipped, never downloaded or deleted: a number of bytes or `500KB`, `25MB`, `1GB`.',
+    default: 'no limit',
+    protocols: ALL,
+  },
 } as const satisfies Record<string, KeyDoc>;
 
 export type AccountKey = keyof typeof ACCOUNT_KEY_DOCS;
@@ -143,6 +162,18 @@ export const TOP_LEVEL_KEY_DOCS = {
   accounts: { description: 'The mailboxes to poll, a non-empty list. Required.' },
   defaults: { description: 'Account keys (any but `name`) every account inherits; an account\'s own value wins.' },
   script: { description: 'The handler module of accounts that name none (relative to the config file, `~/` allowed).' },
+  store: {
+    description: 'The SQLite file of the ledger, archive and history (relative to the config file, `~/` allowed). `--store PATH` overrides it.',
+    default: '$XDG_STATE_HOME/mailpoll/mailpoll.db, else ~/.local/state/mailpoll/mailpoll.db',
+  },
+  retentionDays: {
+    description: 'Days the raw copy of each fetched message is kept in the store (`mailpoll show REF --raw`); 0 keeps none.',
+    default: '7',
+  },
+  ledgerDays: {
+    description: 'Days ledger rows of messages no longer on the server are kept (for history and dedupe); rows of messages still on the server are never purged.',
+    default: '90',
+  },
 } as const satisfies Record<string, Omit<KeyDoc, 'protocols'>>;
 
 /** The four ways to give a password; at most one per account (or per `defaults`). */
@@ -156,6 +187,9 @@ export const DEFAULT_CONNECT_TIMEOUT = 30_000;
 export const DEFAULT_FETCH_TIMEOUT = 120_000;
 export const DEFAULT_HANDLER_TIMEOUT = 300_000;
 export const DEFAULT_FOLDER = 'INBOX';
+export const DEFAULT_MAX_ATTEMPTS = 5;
+export const DEFAULT_RETENTION_DAYS = 7;
+export const DEFAULT_LEDGER_DAYS = 90;
 
 // ---------------------------------------------------------------------------------------
 // Value schemas. Every message we write starts with "expected ", and `formatIssue` adds
@@ -201,6 +235,18 @@ function integer(min: number, max: number, expectation: string) {
   });
 }
 
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** A size in bytes, from a number of bytes or `500KB`, `25MB`, `1GB` (binary units). */
+const size = () =>
+  checked<number>((value) => {
+    const match = typeof value === 'number' ? [String(value), String(value), ''] : typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([kmg]?b?)\s*$/i.exec(value) : null;
+    const unit = SIZE_UNITS[(match?.[2] ?? '').toLowerCase()];
+    const bytes = match && unit !== undefined ? Math.round(Number(match[1]) * unit) : NaN;
+    if (!Number.isFinite(bytes) || bytes < 1) return 'expected a size like 500KB, 25MB or a number of bytes';
+    return bytes;
+  });
+
 /** A duration in milliseconds, from `30s`, `2m`, `1h`, `500ms` or a number of seconds. */
 const duration = () =>
   checked<number>((value) => {
@@ -237,6 +283,10 @@ const accountFields = {
   fetchTimeout: duration().optional().describe(doc('fetchTimeout')),
   handlerTimeout: duration().optional().describe(doc('handlerTimeout')),
   script: text().optional().describe(doc('script')),
+  reprocess: flag().optional().describe(doc('reprocess')),
+  maxAttempts: integer(1, 1000, 'expected an integer 1-1000').optional().describe(doc('maxAttempts')),
+  quarantineFolder: text().optional().describe(doc('quarantineFolder')),
+  maxMessageSize: size().optional().describe(doc('maxMessageSize')),
 };
 
 /** One entry of `accounts`, as written (before `defaults` are applied). */
@@ -250,6 +300,9 @@ export const configSchema = z.strictObject({
   accounts: z.array(accountSchema).min(1).describe(TOP_LEVEL_KEY_DOCS.accounts.description),
   defaults: defaultsSchema.optional().describe(TOP_LEVEL_KEY_DOCS.defaults.description),
   script: text().optional().describe(TOP_LEVEL_KEY_DOCS.script.description),
+  store: text().optional().describe(TOP_LEVEL_KEY_DOCS.store.description),
+  retentionDays: integer(0, 36500, 'expected a whole number of days, 0 or more').optional().describe(TOP_LEVEL_KEY_DOCS.retentionDays.description),
+  ledgerDays: integer(1, 36500, 'expected a whole number of days, 1 or more').optional().describe(TOP_LEVEL_KEY_DOCS.ledgerDays.description),
 });
 
 export type ParsedAccount = z.output<typeof accountSchema>;

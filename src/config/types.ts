@@ -53,6 +53,14 @@ export interface AccountConfig {
   handlerTimeout: number;
   /** Absolute path of the handler module. Falls back to the top-level `script`. */
   script: string | undefined;
+  /** Hand messages the ledger has as done to the handler again. Default `false`. */
+  reprocess: boolean;
+  /** Failed attempts before a message is quarantined. Default 5. */
+  maxAttempts: number;
+  /** IMAP folder quarantined messages are moved to; undefined: left in place and skipped. */
+  quarantineFolder: string | undefined;
+  /** Bytes; larger messages are reported and skipped, never downloaded. Default: no limit. */
+  maxMessageSize: number | undefined;
 }
 
 export interface Config {
@@ -62,4 +70,10 @@ export interface Config {
   dir: string;
   /** Every account, enabled or not, in file order. */
   accounts: AccountConfig[];
+  /** Absolute path of the store file from `store:`; undefined: the default location. */
+  store: string | undefined;
+  /** Days raw copies are kept. Default 7; 0 keeps none. */
+  retentionDays: number;
+  /** Days ledger rows of messages off the server are kept. Default 90. */
+  ledgerDays: number;
 }

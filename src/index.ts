@@ -13,3 +13,6 @@ export { createJsonReporter } from './report/json.js';
 export { createTextReporter } from './report/text.js';
 export type * from './report/types.js';
 export * from './errors.js';
+export { openStore, type OpenStoreOptions } from './store/open.js';
+export { defaultStorePath } from './store/path.js';
+export type * from './store/types.js';

@@ -56,9 +56,9 @@ describe('maildir accounts', () => {
     assert.equal(bySubject(stored, '[4] "move:Archive/2024"')?.folder, 'Archive.2024');
     assert.deepEqual([bySubject(stored, '[5] throw')?.folder, bySubject(stored, '[5] throw')?.flags], ['', '']);
 
-    // Seen mail is not handed over again; the failure and the kept message are.
+    // Seen mail is not listed, kept mail is done in the ledger: only the failure comes back.
     const again = await runCli(['--json'], { cwd: dir });
-    assert.deepEqual(messageEvents(again).map((e) => e.subject), ['[2] 4', '[5] throw']);
+    assert.deepEqual(messageEvents(again).map((e) => e.subject), ['[5] throw']);
   });
 
   test('-s overrides the handler and -a picks a disabled account', async () => {
@@ -201,7 +201,7 @@ describe('the bundled example (README set-up command)', () => {
   test('npm run example polls the example Maildir with the example handler', async () => {
     const run = promisify(execFile);
     const { stdout } = await run('npm', ['run', '--silent', 'example'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
-    assert.match(stdout, /support #\S+ Alice Martin <alice@customer\.example> "Cannot log in since this morning" move:Processed \+transition ok/);
+    assert.match(stdout, /support #\S+ ref:\d+ Alice Martin <alice@customer\.example> "Cannot log in since this morning" move:Processed \+transition ok/);
     assert.match(stdout, /"Invoice 2026-0042" move:Invoices \+transition ok/);
     assert.match(stdout, /"Our November newsletter" delete ok/);
     assert.match(stdout, /support: 4 fetched, 4 processed, 0 failed, 3 transitions/);

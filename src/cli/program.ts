@@ -21,6 +21,8 @@ Examples:
   $ mailpoll --dry-run -a support      run the handler, change nothing on the server
   $ mailpoll --first                   stop after the first processed message
   $ mailpoll check                     log in to each account and show its counts
+  $ mailpoll history --status failed   what failed, newest first
+  $ mailpoll show 42 --raw > msg.eml   the exact source of the message with ref 42
   $ mailpoll init                      write an example config and handler here
 
   cron, every minute:
@@ -42,6 +44,8 @@ function collect(value: string, previous: string[] | undefined): string[] {
 const configOption = (): Option => new Option('-c, --config <file>', 'config file (default: searched from the current folder)');
 const accountOption = (): Option =>
   new Option('-a, --account <name>', 'only this account (repeatable; also runs disabled accounts)').argParser(collect);
+const storeOption = (): Option =>
+  new Option('--store <file>', 'the SQLite store (default: store: in the config, else $XDG_STATE_HOME/mailpoll/mailpoll.db)');
 const jsonOption = (): Option => new Option('--json', 'NDJSON events on stdout (schema in the README)');
 const verboseOption = (): Option => new Option('-v, --verbose', 'protocol log and stack traces on stderr');
 
@@ -58,6 +62,7 @@ export function createProgram(context: ProgramContext): Command {
     .addOption(configOption())
     .addOption(accountOption())
     .option('-s, --script <file>', 'handler module for every account (overrides script:)')
+    .addOption(storeOption())
     .addOption(jsonOption())
     .option('--dry-run', 'run the handler but change nothing on the server; report what would have happened')
     .option('--limit <n>', 'at most N messages per account this run', positiveInteger)
@@ -92,6 +97,56 @@ export function createProgram(context: ProgramContext): Command {
     .action(async (options) => {
       const { validateCommand } = await import('./commands/validate.js');
       context.setExitCode(await validateCommand(options));
+    });
+
+  program
+    .command('history')
+    .description('runs and per-message outcomes from the store, newest first')
+    .addOption(configOption())
+    .addOption(storeOption())
+    .option('-a, --account <name>', 'only this account')
+    .option('--since <duration>', 'only what happened within this long (1h, 1d, 7d)')
+    .option('--status <state>', 'only messages in this state: received, handled, done, failed, quarantined')
+    .option('--limit <n>', 'at most N runs and N messages (default 50)', positiveInteger)
+    .addOption(jsonOption())
+    .action(async (options) => {
+      const { historyCommand } = await import('./commands/history.js');
+      context.setExitCode(await historyCommand(options));
+    });
+
+  program
+    .command('show')
+    .description("one message's record: headers, decision, attempts, errors; --raw writes its archived source")
+    .argument('<ref>', 'the ref from the report (ref:42) or from history')
+    .option('--raw', 'write the archived RFC 822 source to stdout (mailpoll show 42 --raw > msg.eml)')
+    .addOption(configOption())
+    .addOption(storeOption())
+    .addOption(jsonOption())
+    .action(async (ref: string, options) => {
+      const { showCommand } = await import('./commands/show.js');
+      context.setExitCode(await showCommand(ref, options));
+    });
+
+  program
+    .command('retry')
+    .description('release a quarantined (or failed) message: the next run hands it to the handler again')
+    .argument('<ref>', 'the ref from the report or from history')
+    .addOption(configOption())
+    .addOption(storeOption())
+    .action(async (ref: string, options) => {
+      const { retryCommand } = await import('./commands/retry.js');
+      context.setExitCode(await retryCommand(ref, options));
+    });
+
+  program
+    .command('purge')
+    .description('delete raw copies older than retentionDays and ledger rows older than ledgerDays (runs also do this)')
+    .addOption(configOption())
+    .addOption(storeOption())
+    .addOption(jsonOption())
+    .action(async (options) => {
+      const { purgeCommand } = await import('./commands/purge.js');
+      context.setExitCode(await purgeCommand(options));
     });
 
   program

@@ -1,15 +1,18 @@
 /**
- * One account's poll cycle. The story of one message:
+ * One account's poll cycle. The story of one message, and the order that keeps mail safe:
  *
- *   list -> fetch (BODY.PEEK: reading changes nothing) -> parse -> handler -> Decision
- *   -> server action -> report.
+ *   fetch (BODY.PEEK: reading changes nothing) -> parse -> raw copy archived + ledger
+ *   `received` -> handler -> ledger `handled` with the Decision (committed before the next
+ *   handler runs) -> durability barrier -> server action -> ledger `done` -> report.
  *
- * Nothing on the server changes before the handler has succeeded: a message whose
- * parse, handler or decision fails gets no disposition at all and is retried next run.
+ * Nothing on the server changes before its `handled` row is committed. A message whose
+ * parse, handler or plan fails gets no disposition and is retried next run; after
+ * `maxAttempts` it is quarantined. Decisions recorded by a run that died before carrying
+ * them out are applied first, without calling the handler again.
  *
- * Work goes in batches: bodies of one batch are fetched in one streamed command and
- * collected (imapflow runs no other command while a fetch is iterated), then handled,
- * then their dispositions are applied grouped by action. No round trip per message.
+ * Work goes in batches: the bodies of one batch are fetched in one streamed command and
+ * collected (imapflow runs no other command while a fetch is iterated), then handled one
+ * by one, then their dispositions are applied grouped by action. No round trip per message.
  */
 import type { AccountConfig } from '../config/types.js';
 import { planDecision } from '../decision/plan.js';
@@ -17,13 +20,15 @@ import type { Decision } from '../decision/types.js';
 import { describeError, MailpollError } from '../errors.js';
 import { createHandlerContext, runHandler } from '../handler/run.js';
 import type { Handler, HandlerContext, MailMessage } from '../handler/types.js';
-import type { Candidate, Disposition, FetchedMessage, Mailbox, MailboxCapabilities } from '../mailbox/types.js';
+import type { Candidate, Disposition, FetchedMessage, Mailbox } from '../mailbox/types.js';
 import { parseMessage } from '../message/parse.js';
 import type { MessageEvent, Reporter } from '../report/types.js';
+import { fingerprint } from '../store/fingerprint.js';
+import type { MessageKey, MessageMeta, MessageRecord, Store } from '../store/types.js';
 import { batchCandidates, type BatchLimits } from './batches.js';
 
 export interface CycleOptions {
-  /** Run handlers but change nothing on the server. */
+  /** Run handlers but change nothing: neither on the server nor in the ledger. */
   dryRun: boolean;
   /** At most this many messages (on top of the account's maxMessages). */
   limit?: number | undefined;
@@ -39,6 +44,11 @@ export interface CycleDeps {
   mailbox: Mailbox;
   handler: Handler;
   reporter: Reporter;
+  store: Store;
+  /** The run this cycle belongs to (`store.beginRun`). */
+  runId: number;
+  /** Keep raw copies in the archive (retentionDays > 0). */
+  archive: boolean;
   /** Where handler `context.log` lines go (stderr). */
   writeLog?: ((line: string) => void) | undefined;
   now?: () => number;
@@ -46,12 +56,12 @@ export interface CycleDeps {
 
 export interface CycleResult {
   account: string;
-  status: 'ok' | 'error';
+  status: 'ok' | 'error' | 'busy';
   fetched: number;
   processed: number;
   failed: number;
   transitions: number;
-  /** Why the account stopped early (connection, login, TLS, timeout). */
+  /** Why the account stopped early (connection, login, TLS, timeout), or who holds it (busy). */
   error: MailpollError | undefined;
   /** A message was processed and `first` was set: the caller stops too. */
   stoppedAfterFirst: boolean;
@@ -59,66 +69,323 @@ export interface CycleResult {
 
 const DEFAULT_BATCH: BatchLimits = { maxCount: 100, maxBytes: 32 * 1024 * 1024 };
 
-/** A handled message waiting for its server action. */
-interface Handled {
+/** A message on its way through the cycle. */
+interface InHand {
   event: MessageEvent;
+  ref: number | null;
   disposition: Disposition | undefined;
+  /** The disposition moves a quarantined message aside: it stays `quarantined`, not `done`. */
+  quarantine: boolean;
+}
+
+/** What one cycle shares between its steps. */
+interface Cycle {
+  account: AccountConfig;
+  deps: CycleDeps;
+  options: CycleOptions;
+  context: HandlerContext;
+  now: () => number;
+  result: CycleResult;
+  /** The ledger's key of the opened folder, without the uid. */
+  where: Omit<MessageKey, 'uid'>;
+  /** Refs whose dispositions take effect only at close (POP3 DELE). */
+  awaitingClose: number[];
 }
 
 export async function pollAccount(account: AccountConfig, deps: CycleDeps, options: CycleOptions): Promise<CycleResult> {
-  const { mailbox, reporter } = deps;
-  const now = deps.now ?? Date.now;
-  const result: CycleResult = {
-    account: account.name,
-    status: 'ok',
-    fetched: 0,
-    processed: 0,
-    failed: 0,
-    transitions: 0,
-    error: undefined,
-    stoppedAfterFirst: false,
+  const cycle: Cycle = {
+    account,
+    deps,
+    options,
+    context: createHandlerContext(account.name, options.dryRun, deps.writeLog),
+    now: deps.now ?? Date.now,
+    result: {
+      account: account.name,
+      status: 'ok',
+      fetched: 0,
+      processed: 0,
+      failed: 0,
+      transitions: 0,
+      error: undefined,
+      stoppedAfterFirst: false,
+    },
+    where: { account: account.name, mailbox: '', uidValidity: null },
+    awaitingClose: [],
   };
-  const context = createHandlerContext(account.name, options.dryRun, deps.writeLog);
-  const stop = (): boolean => options.signal?.aborted === true || result.stoppedAfterFirst;
+  const { mailbox } = deps;
 
   try {
-    await mailbox.open();
-    const candidates = await mailbox.list({ onlyUnseen: account.onlyUnseen, limit: perCycleLimit(account, options) });
+    const status = await mailbox.open();
+    cycle.where = { account: account.name, mailbox: status.folder, uidValidity: status.uidValidity?.toString() ?? null };
+    await recoverDecisions(cycle);
+    const candidates = await selectCandidates(cycle);
     // --first wants one message: don't download a batch of them.
     const limits = options.first ? { maxCount: 1, maxBytes: Infinity } : (options.batch ?? DEFAULT_BATCH);
-
     for (const batch of batchCandidates(candidates, limits)) {
-      if (stop()) break;
-      const fetched = await fetchAll(mailbox, batch);
-      result.fetched += fetched.length;
-
-      const handled: Handled[] = [];
-      for (const message of fetched) {
-        if (stop()) break;
-        const outcome = await handleMessage(account, mailbox.capabilities, deps.handler, message, context, options, now);
-        handled.push(outcome);
-        if (outcome.disposition !== undefined || outcome.event.status === 'dry-run') {
-          if (options.first) result.stoppedAfterFirst = true;
-        }
-      }
-
-      if (!options.dryRun) await applyDispositions(mailbox, handled);
-      for (const { event } of handled) {
-        if (event.status === 'failed') result.failed += 1;
-        else {
-          result.processed += 1;
-          if (event.transition) result.transitions += 1;
-        }
-        reporter.report(event);
-      }
+      if (stopped(cycle)) break;
+      await processBatch(cycle, batch);
     }
   } catch (error) {
-    result.status = 'error';
-    result.error = asAccountError(account, error);
-  } finally {
-    await mailbox.close().catch(() => undefined);
+    cycle.result.status = 'error';
+    cycle.result.error = asAccountError(account, error);
   }
-  return result;
+
+  try {
+    await mailbox.close();
+    // POP3: the DELEs are final now that QUIT was answered.
+    if (cycle.awaitingClose.length > 0) deps.store.markDone(cycle.awaitingClose);
+  } catch (error) {
+    if (cycle.awaitingClose.length > 0 && cycle.result.status === 'ok') {
+      cycle.result.status = 'error';
+      cycle.result.error = new MailpollError(
+        `${account.name}: the session ended before the server confirmed ${cycle.awaitingClose.length} delete(s) (${describeError(error)}); they are applied on the next run without calling the handler again.`,
+        { account: account.name, cause: error },
+      );
+    }
+  }
+  return cycle.result;
+}
+
+function stopped(cycle: Cycle): boolean {
+  return cycle.options.signal?.aborted === true || cycle.result.stoppedAfterFirst;
+}
+
+/**
+ * Decisions recorded (`handled`) by a run that died before carrying them out: apply them
+ * now, without the handler. A message no longer there has nothing left to do.
+ */
+async function recoverDecisions(cycle: Cycle): Promise<void> {
+  const { store, mailbox } = cycle.deps;
+  if (cycle.options.dryRun) return;
+  const pending = store
+    .pendingDecisions(cycle.account.name, cycle.where.mailbox)
+    .filter((record) => record.uidValidity === cycle.where.uidValidity && record.action !== null);
+  if (pending.length === 0) return;
+
+  const present = await mailbox.present(pending.map((record) => record.uid));
+  const gone = pending.filter((record) => !present.has(record.uid));
+  if (gone.length > 0) store.markDone(gone.map((record) => record.ref));
+
+  const inHand = pending
+    .filter((record) => present.has(record.uid))
+    .map((record): InHand => {
+      const decision: Decision = { action: record.action!, folder: record.moveTo ?? undefined, transition: record.transition ?? false };
+      return {
+        event: { ...recordEvent(cycle, record, decision), recovered: true },
+        ref: record.ref,
+        disposition: { uid: record.uid, action: decision.action, folder: decision.folder },
+        quarantine: false,
+      };
+    });
+  await carryOut(cycle, inHand);
+  report(cycle, inHand);
+}
+
+/** One search, minus what the ledger has finished with, minus messages over maxMessageSize. */
+async function selectCandidates(cycle: Cycle): Promise<Candidate[]> {
+  const { account } = cycle;
+  const { store, mailbox } = cycle.deps;
+  const listed = await mailbox.list({
+    onlyUnseen: account.onlyUnseen,
+    limit: perCycleLimit(account, cycle.options),
+    skip: (uid) => finished(store.findByUids(cycle.where, [uid]).get(uid), account),
+  });
+  const candidates = skipKnownFingerprints(cycle, listed);
+
+  const max = account.maxMessageSize;
+  if (max === undefined) return candidates;
+  const tooLarge = candidates.filter((candidate) => (candidate.size ?? 0) > max);
+  if (tooLarge.length > 0) quarantineTooLarge(cycle, tooLarge, max);
+  return candidates.filter((candidate) => (candidate.size ?? 0) <= max);
+}
+
+/** The ledger has finished with this message: it is not handed over again. */
+function finished(record: MessageRecord | undefined, account: AccountConfig): boolean {
+  if (record === undefined) return false;
+  if (record.state === 'done') return !account.reprocess;
+  // quarantined: until `mailpoll retry`; handled: its Decision is applied, not the handler.
+  return record.state === 'quarantined' || record.state === 'handled';
+}
+
+/**
+ * A UIDVALIDITY change renumbers every message: find them again by fingerprint (Message-ID,
+ * Date, size) instead of handing the whole folder over again, and move their rows to the new key.
+ */
+function skipKnownFingerprints(cycle: Cycle, candidates: Candidate[]): Candidate[] {
+  const prints = new Map<string, Candidate>();
+  for (const candidate of candidates) {
+    const print = fingerprint({ messageId: candidate.messageId, sentDate: candidate.sentDate, size: candidate.size });
+    if (print !== null) prints.set(print, candidate);
+  }
+  if (prints.size === 0) return candidates;
+  const known = cycle.deps.store.findByFingerprints(cycle.account.name, [...prints.keys()]);
+  const skipped = new Set<string>();
+  for (const [print, record] of known) {
+    const candidate = prints.get(print)!;
+    const sameKey = record.uid === candidate.uid && record.uidValidity === cycle.where.uidValidity;
+    const movedKey = record.mailbox === cycle.where.mailbox && record.onServer && !sameKey;
+    if (movedKey && finished(record, cycle.account)) {
+      if (!cycle.options.dryRun) cycle.deps.store.rekey(record.ref, { ...cycle.where, uid: candidate.uid });
+      skipped.add(candidate.uid);
+    }
+  }
+  return candidates.filter((candidate) => !skipped.has(candidate.uid));
+}
+
+/** Never downloaded, never deleted: recorded as quarantined so later runs skip it quietly. */
+function quarantineTooLarge(cycle: Cycle, candidates: Candidate[], max: number): void {
+  const { store, runId } = cycle.deps;
+  const events: InHand[] = [];
+  const refs = cycle.options.dryRun
+    ? new Map<string, number>()
+    : store.recordReceived(
+        runId,
+        candidates.map((candidate) => ({
+          key: { ...cycle.where, uid: candidate.uid },
+          protocol: cycle.account.protocol,
+          fingerprint: fingerprint({ messageId: candidate.messageId, sentDate: candidate.sentDate, size: candidate.size }),
+          meta: { messageId: candidate.messageId ?? null, sender: null, subject: null, date: null, size: candidate.size ?? null },
+          raw: undefined,
+        })),
+        { archive: false },
+      );
+  for (const candidate of candidates) {
+    const error = `larger than maxMessageSize (${formatBytes(candidate.size ?? 0)} > ${formatBytes(max)}): left on the server, not downloaded`;
+    const ref = refs.get(candidate.uid) ?? null;
+    if (ref !== null) store.recordFailed(ref, error, 1);
+    const event = baseEvent(cycle, candidate.uid, ref, { messageId: candidate.messageId ?? null, sender: null, subject: null, date: null, size: candidate.size ?? 0 });
+    events.push({ event: { ...event, status: 'quarantined', error }, ref, disposition: undefined, quarantine: false });
+  }
+  report(cycle, events);
+}
+
+/** fetch -> parse -> received -> handler -> handled, message by message -> server actions -> done. */
+async function processBatch(cycle: Cycle, batch: Candidate[]): Promise<void> {
+  const { store, runId, archive, mailbox, handler } = cycle.deps;
+  const { account, options } = cycle;
+
+  const fetched = await fetchAll(mailbox, batch);
+  cycle.result.fetched += fetched.length;
+  const parsed = await parseAll(cycle, fetched);
+
+  const refs = options.dryRun
+    ? new Map<string, number>()
+    : store.recordReceived(
+        runId,
+        parsed.map(({ message, meta, print }) => ({
+          key: { ...cycle.where, uid: message.uid },
+          protocol: account.protocol,
+          fingerprint: print,
+          meta,
+          raw: message.raw,
+        })),
+        { archive },
+      );
+
+  const inHand: InHand[] = [];
+  for (const item of parsed) {
+    if (stopped(cycle)) break;
+    const ref = refs.get(item.message.uid) ?? null;
+    const started = cycle.now();
+    try {
+      if (item.parsed === undefined) throw item.error;
+      const outcome = await runHandler(handler, item.parsed, cycle.context, account, { timeoutMs: account.handlerTimeout });
+      const decision = planDecision(outcome, mailbox.capabilities, account);
+      // Committed before the next handler runs: a crash repeats at most this one handler.
+      if (ref !== null) store.recordHandled(ref, decision);
+      const event = { ...baseEvent(cycle, item.message.uid, ref, item.meta), ...decisionFields(decision) };
+      event.status = options.dryRun ? 'dry-run' : 'ok';
+      event.durationMs = cycle.now() - started;
+      const disposition = options.dryRun ? undefined : { uid: item.message.uid, action: decision.action, folder: decision.folder };
+      inHand.push({ event, ref, disposition, quarantine: false });
+      if (options.first) cycle.result.stoppedAfterFirst = true;
+    } catch (error) {
+      inHand.push(failure(cycle, item.message.uid, ref, item.meta, describeError(error), cycle.now() - started));
+    }
+  }
+
+  if (!options.dryRun) await carryOut(cycle, inHand);
+  report(cycle, inHand);
+}
+
+interface Parsed {
+  message: FetchedMessage;
+  parsed: MailMessage | undefined;
+  error: unknown;
+  meta: MessageMeta & { size: number };
+  print: string | null;
+}
+
+async function parseAll(cycle: Cycle, fetched: FetchedMessage[]): Promise<Parsed[]> {
+  const out: Parsed[] = [];
+  for (const message of fetched) {
+    try {
+      const parsed = await parseMessage(message, { account: cycle.account.name, folder: cycle.account.folder });
+      const meta = metaOf(parsed, message.size);
+      const print = fingerprint({ messageId: parsed.messageId, sentDate: sentDateOf(parsed), size: message.size });
+      out.push({ message, parsed, error: undefined, meta, print });
+    } catch (error) {
+      const meta = { messageId: null, sender: null, subject: null, date: null, size: message.size };
+      out.push({ message, parsed: undefined, error, meta, print: null });
+    }
+  }
+  return out;
+}
+
+/** A failed message: recorded with its attempt; at maxAttempts quarantined (and moved aside if configured). */
+function failure(cycle: Cycle, uid: string, ref: number | null, meta: MessageMeta, error: string, durationMs: number): InHand {
+  const event = { ...baseEvent(cycle, uid, ref, meta), status: 'failed' as const, error, durationMs };
+  if (ref === null) return { event, ref, disposition: undefined, quarantine: false };
+  const { account } = cycle;
+  const state = cycle.deps.store.recordFailed(ref, error, account.maxAttempts);
+  if (state !== 'quarantined') return { event, ref, disposition: undefined, quarantine: false };
+  const quarantined = { ...event, status: 'quarantined' as const, error: `${error} (attempt ${account.maxAttempts} of ${account.maxAttempts}: quarantined; mailpoll retry ${ref} releases it)` };
+  const folder = account.quarantineFolder;
+  if (folder === undefined || !cycle.deps.mailbox.capabilities.move) return { event: quarantined, ref, disposition: undefined, quarantine: true };
+  return { event: { ...quarantined, action: 'move', moveTo: folder }, ref, disposition: { uid, action: 'move', folder }, quarantine: true };
+}
+
+/**
+ * Apply the dispositions of messages whose Decisions are committed: one durability barrier,
+ * one grouped call, then `done` in one transaction. A refused action leaves the message
+ * `handled`: its Decision is applied again next run, without the handler.
+ */
+async function carryOut(cycle: Cycle, inHand: InHand[]): Promise<void> {
+  const { store, mailbox } = cycle.deps;
+  const pending = inHand.filter((item): item is InHand & { disposition: Disposition } => item.disposition !== undefined);
+  if (pending.length === 0) return;
+  store.sync();
+  const results = await mailbox.apply(pending.map((item) => item.disposition));
+  const byUid = new Map(results.map((result) => [result.uid, result]));
+  const done: number[] = [];
+  for (const item of pending) {
+    const outcome = byUid.get(item.disposition.uid);
+    if (outcome?.ok) {
+      if (!item.quarantine && item.ref !== null) done.push(item.ref);
+      continue;
+    }
+    const error = `${item.disposition.action} failed: ${describeError(outcome?.error ?? 'no answer from the server')}`;
+    if (item.quarantine) {
+      item.event.error = `${item.event.error ?? ''}; moving it to ${item.disposition.folder ?? '?'} failed: ${describeError(outcome?.error)}`;
+      continue;
+    }
+    item.event.status = 'failed';
+    item.event.error = `${error}; the handler's decision is kept and applied again on the next run`;
+    if (item.ref !== null) store.recordActionFailed(item.ref, error);
+  }
+  if (mailbox.capabilities.applyAtClose) cycle.awaitingClose.push(...done);
+  else if (done.length > 0) store.markDone(done);
+}
+
+function report(cycle: Cycle, inHand: InHand[]): void {
+  for (const { event } of inHand) {
+    if (event.status === 'failed' || event.status === 'quarantined') cycle.result.failed += 1;
+    else {
+      cycle.result.processed += 1;
+      if (event.transition) cycle.result.transitions += 1;
+    }
+    cycle.deps.reporter.report(event);
+  }
 }
 
 function perCycleLimit(account: AccountConfig, options: CycleOptions): number | undefined {
@@ -133,85 +400,69 @@ async function fetchAll(mailbox: Mailbox, batch: Candidate[]): Promise<FetchedMe
   return messages;
 }
 
-/** parse -> handler -> Decision. Any failure leaves the message without a disposition. */
-async function handleMessage(
-  account: AccountConfig,
-  capabilities: MailboxCapabilities,
-  handler: Handler,
-  fetched: FetchedMessage,
-  context: HandlerContext,
-  options: CycleOptions,
-  now: () => number,
-): Promise<Handled> {
-  const started = now();
-  let message: MailMessage | undefined;
-  try {
-    message = await parseMessage(fetched, { account: account.name, folder: account.folder });
-    const outcome = await runHandler(handler, message, context, account, { timeoutMs: account.handlerTimeout });
-    const decision = planDecision(outcome, capabilities, account);
-    const event = messageEvent(account, fetched, message, decision, options.dryRun ? 'dry-run' : 'ok', null, now() - started);
-    const disposition = options.dryRun ? undefined : { uid: fetched.uid, action: decision.action, folder: decision.folder };
-    return { event, disposition };
-  } catch (error) {
-    const event = messageEvent(account, fetched, message, undefined, 'failed', describeError(error), now() - started);
-    return { event, disposition: undefined };
-  }
-}
-
-/** Apply the batch's dispositions in one grouped call; a failed action fails its message. */
-async function applyDispositions(mailbox: Mailbox, handled: Handled[]): Promise<void> {
-  const pending = handled.filter((h): h is Handled & { disposition: Disposition } => h.disposition !== undefined);
-  if (pending.length === 0) return;
-  const results = await mailbox.apply(pending.map((h) => h.disposition));
-  const byUid = new Map(results.map((r) => [r.uid, r]));
-  for (const item of pending) {
-    const outcome = byUid.get(item.disposition.uid);
-    if (outcome === undefined || !outcome.ok) {
-      item.event.status = 'failed';
-      item.event.error = `${item.disposition.action} failed: ${describeError(outcome?.error ?? 'no result from the server')}`;
-    }
-  }
-}
-
-function messageEvent(
-  account: AccountConfig,
-  fetched: FetchedMessage,
-  message: MailMessage | undefined,
-  decision: Decision | undefined,
-  status: MessageEvent['status'],
-  error: string | null,
-  durationMs: number,
-): MessageEvent {
+function baseEvent(cycle: Cycle, uid: string, ref: number | null, meta: MessageMeta): MessageEvent {
   return {
     type: 'message',
-    account: account.name,
-    protocol: account.protocol,
-    folder: account.folder,
-    uid: fetched.uid,
-    messageId: message?.messageId ?? null,
-    from: formatSender(message),
-    subject: message?.subject ?? null,
-    date: isoDate(message?.date),
-    size: fetched.size,
-    action: decision?.action ?? 'keep',
-    moveTo: decision?.folder ?? null,
-    transition: decision?.transition ?? false,
-    status,
-    error,
-    durationMs,
+    ref,
+    account: cycle.account.name,
+    protocol: cycle.account.protocol,
+    folder: cycle.account.folder,
+    uid,
+    messageId: meta.messageId,
+    from: meta.sender,
+    subject: meta.subject,
+    date: meta.date,
+    size: meta.size ?? 0,
+    action: 'keep',
+    moveTo: null,
+    transition: false,
+    status: 'ok',
+    error: null,
+    recovered: false,
+    durationMs: 0,
   };
 }
 
+function decisionFields(decision: Decision): Pick<MessageEvent, 'action' | 'moveTo' | 'transition'> {
+  return { action: decision.action, moveTo: decision.folder ?? null, transition: decision.transition };
+}
+
+function recordEvent(cycle: Cycle, record: MessageRecord, decision: Decision): MessageEvent {
+  return { ...baseEvent(cycle, record.uid, record.ref, record), ...decisionFields(decision) };
+}
+
+function metaOf(message: MailMessage, size: number): MessageMeta & { size: number } {
+  return {
+    messageId: message.messageId ?? null,
+    sender: formatSender(message),
+    subject: message.subject ?? null,
+    date: isoDate(message.date),
+    size,
+  };
+}
+
+/** The Date header as written (the fingerprint must match what IMAP/POP3 give before download). */
+function sentDateOf(message: MailMessage): string | undefined {
+  const line = message.headerLines.find((header) => header.key === 'date')?.line;
+  return line?.replace(/^date:\s*/i, '');
+}
+
 /** `Name <address>` for each sender, without mailparser's quoting of the name. */
-function formatSender(message: MailMessage | undefined): string | null {
-  const senders = message?.from?.value ?? [];
-  if (senders.length === 0) return message?.from?.text || null;
+function formatSender(message: MailMessage): string | null {
+  const senders = message.from?.value ?? [];
+  if (senders.length === 0) return message.from?.text || null;
   return senders.map((s) => (s.name ? `${s.name} <${s.address ?? ''}>` : (s.address ?? ''))).join(', ');
 }
 
 /** mailparser gives an Invalid Date for an unparseable Date header. */
 function isoDate(date: Date | undefined): string | null {
   return date === undefined || Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  if (bytes >= 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${bytes} B`;
 }
 
 function asAccountError(account: AccountConfig, error: unknown): MailpollError {

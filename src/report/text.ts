@@ -42,7 +42,7 @@ function formatEvent(event: ReportEvent, c: ChalkInstance, quiet: boolean): stri
       if (quiet && event.status !== 'failed') return undefined;
       return formatMessage(event, c);
     case 'account':
-      if (quiet && event.status === 'ok' && event.failed === 0) return undefined;
+      if (quiet && event.status !== 'error' && event.failed === 0) return undefined;
       return formatAccount(event, c);
     case 'check':
       return formatCheck(event, c);
@@ -56,19 +56,24 @@ function formatMessage(event: MessageEvent, c: ChalkInstance): string {
   const from = event.from ?? '(no sender)';
   const subject = event.subject === null ? '(no subject)' : `"${shorten(event.subject, SUBJECT_WIDTH)}"`;
   const action = event.action === 'move' ? `move:${event.moveTo ?? ''}` : event.action;
-  const parts = [c.bold(event.account), c.dim(`#${event.uid}`), from, subject];
-  if (event.status === 'failed') {
-    parts.push(c.red(`failed: ${event.error ?? 'unknown error'}`));
+  const parts = [c.bold(event.account), c.dim(`#${event.uid}`)];
+  // The ref is what `mailpoll show` and `mailpoll retry` take.
+  if (event.ref !== null) parts.push(c.dim(`ref:${event.ref}`));
+  parts.push(from, subject);
+  if (event.status === 'failed' || event.status === 'quarantined') {
+    parts.push(c.red(`${event.status}: ${event.error ?? 'unknown error'}`));
     return parts.join(' ');
   }
   parts.push(action);
   if (event.transition) parts.push('+transition');
   parts.push(event.status === 'dry-run' ? c.yellow('dry-run') : c.green('ok'));
+  if (event.recovered) parts.push(c.dim('(decision recorded by an interrupted run, applied now)'));
   return parts.join(' ');
 }
 
 function formatAccount(event: AccountEvent, c: ChalkInstance): string {
   const took = c.dim(`(${seconds(event.durationMs)})`);
+  if (event.status === 'busy') return c.yellow(event.error ?? `${event.account}: busy`);
   if (event.status === 'error') {
     const counts = event.fetched > 0 ? ` after ${formatCounts(event)}` : '';
     return `${c.bold(event.account)}: ${c.red(event.error ?? 'failed')}${counts} ${took}`;

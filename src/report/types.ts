@@ -4,11 +4,14 @@
  */
 import type { Action, Protocol } from '../mailbox/types.js';
 
-export type MessageStatus = 'ok' | 'failed' | 'dry-run';
+/** `quarantined`: failed `maxAttempts` times (or too large): skipped by later runs until `mailpoll retry`. */
+export type MessageStatus = 'ok' | 'failed' | 'dry-run' | 'quarantined';
 
 /** One message's fate. */
 export interface MessageEvent {
   type: 'message';
+  /** The store's number for this message (`mailpoll show REF`); null under --dry-run. */
+  ref: number | null;
   account: string;
   protocol: Protocol;
   folder: string;
@@ -25,6 +28,8 @@ export interface MessageEvent {
   transition: boolean;
   status: MessageStatus;
   error: string | null;
+  /** A Decision recorded by an interrupted run, carried out now without calling the handler. */
+  recovered: boolean;
   durationMs: number;
 }
 
@@ -33,7 +38,8 @@ export interface AccountEvent {
   type: 'account';
   account: string;
   protocol: Protocol;
-  status: 'ok' | 'error';
+  /** `busy`: another mailpoll process is working on this account; skipped (not an error). */
+  status: 'ok' | 'error' | 'busy';
   /** Messages whose source was downloaded. */
   fetched: number;
   /** Messages handled and disposed of (or, under --dry-run, handled). */

@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 export const BIN = fileURLToPath(new URL('../../bin/mailpoll.js', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
+const TEST_STATE_HOME = join(tmpdir(), `mailpoll-test-state-${process.pid}`);
+
 export interface CliResult {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -27,7 +29,8 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd: options.cwd ?? process.cwd(),
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, ...options.env },
+      // Never the real ~/.local/state: a store left to its default lands in a temp folder.
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, XDG_STATE_HOME: TEST_STATE_HOME, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -56,10 +59,14 @@ function parseEvents(stdout: string): Array<Record<string, unknown>> {
   return events;
 }
 
-/** A fresh temp folder with a `mailpoll.config.json` holding `config`. Returns the folder. */
-export async function writeConfig(config: unknown, dir?: string): Promise<string> {
+/**
+ * A fresh temp folder with a `mailpoll.config.json` holding `config`. Returns the folder.
+ * Unless the config names one, its store is `mailpoll.db` in that folder: each test its own ledger.
+ */
+export async function writeConfig(config: Record<string, unknown>, dir?: string): Promise<string> {
   const folder = dir ?? (await mkdtemp(join(tmpdir(), 'mailpoll-cli-')));
-  await writeFile(join(folder, 'mailpoll.config.json'), JSON.stringify(config, null, 2));
+  const withStore = 'store' in config ? config : { store: './mailpoll.db', ...config };
+  await writeFile(join(folder, 'mailpoll.config.json'), JSON.stringify(withStore, null, 2));
   return folder;
 }
 

@@ -3,9 +3,11 @@ import { selectAccounts } from '../../config/select.js';
 import type { ExitCode } from '../../errors.js';
 import { runOnce } from '../../poll/run.js';
 import { createOutput } from '../output.js';
+import { openCliStore } from '../store.js';
 
 export interface RunCommandOptions {
   config?: string | undefined;
+  store?: string | undefined;
   account?: string[] | undefined;
   script?: string | undefined;
   json?: boolean | undefined;
@@ -21,15 +23,23 @@ export async function runCommand(options: RunCommandOptions, signal: AbortSignal
   const output = createOutput(options);
   const config = await loadConfig({ configFile: options.config, accounts: options.account, script: options.script });
   const accounts = selectAccounts(config, options.account);
-  const result = await runOnce({
-    accounts,
-    reporter: output.reporter,
-    dryRun: options.dryRun ?? false,
-    limit: options.limit,
-    first: options.first,
-    signal,
-    writeLog: output.err,
-    debug: output.debug,
-  });
-  return result.exitCode;
+  const store = await openCliStore({ store: options.store, config });
+  try {
+    const result = await runOnce({
+      accounts,
+      reporter: output.reporter,
+      store,
+      retention: { retentionDays: config.retentionDays, ledgerDays: config.ledgerDays },
+      command: ['mailpoll', ...process.argv.slice(2)].join(' '),
+      dryRun: options.dryRun ?? false,
+      limit: options.limit,
+      first: options.first,
+      signal,
+      writeLog: output.err,
+      debug: output.debug,
+    });
+    return result.exitCode;
+  } finally {
+    store.close();
+  }
 }

@@ -1,0 +1,65 @@
+import { ExitCode, UsageError } from '../../errors.js';
+import { createOutput } from '../output.js';
+import { loadConfigIfAny, openCliStore } from '../store.js';
+
+export interface ShowCommandOptions {
+  config?: string | undefined;
+  store?: string | undefined;
+  raw?: boolean | undefined;
+  json?: boolean | undefined;
+}
+
+/** `mailpoll show REF`: one message's record; `--raw` writes its archived RFC 822 source to stdout. */
+export async function showCommand(refText: string, options: ShowCommandOptions): Promise<ExitCode> {
+  const ref = parseRef(refText);
+  const output = createOutput(options);
+  const config = await loadConfigIfAny(options.config);
+  const store = await openCliStore({ store: options.store, config });
+  try {
+    const record = store.get(ref);
+    if (record === undefined) throw new UsageError(`no message with ref ${ref} in ${store.path}`);
+    if (options.raw) {
+      const raw = store.raw(ref);
+      if (raw === undefined) {
+        throw new UsageError(`ref ${ref}: no raw copy in the archive (kept for retentionDays after fetching; this one was purged or never archived)`);
+      }
+      // The exact bytes: no redaction, no newline added.
+      process.stdout.write(raw);
+      return ExitCode.ok;
+    }
+    if (options.json) {
+      output.out(JSON.stringify({ type: 'record', ...record }));
+      return ExitCode.ok;
+    }
+    const rows: Array<[string, unknown]> = [
+      ['ref', record.ref],
+      ['account', `${record.account} (${record.protocol})`],
+      ['mailbox', record.mailbox],
+      ['uid', record.uidValidity === null ? record.uid : `${record.uid} (uidvalidity ${record.uidValidity})`],
+      ['message-id', record.messageId],
+      ['from', record.sender],
+      ['subject', record.subject],
+      ['date', record.date],
+      ['size', record.size],
+      ['state', record.state],
+      ['decision', record.action === null ? null : `${record.action}${record.moveTo ? ` to ${record.moveTo}` : ''}${record.transition ? ', transition' : ''}`],
+      ['attempts', record.attempts],
+      ['last error', record.lastError],
+      ['first seen', new Date(record.firstSeenAt).toISOString()],
+      ['handled', record.handledAt === null ? null : new Date(record.handledAt).toISOString()],
+      ['done', record.doneAt === null ? null : new Date(record.doneAt).toISOString()],
+      ['on server', record.onServer ? 'yes (as far as mailpoll knows)' : 'no'],
+      ['raw copy', record.hasRaw ? `yes: mailpoll show ${record.ref} --raw > message.eml` : 'no'],
+    ];
+    for (const [name, value] of rows) output.out(`${`${name}:`.padEnd(12)} ${value === null || value === undefined ? '-' : String(value)}`);
+    return ExitCode.ok;
+  } finally {
+    store.close();
+  }
+}
+
+export function parseRef(text: string): number {
+  const ref = Number(text);
+  if (!Number.isSafeInteger(ref) || ref < 1) throw new UsageError(`expected a message ref (a positive number from the report or history), got "${text}"`);
+  return ref;
+}

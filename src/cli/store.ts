@@ -1,0 +1,52 @@
+/**
+ * Which store file a command uses, and opening it: `--store PATH` (relative to the current
+ * folder), else `store:` of the config, else the default under $XDG_STATE_HOME.
+ */
+import { resolve } from 'node:path';
+import type { Config } from '../config/types.js';
+import { ConfigNotFoundError, UsageError } from '../errors.js';
+import { defaultStorePath } from '../store/path.js';
+import type { Store } from '../store/types.js';
+
+export interface StoreLocation {
+  /** `--store PATH`. */
+  store?: string | undefined;
+  config?: Pick<Config, 'store'> | undefined;
+}
+
+export function storePath(location: StoreLocation, cwd = process.cwd()): string {
+  if (location.store !== undefined) return resolve(cwd, location.store);
+  return location.config?.store ?? defaultStorePath();
+}
+
+/**
+ * The store's clock. MAILPOLL_NOW (an ISO time) fixes it: a test hook for retention, so that
+ * tests never sleep or assert on timing (CONTRIBUTING.md).
+ */
+export function storeClock(env: NodeJS.ProcessEnv = process.env): () => number {
+  const fixed = env.MAILPOLL_NOW;
+  if (fixed === undefined || fixed === '') return Date.now;
+  const at = Date.parse(fixed);
+  if (Number.isNaN(at)) throw new UsageError(`MAILPOLL_NOW: expected an ISO time like 2026-01-31T12:00:00Z, got "${fixed}"`);
+  return () => at;
+}
+
+export async function openCliStore(location: StoreLocation): Promise<Store> {
+  // better-sqlite3 is a native module: loaded only by commands that use the store.
+  const { openStore } = await import('../store/open.js');
+  return openStore(storePath(location), { now: storeClock() });
+}
+
+/**
+ * The config, for commands that need only its `store:` and retention keys: without `-c`,
+ * a missing config is fine (the default store is used); an invalid one is still an error.
+ */
+export async function loadConfigIfAny(configFile: string | undefined): Promise<Config | undefined> {
+  const { loadConfig } = await import('../config/load.js');
+  try {
+    return await loadConfig({ configFile, resolveSecrets: false });
+  } catch (error) {
+    if (error instanceof ConfigNotFoundError && configFile === undefined) return undefined;
+    throw error;
+  }
+}

@@ -1,0 +1,73 @@
+/** Test scenarios on a private Dovecot: fresh users with numbered messages, account configs, state checks. */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FIXTURES } from './cli.js';
+import { message, type Dovecot } from './dovecot.js';
+import { bySubject, readMaildir, type StoredMessage } from './maildir-state.js';
+
+/** The handler whose result each message's subject dictates (see the fixture's header). */
+export const SPEC_HANDLER = join(FIXTURES, 'handlers', 'spec-from-subject.mjs');
+
+export interface Credentials {
+  user: string;
+  password: string;
+}
+
+let users = 0;
+
+export function scenario(dovecot: Dovecot) {
+  return {
+    /** A fresh mailbox holding one message per subject, oldest first, message-ids `<mN.user@test>`. */
+    async mailbox(subjects: string[], options: { seen?: string[] } = {}): Promise<Credentials> {
+      users += 1;
+      const user = `u${process.pid}x${users}`;
+      const password = `pw-${users}-s3cret`;
+      await dovecot.addUser(user, password);
+      const base = Date.UTC(2026, 0, 1);
+      for (const [index, subject] of subjects.entries()) {
+        const date = new Date(base + index * 60_000);
+        await dovecot.deliver(user, message({ subject, messageId: `<m${index}.${user}@test>`, date }), {
+          seen: options.seen?.includes(subject) ?? false,
+          date,
+        });
+      }
+      return { user, password };
+    },
+
+    imapAccount(creds: Credentials, extra: Record<string, unknown> = {}): Record<string, unknown> {
+      return {
+        name: 'support',
+        protocol: 'imap',
+        host: '127.0.0.1',
+        port: dovecot.ports.imaps,
+        tls: 'implicit',
+        ca: dovecot.caFile,
+        user: creds.user,
+        password: creds.password,
+        ...extra,
+      };
+    },
+
+    /** What Dovecot really holds for this user, read from its Maildir. */
+    state(user: string): Promise<StoredMessage[]> {
+      return readMaildir(dovecot.maildir(user));
+    },
+  };
+}
+
+export function expectMessage(messages: StoredMessage[], subject: string, where: { folder: string; seen: boolean }): void {
+  const found = bySubject(messages, subject);
+  assert.ok(found, `${subject} should still exist; have: ${messages.map((m) => m.subject).join(', ')}`);
+  assert.equal(found.folder, where.folder, `${subject} folder`);
+  assert.equal(found.flags.includes('S'), where.seen, `${subject} seen flag`);
+}
+
+/** The calls the spec handler logged to $HANDLER_LOG. */
+export async function handlerCalls(file: string): Promise<Array<Record<string, unknown>>> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}

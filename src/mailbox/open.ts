@@ -3,7 +3,6 @@
  * loads imapflow (cold start matters: cron runs mailpoll every minute).
  */
 import type { AccountConfig } from '../config/types.js';
-import { MailboxError } from '../errors.js';
 import type { Mailbox } from './types.js';
 
 export interface CreateMailboxOptions {
@@ -21,9 +20,9 @@ export async function createMailbox(account: AccountConfig, options: CreateMailb
       const { createMaildirMailbox } = await import('./maildir.js');
       return createMaildirMailbox(account);
     }
-    case 'pop3':
-      throw new MailboxError(`${account.name}: POP3 accounts are not supported by this version of mailpoll yet.`, {
-        account: account.name,
-      });
+    case 'pop3': {
+      const { createPop3Mailbox } = await import('./pop3.js');
+      return createPop3Mailbox(account, options.debug === undefined ? {} : { debug: options.debug });
+    }
   }
 }

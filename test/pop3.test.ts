@@ -22,18 +22,16 @@ import { BodyCollector, ResponseReader } from '../src/mailbox/pop3/reader.js';
 import type { FetchedMessage, Mailbox } from '../src/mailbox/types.js';
 import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
 import { readMaildir } from './helpers/maildir-state.js';
+import { closeRelays, listen, listenWith, startRelay, type RelayOptions } from './helpers/tcp-relay.js';
 
 let dovecot: Dovecot;
-const servers: net.Server[] = [];
-const sockets = new Set<net.Socket>();
 
 before(async () => {
   dovecot = await startDovecot();
 });
 
 after(async () => {
-  for (const socket of sockets) socket.destroy();
-  for (const server of servers) server.close();
+  closeRelays();
   await dovecot?.stop();
 });
 
@@ -187,92 +185,6 @@ function message8bit(subject: string, body: Buffer): Buffer {
   return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }
 
-// ---------------------------------------------------------------------------------------
-// A TCP relay in front of Dovecot's plaintext POP3 port.
-
-interface RelayOptions {
-  /** Cut each server -> client chunk into pieces written separately, with `pause` between. */
-  split?: (chunk: Buffer) => Buffer[];
-  pause?: () => Promise<void>;
-  /** Rewrite server -> client bytes (e.g. hide a capability). */
-  rewrite?: (chunk: Buffer) => Buffer;
-}
-
-interface Relay {
-  port: number;
-  /** Each write the client made, in order (all connections). */
-  clientChunks: Buffer[];
-  /** From now on forward nothing more from the server: a server that stops sending. */
-  stall(): void;
-  /** Cut every connection, as a network failure would. */
-  cut(): void;
-}
-
-async function startRelay(target: number, options: RelayOptions = {}): Promise<Relay> {
-  const clientChunks: Buffer[] = [];
-  const pairs = new Set<[net.Socket, net.Socket]>();
-  let stalled = false;
-  const port = await listen((client) => {
-    const upstream = net.connect(target, '127.0.0.1');
-    upstream.setNoDelay(true);
-    client.setNoDelay(true);
-    sockets.add(upstream);
-    const pair: [net.Socket, net.Socket] = [client, upstream];
-    pairs.add(pair);
-    client.on('data', (chunk: Buffer) => {
-      clientChunks.push(chunk);
-      upstream.write(chunk);
-    });
-    let chain = Promise.resolve();
-    upstream.on('data', (chunk: Buffer) => {
-      chain = chain.then(async () => {
-        if (stalled || client.destroyed) return;
-        const data = options.rewrite ? options.rewrite(chunk) : chunk;
-        const pieces = options.split ? options.split(data) : [data];
-        for (const [index, piece] of pieces.entries()) {
-          if (stalled || client.destroyed) return;
-          if (index > 0) await options.pause?.();
-          client.write(piece);
-        }
-      });
-    });
-    const end = (): void => {
-      client.destroy();
-      upstream.destroy();
-      pairs.delete(pair);
-    };
-    client.on('close', end);
-    upstream.on('close', () => void chain.then(end));
-    client.on('error', () => undefined);
-    upstream.on('error', () => undefined);
-  });
-  return {
-    port,
-    clientChunks,
-    stall: () => {
-      stalled = true;
-    },
-    cut: () => {
-      for (const [client, upstream] of pairs) {
-        client.destroy();
-        upstream.destroy();
-      }
-    },
-  };
-}
-
-/** A TCP server on a free loopback port; closed after the file. */
-async function listen(onConnection: (socket: net.Socket) => void): Promise<number> {
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    onConnection(socket);
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as net.AddressInfo).port;
-}
-
 /** Client writes that held more than one command of `name`: proof of pipelining. */
 function pipelinedWrites(chunks: Buffer[], name: string): number[] {
   return chunks
@@ -337,7 +249,9 @@ test('open over implicit TLS, STLS and plaintext: STAT, list and byte-identical 
       account({ user, password, tls, port }),
       async (mailbox) => {
         const status = await mailbox.open();
-        assert.deepEqual(status, { folder: 'INBOX', total: 2, unseen: undefined });
+        // STAT's size is the stored size (Dovecot's own count, as LIST gives it).
+        const bytes = raws.reduce((sum, raw) => sum + Buffer.byteLength(raw), 0);
+        assert.deepEqual(status, { folder: 'INBOX', total: 2, unseen: undefined, bytes });
         const candidates = await mailbox.list({ onlyUnseen: false });
         assert.equal(candidates.length, 2);
         const fetched = await collect(mailbox.fetch(candidates));
@@ -724,8 +638,8 @@ test('a consumer that stops early: the pipelined answers are drained, later comm
 });
 
 test('connection refused is a ConnectionError', async () => {
-  const port = await listen(() => undefined);
-  servers.at(-1)!.close();
+  const { port, server } = await listenWith(() => undefined);
+  server.close();
   await sleep(20);
   const error = await openError(account({ user: 'x', password: 'y', tls: 'none', port }));
   assert.ok(error instanceof ConnectionError, String(error));

@@ -67,7 +67,8 @@ export interface CycleResult {
   stoppedAfterFirst: boolean;
 }
 
-const DEFAULT_BATCH: BatchLimits = { maxCount: 100, maxBytes: 32 * 1024 * 1024 };
+// Bodies of one batch are held together: 16 MB bounds memory; 100 keeps round trips few.
+const DEFAULT_BATCH: BatchLimits = { maxCount: 100, maxBytes: 16 * 1024 * 1024 };
 
 /** A message on its way through the cycle. */
 interface InHand {
@@ -135,10 +136,11 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     // POP3: the DELEs are final now that QUIT was answered.
     if (cycle.awaitingClose.length > 0) deps.store.markDone(cycle.awaitingClose);
   } catch (error) {
+    // The adapter says what happened to the session; the ledger still has the deletes as decided.
     if (cycle.awaitingClose.length > 0 && cycle.result.status === 'ok') {
       cycle.result.status = 'error';
       cycle.result.error = new MailpollError(
-        `${account.name}: the session ended before the server confirmed ${cycle.awaitingClose.length} delete(s) (${describeError(error)}); they are applied on the next run without calling the handler again.`,
+        `${describeError(error)} mailpoll carries out the ${cycle.awaitingClose.length} delete(s) on the next run, without calling the handler again.`,
         { account: account.name, cause: error },
       );
     }
@@ -259,33 +261,23 @@ function quarantineTooLarge(cycle: Cycle, candidates: Candidate[], max: number):
   report(cycle, events);
 }
 
-/** fetch -> parse -> received -> handler -> handled, message by message -> server actions -> done. */
+/** fetch the batch -> per message: parse, received, handler, handled -> server actions -> done. */
 async function processBatch(cycle: Cycle, batch: Candidate[]): Promise<void> {
-  const { store, runId, archive, mailbox, handler } = cycle.deps;
+  const { mailbox, handler, store } = cycle.deps;
   const { account, options } = cycle;
 
   const fetched = await fetchAll(mailbox, batch);
   cycle.result.fetched += fetched.length;
-  const parsed = await parseAll(cycle, fetched);
-
-  const refs = options.dryRun
-    ? new Map<string, number>()
-    : store.recordReceived(
-        runId,
-        parsed.map(({ message, meta, print }) => ({
-          key: { ...cycle.where, uid: message.uid },
-          protocol: account.protocol,
-          fingerprint: print,
-          meta,
-          raw: message.raw,
-        })),
-        { archive },
-      );
 
   const inHand: InHand[] = [];
-  for (const item of parsed) {
+  for (const [index, message] of fetched.entries()) {
     if (stopped(cycle)) break;
-    const ref = refs.get(item.message.uid) ?? null;
+    if (message === undefined) continue;
+    // Parsed one at a time and dropped after its handler: a parsed message is several times
+    // its source (text, html, attachments), so a whole parsed batch would not be bounded.
+    const item = await parseOne(cycle, message);
+    fetched[index] = undefined;
+    const ref = recordReceived(cycle, item);
     const started = cycle.now();
     try {
       if (item.parsed === undefined) throw item.error;
@@ -316,20 +308,28 @@ interface Parsed {
   print: string | null;
 }
 
-async function parseAll(cycle: Cycle, fetched: FetchedMessage[]): Promise<Parsed[]> {
-  const out: Parsed[] = [];
-  for (const message of fetched) {
-    try {
-      const parsed = await parseMessage(message, { account: cycle.account.name, folder: cycle.account.folder });
-      const meta = metaOf(parsed, message.size);
-      const print = fingerprint({ messageId: parsed.messageId, sentDate: sentDateOf(parsed), size: message.size });
-      out.push({ message, parsed, error: undefined, meta, print });
-    } catch (error) {
-      const meta = { messageId: null, sender: null, subject: null, date: null, size: message.size };
-      out.push({ message, parsed: undefined, error, meta, print: null });
-    }
+async function parseOne(cycle: Cycle, message: FetchedMessage): Promise<Parsed> {
+  try {
+    const parsed = await parseMessage(message, { account: cycle.account.name, folder: cycle.account.folder });
+    const meta = metaOf(parsed, message.size);
+    const print = fingerprint({ messageId: parsed.messageId, sentDate: sentDateOf(parsed), size: message.size });
+    return { message, parsed, error: undefined, meta, print };
+  } catch (error) {
+    const meta = { messageId: null, sender: null, subject: null, date: null, size: message.size };
+    return { message, parsed: undefined, error, meta, print: null };
   }
-  return out;
+}
+
+/** Raw copy archived and `received` in one transaction, before the handler sees the message. */
+function recordReceived(cycle: Cycle, item: Parsed): number | null {
+  if (cycle.options.dryRun) return null;
+  const { store, runId, archive } = cycle.deps;
+  const refs = store.recordReceived(
+    runId,
+    [{ key: { ...cycle.where, uid: item.message.uid }, protocol: cycle.account.protocol, fingerprint: item.print, meta: item.meta, raw: item.message.raw }],
+    { archive },
+  );
+  return refs.get(item.message.uid) ?? null;
 }
 
 /** A failed message: recorded with its attempt; at maxAttempts quarantined (and moved aside if configured). */
@@ -373,8 +373,13 @@ async function carryOut(cycle: Cycle, inHand: InHand[]): Promise<void> {
     item.event.error = `${error}; the handler's decision is kept and applied again on the next run`;
     if (item.ref !== null) store.recordActionFailed(item.ref, error);
   }
-  if (mailbox.capabilities.applyAtClose) cycle.awaitingClose.push(...done);
-  else if (done.length > 0) store.markDone(done);
+  // POP3: a DELE only counts once QUIT is answered; everything else is final now.
+  const deferred = mailbox.capabilities.applyAtClose
+    ? new Set(pending.filter((item) => item.disposition.action === 'delete').map((item) => item.ref))
+    : new Set<number | null>();
+  cycle.awaitingClose.push(...done.filter((ref) => deferred.has(ref)));
+  const final = done.filter((ref) => !deferred.has(ref));
+  if (final.length > 0) store.markDone(final);
 }
 
 function report(cycle: Cycle, inHand: InHand[]): void {
@@ -394,8 +399,8 @@ function perCycleLimit(account: AccountConfig, options: CycleOptions): number | 
 }
 
 /** Collect a batch before handling it: no other command may run while a fetch streams. */
-async function fetchAll(mailbox: Mailbox, batch: Candidate[]): Promise<FetchedMessage[]> {
-  const messages: FetchedMessage[] = [];
+async function fetchAll(mailbox: Mailbox, batch: Candidate[]): Promise<Array<FetchedMessage | undefined>> {
+  const messages: Array<FetchedMessage | undefined> = [];
   for await (const message of mailbox.fetch(batch)) messages.push(message);
   return messages;
 }

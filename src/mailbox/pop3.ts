@@ -224,7 +224,8 @@ class Pop3Mailbox implements Mailbox {
       listing: undefined,
       deleted: new Set(),
     };
-    return { folder: 'INBOX', total, unseen: undefined };
+    const bytes = Number(/^\d+\s+(\d+)/.exec(stat.text)?.[1]);
+    return { folder: 'INBOX', total, unseen: undefined, bytes: Number.isSafeInteger(bytes) ? bytes : undefined };
   }
 
   /** POP3 has no seen flag: `onlyUnseen` does not apply; the ledger's `skip` leaves out what is done. */
@@ -467,7 +468,7 @@ class Pop3Mailbox implements Mailbox {
     try {
       const gone = failure ?? connection.failure;
       if (gone) {
-        throw new ConnectionError(`${this.#name}: cannot log out from ${this.#where} (QUIT): ${closedReason(gone)}.${lost} Try again.`, {
+        throw new ConnectionError(`${this.#name}: cannot log out from ${this.#where} (QUIT): ${closedReason(gone)}.${lost}`, {
           account: this.#name,
           cause: gone,
         });
@@ -481,13 +482,13 @@ class Pop3Mailbox implements Mailbox {
       } catch (error) {
         const reason = error instanceof TimeoutError ? `no answer within ${formatDuration(limit)}` : closedReason(error);
         const unsure = deletes > 0 ? ` The ${deletes} deletion${deletes === 1 ? '' : 's'} of this session ${deletes === 1 ? 'is' : 'are'} not confirmed.` : '';
-        throw new ConnectionError(`${this.#name}: logging out from ${this.#where} (QUIT) failed: ${reason}.${unsure} Try again.`, {
+        throw new ConnectionError(`${this.#name}: logging out from ${this.#where} (QUIT) failed: ${reason}.${unsure}`, {
           account: this.#name,
           cause: error,
         });
       }
       if (!reply.ok) {
-        throw new ConnectionError(`${this.#name} (${this.#where}): QUIT failed: ${sentence(this.#clean(reply.text) || '-ERR')}${lost} Try again.`, {
+        throw new ConnectionError(`${this.#name} (${this.#where}): QUIT failed: ${sentence(this.#clean(reply.text) || '-ERR')}${lost}`, {
           account: this.#name,
         });
       }

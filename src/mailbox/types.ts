@@ -32,6 +32,8 @@ export interface MailboxStatus {
   unseen: number | undefined;
   /** IMAP UIDVALIDITY, when the protocol has one. */
   uidValidity?: bigint | undefined;
+  /** Total size in bytes, when the server says it without a scan (POP3 STAT). */
+  bytes?: number | undefined;
 }
 
 /**

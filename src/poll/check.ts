@@ -27,6 +27,7 @@ export async function checkAccounts(options: CheckOptions): Promise<ExitCode> {
       folder: null,
       total: null,
       unseen: null,
+      bytes: null,
       status: 'ok',
       error: null,
       code: null,
@@ -39,6 +40,7 @@ export async function checkAccounts(options: CheckOptions): Promise<ExitCode> {
       event.folder = status.folder;
       event.total = status.total;
       event.unseen = status.unseen ?? null;
+      event.bytes = status.bytes ?? null;
     } catch (error) {
       event.status = 'error';
       event.error = describeError(error);

@@ -92,7 +92,8 @@ function formatCheck(event: CheckEvent, c: ChalkInstance): string {
   const where = [event.protocol, event.server, event.folder].filter((part) => part !== null).join(' ');
   if (event.status === 'error') return `${c.bold(event.account)}: ${c.red(event.error ?? 'failed')}`;
   const unseen = event.unseen === null ? '' : `, ${event.unseen} unseen`;
-  return `${c.bold(event.account)}: ${where}: ${event.total ?? 0} messages${unseen} ${c.green('ok')} ${c.dim(`(${seconds(event.durationMs)})`)}`;
+  const size = event.bytes === null ? '' : `, ${(event.bytes / 1024 / 1024).toFixed(1)} MB`;
+  return `${c.bold(event.account)}: ${where}: ${event.total ?? 0} messages${unseen}${size} ${c.green('ok')} ${c.dim(`(${seconds(event.durationMs)})`)}`;
 }
 
 function formatSummary(event: SummaryEvent, c: ChalkInstance): string {

@@ -61,6 +61,8 @@ export interface CheckEvent {
   folder: string | null;
   total: number | null;
   unseen: number | null;
+  /** Total size in bytes, where the server reports it (POP3 STAT). */
+  bytes: number | null;
   status: 'ok' | 'error';
   error: string | null;
   code: string | null;

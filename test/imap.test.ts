@@ -5,9 +5,11 @@
  * STARTTLS, one that never greets, one that stalls) use a tiny TCP stand-in or proxy.
  */
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ImapFlow } from 'imapflow';
 import type { AccountConfig } from '../src/config/types.js';
 import { AuthError, ConnectionError, MailboxError, TimeoutError, TlsError } from '../src/errors.js';
@@ -15,6 +17,8 @@ import { createImapMailbox } from '../src/mailbox/imap.js';
 import { describeNetworkError } from '../src/mailbox/net-errors.js';
 import type { FetchedMessage, Mailbox } from '../src/mailbox/types.js';
 import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { closeRelays, startRelay } from './helpers/tcp-relay.js';
+import { accountConfig } from './helpers/account.js';
 
 let dovecot: Dovecot;
 const servers: net.Server[] = [];
@@ -41,35 +45,7 @@ async function newUser(): Promise<{ user: string; password: string }> {
 
 /** An AccountConfig with the schema's defaults, implicit TLS against the private Dovecot. */
 function account(overrides: Partial<AccountConfig> = {}): AccountConfig {
-  return {
-    name: 'support',
-    enabled: true,
-    protocol: 'imap',
-    host: dovecot.host,
-    port: dovecot.ports.imaps,
-    tls: 'implicit',
-    tlsRejectUnauthorized: true,
-    ca: dovecot.caFile,
-    user: undefined,
-    login: undefined,
-    password: undefined,
-    passwordSource: 'password',
-    folder: 'INBOX',
-    path: undefined,
-    onlyUnseen: true,
-    after: 'markSeen',
-    moveTo: undefined,
-    maxMessages: undefined,
-    connectTimeout: 10_000,
-    fetchTimeout: 60_000,
-    handlerTimeout: 60_000,
-    script: undefined,
-    reprocess: false,
-    maxAttempts: 5,
-    quarantineFolder: undefined,
-    maxMessageSize: undefined,
-    ...overrides,
-  };
+  return accountConfig({ protocol: 'imap', host: dovecot.host, port: dovecot.ports.imaps, ca: dovecot.caFile, passwordSource: 'password', ...overrides });
 }
 
 /** Run `work` with an opened mailbox, always closing it. */
@@ -784,4 +760,306 @@ test('close: safe before open, twice, and after a failed open; calls after close
   // A mailbox can be opened again after close.
   assert.equal((await mailbox.open()).folder, 'INBOX');
   await mailbox.close();
+});
+
+describe('waitForChange (IDLE)', () => {
+  after(() => closeRelays());
+
+  /** Resolves once `check()` holds (polled every 20 ms); fails the test after `ms`. */
+  async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+    const started = Date.now();
+    while (!check()) {
+      if (Date.now() - started > ms) assert.fail(`timed out waiting for ${what}`);
+      await sleep(20);
+    }
+  }
+
+  /** The server accepted IDLE: its `+` continuation is in the log, at or after `from`. */
+  const idleAccepted = (lines: string[], from = 0) => () => lines.slice(from).some((line) => /^S: \+/.test(line));
+
+  /** The commands the client sent (tag dropped), from `from` on. */
+  const sent = (lines: string[], from = 0) =>
+    lines
+      .slice(from)
+      .filter((line) => line.startsWith('C: '))
+      .map((line) => line.replace(/^C: /, '').replace(/^\S+ (?=[A-Z])/, ''));
+
+  test('capabilities.idle: false before open, true on Dovecot after open, false again after close', async () => {
+    const { user, password } = await newUser();
+    const mailbox = createImapMailbox(account({ user, password }));
+    assert.equal(mailbox.capabilities.idle, false);
+    try {
+      await mailbox.open();
+      assert.equal(mailbox.capabilities.idle, true);
+      assert.equal(typeof mailbox.waitForChange, 'function');
+    } finally {
+      await mailbox.close();
+    }
+    assert.equal(mailbox.capabilities.idle, false);
+  });
+
+  test('mail delivered while waiting: changed; list, fetch and apply work after it; a second wait works', async () => {
+    const { user, password } = await newUser();
+    await dovecot.deliver(user, message({ subject: 'old' }));
+    const lines: string[] = [];
+    await withMailbox(
+      account({ user, password }),
+      async (mailbox) => {
+        const first = await mailbox.list({ onlyUnseen: true });
+        assert.deepEqual(first.map((candidate) => candidate.uid), ['1']);
+        const mark = lines.length;
+        const waiting = mailbox.waitForChange!({ maxMs: 20_000, healthCheckMs: 10_000 });
+        await until(idleAccepted(lines, mark), 'IDLE to be accepted');
+        await dovecot.deliver(user, message({ subject: 'new one' }));
+        assert.equal(await waiting, 'changed');
+        assert.deepEqual(sent(lines, mark), ['IDLE']);
+        assert.ok(lines.slice(mark).some((line) => /^S: \* 2 EXISTS$/.test(line)), lines.slice(mark).join('\n'));
+
+        // The next command ends IDLE first (DONE, the IDLE's OK), then runs.
+        const afterWait = lines.length;
+        const candidates = await mailbox.list({ onlyUnseen: true });
+        assert.deepEqual(candidates.map((candidate) => candidate.uid), ['1', '2']);
+        const commands = sent(lines, afterWait);
+        assert.equal(commands[0], 'DONE', commands.join('\n'));
+        assert.match(commands[1]!, /^UID SEARCH UNSEEN$/);
+        const fetched = await collect(mailbox.fetch(candidates));
+        assert.match(fetched[1]!.raw.toString(), /Subject: new one/);
+        const results = await mailbox.apply(candidates.map((candidate) => ({ uid: candidate.uid, action: 'markSeen' as const })));
+        assert.ok(results.every((result) => result.ok));
+
+        // Again, and nothing new after that: timeout.
+        const second = lines.length;
+        const again = mailbox.waitForChange!({ maxMs: 20_000, healthCheckMs: 10_000 });
+        await until(idleAccepted(lines, second), 'the second IDLE to be accepted');
+        await dovecot.deliver(user, message({ subject: 'third' }));
+        assert.equal(await again, 'changed');
+        assert.deepEqual((await mailbox.list({ onlyUnseen: true })).map((candidate) => candidate.uid), ['3']);
+        assert.equal(await mailbox.waitForChange!({ maxMs: 300, healthCheckMs: 10_000 }), 'timeout');
+        assert.deepEqual((await mailbox.list({ onlyUnseen: true })).map((candidate) => candidate.uid), ['3']);
+      },
+      (line) => lines.push(line),
+    );
+    assert.deepEqual([...(await serverState(user, password)).values()], [['\\Seen'], ['\\Seen'], []]);
+  });
+
+  test('mail reported during the cycle (after the last list): changed at once, without IDLE; list() clears it', async () => {
+    const { user, password } = await newUser();
+    await dovecot.deliver(user, message({ subject: 'first' }));
+    const lines: string[] = [];
+    await withMailbox(
+      account({ user, password }),
+      async (mailbox) => {
+        const candidates = await mailbox.list({ onlyUnseen: true });
+        assert.equal(candidates.length, 1);
+        await dovecot.deliver(user, message({ subject: 'during the cycle' }));
+        // A command of the cycle carries the server's news (`* 2 EXISTS`) with its answer.
+        await mailbox.apply([{ uid: '1', action: 'markSeen' }]);
+        assert.ok(lines.some((line) => /^S: \* 2 EXISTS$/.test(line)), lines.join('\n'));
+        const mark = lines.length;
+        assert.equal(await mailbox.waitForChange!({ maxMs: 20_000, healthCheckMs: 10_000 }), 'changed');
+        assert.deepEqual(sent(lines, mark), []);
+        // Still changed until a list() has searched.
+        assert.equal(await mailbox.waitForChange!({ maxMs: 20_000, healthCheckMs: 10_000 }), 'changed');
+        assert.deepEqual((await mailbox.list({ onlyUnseen: true })).map((candidate) => candidate.uid), ['2']);
+        assert.equal(await mailbox.waitForChange!({ maxMs: 300, healthCheckMs: 10_000 }), 'timeout');
+      },
+      (line) => lines.push(line),
+    );
+  });
+
+  test('mail delivered after the last list but before the wait, with no command between: changed (IDLE reports it)', async () => {
+    const { user, password } = await newUser();
+    await withMailbox(account({ user, password }), async (mailbox) => {
+      assert.deepEqual(await mailbox.list({ onlyUnseen: true }), []);
+      await dovecot.deliver(user, message());
+      assert.equal(await mailbox.waitForChange!({ maxMs: 20_000, healthCheckMs: 10_000 }), 'changed');
+      assert.equal((await mailbox.list({ onlyUnseen: true })).length, 1);
+    });
+  });
+
+  test('no mail: timeout after maxMs; the watchdog re-issues IDLE around each NOOP; IDLE/DONE/NOOP in the debug log', async () => {
+    const { user, password } = await newUser();
+    const lines: string[] = [];
+    await withMailbox(
+      account({ user, password }),
+      async (mailbox) => {
+        const started = Date.now();
+        const controller = new AbortController();
+        assert.equal(await mailbox.waitForChange!({ maxMs: 300, healthCheckMs: 10_000, signal: controller.signal }), 'timeout');
+        assert.ok(Date.now() - started >= 290);
+        // Nothing left behind on the caller's signal.
+        assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+
+        const mark = lines.length;
+        assert.equal(await mailbox.waitForChange!({ maxMs: 1500, healthCheckMs: 300 }), 'timeout');
+        const commands = sent(lines, mark);
+        const noops = commands.filter((command) => command === 'NOOP').length;
+        assert.ok(noops >= 2, commands.join('\n'));
+        // Each NOOP ends an IDLE (DONE) and is followed by a new IDLE.
+        for (const [index, command] of commands.entries()) {
+          if (command !== 'NOOP') continue;
+          assert.equal(commands[index - 1], 'DONE', commands.join('\n'));
+        }
+        assert.ok(commands.filter((command) => command === 'IDLE').length >= noops);
+        assert.deepEqual(await mailbox.list({ onlyUnseen: false }), []);
+
+        // The intervals: NOOP + answer within healthCheckMs; IDLE re-issued at least every 10 minutes.
+        assert.equal(await mailbox.waitForChange!({ maxMs: 50, healthCheckMs: 300_000 }), 'timeout');
+        assert.equal(await mailbox.waitForChange!({ maxMs: 50, healthCheckMs: 3_600_000 }), 'timeout');
+        const plans = lines.filter((line) => line.startsWith('info: support: waiting for new mail in INBOX (')).slice(-2);
+        assert.deepEqual(plans, [
+          'info: support: waiting for new mail in INBOX (IDLE; NOOP every 270s, answer within 30s; at most 50ms)',
+          'info: support: waiting for new mail in INBOX (IDLE; NOOP every 10m, answer within 30s; at most 50ms)',
+        ]);
+      },
+      (line) => lines.push(line),
+    );
+    assert.deepEqual(lines.filter((line) => line.includes(password)), []);
+  });
+
+  test('abort: aborted promptly (also when already aborted); the connection stays usable; close() while waiting ends it too', async () => {
+    const { user, password } = await newUser();
+    const lines: string[] = [];
+    const mailbox = createImapMailbox(account({ user, password }), { debug: (line) => lines.push(line) });
+    try {
+      await mailbox.open();
+      const before = new AbortController();
+      before.abort();
+      const mark = lines.length;
+      assert.equal(await mailbox.waitForChange!({ maxMs: 20_000, healthCheckMs: 10_000, signal: before.signal }), 'aborted');
+      assert.deepEqual(sent(lines, mark), []);
+
+      const controller = new AbortController();
+      const waiting = mailbox.waitForChange!({ maxMs: 20_000, healthCheckMs: 10_000, signal: controller.signal });
+      await until(idleAccepted(lines, mark), 'IDLE to be accepted');
+      controller.abort();
+      assert.equal(await waiting, 'aborted');
+      // The next command ends the IDLE first.
+      const afterAbort = lines.length;
+      assert.deepEqual(await mailbox.list({ onlyUnseen: true }), []);
+      assert.deepEqual(sent(lines, afterAbort), ['DONE', 'UID SEARCH UNSEEN']);
+
+      const closing = mailbox.waitForChange!({ maxMs: 20_000, healthCheckMs: 10_000 });
+      await mailbox.close();
+      assert.equal(await closing, 'aborted');
+    } finally {
+      await mailbox.close();
+    }
+  });
+
+  test('a stalled link: the watchdog NOOP goes unanswered -> TimeoutError naming account and host:port; mailbox closed; reopen works', async () => {
+    const { user, password } = await newUser();
+    const relay = await startRelay(dovecot.ports.imaps);
+    const lines: string[] = [];
+    const mailbox = createImapMailbox(account({ user, password, port: relay.port }), { debug: (line) => lines.push(line) });
+    try {
+      await mailbox.open();
+      await mailbox.list({ onlyUnseen: true });
+      // rejection() attaches its handler now: the rejection may come before it is awaited.
+      const failed = rejection(mailbox.waitForChange!({ maxMs: 20_000, healthCheckMs: 300 }));
+      await until(idleAccepted(lines), 'IDLE to be accepted');
+      relay.stall();
+      const error = await failed;
+      assert.ok(error instanceof TimeoutError, String(error));
+      assert.equal(error.message, `support: connection to 127.0.0.1:${relay.port} lost while waiting for new mail (no answer to NOOP within 1s).`);
+      assert.equal((error as TimeoutError).account, 'support');
+      // Closed: later calls fail with the same error, close() is fine.
+      assert.equal(await rejection(mailbox.list({ onlyUnseen: true })), error);
+      await mailbox.close();
+      relay.resume();
+      await dovecot.deliver(user, message());
+      await mailbox.open();
+      assert.equal((await mailbox.list({ onlyUnseen: true })).length, 1);
+    } finally {
+      await mailbox.close();
+      relay.close();
+    }
+  });
+
+  test('a stall before IDLE is even acknowledged is caught too', async () => {
+    const { user, password } = await newUser();
+    const relay = await startRelay(dovecot.ports.imaps);
+    const mailbox = createImapMailbox(account({ user, password, port: relay.port, fetchTimeout: 500 }));
+    try {
+      await mailbox.open();
+      relay.stall();
+      const error = await rejection(mailbox.waitForChange!({ maxMs: 20_000, healthCheckMs: 200 }));
+      assert.ok(error instanceof TimeoutError, String(error));
+      // min(healthCheckMs, fetchTimeout, 30 s), at least 1 s unless fetchTimeout is shorter.
+      assert.match(error.message, /lost while waiting for new mail \(no answer to NOOP within 500ms\)\.$/);
+    } finally {
+      await mailbox.close();
+      relay.close();
+    }
+  });
+
+  test('a cut link: ConnectionError naming account and host:port', async () => {
+    const { user, password } = await newUser();
+    const relay = await startRelay(dovecot.ports.imaps);
+    const lines: string[] = [];
+    const mailbox = createImapMailbox(account({ user, password, port: relay.port }), { debug: (line) => lines.push(line) });
+    try {
+      await mailbox.open();
+      const failed = rejection(mailbox.waitForChange!({ maxMs: 20_000, healthCheckMs: 10_000 }));
+      await until(idleAccepted(lines), 'IDLE to be accepted');
+      relay.cut();
+      const error = await failed;
+      assert.ok(error instanceof ConnectionError, String(error));
+      assert.match(error.message, new RegExp(`^support: connection to 127\\.0\\.0\\.1:${relay.port} lost while waiting for new mail \\(.+\\)\\.$`));
+      assert.equal(await rejection(mailbox.list({ onlyUnseen: true })), error);
+    } finally {
+      await mailbox.close();
+      await mailbox.close();
+      relay.close();
+    }
+  });
+
+  test('the server ending the session while waiting: ConnectionError', async () => {
+    const { user, password } = await newUser();
+    const mailbox = createImapMailbox(account({ user, password }));
+    try {
+      await mailbox.open();
+      const failed = rejection(mailbox.waitForChange!({ maxMs: 20_000, healthCheckMs: 10_000 }));
+      await sleep(200);
+      await dovecot.killSessions();
+      const error = await failed;
+      assert.ok(error instanceof ConnectionError, String(error));
+      assert.match(error.message, new RegExp(`^support: connection to 127\\.0\\.0\\.1:${dovecot.ports.imaps} lost while waiting for new mail \\(`));
+    } finally {
+      await mailbox.close();
+    }
+  });
+
+  test('a server without IDLE: capabilities.idle false; a wait still sees new mail through the watchdog NOOPs', async () => {
+    const { user, password } = await newUser();
+    // Plaintext, so the capability lists can be rewritten on the way.
+    const relay = await startRelay(dovecot.ports.imap, { rewrite: (chunk) => Buffer.from(chunk.toString('latin1').replace(/ IDLE\b/g, ''), 'latin1') });
+    const lines: string[] = [];
+    const mailbox = createImapMailbox(account({ user, password, tls: 'none', port: relay.port, ca: undefined }), { debug: (line) => lines.push(line) });
+    try {
+      await mailbox.open();
+      assert.equal(mailbox.capabilities.idle, false);
+      assert.deepEqual(await mailbox.list({ onlyUnseen: true }), []);
+      const mark = lines.length;
+      const waiting = mailbox.waitForChange!({ maxMs: 20_000, healthCheckMs: 300 });
+      await sleep(100);
+      await dovecot.deliver(user, message());
+      assert.equal(await waiting, 'changed');
+      const commands = sent(lines, mark);
+      assert.ok(commands.length > 0 && commands.every((command) => command === 'NOOP'), commands.join('\n'));
+      assert.equal((await mailbox.list({ onlyUnseen: true })).length, 1);
+    } finally {
+      await mailbox.close();
+      relay.close();
+    }
+  });
+
+  test('not open: MailboxError; nonsense options: RangeError', async () => {
+    const { user, password } = await newUser();
+    const mailbox = createImapMailbox(account({ user, password }));
+    const error = await rejection(mailbox.waitForChange!({ maxMs: 1000, healthCheckMs: 1000 }));
+    assert.ok(error instanceof MailboxError && /not open/.test(error.message), String(error));
+    await assert.rejects(mailbox.waitForChange!({ maxMs: Number.NaN, healthCheckMs: 1000 }), RangeError);
+    await assert.rejects(mailbox.waitForChange!({ maxMs: 1000, healthCheckMs: 0 }), RangeError);
+  });
 });

@@ -10,38 +10,12 @@ import { MailboxError } from '../src/errors.js';
 import { createMaildirMailbox } from '../src/mailbox/maildir.js';
 import type { FetchedMessage, Mailbox } from '../src/mailbox/types.js';
 import { parseMessage } from '../src/message/parse.js';
+import { accountConfig } from './helpers/account.js';
 
 const mailFixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'mail');
 
 function accountFor(maildirPath: string | undefined): AccountConfig {
-  return {
-    name: 'inbox',
-    enabled: true,
-    protocol: 'maildir',
-    host: undefined,
-    port: undefined,
-    tls: 'none',
-    tlsRejectUnauthorized: true,
-    ca: undefined,
-    user: undefined,
-    login: undefined,
-    password: undefined,
-    passwordSource: undefined,
-    folder: 'INBOX',
-    path: maildirPath,
-    onlyUnseen: true,
-    after: 'markSeen',
-    moveTo: undefined,
-    maxMessages: undefined,
-    connectTimeout: 30_000,
-    fetchTimeout: 120_000,
-    handlerTimeout: 300_000,
-    script: undefined,
-    reprocess: false,
-    maxAttempts: 5,
-    quarantineFolder: undefined,
-    maxMessageSize: undefined,
-  };
+  return accountConfig({ name: 'inbox', protocol: 'maildir', tls: 'none', path: maildirPath });
 }
 
 let scratch: string;

@@ -23,6 +23,7 @@ import type { FetchedMessage, Mailbox } from '../src/mailbox/types.js';
 import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
 import { readMaildir } from './helpers/maildir-state.js';
 import { closeRelays, listen, listenWith, startRelay, type RelayOptions } from './helpers/tcp-relay.js';
+import { accountConfig } from './helpers/account.js';
 
 let dovecot: Dovecot;
 
@@ -48,35 +49,7 @@ async function newUser(): Promise<{ user: string; password: string }> {
 
 /** An AccountConfig with the schema's defaults for pop3, implicit TLS against the private Dovecot. */
 function account(overrides: Partial<AccountConfig> = {}): AccountConfig {
-  return {
-    name: 'support',
-    enabled: true,
-    protocol: 'pop3',
-    host: dovecot.host,
-    port: dovecot.ports.pop3s,
-    tls: 'implicit',
-    tlsRejectUnauthorized: true,
-    ca: dovecot.caFile,
-    user: undefined,
-    login: undefined,
-    password: undefined,
-    passwordSource: 'password',
-    folder: 'INBOX',
-    path: undefined,
-    onlyUnseen: false,
-    after: 'keep',
-    moveTo: undefined,
-    maxMessages: undefined,
-    connectTimeout: 10_000,
-    fetchTimeout: 60_000,
-    handlerTimeout: 60_000,
-    script: undefined,
-    reprocess: false,
-    maxAttempts: 5,
-    quarantineFolder: undefined,
-    maxMessageSize: undefined,
-    ...overrides,
-  };
+  return accountConfig({ protocol: 'pop3', host: dovecot.host, port: dovecot.ports.pop3s, ca: dovecot.caFile, passwordSource: 'password', ...overrides });
 }
 
 /** Run `work` with an opened mailbox; closed afterwards (a failing close is the test's failure). */

@@ -12,6 +12,13 @@
  *
  * imapflow's error shapes stay in here: what leaves is an AuthError, ConnectionError,
  * TlsError, TimeoutError or MailboxError with a one-line message.
+ *
+ * Watch mode (`waitForChange`): the open connection waits in IDLE (RFC 2177) for the
+ * server's EXISTS push. imapflow's auto-IDLE stays off (it would slip IDLE/DONE between a
+ * cycle's commands); IDLE is only entered inside `waitForChange`, and a watchdog NOOP (more
+ * often than healthCheckMs, at least every 10 min) both proves the link alive and re-issues
+ * IDLE well inside the server's 29-minute limit. imapflow does not reconnect: a dead link
+ * rejects and the caller opens a new connection.
  */
 import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
@@ -38,6 +45,7 @@ import type {
   Mailbox,
   MailboxCapabilities,
   MailboxStatus,
+  WaitOptions,
 } from './types.js';
 
 export interface ImapMailboxOptions {
@@ -59,6 +67,25 @@ const LOGOUT_TIMEOUT_MS = 5000;
 /** A plaintext client on an implicit-TLS port waits for a greeting that never comes. */
 const NO_GREETING_HINT = ' (no greeting: if the port expects TLS from the first byte, set tls: implicit)';
 
+/**
+ * The watchdog of `waitForChange` sends a NOOP at least this often whatever healthCheckMs
+ * says: breaking IDLE for it and entering IDLE again keeps every IDLE far below the 29
+ * minutes after which RFC 2177 lets a server drop the client.
+ */
+const IDLE_REISSUE_MS = 10 * 60_000;
+/**
+ * How long the watchdog's NOOP may take: min(healthCheckMs / 2, fetchTimeout, 30 s), but at
+ * least 1 s (a busy server is not a dead one) unless fetchTimeout is shorter still.
+ */
+const NOOP_ANSWER_CAP_MS = 30_000;
+const NOOP_ANSWER_FLOOR_MS = 1000;
+/** The watchdog never sends NOOPs more often than this. */
+const MIN_PROBE_MS = 100;
+/** An IDLE the server ends sooner than this after it began is not entered again until the next NOOP (no busy loop). */
+const IDLE_MIN_RUN_MS = 1000;
+/** The longest delay setTimeout honours (about 24.8 days); longer waits are capped to it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** imapflow codes for a connection that went away without a socket error. */
 const CLOSED_CODES = new Set(['NoConnection', 'EConnectionClosed', 'ClosedAfterConnectText', 'ClosedAfterConnectTLS', 'StateLogout']);
 const TIMEOUT_CODES = new Set(['CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT', 'ETIMEOUT']);
@@ -77,9 +104,23 @@ interface ImapFlowErrorFields {
   command?: string | undefined;
 }
 
+/** What `waitForChange` listens to while it waits (the client's events reach it through these). */
+interface Waiter {
+  /** The server pushed EXISTS with a larger count. */
+  change(): void;
+  /** The connection failed (`error` event) or the server/network closed it (`error` undefined). */
+  lost(error: unknown): void;
+  /** `close()` was called: the wait ends as `aborted`. */
+  closing(): void;
+}
+
 class ImapMailbox implements Mailbox {
   readonly protocol = 'imap' as const;
-  // `idle` stays false until the interface has a way to wait for new mail.
+  /**
+   * `idle` is what the server advertised after login (IDLE, or IMAP4rev2 where IDLE is
+   * part of the base protocol), set by `open()`. Before `open()` and after `close()` it is
+   * false: the greeting is not seen before connecting, and a guess would be worse than none.
+   */
   readonly capabilities: MailboxCapabilities = { move: true, markSeen: true, idle: false, applyAtClose: false };
 
   readonly #account: AccountConfig;
@@ -99,6 +140,16 @@ class ImapMailbox implements Mailbox {
    * "Some of the requested messages no longer exist", whatever the command).
    */
   #serverNo: { count: number; last: unknown } = { count: 0, last: undefined };
+  /**
+   * The server reported new mail (EXISTS with a larger count) since the last `list()`
+   * searched: `waitForChange` then answers `changed` at once, so mail that arrived during a
+   * cycle is not waited for until the next push.
+   */
+  #changed = false;
+  /** The server refused IDLE on this connection: `waitForChange` keeps to NOOPs. */
+  #idleRefused = false;
+  /** The `waitForChange` in progress, if any. */
+  #waiter: Waiter | undefined;
 
   constructor(account: AccountConfig, options: ImapMailboxOptions) {
     this.#account = account;
@@ -118,6 +169,8 @@ class ImapMailbox implements Mailbox {
   async open(): Promise<MailboxStatus> {
     await this.close();
     this.#failure = undefined;
+    this.#changed = false;
+    this.#idleRefused = false;
     const account = this.#account;
     if (!account.host) throw new ConfigError(`${this.#name}: host is not set. Set host: for this imap account.`, { account: this.#name });
     if (account.password === undefined) {
@@ -161,6 +214,10 @@ class ImapMailbox implements Mailbox {
     }
     const selected = await client.mailboxOpen(path);
     this.#folder = selected.path;
+    // The capabilities after login are the ones that count (some servers list fewer before).
+    this.capabilities.idle = hasIdle(client);
+    // The first cycle lists everything anyway.
+    this.#changed = false;
     return { folder: selected.path, total: selected.exists, unseen, uidValidity: toBigInt(selected.uidValidity) };
   }
 
@@ -169,6 +226,9 @@ class ImapMailbox implements Mailbox {
     if (options.limit !== undefined && options.limit <= 0) return [];
     const folder = this.#folder!;
     const during = `listing ${folder}`;
+    // Cleared before the search: an EXISTS arriving from now on sets it again (at worst one
+    // extra cycle, never a missed message).
+    this.#changed = false;
     const found = await this.#command(`listing messages in ${folder}`, during, async () => {
       const result = await client.search(options.onlyUnseen ? { seen: false } : { all: true }, { uid: true });
       if (!Array.isArray(result)) throw this.#refused('UID SEARCH', `searching ${folder}`);
@@ -429,11 +489,186 @@ class ImapMailbox implements Mailbox {
     return found;
   }
 
+  /**
+   * Waits on the open folder for new mail (see `Mailbox.waitForChange`).
+   *
+   * - `changed` at once when new mail was reported since the last `list()`; else when the
+   *   server pushes EXISTS. A server without IDLE (or one that refused it) is asked by the
+   *   watchdog's NOOPs instead, so there the news comes at the next NOOP.
+   * - Watchdog: IDLE is ended (DONE), a NOOP sent and IDLE entered again every
+   *   healthCheckMs - answerWithin (at least healthCheckMs / 2, at most 10 min), where
+   *   answerWithin = min(healthCheckMs / 2, fetchTimeout, 30 s), but at least 1 s unless
+   *   fetchTimeout is shorter: so a dead link is noticed within healthCheckMs (for values of
+   *   2 s and more). A NOOP not answered in time, or the connection closing or failing,
+   *   rejects with a TimeoutError or ConnectionError and closes the connection: every later
+   *   call fails with that error until `open()` connects again; `close()` is safe.
+   * - `timeout` after `maxMs`; `aborted` when `signal` aborts (or already has) or `close()` is
+   *   called meanwhile.
+   *
+   * IDLE may still be running when this resolves: the next command ends it first (imapflow
+   * sends DONE and waits for the IDLE's completion before the command).
+   */
+  async waitForChange(options: WaitOptions): Promise<'changed' | 'timeout' | 'aborted'> {
+    const { maxMs, healthCheckMs, signal } = options;
+    if (!(maxMs >= 0)) throw new RangeError(`waitForChange: maxMs must be a number >= 0, got ${String(maxMs)}`);
+    if (!(healthCheckMs > 0) || !Number.isFinite(healthCheckMs)) {
+      throw new RangeError(`waitForChange: healthCheckMs must be a finite number > 0, got ${String(healthCheckMs)}`);
+    }
+    if (signal?.aborted) return 'aborted';
+    const client = this.#requireOpen();
+    if (this.#waiter) throw new MailboxError(`${this.#name}: already waiting for new mail on this connection.`, { account: this.#name });
+    if (this.#changed) {
+      this.#note(`new mail in ${this.#folder} arrived during the last cycle`);
+      return 'changed';
+    }
+    if (maxMs === 0) return 'timeout';
+
+    // A NOOP every `probeEvery`, answered within `answerWithin`: together at most healthCheckMs
+    // (for healthCheckMs >= 2 s), so a dead link is noticed within healthCheckMs of the last
+    // proof of life; and a fresh IDLE at least every 10 minutes.
+    const answerWithin = Math.min(this.#account.fetchTimeout, NOOP_ANSWER_CAP_MS, Math.max(Math.round(healthCheckMs / 2), NOOP_ANSWER_FLOOR_MS));
+    const probeEvery = Math.max(MIN_PROBE_MS, Math.min(IDLE_REISSUE_MS, Math.max(healthCheckMs - answerWithin, Math.round(healthCheckMs / 2))));
+    const name = this.#name;
+    const lostWhile = (reason: string): string => `${name}: connection to ${this.#where} lost while waiting for new mail (${reason}).`;
+    this.#note(
+      `waiting for new mail in ${this.#folder} (${this.capabilities.idle && !this.#idleRefused ? 'IDLE' : 'no IDLE'}; NOOP every ${formatDuration(probeEvery)}, ` +
+        `answer within ${formatDuration(answerWithin)}; at most ${formatDuration(maxMs)})`,
+    );
+
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      let deadline: NodeJS.Timeout | undefined;
+      let probeTimer: NodeJS.Timeout | undefined;
+      let answerTimer: NodeJS.Timeout | undefined;
+      /** The IDLE this wait started, while imapflow runs it; `ended`: the watchdog asked for its end. */
+      let idling: { ended: boolean; since: number } | undefined;
+      /** A watchdog NOOP is on its way (no IDLE is entered meanwhile). */
+      let probing = false;
+
+      const cleanup = (): void => {
+        settled = true;
+        clearTimeout(deadline);
+        clearTimeout(probeTimer);
+        clearTimeout(answerTimer);
+        signal?.removeEventListener('abort', onAbort);
+        if (this.#waiter === waiter) this.#waiter = undefined;
+      };
+      const finish = (outcome: 'changed' | 'timeout' | 'aborted'): void => {
+        if (settled) return;
+        cleanup();
+        this.#note(`waiting for new mail ended: ${outcome}`);
+        resolve(outcome);
+      };
+      const fail = (error: MailpollError): void => {
+        if (settled) return;
+        cleanup();
+        // This error, not the generic one the client's event handler may have recorded.
+        if (this.#client === client) this.#failure = error;
+        this.#note(`waiting for new mail failed: ${error.message}`);
+        client.close();
+        reject(error);
+      };
+      const lost = (error: unknown): void => {
+        if (settled) return;
+        const options = { account: name, cause: error };
+        const code = errorCode(error);
+        if (error === undefined) {
+          const bye = client.byeReason ? `: ${this.#clean(oneLine(client.byeReason))}` : '';
+          fail(new ConnectionError(lostWhile(`connection closed${bye}`), { account: name }));
+        } else if (code === 'ETIMEOUT' || code === 'ETIMEDOUT') {
+          fail(new TimeoutError(lostWhile(`no traffic: ${this.#said(error)}`), options));
+        } else {
+          const known = code === 'ECONNRESET' ? 'reset' : code === 'EPIPE' ? 'broken pipe' : undefined;
+          fail(new ConnectionError(lostWhile(known ?? this.#said(error)), options));
+        }
+      };
+      const waiter: Waiter = { change: () => finish('changed'), lost, closing: () => finish('aborted') };
+      const onAbort = (): void => finish('aborted');
+
+      const enterIdle = (): void => {
+        if (settled || probing || idling || !this.capabilities.idle || this.#idleRefused) return;
+        const session = { ended: false, since: Date.now() };
+        idling = session;
+        // Resolves when IDLE is over: ended by the watchdog's NOOP or by the next command
+        // (DONE, tagged OK), by the server, or by a failure (false).
+        client.idle().then(
+          (result) => {
+            if (idling === session) idling = undefined;
+            if (settled) return;
+            if (!session.ended) {
+              if (result === false) {
+                // Refused by the server (or the connection is going: then the close event decides).
+                if (client.usable) {
+                  this.#idleRefused = true;
+                  this.#note(`the server refused IDLE: waiting with NOOPs every ${formatDuration(probeEvery)}`);
+                }
+                return;
+              }
+              // The server ended IDLE by itself: again at once, unless that happens in a loop.
+              if (Date.now() - session.since < IDLE_MIN_RUN_MS) return;
+            }
+            enterIdle();
+          },
+          () => {
+            if (idling === session) idling = undefined;
+          },
+        );
+      };
+
+      const probe = (): void => {
+        probeTimer = undefined;
+        if (settled) return;
+        probing = true;
+        if (idling) idling.ended = true;
+        answerTimer = setTimeout(() => fail(new TimeoutError(lostWhile(`no answer to NOOP within ${formatDuration(answerWithin)}`), { account: name })), answerWithin);
+        // imapflow ends a running IDLE first (DONE, then the IDLE's tagged OK), then sends NOOP.
+        // It reports a failed NOOP only through its logger: what counts is whether the
+        // connection is still usable afterwards.
+        client.noop().then(
+          () => {
+            clearTimeout(answerTimer);
+            probing = false;
+            if (settled) return;
+            if (!client.usable) {
+              lost(undefined);
+              return;
+            }
+            enterIdle();
+            probeTimer = setTimeout(probe, probeEvery);
+          },
+          (error: unknown) => {
+            clearTimeout(answerTimer);
+            probing = false;
+            lost(error ?? new Error('NOOP failed'));
+          },
+        );
+      };
+
+      this.#waiter = waiter;
+      signal?.addEventListener('abort', onAbort, { once: true });
+      deadline = setTimeout(() => finish('timeout'), Math.min(maxMs, MAX_TIMER_MS));
+      probeTimer = setTimeout(probe, probeEvery);
+      enterIdle();
+    });
+  }
+
+  /** A line of our own in the verbose log (a failing sink must not break anything). */
+  #note(line: string): void {
+    if (!this.#debug) return;
+    try {
+      this.#debug(`info: ${this.#name}: ${line}`);
+    } catch {
+      // the log is only a log
+    }
+  }
+
   async close(): Promise<void> {
     const client = this.#client;
+    this.#waiter?.closing();
     this.#client = undefined;
     this.#folder = undefined;
     this.#knownFolders.clear();
+    this.capabilities.idle = false;
     if (!client) return;
     if (client.usable) {
       try {
@@ -469,6 +704,7 @@ class ImapMailbox implements Mailbox {
     // would crash the process. It is kept as the reason every later call fails.
     client.on('error', (error: unknown) => {
       this.#failure ??= this.#describe(error, 'the session');
+      if (this.#client === client) this.#waiter?.lost(error);
     });
     client.on('close', () => {
       // Only once open: during open() the pending command reports the close itself.
@@ -477,7 +713,16 @@ class ImapMailbox implements Mailbox {
         this.#failure ??= new ConnectionError(`${this.#name}: connection to ${this.#where} closed by the server${reason}. Try again later.`, {
           account: this.#name,
         });
+        this.#waiter?.lost(undefined);
       }
+    });
+    // New mail in the selected folder: pushed during IDLE, or reported along with the answer
+    // to any command. (An EXPUNGE lowers the count first, so a smaller count is no news.)
+    client.on('exists', (event: { count?: unknown; prevCount?: unknown }) => {
+      if (this.#client !== client) return;
+      if (typeof event.count === 'number' && typeof event.prevCount === 'number' && event.count <= event.prevCount) return;
+      this.#changed = true;
+      this.#waiter?.change();
     });
     return client;
   }
@@ -717,6 +962,16 @@ class ImapMailbox implements Mailbox {
   }
 }
 
+/**
+ * The server offers IDLE: advertised, or part of IMAP4rev2 when that is in use (as
+ * imapflow's own capability check counts it).
+ */
+function hasIdle(client: ImapFlow): boolean {
+  const capabilities = client.capabilities;
+  if (capabilities.has('IDLE')) return true;
+  return client.enabled.has('IMAP4REV2') || (capabilities.has('IMAP4rev2') && !capabilities.has('IMAP4rev1'));
+}
+
 /** The server's answer to a failed command, e.g. `[AUTHENTICATIONFAILED] Authentication failed.` */
 function serverText(error: unknown): string | undefined {
   if (!error || typeof error !== 'object') return undefined;
@@ -874,8 +1129,9 @@ function formatLogEntry(level: string, entry: unknown): string | undefined {
   const { src, msg, comment, err } = entry as { src?: unknown; msg?: unknown; comment?: unknown; err?: unknown };
   let text = typeof msg === 'string' ? msg : '';
   if (src === 'c') {
-    // SASL continuation lines (imapflow labels them with a comment) carry credentials.
-    if (comment !== undefined) return 'C: (* credentials hidden *)';
+    // SASL continuation lines (imapflow labels them with a comment) carry credentials. The
+    // other commented lines are IDLE's DONE and imapflow's NOOP: those are shown.
+    if (comment !== undefined && !/^(?:DONE|\S+ NOOP)$/i.test(text)) return 'C: (* credentials hidden *)';
     text = redactLogin(text);
   }
   const detail = err instanceof Error ? err.message : '';

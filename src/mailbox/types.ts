@@ -74,6 +74,14 @@ export interface FetchedMessage {
   date?: Date | undefined;
 }
 
+export interface WaitOptions {
+  /** Give up waiting (resolve `timeout`) after this long; the caller then polls anyway. */
+  maxMs: number;
+  /** Prove the connection alive at least this often (NOOP); a dead one rejects. */
+  healthCheckMs: number;
+  signal?: AbortSignal | undefined;
+}
+
 export type Action = 'delete' | 'keep' | 'markSeen' | 'move';
 
 /** What the adapter is asked to do with one message. */
@@ -110,6 +118,13 @@ export interface Mailbox {
   apply(dispositions: Disposition[]): Promise<DispositionResult[]>;
   /** Which of `uids` are still in the folder (recovery of decisions recorded before a crash). */
   present(uids: string[]): Promise<Set<string>>;
+  /**
+   * Watch mode, where `capabilities.idle`: wait on the open folder until new mail may have
+   * arrived (IMAP IDLE: an EXISTS push), at most `maxMs`. A dead connection is detected within
+   * `healthCheckMs` (a NOOP must be answered) and rejects with a ConnectionError or
+   * TimeoutError. Resolves `aborted` as soon as `signal` aborts.
+   */
+  waitForChange?(options: WaitOptions): Promise<'changed' | 'timeout' | 'aborted'>;
   /**
    * Log out and release the connection. Safe to call twice and after a failure. With
    * `applyAtClose` it resolves only when the server confirmed (POP3 QUIT +OK) and throws

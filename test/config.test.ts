@@ -102,6 +102,11 @@ describe('defaults', () => {
       maxAttempts: 5,
       quarantineFolder: undefined,
       maxMessageSize: undefined,
+      interval: 60_000,
+      schedule: undefined,
+      idle: false,
+      idleHealthCheck: 300_000,
+      backoff: { initialMs: 1000, maxMs: 3_600_000 },
     });
   });
 
@@ -213,7 +218,7 @@ describe('schema messages', () => {
     ['unknown key with did-you-mean', { accounts: [{ ...MAILDIR, pasword: 'x' }] }, ['mailpoll.yaml: accounts[0].pasword: unknown key (did you mean "password"?)']],
     ['unknown key in another case', { accounts: [{ ...MAILDIR, MoveTo: 'x' }] }, ['mailpoll.yaml: accounts[0].MoveTo: unknown key (did you mean "moveTo"?)']],
     ['unknown key in snake case', { accounts: [{ ...MAILDIR, max_messages: 3 }] }, ['mailpoll.yaml: accounts[0].max_messages: unknown key (did you mean "maxMessages"?)']],
-    ['unknown top-level key', { accounts: [MAILDIR], colour: 'x' }, ['mailpoll.yaml: colour: unknown key (allowed: accounts, defaults, script, store, retentionDays, ledgerDays)']],
+    ['unknown top-level key', { accounts: [MAILDIR], colour: 'x' }, ['mailpoll.yaml: colour: unknown key (allowed: accounts, defaults, script, store, retentionDays, ledgerDays, concurrency, maxConnections, expiresAfter)']],
     ['account key at the top level', { accounts: [MAILDIR], folder: 'x' }, ['mailpoll.yaml: folder: unknown key (account keys go in an entry of accounts, or in defaults)']],
     ['name in defaults', { accounts: [MAILDIR], defaults: { name: 'x' } }, ['mailpoll.yaml: defaults.name: not allowed in defaults: every account needs its own name']],
     ['missing accounts', {}, ['mailpoll.yaml: accounts: is required']],
@@ -328,7 +333,7 @@ describe('all problems at once', () => {
   it('loads a real file with many problems and reports them all', async () => {
     const problems = await configError(() => loadConfig({ cwd: fixture('invalid'), env: {} }));
     assert.deepEqual(problems, [
-      'mailpoll.config.yaml: colour: unknown key (allowed: accounts, defaults, script, store, retentionDays, ledgerDays)',
+      'mailpoll.config.yaml: colour: unknown key (allowed: accounts, defaults, script, store, retentionDays, ledgerDays, concurrency, maxConnections, expiresAfter)',
       'mailpoll.config.yaml: accounts[0].pasword: unknown key (did you mean "password"?)',
       'mailpoll.config.yaml: accounts[1].port: expected an integer 1-65535, got "99x"',
       'mailpoll.config.yaml: accounts[1].tls: expected one of implicit, starttls, none, got "ssl"',
@@ -682,6 +687,9 @@ describe('selectAccounts', () => {
     store: undefined,
     retentionDays: 7,
     ledgerDays: 90,
+    concurrency: 4,
+    maxConnections: 2,
+    expiresAfter: undefined,
   };
   const names = (accounts: AccountConfig[]) => accounts.map((account) => account.name);
 
@@ -752,5 +760,179 @@ describe('store keys', () => {
     assert.equal(problems.length, 2, problems.join('\n'));
     assert.match(problems.join('\n'), /retentionDays: expected a whole number of days/);
     assert.match(problems.join('\n'), /accounts\[0\]\.quarantineFolder: /);
+  });
+});
+
+describe('watch keys', () => {
+  it('top-level defaults: concurrency 4, maxConnections 2, no expiresAfter', () => {
+    const { config } = validate({ accounts: [MAILDIR] });
+    assert.equal(config!.concurrency, 4);
+    assert.equal(config!.maxConnections, 2);
+    assert.equal(config!.expiresAfter, undefined);
+  });
+
+  it('parses every watch key, strings from ${VARS} too', () => {
+    const { config, problems } = validate({
+      concurrency: 8,
+      maxConnections: '3',
+      expiresAfter: '8h',
+      accounts: [{ ...IMAP, interval: '5m', idle: 'true', idleHealthCheck: '2m', backoff: { initial: '5s', max: '10m' } }, { ...MAILDIR, schedule: '*/5 * * * *' }],
+    });
+    assert.deepEqual(problems, []);
+    assert.equal(config!.concurrency, 8);
+    assert.equal(config!.maxConnections, 3);
+    assert.equal(config!.expiresAfter, 8 * 3_600_000);
+    const [imap, local] = config!.accounts;
+    assert.deepEqual(
+      { interval: imap!.interval, schedule: imap!.schedule, idle: imap!.idle, idleHealthCheck: imap!.idleHealthCheck, backoff: imap!.backoff },
+      { interval: 300_000, schedule: undefined, idle: true, idleHealthCheck: 120_000, backoff: { initialMs: 5000, maxMs: 600_000 } },
+    );
+    assert.equal(local!.schedule, '*/5 * * * *');
+    assert.equal(local!.interval, 60_000);
+    assert.equal(local!.idle, false);
+  });
+
+  it('defaults is the global form: inherited by every account; idle only by imap accounts', () => {
+    const { config, problems } = validate({
+      defaults: { interval: '2m', idle: true, idleHealthCheck: '1m', backoff: { max: '10m' } },
+      accounts: [IMAP, MAILDIR, POP3],
+    });
+    assert.deepEqual(problems, []);
+    const [imap, local, pop] = config!.accounts;
+    assert.deepEqual(
+      config!.accounts.map((account) => [account.name, account.interval, account.idle, account.backoff.maxMs]),
+      [
+        ['work', 120_000, true, 600_000],
+        ['local', 120_000, false, 600_000],
+        ['pop', 120_000, false, 600_000],
+      ],
+    );
+    assert.equal(imap!.idleHealthCheck, 60_000);
+    assert.equal(local!.idleHealthCheck, 300_000);
+    assert.equal(pop!.backoff.initialMs, 1000);
+  });
+
+  it('backoff is merged key by key with defaults.backoff', () => {
+    const { config, problems } = validate({
+      defaults: { backoff: { initial: '2s', max: '10m' } },
+      accounts: [{ ...MAILDIR, backoff: { max: '30m' } }, { ...MAILDIR, name: 'b', backoff: {} }, { ...MAILDIR, name: 'c' }],
+    });
+    assert.deepEqual(problems, []);
+    assert.deepEqual(
+      config!.accounts.map((account) => account.backoff),
+      [
+        { initialMs: 2000, maxMs: 1_800_000 },
+        { initialMs: 2000, maxMs: 600_000 },
+        { initialMs: 2000, maxMs: 600_000 },
+      ],
+    );
+  });
+
+  it('interval and schedule are one setting: an account that sets either inherits neither', () => {
+    const fromSchedule = validate({ defaults: { schedule: '0 * * * *' }, accounts: [{ ...MAILDIR, interval: '30s' }, { ...MAILDIR, name: 'b' }] });
+    assert.deepEqual(fromSchedule.problems, []);
+    assert.deepEqual(
+      fromSchedule.config!.accounts.map((account) => [account.interval, account.schedule]),
+      [
+        [30_000, undefined],
+        [60_000, '0 * * * *'],
+      ],
+    );
+    const fromInterval = validate({ defaults: { interval: '2m' }, accounts: [{ ...MAILDIR, schedule: '@hourly' }] });
+    assert.deepEqual(fromInterval.problems, []);
+    assert.deepEqual([fromInterval.config!.accounts[0]!.interval, fromInterval.config!.accounts[0]!.schedule], [60_000, '@hourly']);
+  });
+
+  const schemaCases: [string, unknown, string[]][] = [
+    [
+      'a cron value out of range',
+      { accounts: [{ ...MAILDIR, schedule: '61 * * * *' }] },
+      ['mailpoll.yaml: accounts[0].schedule: expected a cron expression like "*/5 * * * *" (minute: 61 is out of range 0-59), got "61 * * * *"'],
+    ],
+    [
+      'a cron expression with too few fields',
+      { defaults: { schedule: '*/5 * *' }, accounts: [MAILDIR] },
+      [
+        'mailpoll.yaml: defaults.schedule: expected a cron expression like "*/5 * * * *" (expected 5 fields (minute hour day-of-month month weekday) or 6 with seconds first, got 3), got "*/5 * *"',
+      ],
+    ],
+    [
+      'a cron expression that never runs',
+      { accounts: [{ ...MAILDIR, schedule: '0 0 30 2 *' }] },
+      ['mailpoll.yaml: accounts[0].schedule: expected a cron expression like "*/5 * * * *" (never runs: February has no day 30), got "0 0 30 2 *"'],
+    ],
+    ['an empty schedule, one problem', { accounts: [{ ...MAILDIR, schedule: '' }] }, ['mailpoll.yaml: accounts[0].schedule: expected a cron expression like "*/5 * * * *" (it is empty), got ""']],
+    ['schedule is a string', { accounts: [{ ...MAILDIR, schedule: 5 }] }, ['mailpoll.yaml: accounts[0].schedule: expected a string, got 5 (put it in quotes)']],
+    ['interval', { accounts: [{ ...MAILDIR, interval: 'often' }] }, ['mailpoll.yaml: accounts[0].interval: expected a duration like 30s, 2m or 1h, got "often"']],
+    ['idle', { accounts: [{ ...IMAP, idle: 'yes' }] }, ['mailpoll.yaml: accounts[0].idle: expected true or false, got "yes"']],
+    ['idleHealthCheck', { accounts: [{ ...IMAP, idleHealthCheck: 0 }] }, ['mailpoll.yaml: accounts[0].idleHealthCheck: expected a duration longer than 0, like 30s, 2m or 1h, got 0']],
+    ['backoff is an object', { accounts: [{ ...MAILDIR, backoff: '5s' }] }, ['mailpoll.yaml: accounts[0].backoff: expected an object (key: value), got "5s"']],
+    ['backoff durations', { accounts: [{ ...MAILDIR, backoff: { max: 'forever' } }] }, ['mailpoll.yaml: accounts[0].backoff.max: expected a duration like 30s, 2m or 1h, got "forever"']],
+    ['unknown backoff key with did-you-mean', { accounts: [{ ...MAILDIR, backoff: { intial: '1s' } }] }, ['mailpoll.yaml: accounts[0].backoff.intial: unknown key (did you mean "initial"?)']],
+    ['unknown backoff key lists initial and max', { defaults: { backoff: { factor: 2 } }, accounts: [MAILDIR] }, ['mailpoll.yaml: defaults.backoff.factor: unknown key (allowed: initial, max)']],
+    ['concurrency too small', { accounts: [MAILDIR], concurrency: 0 }, ['mailpoll.yaml: concurrency: expected an integer 1-64, got 0']],
+    ['concurrency too large', { accounts: [MAILDIR], concurrency: 65 }, ['mailpoll.yaml: concurrency: expected an integer 1-64, got 65']],
+    ['maxConnections', { accounts: [MAILDIR], maxConnections: 'two' }, ['mailpoll.yaml: maxConnections: expected an integer 1-64, got "two"']],
+    ['expiresAfter', { accounts: [MAILDIR], expiresAfter: 'tomorrow' }, ['mailpoll.yaml: expiresAfter: expected a duration like 30s, 2m or 1h, got "tomorrow"']],
+    ['an account key at the top level', { accounts: [MAILDIR], interval: '5m' }, ['mailpoll.yaml: interval: unknown key (account keys go in an entry of accounts, or in defaults)']],
+  ];
+  for (const [title, raw, expected] of schemaCases) {
+    it(`schema: ${title}`, () => assert.deepEqual(problemsOf(raw), expected));
+  }
+
+  const ruleCases: [string, unknown, string[]][] = [
+    ['interval and schedule on one account', { accounts: [{ ...MAILDIR, interval: '5m', schedule: '*/5 * * * *' }] }, ['mailpoll.yaml: accounts[0].schedule: conflicts with interval; set either interval or schedule']],
+    ['interval and schedule in defaults', { defaults: { interval: '5m', schedule: '@daily' }, accounts: [MAILDIR] }, ['mailpoll.yaml: defaults.schedule: conflicts with interval; set either interval or schedule']],
+    [
+      'idle on pop3 says why',
+      { accounts: [{ ...POP3, idle: true }] },
+      ['mailpoll.yaml: accounts[0].idle: POP3 has no IDLE, so the server cannot announce new mail; remove idle (watch mode polls pop3 accounts every interval)'],
+    ],
+    [
+      'idle on maildir says why',
+      { accounts: [{ ...MAILDIR, idle: true }] },
+      ['mailpoll.yaml: accounts[0].idle: idle keeps an IMAP connection open for the server to announce new mail, and a Maildir has no server; remove idle (watch mode polls it every interval)'],
+    ],
+    ['idleHealthCheck outside imap', { accounts: [{ ...MAILDIR, idleHealthCheck: '1m' }] }, ['mailpoll.yaml: accounts[0].idleHealthCheck: does not apply to maildir accounts (only to imap); remove it']],
+    ['backoff initial longer than max', { accounts: [{ ...MAILDIR, backoff: { initial: '2h', max: '1h' } }] }, ['mailpoll.yaml: accounts[0].backoff.initial: 2h is longer than max (1h); make initial at most max']],
+    ['backoff initial longer than the default max', { accounts: [{ ...MAILDIR, backoff: { initial: '2h' } }] }, ['mailpoll.yaml: accounts[0].backoff.initial: 2h is longer than max (1h, the default); make initial at most max']],
+    [
+      'backoff max shorter than the initial from defaults',
+      { defaults: { backoff: { initial: '30s' } }, accounts: [{ ...MAILDIR, backoff: { max: '10s' } }] },
+      ['mailpoll.yaml: accounts[0].backoff.max: 10s is shorter than initial (30s, from defaults); make max at least initial'],
+    ],
+    ['backoff in defaults, reported once', { defaults: { backoff: { initial: '2h' } }, accounts: [MAILDIR, { ...MAILDIR, name: 'b' }] }, ['mailpoll.yaml: defaults.backoff.initial: 2h is longer than max (1h, the default); make initial at most max']],
+  ];
+  for (const [title, raw, expected] of ruleCases) {
+    it(`rules: ${title}`, () => assert.deepEqual(problemsOf(raw), expected));
+  }
+
+  it('config loading, cron checks included, does not load croner; the first cron nextRun does', async () => {
+    // A fresh process (this one may have loaded croner for other tests), where an ESM import of
+    // croner throws and a require shows in require.cache.
+    const { execFileSync } = await import('node:child_process');
+    const hook =
+      "export async function resolve(specifier, context, next) { if (specifier === 'croner' && context.conditions.includes('import')) throw new Error('croner imported'); return next(specifier, context); }";
+    const script = [
+      "import { createRequire, register } from 'node:module';",
+      `register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`,
+      "const { validateConfig } = await import('./src/config/load.ts');",
+      "const cronerLoaded = () => Object.keys(createRequire(import.meta.url).cache).some((file) => file.includes('croner'));",
+      "const raw = { accounts: [{ name: 'a', protocol: 'maildir', path: 'm', schedule: '*/5 * * * *' }, { name: 'b', protocol: 'maildir', path: 'm', schedule: '99 * * * *' }] };",
+      "const { problems } = validateConfig(raw, { file: undefined, dir: '/', env: {}, displayName: 'm' });",
+      'const afterConfig = cronerLoaded();',
+      "const { nextRun } = await import('./src/poll/schedule.ts');",
+      "nextRun({ kind: 'interval', everyMs: 1000 }, new Date());",
+      'const afterInterval = cronerLoaded();',
+      "nextRun({ kind: 'cron', expression: '*/5 * * * *' }, new Date());",
+      'console.log(JSON.stringify({ problems, afterConfig, afterInterval, afterCron: cronerLoaded() }));',
+    ].join('\n');
+    const output = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: path.join(TEST_DIR, '..'), encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(output), {
+      problems: ['m: accounts[1].schedule: expected a cron expression like "*/5 * * * *" (minute: 99 is out of range 0-59), got "99 * * * *"'],
+      afterConfig: false,
+      afterInterval: false,
+      afterCron: true,
+    });
   });
 });

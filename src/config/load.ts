@@ -10,12 +10,18 @@ import type { Loader } from 'cosmiconfig';
 import { ConfigError, ConfigNotFoundError } from '../errors.js';
 import { IMPLICIT_TLS_PORT, PLAIN_PORT, checkRules, mergeDefaults, type MergedAccount, type RulesInput } from './rules.js';
 import {
+  DEFAULT_BACKOFF_INITIAL,
+  DEFAULT_BACKOFF_MAX,
+  DEFAULT_CONCURRENCY,
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_FETCH_TIMEOUT,
   DEFAULT_FOLDER,
   DEFAULT_HANDLER_TIMEOUT,
+  DEFAULT_IDLE_HEALTH_CHECK,
+  DEFAULT_INTERVAL,
   DEFAULT_LEDGER_DAYS,
   DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_MAX_CONNECTIONS,
   DEFAULT_RETENTION_DAYS,
   PASSWORD_KEYS,
   SECRET_KEYS,
@@ -258,6 +264,9 @@ function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resol
     store: parsed.store === undefined ? undefined : resolvePath(parsed.store),
     retentionDays: parsed.retentionDays ?? DEFAULT_RETENTION_DAYS,
     ledgerDays: parsed.ledgerDays ?? DEFAULT_LEDGER_DAYS,
+    concurrency: parsed.concurrency ?? DEFAULT_CONCURRENCY,
+    maxConnections: parsed.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    expiresAfter: parsed.expiresAfter,
   };
 }
 
@@ -296,6 +305,11 @@ function buildAccount(merged: MergedAccount, topScript: string | undefined, reso
     maxAttempts: merged.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     quarantineFolder: merged.quarantineFolder,
     maxMessageSize: merged.maxMessageSize,
+    interval: merged.interval ?? DEFAULT_INTERVAL,
+    schedule: merged.schedule,
+    idle: merged.idle ?? false,
+    idleHealthCheck: merged.idleHealthCheck ?? DEFAULT_IDLE_HEALTH_CHECK,
+    backoff: { initialMs: merged.backoff?.initial ?? DEFAULT_BACKOFF_INITIAL, maxMs: merged.backoff?.max ?? DEFAULT_BACKOFF_MAX },
   };
 }
 

@@ -4,8 +4,11 @@
  * (`accounts[0].moveTo: is required when after is move`, no file name).
  */
 import type { Protocol } from '../mailbox/types.js';
+import { formatDuration } from './duration.js';
 import {
   ACCOUNT_KEY_DOCS,
+  DEFAULT_BACKOFF_INITIAL,
+  DEFAULT_BACKOFF_MAX,
   DEFAULT_FOLDER,
   PASSWORD_KEYS,
   formatPath,
@@ -47,21 +50,44 @@ function isSet<T extends object>(object: T | undefined, key: keyof T): boolean {
   return object !== undefined && object[key] !== undefined;
 }
 
+/** When cycles start: `interval` or `schedule`, one setting like the password sources. */
+export const TIMING_KEYS = ['interval', 'schedule'] as const;
+
+type Backoff = NonNullable<ParsedDefaults['backoff']>;
+
+/** `defaults.backoff` and the account's own, key by key (the account's values win). */
+function mergeBackoff(own: Backoff | undefined, inherited: Backoff | undefined): Backoff | undefined {
+  if (own === undefined || inherited === undefined) return own ?? inherited;
+  return {
+    initial: own.initial ?? inherited.initial,
+    max: own.max ?? inherited.max,
+  };
+}
+
 /**
  * Apply `defaults` to one account: the account's own value wins; an inherited key that
  * does not apply to the account's protocol is dropped; the four password keys are one
- * setting, so an account that names any password source inherits none.
+ * setting, so an account that names any password source inherits none, and so are
+ * `interval` and `schedule`. `backoff` is merged key by key.
  */
 export function mergeDefaults(account: ParsedAccount, defaults: ParsedDefaults | undefined): MergedAccount {
   const merged: Record<string, unknown> = { ...account };
   const inherited = new Set<AccountKey>();
   const protocol = account.protocol ?? defaults?.protocol;
   const ownPassword = PASSWORD_KEYS.some((key) => isSet(account, key));
+  const ownTiming = TIMING_KEYS.some((key) => isSet(account, key));
   if (defaults !== undefined) {
     for (const key of Object.keys(defaults) as (keyof ParsedDefaults)[]) {
-      if (defaults[key] === undefined || account[key] !== undefined) continue;
+      if (defaults[key] === undefined) continue;
       if (protocol !== undefined && !appliesTo(key, protocol)) continue;
+      if (key === 'backoff') {
+        merged.backoff = mergeBackoff(account.backoff, defaults.backoff);
+        if (account.backoff === undefined) inherited.add(key);
+        continue;
+      }
+      if (account[key] !== undefined) continue;
       if (ownPassword && (PASSWORD_KEYS as readonly string[]).includes(key)) continue;
+      if (ownTiming && (TIMING_KEYS as readonly string[]).includes(key)) continue;
       merged[key] = defaults[key];
       inherited.add(key);
     }
@@ -75,17 +101,45 @@ function checkPasswordSources(object: ParsedDefaults, path: readonly PropertyKey
   return set.slice(1).map((key) => `${formatPath([...path, key])}: conflicts with ${set[0]}; set only one password source`);
 }
 
-const POP3_REASONS: Partial<Record<AccountKey, string>> = {
-  folder: 'POP3 has no folders; remove folder',
-  onlyUnseen: 'POP3 has no seen flag, so every message on the server is listed; remove onlyUnseen',
-  moveTo: 'POP3 has no folders to move to; remove moveTo and use after: keep or delete',
+/** Problem lines for both `interval` and `schedule` set on one object (an account or `defaults`). */
+function checkTiming(object: ParsedDefaults, path: readonly PropertyKey[]): string[] {
+  const set = TIMING_KEYS.filter((key) => object[key] !== undefined);
+  return set.slice(1).map((key) => `${formatPath([...path, key])}: conflicts with ${set[0]}; set either interval or schedule`);
+}
+
+/**
+ * Problem lines for a `backoff` (of an account or `defaults`) whose `initial` is longer than
+ * its `max`, the keys it does not set coming from `inherited` (`defaults.backoff`), else the
+ * built-in defaults. Nothing when the object sets no `backoff` of its own.
+ */
+function checkBackoff(own: Backoff | undefined, inherited: Backoff | undefined, path: readonly PropertyKey[]): string[] {
+  if (own === undefined) return [];
+  const initial = own.initial ?? inherited?.initial ?? DEFAULT_BACKOFF_INITIAL;
+  const max = own.max ?? inherited?.max ?? DEFAULT_BACKOFF_MAX;
+  if (initial <= max) return [];
+  const origin = (key: keyof Backoff) => (own[key] !== undefined ? '' : inherited?.[key] !== undefined ? ', from defaults' : ', the default');
+  if (own.initial !== undefined) {
+    return [`${formatPath([...path, 'backoff', 'initial'])}: ${formatDuration(initial)} is longer than max (${formatDuration(max)}${origin('max')}); make initial at most max`];
+  }
+  return [`${formatPath([...path, 'backoff', 'max'])}: ${formatDuration(max)} is shorter than initial (${formatDuration(initial)}${origin('initial')}); make max at least initial`];
+}
+
+/** Why a key does not apply, where there is more to say than the protocols it applies to. */
+const REASONS: Partial<Record<Protocol, Partial<Record<AccountKey, string>>>> = {
+  pop3: {
+    folder: 'POP3 has no folders; remove folder',
+    onlyUnseen: 'POP3 has no seen flag, so every message on the server is listed; remove onlyUnseen',
+    moveTo: 'POP3 has no folders to move to; remove moveTo and use after: keep or delete',
+    idle: 'POP3 has no IDLE, so the server cannot announce new mail; remove idle (watch mode polls pop3 accounts every interval)',
+  },
+  maildir: {
+    idle: 'idle keeps an IMAP connection open for the server to announce new mail, and a Maildir has no server; remove idle (watch mode polls it every interval)',
+  },
 };
 
 function notApplicable(key: AccountKey, protocol: Protocol): string {
-  if (protocol === 'pop3') {
-    const reason = POP3_REASONS[key];
-    if (reason !== undefined) return reason;
-  }
+  const reason = REASONS[protocol]?.[key];
+  if (reason !== undefined) return reason;
   const protocols = ACCOUNT_KEY_DOCS[key].protocols.join(' and ');
   return `does not apply to ${protocol} accounts (only to ${protocols}); remove it`;
 }
@@ -95,6 +149,8 @@ function checkAccount(account: ParsedAccount, index: number, defaults: ParsedDef
   const problems: string[] = [];
   const at = (key: string) => formatPath(['accounts', index, key]);
   problems.push(...checkPasswordSources(account, ['accounts', index]));
+  problems.push(...checkTiming(account, ['accounts', index]));
+  problems.push(...checkBackoff(account.backoff, defaults?.backoff, ['accounts', index]));
 
   const protocol = account.protocol ?? defaults?.protocol;
   if (protocol === undefined) {
@@ -147,7 +203,11 @@ function checkAccount(account: ParsedAccount, index: number, defaults: ParsedDef
 /** Every cross-field problem of the config, in file order. */
 export function checkRules(config: RulesInput): string[] {
   const problems: string[] = [];
-  if (config.defaults !== undefined) problems.push(...checkPasswordSources(config.defaults, ['defaults']));
+  if (config.defaults !== undefined) {
+    problems.push(...checkPasswordSources(config.defaults, ['defaults']));
+    problems.push(...checkTiming(config.defaults, ['defaults']));
+    problems.push(...checkBackoff(config.defaults.backoff, undefined, ['defaults']));
+  }
   config.accounts.forEach((account, index) => {
     if (account !== undefined) problems.push(...checkAccount(account, index, config.defaults));
   });

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod';
 import type { Protocol } from '../mailbox/types.js';
+import { checkCron } from '../poll/schedule.js';
 import { parseDuration } from './duration.js';
 
 /** Documentation of one config key; the README's config reference is written from these. */
@@ -153,6 +154,34 @@ export const ACCOUNT_KEY_DOCS = {
     default: 'no limit',
     protocols: ALL,
   },
+  interval: {
+    description:
+      'Watch mode: time from the start of one cycle of the account to the start of the next; a cycle that runs longer delays the next, they never overlap. `--interval` overrides it. In `defaults` it applies to every account.',
+    default: '60s',
+    protocols: ALL,
+  },
+  schedule: {
+    description:
+      'Watch mode: a cron expression for when cycles start, instead of `interval` (set one of the two): 5 fields `minute hour day-of-month month weekday` (`*/5 * * * *`, `0 8-18 * * MON-FRI`), 6 with seconds first, or `@hourly`/`@daily`; local time unless it starts with `TZ=Area/City `.',
+    protocols: ALL,
+  },
+  idle: {
+    description:
+      'Watch mode: keep the connection open and process new mail as soon as the server announces it (IMAP IDLE, re-issued well within 29 minutes). A server without IDLE is polled every `interval` instead.',
+    default: 'false',
+    protocols: ['imap'],
+  },
+  idleHealthCheck: {
+    description: 'With `idle`: a dead connection is noticed (NOOP) and reconnected within this time.',
+    default: '5m',
+    protocols: ['imap'],
+  },
+  backoff: {
+    description:
+      'Watch mode: waits between reconnect attempts after a failure, `{initial, max}`, each twice the last, from `initial` up to `max`. An account that has not connected once since mailpoll started gives up when the wait reaches `max`; one that has keeps retrying every `max`.',
+    default: '{initial: 1s, max: 60m}',
+    protocols: ALL,
+  },
 } as const satisfies Record<string, KeyDoc>;
 
 export type AccountKey = keyof typeof ACCOUNT_KEY_DOCS;
@@ -174,6 +203,24 @@ export const TOP_LEVEL_KEY_DOCS = {
     description: 'Days ledger rows of messages no longer on the server are kept (for history and dedupe); rows of messages still on the server are never purged.',
     default: '90',
   },
+  concurrency: {
+    description: 'Watch mode: accounts worked on at the same time, one connection each; an integer 1-64.',
+    default: '4',
+  },
+  maxConnections: {
+    description: 'Watch mode: connections to the same server host at once (IDLE connections included); an integer 1-64.',
+    default: '2',
+  },
+  expiresAfter: {
+    description: 'Watch mode: end the watch cleanly this long after it started (`8h`, `30m`). `--until` gives an end time on the command line.',
+    default: 'never',
+  },
+} as const satisfies Record<string, Omit<KeyDoc, 'protocols'>>;
+
+/** The keys of an account's `backoff` object. */
+export const BACKOFF_KEY_DOCS = {
+  initial: { description: 'The wait after the first failed attempt.', default: '1s' },
+  max: { description: 'The longest wait; where an account that never connected gives up.', default: '60m' },
 } as const satisfies Record<string, Omit<KeyDoc, 'protocols'>>;
 
 /** The four ways to give a password; at most one per account (or per `defaults`). */
@@ -190,6 +237,12 @@ export const DEFAULT_FOLDER = 'INBOX';
 export const DEFAULT_MAX_ATTEMPTS = 5;
 export const DEFAULT_RETENTION_DAYS = 7;
 export const DEFAULT_LEDGER_DAYS = 90;
+export const DEFAULT_INTERVAL = 60_000;
+export const DEFAULT_IDLE_HEALTH_CHECK = 300_000;
+export const DEFAULT_BACKOFF_INITIAL = 1000;
+export const DEFAULT_BACKOFF_MAX = 3_600_000;
+export const DEFAULT_CONCURRENCY = 4;
+export const DEFAULT_MAX_CONNECTIONS = 2;
 
 // ---------------------------------------------------------------------------------------
 // Value schemas. Every message we write starts with "expected ", and `formatIssue` adds
@@ -256,7 +309,21 @@ const duration = () =>
     return ms;
   });
 
+/** A cron expression `checkCron` accepts (croner itself is not loaded here); it reports "" too. */
+const cron = () =>
+  z.string().superRefine((value, ctx) => {
+    const reason = checkCron(value);
+    if (reason !== undefined) ctx.addIssue({ code: 'custom', message: `expected a cron expression like "*/5 * * * *" (${reason})`, input: value });
+  });
+
 const doc = (key: AccountKey): string => ACCOUNT_KEY_DOCS[key].description;
+
+/** An account's `backoff` object. */
+const backoff = () =>
+  z.strictObject({
+    initial: duration().optional().describe(BACKOFF_KEY_DOCS.initial.description),
+    max: duration().optional().describe(BACKOFF_KEY_DOCS.max.description),
+  });
 
 /** The account keys other than `name`: what `defaults` may hold. */
 const accountFields = {
@@ -287,6 +354,11 @@ const accountFields = {
   maxAttempts: integer(1, 1000, 'expected an integer 1-1000').optional().describe(doc('maxAttempts')),
   quarantineFolder: text().optional().describe(doc('quarantineFolder')),
   maxMessageSize: size().optional().describe(doc('maxMessageSize')),
+  interval: duration().optional().describe(doc('interval')),
+  schedule: cron().optional().describe(doc('schedule')),
+  idle: flag().optional().describe(doc('idle')),
+  idleHealthCheck: duration().optional().describe(doc('idleHealthCheck')),
+  backoff: backoff().optional().describe(doc('backoff')),
 };
 
 /** One entry of `accounts`, as written (before `defaults` are applied). */
@@ -303,6 +375,9 @@ export const configSchema = z.strictObject({
   store: text().optional().describe(TOP_LEVEL_KEY_DOCS.store.description),
   retentionDays: integer(0, 36500, 'expected a whole number of days, 0 or more').optional().describe(TOP_LEVEL_KEY_DOCS.retentionDays.description),
   ledgerDays: integer(1, 36500, 'expected a whole number of days, 1 or more').optional().describe(TOP_LEVEL_KEY_DOCS.ledgerDays.description),
+  concurrency: integer(1, 64, 'expected an integer 1-64').optional().describe(TOP_LEVEL_KEY_DOCS.concurrency.description),
+  maxConnections: integer(1, 64, 'expected an integer 1-64').optional().describe(TOP_LEVEL_KEY_DOCS.maxConnections.description),
+  expiresAfter: duration().optional().describe(TOP_LEVEL_KEY_DOCS.expiresAfter.description),
 });
 
 export type ParsedAccount = z.output<typeof accountSchema>;
@@ -394,6 +469,7 @@ export function closest(word: string, candidates: Iterable<string>): string | un
 /** The keys allowed in the object at `path` (for unknown-key hints). */
 function allowedKeys(path: readonly PropertyKey[]): readonly string[] {
   if (path.length === 0) return Object.keys(TOP_LEVEL_KEY_DOCS);
+  if (path.at(-1) === 'backoff') return Object.keys(BACKOFF_KEY_DOCS);
   if (path[0] === 'defaults') return Object.keys(ACCOUNT_KEY_DOCS).filter((key) => key !== 'name');
   return Object.keys(ACCOUNT_KEY_DOCS);
 }

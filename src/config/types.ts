@@ -61,6 +61,19 @@ export interface AccountConfig {
   quarantineFolder: string | undefined;
   /** Bytes; larger messages are reported and skipped, never downloaded. Default: no limit. */
   maxMessageSize: number | undefined;
+  /**
+   * Watch mode: milliseconds from the start of one cycle to the start of the next (cycles
+   * never overlap). Default 60 s. Not used when `schedule` is set.
+   */
+  interval: number;
+  /** Watch mode: a cron expression (checked by `checkCron`) for when cycles start, instead of `interval`. */
+  schedule: string | undefined;
+  /** Watch mode: keep the connection open and use IMAP IDLE (imap only; else always `false`). Default `false`. */
+  idle: boolean;
+  /** With `idle`: milliseconds within which a dead connection is noticed and reconnected. Default 5 min. */
+  idleHealthCheck: number;
+  /** Watch mode: reconnect waits double from `initialMs` up to `maxMs`. Default 1 s / 60 min. */
+  backoff: { initialMs: number; maxMs: number };
 }
 
 export interface Config {
@@ -76,4 +89,10 @@ export interface Config {
   retentionDays: number;
   /** Days ledger rows of messages off the server are kept. Default 90. */
   ledgerDays: number;
+  /** Watch mode: accounts worked on at once. Default 4. */
+  concurrency: number;
+  /** Watch mode: connections to one server host at once. Default 2. */
+  maxConnections: number;
+  /** Watch mode: milliseconds after its start at which the watch ends; undefined: never. */
+  expiresAfter: number | undefined;
 }

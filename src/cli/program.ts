@@ -3,7 +3,7 @@
  * Each action returns an exit code; main.ts is the only place that exits.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { ExitCode } from '../errors.js';
+import { type ExitCode, UsageError } from '../errors.js';
 
 export interface ProgramContext {
   version: string;
@@ -20,6 +20,7 @@ Examples:
   $ mailpoll -c /etc/mailpoll.yaml --json
   $ mailpoll --dry-run -a support      run the handler, change nothing on the server
   $ mailpoll --first                   stop after the first processed message
+  $ mailpoll --watch --interval 30s    keep running (systemd, a container); SIGTERM stops cleanly
   $ mailpoll check                     log in to each account and show its counts
   $ mailpoll history --status failed   what failed, newest first
   $ mailpoll show 42 --raw > msg.eml   the exact source of the message with ref 42
@@ -69,10 +70,39 @@ export function createProgram(context: ProgramContext): Command {
     .option('--first', 'stop after the first successfully processed message')
     .option('-q, --quiet', 'report only failures and errors')
     .addOption(verboseOption())
+    .option('-w, --watch', 'keep running: a cycle every interval (see the watch command)')
+    .option('--interval <duration>', 'with --watch: cycle every DURATION (default: interval: of each account, 60s)')
+    .option('--until <time>', 'with --watch: stop cleanly at an ISO time or after a duration (3h)')
     .addHelpText('after', EXAMPLES)
     .action(async (options) => {
+      if (options.watch) {
+        if (options.dryRun || options.first || options.limit !== undefined) {
+          throw new UsageError('--watch cannot be combined with --dry-run, --first or --limit');
+        }
+        const { watchCommand } = await import('./commands/watch.js');
+        context.setExitCode(await watchCommand(options, context.signal));
+        return;
+      }
+      if (options.interval !== undefined || options.until !== undefined) throw new UsageError('--interval and --until need --watch');
       const { runCommand } = await import('./commands/run.js');
       context.setExitCode(await runCommand(options, context.signal));
+    });
+
+  program
+    .command('watch')
+    .description('keep running: cycles on each account\'s interval or schedule, IMAP IDLE where idle: true, reconnect backoff; SIGHUP reloads the config')
+    .addOption(configOption())
+    .addOption(accountOption())
+    .option('-s, --script <file>', 'handler module for every account (overrides script:)')
+    .addOption(storeOption())
+    .addOption(jsonOption())
+    .option('--interval <duration>', 'cycle every DURATION, for every account (default: interval: of each account, 60s)')
+    .option('--until <time>', 'stop cleanly at an ISO time (2026-12-01T18:00:00Z) or after a duration (3h)')
+    .option('-q, --quiet', 'report only failures and errors')
+    .addOption(verboseOption())
+    .action(async (options) => {
+      const { watchCommand } = await import('./commands/watch.js');
+      context.setExitCode(await watchCommand(options, context.signal));
     });
 
   program

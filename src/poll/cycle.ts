@@ -20,7 +20,7 @@ import type { Decision } from '../decision/types.js';
 import { describeError, MailpollError } from '../errors.js';
 import { createHandlerContext, runHandler } from '../handler/run.js';
 import type { Handler, HandlerContext, MailMessage } from '../handler/types.js';
-import type { Candidate, Disposition, FetchedMessage, Mailbox } from '../mailbox/types.js';
+import type { Candidate, Disposition, FetchedMessage, Mailbox, MailboxStatus } from '../mailbox/types.js';
 import { parseMessage } from '../message/parse.js';
 import type { MessageEvent, Reporter } from '../report/types.js';
 import { fingerprint } from '../store/fingerprint.js';
@@ -38,6 +38,10 @@ export interface CycleOptions {
   signal?: AbortSignal | undefined;
   /** Batch sizes; defaults suit most mailboxes. */
   batch?: BatchLimits | undefined;
+  /** The mailbox is open already (watch mode with IDLE): work on it without opening again. */
+  opened?: MailboxStatus | undefined;
+  /** Leave the mailbox open afterwards for the next cycle (not after a failure, not for POP3). */
+  keepOpen?: boolean | undefined;
 }
 
 export interface CycleDeps {
@@ -65,6 +69,10 @@ export interface CycleResult {
   error: MailpollError | undefined;
   /** A message was processed and `first` was set: the caller stops too. */
   stoppedAfterFirst: boolean;
+  /** Login and folder open succeeded (the reconnect backoff counts this as connected). */
+  connected: boolean;
+  /** The opened folder, when the mailbox was left open (`keepOpen`). */
+  opened: MailboxStatus | undefined;
 }
 
 // Bodies of one batch are held together: 16 MB bounds memory; 100 keeps round trips few.
@@ -109,6 +117,8 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
       transitions: 0,
       error: undefined,
       stoppedAfterFirst: false,
+      connected: false,
+      opened: undefined,
     },
     where: { account: account.name, mailbox: '', uidValidity: null },
     awaitingClose: [],
@@ -116,7 +126,9 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
   const { mailbox } = deps;
 
   try {
-    const status = await mailbox.open();
+    const status = options.opened ?? (await mailbox.open());
+    cycle.result.connected = true;
+    cycle.result.opened = status;
     cycle.where = { account: account.name, mailbox: status.folder, uidValidity: status.uidValidity?.toString() ?? null };
     await recoverDecisions(cycle);
     const candidates = await selectCandidates(cycle);
@@ -131,6 +143,9 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     cycle.result.error = asAccountError(account, error);
   }
 
+  const keep = options.keepOpen === true && cycle.result.status === 'ok' && !mailbox.capabilities.applyAtClose;
+  if (keep) return cycle.result;
+  cycle.result.opened = undefined;
   try {
     await mailbox.close();
     // POP3: the DELEs are final now that QUIT was answered.

@@ -8,17 +8,16 @@
  * No global state: the watch loop calls this repeatedly in one process.
  */
 import type { AccountConfig } from '../config/types.js';
-import { ConfigError, describeError, ExitCode, MailpollError } from '../errors.js';
+import { ConfigError, ExitCode } from '../errors.js';
 import { loadHandler } from '../handler/load.js';
 import type { Handler } from '../handler/types.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { Reporter } from '../report/types.js';
-import type { Lease, PurgeOptions, Store } from '../store/types.js';
+import type { PurgeOptions, Store } from '../store/types.js';
+import { counts, failedCycle, withLease } from './account.js';
 import { pollAccount, type CycleOptions, type CycleResult } from './cycle.js';
 
-/** A lease outlives a crashed holder by at most this long (a dead local pid is taken over at once). */
-const LEASE_TTL_MS = 60_000;
-const LEASE_RENEW_MS = 20_000;
+
 
 export interface RunOptions extends CycleOptions {
   /** The accounts to poll, in order (see `selectAccounts`). */
@@ -53,7 +52,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
   for (const account of options.accounts) {
     if (options.signal?.aborted) break;
     const accountStarted = now();
-    const result = await withLease(store, account, () =>
+    const result = await withLease(store, account, (leaseLost) =>
       createMailbox(account, { debug: options.debug }).then(
         (mailbox) =>
           pollAccount(
@@ -68,7 +67,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
               writeLog: options.writeLog,
               now,
             },
-            options,
+            { ...options, signal: anySignal(options.signal, leaseLost) },
           ),
         (error: unknown) => failedCycle(account, error),
       ),
@@ -114,34 +113,8 @@ export function exitCodeOf(results: readonly CycleResult[]): ExitCode {
   return ExitCode.ok;
 }
 
-/**
- * Work on an account only while holding its lease; renewed on a timer, released at the end.
- * Another live process holding it: the account is skipped as busy (exit 0), not an error.
- */
-async function withLease(store: Store, account: AccountConfig, work: () => Promise<CycleResult>): Promise<CycleResult> {
-  const taken = store.acquireLease(account.name, { ttlMs: LEASE_TTL_MS });
-  if (!taken.ok) {
-    const since = new Date(taken.holder.since).toTimeString().slice(0, 8);
-    const result = failedCycle(account, new MailpollError(`${account.name}: busy (pid ${taken.holder.pid} since ${since})`));
-    return { ...result, status: 'busy' };
-  }
-  const lease: Lease = taken.lease;
-  const timer = setInterval(() => lease.renew(), LEASE_RENEW_MS);
-  timer.unref();
-  try {
-    return await work();
-  } finally {
-    clearInterval(timer);
-    lease.release();
-  }
-}
-
-function counts(result: CycleResult): Pick<CycleResult, 'fetched' | 'processed' | 'failed' | 'transitions'> {
-  return { fetched: result.fetched, processed: result.processed, failed: result.failed, transitions: result.transitions };
-}
-
 /** One load per module file, all before any network traffic. */
-async function loadHandlers(accounts: readonly AccountConfig[]): Promise<Map<string, Handler>> {
+export async function loadHandlers(accounts: readonly AccountConfig[]): Promise<Map<string, Handler>> {
   const missing = accounts.filter((account) => account.script === undefined);
   if (missing.length > 0) {
     throw new ConfigError(
@@ -155,19 +128,8 @@ async function loadHandlers(accounts: readonly AccountConfig[]): Promise<Map<str
   return handlers;
 }
 
-function failedCycle(account: AccountConfig, error: unknown): CycleResult {
-  const cause =
-    error instanceof MailpollError ? error : new MailpollError(`${account.name}: ${describeError(error)}`, { cause: error });
-  return {
-    account: account.name,
-    status: 'error',
-    fetched: 0,
-    processed: 0,
-    failed: 0,
-    transitions: 0,
-    error: cause,
-    stoppedAfterFirst: false,
-  };
+export function anySignal(...signals: Array<AbortSignal | undefined>): AbortSignal {
+  return AbortSignal.any(signals.filter((signal): signal is AbortSignal => signal !== undefined));
 }
 
 function sum(results: readonly CycleResult[], key: 'fetched' | 'processed' | 'failed' | 'transitions'): number {

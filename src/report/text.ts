@@ -4,7 +4,7 @@
  * ignores NO_COLOR, so the level is decided here).
  */
 import { Chalk, type ChalkInstance } from 'chalk';
-import type { AccountEvent, CheckEvent, MessageEvent, Reporter, ReportEvent, SummaryEvent } from './types.js';
+import type { AccountEvent, BackoffEvent, CheckEvent, CycleEvent, MessageEvent, Reporter, ReportEvent, SummaryEvent, WatchEvent } from './types.js';
 
 export interface TextReporterOptions {
   /** Where lines go (stdout). Each call is one line without its newline. */
@@ -49,7 +49,48 @@ function formatEvent(event: ReportEvent, c: ChalkInstance, quiet: boolean): stri
     case 'summary':
       if (quiet && event.exitCode === 0) return undefined;
       return formatSummary(event, c);
+    case 'cycle':
+      return formatCycle(event, c, quiet);
+    case 'backoff':
+      return formatBackoff(event, c);
+    case 'watch':
+      return formatWatch(event, c);
   }
+}
+
+/** Long-running logs stay quiet: a cycle line only when something happened. */
+function formatCycle(event: CycleEvent, c: ChalkInstance, quiet: boolean): string | undefined {
+  const eventful = event.status !== 'ok' || event.fetched > 0 || event.failed > 0;
+  if (!eventful || (quiet && event.status === 'ok' && event.failed === 0)) return undefined;
+  if (event.status === 'busy') return c.yellow(event.error ?? `${event.account}: busy`);
+  if (event.status === 'error') return `${c.bold(event.account)}: ${c.red(event.error ?? 'failed')}`;
+  const next = event.idle ? 'waiting for new mail (IDLE)' : event.nextAt === null ? '' : `next ${clock(event.nextAt)}`;
+  const counts = `${event.fetched} fetched, ${event.processed} processed, ${event.failed} failed`;
+  return `${c.bold(event.account)}: ${counts} ${c.dim(`(${seconds(event.durationMs)})${next ? `; ${next}` : ''}`)}`;
+}
+
+function formatBackoff(event: BackoffEvent, c: ChalkInstance): string {
+  if (event.giveUp) return `${c.bold(event.account)}: ${c.red(`giving up: ${event.error ?? 'never connected'}`)}`;
+  const wait = formatWait(event.waitMs);
+  return `${c.bold(event.account)}: ${c.yellow(`attempt ${event.attempt} failed`)}: ${event.error ?? ''} ${c.dim(`(next attempt in ${wait}${event.nextAt ? ` at ${clock(event.nextAt)}` : ''})`)}`;
+}
+
+function formatWatch(event: WatchEvent, c: ChalkInstance): string {
+  const accounts = `${event.accounts} account${event.accounts === 1 ? '' : 's'}`;
+  if (event.state === 'started') return c.dim(`mailpoll: watching ${accounts}${event.reason ? ` (${event.reason})` : ''}`);
+  if (event.state === 'reloaded') return c.dim(`mailpoll: config reloaded: ${accounts}${event.reason ? ` (${event.reason})` : ''}`);
+  return `mailpoll: stopped: ${event.reason ?? 'done'} ${c.dim(`(exit ${event.exitCode ?? 0})`)}`;
+}
+
+function clock(iso: string): string {
+  return new Date(iso).toTimeString().slice(0, 8);
+}
+
+function formatWait(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 60_000) return `${Math.round(ms / 1000)}s`;
+  if (ms < 3_600_000) return `${Math.round(ms / 60_000)}m`;
+  return `${(ms / 3_600_000).toFixed(1)}h`;
 }
 
 function formatMessage(event: MessageEvent, c: ChalkInstance): string {

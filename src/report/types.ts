@@ -83,7 +83,51 @@ export interface SummaryEvent {
   durationMs: number;
 }
 
-export type ReportEvent = MessageEvent | AccountEvent | CheckEvent | SummaryEvent;
+/** Watch mode: one account's cycle (the heartbeat for supervisors). */
+export interface CycleEvent {
+  type: 'cycle';
+  account: string;
+  protocol: Protocol;
+  status: 'ok' | 'error' | 'busy';
+  fetched: number;
+  processed: number;
+  failed: number;
+  transitions: number;
+  error: string | null;
+  code: string | null;
+  durationMs: number;
+  /** The connection stays open, waiting for new mail (IMAP IDLE). */
+  idle: boolean;
+  /** When the next cycle starts (ISO 8601); null when the account waits in IDLE or stops. */
+  nextAt: string | null;
+}
+
+/** Watch mode: a wait before reconnecting (seed 004's series), or giving up on an account. */
+export interface BackoffEvent {
+  type: 'backoff';
+  account: string;
+  /** Consecutive failed attempts so far. */
+  attempt: number;
+  /** Milliseconds until the next attempt; 0 when giving up. */
+  waitMs: number;
+  nextAt: string | null;
+  giveUp: boolean;
+  /** Why the last attempt failed. */
+  error: string | null;
+  code: string | null;
+}
+
+/** Watch mode: the loop started, reloaded its config, or stopped (and why). */
+export interface WatchEvent {
+  type: 'watch';
+  state: 'started' | 'reloaded' | 'stopped';
+  accounts: number;
+  /** Why it stopped or what was reloaded, in words. */
+  reason: string | null;
+  exitCode: number | null;
+}
+
+export type ReportEvent = MessageEvent | AccountEvent | CheckEvent | SummaryEvent | CycleEvent | BackoffEvent | WatchEvent;
 
 /** Where events go. `text.ts` and `json.ts` implement it. */
 export interface Reporter {

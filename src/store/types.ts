@@ -74,8 +74,8 @@ export type LeaseResult =
   | { ok: false; holder: { pid: number; host: string; since: number } };
 
 export interface Lease {
-  /** Push the expiry forward (called on a timer while the account is worked on). */
-  renew(): void;
+  /** Push the expiry forward (called on a timer while the account is worked on). False: the lease was lost to another process. */
+  renew(): boolean;
   /** Give the account up. Safe to call twice. */
   release(): void;
 }

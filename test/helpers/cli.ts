@@ -73,3 +73,72 @@ export async function writeConfig(config: Record<string, unknown>, dir?: string)
 export function messageEvents(result: CliResult): Array<Record<string, unknown>> {
   return result.events.filter((event) => event.type === 'message');
 }
+
+export interface LiveCli {
+  /** NDJSON events so far (grows while the process runs). */
+  events: Array<Record<string, unknown>>;
+  stderr: () => string;
+  /** Resolves with the first event (in order) for which `match` is true, waiting for it if need be. */
+  waitFor(match: (event: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  signal(name: NodeJS.Signals): void;
+  exited: Promise<CliResult>;
+}
+
+/** Start the CLI and keep it running (watch mode); events are read as they are written. */
+export function startCli(args: string[], options: RunCliOptions = {}): LiveCli {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? process.cwd(),
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, XDG_STATE_HOME: TEST_STATE_HOME, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const events: Array<Record<string, unknown>> = [];
+  let stdout = '';
+  let stderr = '';
+  let pending = '';
+  const waiters = new Set<() => void>();
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    events.push(...parseEvents(lines.join('\n')));
+    for (const wake of waiters) wake();
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+  const exited = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      for (const wake of waiters) wake();
+      resolve({ code, signal, stdout, stderr, events: parseEvents(stdout) });
+    });
+  });
+  let closed = false;
+  void exited.then(() => (closed = true));
+  return {
+    events,
+    stderr: () => stderr,
+    waitFor(match, what, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out waiting for ${what}; events so far:\n${events.map((e) => JSON.stringify(e)).join('\n')}\nstderr:\n${stderr}`));
+        }, timeoutMs);
+        const check = (): void => {
+          const found = events.find(match);
+          if (found !== undefined || closed) {
+            clearTimeout(timer);
+            waiters.delete(check);
+            if (found !== undefined) resolve(found);
+            else reject(new Error(`the CLI exited before ${what}; stderr:\n${stderr}`));
+          }
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    signal: (name) => child.kill(name),
+    exited,
+  };
+}

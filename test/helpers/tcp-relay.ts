@@ -22,6 +22,10 @@ export interface RelayOptions {
   rewrite?: (chunk: Buffer) => Buffer;
   /** Cut this connection, without forwarding, when a client write makes this true (e.g. it holds `QUIT`). */
   cutWhen?: (clientChunk: Buffer) => boolean;
+  /** Stop forwarding server bytes on this connection (only) once a client write makes this true. */
+  stallWhen?: (clientChunk: Buffer) => boolean;
+  /** Listen on this port (to bring a relay back where a closed one was); default a free one. */
+  port?: number;
 }
 
 export interface Relay {
@@ -49,6 +53,7 @@ export async function startRelay(target: number, options: RelayOptions = {}): Pr
     }
   };
   const { port, server } = await listenWith((client) => {
+    let connectionStalled = false;
     const upstream = net.connect(target, '127.0.0.1');
     upstream.setNoDelay(true);
     client.setNoDelay(true);
@@ -62,16 +67,17 @@ export async function startRelay(target: number, options: RelayOptions = {}): Pr
         upstream.destroy();
         return;
       }
+      if (options.stallWhen?.(chunk)) connectionStalled = true;
       upstream.write(chunk);
     });
     let chain = Promise.resolve();
     upstream.on('data', (chunk: Buffer) => {
       chain = chain.then(async () => {
-        if (stalled || client.destroyed) return;
+        if (stalled || connectionStalled || client.destroyed) return;
         const data = options.rewrite ? options.rewrite(chunk) : chunk;
         const pieces = options.split ? options.split(data) : [data];
         for (const [index, piece] of pieces.entries()) {
-          if (stalled || client.destroyed) return;
+          if (stalled || connectionStalled || client.destroyed) return;
           if (index > 0) await options.pause?.();
           client.write(piece);
         }
@@ -86,7 +92,7 @@ export async function startRelay(target: number, options: RelayOptions = {}): Pr
     upstream.on('close', () => void chain.then(end));
     client.on('error', () => undefined);
     upstream.on('error', () => undefined);
-  });
+  }, options.port);
   return {
     port,
     clientChunks,
@@ -105,14 +111,17 @@ export async function startRelay(target: number, options: RelayOptions = {}): Pr
 }
 
 /** A listener on a free loopback port; every socket it accepts is closed by `closeRelays`. */
-export async function listenWith(onConnection: (socket: net.Socket) => void): Promise<{ port: number; server: net.Server }> {
+export async function listenWith(onConnection: (socket: net.Socket) => void, port = 0): Promise<{ port: number; server: net.Server }> {
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     onConnection(socket);
   });
   servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
   return { port: (server.address() as net.AddressInfo).port, server };
 }
 

@@ -1,0 +1,72 @@
+import { parseDuration } from '../../config/duration.js';
+import { loadConfig } from '../../config/load.js';
+import { selectAccounts } from '../../config/select.js';
+import type { Config } from '../../config/types.js';
+import { describeError, type ExitCode, UsageError } from '../../errors.js';
+import { parseUntil } from '../../poll/until.js';
+import { runWatch, type AccountState } from '../../poll/watch.js';
+import { createOutput } from '../output.js';
+import { openCliStore } from '../store.js';
+
+export interface WatchCommandOptions {
+  config?: string | undefined;
+  store?: string | undefined;
+  account?: string[] | undefined;
+  script?: string | undefined;
+  json?: boolean | undefined;
+  quiet?: boolean | undefined;
+  verbose?: boolean | undefined;
+  interval?: string | undefined;
+  until?: string | undefined;
+}
+
+/**
+ * `mailpoll watch` / `mailpoll --watch`: run until stopped. SIGHUP reloads the config between
+ * cycles (an invalid new config is reported and the old one kept).
+ */
+export async function watchCommand(options: WatchCommandOptions, signal: AbortSignal): Promise<ExitCode> {
+  const output = createOutput(options);
+  const interval = options.interval === undefined ? undefined : parseDuration(options.interval);
+  if (options.interval !== undefined && (interval === undefined || interval <= 0)) {
+    throw new UsageError(`--interval: expected a duration like 30s, 5m or 1h, got "${options.interval}"`);
+  }
+  const load = () => loadConfig({ configFile: options.config, accounts: options.account, script: options.script });
+  let config: Config = await load();
+  const started = Date.now();
+  const until =
+    options.until !== undefined ? parseUntil(options.until, started) : config.expiresAfter !== undefined ? started + config.expiresAfter : undefined;
+  const store = await openCliStore({ store: options.store, config });
+  const states = new Map<string, AccountState>();
+  try {
+    for (;;) {
+      const reload = new AbortController();
+      const onHangup = (): void => reload.abort();
+      process.on('SIGHUP', onHangup);
+      const result = await runWatch({
+        accounts: selectAccounts(config, options.account),
+        reporter: output.reporter,
+        store,
+        retention: { retentionDays: config.retentionDays, ledgerDays: config.ledgerDays },
+        concurrency: config.concurrency,
+        maxConnections: config.maxConnections,
+        interval,
+        until,
+        signal,
+        reload: reload.signal,
+        command: ['mailpoll', ...process.argv.slice(2)].join(' '),
+        writeLog: output.err,
+        debug: output.debug,
+        states,
+      }).finally(() => process.off('SIGHUP', onHangup));
+      if (result.reason !== 'reload') return result.exitCode;
+      try {
+        config = await load();
+        output.reporter.report({ type: 'watch', state: 'reloaded', accounts: selectAccounts(config, options.account).length, reason: 'SIGHUP', exitCode: null });
+      } catch (error) {
+        output.err(`mailpoll: SIGHUP: the new config was not loaded, the previous one stays in use: ${describeError(error)}`);
+      }
+    }
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * What every way of working on one account shares (a single run, the watch loop): the lease
+ * that keeps concurrent mailpoll processes apart, and the result of an account that could
+ * not be worked on.
+ */
+import type { AccountConfig } from '../config/types.js';
+import { describeError, MailpollError } from '../errors.js';
+import type { Lease, Store } from '../store/types.js';
+import type { CycleResult } from './cycle.js';
+
+/** A lease outlives a crashed holder by at most this long (a dead local pid is taken over at once). */
+const LEASE_TTL_MS = 60_000;
+const LEASE_RENEW_MS = 20_000;
+
+/**
+ * Work on an account only while holding its lease; renewed on a timer, released at the end.
+ * Another live process holding it: the account is skipped as busy (exit 0), not an error.
+ * The work gets a signal that aborts if the lease is lost (it expired, e.g. while the machine
+ * slept, and another process took it): the work stops after the message in hand.
+ */
+export async function withLease(store: Store, account: AccountConfig, work: (leaseLost: AbortSignal) => Promise<CycleResult>): Promise<CycleResult> {
+  const taken = store.acquireLease(account.name, { ttlMs: LEASE_TTL_MS });
+  if (!taken.ok) {
+    const since = new Date(taken.holder.since).toTimeString().slice(0, 8);
+    const result = failedCycle(account, new MailpollError(`${account.name}: busy (pid ${taken.holder.pid} since ${since})`));
+    return { ...result, status: 'busy' };
+  }
+  const lease: Lease = taken.lease;
+  const lost = new AbortController();
+  const timer = setInterval(() => {
+    if (!lease.renew()) lost.abort(new MailpollError(`${account.name}: lease lost to another mailpoll process; stopping after the message in hand`));
+  }, LEASE_RENEW_MS);
+  timer.unref();
+  try {
+    return await work(lost.signal);
+  } finally {
+    clearInterval(timer);
+    lease.release();
+  }
+}
+
+export function counts(result: CycleResult): Pick<CycleResult, 'fetched' | 'processed' | 'failed' | 'transitions'> {
+  return { fetched: result.fetched, processed: result.processed, failed: result.failed, transitions: result.transitions };
+}
+
+export function failedCycle(account: AccountConfig, error: unknown): CycleResult {
+  const cause =
+    error instanceof MailpollError ? error : new MailpollError(`${account.name}: ${describeError(error)}`, { cause: error });
+  return {
+    account: account.name,
+    status: 'error',
+    fetched: 0,
+    processed: 0,
+    failed: 0,
+    transitions: 0,
+    error: cause,
+    stoppedAfterFirst: false,
+    connected: false,
+    opened: undefined,
+  };
+}
+

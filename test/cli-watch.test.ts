@@ -4,6 +4,7 @@
  * come from a TCP relay between mailpoll and Dovecot; intervals and backoffs are test-sized.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { message as buildMessage, startDovecot, type Dovecot } from './helpers/dovecot.js';
@@ -27,6 +28,14 @@ after(async () => {
 async function setup(creds: Credentials, account: Record<string, unknown>, top: Record<string, unknown> = {}) {
   const dir = await writeConfig({ script: SPEC_HANDLER, accounts: [world.imapAccount(creds, account)], ...top });
   return { dir, log: join(dir, 'calls.ndjson') };
+}
+
+/** Poll `check` until it holds (for output that is not an event, like stderr). */
+async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !check(); ) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 const isMessage = (subject: string) => (event: Record<string, unknown>) => event.type === 'message' && event.subject === subject;
@@ -162,4 +171,46 @@ describe('watch mode', () => {
     assert.match(String(last?.reason), /expiration reached/);
     assert.ok(result.events.filter((e) => e.type === 'cycle').length >= 2, 'it cycled meanwhile');
   });
+
+  test('a second SIGTERM exits 130 at once; the store stays usable and nothing is lost', async () => {
+    const creds = await world.mailbox(['[1] "delete"', '[2] "delete"']);
+    const { dir, log } = await setup(creds, { interval: '1h' });
+    const cli = startCli(['--watch', '--json'], { cwd: dir, env: { HANDLER_LOG: log, HANDLER_DELAY_MS: '3000' } });
+    while ((await handlerCalls(log)).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    cli.signal('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    cli.signal('SIGTERM');
+    const result = await cli.exited;
+    assert.equal(result.code, 130, result.stderr);
+    assert.match(result.stderr, /stopping after the message in hand/);
+    // The interrupted message was never disposed; a normal run finishes both.
+    assert.equal((await world.state(creds.user)).length, 2);
+    const again = startCli(['--json'], { cwd: dir, env: { HANDLER_LOG: log } });
+    const finished = await again.exited;
+    assert.equal(finished.code, 0, finished.stderr);
+    assert.equal((await world.state(creds.user)).length, 0);
+  });
+
+  test('SIGHUP reloads the config between cycles; a broken config is reported and the old one kept', async () => {
+    const creds = await world.mailbox(['[1] "keep"']);
+    const { dir, log } = await setup(creds, { interval: '300ms' });
+    const cli = startCli(['--watch', '--json'], { cwd: dir, env: { HANDLER_LOG: log } });
+    await cli.waitFor(isMessage('[1] "keep"'), 'the first message');
+
+    await writeConfig({ script: SPEC_HANDLER, accounts: [world.imapAccount(creds, { interval: '300ms' }), world.imapAccount(creds, { name: 'second', interval: '300ms' })] }, dir);
+    cli.signal('SIGHUP');
+    const reloaded = await cli.waitFor((e) => e.type === 'watch' && e.state === 'reloaded', 'the reload');
+    assert.equal(reloaded.accounts, 2);
+    // The new account's ledger is its own: it sees the message for the first time.
+    await cli.waitFor((e) => e.type === 'message' && e.account === 'second', 'the new account at work');
+
+    await writeFile(join(dir, 'mailpoll.config.json'), '{ "accounts": [ { "name": "x", "protocol": "imap", "port": "99x" } ] }');
+    cli.signal('SIGHUP');
+    await eventually(() => /the new config was not loaded/.test(cli.stderr()), 'the reload error on stderr');
+    assert.match(cli.stderr(), /the new config was not loaded, the previous one stays in use: .*port: expected an integer/);
+    cli.signal('SIGTERM');
+    const result = await cli.exited;
+    assert.equal(result.code, 0, result.stderr);
+  });
 });
+

@@ -20,7 +20,6 @@
  * IDLE well inside the server's 29-minute limit. imapflow does not reconnect: a dead link
  * rejects and the caller opens a new connection.
  */
-import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { ImapFlow, type FetchMessageObject, type Logger } from 'imapflow';
 import type { AccountConfig } from '../config/types.js';
@@ -35,6 +34,7 @@ import {
   TlsError,
   describeError,
 } from '../errors.js';
+import { oneLine, readCa, sentence, withDeadline } from './connection-utils.js';
 import { describeNetworkError, errorCode } from './net-errors.js';
 import type {
   Candidate,
@@ -178,7 +178,7 @@ class ImapMailbox implements Mailbox {
         account: this.#name,
       });
     }
-    const ca = await this.#readCa();
+    const ca = await readCa(this.#account);
     const client = this.#createClient(ca);
     this.#client = client;
 
@@ -754,18 +754,6 @@ class ImapMailbox implements Mailbox {
     }
   }
 
-  async #readCa(): Promise<Buffer | undefined> {
-    const file = this.#account.ca;
-    if (file === undefined) return undefined;
-    try {
-      return await readFile(file);
-    } catch (error) {
-      throw new ConfigError(`${this.#name}: ca: cannot read ${file} (${errorCode(error) ?? describeError(error)}). Check the path.`, {
-        account: this.#name,
-        cause: error,
-      });
-    }
-  }
 
   #requireOpen(): ImapFlow {
     if (this.#failure) throw this.#failure;
@@ -799,24 +787,11 @@ class ImapMailbox implements Mailbox {
    * session cannot be resumed) and every later call fails with the same error.
    */
   #within<T>(work: Promise<T>, ms: number, message: () => string, client = this.#client): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const error = new TimeoutError(`${this.#name}: ${message()}`, { account: this.#name });
-        if (client === this.#client) this.#failure ??= error;
-        client?.close();
-        reject(error);
-      }, ms);
-      timer.unref();
-      work.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
+    return withDeadline(work, ms, () => {
+      const error = new TimeoutError(`${this.#name}: ${message()}`, { account: this.#name });
+      if (client === this.#client) this.#failure ??= error;
+      client?.close();
+      return error;
     });
   }
 
@@ -987,14 +962,6 @@ function serverText(error: unknown): string | undefined {
   return undefined;
 }
 
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
-}
-
-/** `text` ending in a full stop, so a fix can follow it. */
-function sentence(text: string): string {
-  return /[.!?]$/.test(text) ? text : `${text}.`;
-}
 
 /** The headers `list` fetches for the ledger's fingerprint (with RFC822.SIZE). */
 const FINGERPRINT_HEADERS = ['message-id', 'date'];

@@ -8,7 +8,6 @@
  * TlsError, TimeoutError, MailboxError or ConfigError with a one-line message.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { AccountConfig } from '../config/types.js';
 import { formatDuration } from '../config/duration.js';
 import {
@@ -21,6 +20,7 @@ import {
   TlsError,
   describeError,
 } from '../errors.js';
+import { oneLine, readCa, sentence, withDeadline } from './connection-utils.js';
 import { describeNetworkError, errorCode } from './net-errors.js';
 import { Pop3ClosedError, Pop3Connection, Pop3ProtocolError, type Pop3Command, type Pop3Reply } from './pop3/connection.js';
 import type {
@@ -136,7 +136,7 @@ class Pop3Mailbox implements Mailbox {
     if (/[\r\n]/.test(user) || /[\r\n]/.test(account.password)) {
       throw new AuthError(`${name}: the user or password contains a line break, which POP3 USER/PASS cannot send. Check them.`, { account: name });
     }
-    const ca = await this.#readCa();
+    const ca = await readCa(this.#account);
 
     // One budget for TCP + TLS + greeting + login + STAT.
     const attempt: { connection?: Pop3Connection; greeted: boolean; phase: string } = {
@@ -595,18 +595,6 @@ class Pop3Mailbox implements Mailbox {
     return replies;
   }
 
-  async #readCa(): Promise<Buffer | undefined> {
-    const file = this.#account.ca;
-    if (file === undefined) return undefined;
-    try {
-      return await readFile(file);
-    } catch (error) {
-      throw new ConfigError(`${this.#name}: ca: cannot read ${file} (${errorCode(error) ?? describeError(error)}). Check the path.`, {
-        account: this.#name,
-        cause: error,
-      });
-    }
-  }
 
   #requireOpen(): Session {
     if (this.#failure) throw this.#failure;
@@ -634,24 +622,11 @@ class Pop3Mailbox implements Mailbox {
 
   /** `work`, or a TimeoutError after `ms`; `onTimeout` ends the connection. The timer never keeps the process alive. */
   #within<T>(work: Promise<T>, ms: number, message: () => string, onTimeout: () => void): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const error = new TimeoutError(`${this.#name}: ${message()}`, { account: this.#name });
-        if (this.#session) this.#failure ??= error;
-        onTimeout();
-        reject(error);
-      }, ms);
-      timer.unref();
-      work.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
+    return withDeadline(work, ms, () => {
+      const error = new TimeoutError(`${this.#name}: ${message()}`, { account: this.#name });
+      if (this.#session) this.#failure ??= error;
+      onTimeout();
+      return error;
     });
   }
 
@@ -764,11 +739,3 @@ function closedReason(error: unknown): string {
   return `the connection failed (${code ?? oneLine(describeError(error))})`;
 }
 
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
-}
-
-/** `text` ending in a full stop, so a fix can follow it. */
-function sentence(text: string): string {
-  return /[.!?]$/.test(text) ? text : `${text}.`;
-}

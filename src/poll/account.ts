@@ -39,8 +39,26 @@ export async function withLease(store: Store, account: AccountConfig, work: (lea
   }
 }
 
-export function counts(result: CycleResult): Pick<CycleResult, 'fetched' | 'processed' | 'failed' | 'transitions'> {
+function counts(result: CycleResult): Pick<CycleResult, 'fetched' | 'processed' | 'failed' | 'transitions'> {
   return { fetched: result.fetched, processed: result.processed, failed: result.failed, transitions: result.transitions };
+}
+
+/**
+ * Record one account's outcome in the run history; returns the fields its `account` or
+ * `cycle` event shows. A busy account has a reason but no error code: it is not a failure.
+ */
+export function recordOutcome(store: Store, runId: number, account: AccountConfig, result: CycleResult, durationMs: number) {
+  const error = result.error?.message ?? null;
+  store.recordAccountRun(runId, { ...counts(result), account: account.name, status: result.status, error, durationMs });
+  return {
+    account: account.name,
+    protocol: account.protocol,
+    status: result.status,
+    ...counts(result),
+    error,
+    code: result.status === 'busy' ? null : (result.error?.code ?? null),
+    durationMs,
+  };
 }
 
 export function failedCycle(account: AccountConfig, error: unknown): CycleResult {

@@ -14,7 +14,7 @@ import type { Handler } from '../handler/types.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { Reporter } from '../report/types.js';
 import type { PurgeOptions, Store } from '../store/types.js';
-import { counts, failedCycle, withLease } from './account.js';
+import { failedCycle, recordOutcome, withLease } from './account.js';
 import { pollAccount, type CycleOptions, type CycleResult } from './cycle.js';
 
 
@@ -73,19 +73,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
       ),
     );
     results.push(result);
-    const durationMs = now() - accountStarted;
-    const error = result.error?.message ?? null;
-    store.recordAccountRun(runId, { ...counts(result), account: account.name, status: result.status, error, durationMs });
-    options.reporter.report({
-      type: 'account',
-      account: account.name,
-      protocol: account.protocol,
-      status: result.status,
-      ...counts(result),
-      error,
-      code: result.status === 'busy' ? null : (result.error?.code ?? null),
-      durationMs,
-    });
+    options.reporter.report({ type: 'account', ...recordOutcome(store, runId, account, result, now() - accountStarted) });
     if (result.stoppedAfterFirst) break;
   }
 

@@ -17,7 +17,7 @@ import { createMailbox } from '../mailbox/open.js';
 import type { Mailbox } from '../mailbox/types.js';
 import type { Reporter } from '../report/types.js';
 import type { PurgeOptions, Store } from '../store/types.js';
-import { counts, failedCycle, withLease } from './account.js';
+import { failedCycle, recordOutcome, withLease } from './account.js';
 import { nextBackoff } from './backoff.js';
 import { pollAccount, type CycleResult } from './cycle.js';
 import { createLimiter, type Limiter } from './limiter.js';
@@ -244,21 +244,9 @@ async function cycle(
 /** The `cycle` event and the run history row of one cycle. */
 function report(watch: Watch, account: AccountConfig, result: CycleResult, durationMs: number, idle: boolean): CycleResult {
   const { options } = watch;
-  const error = result.error?.message ?? null;
-  options.store.recordAccountRun(watch.runId, { ...counts(result), account: account.name, status: result.status, error, durationMs });
+  const outcome = recordOutcome(options.store, watch.runId, account, result, durationMs);
   const next = idle || result.status === 'error' || watch.stop.aborted ? null : new Date(nextStart(watch, account, watch.now() - durationMs));
-  options.reporter.report({
-    type: 'cycle',
-    account: account.name,
-    protocol: account.protocol,
-    status: result.status,
-    ...counts(result),
-    error,
-    code: result.status === 'busy' ? null : (result.error?.code ?? null),
-    durationMs,
-    idle,
-    nextAt: next?.toISOString() ?? null,
-  });
+  options.reporter.report({ type: 'cycle', ...outcome, idle, nextAt: next?.toISOString() ?? null });
   return result;
 }
 

@@ -191,6 +191,15 @@ describe('failures and quarantine', () => {
     assert.equal(result.code, 1);
     assert.deepEqual(messageEvents(result).map((e) => [e.status, e.action, e.moveTo]), [['quarantined', 'move', 'Quarantine']]);
     expectMessage(await world.state(creds.user), '[1] throw', { folder: 'Quarantine', seen: false });
+    assert.equal(messageEvents(await run(dir, log)).length, 0, 'out of sight, and quarantined');
+
+    // retry moves it back into the polled folder before releasing it, so the next run sees it.
+    const retry = await runCli(['retry', String(messageEvents(result)[0]?.ref)], { cwd: dir });
+    assert.equal(retry.code, 0, retry.stderr);
+    assert.match(retry.stderr, /moved <m0\.\S+@test> from Quarantine back to INBOX/);
+    expectMessage(await world.state(creds.user), '[1] throw', { folder: '', seen: false });
+    const again = await run(dir, log);
+    assert.deepEqual(messageEvents(again).map((e) => [e.subject, e.status]), [['[1] throw', 'quarantined']]);
   });
 
   test('a message larger than maxMessageSize is reported once, never downloaded or deleted', async () => {

@@ -159,10 +159,11 @@ export function createProgram(context: ProgramContext): Command {
 
   program
     .command('retry')
-    .description('release a quarantined (or failed) message: the next run hands it to the handler again')
+    .description('release a quarantined (or failed) message: the next run hands it to the handler again (moved back from quarantineFolder first)')
     .argument('<ref>', 'the ref from the report or from history')
     .addOption(configOption())
     .addOption(storeOption())
+    .addOption(verboseOption())
     .action(async (ref: string, options) => {
       const { retryCommand } = await import('./commands/retry.js');
       context.setExitCode(await retryCommand(ref, options));

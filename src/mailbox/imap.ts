@@ -288,6 +288,25 @@ class ImapMailbox implements Mailbox {
     return present;
   }
 
+  async restore(messageId: string, from: string): Promise<number> {
+    const client = this.#requireOpen();
+    const folder = this.#folder!;
+    const source = this.#serverPath(client, from);
+    return this.#command(`moving ${messageId} from ${source} back to ${folder}`, `moving a message back from ${source}`, async () => {
+      await client.mailboxOpen(source);
+      try {
+        const found = await client.search({ header: { 'message-id': messageId } }, { uid: true });
+        const uids = Array.isArray(found) ? found : [];
+        if (uids.length > 0 && (await client.messageMove(uids, folder, { uid: true })) === false) {
+          throw this.#refused('UID MOVE', `moving a message back from ${source}`);
+        }
+        return uids.length;
+      } finally {
+        await client.mailboxOpen(folder);
+      }
+    });
+  }
+
   async *fetch(candidates: Candidate[]): AsyncGenerator<FetchedMessage> {
     const client = this.#requireOpen();
     const uids = candidates.map((candidate) => this.#parseUid(candidate.uid));

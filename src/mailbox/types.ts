@@ -119,6 +119,12 @@ export interface Mailbox {
   /** Which of `uids` are still in the folder (recovery of decisions recorded before a crash). */
   present(uids: string[]): Promise<Set<string>>;
   /**
+   * IMAP: move the messages with this Message-ID from folder `from` (`/`-separated) back into
+   * the opened folder: `mailpoll retry` of a message quarantined into a quarantineFolder.
+   * Returns how many were moved (0: not there).
+   */
+  restore?(messageId: string, from: string): Promise<number>;
+  /**
    * Watch mode, where `capabilities.idle`: wait on the open folder until new mail may have
    * arrived (IMAP IDLE: an EXISTS push), at most `maxMs`. A dead connection is detected within
    * `healthCheckMs` (a NOOP must be answered) and rejects with a ConnectionError or

@@ -1,4 +1,6 @@
+import type { AccountConfig } from '../../config/types.js';
 import { ExitCode, UsageError } from '../../errors.js';
+import type { MessageRecord } from '../../store/types.js';
 import { createOutput } from '../output.js';
 import { loadConfigIfAny, openCliStore } from '../store.js';
 import { parseRef } from './show.js';
@@ -6,12 +8,17 @@ import { parseRef } from './show.js';
 export interface RetryCommandOptions {
   config?: string | undefined;
   store?: string | undefined;
+  verbose?: boolean | undefined;
 }
 
-/** `mailpoll retry REF`: release a quarantined (or failed) message for the next run, attempts from 0. */
+/**
+ * `mailpoll retry REF`: release a quarantined (or failed) message for the next run, attempts
+ * from 0. A message an IMAP account moved into its quarantineFolder is first moved back into
+ * the polled folder, where the next run can see it; the row is released only after that.
+ */
 export async function retryCommand(refText: string, options: RetryCommandOptions): Promise<ExitCode> {
   const ref = parseRef(refText);
-  const output = createOutput({});
+  const output = createOutput(options);
   const config = await loadConfigIfAny(options.config);
   const store = await openCliStore({ store: options.store, config });
   try {
@@ -20,13 +27,37 @@ export async function retryCommand(refText: string, options: RetryCommandOptions
     if (record.state !== 'quarantined' && record.state !== 'failed') {
       throw new UsageError(`ref ${ref} is ${record.state}, not quarantined or failed: nothing to retry`);
     }
+    const account = config?.accounts.find((candidate) => candidate.name === record.account);
+    const aside = record.state === 'quarantined' && account?.protocol === 'imap' ? account.quarantineFolder : undefined;
+    if (aside !== undefined && account !== undefined) await moveBack(record, account, aside, output.err, output.debug);
     store.release(ref);
-    // A quarantineFolder took it out of the polled folder: the next run can only see it there.
-    const aside = config?.accounts.find((account) => account.name === record.account)?.quarantineFolder;
-    const where = record.state === 'quarantined' && aside !== undefined ? ` It was moved to ${aside}: move it back to ${record.mailbox} for the next run to see it.` : '';
-    output.err(`ref ${ref} (${record.account} #${record.uid}) released: the next run hands it to the handler again.${where}`);
+    output.err(`ref ${ref} (${record.account} #${record.uid}) released: the next run hands it to the handler again.`);
     return ExitCode.ok;
   } finally {
     store.close();
+  }
+}
+
+async function moveBack(
+  record: MessageRecord,
+  account: AccountConfig,
+  aside: string,
+  err: (line: string) => void,
+  debug: ((line: string) => void) | undefined,
+): Promise<void> {
+  if (record.messageId === null) {
+    err(`ref ${record.ref} has no Message-ID to find it by in ${aside}: move it back to ${account.folder} by hand.`);
+    return;
+  }
+  const { resolvePasswords } = await import('../../config/load.js');
+  const { createMailbox } = await import('../../mailbox/open.js');
+  await resolvePasswords([account]);
+  const mailbox = await createMailbox(account, { debug });
+  try {
+    await mailbox.open();
+    const moved = (await mailbox.restore?.(record.messageId, aside)) ?? 0;
+    err(moved > 0 ? `moved ${record.messageId} from ${aside} back to ${account.folder}` : `${record.messageId} is not in ${aside} (moved by hand already?)`);
+  } finally {
+    await mailbox.close().catch(() => undefined);
   }
 }

@@ -57,7 +57,20 @@ async function importHandler(file: string): Promise<Handler> {
       `handler ${file}: no default export function (export default async (mailMessage, context) => ...)`,
     );
   }
+  const parse = propertyOf(namespace, 'parse');
+  if (parse !== undefined && parse !== 'headers' && parse !== 'full') {
+    throw new HandlerLoadError(`handler ${file}: export const parse must be 'headers' or 'full', not ${JSON.stringify(parse) ?? String(parse)}`);
+  }
+  if (parse === 'headers') headersOnly.add(handler);
   return handler;
+}
+
+/** Handlers whose module says `export const parse = 'headers'`: they get no body, text or attachments. */
+const headersOnly = new WeakSet<Handler>();
+
+/** How much of each message the handler wants parsed: `full` (the default) or `headers`. */
+export function parseLevelOf(handler: Handler): 'headers' | 'full' {
+  return headersOnly.has(handler) ? 'headers' : 'full';
 }
 
 /**

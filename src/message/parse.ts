@@ -35,7 +35,17 @@ export interface ParseMessageMeta {
   account: string;
   /** Folder the message was read from, `/`-separated as configured. */
   folder: string;
+  /**
+   * Parse the top-level header block only (the handler module says `export const parse =
+   * 'headers'`): subject, from, to, cc, date, messageId, headers, ... as in a full parse, at a
+   * fraction of the cost; `text`, `html`, `textAsHtml` and `attachments` throw when read.
+   */
+  headersOnly?: boolean | undefined;
 }
+
+/** What a headers-only message does not have: reading one is a handler bug, said loudly. */
+const BODY_FIELDS = ['text', 'html', 'textAsHtml', 'attachments'] as const;
+const CRLF = Buffer.from('\r\n');
 
 /**
  * Parse one fetched message. Throws a plain Error `cannot parse message: <reason>` when
@@ -47,7 +57,8 @@ export async function parseMessage(fetched: FetchedMessage, meta: ParseMessageMe
     const { simpleParser } = await loadMailparser();
     // textAsHtml (text turned into HTML with linkified URLs) costs ~8x the rest of the parse
     // of a link-heavy 20 KB message and is derived data: handlers get text and html as sent.
-    parsed = await simpleParser(decodeLegacyHeaders(fetched.raw), PARSE_OPTIONS);
+    const source = meta.headersOnly === true ? headerSource(fetched.raw) : fetched.raw;
+    parsed = await simpleParser(decodeLegacyHeaders(source), PARSE_OPTIONS);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`cannot parse message: ${reason}`, { cause: error });
@@ -61,6 +72,7 @@ export async function parseMessage(fetched: FetchedMessage, meta: ParseMessageMe
     parsed.headers.delete('date');
   }
 
+  if (meta.headersOnly === true) withoutBody(parsed);
   return Object.assign(parsed, {
     uid: fetched.uid,
     account: meta.account,
@@ -69,6 +81,27 @@ export async function parseMessage(fetched: FetchedMessage, meta: ParseMessageMe
     size: fetched.size,
     raw: fetched.raw,
   });
+}
+
+/** The top-level header block and an empty line: the same headers, no body to parse. */
+function headerSource(raw: Buffer): Buffer {
+  const end = headerBlockEnd(raw);
+  if (end === raw.length) return raw;
+  return Buffer.concat([raw.subarray(0, end), CRLF]);
+}
+
+function withoutBody(parsed: object): void {
+  for (const field of BODY_FIELDS) {
+    delete (parsed as Record<string, unknown>)[field];
+    // Not enumerable: spreading or logging the message does not trip over them.
+    Object.defineProperty(parsed, field, {
+      configurable: true,
+      enumerable: false,
+      get() {
+        throw new Error(`mailMessage.${field} is not parsed: the handler module exports parse = 'headers' (remove it, or read mailMessage.raw)`);
+      },
+    });
+  }
 }
 
 function hasValidDateHeader(headerLines: ReadonlyArray<{ key: string; line: string }>): boolean {

@@ -18,6 +18,7 @@ import type { AccountConfig } from '../config/types.js';
 import { planDecision } from '../decision/plan.js';
 import type { Decision } from '../decision/types.js';
 import { describeError, MailpollError } from '../errors.js';
+import { parseLevelOf } from '../handler/load.js';
 import { createHandlerContext, runHandler } from '../handler/run.js';
 import type { Handler, HandlerContext, MailMessage } from '../handler/types.js';
 import type { Candidate, Disposition, FetchedMessage, Mailbox, MailboxStatus } from '../mailbox/types.js';
@@ -99,6 +100,8 @@ interface Cycle {
   where: Omit<MessageKey, 'uid'>;
   /** Refs whose dispositions take effect only at close (POP3 DELE). */
   awaitingClose: number[];
+  /** The handler module exports `parse = 'headers'`: parse the header block only. */
+  headersOnly: boolean;
 }
 
 export async function pollAccount(account: AccountConfig, deps: CycleDeps, options: CycleOptions): Promise<CycleResult> {
@@ -122,6 +125,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     },
     where: { account: account.name, mailbox: '', uidValidity: null },
     awaitingClose: [],
+    headersOnly: parseLevelOf(deps.handler) === 'headers',
   };
   const { mailbox } = deps;
 
@@ -325,7 +329,7 @@ interface Parsed {
 
 async function parseOne(cycle: Cycle, message: FetchedMessage): Promise<Parsed> {
   try {
-    const parsed = await parseMessage(message, { account: cycle.account.name, folder: cycle.account.folder });
+    const parsed = await parseMessage(message, { account: cycle.account.name, folder: cycle.account.folder, headersOnly: cycle.headersOnly });
     const meta = metaOf(parsed, message.size);
     const print = fingerprint({ messageId: parsed.messageId, sentDate: sentDateOf(parsed), size: message.size });
     return { message, parsed, error: undefined, meta, print };

@@ -12,6 +12,7 @@ import { isProcessAlive } from './leases.js';
 import { APPLICATION_ID, NewerStoreVersion, SCHEMA_VERSION, migrateStore, readUserVersion } from './schema.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { Store } from './types.js';
+import { readScalar, setPragma } from './pragma.js';
 
 export interface OpenStoreOptions {
   /** The clock, in milliseconds since the epoch (timestamps, lease expiry, retention). Default `Date.now`. */
@@ -57,7 +58,7 @@ function prepareConnection(db: Database.Database, file: string): void {
   // One read transaction, so that a second process creating the store meanwhile cannot make
   // it look half-made (no application_id yet, tables already).
   const { applicationId, version, empty } = db.transaction(() => {
-    const applicationId = db.pragma('application_id', { simple: true }) as number;
+    const applicationId = readScalar(db, 'PRAGMA application_id') as number;
     const version = readUserVersion(db);
     return { applicationId, version, empty: applicationId === 0 && version === 0 && isEmpty(db) };
   })();
@@ -69,12 +70,12 @@ function prepareConnection(db: Database.Database, file: string): void {
   if (version > SCHEMA_VERSION) throw newerStoreError(file, version);
 
   // Only possible before the first table, and before WAL writes the header.
-  if (fresh) db.pragma('auto_vacuum = INCREMENTAL');
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
+  if (fresh) setPragma(db, 'auto_vacuum = INCREMENTAL');
+  setPragma(db, 'journal_mode = WAL');
+  setPragma(db, 'synchronous = NORMAL');
+  setPragma(db, 'foreign_keys = ON');
   // After a checkpoint, a WAL swollen by a batch of big messages shrinks back to this (watch mode).
-  db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
+  setPragma(db, `journal_size_limit = ${WAL_SIZE_LIMIT}`);
 
   if (version < SCHEMA_VERSION) {
     try {
@@ -107,5 +108,5 @@ function ensureFolder(folder: string): void {
 
 /** No table, index or view yet: a new file (or an empty one someone created for us). */
 function isEmpty(db: Database.Database): boolean {
-  return db.prepare('SELECT count(*) FROM sqlite_schema').pluck().get() === 0;
+  return readScalar(db, 'SELECT count(*) FROM sqlite_schema') === 0;
 }

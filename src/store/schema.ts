@@ -9,6 +9,7 @@
  * that rebuilds a table must not rely on turning it off.
  */
 import type Database from 'better-sqlite3';
+import { readScalar, setPragma } from './pragma.js';
 
 /** `PRAGMA application_id` of a mailpoll store: ASCII "MLPL". Tells our file from any other SQLite file. */
 export const APPLICATION_ID = 0x4d4c504c;
@@ -119,9 +120,9 @@ export const migrations: readonly Migration[] = [
 /** The version this mailpoll writes and understands. */
 export const SCHEMA_VERSION: number = migrations.length;
 
-/** `PRAGMA user_version`, read without a statement cache (it runs once per open). */
+/** `PRAGMA user_version`. */
 export function readUserVersion(db: Database.Database): number {
-  return db.pragma('user_version', { simple: true }) as number;
+  return readScalar(db, 'PRAGMA user_version') as number;
 }
 
 /**
@@ -140,9 +141,9 @@ export function migrateStore(db: Database.Database): number[] {
       if (current !== migration.version - 1) {
         throw new Error(`store schema: cannot apply migration ${migration.version} to version ${current}`);
       }
-      if (migration.version === 1) db.pragma(`application_id = ${APPLICATION_ID}`);
+      if (migration.version === 1) setPragma(db, `application_id = ${APPLICATION_ID}`);
       db.exec(migration.sql);
-      db.pragma(`user_version = ${migration.version}`);
+      setPragma(db, `user_version = ${migration.version}`);
       applied.push(migration.version);
     });
     step.immediate();

@@ -10,6 +10,7 @@ import { RunLog } from './history.js';
 import { Ledger } from './ledger.js';
 import { type LeaseOwner, Leases } from './leases.js';
 import { Retention } from './retention.js';
+import { setPragma } from './pragma.js';
 import type {
   AccountRunRecord,
   HistoryQuery,
@@ -111,13 +112,13 @@ export class SqliteStore implements Store {
   sync(): void {
     this.guard(() => {
       const { db } = this.context;
-      db.pragma('synchronous = FULL');
-      db.pragma('fullfsync = ON');
+      setPragma(db, 'synchronous = FULL');
+      setPragma(db, 'fullfsync = ON');
       try {
         this.markSynced.immediate();
       } finally {
-        db.pragma('fullfsync = OFF');
-        db.pragma('synchronous = NORMAL');
+        setPragma(db, 'fullfsync = OFF');
+        setPragma(db, 'synchronous = NORMAL');
       }
     });
   }

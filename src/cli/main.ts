@@ -3,10 +3,8 @@
  * The only place that calls process.exit.
  */
 import { readFileSync } from 'node:fs';
-import { CommanderError } from 'commander';
 import { redact } from '../config/secrets.js';
 import { ConfigError, ExitCode, MailpollError } from '../errors.js';
-import { createProgram } from './program.js';
 
 /** An unexpected internal error (a bug): EX_SOFTWARE from sysexits.h, distinct from the documented codes. */
 const INTERNAL_ERROR = 70;
@@ -33,7 +31,7 @@ function version(): string {
   return pkg.version;
 }
 
-function reportError(error: unknown): number {
+function reportError(error: unknown, CommanderError: typeof import('commander').CommanderError): number {
   if (error instanceof CommanderError) {
     // commander has printed its message already; help and --version exit 0.
     return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
@@ -59,6 +57,12 @@ function printStack(error: unknown): void {
 }
 
 async function main(): Promise<void> {
+  // `mailpoll --version` alone: the same line commander would print, without loading it.
+  if (process.argv.length === 3 && process.argv[2] === '--version') {
+    process.stdout.write(`${version()}\n`, () => process.exit(ExitCode.ok));
+    return;
+  }
+  const [{ CommanderError }, { createProgram }] = await Promise.all([import('commander'), import('./program.js')]);
   const program = createProgram({
     version: version(),
     signal: controller.signal,
@@ -72,7 +76,7 @@ async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (error) {
-    exitCode = reportError(error);
+    exitCode = reportError(error, CommanderError);
   }
   // Exit explicitly: a library timer or socket must not keep a cron job alive. Flush stdout first.
   process.stdout.write('', () => process.exit(exitCode));

@@ -50,3 +50,20 @@ export async function loadConfigIfAny(configFile: string | undefined): Promise<C
     throw error;
   }
 }
+
+/**
+ * The store commands (history, show, retry, purge): the config if there is one, the store it
+ * names (or `--store`), `work`, and the store closed whatever happens.
+ */
+export async function withCliStore<T>(
+  options: { config?: string | undefined; store?: string | undefined },
+  work: (store: Store, config: Config | undefined) => Promise<T> | T,
+): Promise<T> {
+  const config = await loadConfigIfAny(options.config);
+  const store = await openCliStore({ store: options.store, config });
+  try {
+    return await work(store, config);
+  } finally {
+    store.close();
+  }
+}

@@ -2,7 +2,7 @@ import { parseDuration } from '../../config/duration.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { MessageRecord, MessageState, RunRecord } from '../../store/types.js';
 import { createOutput } from '../output.js';
-import { loadConfigIfAny, openCliStore, storeClock } from '../store.js';
+import { storeClock, withCliStore } from '../store.js';
 
 export interface HistoryCommandOptions {
   config?: string | undefined;
@@ -29,9 +29,7 @@ export async function historyCommand(options: HistoryCommandOptions): Promise<Ex
     if (ms === undefined) throw new UsageError(`--since: expected a duration like 1h, 1d or 30m, got "${options.since}"`);
     since = storeClock()() - ms;
   }
-  const config = await loadConfigIfAny(options.config);
-  const store = await openCliStore({ store: options.store, config });
-  try {
+  return withCliStore(options, async (store) => {
     const { runs, messages } = store.history({ account: options.account, since, state, limit: options.limit });
     if (options.json) {
       for (const run of runs) output.out(JSON.stringify({ type: 'run', ...run }));
@@ -46,9 +44,7 @@ export async function historyCommand(options: HistoryCommandOptions): Promise<Ex
     output.out(messages.length === 0 ? 'messages: none' : 'messages:');
     for (const message of messages) output.out(formatRecord(message));
     return ExitCode.ok;
-  } finally {
-    store.close();
-  }
+  });
 }
 
 function time(ms: number): string {

@@ -1,6 +1,7 @@
+import { DEFAULT_LEDGER_DAYS, DEFAULT_RETENTION_DAYS } from '../../config/schema.js';
 import { ExitCode } from '../../errors.js';
 import { createOutput } from '../output.js';
-import { loadConfigIfAny, openCliStore } from '../store.js';
+import { withCliStore } from '../store.js';
 
 export interface PurgeCommandOptions {
   config?: string | undefined;
@@ -11,10 +12,9 @@ export interface PurgeCommandOptions {
 /** `mailpoll purge`: apply retention now (every run also does this at its start). */
 export async function purgeCommand(options: PurgeCommandOptions): Promise<ExitCode> {
   const output = createOutput(options);
-  const config = await loadConfigIfAny(options.config);
-  const store = await openCliStore({ store: options.store, config });
-  try {
-    const retention = { retentionDays: config?.retentionDays ?? 7, ledgerDays: config?.ledgerDays ?? 90 };
+  return withCliStore(options, async (store, config) => {
+    // Without a config file: the same defaults a config would have.
+    const retention = { retentionDays: config?.retentionDays ?? DEFAULT_RETENTION_DAYS, ledgerDays: config?.ledgerDays ?? DEFAULT_LEDGER_DAYS };
     const result = store.purge(retention);
     if (options.json) output.out(JSON.stringify({ type: 'purge', ...retention, ...result }));
     else {
@@ -24,7 +24,5 @@ export async function purgeCommand(options: PurgeCommandOptions): Promise<ExitCo
       );
     }
     return ExitCode.ok;
-  } finally {
-    store.close();
-  }
+  });
 }

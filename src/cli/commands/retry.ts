@@ -2,7 +2,7 @@ import type { AccountConfig } from '../../config/types.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { MessageRecord } from '../../store/types.js';
 import { createOutput } from '../output.js';
-import { loadConfigIfAny, openCliStore } from '../store.js';
+import { withCliStore } from '../store.js';
 import { parseRef } from './show.js';
 
 export interface RetryCommandOptions {
@@ -19,9 +19,7 @@ export interface RetryCommandOptions {
 export async function retryCommand(refText: string, options: RetryCommandOptions): Promise<ExitCode> {
   const ref = parseRef(refText);
   const output = createOutput(options);
-  const config = await loadConfigIfAny(options.config);
-  const store = await openCliStore({ store: options.store, config });
-  try {
+  return withCliStore(options, async (store, config) => {
     const record = store.get(ref);
     if (record === undefined) throw new UsageError(`no message with ref ${ref} in ${store.path}`);
     if (record.state !== 'quarantined' && record.state !== 'failed') {
@@ -33,9 +31,7 @@ export async function retryCommand(refText: string, options: RetryCommandOptions
     store.release(ref);
     output.err(`ref ${ref} (${record.account} #${record.uid}) released: the next run hands it to the handler again.`);
     return ExitCode.ok;
-  } finally {
-    store.close();
-  }
+  });
 }
 
 async function moveBack(

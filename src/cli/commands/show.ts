@@ -1,6 +1,6 @@
 import { ExitCode, UsageError } from '../../errors.js';
 import { createOutput } from '../output.js';
-import { loadConfigIfAny, openCliStore } from '../store.js';
+import { withCliStore } from '../store.js';
 
 export interface ShowCommandOptions {
   config?: string | undefined;
@@ -13,9 +13,7 @@ export interface ShowCommandOptions {
 export async function showCommand(refText: string, options: ShowCommandOptions): Promise<ExitCode> {
   const ref = parseRef(refText);
   const output = createOutput(options);
-  const config = await loadConfigIfAny(options.config);
-  const store = await openCliStore({ store: options.store, config });
-  try {
+  return withCliStore(options, async (store) => {
     const record = store.get(ref);
     if (record === undefined) throw new UsageError(`no message with ref ${ref} in ${store.path}`);
     if (options.raw) {
@@ -53,9 +51,7 @@ export async function showCommand(refText: string, options: ShowCommandOptions):
     ];
     for (const [name, value] of rows) output.out(`${`${name}:`.padEnd(12)} ${value === null || value === undefined ? '-' : String(value)}`);
     return ExitCode.ok;
-  } finally {
-    store.close();
-  }
+  });
 }
 
 export function parseRef(text: string): number {

@@ -9,7 +9,6 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ImapFlow } from 'imapflow';
 import { BIN, messageEvents, runCli, writeConfig, type CliResult } from './helpers/cli.js';
 import { startDovecot, type Dovecot } from './helpers/dovecot.js';
 import { bySubject } from './helpers/maildir-state.js';
@@ -44,14 +43,7 @@ async function records(dir: string): Promise<Array<Record<string, unknown>>> {
 
 /** Set \Seen off again on every message, as a user or another client would. */
 async function markAllUnseen(creds: Credentials): Promise<void> {
-  const client = new ImapFlow({
-    host: '127.0.0.1',
-    port: dovecot.ports.imaps,
-    secure: true,
-    auth: { user: creds.user, pass: creds.password },
-    tls: { ca: await readFile(dovecot.caFile, 'utf8') },
-    logger: false,
-  });
+  const client = dovecot.imapClient(creds.user, creds.password);
   await client.connect();
   await client.mailboxOpen('INBOX');
   await client.messageFlagsRemove('1:*', ['\\Seen']);

@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { ImapFlow } from 'imapflow';
 import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
 
 let dovecot: Dovecot;
@@ -22,14 +21,7 @@ after(async () => {
 });
 
 async function countMessages(options: { port: number; secure: boolean; doSTARTTLS?: boolean }): Promise<{ exists: number; secure: boolean }> {
-  const client = new ImapFlow({
-    host: dovecot.host,
-    ...options,
-    auth: { user: 'ann', pass: 'ann-password' },
-    tls: { ca: readFileSync(dovecot.caFile) },
-    logger: false,
-  });
-  client.on('error', () => undefined);
+  const client = dovecot.imapClient('ann', 'ann-password', options);
   await client.connect();
   try {
     const mailbox = await client.mailboxOpen('INBOX');
@@ -71,15 +63,7 @@ test('the log has the session summary lines', async () => {
 });
 
 test('killSessions ends open sessions', async () => {
-  const client = new ImapFlow({
-    host: dovecot.host,
-    port: dovecot.ports.imaps,
-    secure: true,
-    auth: { user: 'ann', pass: 'ann-password' },
-    tls: { ca: readFileSync(dovecot.caFile) },
-    logger: false,
-  });
-  client.on('error', () => undefined);
+  const client = dovecot.imapClient('ann', 'ann-password');
   const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
   await client.connect();
   await dovecot.killSessions();
@@ -90,15 +74,7 @@ test('killSessions ends open sessions', async () => {
 test('stop ends the master and open sessions and removes the directory', async () => {
   const own = await startDovecot();
   await own.addUser('bob', 'bob-password');
-  const client = new ImapFlow({
-    host: own.host,
-    port: own.ports.imaps,
-    secure: true,
-    auth: { user: 'bob', pass: 'bob-password' },
-    tls: { ca: readFileSync(own.caFile) },
-    logger: false,
-  });
-  client.on('error', () => undefined);
+  const client = own.imapClient('bob', 'bob-password');
   await client.connect();
   assert.ok(processesOf(own.dir).length > 0);
 

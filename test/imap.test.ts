@@ -6,11 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ImapFlow } from 'imapflow';
 import type { AccountConfig } from '../src/config/types.js';
 import { AuthError, ConnectionError, MailboxError, TimeoutError, TlsError } from '../src/errors.js';
 import { createImapMailbox } from '../src/mailbox/imap.js';
@@ -67,15 +65,7 @@ async function collect(iterable: AsyncIterable<FetchedMessage>): Promise<Fetched
 
 /** What the server holds, seen through an independent client: UID -> flags, per folder. */
 async function serverState(user: string, password: string, folder = 'INBOX'): Promise<Map<number, string[]>> {
-  const client = new ImapFlow({
-    host: dovecot.host,
-    port: dovecot.ports.imaps,
-    secure: true,
-    auth: { user, pass: password },
-    tls: { ca: readFileSync(dovecot.caFile) },
-    logger: false,
-  });
-  client.on('error', () => undefined);
+  const client = dovecot.imapClient(user, password);
   await client.connect();
   try {
     const mailbox = await client.mailboxOpen(folder, { readOnly: true });
@@ -91,15 +81,7 @@ async function serverState(user: string, password: string, folder = 'INBOX'): Pr
 }
 
 async function folderNames(user: string, password: string): Promise<string[]> {
-  const client = new ImapFlow({
-    host: dovecot.host,
-    port: dovecot.ports.imaps,
-    secure: true,
-    auth: { user, pass: password },
-    tls: { ca: readFileSync(dovecot.caFile) },
-    logger: false,
-  });
-  client.on('error', () => undefined);
+  const client = dovecot.imapClient(user, password);
   await client.connect();
   try {
     return (await client.list()).map((entry) => entry.path).sort();

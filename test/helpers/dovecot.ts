@@ -16,6 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ImapFlow } from 'imapflow';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
@@ -49,6 +50,11 @@ export interface Dovecot {
   killSessions(): Promise<void>;
   /** Stop the master and every session, remove the directory. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * An independent IMAP client (not connected yet) to check what the server really holds:
+   * implicit TLS trusting the test CA by default, logger off, errors absorbed.
+   */
+  imapClient(user: string, password: string, options?: { port?: number; secure?: boolean; doSTARTTLS?: boolean }): ImapFlow;
 }
 
 const DOVECOT_BIN = firstExisting(['/usr/sbin/dovecot', '/usr/local/sbin/dovecot']) ?? 'dovecot';
@@ -518,6 +524,19 @@ async function startOnce(): Promise<Dovecot> {
     logLines,
     killSessions,
     stop,
+    imapClient(user, password, options = {}) {
+      const client = new ImapFlow({
+        host: '127.0.0.1',
+        port: ports.imaps,
+        secure: true,
+        ...options,
+        auth: { user, pass: password },
+        tls: { ca: readFileSync(path.join(dir, 'ca.pem')) },
+        logger: false,
+      });
+      client.on('error', () => undefined);
+      return client;
+    },
   };
 }
 

@@ -74,6 +74,9 @@ function prepareConnection(db: Database.Database, file: string): void {
   setPragma(db, 'journal_mode = WAL');
   setPragma(db, 'synchronous = NORMAL');
   setPragma(db, 'foreign_keys = ON');
+  // Statement journals and IN-list tables in memory: as temp files (the default) every write
+  // of a row with its raw copy cost four times as much (measured: 1.1 ms -> 0.25 ms per message).
+  setPragma(db, 'temp_store = MEMORY');
   // After a checkpoint, a WAL swollen by a batch of big messages shrinks back to this (watch mode).
   setPragma(db, `journal_size_limit = ${WAL_SIZE_LIMIT}`);
 

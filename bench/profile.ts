@@ -22,11 +22,13 @@ const { values } = parseArgs({
     size: { type: 'string', default: '20480' },
     runs: { type: 'string', default: '2' },
     top: { type: 'string', default: '25' },
+    // Instead of the CPU profile: the peak of each process.memoryUsage() field.
+    memory: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
-  process.stdout.write('usage: npm run bench:profile -- [--protocol imap|pop3] [--handler headers|full|shell] [--keep] [--n N] [--size BYTES] [--runs N] [--top N]\n');
+  process.stdout.write('usage: npm run bench:profile -- [--protocol imap|pop3] [--handler headers|full|shell] [--keep] [--n N] [--size BYTES] [--runs N] [--top N] [--memory]\n');
   process.exit(0);
 }
 
@@ -58,12 +60,20 @@ try {
     await writeFile(config, JSON.stringify(mailpollConfig(server, mailbox.user, { protocol, keep: values.keep, handler })));
     const result = await measure({
       command: process.execPath,
-      args: ['--cpu-prof', '--cpu-prof-dir', runDir, path.join(REPO, 'bin', 'mailpoll.js'), '-c', config, '--json'],
+      args: [
+        ...(values.memory ? ['--import', path.join(REPO, 'bench', 'lib', 'memory-probe.mjs')] : ['--cpu-prof', '--cpu-prof-dir', runDir]),
+        path.join(REPO, 'bin', 'mailpoll.js'),
+        '-c',
+        config,
+        '--json',
+      ],
       env: { HOME: runDir, XDG_STATE_HOME: path.join(runDir, 'state'), NO_COLOR: '1', MAILPOLL_BENCH_ACTION: action },
       cwd: runDir,
     });
     const summary = result.stdout.split('\n').find((line) => line.includes('"type":"summary"')) ?? result.stderr.slice(0, 300);
     process.stdout.write(`run ${run}: ${result.wallS.toFixed(2)} s wall, peak RSS ${result.peakRss === null ? 'n/a' : `${(result.peakRss / 1048576).toFixed(0)} MB`}\n  ${summary}\n`);
+    const probe = result.stderr.split('\n').find((line) => line.startsWith('memory-probe'));
+    if (probe) process.stdout.write(`  ${probe}\n`);
     const file = (await readdir(runDir)).find((name) => name.endsWith('.cpuprofile'));
     if (file && run === Number(values.runs)) report(JSON.parse(await readFile(path.join(runDir, file), 'utf8')) as Profile, Number(values.top));
   }

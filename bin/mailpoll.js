@@ -9,4 +9,4 @@ try {
 } catch {
   // A cache that cannot be set up only costs speed.
 }
-await import('../dist/cli/main.js');
+await import('../dist/bin/main.js');

@@ -371,7 +371,7 @@ function errorReason(error: unknown): string {
 }
 
 async function readConfigFile(cwd: string, configFile: string | undefined): Promise<ReadResult> {
-  const { cosmiconfig, defaultLoaders } = await import('cosmiconfig');
+  const { cosmiconfig, defaultLoaders } = await import('./cosmiconfig.js');
   // A YAML file holding only comments loads as null, which cosmiconfig takes for "no config
   // here" and skips; make it "empty" instead, so it is reported rather than passed over.
   const yaml: Loader = async (file, content) => (await defaultLoaders['.yaml'](file, content)) ?? undefined;

@@ -7,7 +7,7 @@
  * may supply it; `rules.ts` checks what each protocol needs after inheritance, and
  * `load.ts` turns the parsed object into the resolved `Config` of `types.ts`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Protocol } from '../mailbox/types.js';
 import { checkCron } from '../poll/schedule.js';
 import { parseDuration } from './duration.js';

@@ -1,0 +1,47 @@
+// Second half of `npm run build`: bundle what tsc wrote to dist/ into dist/bin/, the code
+// bin/mailpoll.js runs. cron starts mailpoll every minute, and on Node 20 (no compile cache)
+// most of an empty run went to finding, reading and compiling ~400 modules one by one:
+// bundled, an empty IMAP run starts in about half the time (bench/RESULTS.md, cold start).
+//
+// - Code splitting keeps the lazy loading of src/ (a Maildir-only run never loads imapflow,
+//   a run without new mail never loads mailparser): every `import()` becomes a chunk.
+// - Tree shaking drops what is never used (zod's 50 locales, most of commander's help).
+// - Left outside: better-sqlite3 (a native addon), and tsx with its esbuild and typescript
+//   (loaded only for a `.ts` handler or config, and they find their own files at run time).
+// - pino and socks, which imapflow imports but mailpoll never uses, are replaced by stubs
+//   that throw (scripts/bundle-stubs/).
+// - A CommonJS package imported with `import()` only has a default export in its chunk:
+//   src/ imports such a package statically from a small module of its own, and loads that
+//   module lazily (src/config/cosmiconfig.ts).
+import { build } from 'esbuild';
+import { rm } from 'node:fs/promises';
+
+const outdir = new URL('../dist/bin/', import.meta.url).pathname;
+const stub = (name) => new URL(`./bundle-stubs/${name}.mjs`, import.meta.url).pathname;
+await rm(outdir, { recursive: true, force: true });
+const result = await build({
+  entryPoints: [new URL('../dist/cli/main.js', import.meta.url).pathname],
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external: ['better-sqlite3', 'tsx', 'tsx/*', 'typescript', 'esbuild'],
+  // Dependencies of imapflow that mailpoll never reaches: see the stubs for why.
+  alias: {
+    pino: stub('pino'),
+    socks: stub('socks'),
+  },
+  // Bundled CommonJS calls require(): give the ESM chunks one.
+  banner: { js: "import { createRequire as __mailpollRequire } from 'node:module'; const require = __mailpollRequire(import.meta.url);" },
+  // Stack traces (--verbose) point into dist/, whose own source maps lead on to src/.
+  sourcemap: 'linked',
+  legalComments: 'none',
+  logLevel: 'warning',
+  metafile: Boolean(process.env.BUNDLE_META),
+});
+if (process.env.BUNDLE_META) {
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(process.env.BUNDLE_META, JSON.stringify(result.metafile));
+}

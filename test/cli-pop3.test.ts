@@ -206,7 +206,7 @@ describe('deletes and dropped connections', () => {
     assert.deepEqual(subjects, [...subjects].sort(), 'oldest first');
     assert.equal((await world.state(creds.user)).length, 0);
 
-    // Memory: bounded by the batch (16 MB of sources), not by the mailbox (200 MB here): the
+    // Memory: bounded by the batches in hand (two of at most 8 MB of sources), not by the mailbox (200 MB here): the
     // resident size above the first handler call's stays small and does not grow to the end.
     const rss = calls.map((c) => Number(c.rss));
     const baseline = rss[0]!;

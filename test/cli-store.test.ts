@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { BIN, messageEvents, runCli, writeConfig, type CliResult } from './helpers/cli.js';
 import { startDovecot, type Dovecot } from './helpers/dovecot.js';
 import { bySubject } from './helpers/maildir-state.js';
+import { closeRelays, startRelay } from './helpers/tcp-relay.js';
 import { expectMessage, handlerCalls, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
 
 let dovecot: Dovecot;
@@ -22,6 +23,7 @@ before(async () => {
   world = scenario(dovecot);
 });
 after(async () => {
+  closeRelays();
   await dovecot?.stop();
 });
 
@@ -231,6 +233,33 @@ describe('crashes and concurrent runs', () => {
     // [2] died inside its handler, before `handled`: the one case where a handler runs twice.
     assert.equal((await handlerCalls(log)).filter((c) => c.subject === '[2] die-once').length, 2);
     assert.equal((await world.state(creds.user)).length, 0, 'both deleted now');
+  });
+
+  test('the link drops while the next batch downloads: decisions made meanwhile are applied next run, none handled twice', async () => {
+    // 130 messages: a batch of 100, then one of 30 that downloads while the first batch's
+    // handlers run. The relay cuts the connection when that second download is asked for.
+    const subjects = Array.from({ length: 130 }, (_, i) => `[${String(i).padStart(3, '0')}] "delete"`);
+    const creds = await world.mailbox(subjects);
+    let downloads = 0;
+    const relay = await startRelay(dovecot.ports.imap, { cutWhen: (chunk) => chunk.toString('latin1').includes('BODY.PEEK[]') && ++downloads === 2 });
+    const { dir, log } = await setup(creds, { tls: 'none', port: relay.port });
+    const cut = await run(dir, log);
+    assert.equal(cut.code, 3, cut.stdout + cut.stderr);
+    assert.equal(downloads, 2, 'the second batch was asked for before the first one was applied');
+    assert.equal((await handlerCalls(log)).length, 100, 'the first batch was handled');
+    assert.equal((await world.state(creds.user)).length, 130, 'nothing deleted: the link was gone before the actions');
+    const handled = (await records(dir)).filter((r) => r.state === 'handled');
+    assert.equal(handled.length, 100, 'their decisions are recorded');
+
+    // Same store, straight to Dovecot: the 100 recorded decisions are applied, the 30 handled.
+    const direct = await writeConfig({ script: SPEC_HANDLER, store: join(dir, 'mailpoll.db'), accounts: [world.imapAccount(creds)] });
+    const next = await run(direct, log);
+    assert.equal(next.code, 0, next.stderr);
+    assert.equal(messageEvents(next).filter((e) => e.recovered).length, 100);
+    assert.equal(messageEvents(next).filter((e) => !e.recovered).length, 30);
+    const calls = (await handlerCalls(log)).map((c) => String(c.subject));
+    assert.deepEqual(calls, subjects, 'each handled exactly once, oldest first');
+    assert.equal((await world.state(creds.user)).length, 0);
   });
 
   test('two CLIs started at once on one account: no message is handled twice', async () => {

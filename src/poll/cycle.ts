@@ -11,8 +11,11 @@
  * them out are applied first, without calling the handler again.
  *
  * Work goes in batches: the bodies of one batch are fetched in one streamed command and
- * collected (imapflow runs no other command while a fetch is iterated), then handled one
- * by one, then their dispositions are applied grouped by action. No round trip per message.
+ * collected (imapflow runs no other command while a fetch is iterated); their raw copies and
+ * `received` rows are committed together; they are handled one by one; then their
+ * dispositions are applied grouped by action. No round trip per message. While a batch's
+ * handlers run, the next batch is already downloading; its server actions wait for that
+ * download to end, as the connection carries one command at a time.
  */
 import type { AccountConfig } from '../config/types.js';
 import { planDecision } from '../decision/plan.js';
@@ -76,8 +79,9 @@ export interface CycleResult {
   opened: MailboxStatus | undefined;
 }
 
-// Bodies of one batch are held together: 16 MB bounds memory; 100 keeps round trips few.
-const DEFAULT_BATCH: BatchLimits = { maxCount: 100, maxBytes: 16 * 1024 * 1024 };
+// Bodies of one batch are held together, and the next batch downloads meanwhile: 2 x 8 MB
+// bounds memory; 100 keeps round trips few.
+const DEFAULT_BATCH: BatchLimits = { maxCount: 100, maxBytes: 8 * 1024 * 1024 };
 
 /** A message on its way through the cycle. */
 interface InHand {
@@ -138,10 +142,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     const candidates = await selectCandidates(cycle);
     // --first wants one message: don't download a batch of them.
     const limits = options.first ? { maxCount: 1, maxBytes: Infinity } : (options.batch ?? DEFAULT_BATCH);
-    for (const batch of batchCandidates(candidates, limits)) {
-      if (stopped(cycle)) break;
-      await processBatch(cycle, batch);
-    }
+    await processBatches(cycle, batchCandidates(candidates, limits), limits);
   } catch (error) {
     cycle.result.status = 'error';
     cycle.result.error = asAccountError(account, error);
@@ -280,27 +281,75 @@ function quarantineTooLarge(cycle: Cycle, candidates: Candidate[], max: number):
   report(cycle, events);
 }
 
-/** fetch the batch -> per message: parse, received, handler, handled -> server actions -> done. */
-async function processBatch(cycle: Cycle, batch: Candidate[]): Promise<void> {
+/** A batch's bodies on their way down: `settled` never rejects, `bodies` may. */
+interface Download {
+  bodies: Promise<Array<FetchedMessage | undefined>>;
+  settled: Promise<void>;
+}
+
+function download(mailbox: Mailbox, batch: Candidate[]): Download {
+  const bodies = fetchAll(mailbox, batch);
+  return { bodies, settled: bodies.then(noop, noop) };
+}
+
+function noop(): void {}
+
+/**
+ * The batches in order, each one's handlers overlapping the next one's download. The next
+ * batch is fetched ahead only when both fit in twice the batch byte limit (a huge message
+ * is never held twice), and never for `--first`.
+ */
+async function processBatches(cycle: Cycle, batches: Iterable<Candidate[]>, limits: BatchLimits): Promise<void> {
+  const { mailbox } = cycle.deps;
+  const queue = batches[Symbol.iterator]();
+  let current = queue.next();
+  let pending = current.done || stopped(cycle) ? undefined : download(mailbox, current.value);
+  try {
+    while (!current.done && pending !== undefined && !stopped(cycle)) {
+      const fetched = await pending.bodies;
+      const next = queue.next();
+      const fetchAhead = !next.done && !cycle.options.first && bytesOf(current.value) + bytesOf(next.value) <= 2 * limits.maxBytes;
+      pending = fetchAhead ? download(mailbox, next.value) : undefined;
+      await processBatch(cycle, fetched, pending);
+      current = next;
+      if (pending === undefined && !current.done && !stopped(cycle)) pending = download(mailbox, current.value);
+    }
+  } finally {
+    // Stopped or failed with a download under way: let it end before the mailbox is closed.
+    await pending?.settled;
+  }
+}
+
+function bytesOf(batch: readonly Candidate[]): number {
+  return batch.reduce((sum, candidate) => sum + (candidate.size ?? 0), 0);
+}
+
+/**
+ * One batch: header fields of every message -> raw copies and `received` rows in one commit ->
+ * per message: (full parse), handler, `handled` -> the next batch's download ends -> server
+ * actions -> `done`.
+ */
+async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefined>, ahead: Download | undefined): Promise<void> {
   const { mailbox, handler, store } = cycle.deps;
   const { account, options } = cycle;
-
-  const fetched = await fetchAll(mailbox, batch);
   cycle.result.fetched += fetched.length;
 
+  const items: Array<Received | undefined> = [];
+  for (const message of fetched) if (message !== undefined) items.push(await readHeaders(cycle, message));
+  fetched.length = 0;
+  const refs = recordReceived(cycle, items as Received[]);
+
   const inHand: InHand[] = [];
-  for (const [index, message] of fetched.entries()) {
+  for (const [index, item] of items.entries()) {
     if (stopped(cycle)) break;
-    if (message === undefined) continue;
-    // Parsed one at a time and dropped after its handler: a parsed message is several times
-    // its source (text, html, attachments), so a whole parsed batch would not be bounded.
-    const item = await parseOne(cycle, message);
-    fetched[index] = undefined;
-    const ref = recordReceived(cycle, item);
+    if (item === undefined) continue;
+    // Dropped after its handler: a fully parsed message is several times its source.
+    items[index] = undefined;
+    const ref = refs.get(item.message.uid) ?? null;
     const started = cycle.now();
     try {
-      if (item.parsed === undefined) throw item.error;
-      const outcome = await runHandler(handler, item.parsed, cycle.context, account, { timeoutMs: account.handlerTimeout });
+      const mailMessage = await messageFor(cycle, item);
+      const outcome = await runHandler(handler, mailMessage, cycle.context, account, { timeoutMs: account.handlerTimeout });
       const decision = planDecision(outcome, mailbox.capabilities, account);
       // Committed before the next handler runs: a crash repeats at most this one handler.
       if (ref !== null) store.recordHandled(ref, decision);
@@ -315,40 +364,56 @@ async function processBatch(cycle: Cycle, batch: Candidate[]): Promise<void> {
     }
   }
 
+  // One command at a time on the connection: the download ahead ends before any action.
+  await ahead?.settled;
   if (!options.dryRun) await carryOut(cycle, inHand);
   report(cycle, inHand);
 }
 
-interface Parsed {
+/** A fetched message with what the ledger records of it, read from its header block. */
+interface Received {
   message: FetchedMessage;
-  parsed: MailMessage | undefined;
+  /** The header-only parse (what a `parse = 'headers'` handler receives), or why it failed. */
+  headers: MailMessage | undefined;
   error: unknown;
   meta: MessageMeta & { size: number };
   print: string | null;
 }
 
-async function parseOne(cycle: Cycle, message: FetchedMessage): Promise<Parsed> {
+async function readHeaders(cycle: Cycle, message: FetchedMessage): Promise<Received> {
   try {
-    const parsed = await parseMessage(message, { account: cycle.account.name, folder: cycle.account.folder, headersOnly: cycle.headersOnly });
-    const meta = metaOf(parsed, message.size);
-    const print = fingerprint({ messageId: parsed.messageId, sentDate: sentDateOf(parsed), size: message.size });
-    return { message, parsed, error: undefined, meta, print };
+    const headers = await parseMessage(message, { account: cycle.account.name, folder: cycle.account.folder, headersOnly: true });
+    const meta = metaOf(headers, message.size);
+    const print = fingerprint({ messageId: headers.messageId, sentDate: sentDateOf(headers), size: message.size });
+    return { message, headers, error: undefined, meta, print };
   } catch (error) {
     const meta = { messageId: null, sender: null, subject: null, date: null, size: message.size };
-    return { message, parsed: undefined, error, meta, print: null };
+    return { message, headers: undefined, error, meta, print: null };
   }
 }
 
-/** Raw copy archived and `received` in one transaction, before the handler sees the message. */
-function recordReceived(cycle: Cycle, item: Parsed): number | null {
-  if (cycle.options.dryRun) return null;
+/** What the handler receives: the header-only parse if its module asked for that, else the full one. */
+async function messageFor(cycle: Cycle, item: Received): Promise<MailMessage> {
+  if (item.headers === undefined) throw item.error;
+  if (cycle.headersOnly) return item.headers;
+  return parseMessage(item.message, { account: cycle.account.name, folder: cycle.account.folder });
+}
+
+/** Raw copies archived and `received` in one transaction, before any handler sees them. */
+function recordReceived(cycle: Cycle, items: readonly Received[]): Map<string, number> {
+  if (cycle.options.dryRun || items.length === 0) return new Map();
   const { store, runId, archive } = cycle.deps;
-  const refs = store.recordReceived(
+  return store.recordReceived(
     runId,
-    [{ key: { ...cycle.where, uid: item.message.uid }, protocol: cycle.account.protocol, fingerprint: item.print, meta: item.meta, raw: item.message.raw }],
+    items.map((item) => ({
+      key: { ...cycle.where, uid: item.message.uid },
+      protocol: cycle.account.protocol,
+      fingerprint: item.print,
+      meta: item.meta,
+      raw: item.message.raw,
+    })),
     { archive },
   );
-  return refs.get(item.message.uid) ?? null;
 }
 
 /** A failed message: recorded with its attempt; at maxAttempts quarantined (and moved aside if configured). */

@@ -20,6 +20,8 @@ const { values } = parseArgs({
     keep: { type: 'boolean', default: false },
     n: { type: 'string', default: '2000' },
     size: { type: 'string', default: '20480' },
+    // One attachment of exactly this many bytes in every message (the 50 MB case: --n 1 --attachment 52428800).
+    attachment: { type: 'string' },
     runs: { type: 'string', default: '2' },
     top: { type: 'string', default: '25' },
     // Instead of the CPU profile: the peak of each process.memoryUsage() field.
@@ -28,7 +30,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write('usage: npm run bench:profile -- [--protocol imap|pop3] [--handler headers|full|shell] [--keep] [--n N] [--size BYTES] [--runs N] [--top N] [--memory]\n');
+  process.stdout.write('usage: npm run bench:profile -- [--protocol imap|pop3] [--handler headers|full|shell] [--keep] [--n N] [--size BYTES] [--attachment BYTES] [--runs N] [--top N] [--memory]\n');
   process.exit(0);
 }
 
@@ -49,7 +51,8 @@ const count = Number(values.n);
 const dir = path.join(CACHE, `profile-${process.pid}`);
 const server = await BenchServer.start();
 try {
-  const mailbox = await server.seed({ user: 'profile', count, size: Number(values.size), seed: 42 }, (line) => process.stderr.write(`${line}\n`));
+  const attachmentBytes = values.attachment === undefined ? {} : { attachmentBytes: Number(values.attachment) };
+  const mailbox = await server.seed({ user: 'profile', count, size: Number(values.size), seed: 42, ...attachmentBytes }, (line) => process.stderr.write(`${line}\n`));
   const action = values.keep ? (protocol === 'imap' ? 'markSeen' : 'keep') : 'delete';
   for (let run = 1; run <= Number(values.runs); run += 1) {
     await server.restore(mailbox.user);

@@ -30,6 +30,7 @@ import type { MessageEvent, Reporter } from '../report/types.js';
 import { fingerprint } from '../store/fingerprint.js';
 import type { MessageKey, MessageMeta, MessageRecord, Store } from '../store/types.js';
 import { batchCandidates, type BatchLimits } from './batches.js';
+import { releaseGarbage } from './memory.js';
 
 export interface CycleOptions {
   /** Run handlers but change nothing: neither on the server nor in the ledger. */
@@ -311,6 +312,7 @@ async function processBatches(cycle: Cycle, batches: Iterable<Candidate[]>, limi
       const fetchAhead = !next.done && !cycle.options.first && bytesOf(current.value) + bytesOf(next.value) <= 2 * limits.maxBytes;
       pending = fetchAhead ? download(mailbox, next.value) : undefined;
       await processBatch(cycle, fetched, pending);
+      releaseGarbage();
       current = next;
       if (pending === undefined && !current.done && !stopped(cycle)) pending = download(mailbox, current.value);
     }

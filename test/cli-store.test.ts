@@ -262,6 +262,28 @@ describe('crashes and concurrent runs', () => {
     assert.equal((await world.state(creds.user)).length, 0);
   });
 
+  test('the link drops at the UID EXPUNGE: the flagged deletes are completed next run without the handler', async () => {
+    const creds = await world.mailbox(['[1] "delete"', '[2] "delete"', '[3] "keep"']);
+    const relay = await startRelay(dovecot.ports.imap, { cutWhen: (chunk) => chunk.toString('latin1').includes('UID EXPUNGE') });
+    const { dir, log } = await setup(creds, { tls: 'none', port: relay.port });
+    const cut = await run(dir, log);
+    assert.equal(cut.code, 3, cut.stdout + cut.stderr);
+    const account = cut.events.find((e) => e.type === 'account');
+    assert.match(String(account?.error), /mailpoll carries out the 2 delete\(s\) on the next run, without calling the handler again\./);
+    // Flagged \Deleted (Maildir info letter T), not expunged; the ledger still has them handled.
+    const flagged = (await world.state(creds.user)).filter((m) => m.flags.includes('T')).map((m) => m.subject);
+    assert.deepEqual(flagged.sort(), ['[1] "delete"', '[2] "delete"']);
+    const states = (await records(dir)).map((r) => [r.subject, r.state]).sort();
+    assert.deepEqual(states, [['[1] "delete"', 'handled'], ['[2] "delete"', 'handled'], ['[3] "keep"', 'done']]);
+
+    const direct = await writeConfig({ script: SPEC_HANDLER, store: join(dir, 'mailpoll.db'), accounts: [world.imapAccount(creds)] });
+    const next = await run(direct, log);
+    assert.equal(next.code, 0, next.stderr);
+    assert.deepEqual(messageEvents(next).filter((e) => e.recovered).map((e) => e.subject).sort(), ['[1] "delete"', '[2] "delete"']);
+    assert.deepEqual((await world.state(creds.user)).map((m) => m.subject), ['[3] "keep"']);
+    assert.equal((await handlerCalls(log)).length, 3, 'each handled exactly once');
+  });
+
   test('two CLIs started at once on one account: no message is handled twice', async () => {
     const subjects = Array.from({ length: 40 }, (_, i) => `[${String(i).padStart(2, '0')}] "markSeen"`);
     const creds = await world.mailbox(subjects);

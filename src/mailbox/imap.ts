@@ -130,6 +130,8 @@ class ImapMailbox implements Mailbox {
   #client: ImapFlow | undefined;
   /** Server name of the selected folder. */
   #folder: string | undefined;
+  /** UIDs `apply` flagged \Deleted in the open folder; `expunge` removes them. */
+  #flagged: number[] = [];
   /** Set once the connection is unusable (timeout, error event, server close): every later call throws it. */
   #failure: MailpollError | undefined;
   /** Move targets known to exist on this connection. */
@@ -431,10 +433,9 @@ class ImapMailbox implements Mailbox {
         what = (uids) => `marking ${count(uids)} as seen in ${folder}`;
         run = (client, set, what) => this.#exact('UID STORE +FLAGS (\\Seen)', what, () => client.messageFlagsAdd(set, ['\\Seen'], { uid: true }));
       } else if (key === 'delete') {
-        // STORE \Deleted + UID EXPUNGE of exactly these UIDs (UIDPLUS). Without UIDPLUS imapflow
-        // falls back to a plain EXPUNGE, which also removes what other clients flagged \Deleted.
-        what = (uids) => `deleting ${count(uids)} from ${folder}`;
-        run = (client, set, what) => this.#exact('UID STORE +FLAGS (\\Deleted) / UID EXPUNGE', what, () => client.messageDelete(set, { uid: true }));
+        // Flagged now, expunged by `expunge` (the cycle calls it every ~1,000 and at the end).
+        what = (uids) => `flagging ${count(uids)} as deleted in ${folder}`;
+        run = (client, set, what) => this.#exact('UID STORE +FLAGS (\\Deleted)', what, () => client.messageFlagsAdd(set, ['\\Deleted'], { uid: true }));
       } else {
         const target = key.slice('move:'.length);
         what = (uids) => `moving ${count(uids)} from ${folder} to ${target}`;
@@ -445,12 +446,29 @@ class ImapMailbox implements Mailbox {
         };
       }
       const failed = await this.#settle(uids, what, run);
+      if (key === 'delete') this.#flagged.push(...uids.filter((uid) => !failed.has(uid)));
       for (const index of indexes) {
         const error = failed.get(numeric[index]!);
         results[index] = { uid: dispositions[index]!.uid, ok: error === undefined, error };
       }
     }
     return results;
+  }
+
+  async expunge(): Promise<void> {
+    const uids = this.#flagged;
+    if (uids.length === 0) return;
+    this.#flagged = [];
+    const folder = this.#folder ?? this.#account.folder;
+    // UID EXPUNGE of exactly these UIDs (UIDPLUS; imapflow sets \Deleted again first, which
+    // changes nothing). Without UIDPLUS imapflow falls back to a plain EXPUNGE, which also
+    // removes what other clients flagged \Deleted.
+    const what = (subset: number[]) => `expunging ${subset.length} deleted message${subset.length === 1 ? '' : 's'} from ${folder}`;
+    const failed = await this.#settle(uids, what, (client, set, label) =>
+      this.#exact('UID EXPUNGE', label, () => client.messageDelete(set, { uid: true })),
+    );
+    const [first] = failed.values();
+    if (first) throw first;
   }
 
   /**
@@ -686,6 +704,8 @@ class ImapMailbox implements Mailbox {
     this.#waiter?.closing();
     this.#client = undefined;
     this.#folder = undefined;
+    // Not expunged: still flagged on the server, and `handled` in the ledger for the next run.
+    this.#flagged = [];
     this.#knownFolders.clear();
     this.capabilities.idle = false;
     if (!client) return;

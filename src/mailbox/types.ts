@@ -116,6 +116,14 @@ export interface Mailbox {
    * message. A message that is no longer there counts as done for `delete` and `move`.
    */
   apply(dispositions: Disposition[]): Promise<DispositionResult[]>;
+  /**
+   * Complete the deletions `apply` only flagged. IMAP: `apply` sets \Deleted, and the UID
+   * EXPUNGE of all those UIDs runs here, once per many batches: each EXPUNGE makes the server
+   * rewrite its indexes, ~0.2 s per batch on a 2,000-message Dovecot Maildir. Absent where
+   * `apply` deletes at once (Maildir) or at close (POP3). Throws when the expunge failed:
+   * the messages stay flagged, and their recorded decisions are applied again next run.
+   */
+  expunge?(): Promise<void>;
   /** Which of `uids` are still in the folder (recovery of decisions recorded before a crash). */
   present(uids: string[]): Promise<Set<string>>;
   /**

@@ -105,6 +105,8 @@ interface Cycle {
   where: Omit<MessageKey, 'uid'>;
   /** Refs whose dispositions take effect only at close (POP3 DELE). */
   awaitingClose: number[];
+  /** Refs of deletes flagged on the server but not yet expunged (IMAP: `mailbox.expunge`). */
+  awaitingExpunge: number[];
   /** The handler module exports `parse = 'headers'`: parse the header block only. */
   headersOnly: boolean;
 }
@@ -130,6 +132,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     },
     where: { account: account.name, mailbox: '', uidValidity: null },
     awaitingClose: [],
+    awaitingExpunge: [],
     headersOnly: parseLevelOf(deps.handler) === 'headers',
   };
   const { mailbox } = deps;
@@ -147,6 +150,18 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
   } catch (error) {
     cycle.result.status = 'error';
     cycle.result.error = asAccountError(account, error);
+  }
+  // Also after a failure: deletes flagged before it are completed if the link still works.
+  try {
+    await expungeFlagged(cycle);
+  } catch (error) {
+    if (cycle.result.status === 'ok') {
+      cycle.result.status = 'error';
+      cycle.result.error = new MailpollError(
+        `${describeError(error)} mailpoll carries out the ${cycle.awaitingExpunge.length} delete(s) on the next run, without calling the handler again.`,
+        { account: account.name, cause: error },
+      );
+    }
   }
 
   const keep = options.keepOpen === true && cycle.result.status === 'ok' && !mailbox.capabilities.applyAtClose;
@@ -313,6 +328,11 @@ async function processBatches(cycle: Cycle, batches: Iterable<Candidate[]>, limi
       pending = fetchAhead ? download(mailbox, next.value) : undefined;
       await processBatch(cycle, fetched, pending);
       releaseGarbage();
+      if (cycle.awaitingExpunge.length >= EXPUNGE_EVERY) {
+        // One command at a time: the download ahead ends first.
+        await pending?.settled;
+        await expungeFlagged(cycle);
+      }
       current = next;
       if (pending === undefined && !current.done && !stopped(cycle)) pending = download(mailbox, current.value);
     }
@@ -320,6 +340,19 @@ async function processBatches(cycle: Cycle, batches: Iterable<Candidate[]>, limi
     // Stopped or failed with a download under way: let it end before the mailbox is closed.
     await pending?.settled;
   }
+}
+
+// Deletes are flagged per batch and expunged together: each EXPUNGE costs the server a
+// rewrite of its indexes, so fewer is faster; this many bounds how long they stay flagged.
+const EXPUNGE_EVERY = 1000;
+
+/** Expunge what `apply` flagged; only then are those deletes `done`. Throws: they stay `handled`. */
+async function expungeFlagged(cycle: Cycle): Promise<void> {
+  const { mailbox, store } = cycle.deps;
+  if (cycle.awaitingExpunge.length === 0 || mailbox.expunge === undefined) return;
+  await mailbox.expunge();
+  store.markDone(cycle.awaitingExpunge);
+  cycle.awaitingExpunge = [];
 }
 
 function bytesOf(batch: readonly Candidate[]): number {
@@ -459,12 +492,11 @@ async function carryOut(cycle: Cycle, inHand: InHand[]): Promise<void> {
     item.event.error = `${error}; the handler's decision is kept and applied again on the next run`;
     if (item.ref !== null) store.recordActionFailed(item.ref, error);
   }
-  // POP3: a DELE only counts once QUIT is answered; everything else is final now.
-  const deferred = mailbox.capabilities.applyAtClose
-    ? new Set(pending.filter((item) => item.disposition.action === 'delete').map((item) => item.ref))
-    : new Set<number | null>();
-  cycle.awaitingClose.push(...done.filter((ref) => deferred.has(ref)));
-  const final = done.filter((ref) => !deferred.has(ref));
+  // A delete counts once POP3's QUIT or IMAP's EXPUNGE is answered; everything else is final now.
+  const deletes = new Set(pending.filter((item) => item.disposition.action === 'delete').map((item) => item.ref));
+  const deferred = mailbox.capabilities.applyAtClose ? cycle.awaitingClose : mailbox.expunge ? cycle.awaitingExpunge : undefined;
+  if (deferred !== undefined) deferred.push(...done.filter((ref) => deletes.has(ref)));
+  const final = deferred === undefined ? done : done.filter((ref) => !deletes.has(ref));
   if (final.length > 0) store.markDone(final);
 }
 

@@ -32,6 +32,12 @@ import { systemInfo } from './lib/system.js';
 
 const execFileAsync = promisify(execFile);
 
+/** bench/ANALYSIS.md: the people-written explanation of the targets not met (appended to the report). */
+async function readAnalysis(): Promise<string | undefined> {
+  const file = path.join(REPO, 'bench', 'ANALYSIS.md');
+  return existsSync(file) ? readFile(file, 'utf8') : undefined;
+}
+
 const USAGE = `usage: npm run bench -- [options]
 
   --n N             messages in the main mailbox (default 2000)
@@ -236,7 +242,7 @@ async function main(): Promise<number> {
   if (options.reportOnly) {
     // The figures are plain data (a case's functions are not needed to render).
     const input = JSON.parse(await readFile(lastRun, 'utf8')) as ReportInput;
-    await writeFile(options.out, renderReport(input));
+    await writeFile(options.out, renderReport(input, await readAnalysis()));
     progress(`bench: wrote ${options.out} from ${lastRun}`);
     return 0;
   }
@@ -351,7 +357,7 @@ async function main(): Promise<number> {
           durationS: (Date.now() - started) / 1000,
         };
         await mkdir(path.dirname(options.out), { recursive: true });
-        await writeFile(options.out, renderReport(input));
+        await writeFile(options.out, renderReport(input, await readAnalysis()));
         await mkdir(path.dirname(lastRun), { recursive: true });
         await writeFile(lastRun, JSON.stringify(input));
       };

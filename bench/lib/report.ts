@@ -389,7 +389,12 @@ function targets(input: ReportInput): string[] {
   return lines;
 }
 
-export function renderReport(input: ReportInput): string {
+/**
+ * `analysis`: bench/ANALYSIS.md, written by people (what the profiles showed for each target
+ * not met, and what would close it), appended after the targets so the figures and their
+ * explanation are read together.
+ */
+export function renderReport(input: ReportInput, analysis?: string): string {
   const { system, options } = input;
   const byName = new Map(input.scenarios.map((s) => [s.name, s]));
   const lines: string[] = [];
@@ -429,5 +434,6 @@ export function renderReport(input: ReportInput): string {
   lines.push(...largeSection(byName.get('big-message')));
   lines.push(...coldSection(byName.get('cold')));
   lines.push(...targets(input));
+  if (analysis !== undefined && analysis.trim() !== '') lines.push('', analysis.trim(), '');
   return `${lines.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
 }

@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BIN, messageEvents, runCli, writeConfig, type CliResult } from './helpers/cli.js';
-import { startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
 import { bySubject } from './helpers/maildir-state.js';
 import { closeRelays, startRelay } from './helpers/tcp-relay.js';
 import { expectMessage, handlerCalls, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
@@ -131,6 +131,29 @@ describe('the ledger', () => {
     const unknown = await runCli(['show', '999999'], { cwd: dir });
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /no message with ref 999999/);
+  });
+
+  test('a raw copy over 1 MiB is a file in mailpoll.db-archive/ beside the store; show --raw gives its exact bytes', async () => {
+    const creds = await world.mailbox([]);
+    // ~1.5 MB of text lines, every line different (Dovecot may compress nothing away).
+    const body = Array.from({ length: 20_000 }, (_, i) => `line ${String(i).padStart(5, '0')} ${'0123456789abcdef'.repeat(4)}`).join('\n');
+    await dovecot.deliver(creds.user, message({ subject: '[1] "keep"', messageId: `<big.${creds.user}@test>`, body }));
+    const { dir, log } = await setup(creds);
+    const original = await readFile(bySubject(await world.state(creds.user), '[1] "keep"')!.file);
+    assert.ok(original.length > 1.4 * 1024 * 1024, `${original.length} bytes`);
+
+    const result = await run(dir, log);
+    assert.equal(result.code, 0, result.stderr);
+    const [event] = messageEvents(result);
+    assert.equal(event?.status, 'ok');
+    const ref = String(event?.ref);
+
+    const file = join(dir, 'mailpoll.db-archive', `${ref}.eml`);
+    assert.equal((await stat(file)).size, original.length, 'the raw copy is a file beside the store');
+    assert.deepEqual(await readdir(join(dir, 'mailpoll.db-archive')), [`${ref}.eml`]);
+    assert.ok((await rawOf(dir, ref)).equals(original), "show --raw is byte-identical to the server's file");
+    const show = await runCli(['show', ref], { cwd: dir });
+    assert.match(show.stdout, /raw copy:\s+yes/);
   });
 });
 

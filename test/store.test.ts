@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,7 +13,7 @@ import { StoreError } from '../src/errors.js';
 import { fingerprint } from '../src/store/fingerprint.js';
 import { type OpenStoreOptions, openStore } from '../src/store/open.js';
 import { defaultStorePath } from '../src/store/path.js';
-import { APPLICATION_ID, SCHEMA_VERSION } from '../src/store/schema.js';
+import { APPLICATION_ID, SCHEMA_VERSION, migrations } from '../src/store/schema.js';
 import type { MessageKey, ReceivedMessage, Store } from '../src/store/types.js';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -84,6 +84,16 @@ function pragma(path: string, name: string): unknown {
   const db = new Database(path, { readonly: true });
   try {
     return db.pragma(name, { simple: true });
+  } finally {
+    db.close();
+  }
+}
+
+/** All rows of `sql`, read through a connection of its own (the store's stays open). */
+function query(path: string, sql: string): unknown[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare(sql).all();
   } finally {
     db.close();
   }
@@ -192,6 +202,50 @@ describe('openStore', () => {
       'Upgrade mailpoll',
     );
     assert.equal(pragma(path, 'user_version'), SCHEMA_VERSION + 7);
+  });
+
+  it('migrates a store of version 1 (before archive_files) on open, keeping its data', () => {
+    const path = freshPath();
+    mkdirSync(dirname(path), { recursive: true });
+    const v1Sql = migrations.find((migration) => migration.version === 1)?.sql;
+    assert.ok(v1Sql);
+    const raw = Buffer.from('Subject: old\r\n\r\nkept from version 1\r\n');
+    // What mailpoll with schema version 1 left behind.
+    const v1 = new Database(path);
+    v1.exec('PRAGMA auto_vacuum = INCREMENTAL');
+    v1.exec('PRAGMA journal_mode = WAL');
+    v1.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
+    v1.exec(v1Sql);
+    v1.exec('PRAGMA user_version = 1');
+    v1.prepare(
+      `INSERT INTO messages (ref, account, mailbox, uid_validity, uid, protocol, state, first_seen_at, updated_at)
+       VALUES (7, 'support', 'INBOX', '1700000000', '1', 'imap', 'done', ?, ?)`,
+    ).run(T0, T0);
+    v1.prepare('INSERT INTO archive (ref, stored_at, raw) VALUES (7, ?, ?)').run(T0, raw);
+    v1.close();
+    assert.deepEqual(query(path, "SELECT name FROM sqlite_schema WHERE name LIKE 'archive_files%'"), []);
+
+    const store = open(path);
+    assert.equal(SCHEMA_VERSION, 2);
+    assert.equal(pragma(path, 'user_version'), 2);
+    assert.equal(pragma(path, 'application_id'), APPLICATION_ID);
+    assert.deepEqual(
+      query(path, "SELECT name FROM sqlite_schema WHERE name LIKE 'archive_files%' ORDER BY name"),
+      [{ name: 'archive_files' }, { name: 'archive_files_stored' }],
+    );
+    const record = store.get(7);
+    assert.deepEqual([record?.uid, record?.state, record?.hasRaw], ['1', 'done', true]);
+    assert.ok(store.raw(7)?.equals(raw));
+    assert.equal(store.findByUids(key(''), ['1']).get('1')?.ref, 7);
+
+    // The new table works at once: a large copy becomes a file.
+    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    const big = Buffer.alloc(2 * 1024 * 1024, 0x61);
+    const ref = store.recordReceived(runId, [message('2', { raw: big })], { archive: true }).get('2') ?? -1;
+    assert.ok(readFileSync(join(`${path}-archive`, `${ref}.eml`)).equals(big));
+    store.close();
+    open(path).close(); // and it opens again as current
+    assert.equal(pragma(path, 'user_version'), 2);
   });
 
   it('says so when the store cannot be created (a path under a regular file, which stops root too)', () => {
@@ -517,6 +571,122 @@ describe('archive', () => {
     store.recordReceived(runId, [message('1', { raw: Buffer.from('third') })], { archive: false });
     assert.equal(store.raw(refs.get('1') ?? -1)?.toString(), 'second');
     assert.equal(store.raw(123_456), undefined);
+  });
+});
+
+describe('archive: large raw copies as files', () => {
+  const MiB = 1024 * 1024;
+  /** `size` bytes of every value, different for each seed. */
+  function bytes(size: number, seed = 1): Buffer {
+    const buffer = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) buffer[i] = (i * 31 + (i >> 8) + seed) & 0xff;
+    return buffer;
+  }
+  const folderOf = (store: Store) => `${store.path}-archive`;
+  const fileOf = (store: Store, ref: number) => join(folderOf(store), `${ref}.eml`);
+
+  it('puts a 2 MiB copy in <store>-archive/<ref>.eml and keeps 20 KB as a blob; raw() gives both back exactly', () => {
+    const store = open();
+    assert.equal(existsSync(folderOf(store)), false, 'no folder before the first large copy');
+    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    const big = bytes(2 * MiB);
+    const small = bytes(20 * 1024, 7);
+    const refs = store.recordReceived(runId, [message('big', { raw: big }), message('small', { raw: small })], { archive: true });
+    const bigRef = refs.get('big') ?? -1;
+    const smallRef = refs.get('small') ?? -1;
+
+    assert.ok(readFileSync(fileOf(store, bigRef)).equals(big), 'the file holds the exact bytes');
+    assert.deepEqual(readdirSync(folderOf(store)), [`${bigRef}.eml`], 'no temp file, no file for the small copy');
+    assert.deepEqual(query(store.path, 'SELECT ref FROM archive'), [{ ref: smallRef }], 'no blob for the large copy');
+    assert.deepEqual(query(store.path, 'SELECT ref, stored_at > 0 AS dated, bytes FROM archive_files'), [
+      { ref: bigRef, dated: 1, bytes: big.length },
+    ]);
+
+    assert.ok(store.raw(bigRef)?.equals(big));
+    assert.ok(store.raw(smallRef)?.equals(small));
+    assert.equal(store.get(bigRef)?.hasRaw, true);
+    assert.equal(store.get(smallRef)?.hasRaw, true);
+    assert.equal(store.findByUids(key(''), ['big']).get('big')?.hasRaw, true);
+  });
+
+  it('a message received again changes sides as its size says, leaving nothing behind', () => {
+    const store = open();
+    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    const ref = store.recordReceived(runId, [message('1', { raw: bytes(2 * MiB) })], { archive: true }).get('1') ?? -1;
+    assert.ok(existsSync(fileOf(store, ref)));
+
+    const small = bytes(20 * 1024, 3);
+    store.recordReceived(runId, [message('1', { raw: small })], { archive: true });
+    assert.equal(existsSync(fileOf(store, ref)), false, 'the file of the earlier copy is gone');
+    assert.deepEqual(query(store.path, 'SELECT ref FROM archive_files'), []);
+    assert.ok(store.raw(ref)?.equals(small));
+
+    const big = bytes(3 * MiB, 5);
+    store.recordReceived(runId, [message('1', { raw: big })], { archive: true });
+    assert.deepEqual(query(store.path, 'SELECT ref FROM archive'), [], 'the blob of the earlier copy is gone');
+    assert.ok(store.raw(ref)?.equals(big));
+    assert.deepEqual(readdirSync(folderOf(store)), [`${ref}.eml`]);
+
+    store.recordReceived(runId, [message('1', { raw: bytes(20 * 1024) })], { archive: false });
+    assert.ok(store.raw(ref)?.equals(big), 'archive: false keeps the earlier copy');
+  });
+
+  it('a batch that fails leaves no file for the refs it would have added', () => {
+    const store = open();
+    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    const kept = bytes(2 * MiB, 9);
+    const keptRef = store.recordReceived(runId, [message('kept', { raw: kept })], { archive: true }).get('kept') ?? -1;
+    const bad = { ...message('bad'), protocol: 'smtp' } as unknown as ReceivedMessage;
+    assert.throws(() => store.recordReceived(runId, [message('big', { raw: bytes(2 * MiB) }), bad], { archive: true }), StoreError);
+    assert.deepEqual(readdirSync(folderOf(store)), [`${keptRef}.eml`]);
+    assert.ok(store.raw(keptRef)?.equals(kept));
+  });
+
+  it('a file gone from the folder is a StoreError naming the ref and the path', () => {
+    const store = open();
+    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    const ref = store.recordReceived(runId, [message('1', { raw: bytes(2 * MiB) })], { archive: true }).get('1') ?? -1;
+    rmSync(fileOf(store, ref));
+    assertStoreError(() => store.raw(ref), `store ${store.path}`, `raw copy of ref ${ref}`, fileOf(store, ref), 'the file is missing');
+  });
+
+  it('purge deletes files like blobs (by age, with their rows, all at retention 0) and counts them', () => {
+    const clock = manualClock();
+    const store = open(freshPath(), { now: clock.now });
+    const oldRun = store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    const refs = store.recordReceived(
+      oldRun,
+      [message('old', { raw: bytes(2 * MiB) }), message('deleted', { raw: bytes(2 * MiB, 2) }), message('blob', { raw: bytes(1000) })],
+      { archive: true },
+    );
+    const ref = (uid: string) => refs.get(uid) ?? -1;
+    store.recordHandled(ref('deleted'), decide('delete'));
+    store.markDone([ref('deleted')]);
+    clock.advance(10 * DAY);
+    const fresh = store.recordReceived(oldRun, [message('fresh', { raw: bytes(2 * MiB, 4) })], { archive: true }).get('fresh') ?? -1;
+
+    // Retention 30, ledger 5: only the row of the deleted message goes, and its file with it.
+    assert.deepEqual(store.purge({ retentionDays: 30, ledgerDays: 5 }), { rawDeleted: 1, rowsDeleted: 1, runsDeleted: 0 });
+    assert.equal(existsSync(fileOf(store, ref('deleted'))), false);
+    assert.equal(store.get(ref('deleted')), undefined);
+
+    // Retention 7: the old file and the old blob go; the fresh file stays. A file that cannot
+    // be unlinked (here a folder in its place) is left behind without failing the purge.
+    rmSync(fileOf(store, ref('old')));
+    mkdirSync(fileOf(store, ref('old')));
+    assert.deepEqual(store.purge({ retentionDays: 7, ledgerDays: 30 }), { rawDeleted: 2, rowsDeleted: 0, runsDeleted: 0 });
+    assert.equal(store.get(ref('old'))?.hasRaw, false);
+    assert.equal(store.raw(ref('old')), undefined);
+    assert.ok(existsSync(fileOf(store, fresh)));
+    rmSync(fileOf(store, ref('old')), { recursive: true });
+
+    // Retention 0: every copy goes.
+    assert.deepEqual(store.purge({ retentionDays: 0, ledgerDays: 30 }), { rawDeleted: 1, rowsDeleted: 0, runsDeleted: 0 });
+    assert.equal(existsSync(fileOf(store, fresh)), false);
+    assert.equal(store.get(fresh)?.hasRaw, false);
+    assert.equal(store.raw(fresh), undefined);
+    assert.deepEqual(readdirSync(folderOf(store)), []);
+    assert.deepEqual(query(store.path, 'SELECT ref FROM archive_files'), []);
   });
 });
 

@@ -1,11 +1,13 @@
 /**
- * The processed-mail ledger (`messages`) and the archive of raw copies (`archive`): the state
+ * The processed-mail ledger (`messages`) and the archive of raw copies (`archive` for blobs,
+ * `archive_files` for the large ones kept as files, see archive-files.ts): the state
  * machine of one message, received -> handled -> done, with failed / quarantined on the side.
  * Every write runs in a `BEGIN IMMEDIATE` transaction, so it waits for the write lock up
  * front (busy_timeout) instead of failing half-way on a stale WAL snapshot.
  */
 import type { Decision } from '../decision/types.js';
 import { StoreError } from '../errors.js';
+import { ARCHIVE_FILE_MIN_BYTES, type ArchiveFiles } from './archive-files.js';
 import { type StoreContext, unknownRefError } from './context.js';
 import {
   FINGERPRINT_COLUMN,
@@ -25,8 +27,12 @@ export class Ledger {
   private readonly selectByRef;
   private readonly selectRefByKey;
   private readonly selectRaw;
+  private readonly selectFileRow;
   private readonly upsertReceived;
   private readonly insertRaw;
+  private readonly insertFileRow;
+  private readonly deleteRaw;
+  private readonly deleteFileRow;
   private readonly updateHandled;
   private readonly updateFailed;
   private readonly updateActionFailed;
@@ -42,7 +48,10 @@ export class Ledger {
   private readonly rekeyTx;
   private readonly releaseTx;
 
-  constructor(private readonly context: StoreContext) {
+  constructor(
+    private readonly context: StoreContext,
+    private readonly files: ArchiveFiles,
+  ) {
     const { db } = context;
     this.selectByUids = db
       .prepare<[string, string, string, string], MessageTuple>(
@@ -80,6 +89,7 @@ export class Ledger {
       )
       .pluck();
     this.selectRaw = db.prepare<[number], Buffer>('SELECT raw FROM archive WHERE ref = ?').pluck();
+    this.selectFileRow = db.prepare<[number], number>('SELECT bytes FROM archive_files WHERE ref = ?').pluck();
 
     // A new row starts `received` with 0 attempts; an existing one (failed and retried,
     // `received` from a crashed run, `done` being reprocessed) goes back to `received`,
@@ -99,6 +109,12 @@ export class Ledger {
       )
       .pluck();
     this.insertRaw = db.prepare<[number, number, Buffer]>('INSERT OR REPLACE INTO archive (ref, stored_at, raw) VALUES (?, ?, ?)');
+    this.insertFileRow = db.prepare<[number, number, number]>(
+      'INSERT OR REPLACE INTO archive_files (ref, stored_at, bytes) VALUES (?, ?, ?)',
+    );
+    // A message received again (after a failed attempt, say) may change sides: its earlier copy goes.
+    this.deleteRaw = db.prepare<[number]>('DELETE FROM archive WHERE ref = ?');
+    this.deleteFileRow = db.prepare<[number]>('DELETE FROM archive_files WHERE ref = ?');
 
     this.updateHandled = db.prepare<[HandledParams]>(
       `UPDATE messages SET state = 'handled', action = @action, move_to = @moveTo, transition = @transition,
@@ -132,7 +148,7 @@ export class Ledger {
     );
 
     this.receiveTx = db.transaction(
-      (runId: number, messages: readonly ReceivedMessage[], archive: boolean): Map<string, number> => {
+      (runId: number, messages: readonly ReceivedMessage[], archive: boolean, files: FileWork): Map<string, number> => {
         const now = context.now();
         const refs = new Map<string, number>();
         for (const message of messages) {
@@ -153,9 +169,11 @@ export class Ledger {
             runId,
           });
           if (ref === undefined) throw new StoreError(`store ${context.file}: recording ${key.uid} returned no ref`);
-          if (archive && message.raw !== undefined) this.insertRaw.run(ref, now, message.raw);
+          if (archive && message.raw !== undefined) this.archiveRaw(ref, now, message.raw, files);
           refs.set(key.uid, ref);
         }
+        // Before the commit: a `received` row never points at a file whose name could still vanish.
+        if (files.written > 0) this.files.syncFolder();
         return refs;
       },
     );
@@ -231,13 +249,34 @@ export class Ledger {
     return row === undefined ? undefined : toMessageRecord(row);
   }
 
+  /** The blob, else the file; a StoreError when `archive_files` has the ref but its file cannot be read. */
   raw(ref: number): Buffer | undefined {
-    return this.selectRaw.get(ref);
+    const blob = this.selectRaw.get(ref);
+    if (blob !== undefined) return blob;
+    if (this.selectFileRow.get(ref) === undefined) return undefined;
+    try {
+      return this.files.read(ref);
+    } catch (error) {
+      // Purged by another process between the row and the file: as if asked a moment later.
+      if (this.selectFileRow.get(ref) === undefined) return undefined;
+      throw error;
+    }
   }
 
   recordReceived(runId: number, messages: readonly ReceivedMessage[], options: { archive: boolean }): Map<string, number> {
     if (messages.length === 0) return new Map();
-    return this.receiveTx.immediate(runId, messages, options.archive);
+    const files: FileWork = { written: 0, fresh: [], stale: [] };
+    let refs: Map<string, number>;
+    try {
+      refs = this.receiveTx.immediate(runId, messages, options.archive, files);
+    } catch (error) {
+      // Rolled back: a file written for a ref without a committed file row would be litter.
+      this.files.remove(files.fresh);
+      throw error;
+    }
+    // Only after the commit: until then the dropped file row could come back with a rollback.
+    this.files.remove(files.stale);
+    return refs;
   }
 
   recordHandled(ref: number, decision: Decision): void {
@@ -264,6 +303,36 @@ export class Ledger {
   release(ref: number): boolean {
     return this.releaseTx.immediate(ref);
   }
+
+  /**
+   * One raw copy, inside the received transaction: a file from ARCHIVE_FILE_MIN_BYTES up
+   * (written and flushed before the row that names it), else a blob. Whichever side the
+   * message had before is emptied; a file left over from before is noted for removal.
+   */
+  private archiveRaw(ref: number, now: number, raw: Buffer, files: FileWork): void {
+    if (raw.length >= ARCHIVE_FILE_MIN_BYTES) {
+      const replaced = this.selectFileRow.get(ref) !== undefined;
+      this.files.write(ref, raw);
+      files.written += 1;
+      if (!replaced) files.fresh.push(ref);
+      this.insertFileRow.run(ref, now, raw.length);
+      this.deleteRaw.run(ref);
+      return;
+    }
+    this.insertRaw.run(ref, now, raw);
+    this.deleteFileRow.run(ref);
+    files.stale.push(ref);
+  }
+}
+
+/** Files touched by one received transaction, for the work that must wait for its outcome. */
+interface FileWork {
+  /** Files written: the folder is flushed once before the commit when there are any. */
+  written: number;
+  /** Refs that got a file and had no file row before: removed if the transaction rolls back. */
+  fresh: number[];
+  /** Refs now archived as blobs: any file of theirs is removed once the transaction has committed. */
+  stale: number[];
 }
 
 interface UpsertParams {

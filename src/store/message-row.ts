@@ -10,7 +10,8 @@ import type { MessageRecord, MessageState } from './types.js';
 export const MESSAGE_COLUMNS = `m.ref, m.account, m.mailbox, m.uid_validity, m.uid, m.protocol, m.fingerprint,
   m.message_id, m.sender, m.subject, m.date, m.size, m.state, m.action, m.move_to, m.transition,
   m.attempts, m.last_error, m.first_seen_at, m.updated_at, m.handled_at, m.done_at, m.on_server,
-  EXISTS (SELECT 1 FROM archive a WHERE a.ref = m.ref), m.run_id`;
+  (EXISTS (SELECT 1 FROM archive a WHERE a.ref = m.ref) OR EXISTS (SELECT 1 FROM archive_files f WHERE f.ref = m.ref)),
+  m.run_id`;
 
 /** One row of `SELECT ${MESSAGE_COLUMNS}` in raw mode, in that order. */
 export type MessageTuple = [

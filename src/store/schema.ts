@@ -115,6 +115,20 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'raw copies of 1 MiB and more as files (archive-files.ts)',
+    // One row per file `<store>-archive/<ref>.eml`; the path follows from the ref. A ref has
+    // its raw copy in `archive` or here, never both.
+    sql: `
+      CREATE TABLE archive_files (
+        ref        INTEGER PRIMARY KEY REFERENCES messages (ref) ON DELETE CASCADE,
+        stored_at  INTEGER NOT NULL,
+        bytes      INTEGER NOT NULL
+      );
+      CREATE INDEX archive_files_stored ON archive_files (stored_at);
+    `,
+  },
 ];
 
 /** The version this mailpoll writes and understands. */

@@ -1,9 +1,11 @@
 /**
- * The Store over one SQLite connection: composes the ledger, leases, run history and
- * retention, and turns every SQLite failure into a one-line StoreError on the way out.
+ * The Store over one SQLite connection (and the folder of large raw copies beside it):
+ * composes the ledger, leases, run history and retention, and turns every SQLite failure
+ * into a one-line StoreError on the way out.
  */
 import Database from 'better-sqlite3';
 import type { Decision } from '../decision/types.js';
+import { ArchiveFiles } from './archive-files.js';
 import type { StoreContext } from './context.js';
 import { toStoreError } from './failure.js';
 import { RunLog } from './history.js';
@@ -37,10 +39,11 @@ export class SqliteStore implements Store {
     owner: LeaseOwner,
   ) {
     this.path = context.file;
-    this.ledger = new Ledger(context);
+    const files = new ArchiveFiles(context.file);
+    this.ledger = new Ledger(context, files);
     this.leases = new Leases(context, owner);
     this.runLog = new RunLog(context);
-    this.retention = new Retention(context);
+    this.retention = new Retention(context, files);
     const mark = context.db.prepare<[number]>(
       'INSERT INTO sync_mark (id, synced_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET synced_at = excluded.synced_at',
     );

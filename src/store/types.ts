@@ -1,6 +1,7 @@
 /**
  * The local store: one SQLite file (WAL) holding the processed-mail ledger, the archive of
- * raw copies, the run history and the per-account leases.
+ * raw copies, the run history and the per-account leases. Raw copies of 1 MiB and more are
+ * files in `<store file>-archive/`, one per message, named in the archive_files table.
  *
  * The guarantee it carries (README, "Never lose mail"), per message:
  *   fetch -> raw copy archived + ledger `received` -> handler -> ledger `handled` with the
@@ -161,6 +162,7 @@ export interface Store {
   sync(): void;
 
   get(ref: number): MessageRecord | undefined;
+  /** The archived RFC 822 source, undefined when there is none; StoreError when its file cannot be read. */
   raw(ref: number): Buffer | undefined;
   history(query: HistoryQuery): { runs: RunRecord[]; messages: MessageRecord[] };
   purge(options: PurgeOptions): PurgeResult;

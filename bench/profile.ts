@@ -26,11 +26,13 @@ const { values } = parseArgs({
     top: { type: 'string', default: '25' },
     // Instead of the CPU profile: the peak of each process.memoryUsage() field.
     memory: { type: 'boolean', default: false },
+    // Top-level config keys to add, as JSON: e.g. '{"retentionDays":0}' (no raw copies).
+    config: { type: 'string', default: '{}' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
-  process.stdout.write('usage: npm run bench:profile -- [--protocol imap|pop3] [--handler headers|full|shell] [--keep] [--n N] [--size BYTES] [--attachment BYTES] [--runs N] [--top N] [--memory]\n');
+  process.stdout.write('usage: npm run bench:profile -- [--protocol imap|pop3] [--handler headers|full|shell] [--keep] [--n N] [--size BYTES] [--attachment BYTES] [--runs N] [--top N] [--memory] [--config JSON]\n');
   process.exit(0);
 }
 
@@ -60,7 +62,8 @@ try {
     await rm(runDir, { recursive: true, force: true });
     await mkdir(runDir, { recursive: true });
     const config = path.join(runDir, 'mailpoll.config.json');
-    await writeFile(config, JSON.stringify(mailpollConfig(server, mailbox.user, { protocol, keep: values.keep, handler })));
+    const extra = JSON.parse(values.config) as Record<string, unknown>;
+    await writeFile(config, JSON.stringify({ ...mailpollConfig(server, mailbox.user, { protocol, keep: values.keep, handler }), ...extra }));
     const result = await measure({
       command: process.execPath,
       args: [

@@ -328,11 +328,8 @@ async function processBatches(cycle: Cycle, batches: Iterable<Candidate[]>, limi
       pending = fetchAhead ? download(mailbox, next.value) : undefined;
       await processBatch(cycle, fetched, pending);
       releaseGarbage();
-      if (cycle.awaitingExpunge.length >= EXPUNGE_EVERY) {
-        // One command at a time: the download ahead ends first.
-        await pending?.settled;
-        await expungeFlagged(cycle);
-      }
+      // The connection is free: processBatch waited for the download ahead before its actions.
+      if (cycle.awaitingExpunge.length >= EXPUNGE_EVERY) await expungeFlagged(cycle);
       current = next;
       if (pending === undefined && !current.done && !stopped(cycle)) pending = download(mailbox, current.value);
     }

@@ -320,8 +320,8 @@ export class Ledger {
       return;
     }
     this.insertRaw.run(ref, now, raw);
-    this.deleteFileRow.run(ref);
-    files.stale.push(ref);
+    // Only a ref that had a file row can have a file: no unlink attempt per small message.
+    if (this.deleteFileRow.run(ref).changes > 0) files.stale.push(ref);
   }
 }
 

@@ -16,6 +16,30 @@ import { defaultStorePath } from '../src/store/path.js';
 import { APPLICATION_ID, SCHEMA_VERSION, migrations } from '../src/store/schema.js';
 import type { MessageKey, ReceivedMessage, Store } from '../src/store/types.js';
 
+/**
+ * A plain better-sqlite3 connection for looking at (or preparing) a store file behind the
+ * store's back. Every statement it makes, its own or pragma()'s, is kept reachable for the
+ * rest of the run: better-sqlite3 12 on Node 24 aborts the process when the garbage
+ * collector destroys a Statement (see CLOSED_STORES in src/store/sqlite-store.ts).
+ */
+const RAW_STATEMENTS: unknown[] = [];
+function rawDatabase(path: string, options?: Database.Options): Database.Database {
+  const db = new Database(path, options);
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((source: string) => {
+    const statement = prepare(source);
+    RAW_STATEMENTS.push(statement);
+    return statement;
+  }) as typeof db.prepare;
+  // pragma() prepares its statement out of reach: a setting goes through exec, a read through prepare.
+  db.pragma = ((source: string, options?: Database.PragmaOptions) => {
+    if (source.includes('=')) return void db.exec(`PRAGMA ${source}`);
+    const statement = db.prepare(`PRAGMA ${source}`);
+    return options?.simple ? statement.pluck().get() : statement.all();
+  }) as typeof db.pragma;
+  return db;
+}
+
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const leaseChild = join(repo, 'test', 'fixtures', 'store', 'lease-child.ts');
 const tmp = mkdtempSync(join(tmpdir(), 'mailpoll-store-'));
@@ -81,7 +105,7 @@ function withReceived(uids: string[], options: OpenStoreOptions = {}) {
 }
 
 function pragma(path: string, name: string): unknown {
-  const db = new Database(path, { readonly: true });
+  const db = rawDatabase(path, { readonly: true });
   try {
     return db.pragma(name, { simple: true });
   } finally {
@@ -91,7 +115,7 @@ function pragma(path: string, name: string): unknown {
 
 /** All rows of `sql`, read through a connection of its own (the store's stays open). */
 function query(path: string, sql: string): unknown[] {
-  const db = new Database(path, { readonly: true });
+  const db = rawDatabase(path, { readonly: true });
   try {
     return db.prepare(sql).all();
   } finally {
@@ -134,7 +158,7 @@ describe('openStore', () => {
     const runId = first.beginRun({ pid: 1, command: 'run', dryRun: false });
     const ref = first.recordReceived(runId, [message('1')], { archive: true }).get('1');
     first.close();
-    const schema = new Database(path, { readonly: true });
+    const schema = rawDatabase(path, { readonly: true });
     const before = schema.prepare('SELECT sql FROM sqlite_schema ORDER BY name').all();
     schema.close();
 
@@ -144,7 +168,7 @@ describe('openStore', () => {
       assert.equal(again.history({}).runs.length, 1);
       again.close();
     }
-    const after = new Database(path, { readonly: true });
+    const after = rawDatabase(path, { readonly: true });
     assert.deepEqual(after.prepare('SELECT sql FROM sqlite_schema ORDER BY name').all(), before);
     after.close();
     assert.equal(pragma(path, 'user_version'), SCHEMA_VERSION);
@@ -174,14 +198,14 @@ describe('openStore', () => {
   it('refuses the SQLite database of another application', () => {
     const withTables = freshPath();
     mkdirSync(dirname(withTables), { recursive: true });
-    const other = new Database(withTables);
+    const other = rawDatabase(withTables);
     other.exec('CREATE TABLE contacts (name TEXT)');
     other.close();
     assertStoreError(() => openStore(withTables), 'not a mailpoll store', 'another application', 'Move it away');
 
     const withId = freshPath();
     mkdirSync(dirname(withId), { recursive: true });
-    const tagged = new Database(withId);
+    const tagged = rawDatabase(withId);
     tagged.pragma('application_id = 42');
     tagged.close();
     assertStoreError(() => openStore(withId), 'not a mailpoll store');
@@ -191,7 +215,7 @@ describe('openStore', () => {
   it('refuses a store written by a newer mailpoll, naming both versions', () => {
     const path = freshPath();
     openStore(path).close();
-    const db = new Database(path);
+    const db = rawDatabase(path);
     db.pragma(`user_version = ${SCHEMA_VERSION + 7}`);
     db.close();
     assertStoreError(
@@ -211,7 +235,7 @@ describe('openStore', () => {
     assert.ok(v1Sql);
     const raw = Buffer.from('Subject: old\r\n\r\nkept from version 1\r\n');
     // What mailpoll with schema version 1 left behind.
-    const v1 = new Database(path);
+    const v1 = rawDatabase(path);
     v1.exec('PRAGMA auto_vacuum = INCREMENTAL');
     v1.exec('PRAGMA journal_mode = WAL');
     v1.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
@@ -294,7 +318,7 @@ describe('openStore', () => {
 
   it('says the store is locked when another writer holds it past the busy timeout', () => {
     const { store, runId } = withReceived(['1']);
-    const other = new Database(store.path);
+    const other = rawDatabase(store.path);
     other.exec('BEGIN IMMEDIATE');
     try {
       assertStoreError(() => store.recordReceived(runId, [message('2')], { archive: false }), `store ${store.path} is locked`);
@@ -861,7 +885,7 @@ describe('leases', () => {
     assert.ok(taken.ok, 'past its expiry');
 
     const leaseRow = () => {
-      const db = new Database(path, { readonly: true });
+      const db = rawDatabase(path, { readonly: true });
       try {
         return db.prepare('SELECT host, expires_at FROM leases WHERE account = ?').get('support');
       } finally {
@@ -892,7 +916,7 @@ describe('leases', () => {
     const path = freshPath();
     const seed = open(path);
     seed.close();
-    const db = new Database(path);
+    const db = rawDatabase(path);
     const insert = db.prepare("INSERT OR REPLACE INTO leases VALUES (?, 424242, ?, 'token', ?, ?)");
     insert.run('support', 'this-host', T0, T0 + DAY);
     insert.run('sales', 'far-host', T0, T0 + DAY);

@@ -26,6 +26,15 @@ import type {
   Store,
 } from './types.js';
 
+/**
+ * Closed stores, never let go. better-sqlite3 12 on Node 24 aborts the whole process
+ * (SIGABRT in RemoveEnvironmentCleanupHook) when the garbage collector destroys one of its
+ * Statements (better-sqlite3 13 fixes it, but needs Node 22+). A store's statements live as
+ * long as the store; keeping closed stores reachable means no Statement is ever collected.
+ * A process closes one store, or a few (tests): the memory this keeps is small.
+ */
+const CLOSED_STORES = new Set<SqliteStore>();
+
 export class SqliteStore implements Store {
   readonly path: string;
   private readonly ledger: Ledger;
@@ -145,6 +154,8 @@ export class SqliteStore implements Store {
   close(): void {
     const { db } = this.context;
     if (db.open) this.guard(() => db.close());
+    // Kept reachable, statements and all, until the process ends: see CLOSED_STORES.
+    CLOSED_STORES.add(this);
   }
 
   /** SQLite's failures leave as StoreError; programming errors (RangeError, TypeError) as they are. */

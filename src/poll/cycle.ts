@@ -155,13 +155,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
   try {
     await expungeFlagged(cycle);
   } catch (error) {
-    if (cycle.result.status === 'ok') {
-      cycle.result.status = 'error';
-      cycle.result.error = new MailpollError(
-        `${describeError(error)} mailpoll carries out the ${cycle.awaitingExpunge.length} delete(s) on the next run, without calling the handler again.`,
-        { account: account.name, cause: error },
-      );
-    }
+    deletesLeftForNextRun(cycle, error, cycle.awaitingExpunge.length);
   }
 
   const keep = options.keepOpen === true && cycle.result.status === 'ok' && !mailbox.capabilities.applyAtClose;
@@ -172,16 +166,23 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     // POP3: the DELEs are final now that QUIT was answered.
     if (cycle.awaitingClose.length > 0) deps.store.markDone(cycle.awaitingClose);
   } catch (error) {
-    // The adapter says what happened to the session; the ledger still has the deletes as decided.
-    if (cycle.awaitingClose.length > 0 && cycle.result.status === 'ok') {
-      cycle.result.status = 'error';
-      cycle.result.error = new MailpollError(
-        `${describeError(error)} mailpoll carries out the ${cycle.awaitingClose.length} delete(s) on the next run, without calling the handler again.`,
-        { account: account.name, cause: error },
-      );
-    }
+    if (cycle.awaitingClose.length > 0) deletesLeftForNextRun(cycle, error, cycle.awaitingClose.length);
   }
   return cycle.result;
+}
+
+/**
+ * Deletes decided and sent but not confirmed (POP3 QUIT, IMAP EXPUNGE): the adapter's error
+ * says what happened to the session; the ledger still has them as decided, for the next run.
+ * An earlier failure of the cycle is the one reported.
+ */
+function deletesLeftForNextRun(cycle: Cycle, error: unknown, count: number): void {
+  if (cycle.result.status !== 'ok') return;
+  cycle.result.status = 'error';
+  cycle.result.error = new MailpollError(
+    `${describeError(error)} mailpoll carries out the ${count} delete(s) on the next run, without calling the handler again.`,
+    { account: cycle.account.name, cause: error },
+  );
 }
 
 function stopped(cycle: Cycle): boolean {

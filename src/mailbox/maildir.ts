@@ -14,10 +14,16 @@
  * One that is gone entirely is skipped by `fetch`, and counts as done for `apply` (re-applying
  * a decision recorded before a crash must be idempotent): only a rename that would replace
  * another file, an unusable folder name or a file system error fails.
+ *
+ * Only regular files are messages. A symlink (it could point at /etc/shadow), a FIFO, a folder
+ * or a device in new/ or cur/ is skipped with a warning and left as it is: never read, handed
+ * over, archived, moved or deleted. Files are opened with O_NOFOLLOW | O_NONBLOCK and checked
+ * again on the open descriptor, so one swapped for a symlink or a FIFO after the scan is
+ * refused too, without blocking on the FIFO.
  */
-import type { Dirent, Stats } from 'node:fs';
+import { constants, type Dirent, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AccountConfig } from '../config/types.js';
 import { MailboxError } from '../errors.js';
@@ -64,11 +70,32 @@ const CAPABILITIES: MailboxCapabilities = { move: true, markSeen: true, idle: fa
 /** Tries of one disposition when its file is renamed by another program meanwhile. */
 const APPLY_TRIES = 3;
 
+/**
+ * How message files are opened: never through a symlink (ELOOP instead), and without
+ * blocking when the name is a FIFO (a FIFO with no writer would hang the run in open()).
+ */
+const OPEN_MESSAGE = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+export interface MaildirMailboxOptions {
+  /** Where a warning goes (a non-file skipped). Default: stderr. */
+  warn?: ((line: string) => void) | undefined;
+}
+
 /** A Mailbox over the local Maildir at `account.path`. Nothing is touched before `open()`. */
-export function createMaildirMailbox(account: AccountConfig): Mailbox {
+export function createMaildirMailbox(account: AccountConfig, options: MaildirMailboxOptions = {}): Mailbox {
   const name = account.name;
   /** Last known place of every uid `list` returned, updated by `apply`. */
   const known = new Map<string, Location>();
+  const warn = options.warn ?? ((line: string) => void process.stderr.write(`mailpoll: ${line}\n`));
+  /** Non-files already warned about: the folder is scanned several times per cycle, said once. */
+  const skipped = new Set<string>();
+
+  /** A name in new/ or cur/ that is not a regular file: say so once, leave it alone. */
+  function skipNonFile(file: string, stats: Stats): void {
+    if (skipped.has(file)) return;
+    skipped.add(file);
+    warn(`${name}: warning: skipped ${printable(file)}: ${kindOf(stats)}, not a message file; left as it is`);
+  }
 
   function root(): string {
     if (account.path === undefined || account.path === '') {
@@ -85,7 +112,7 @@ export function createMaildirMailbox(account: AccountConfig): Mailbox {
 
   async function scanAll(): Promise<Entry[]> {
     const dir = root();
-    const [fresh, current] = await Promise.all([scan(dir, 'new', error), scan(dir, 'cur', error)]);
+    const [fresh, current] = await Promise.all([scan(dir, 'new', error, skipNonFile), scan(dir, 'cur', error, skipNonFile)]);
     return [...fresh, ...current];
   }
 
@@ -281,21 +308,33 @@ export function createMaildirMailbox(account: AccountConfig): Mailbox {
       const file = fullPath(where);
       let handle: FileHandle;
       try {
-        handle = await open(file, 'r');
+        handle = await open(file, OPEN_MESSAGE);
       } catch (cause) {
         if (isNotFound(cause)) continue;
-        throw error(`cannot read ${file}: ${describeFsError(cause)}`, cause);
+        // Replaced by a symlink since the scan.
+        if ((cause as NodeJS.ErrnoException).code === 'ELOOP') return skipSwapped(uid, file);
+        throw error(`cannot read ${printable(file)}: ${describeFsError(cause)}`, cause);
       }
       try {
         const stats = await handle.stat();
+        // Replaced by a FIFO, a folder or a device since the scan.
+        if (!stats.isFile()) return skipSwapped(uid, file, stats);
         const raw = await handle.readFile();
         return { uid, raw, size: raw.length, flags: flagNames(lettersOf(where.name)), date: stats.mtime };
       } catch (cause) {
-        throw error(`cannot read ${file}: ${describeFsError(cause)}`, cause);
+        throw error(`cannot read ${printable(file)}: ${describeFsError(cause)}`, cause);
       } finally {
         await handle.close();
       }
     }
+    return undefined;
+  }
+
+  /** A file that stopped being a regular file between scan and open: not fetched, not known. */
+  async function skipSwapped(uid: string, file: string, stats?: Stats): Promise<undefined> {
+    known.delete(uid);
+    const now = stats ?? (await lstat(file).catch(() => undefined));
+    if (now) skipNonFile(file, now);
     return undefined;
   }
 }
@@ -316,7 +355,12 @@ function folderDir(accountPath: string, folder: string): { dir: string; subfolde
   return { dir: path.join(root, `.${parts.join('.')}`), subfolder: true };
 }
 
-async function scan(dir: string, sub: Sub, error: (message: string, cause?: unknown) => MailboxError): Promise<Entry[]> {
+async function scan(
+  dir: string,
+  sub: Sub,
+  error: (message: string, cause?: unknown) => MailboxError,
+  skipNonFile: (file: string, stats: Stats) => void,
+): Promise<Entry[]> {
   const base = path.join(dir, sub);
   let names: Dirent[];
   try {
@@ -326,11 +370,16 @@ async function scan(dir: string, sub: Sub, error: (message: string, cause?: unkn
   }
   const entries = await Promise.all(
     names
-      .filter((dirent) => !dirent.name.startsWith('.') && !dirent.isDirectory())
+      .filter((dirent) => !dirent.name.startsWith('.'))
       .map(async (dirent): Promise<Entry | undefined> => {
-        // stat follows symlinks; a file removed since readdir is simply not there.
-        const stats = await stat(path.join(base, dirent.name)).catch(() => undefined);
-        if (!stats?.isFile()) return undefined;
+        // lstat: a symlink is not followed. A file removed since readdir is simply not there.
+        const file = path.join(base, dirent.name);
+        const stats = await lstat(file).catch(() => undefined);
+        if (!stats) return undefined;
+        if (!stats.isFile()) {
+          skipNonFile(file, stats);
+          return undefined;
+        }
         return { dir, sub, name: dirent.name, uid: uidOf(dirent.name), letters: lettersOf(dirent.name), stats };
       }),
   );
@@ -373,17 +422,40 @@ async function isMaildir(dir: string): Promise<boolean> {
   return subs.every((stats) => stats?.isDirectory() === true);
 }
 
+/** A regular file (a symlink is not followed: it is not a message). */
 async function isFile(file: string): Promise<boolean> {
-  return (await stat(file).catch(() => undefined))?.isFile() === true;
+  return (await lstat(file).catch(() => undefined))?.isFile() === true;
 }
 
+/** Anything at `file`, a dangling symlink included (a rename would replace it). */
 async function exists(file: string): Promise<boolean> {
   try {
-    await stat(file);
+    await lstat(file);
     return true;
   } catch (cause) {
     return !isNotFound(cause);
   }
+}
+
+/** What a skipped name is, in words. */
+function kindOf(stats: Stats): string {
+  if (stats.isSymbolicLink()) return 'a symbolic link';
+  if (stats.isFIFO()) return 'a named pipe (FIFO)';
+  if (stats.isDirectory()) return 'a folder';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isBlockDevice() || stats.isCharacterDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+/** C0/C1 controls and bidi overrides, which would act on the terminal rather than be shown. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** A file name from the mailbox, safe to print: its control characters as \xNN or \uNNNN. */
+function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (char) => {
+    const code = char.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 function isNotFound(cause: unknown): boolean {

@@ -8,6 +8,8 @@ import type { Mailbox } from './types.js';
 export interface CreateMailboxOptions {
   /** Verbose protocol log sink (stderr under --verbose). */
   debug?: ((line: string) => void) | undefined;
+  /** Warnings that are not failures (Maildir: a non-file skipped). Default: stderr. */
+  warn?: ((line: string) => void) | undefined;
 }
 
 export async function createMailbox(account: AccountConfig, options: CreateMailboxOptions = {}): Promise<Mailbox> {
@@ -18,7 +20,7 @@ export async function createMailbox(account: AccountConfig, options: CreateMailb
     }
     case 'maildir': {
       const { createMaildirMailbox } = await import('./maildir.js');
-      return createMaildirMailbox(account);
+      return createMaildirMailbox(account, { warn: options.warn });
     }
     case 'pop3': {
       const { createPop3Mailbox } = await import('./pop3.js');

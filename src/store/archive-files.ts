@@ -8,9 +8,10 @@
  * the ref, never stored. Rows and files change in the ledger's transactions; a file is only
  * removed after the transaction that dropped its row has committed.
  */
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fdatasyncSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { StoreError, describeError } from '../errors.js';
+import { PRIVATE_FILE_MODE, createPrivateFolder } from './private-files.js';
 
 /**
  * From this size up a raw copy is a file, below it a blob in `archive`. Small copies stay
@@ -38,15 +39,17 @@ export class ArchiveFiles {
   /**
    * Write `raw` as the file of `ref`: a temp file written and flushed, then renamed over the
    * final name, so a crash never leaves a half-written `<ref>.eml`. The caller makes the new
-   * names durable with `syncFolder()` once its batch is written.
+   * names durable with `syncFolder()` once its batch is written. The file is 0600 before its
+   * first byte (a temp file left by a crash keeps its old mode through 'w': hence the fchmod).
    */
   write(ref: number, raw: Buffer): void {
     const path = this.path(ref);
     const temp = `${path}.tmp`;
     try {
       this.ensureFolder();
-      const fd = openSync(temp, 'w');
+      const fd = openSync(temp, 'w', PRIVATE_FILE_MODE);
       try {
+        fchmodSync(fd, PRIVATE_FILE_MODE);
         // Straight from the caller's Buffer: no copy of a message that may be tens of MB.
         for (let offset = 0; offset < raw.length; ) offset += writeSync(fd, raw, offset, raw.length - offset);
         fdatasyncSync(fd);
@@ -90,12 +93,12 @@ export class ArchiveFiles {
   }
 
   /**
-   * Create the folder on first use, and make its own name durable in the store's folder.
+   * Create the folder (0700) on first use, and make its own name durable in the store's folder.
    * Asked every time (one mkdir per large message): a folder removed meanwhile comes back.
    */
   private ensureFolder(): void {
     try {
-      mkdirSync(this.folder);
+      createPrivateFolder(this.folder);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
       throw error;

@@ -3,12 +3,15 @@
  * anything else with a one-line StoreError, and migrate only when the schema is behind.
  * The common path (an existing, current store) is two header reads and a few pragmas.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { BUSY_TIMEOUT_MS, newerStoreError, notAStoreError, toStoreError } from './failure.js';
+import { archiveFolder } from './archive-files.js';
 import { isProcessAlive } from './leases.js';
+import { defaultStoreFolder } from './path.js';
+import { type Notice, createPrivateFile, createPrivateFolder, stderrNotice, tighten, tightenFilesIn } from './private-files.js';
 import { APPLICATION_ID, NewerStoreVersion, SCHEMA_VERSION, migrateStore, readUserVersion } from './schema.js';
 import { SqliteStore } from './sqlite-store.js';
 import type { Store } from './types.js';
@@ -21,6 +24,8 @@ export interface OpenStoreOptions {
   hostname?: string;
   /** Whether a pid on this host is running. Default `process.kill(pid, 0)`: ESRCH = dead, EPERM = alive. */
   isAlive?: (pid: number) => boolean;
+  /** Where a line goes when a store file or folder is made private. Default stderr. */
+  notice?: Notice;
 }
 
 /**
@@ -33,6 +38,7 @@ export function openStore(path: string, options: OpenStoreOptions = {}): Store {
   let db: Database.Database;
   try {
     ensureFolder(dirname(file));
+    makePrivate(file, options.notice ?? stderrNotice);
     db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
   } catch (error) {
     throw toStoreError(error, file);
@@ -93,6 +99,7 @@ function prepareConnection(db: Database.Database, file: string): void {
 /**
  * `mkdir -p`, by hand: Node's recursive mkdirSync spins forever where mkdir keeps answering
  * ENOENT (e.g. under /proc). A folder created meanwhile by another process is fine.
+ * Folders mailpoll creates are 0700 (as the XDG spec asks); existing ones are not its to change.
  */
 function ensureFolder(folder: string): void {
   const missing: string[] = [];
@@ -102,11 +109,26 @@ function ensureFolder(folder: string): void {
   }
   for (const dir of missing.reverse()) {
     try {
-      mkdirSync(dir);
+      createPrivateFolder(dir);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(dir).isDirectory()) throw error;
     }
   }
+}
+
+/**
+ * Before SQLite opens `file`: create it 0600 if it is new (SQLite then creates -wal and -shm
+ * with its mode), and narrow what an older mailpoll left readable by others: the file, its
+ * -wal and -shm, the archive folder (and its files), and the default state folder, which is
+ * mailpoll's own. A folder the user chose for the store is theirs: it is left as it is.
+ */
+function makePrivate(file: string, notice: Notice): void {
+  const folder = dirname(file);
+  if (folder === resolve(defaultStoreFolder())) tighten(folder, 'folder', notice);
+  createPrivateFile(file);
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) tighten(path, 'file', notice);
+  const archive = archiveFolder(file);
+  if (tighten(archive, 'folder', notice)) tightenFilesIn(archive, notice);
 }
 
 /** No table, index or view yet: a new file (or an empty one someone created for us). */

@@ -560,8 +560,10 @@ class ImapMailbox implements Mailbox {
       }
     } catch (error) {
       const why = sentence(oneLine(this.#describe(error, what).message));
+      const list = toSequenceSets(uids).join(',');
+      const shown = list.length > 200 ? `${list.slice(0, 200)}...` : list;
       throw new MailboxError(
-        `${this.#name} (${this.#where}): messages another client had flagged deleted in ${folder} lost that flag (UIDs ${toSequenceSets(uids).join(',')}): ${why} They are still there: flag them again if they should go.`,
+        `${this.#name} (${this.#where}): messages another client had flagged deleted in ${folder} lost that flag (UIDs ${shown}): ${why} They are still there: flag them again if they should go.`,
         { account: this.#name, cause: error },
       );
     }

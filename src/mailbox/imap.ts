@@ -299,8 +299,15 @@ class ImapMailbox implements Mailbox {
       try {
         const found = await client.search({ header: { 'message-id': messageId } }, { uid: true });
         const uids = Array.isArray(found) ? found : [];
-        if (uids.length > 0 && (await client.messageMove(uids, folder, { uid: true })) === false) {
-          throw this.#refused('UID MOVE', `moving a message back from ${source}`);
+        if (uids.length === 0) return 0;
+        const what = `moving a message back from ${source}`;
+        if (!offers(client, 'MOVE') && !offers(client, 'UIDPLUS')) {
+          // As in `apply`: no plain EXPUNGE that would take other clients' deletions along.
+          const set = toSequenceSets(uids, Infinity).join(',');
+          await this.#exact('UID COPY', what, () => client.messageCopy(set, folder, { uid: true }));
+          await this.#expungeOnly(client, uids, source, what);
+        } else if ((await client.messageMove(uids, folder, { uid: true })) === false) {
+          throw this.#refused('UID MOVE', what);
         }
         return uids.length;
       } finally {
@@ -423,6 +430,8 @@ class ImapMailbox implements Mailbox {
 
     const folder = this.#folder ?? this.#account.folder;
     const count = (uids: number[]): string => `${uids.length} message${uids.length === 1 ? '' : 's'}`;
+    /** Moved by COPY + \Deleted (no MOVE, no UIDPLUS): done once `#expungeOurs` has removed them below. */
+    const copied = new Set<number>();
     // markSeen first, then moves, then deletes (as before); each group in one command.
     const keys = [...groups.keys()].sort((a, b) => rank(a) - rank(b));
     for (const key of keys) {
@@ -441,7 +450,20 @@ class ImapMailbox implements Mailbox {
         what = (uids) => `moving ${count(uids)} from ${folder} to ${target}`;
         run = async (client, set, what) => {
           const path = await this.#ensureFolder(client, target);
-          // Dovecot: OK "No messages found" and no COPYUID for UIDs that are no longer there.
+          if (!offers(client, 'MOVE') && !offers(client, 'UIDPLUS')) {
+            // imapflow's fallback (COPY, then a plain EXPUNGE) would also remove what other
+            // clients flagged \Deleted: copy and flag here, expunge with care below.
+            // A retry of the group (see #settle) does not copy a second time.
+            const fresh = fromSequenceSet(set).filter((uid) => !copied.has(uid));
+            if (fresh.length === 0) return;
+            const todo = toSequenceSets(fresh, Infinity).join(',');
+            await this.#exact('UID COPY', what, () => client.messageCopy(todo, path, { uid: true }));
+            await this.#exact('UID STORE +FLAGS (\\Deleted)', what, () => client.messageFlagsAdd(todo, ['\\Deleted'], { uid: true }));
+            for (const uid of fresh) copied.add(uid);
+            return;
+          }
+          // MOVE, or imapflow's COPY + UID EXPUNGE of exactly these UIDs. Dovecot: OK "No
+          // messages found" and no COPYUID for UIDs that are no longer there.
           await this.#exact('UID MOVE', what, () => client.messageMove(set, path, { uid: true }));
         };
       }
@@ -452,7 +474,29 @@ class ImapMailbox implements Mailbox {
         results[index] = { uid: dispositions[index]!.uid, ok: error === undefined, error };
       }
     }
+    if (copied.size > 0) {
+      const error = await this.#completeCopies(copied);
+      dispositions.forEach((disposition, index) => {
+        if (disposition.action === 'move' && copied.has(numeric[index]!)) results[index] = { uid: disposition.uid, ok: error === undefined, error };
+      });
+    }
     return results;
+  }
+
+  /**
+   * The second half of a move without MOVE and UIDPLUS: the originals, copied and flagged
+   * \Deleted, are expunged (with the deletes flagged so far), and only then moved. A failure
+   * fails those moves: they stay flagged in the folder, and the next run applies them again
+   * (a second copy, never a lost message).
+   */
+  async #completeCopies(copied: Set<number>): Promise<Error | undefined> {
+    try {
+      await this.#expungeOurs([...copied, ...this.#flagged]);
+      this.#flagged = [];
+      return undefined;
+    } catch (error) {
+      return error as Error;
+    }
   }
 
   async expunge(): Promise<void> {
@@ -460,15 +504,69 @@ class ImapMailbox implements Mailbox {
     if (uids.length === 0) return;
     this.#flagged = [];
     const folder = this.#folder ?? this.#account.folder;
+    if (this.#client && !offers(this.#client, 'UIDPLUS')) {
+      await this.#expungeOurs(uids);
+      return;
+    }
     // UID EXPUNGE of exactly these UIDs (UIDPLUS; imapflow sets \Deleted again first, which
-    // changes nothing). Without UIDPLUS imapflow falls back to a plain EXPUNGE, which also
-    // removes what other clients flagged \Deleted.
+    // changes nothing).
     const what = (subset: number[]) => `expunging ${subset.length} deleted message${subset.length === 1 ? '' : 's'} from ${folder}`;
     const failed = await this.#settle(uids, what, (client, set, label) =>
       this.#exact('UID EXPUNGE', label, () => client.messageDelete(set, { uid: true })),
     );
     const [first] = failed.values();
     if (first) throw first;
+  }
+
+  /**
+   * Without UIDPLUS the only EXPUNGE there is removes every message flagged \Deleted, also
+   * those another client flagged and has not expunged yet. So: UID SEARCH DELETED; the
+   * others' messages (not in `ours`) lose their \Deleted flag; EXPUNGE; they get it back.
+   * That order is the safe one: if the link dies in between, those messages are still
+   * there, only unflagged, where the other way round they would be gone. (A message
+   * another client flags between the SEARCH and the EXPUNGE still goes: no client can
+   * prevent that without UIDPLUS.)
+   */
+  async #expungeOurs(ours: number[]): Promise<void> {
+    const folder = this.#folder ?? this.#account.folder;
+    const what = `expunging ${ours.length} deleted message${ours.length === 1 ? '' : 's'} from ${folder}`;
+    await this.#command(what, what, () => this.#expungeOnly(this.#requireOpen(), ours, folder, what));
+  }
+
+  /** The steps of `#expungeOurs` on the selected folder (`folder` names it in messages). */
+  async #expungeOnly(client: ImapFlow, ours: number[], folder: string, what: string): Promise<void> {
+    const flagged = await client.search({ deleted: true }, { uid: true });
+    if (!Array.isArray(flagged)) throw this.#refused('UID SEARCH DELETED', what);
+    const mine = new Set(ours);
+    const others = flagged.filter((uid) => !mine.has(uid));
+    try {
+      for (const set of toSequenceSets(others)) {
+        await this.#exact('UID STORE -FLAGS (\\Deleted)', what, () => client.messageFlagsRemove(set, ['\\Deleted'], { uid: true }));
+      }
+      // imapflow: UID STORE +FLAGS (\Deleted) of the set (ours are flagged already), then EXPUNGE.
+      for (const set of toSequenceSets(ours)) await this.#exact('EXPUNGE', what, () => client.messageDelete(set, { uid: true }));
+    } finally {
+      // Also after a failure: flagging again a message that kept its flag changes nothing.
+      if (others.length > 0) await this.#flagAgain(client, others, folder);
+    }
+  }
+
+  /** \Deleted back on the messages `#expungeOnly` unflagged; a failure says which lost it. */
+  async #flagAgain(client: ImapFlow, uids: number[], folder: string): Promise<void> {
+    const what = `flagging again ${uids.length} message${uids.length === 1 ? '' : 's'} other clients had flagged deleted in ${folder}`;
+    try {
+      for (const set of toSequenceSets(uids)) {
+        await this.#exact('UID STORE +FLAGS (\\Deleted)', what, () => client.messageFlagsAdd(set, ['\\Deleted'], { uid: true }));
+      }
+    } catch (error) {
+      const why = sentence(oneLine(this.#describe(error, what).message));
+      const list = toSequenceSets(uids).join(',');
+      const shown = list.length > 200 ? `${list.slice(0, 200)}...` : list;
+      throw new MailboxError(
+        `${this.#name} (${this.#where}): messages another client had flagged deleted in ${folder} lost that flag (UIDs ${shown}): ${why} They are still there: flag them again if they should go.`,
+        { account: this.#name, cause: error },
+      );
+    }
   }
 
   /**
@@ -986,6 +1084,15 @@ function hasIdle(client: ImapFlow): boolean {
   return client.enabled.has('IMAP4REV2') || (capabilities.has('IMAP4rev2') && !capabilities.has('IMAP4rev1'));
 }
 
+/**
+ * The server offers `capability` (MOVE, UIDPLUS): advertised, or folded into IMAP4rev2 when
+ * that is in use. The same test imapflow makes before it picks a command.
+ */
+function offers(client: ImapFlow, capability: 'MOVE' | 'UIDPLUS'): boolean {
+  if (client.capabilities.has(capability)) return true;
+  return client.enabled.has('IMAP4REV2') || (client.capabilities.has('IMAP4rev2') && !client.capabilities.has('IMAP4rev1'));
+}
+
 /** The server's answer to a failed command, e.g. `[AUTHENTICATIONFAILED] Authentication failed.` */
 function serverText(error: unknown): string | undefined {
   if (!error || typeof error !== 'object') return undefined;
@@ -1055,6 +1162,14 @@ function toSequenceSets(uids: number[], maxLength = MAX_SET_LENGTH): string[] {
   }
   if (current !== '') sets.push(current);
   return sets;
+}
+
+/** `'1:3,7'` -> `[1, 2, 3, 7]`: the UIDs of a set made by `toSequenceSets`. */
+function fromSequenceSet(set: string): number[] {
+  return set.split(',').flatMap((range) => {
+    const [start, end = start] = range.split(':').map(Number);
+    return Array.from({ length: end! - start! + 1 }, (_, i) => start! + i);
+  });
 }
 
 /**

@@ -189,8 +189,8 @@ async function session(watch: Watch, account: AccountConfig): Promise<CycleResul
       const idle = account.idle && account.protocol === 'imap';
       const first = await watch.polls.run(undefined, () => cycle(watch, account, mailbox, { signal, keepOpen: idle }));
       if (!idle || first.status !== 'ok' || first.opened === undefined) return first;
-      if (!mailbox.capabilities.idle || mailbox.waitForChange === undefined) {
-        options.debug?.(`${account.name}: the server has no IDLE: polling every ${account.interval / 1000}s instead`);
+      if (!canWait(mailbox)) {
+        options.debug?.(`${account.name}: ${NO_IDLE}: polling instead`);
         await mailbox.close().catch(() => undefined);
         return first;
       }
@@ -238,15 +238,26 @@ async function cycle(
     },
     { dryRun: false, signal: extra.signal, keepOpen: extra.keepOpen, opened: extra.opened },
   );
-  return report(watch, account, result, now() - started, extra.keepOpen && result.status === 'ok');
+  // Whether the connection will wait in IDLE is known only now, after login: the session
+  // closes it and polls when the server has no IDLE, and the event must say so.
+  const open = extra.keepOpen && result.status === 'ok';
+  const fallback = open && !canWait(mailbox) ? NO_IDLE : null;
+  return report(watch, account, result, now() - started, open && fallback === null, fallback);
+}
+
+const NO_IDLE = 'the server has no IDLE';
+
+/** The open mailbox can wait for the server's push (IMAP IDLE advertised after login). */
+function canWait(mailbox: Mailbox): mailbox is Mailbox & Required<Pick<Mailbox, 'waitForChange'>> {
+  return mailbox.capabilities.idle && mailbox.waitForChange !== undefined;
 }
 
 /** The `cycle` event and the run history row of one cycle. */
-function report(watch: Watch, account: AccountConfig, result: CycleResult, durationMs: number, idle: boolean): CycleResult {
+function report(watch: Watch, account: AccountConfig, result: CycleResult, durationMs: number, idle: boolean, fallback: string | null = null): CycleResult {
   const { options } = watch;
   const outcome = recordOutcome(options.store, watch.runId, account, result, durationMs);
   const next = idle || result.status === 'error' || watch.stop.aborted ? null : new Date(nextStart(watch, account, watch.now() - durationMs));
-  options.reporter.report({ type: 'cycle', ...outcome, idle, nextAt: next?.toISOString() ?? null });
+  options.reporter.report({ type: 'cycle', ...outcome, idle, fallback, nextAt: next?.toISOString() ?? null });
   return result;
 }
 

@@ -98,6 +98,11 @@ export interface CycleEvent {
   durationMs: number;
   /** The connection stays open, waiting for new mail (IMAP IDLE). */
   idle: boolean;
+  /**
+   * Why the account polls (`idle: false`, `nextAt` set) although its config asks for IDLE,
+   * e.g. `the server has no IDLE`; null otherwise.
+   */
+  fallback: string | null;
   /** When the next cycle starts (ISO 8601); null when the account waits in IDLE or stops. */
   nextAt: string | null;
 }

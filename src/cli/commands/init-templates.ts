@@ -24,11 +24,11 @@ accounts:
     user: support@example.com
     # login: support          # only when the login name differs from the address
     passwordEnv: SUPPORT_IMAP_PASSWORD   # or password / passwordFile / passwordCommand
-    folder: INBOX            # sub-folders with /, e.g. Inbox/Incidents
+    folder: INBOX            # or a folder as your mail client shows it: Incidents, Support/Incidents
     onlyUnseen: true         # only messages not yet read
     after: markSeen          # when the handler returns nothing: markSeen | delete | move | keep
     # after: move
-    # moveTo: Inbox/Processed
+    # moveTo: Processed
     # maxMessages: 100       # per run; the rest waits for the next run
 
   # A local Maildir: no server needed, handy to try a handler on saved mail.

@@ -315,7 +315,13 @@ class ImapMailbox implements Mailbox {
     if (uids.length === 0) return;
     const folder = this.#folder!;
     const limit = this.#account.fetchTimeout;
-    const what = `fetch of ${uids.length} message${uids.length === 1 ? '' : 's'} from ${folder}`;
+    // A stall names the UIDs still awaited (the first is usually the one that stalls, often
+    // one huge message), so that an operator can find it.
+    const received = new Set<number>();
+    const what = (): string => {
+      const waiting = uids.filter((uid) => !received.has(uid));
+      return `fetch of ${uidLabel(waiting.length > 0 ? waiting : uids)} from ${folder}`;
+    };
 
     // BODY.PEEK[] (imapflow's `source`) never sets \Seen.
     // One command: the cycle's batches are small (100 messages), so the set stays short.
@@ -333,11 +339,12 @@ class ImapMailbox implements Mailbox {
     try {
       for (;;) {
         const started = Date.now();
-        const step = await this.#within(iterator.next(), Math.max(remaining, 0), () => `${what} timed out after ${formatDuration(limit)}`);
+        const step = await this.#within(iterator.next(), Math.max(remaining, 0), () => `${what()} timed out after ${formatDuration(limit)}`);
         remaining -= Date.now() - started;
         if (step.done) break;
         const message = toFetchedMessage(step.value);
         if (!message) continue;
+        received.add(Number(message.uid));
         early.set(Number(message.uid), message);
         while (next < uids.length && early.has(uids[next]!)) {
           const ready = early.get(uids[next]!)!;
@@ -1030,6 +1037,17 @@ function toBigInt(value: bigint | number | string | undefined): bigint | undefin
   } catch {
     return undefined;
   }
+}
+
+/** The longest UID set a message names; longer ones end in `,...`. */
+const MAX_LABEL_SET = 60;
+
+/** `uid 42`, `uids 40:52` or `uids 3,7,9:12,...`: the UIDs a message is about. */
+function uidLabel(uids: number[]): string {
+  const [set = ''] = toSequenceSets(uids, Infinity);
+  const cut = set.lastIndexOf(',', MAX_LABEL_SET);
+  const shown = set.length <= MAX_LABEL_SET || cut <= 0 ? set : `${set.slice(0, cut)},...`;
+  return `${new Set(uids).size === 1 ? 'uid' : 'uids'} ${shown}`;
 }
 
 /** `[1,2,3,7,9,10]` -> `['1:3,7,9:10']`: UID sets as short as possible, each at most MAX_SET_LENGTH long. */

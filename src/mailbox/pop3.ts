@@ -274,7 +274,9 @@ class Pop3Mailbox implements Mailbox {
     const session = this.#requireOpen();
     if (candidates.length === 0) return;
     const limit = this.#account.fetchTimeout;
-    const what = `fetch of ${candidates.length} message${candidates.length === 1 ? '' : 's'}`;
+    // Until the RETRs go out, the batch; then the message whose answer is awaited (often one
+    // huge message), named so that an operator can find it.
+    let what = `fetch of ${candidates.length} message${candidates.length === 1 ? '' : 's'}`;
     const timedOut = (): string => `${what} timed out after ${formatDuration(limit)} on ${this.#where} (the server stopped sending). Try again; raise fetchTimeout: for large messages or a slow link.`;
     // Only the time spent waiting for the server counts against fetchTimeout: a slow
     // consumer (a handler) does not use up the budget.
@@ -325,6 +327,7 @@ class Pop3Mailbox implements Mailbox {
       refill();
       while (inFlight.length > 0) {
         const head = inFlight.shift()!;
+        what = `fetch of uid ${head.entry.uid} (message ${head.entry.number})`;
         let reply: Pop3Reply;
         try {
           reply = await wait(head.reply);

@@ -708,7 +708,7 @@ test('a stalled fetch: TimeoutError naming the batch, connection closed, later c
     for (const upstream of upstreams) upstream.unpipe();
     const error = await rejection(collect(mailbox.fetch(candidates)));
     assert.ok(error instanceof TimeoutError, String(error));
-    assert.equal(error.message, 'support: fetch of 3 messages from INBOX timed out after 400ms');
+    assert.equal(error.message, 'support: fetch of uids 1:3 from INBOX timed out after 400ms');
     const again = await rejection(mailbox.list({ onlyUnseen: true }));
     assert.equal(again, error);
     const results = await mailbox.apply([{ uid: '1', action: 'markSeen' }]);

@@ -20,6 +20,18 @@ export interface MailMessage extends ParsedMail {
   size: number;
   /** The RFC 822 source, byte for byte. */
   raw: Buffer;
+  /**
+   * Set when mailparser refused the message: past its limits (a header block over 1 MiB or
+   * about 16,000 header lines, more than 1000 MIME parts, or parts nested that deep), e.g.
+   * `Max allowed child nodes exceeded`. The message is still handed over so that the handler
+   * decides: `raw` is complete; the top-level header fields that could be read are there
+   * (each cut at 16 KB; From, To, Cc, Subject, Date, Message-ID and the like always kept, at
+   * most 1000 others); `text`, `html`, `textAsHtml` and `attachments` throw when read.
+   * Undefined for every message mailparser read.
+   */
+  parseError?: string;
+  /** mailparser's error code with `parseError`: `EMAXLEN` for its limits. */
+  parseErrorCode?: string;
 }
 
 export interface HandlerContext {

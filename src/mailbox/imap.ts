@@ -20,6 +20,7 @@
  * IDLE well inside the server's 29-minute limit. imapflow does not reconnect: a dead link
  * rejects and the caller opens a new connection.
  */
+import { EventEmitter } from 'node:events';
 import type { ConnectionOptions } from 'node:tls';
 import { ImapFlow, type FetchMessageObject, type Logger } from 'imapflow';
 import type { AccountConfig } from '../config/types.js';
@@ -34,8 +35,8 @@ import {
   TlsError,
   describeError,
 } from '../errors.js';
-import { oneLine, readCa, sentence, withDeadline } from './connection-utils.js';
-import { describeNetworkError, errorCode } from './net-errors.js';
+import { greetingProtocol, oneLine, readCa, sentence, silentPortProbe, withDeadline } from './connection-utils.js';
+import { describeNetworkError, errorCode, implicitTlsPortError, wrongProtocolError } from './net-errors.js';
 import type {
   Candidate,
   Disposition,
@@ -201,7 +202,13 @@ class ImapMailbox implements Mailbox {
   }
 
   async #openSteps(client: ImapFlow, phase: { text: string }): Promise<MailboxStatus> {
-    await client.connect();
+    const connecting = client.connect();
+    const greeting = this.#watchGreeting(client);
+    try {
+      await Promise.race([connecting, greeting.wrong]);
+    } finally {
+      greeting.stop();
+    }
     const folder = this.#account.folder;
     const path = this.#serverPath(client, folder);
     phase.text = `opening ${path} on ${this.#where}`;
@@ -221,6 +228,43 @@ class ImapMailbox implements Mailbox {
     // The first cycle lists everything anyway.
     this.#changed = false;
     return { folder: selected.path, total: selected.exists, unseen, uidValidity: toBigInt(selected.uidValidity) };
+  }
+
+  /**
+   * The wrong protocol on the port, recognised at once rather than at the connect timeout:
+   * the first bytes the server sends (a POP3 `+OK`, a TLS record) and, on a plaintext
+   * connection, a port that stays silent but completes a TLS handshake (`silentPortProbe`).
+   * `wrong` rejects then. It reads a copy of what imapflow reads: no extra round trip.
+   * (imapflow has no public hook for the greeting's bytes: its socket is read as soon as
+   * `connect()` created it; without one, nothing is watched.)
+   */
+  #watchGreeting(client: ImapFlow): { wrong: Promise<never>; stop(): void } {
+    const context = { account: this.#name, host: this.#host, port: this.#port };
+    let fail!: (error: Error) => void;
+    const wrong = new Promise<never>((_, reject) => (fail = reject));
+    wrong.catch(() => undefined);
+    const socket = (client as unknown as { socket?: unknown }).socket;
+    if (!(socket instanceof EventEmitter)) return { wrong, stop: () => undefined };
+
+    const probe = this.#account.tls === 'implicit' ? undefined : silentPortProbe(this.#host, this.#port, () => fail(implicitTlsPortError('imap', context)));
+    let first = Buffer.alloc(0);
+    const onConnect = (): void => probe?.connected();
+    const onData = (chunk: Buffer): void => {
+      probe?.stop();
+      first = Buffer.concat([first, chunk]).subarray(0, 256);
+      if (first.length < 256 && first[0] !== 0x16 && !first.includes(0x0a)) return;
+      stop();
+      const spoken = greetingProtocol(first);
+      if (spoken !== undefined && spoken !== 'imap') fail(wrongProtocolError(spoken, 'imap', first, context));
+    };
+    const stop = (): void => {
+      probe?.stop();
+      socket.removeListener('connect', onConnect);
+      socket.removeListener('data', onData);
+    };
+    socket.once('connect', onConnect);
+    socket.on('data', onData);
+    return { wrong, stop };
   }
 
   async list(options: ListOptions): Promise<Candidate[]> {
@@ -322,7 +366,13 @@ class ImapMailbox implements Mailbox {
     if (uids.length === 0) return;
     const folder = this.#folder!;
     const limit = this.#account.fetchTimeout;
-    const what = `fetch of ${uids.length} message${uids.length === 1 ? '' : 's'} from ${folder}`;
+    // A stall names the UIDs still awaited (the first is usually the one that stalls, often
+    // one huge message), so that an operator can find it.
+    const received = new Set<number>();
+    const what = (): string => {
+      const waiting = uids.filter((uid) => !received.has(uid));
+      return `fetch of ${uidLabel(waiting.length > 0 ? waiting : uids)} from ${folder}`;
+    };
 
     // BODY.PEEK[] (imapflow's `source`) never sets \Seen.
     // One command: the cycle's batches are small (100 messages), so the set stays short.
@@ -340,11 +390,12 @@ class ImapMailbox implements Mailbox {
     try {
       for (;;) {
         const started = Date.now();
-        const step = await this.#within(iterator.next(), Math.max(remaining, 0), () => `${what} timed out after ${formatDuration(limit)}`);
+        const step = await this.#within(iterator.next(), Math.max(remaining, 0), () => `${what()} timed out after ${formatDuration(limit)}`);
         remaining -= Date.now() - started;
         if (step.done) break;
         const message = toFetchedMessage(step.value);
         if (!message) continue;
+        received.add(Number(message.uid));
         early.set(Number(message.uid), message);
         while (next < uids.length && early.has(uids[next]!)) {
           const ready = early.get(uids[next]!)!;
@@ -1137,6 +1188,17 @@ function toBigInt(value: bigint | number | string | undefined): bigint | undefin
   } catch {
     return undefined;
   }
+}
+
+/** The longest UID set a message names; longer ones end in `,...`. */
+const MAX_LABEL_SET = 60;
+
+/** `uid 42`, `uids 40:52` or `uids 3,7,9:12,...`: the UIDs a message is about. */
+function uidLabel(uids: number[]): string {
+  const [set = ''] = toSequenceSets(uids, Infinity);
+  const cut = set.lastIndexOf(',', MAX_LABEL_SET);
+  const shown = set.length <= MAX_LABEL_SET || cut <= 0 ? set : `${set.slice(0, cut)},...`;
+  return `${new Set(uids).size === 1 ? 'uid' : 'uids'} ${shown}`;
 }
 
 /** `[1,2,3,7,9,10]` -> `['1:3,7,9:10']`: UID sets as short as possible, each at most MAX_SET_LENGTH long. */

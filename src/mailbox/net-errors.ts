@@ -3,6 +3,7 @@
  * POP3). One line each: account, where, why, and what to change.
  */
 import { ConnectionError, TimeoutError, TlsError, type MailpollError } from '../errors.js';
+import type { GreetingProtocol } from './connection-utils.js';
 
 export interface NetworkErrorContext {
   /** Account name, the first word of every message. */
@@ -101,8 +102,8 @@ export function describeNetworkError(error: unknown, context: NetworkErrorContex
   // Implicit TLS against a plaintext port: the server's plaintext greeting arrives where
   // the TLS ServerHello should, and OpenSSL reads it as a bad record.
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long|unknown protocol/i.test(errorText(error))) {
-    const fix = "Set tls: starttls (or tls: none) for this port, or use the server's implicit-TLS port.";
-    return new TlsError(`${account} (${where}): TLS handshake failed (the port answered in plaintext). ${fix}`, options);
+    const fix = "Set tls: starttls (or tls: none) for this port, or use the server's implicit-TLS port (IMAP 993, POP3 995).";
+    return new TlsError(`${account} (${where}): TLS handshake failed: the server answered in plain text (tls: implicit on a plaintext port). ${fix}`, options);
   }
   const tlsCode = code !== undefined && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'));
   if (tlsCode || /SSL routines|alert handshake failure/i.test(errorText(error))) {
@@ -115,4 +116,46 @@ export function describeNetworkError(error: unknown, context: NetworkErrorContex
 function oneLine(text: string): string {
   const reason = /:([^:]+):[^:]*\.c:\d+/.exec(text)?.[1];
   return (reason ?? text).replace(/\s+/g, ' ').trim();
+}
+
+const PROTOCOL_NAMES = { imap: 'IMAP', pop3: 'POP3' } as const;
+const USUAL_PORTS = {
+  imap: 'the IMAP port (993 with tls: implicit, 143 with tls: starttls)',
+  pop3: 'the POP3 port (995 with tls: implicit, 110 with tls: starttls)',
+} as const;
+
+/**
+ * The server's first line is another protocol's greeting (or a TLS record): said at once,
+ * with the fix, instead of waiting out the connect timeout.
+ */
+export function wrongProtocolError(
+  spoken: GreetingProtocol,
+  expected: 'imap' | 'pop3',
+  first: Buffer,
+  context: NetworkErrorContext,
+): MailpollError {
+  const { account, host, port } = context;
+  const where = `${host}:${port}`;
+  if (spoken === 'tls') {
+    return new TlsError(`${account} (${where}): the server sent a TLS handshake where a greeting was expected. Set tls: implicit for this port.`, { account });
+  }
+  if (spoken === expected) throw new TypeError('wrongProtocolError: the greeting is the expected protocol');
+  // Server text, before any login: one line, no control characters, short.
+  const said = first.toString('latin1', 0, 200).split(/\r?\n/)[0]!.replace(/[\x00-\x1f\x7f-\x9f]/g, '?').slice(0, 60).trim();
+  return new ConnectionError(
+    `${account} (${where}): this port speaks ${PROTOCOL_NAMES[spoken]}, not ${PROTOCOL_NAMES[expected]} (it greeted "${said}"). ` +
+      `Set port: to ${USUAL_PORTS[expected]}, or protocol: ${spoken}.`,
+    { account },
+  );
+}
+
+/** A plaintext or STARTTLS account on a port that waits for a TLS handshake (found by `silentPortProbe`). */
+export function implicitTlsPortError(protocol: 'imap' | 'pop3', context: NetworkErrorContext): MailpollError {
+  const { account, host, port } = context;
+  const plain = protocol === 'imap' ? 143 : 110;
+  return new TlsError(
+    `${account} (${host}:${port}): this port expects TLS from the first byte (no greeting in plain text, and a TLS handshake succeeds). ` +
+      `Set tls: implicit, or use the plaintext/STARTTLS port (${PROTOCOL_NAMES[protocol]} ${plain}).`,
+    { account },
+  );
 }

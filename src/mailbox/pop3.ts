@@ -20,9 +20,9 @@ import {
   TlsError,
   describeError,
 } from '../errors.js';
-import { oneLine, readCa, sentence, withDeadline } from './connection-utils.js';
-import { describeNetworkError, errorCode } from './net-errors.js';
-import { Pop3ClosedError, Pop3Connection, Pop3ProtocolError, type Pop3Command, type Pop3Reply } from './pop3/connection.js';
+import { greetingProtocol, oneLine, readCa, sentence, silentPortProbe, withDeadline, type SilentPortProbe } from './connection-utils.js';
+import { describeNetworkError, errorCode, implicitTlsPortError, wrongProtocolError } from './net-errors.js';
+import { Pop3ClosedError, Pop3Connection, Pop3GreetingError, Pop3ProtocolError, type Pop3Command, type Pop3Reply } from './pop3/connection.js';
 import type {
   Candidate,
   Disposition,
@@ -148,13 +148,25 @@ class Pop3Mailbox implements Mailbox {
       const hint = !attempt.greeted && account.tls !== 'implicit' ? NO_GREETING_HINT : '';
       return `${attempt.phase} timed out after ${formatDuration(limit)}${hint}. Check host, port and tls:.`;
     };
+    // A plaintext client on an implicit-TLS port gets silence: recognised by a TLS probe (see
+    // silentPortProbe) instead of at the timeout. Nothing more happens once the server greets.
+    let tlsPort: MailpollError | undefined;
+    const probe =
+      account.tls === 'implicit'
+        ? undefined
+        : silentPortProbe(this.#host, this.#port, () => {
+            tlsPort = implicitTlsPortError('pop3', { account: name, host: this.#host, port: this.#port });
+            attempt.connection?.destroy();
+          });
     try {
-      const steps = this.#openSteps(user, account.password, ca, attempt);
+      const steps = this.#openSteps(user, account.password, ca, attempt, probe);
       return await this.#within(steps, limit, timedOut, () => attempt.connection?.destroy());
     } catch (error) {
       attempt.connection?.destroy();
       this.#session = undefined;
-      throw this.#describe(error, attempt.greeted ? attempt.phase : 'connect');
+      throw tlsPort ?? this.#describe(error, attempt.greeted ? attempt.phase : 'connect');
+    } finally {
+      probe?.stop();
     }
   }
 
@@ -163,6 +175,7 @@ class Pop3Mailbox implements Mailbox {
     password: string,
     ca: Buffer | undefined,
     attempt: { connection?: Pop3Connection; greeted: boolean; phase: string },
+    probe: SilentPortProbe | undefined,
   ): Promise<MailboxStatus> {
     const account = this.#account;
     const name = this.#name;
@@ -177,8 +190,9 @@ class Pop3Mailbox implements Mailbox {
       secret: password,
     });
     attempt.connection = connection;
+    connection.onConnect = () => probe?.connected();
 
-    const greeting = await connection.greeting;
+    const greeting = await connection.greeting.finally(() => probe?.stop());
     attempt.greeted = true;
     if (!greeting.ok) {
       throw new ConnectionError(`${name}: ${where} refused the session: ${sentence(this.#clean(greeting.text) || '-ERR')} Try again later.`, {
@@ -274,7 +288,9 @@ class Pop3Mailbox implements Mailbox {
     const session = this.#requireOpen();
     if (candidates.length === 0) return;
     const limit = this.#account.fetchTimeout;
-    const what = `fetch of ${candidates.length} message${candidates.length === 1 ? '' : 's'}`;
+    // Until the RETRs go out, the batch; then the message whose answer is awaited (often one
+    // huge message), named so that an operator can find it.
+    let what = `fetch of ${candidates.length} message${candidates.length === 1 ? '' : 's'}`;
     const timedOut = (): string => `${what} timed out after ${formatDuration(limit)} on ${this.#where} (the server stopped sending). Try again; raise fetchTimeout: for large messages or a slow link.`;
     // Only the time spent waiting for the server counts against fetchTimeout: a slow
     // consumer (a handler) does not use up the budget.
@@ -325,6 +341,7 @@ class Pop3Mailbox implements Mailbox {
       refill();
       while (inFlight.length > 0) {
         const head = inFlight.shift()!;
+        what = `fetch of uid ${head.entry.uid} (message ${head.entry.number})`;
         let reply: Pop3Reply;
         try {
           reply = await wait(head.reply);
@@ -665,6 +682,11 @@ class Pop3Mailbox implements Mailbox {
       const stage = during === 'connect' ? 'before it greeted' : `while ${during}`;
       const fix = during === 'connect' ? 'Check port and tls:.' : 'Try again later.';
       return new ConnectionError(`${name}: connection to ${where} closed ${error.byClient ? 'by mailpoll' : 'by the server'} ${stage}${reason}. ${fix}`, options);
+    }
+    if (error instanceof Pop3GreetingError) {
+      const first = Buffer.from(error.line, 'latin1');
+      const spoken = greetingProtocol(first);
+      if (spoken !== undefined && spoken !== 'pop3') return wrongProtocolError(spoken, 'pop3', first, { account: name, host: this.#host, port: this.#port });
     }
     if (error instanceof Pop3ProtocolError) {
       return new ConnectionError(`${name} (${where}): not a POP3 answer while ${during} (${this.#clean(error.message)}). Check port and tls:.`, options);

@@ -7,10 +7,13 @@
  *   multipart keeps the parts seen so far, an attachment cut short is just shorter);
  *   binary garbage gives a message without subject, from or text;
  * - an unknown charset decodes as best it can; broken base64 gives empty/partial content;
- * - it throws only past its safety limits: a header block over 1 MB in one MIME node
- *   (`Max header size for a MIME node exceeded`) or over 1000 MIME nodes
- *   (`Max allowed child nodes exceeded`). Such a message fails on its own (not the
- *   account) and is left untouched in the mailbox.
+ * - it throws only past its safety limits (code `EMAXLEN`): a header block of one MIME node
+ *   over 1 MiB, each line counting at least 64 bytes, so also ~16,000 short header lines
+ *   (`Max header size for a MIME node exceeded`); more than 1000 MIME nodes, the message and
+ *   every part and multipart counted, which deep nesting reaches too (`Max allowed child
+ *   nodes exceeded`). Such a message still goes to the handler, with what can be read: `raw`,
+ *   the top-level header fields (see `readableHeaderBlock`) and `parseError`, so that the
+ *   handler decides rather than the message being quarantined unseen;
  * - an unparseable `Date:` header becomes the time of parsing; we undo that (see below);
  * - raw 8-bit header bytes are decoded as UTF-8, so an old client's ISO-8859-1 subject
  *   comes out as `Gr��e`; we decode such lines first (see `decodeLegacyHeaders`).
@@ -48,39 +51,138 @@ const BODY_FIELDS = ['text', 'html', 'textAsHtml', 'attachments'] as const;
 const CRLF = Buffer.from('\r\n');
 
 /**
- * Parse one fetched message. Throws a plain Error `cannot parse message: <reason>` when
- * mailparser gives up; the cycle reports that as a failure of this message only.
+ * Parse one fetched message. When mailparser refuses it (over its limits), the message
+ * comes back with the header fields that could be read, no body, and `parseError` set.
+ * Throws a plain Error `cannot parse message: <reason>` only if even that fails; the cycle
+ * reports that as a failure of this message only.
  */
 export async function parseMessage(fetched: FetchedMessage, meta: ParseMessageMeta): Promise<MailMessage> {
+  const { simpleParser } = await loadMailparser();
   let parsed;
   try {
-    const { simpleParser } = await loadMailparser();
     // textAsHtml (text turned into HTML with linkified URLs) costs ~8x the rest of the parse
     // of a link-heavy 20 KB message and is derived data: handlers get text and html as sent.
     const source = meta.headersOnly === true ? headerSource(fetched.raw) : fetched.raw;
     parsed = await simpleParser(decodeLegacyHeaders(source), PARSE_OPTIONS);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    return refusedMessage(fetched, meta, error);
+  }
+  withoutParseTimeDate(parsed);
+  if (meta.headersOnly === true) {
+    withoutBody(parsed, (field) => `mailMessage.${field} is not parsed: the handler module exports parse = 'headers' (remove it, or read mailMessage.raw)`);
+  }
+  return Object.assign(parsed, origin(fetched, meta));
+}
+
+function origin(fetched: FetchedMessage, meta: ParseMessageMeta) {
+  return { uid: fetched.uid, account: meta.account, folder: meta.folder, flags: fetched.flags, size: fetched.size, raw: fetched.raw };
+}
+
+/**
+ * A message mailparser refused: its top-level header fields, read again within mailparser's
+ * limits (`readableHeaderBlock`), `raw` as always, no body, and why in `parseError`.
+ */
+async function refusedMessage(fetched: FetchedMessage, meta: ParseMessageMeta, error: unknown): Promise<MailMessage> {
+  const reason = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | undefined)?.code;
+  let parsed;
+  try {
+    const { simpleParser } = await loadMailparser();
+    parsed = await simpleParser(decodeLegacyHeaders(readableHeaderBlock(fetched.raw)), PARSE_OPTIONS);
+  } catch {
     throw new Error(`cannot parse message: ${reason}`, { cause: error });
   }
+  withoutParseTimeDate(parsed);
+  withoutBody(parsed, (field) => `mailMessage.${field} is not available: mailparser refused this message (${reason}); check mailMessage.parseError, read mailMessage.raw`);
+  return Object.assign(parsed, origin(fetched, meta), {
+    parseError: reason,
+    ...(typeof code === 'string' ? { parseErrorCode: code } : {}),
+  });
+}
 
-  // mailparser replaces a Date header it cannot parse with the current time, which would
-  // make every such message look brand new to a handler filtering on age. Report no date
-  // instead; the original text stays in `headerLines`.
+/**
+ * mailparser replaces a Date header it cannot parse with the current time, which would make
+ * every such message look brand new to a handler filtering on age. Report no date instead;
+ * the original text stays in `headerLines`.
+ */
+function withoutParseTimeDate(parsed: { date?: Date | undefined; headers: Map<string, unknown>; headerLines: ReadonlyArray<{ key: string; line: string }> }): void {
   if (parsed.date !== undefined && !hasValidDateHeader(parsed.headerLines)) {
     parsed.date = undefined;
     parsed.headers.delete('date');
   }
+}
 
-  if (meta.headersOnly === true) withoutBody(parsed);
-  return Object.assign(parsed, {
-    uid: fetched.uid,
-    account: meta.account,
-    folder: meta.folder,
-    flags: fetched.flags,
-    size: fetched.size,
-    raw: fetched.raw,
-  });
+/** Header fields a handler decides by: kept whatever the other fields take up. */
+const KEY_FIELDS = new Set([
+  'from', 'sender', 'reply-to', 'to', 'cc', 'bcc', 'subject', 'date', 'message-id', 'in-reply-to', 'references',
+  'return-path', 'mime-version', 'content-type', 'content-transfer-encoding', 'list-id', 'list-unsubscribe', 'auto-submitted',
+]);
+/** Caps of the fallback header block, far inside mailparser's 1 MiB (one line per field, each costing at least 64). */
+const FALLBACK_MAX_FIELD = 16 * 1024;
+const FALLBACK_MAX_OTHER_FIELDS = 1000;
+const FALLBACK_MAX_OTHER_BYTES = 256 * 1024;
+
+/**
+ * The top-level header block, split at the first empty line, as mailparser can read it: each
+ * field unfolded onto one line and cut at 16 KB; the first of each key field (From, Subject,
+ * Date, Message-ID, ...) always kept, other fields in order while they fit (1000 fields,
+ * 256 KB). Followed by an empty line and no body.
+ */
+function readableHeaderBlock(raw: Buffer): Buffer {
+  const head = raw.subarray(0, headerBlockEnd(raw));
+  const kept: Buffer[] = [];
+  const seen = new Set<string>();
+  let others = 0;
+  let otherBytes = 0;
+  for (const field of headerFields(head)) {
+    const colon = field.indexOf(0x3a);
+    if (colon <= 0) continue; // not a field: a stray line
+    const name = field.toString('latin1', 0, colon).trim().toLowerCase();
+    const line = unfold(field);
+    if (KEY_FIELDS.has(name) && !seen.has(name)) {
+      seen.add(name);
+    } else {
+      if (others >= FALLBACK_MAX_OTHER_FIELDS || otherBytes + line.length > FALLBACK_MAX_OTHER_BYTES) continue;
+      others += 1;
+      otherBytes += line.length;
+    }
+    kept.push(line, CRLF);
+  }
+  kept.push(CRLF);
+  return Buffer.concat(kept);
+}
+
+/** Each field of a header block: a line and the continuation lines (starting with space or tab) after it. */
+function* headerFields(head: Buffer): Generator<Buffer> {
+  let start = 0;
+  let position = 0;
+  while (position < head.length) {
+    const newline = head.indexOf(0x0a, position);
+    const next = newline === -1 ? head.length : newline + 1;
+    if (next < head.length && head[next] !== 0x20 && head[next] !== 0x09) {
+      yield head.subarray(start, next);
+      start = next;
+    }
+    position = next;
+  }
+  if (start < head.length) yield head.subarray(start);
+}
+
+/** One field on one line (line breaks removed, as RFC 5322 unfolding does), at most FALLBACK_MAX_FIELD bytes. */
+function unfold(field: Buffer): Buffer {
+  const bytes: number[] = [];
+  for (const byte of field) {
+    if (byte === 0x0d || byte === 0x0a) continue;
+    if (bytes.length === FALLBACK_MAX_FIELD) {
+      // Cut short: not inside a UTF-8 character (a lead byte and its continuation bytes).
+      let end = bytes.length;
+      while (end > 0 && (bytes[end - 1]! & 0xc0) === 0x80) end -= 1;
+      if (end > 0 && bytes[end - 1]! >= 0xc0) bytes.length = end - 1;
+      break;
+    }
+    bytes.push(byte);
+  }
+  return Buffer.from(bytes);
 }
 
 /** The top-level header block and an empty line: the same headers, no body to parse. */
@@ -90,7 +192,8 @@ function headerSource(raw: Buffer): Buffer {
   return Buffer.concat([raw.subarray(0, end), CRLF]);
 }
 
-function withoutBody(parsed: object): void {
+/** The body fields throw when read, saying why they are missing (`explain`). */
+function withoutBody(parsed: object, explain: (field: string) => string): void {
   for (const field of BODY_FIELDS) {
     delete (parsed as Record<string, unknown>)[field];
     // Not enumerable: spreading or logging the message does not trip over them.
@@ -98,7 +201,7 @@ function withoutBody(parsed: object): void {
       configurable: true,
       enumerable: false,
       get() {
-        throw new Error(`mailMessage.${field} is not parsed: the handler module exports parse = 'headers' (remove it, or read mailMessage.raw)`);
+        throw new Error(explain(field));
       },
     });
   }

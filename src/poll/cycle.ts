@@ -425,10 +425,14 @@ async function readHeaders(cycle: Cycle, message: FetchedMessage): Promise<Recei
   }
 }
 
-/** What the handler receives: the header-only parse if its module asked for that, else the full one. */
+/**
+ * What the handler receives: the header-only parse if its module asked for that, else the
+ * full one. A message whose header block mailparser refused has no more to parse: it goes to
+ * the handler as it is, with `parseError`.
+ */
 async function messageFor(cycle: Cycle, item: Received): Promise<MailMessage> {
   if (item.headers === undefined) throw item.error;
-  if (cycle.headersOnly) return item.headers;
+  if (cycle.headersOnly || item.headers.parseError !== undefined) return item.headers;
   return parseMessage(item.message, { account: cycle.account.name, folder: cycle.account.folder });
 }
 

@@ -26,6 +26,17 @@ export class Pop3ClosedError extends Error {
   }
 }
 
+/** The first line from the server is not a POP3 greeting (often another protocol's: `* OK` is IMAP). */
+export class Pop3GreetingError extends Pop3ProtocolError {
+  /** The line as received, for the adapter to tell which protocol it is. */
+  readonly line: string;
+
+  constructor(line: string) {
+    super(`unexpected greeting "${line.slice(0, 80)}"`);
+    this.line = line;
+  }
+}
+
 export interface Pop3ConnectionOptions {
   host: string;
   port: number;
@@ -87,6 +98,8 @@ export class Pop3Connection {
   #strayLines = 0;
   /** The server greeting: the first response, expected before anything is sent. */
   readonly greeting: Promise<Pop3Reply>;
+  /** Called once the TCP connection is up (before any TLS handshake). */
+  onConnect: (() => void) | undefined;
 
   /** Starts connecting at once; `greeting` settles when the server has greeted (or failed). */
   constructor(options: Pop3ConnectionOptions) {
@@ -105,7 +118,10 @@ export class Pop3Connection {
     this.#socket = this.#raw;
     this.#attach(this.#raw);
     this.#raw.setNoDelay(true);
-    this.#raw.once('connect', () => this.#log(`* connected to ${host}:${port}${options.implicitTls ? ' (implicit TLS)' : ''}`));
+    this.#raw.once('connect', () => {
+      this.#log(`* connected to ${host}:${port}${options.implicitTls ? ' (implicit TLS)' : ''}`);
+      this.onConnect?.();
+    });
   }
 
   /** Why the connection is unusable, once it is. */
@@ -234,6 +250,7 @@ export class Pop3Connection {
       }
       if (head.kind === 'handshake') throw new Pop3ProtocolError('plaintext during the TLS handshake');
       const match = /^(\+OK|-ERR)(?:\s+(.*))?$/i.exec(line);
+      if (!match && head.kind === 'greeting') throw new Pop3GreetingError(line);
       if (!match) throw new Pop3ProtocolError(`unexpected answer "${line.slice(0, 80)}"`);
       const ok = match[1]!.toUpperCase() === '+OK';
       const text = (match[2] ?? '').trim();

@@ -62,6 +62,9 @@ interface Outcome {
   dryText: BytesResult;
   run: CliResult;
   calls: HandlerCall[];
+  /** A second run right after: retries of the refused ones only. */
+  rerun: CliResult;
+  recalls: HandlerCall[];
   history: BytesResult;
   /** `show REF --raw` and, for the terminal cases, `show REF`, by uid. */
   showRaw: Map<string, BytesResult>;
@@ -297,28 +300,33 @@ async function exercise(protocol: Protocol): Promise<Outcome> {
       password,
     };
   }
-  const log = join(dir, 'calls.ndjson');
   await writeConfig({ script: HANDLER, accounts: [account] }, dir);
-  const env = { HANDLER_LOG: log, XDG_STATE_HOME: join(dir, 'state') };
+  const jsonRun = async (log: string) => {
+    const result = await runCli(['--json'], { cwd: dir, env: { HANDLER_LOG: join(dir, log), XDG_STATE_HOME: join(dir, 'state') } });
+    const calls = (await readFile(join(dir, log), 'utf8').catch(() => ''))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as HandlerCall);
+    return { result, calls };
+  };
 
   // The text report of a dry run shows every message's subject and sender as a real run would.
   const dryText = await runCliBytes(['--dry-run'], dir);
-  const run = await runCli(['--json'], { cwd: dir, env });
-  const calls = (await readFile(log, 'utf8').catch(() => ''))
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as HandlerCall);
+  const { result: run, calls } = await jsonRun('calls.ndjson');
+  const { result: rerun, calls: recalls } = await jsonRun('recalls.ndjson');
   const history = await runCliBytes(['history'], dir);
 
   const showRaw = new Map<string, BytesResult>();
   const showText = new Map<string, BytesResult>();
-  const terminal = new Set(placement.placed.filter((p) => p.case.terminal).map((p) => p.uid));
+  // `show` prints the same parsed fields for every protocol: the Maildir one (whose file
+  // names are hostile too) is enough for the text check.
+  const terminal = new Set(protocol === 'maildir' ? placement.placed.filter((p) => p.case.terminal).map((p) => p.uid) : []);
   await pool(messageEvents(run).filter((e) => typeof e.ref === 'number'), 3, async (event) => {
     const uid = String(event.uid);
     showRaw.set(uid, await runCliBytes(['show', String(event.ref), '--raw'], dir));
     if (terminal.has(uid)) showText.set(uid, await runCliBytes(['show', String(event.ref)], dir));
   });
-  return { placed: placement.placed, maildir: placement.root, dryText, run, calls, history, showRaw, showText };
+  return { placed: placement.placed, maildir: placement.root, dryText, run, calls, rerun, recalls, history, showRaw, showText };
 }
 
 // --- what Dovecot serves ----------------------------------------------------------------
@@ -330,6 +338,9 @@ async function exercise(protocol: Protocol): Promise<Outcome> {
  *   break (the 0-byte one too) gets CRLF added before the terminator: a client cannot tell
  *   it was missing.
  * Bare CRs and everything else pass through. Maildir accounts read the file as it is.
+ * Delivering by IMAP APPEND instead would not give the source back either: Dovecot stores
+ * appended mail with LF endings (a bare CR was lost, binary grew) and refuses a 0-byte
+ * message; a Maildir drop at least keeps the delivered bytes on disk.
  */
 function dovecotServes(source: Buffer, protocol: Protocol): Buffer {
   if (protocol === 'maildir') return source;
@@ -413,24 +424,46 @@ for (const protocol of PROTOCOLS) {
       }
     });
 
-    test('nothing on the server changed without a decision; the deleted ones are the ones decided so', async () => {
+    // Today the IMAP run fails as a whole (E_STORE, exit 3): the twin look-alikes make the
+    // fingerprint fallback rekey one's row onto the other's UID, which already has a ref.
+    const twins = protocol === 'imap' ? { todo: 'fingerprint fallback only where the ledger cannot know the message (item 1)' } : {};
+    test('a second run hands over only what was refused; what was done stays done', twins, () => {
+      const o = outcome(protocol);
+      assert.ok(o.rerun.code === 0 || o.rerun.code === 1, `exit code ${String(o.rerun.code)}; stdout:\n${o.rerun.stdout.slice(0, 4000)}\nstderr:\n${o.rerun.stderr.slice(0, 4000)}`);
+      assert.equal(o.rerun.events.find((e) => e.type === 'account')?.status, 'ok');
+      for (const placed of o.placed) {
+        if (eventFor(o, placed).status !== 'ok') continue;
+        const name = placed.case.name;
+        assert.equal(o.recalls.filter((call) => call.uid === placed.uid).length, 0, `${name}: not handed over again`);
+        assert.deepEqual(messageEvents(o.rerun).filter((e) => e.uid === placed.uid), [], `${name}: no second event`);
+      }
+      for (const event of messageEvents(o.rerun)) {
+        if (event.status === 'failed' || event.status === 'quarantined') {
+          assert.ok(typeof event.error === 'string' && event.error.trim() !== '', `${String(event.uid)}: a reason`);
+        }
+      }
+    });
+
+    test('after both runs nothing on the server changed without a decision; the deleted ones are the ones decided so', async () => {
       const o = outcome(protocol);
       const now = await maildirFiles(o.maildir);
-      const decidedDelete = new Set(o.calls.filter((call) => call.decision === 'delete').map((call) => call.uid));
+      const okEvents = [...messageEvents(o.run), ...messageEvents(o.rerun)].filter((e) => e.status === 'ok');
+      const deletedOk = new Set(okEvents.filter((e) => e.action === 'delete').map((e) => String(e.uid)));
+      const decidedDelete = new Set([...o.calls, ...o.recalls].filter((call) => call.decision === 'delete').map((call) => call.uid));
+      const deleted = (placed: Placed) => decidedDelete.has(placed.uid) && deletedOk.has(placed.uid);
       for (const placed of o.placed) {
         const name = placed.case.name;
-        const event = eventFor(o, placed);
         const path = now.get(placed.base);
-        if (decidedDelete.has(placed.uid) && event.status === 'ok') {
+        if (deleted(placed)) {
           assert.equal(path, undefined, `${name}: deleted as decided`);
           continue;
         }
-        assert.ok(path !== undefined, `${name}: still on the server (status ${String(event.status)})`);
+        assert.ok(path !== undefined, `${name}: still on the server (decision ${o.calls.find((c) => c.uid === placed.uid)?.decision ?? 'none'})`);
         assert.ok((await readFile(path)).equals(placed.before.bytes), `${name}: bytes unchanged`);
         // POP3 has no flags of its own: Dovecot sets \Seen on any RETR, ours or not.
         if (protocol !== 'pop3') assert.equal(path, placed.before.path, `${name}: same folder and flags`);
       }
-      assert.equal(now.size, o.placed.length - o.placed.filter((p) => decidedDelete.has(p.uid) && eventFor(o, p).status === 'ok').length, 'no other file appeared or vanished');
+      assert.equal(now.size, o.placed.length - o.placed.filter(deleted).length, 'no other file appeared or vanished');
     });
 
     test('show REF --raw is byte-identical to what the server serves', () => {

@@ -6,7 +6,7 @@
  * Every error has a stable `code` (listed in the README) and the exit code it maps to.
  */
 
-/** Exit codes, documented in the README. 3 wins over 1. */
+/** Exit codes, documented in the README. When several apply: 70, then 2, then 3, then 1. */
 export const ExitCode = {
   ok: 0,
   /** At least one message failed (handler threw, returned something invalid, or its server action failed). */
@@ -15,6 +15,8 @@ export const ExitCode = {
   usage: 2,
   /** At least one account could not be worked on: unreachable, login refused, TLS failure, timeout. */
   accountFailed: 3,
+  /** A bug in mailpoll (EX_SOFTWARE from sysexits.h). */
+  internal: 70,
   /** Interrupted by a second signal. */
   interrupted: 130,
 } as const;
@@ -107,6 +109,32 @@ export class StoreError extends MailpollError {
   override readonly exitCode = ExitCode.usage;
 }
 
+/** Something thrown inside mailpoll that is none of the above: a bug (a TypeError, say). Exit 70. */
+export class InternalError extends MailpollError {
+  override readonly code = 'E_INTERNAL';
+  override readonly exitCode = ExitCode.internal;
+}
+
+/**
+ * An account's work stopped by `error`: mailpoll's own errors as they are (a StoreError keeps
+ * its exit 2), anything else as an InternalError naming the account, the original as `cause`.
+ */
+export function asAccountError(account: string, error: unknown): MailpollError {
+  if (error instanceof MailpollError) return error;
+  return new InternalError(
+    `${account}: internal error: ${describeError(error)}. This is a bug in mailpoll: please report it with the output of --verbose.`,
+    { account, cause: error },
+  );
+}
+
+/** The exit code of a run whose accounts ended with these errors (ok: none): the most severe wins. */
+export function worstExitCode(codes: readonly ExitCode[]): ExitCode {
+  for (const code of EXIT_SEVERITY) if (codes.includes(code)) return code;
+  return ExitCode.ok;
+}
+
+const EXIT_SEVERITY: readonly ExitCode[] = [ExitCode.internal, ExitCode.usage, ExitCode.accountFailed, ExitCode.messageFailed];
+
 /** The message text of anything thrown, for reports: never a stack. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
@@ -116,4 +144,37 @@ export function describeError(error: unknown): string {
   } catch {
     return String(error);
   }
+}
+
+/** Error texts longer than this (UTF-8 bytes) are cut in reports and in the ledger. */
+export const MAX_ERROR_BYTES = 4096;
+
+/**
+ * `text` cut to about `maxBytes` on character boundaries, with a marker saying how much was
+ * cut: a handler that throws megabytes must not make megabyte report lines or ledger rows.
+ * The head and the tail are kept (the tail often says what to do next).
+ */
+export function capErrorText(text: string, maxBytes: number = MAX_ERROR_BYTES): string {
+  // Cheap test first: a string of at most maxBytes/3 UTF-16 units is at most maxBytes in UTF-8.
+  if (text.length <= maxBytes / 3 || Buffer.byteLength(text) <= maxBytes) return text;
+  const tailBytes = Math.floor(maxBytes / 8);
+  const head = fitBytes(Array.from(text.slice(0, maxBytes)), maxBytes - tailBytes).join('');
+  const tail = fitBytes(Array.from(text.slice(-tailBytes)).reverse(), tailBytes).reverse().join('');
+  const cut = Buffer.byteLength(text) - Buffer.byteLength(head) - Buffer.byteLength(tail);
+  return `${head} [... ${cut} bytes cut ...] ${tail}`;
+}
+
+/** The leading characters of `chars` whose UTF-8 size stays within `maxBytes`. */
+function fitBytes(chars: string[], maxBytes: number): string[] {
+  let bytes = 0;
+  let count = 0;
+  for (const char of chars) {
+    // A surrogate half left at a cut is not a character: stop before it.
+    const code = char.charCodeAt(0);
+    if (char.length === 1 && code >= 0xd800 && code <= 0xdfff) break;
+    bytes += Buffer.byteLength(char);
+    if (bytes > maxBytes) break;
+    count += 1;
+  }
+  return chars.slice(0, count);
 }

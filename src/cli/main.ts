@@ -4,17 +4,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { redact } from '../config/secrets.js';
-import { ConfigError, ExitCode, MailpollError } from '../errors.js';
-
-/** An unexpected internal error (a bug): EX_SOFTWARE from sysexits.h, distinct from the documented codes. */
-const INTERNAL_ERROR = 70;
+import { capErrorText, ConfigError, ExitCode, MailpollError } from '../errors.js';
+import { escapeControls } from '../report/sanitize.js';
 
 const verbose = process.argv.includes('-v') || process.argv.includes('--verbose');
 const controller = new AbortController();
 let exitCode: number = ExitCode.ok;
 
+/** One line on stderr: a line break or control character inside it (from a server, a handler) is escaped. */
 function writeErr(line: string): void {
-  process.stderr.write(`${redact(line)}\n`);
+  process.stderr.write(`${escapeControls(redact(line))}\n`);
 }
 
 // First signal: finish the message in hand, log out, exit normally. Second: leave at once.
@@ -39,19 +38,20 @@ function reportError(error: unknown, CommanderError: typeof import('commander').
   if (error instanceof ConfigError) {
     for (const problem of error.problems) writeErr(problem);
   } else if (error instanceof MailpollError) {
-    writeErr(`mailpoll: ${error.message}`);
+    writeErr(`mailpoll: ${verbose ? error.message : capErrorText(error.message)}`);
   } else {
     const message = error instanceof Error ? error.message : String(error);
-    writeErr(`mailpoll: internal error: ${message}${verbose ? '' : ' (run with --verbose for details)'}`);
+    writeErr(`mailpoll: internal error: ${verbose ? message : capErrorText(message)}${verbose ? '' : ' (run with --verbose for details)'}`);
   }
   if (verbose) printStack(error);
-  return error instanceof MailpollError ? error.exitCode : INTERNAL_ERROR;
+  return error instanceof MailpollError ? error.exitCode : ExitCode.internal;
 }
 
 function printStack(error: unknown): void {
   let current: unknown = error;
   for (let depth = 0; current instanceof Error && depth < 5; depth += 1) {
-    writeErr(depth === 0 ? (current.stack ?? current.message) : `caused by: ${current.stack ?? current.message}`);
+    const text = depth === 0 ? (current.stack ?? current.message) : `caused by: ${current.stack ?? current.message}`;
+    for (const line of text.split('\n')) writeErr(line);
     current = current.cause;
   }
 }
@@ -78,8 +78,9 @@ async function main(): Promise<void> {
   } catch (error) {
     exitCode = reportError(error, CommanderError);
   }
-  // Exit explicitly: a library timer or socket must not keep a cron job alive. Flush stdout first.
-  process.stdout.write('', () => process.exit(exitCode));
+  // Exit explicitly: a library timer or socket must not keep a cron job alive. Flush stdout and
+  // stderr first (a long --verbose text to a pipe is still being written).
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(exitCode)));
 }
 
 await main();

@@ -1,19 +1,24 @@
 /**
  * Where the CLI writes. stdout carries the report only; everything else (handler logs,
  * --verbose, errors) goes to stderr. Every line passes through `redact`, so a password
- * that slipped into an error text from a server or a library never reaches a terminal or a log.
+ * that slipped into an error text from a server or a library never reaches a terminal or a log,
+ * and through `escapeControls`, so text from mail or a server cannot drive the terminal.
  */
 import { redact } from '../config/secrets.js';
+import { capErrorText } from '../errors.js';
 import { createJsonReporter } from '../report/json.js';
+import { escapeControls, escapeLines } from '../report/sanitize.js';
 import { createTextReporter, shouldColor } from '../report/text.js';
-import type { Reporter } from '../report/types.js';
+import type { Reporter, ReportEvent } from '../report/types.js';
 
 export interface Output {
   reporter: Reporter;
-  /** A report line on stdout. */
+  /** A report line on stdout (any line break or control character in it is escaped). */
   out: (line: string) => void;
-  /** A diagnostic line on stderr. */
+  /** A diagnostic line on stderr (any line break or control character in it is escaped). */
   err: (line: string) => void;
+  /** A multi-line diagnostic on stderr (handler logs): its line breaks kept, other controls escaped. */
+  lines: (text: string) => void;
   /** A --verbose line on stderr (no-op without --verbose). */
   debug: ((line: string) => void) | undefined;
 }
@@ -26,13 +31,35 @@ export interface OutputOptions {
 
 export function createOutput(options: OutputOptions): Output {
   const out = (line: string): void => {
-    process.stdout.write(`${redact(line)}\n`);
+    process.stdout.write(`${escapeControls(redact(line))}\n`);
   };
   const err = (line: string): void => {
-    process.stderr.write(`${redact(line)}\n`);
+    process.stderr.write(`${escapeControls(redact(line))}\n`);
   };
+  const lines = (text: string): void => {
+    process.stderr.write(`${escapeLines(redact(text))}\n`);
+  };
+  // Protocol logs and stack traces are several lines.
+  const debug = options.verbose ? (text: string) => lines(`debug: ${text}`) : undefined;
   const reporter = options.json
     ? createJsonReporter(out)
-    : createTextReporter({ write: out, color: shouldColor(process.stdout), quiet: options.quiet });
-  return { reporter, out, err, debug: options.verbose ? (line) => err(`debug: ${line}`) : undefined };
+    : createTextReporter({
+        // The text reporter escapes the events' fields itself, before colouring them.
+        write: (line) => process.stdout.write(`${redact(line)}\n`),
+        color: shouldColor(process.stdout),
+        quiet: options.quiet,
+      });
+  return { reporter: withCappedErrors(reporter, debug), out, err, lines, debug };
+}
+
+/** Error texts over 4 KB are cut in the report; the full text goes to stderr under --verbose. */
+function withCappedErrors(reporter: Reporter, debug: ((line: string) => void) | undefined): Reporter {
+  return {
+    report(event: ReportEvent): void {
+      if (!('error' in event) || event.error === null) return reporter.report(event);
+      const error = capErrorText(event.error);
+      if (error !== event.error) debug?.(`the full error text cut in the report below: ${event.error}`);
+      reporter.report({ ...event, error });
+    },
+  };
 }

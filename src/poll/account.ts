@@ -4,7 +4,7 @@
  * not be worked on.
  */
 import type { AccountConfig } from '../config/types.js';
-import { describeError, MailpollError } from '../errors.js';
+import { asAccountError, MailpollError } from '../errors.js';
 import type { Lease, Store } from '../store/types.js';
 import type { CycleResult } from './cycle.js';
 
@@ -62,8 +62,7 @@ export function recordOutcome(store: Store, runId: number, account: AccountConfi
 }
 
 export function failedCycle(account: AccountConfig, error: unknown): CycleResult {
-  const cause =
-    error instanceof MailpollError ? error : new MailpollError(`${account.name}: ${describeError(error)}`, { cause: error });
+  const cause = asAccountError(account.name, error);
   return {
     account: account.name,
     status: 'error',

@@ -20,7 +20,7 @@
 import type { AccountConfig } from '../config/types.js';
 import { planDecision } from '../decision/plan.js';
 import type { Decision } from '../decision/types.js';
-import { describeError, MailpollError } from '../errors.js';
+import { asAccountError, describeError, MailpollError, StoreError } from '../errors.js';
 import { parseLevelOf } from '../handler/load.js';
 import { createHandlerContext, runHandler } from '../handler/run.js';
 import type { Handler, HandlerContext, MailMessage } from '../handler/types.js';
@@ -143,13 +143,14 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     cycle.result.opened = status;
     cycle.where = { account: account.name, mailbox: status.folder, uidValidity: status.uidValidity?.toString() ?? null };
     await recoverDecisions(cycle);
+    injectTestFault();
     const candidates = await selectCandidates(cycle);
     // --first wants one message: don't download a batch of them.
     const limits = options.first ? { maxCount: 1, maxBytes: Infinity } : (options.batch ?? DEFAULT_BATCH);
     await processBatches(cycle, batchCandidates(candidates, limits), limits);
   } catch (error) {
     cycle.result.status = 'error';
-    cycle.result.error = asAccountError(account, error);
+    cycle.result.error = asAccountError(account.name, error);
   }
   // Also after a failure: deletes flagged before it are completed if the link still works.
   try {
@@ -393,6 +394,8 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
       inHand.push({ event, ref, disposition, quarantine: false });
       if (options.first) cycle.result.stoppedAfterFirst = true;
     } catch (error) {
+      // The store failing is not the message's fault: it ends the cycle (exit 2), not one message.
+      if (error instanceof StoreError) throw error;
       inHand.push(failure(cycle, item.message.uid, ref, item.meta, describeError(error), cycle.now() - started));
     }
   }
@@ -590,7 +593,7 @@ function formatBytes(bytes: number): string {
   return `${bytes} B`;
 }
 
-function asAccountError(account: AccountConfig, error: unknown): MailpollError {
-  if (error instanceof MailpollError) return error;
-  return new MailpollError(`${account.name}: ${describeError(error)}`, { account: account.name, cause: error });
+/** Test hook (CONTRIBUTING.md): MAILPOLL_TEST_FAULT=cycle makes a cycle fail the way a bug would. */
+function injectTestFault(): void {
+  if (process.env.MAILPOLL_TEST_FAULT === 'cycle') throw new TypeError('MAILPOLL_TEST_FAULT=cycle: a TypeError thrown inside the cycle');
 }

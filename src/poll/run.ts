@@ -8,7 +8,7 @@
  * No global state: the watch loop calls this repeatedly in one process.
  */
 import type { AccountConfig } from '../config/types.js';
-import { ConfigError, ExitCode } from '../errors.js';
+import { ConfigError, ExitCode, InternalError, type MailpollError, StoreError, worstExitCode } from '../errors.js';
 import { loadHandler } from '../handler/load.js';
 import type { Handler } from '../handler/types.js';
 import { createMailbox } from '../mailbox/open.js';
@@ -73,6 +73,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
       ),
     );
     results.push(result);
+    if (result.error instanceof InternalError) debugStack(result.error, options.debug);
     options.reporter.report({ type: 'account', ...recordOutcome(store, runId, account, result, now() - accountStarted) });
     if (result.stoppedAfterFirst) break;
   }
@@ -83,6 +84,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
     type: 'summary',
     accounts: results.length,
     accountsFailed: results.filter((r) => r.status === 'error').length,
+    accountsFailedBy: failuresByCode(results),
     fetched: sum(results, 'fetched'),
     processed: sum(results, 'processed'),
     failed: sum(results, 'failed'),
@@ -94,11 +96,35 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
   return { exitCode, accounts: results };
 }
 
-/** 3 (an account could not be worked on) wins over 1 (a message failed). */
+/**
+ * 70 (a bug) wins over 2 (the store failed), 2 over 3 (an account could not be worked on),
+ * 3 over 1 (a message failed).
+ */
 export function exitCodeOf(results: readonly CycleResult[]): ExitCode {
-  if (results.some((r) => r.status === 'error')) return ExitCode.accountFailed;
-  if (results.some((r) => r.failed > 0)) return ExitCode.messageFailed;
-  return ExitCode.ok;
+  return worstExitCode(
+    results.map((r) => (r.status === 'error' ? accountExitCode(r.error) : r.failed > 0 ? ExitCode.messageFailed : ExitCode.ok)),
+  );
+}
+
+/** The store and bugs keep their own codes; whatever else stopped an account (network, login, server) is 3. */
+function accountExitCode(error: MailpollError | undefined): ExitCode {
+  return error instanceof StoreError || error instanceof InternalError ? error.exitCode : ExitCode.accountFailed;
+}
+
+function failuresByCode(results: readonly CycleResult[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const result of results) {
+    if (result.status !== 'error') continue;
+    const code = result.error?.code ?? 'E_MAILPOLL';
+    counts[code] = (counts[code] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** A bug's stack, for the report the error asks for (--verbose). */
+function debugStack(error: InternalError, debug: ((line: string) => void) | undefined): void {
+  const cause = error.cause instanceof Error ? error.cause : error;
+  debug?.(cause.stack ?? cause.message);
 }
 
 /** One load per module file, all before any network traffic. */

@@ -1,9 +1,11 @@
 /**
  * The human report: one line per message, one per account, a summary. The only module
  * that imports chalk. Colour only on a TTY, never with NO_COLOR (chalk's own detection
- * ignores NO_COLOR, so the level is decided here).
+ * ignores NO_COLOR, so the level is decided here). Control and bidi characters in the
+ * events' text are shown escaped (`sanitize.ts`).
  */
 import { Chalk, type ChalkInstance } from 'chalk';
+import { escapeFields } from './sanitize.js';
 import type { AccountEvent, BackoffEvent, CheckEvent, CycleEvent, MessageEvent, Reporter, ReportEvent, SummaryEvent, WatchEvent } from './types.js';
 
 export interface TextReporterOptions {
@@ -30,7 +32,8 @@ export function createTextReporter(options: TextReporterOptions): Reporter {
   const quiet = options.quiet ?? false;
   return {
     report(event: ReportEvent): void {
-      const line = formatEvent(event, c, quiet);
+      // Fields from mail and servers are escaped before styling adds its own escape codes.
+      const line = formatEvent(escapeFields(event), c, quiet);
       if (line !== undefined) options.write(line);
     },
   };
@@ -139,13 +142,25 @@ function formatCheck(event: CheckEvent, c: ChalkInstance): string {
 
 function formatSummary(event: SummaryEvent, c: ChalkInstance): string {
   const parts = [`${event.accounts} account${event.accounts === 1 ? '' : 's'}`];
-  if (event.accountsFailed > 0) parts.push(c.red(`${event.accountsFailed} unreachable`));
+  for (const [code, count] of Object.entries(event.accountsFailedBy)) parts.push(c.red(`${count} ${FAILED_BECAUSE[code] ?? 'account error'}`));
   parts.push(`${event.processed} processed`);
   if (event.failed > 0) parts.push(c.red(`${event.failed} failed`));
   if (event.transitions > 0) parts.push(`${event.transitions} transition${event.transitions === 1 ? '' : 's'}`);
   const mode = event.dryRun ? c.yellow(' (dry run: nothing changed)') : '';
   return `mailpoll: ${parts.join(', ')}${mode} ${c.dim(`(${seconds(event.durationMs)}, exit ${event.exitCode})`)}`;
 }
+
+/** Why accounts failed, in the summary's words, by error code. */
+const FAILED_BECAUSE: Readonly<Record<string, string>> = {
+  E_AUTH: 'failed to log in',
+  E_CONNECTION: 'unreachable',
+  E_TLS: 'TLS failure',
+  E_TIMEOUT: 'timed out',
+  E_MAILBOX: 'mailbox error',
+  E_CONFIG: 'config error',
+  E_STORE: 'store error',
+  E_INTERNAL: 'internal error',
+};
 
 function seconds(ms: number): string {
   return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;

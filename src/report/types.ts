@@ -74,6 +74,8 @@ export interface SummaryEvent {
   type: 'summary';
   accounts: number;
   accountsFailed: number;
+  /** The failed accounts by the code of their error, e.g. `{"E_AUTH": 1, "E_STORE": 1}`. */
+  accountsFailedBy: Record<string, number>;
   fetched: number;
   processed: number;
   failed: number;

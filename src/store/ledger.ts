@@ -6,7 +6,7 @@
  * front (busy_timeout) instead of failing half-way on a stale WAL snapshot.
  */
 import type { Decision } from '../decision/types.js';
-import { StoreError } from '../errors.js';
+import { capErrorText, StoreError } from '../errors.js';
 import { ARCHIVE_FILE_MIN_BYTES, type ArchiveFiles } from './archive-files.js';
 import { type StoreContext, unknownRefError } from './context.js';
 import {
@@ -284,11 +284,12 @@ export class Ledger {
   }
 
   recordFailed(ref: number, error: string, maxAttempts: number): 'failed' | 'quarantined' {
-    return this.failedTx.immediate(ref, error, maxAttempts);
+    // A handler may throw megabytes: the row keeps 4 KB of it, on every attempt.
+    return this.failedTx.immediate(ref, capErrorText(error), maxAttempts);
   }
 
   recordActionFailed(ref: number, error: string): void {
-    this.actionFailedTx.immediate(ref, error);
+    this.actionFailedTx.immediate(ref, capErrorText(error));
   }
 
   markDone(refs: readonly number[]): void {

@@ -35,7 +35,7 @@ export async function runCommand(options: RunCommandOptions, signal: AbortSignal
       limit: options.limit,
       first: options.first,
       signal,
-      writeLog: output.err,
+      writeLog: output.lines,
       debug: output.debug,
     });
     return result.exitCode;

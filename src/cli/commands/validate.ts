@@ -23,7 +23,8 @@ export async function validateCommand(options: ValidateCommandOptions): Promise<
   for (const script of new Set(accounts.map((account) => account.script))) {
     if (script !== undefined) await loadHandler(script);
   }
-  output.out(JSON.stringify(printable(config), null, 2));
+  // One line at a time: `out` escapes line breaks (JSON.stringify leaves none inside strings).
+  for (const line of JSON.stringify(printable(config), null, 2).split('\n')) output.out(line);
   output.err(`${config.file ?? 'config'}: ok (${accounts.length} of ${config.accounts.length} accounts selected)`);
   return ExitCode.ok;
 }

@@ -54,7 +54,7 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
         signal,
         reload: reload.signal,
         command: ['mailpoll', ...process.argv.slice(2)].join(' '),
-        writeLog: output.err,
+        writeLog: output.lines,
         debug: output.debug,
         states,
       }).finally(() => process.off('SIGHUP', onHangup));
@@ -63,7 +63,7 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
         config = await load();
         output.reporter.report({ type: 'watch', state: 'reloaded', accounts: selectAccounts(config, options.account).length, reason: 'SIGHUP', exitCode: null });
       } catch (error) {
-        output.err(`mailpoll: SIGHUP: the new config was not loaded, the previous one stays in use: ${describeError(error)}`);
+        output.lines(`mailpoll: SIGHUP: the new config was not loaded, the previous one stays in use: ${describeError(error)}`);
       }
     }
   } finally {

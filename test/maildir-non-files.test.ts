@@ -106,7 +106,7 @@ describe('maildir entries that are not regular files', () => {
     assert.equal(warnings.length, layout.nonFiles.length, result.stderr);
     const words = { symlink: 'a symbolic link', fifo: 'a named pipe (FIFO)', folder: 'a folder' };
     for (const { name, kind } of layout.nonFiles) {
-      const shown = join(layout.maildir, name).replace('\u001b', '\\x1b').replace('\u0007', '\\x07');
+      const shown = join(layout.maildir, name).replace('\u001b', '\\u001b').replace('\u0007', '\\u0007');
       assert.ok(
         warnings.includes(`mailpoll: local: warning: skipped ${shown}: ${words[kind]}, not a message file; left as it is`),
         `no warning for ${JSON.stringify(name)} in:\n${result.stderr}`,

@@ -27,6 +27,7 @@ import { lstat, mkdir, open, readdir, rename, stat, unlink, writeFile } from 'no
 import path from 'node:path';
 import type { AccountConfig } from '../config/types.js';
 import { MailboxError } from '../errors.js';
+import { escapeControls } from '../report/sanitize.js';
 import type {
   Candidate,
   Disposition,
@@ -94,7 +95,7 @@ export function createMaildirMailbox(account: AccountConfig, options: MaildirMai
   function skipNonFile(file: string, stats: Stats): void {
     if (skipped.has(file)) return;
     skipped.add(file);
-    warn(`${name}: warning: skipped ${printable(file)}: ${kindOf(stats)}, not a message file; left as it is`);
+    warn(`${name}: warning: skipped ${escapeControls(file)}: ${kindOf(stats)}, not a message file; left as it is`);
   }
 
   function root(): string {
@@ -313,7 +314,7 @@ export function createMaildirMailbox(account: AccountConfig, options: MaildirMai
         if (isNotFound(cause)) continue;
         // Replaced by a symlink since the scan.
         if ((cause as NodeJS.ErrnoException).code === 'ELOOP') return skipSwapped(uid, file);
-        throw error(`cannot read ${printable(file)}: ${describeFsError(cause)}`, cause);
+        throw error(`cannot read ${escapeControls(file)}: ${describeFsError(cause)}`, cause);
       }
       try {
         const stats = await handle.stat();
@@ -322,7 +323,7 @@ export function createMaildirMailbox(account: AccountConfig, options: MaildirMai
         const raw = await handle.readFile();
         return { uid, raw, size: raw.length, flags: flagNames(lettersOf(where.name)), date: stats.mtime };
       } catch (cause) {
-        throw error(`cannot read ${printable(file)}: ${describeFsError(cause)}`, cause);
+        throw error(`cannot read ${escapeControls(file)}: ${describeFsError(cause)}`, cause);
       } finally {
         await handle.close();
       }
@@ -445,17 +446,6 @@ function kindOf(stats: Stats): string {
   if (stats.isSocket()) return 'a socket';
   if (stats.isBlockDevice() || stats.isCharacterDevice()) return 'a device';
   return 'not a regular file';
-}
-
-/** C0/C1 controls and bidi overrides, which would act on the terminal rather than be shown. */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/** A file name from the mailbox, safe to print: its control characters as \xNN or \uNNNN. */
-function printable(text: string): string {
-  return text.replace(UNPRINTABLE, (char) => {
-    const code = char.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
 }
 
 function isNotFound(cause: unknown): boolean {

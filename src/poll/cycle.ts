@@ -22,7 +22,7 @@
 import type { AccountConfig } from '../config/types.js';
 import { planDecision } from '../decision/plan.js';
 import type { Decision } from '../decision/types.js';
-import { describeError, MailpollError } from '../errors.js';
+import { ConnectionError, describeError, MailpollError, TimeoutError } from '../errors.js';
 import { parseLevelOf } from '../handler/load.js';
 import { createHandlerContext, runHandler } from '../handler/run.js';
 import type { Handler, HandlerContext, MailMessage } from '../handler/types.js';
@@ -487,8 +487,8 @@ function failure(cycle: Cycle, uid: string, ref: number | null, meta: MessageMet
 
 /**
  * Apply the dispositions of messages whose Decisions are committed: one durability barrier,
- * one grouped call, then `done` in one transaction. A refused action counts as a failed
- * attempt: the message stays `handled` and its Decision is applied again, without the
+ * one grouped call, then `done` in one transaction. A refused action (not a lost link)
+ * counts as a failed attempt: the message stays `handled` and its Decision is applied again, without the
  * handler, once `retryDelay` has passed; at `maxAttempts` it is quarantined instead.
  */
 async function carryOut(cycle: Cycle, inHand: InHand[]): Promise<void> {
@@ -512,6 +512,12 @@ async function carryOut(cycle: Cycle, inHand: InHand[]): Promise<void> {
       item.event.error = `${item.event.error ?? ''}; moving it to ${item.disposition.folder ?? '?'} failed: ${describeError(outcome?.error)}`;
       continue;
     }
+    // A lost link refused nothing: the decision is simply applied on the next run, uncounted.
+    if (outcome === undefined || isLinkFailure(outcome.error)) {
+      item.event.status = 'failed';
+      item.event.error = `${error}; the handler's decision is kept and applied again on the next run`;
+      continue;
+    }
     const state = item.ref === null ? 'handled' : store.recordActionFailed(item.ref, error, account.maxAttempts);
     if (state === 'quarantined') {
       item.event.status = 'quarantined';
@@ -529,6 +535,10 @@ async function carryOut(cycle: Cycle, inHand: InHand[]): Promise<void> {
   const final = deferred === undefined ? done : done.filter((ref) => !deletes.has(ref));
   if (final.length > 0) store.markDone(final);
   await moveAside(cycle, quarantined);
+}
+
+function isLinkFailure(error: unknown): boolean {
+  return error instanceof ConnectionError || error instanceof TimeoutError;
 }
 
 /**

@@ -106,6 +106,18 @@ describe('results that can never work', () => {
   });
 });
 
+test('a message quarantined because its action keeps being refused is moved to quarantineFolder', async () => {
+  const long = 'y'.repeat(300);
+  const creds = await world.mailbox([`[1] "move:${long}"`]);
+  const { dir, log } = await setup(creds, { maxAttempts: 1, quarantineFolder: 'Quarantine' });
+  const result = await runAt(dir, log, 0);
+  assert.equal(result.code, 1, result.stderr);
+  const [event] = messageEvents(result);
+  assert.equal(event?.status, 'quarantined');
+  assert.match(String(event?.error), /quarantined, its decision is no longer applied; mailpoll retry \d+ releases it\); moved to Quarantine$/);
+  expectMessage(await world.state(creds.user), `[1] "move:${long}"`, { folder: 'Quarantine', seen: false });
+});
+
 describe('retries spread over time', () => {
   test('a cron every minute during an outage counts one attempt per retryDelay, doubling', async () => {
     const creds = await world.mailbox(['[1] throw']);

@@ -488,8 +488,9 @@ function failure(cycle: Cycle, uid: string, ref: number | null, meta: MessageMet
 /**
  * Apply the dispositions of messages whose Decisions are committed: one durability barrier,
  * one grouped call, then `done` in one transaction. A refused action (not a lost link)
- * counts as a failed attempt: the message stays `handled` and its Decision is applied again, without the
- * handler, once `retryDelay` has passed; at `maxAttempts` it is quarantined instead.
+ * counts as a failed attempt: the message stays `handled` and its Decision is applied
+ * again, without the handler, once `retryDelay` has passed; at `maxAttempts` it is
+ * quarantined instead.
  */
 async function carryOut(cycle: Cycle, inHand: InHand[]): Promise<void> {
   const { store, mailbox } = cycle.deps;

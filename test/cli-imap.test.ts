@@ -101,9 +101,11 @@ describe('every handler result form, end to end', () => {
       expectMessage(stored, untouched, { folder: '', seen: false });
     }
 
-    // The next run retries the failures only: kept mail is done in the ledger, seen mail is not listed.
+    // The next run once retryDelay has passed (the store's clock, an hour on) retries the
+    // failures only: kept mail is done in the ledger, seen mail is not listed.
     const calls = (await handlerCalls(log)).length;
-    const again = await runCli(['--json'], { cwd: dir, env: { HANDLER_LOG: log } });
+    const hourLater = new Date(Date.now() + 3_600_000).toISOString();
+    const again = await runCli(['--json'], { cwd: dir, env: { HANDLER_LOG: log, MAILPOLL_NOW: hourLater } });
     assert.equal(again.code, 1);
     const retried = (await handlerCalls(log)).slice(calls).map((call) => call.subject);
     assert.deepEqual(retried, ['[11] 5', '[12] "foo"', '[13] {}', '[14] throw']);

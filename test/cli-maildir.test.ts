@@ -56,8 +56,9 @@ describe('maildir accounts', () => {
     assert.equal(bySubject(stored, '[4] "move:Archive/2024"')?.folder, 'Archive.2024');
     assert.deepEqual([bySubject(stored, '[5] throw')?.folder, bySubject(stored, '[5] throw')?.flags], ['', '']);
 
-    // Seen mail is not listed, kept mail is done in the ledger: only the failure comes back.
-    const again = await runCli(['--json'], { cwd: dir });
+    // Seen mail is not listed, kept mail is done in the ledger: only the failure comes back
+    // (once retryDelay has passed: the store's clock an hour on).
+    const again = await runCli(['--json'], { cwd: dir, env: { MAILPOLL_NOW: new Date(Date.now() + 3_600_000).toISOString() } });
     assert.deepEqual(messageEvents(again).map((e) => e.subject), ['[5] throw']);
   });
 

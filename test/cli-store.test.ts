@@ -179,14 +179,16 @@ describe('failures and quarantine', () => {
       ['[1] throw', 'failed'],
       ['[2] "markSeen"', 'ok'],
     ]);
-    const second = await run(dir, log);
+    // Attempts are spread over time: the next one once retryDelay has passed (store clock an hour on).
+    const hoursLater = (hours: number) => ({ MAILPOLL_NOW: new Date(Date.now() + hours * 3_600_000).toISOString() });
+    const second = await run(dir, log, [], hoursLater(1));
     const [quarantined] = messageEvents(second);
     assert.equal(quarantined?.status, 'quarantined');
     assert.match(String(quarantined?.error), /boom from handler.*quarantined; mailpoll retry \d+ releases it/);
     assert.equal(second.code, 1);
 
-    const third = await run(dir, log);
-    assert.equal(third.code, 0, 'a quarantined message is skipped quietly');
+    const third = await run(dir, log, [], hoursLater(2));
+    assert.equal(third.code, 0, 'a quarantined message is skipped');
     assert.equal(messageEvents(third).length, 0);
     assert.equal((await handlerCalls(log)).filter((c) => c.subject === '[1] throw').length, 2);
     expectMessage(await world.state(creds.user), '[1] throw', { folder: '', seen: false });

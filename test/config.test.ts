@@ -100,6 +100,7 @@ describe('defaults', () => {
       script: undefined,
       reprocess: false,
       maxAttempts: 5,
+      retryDelay: 600_000,
       quarantineFolder: undefined,
       maxMessageSize: undefined,
       interval: 60_000,

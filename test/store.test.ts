@@ -458,13 +458,25 @@ describe('ledger', () => {
   it('a failed server action leaves the message handled with the error', () => {
     const { store, ref } = withReceived(['1']);
     store.recordHandled(ref('1'), decide('move', 'Gone'));
-    store.recordActionFailed(ref('1'), 'move failed: no such folder');
+    assert.equal(store.recordActionFailed(ref('1'), 'move failed: no such folder', 5), 'handled');
     const record = store.get(ref('1'));
     assert.equal(record?.state, 'handled');
+    assert.equal(record?.attempts, 1, 'a refused action is an attempt');
     assert.equal(record?.action, 'move');
     assert.equal(record?.lastError, 'move failed: no such folder');
     store.markDone([ref('1')]);
     assert.equal(store.get(ref('1'))?.lastError, null);
+  });
+
+  it('a server action refused maxAttempts times quarantines the message: its decision is no longer pending', () => {
+    const { store, ref } = withReceived(['1']);
+    store.recordHandled(ref('1'), decide('move', 'Gone'));
+    assert.equal(store.recordActionFailed(ref('1'), 'move failed: 1', 2), 'handled');
+    assert.equal(store.recordActionFailed(ref('1'), 'move failed: 2', 2), 'quarantined');
+    assert.equal(store.get(ref('1'))?.state, 'quarantined');
+    assert.equal(store.quarantinedCount('support'), 1);
+    assert.deepEqual(store.quarantinedRefs('support'), [ref('1')]);
+    assert.deepEqual(store.pendingDecisions('support', 'INBOX'), []);
   });
 
   it('rekey moves a record to a new UIDVALIDITY; a key that is taken is refused', () => {

@@ -107,9 +107,10 @@ export function createProgram(context: ProgramContext): Command {
 
   program
     .command('check')
-    .description('connect and log in to each account, show folder, total and unseen counts; exit 3 if any fails')
+    .description('connect and log in to each account, show folder, total and unseen counts and quarantined messages; exit 3 if any fails')
     .addOption(configOption())
     .addOption(accountOption())
+    .addOption(storeOption())
     .addOption(jsonOption())
     .addOption(verboseOption())
     .action(async (options) => {
@@ -159,14 +160,16 @@ export function createProgram(context: ProgramContext): Command {
 
   program
     .command('retry')
-    .description('release a quarantined (or failed) message: the next run hands it to the handler again (moved back from quarantineFolder first)')
-    .argument('<ref>', 'the ref from the report or from history')
+    .description('release quarantined (or failed) messages: the next run hands them to the handler again (moved back from quarantineFolder first)')
+    .argument('[refs...]', 'refs from the report or from history')
+    .option('-a, --account <name>', 'every quarantined message of this account (repeatable)', collect)
+    .option('--all', 'every quarantined message in the store')
     .addOption(configOption())
     .addOption(storeOption())
     .addOption(verboseOption())
-    .action(async (ref: string, options) => {
+    .action(async (refs: string[], options) => {
       const { retryCommand } = await import('./commands/retry.js');
-      context.setExitCode(await retryCommand(ref, options));
+      context.setExitCode(await retryCommand(refs, options));
     });
 
   program

@@ -20,8 +20,8 @@ export function storePath(location: StoreLocation, cwd = process.cwd()): string 
 }
 
 /**
- * The store's clock. MAILPOLL_NOW (an ISO time) fixes it: a test hook for retention, so that
- * tests never sleep or assert on timing (CONTRIBUTING.md).
+ * The store's clock. MAILPOLL_NOW (an ISO time) fixes it: a test hook for retention and for
+ * `retryDelay`, so that tests never sleep or assert on timing (CONTRIBUTING.md).
  */
 export function storeClock(env: NodeJS.ProcessEnv = process.env): () => number {
   const fixed = env.MAILPOLL_NOW;

@@ -3,6 +3,7 @@
  * inherited, keys that make no sense together. Pure: problem lines in, problem lines out
  * (`accounts[0].moveTo: is required when after is move`, no file name).
  */
+import { sameFolder } from '../mailbox/folder-name.js';
 import type { Protocol } from '../mailbox/types.js';
 import { formatDuration } from './duration.js';
 import {
@@ -194,8 +195,13 @@ function checkAccount(account: ParsedAccount, index: number, defaults: ParsedDef
     if (merged.moveTo === undefined) problems.push(`${at('moveTo')}: is required when after is move${from('after')}`);
   }
 
-  if (protocol === 'imap' && merged.moveTo !== undefined && merged.moveTo === (merged.folder ?? DEFAULT_FOLDER)) {
-    problems.push(`${at('moveTo')}: is the folder being polled ("${merged.moveTo}"${from('moveTo')}); name another folder`);
+  // A message moved into the folder being polled comes back as a new message on every run.
+  const polled = merged.folder ?? DEFAULT_FOLDER;
+  for (const key of ['moveTo', 'quarantineFolder'] as const) {
+    const target = merged[key];
+    if (protocol === 'imap' && target !== undefined && sameFolder(target, polled)) {
+      problems.push(`${at(key)}: is the folder being polled ("${target}"${from(key)}); name another folder`);
+    }
   }
   return problems;
 }

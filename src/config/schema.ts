@@ -8,6 +8,7 @@
  * `load.ts` turns the parsed object into the resolved `Config` of `types.ts`.
  */
 import * as z from 'zod';
+import { folderNameProblem } from '../mailbox/folder-name.js';
 import type { Protocol } from '../mailbox/types.js';
 import { checkCron } from '../poll/schedule.js';
 import { parseDuration } from './duration.js';
@@ -141,8 +142,14 @@ export const ACCOUNT_KEY_DOCS = {
     protocols: ALL,
   },
   maxAttempts: {
-    description: 'Failed handler attempts before a message is quarantined (skipped by later runs until `mailpoll retry`).',
+    description: 'Failed attempts (handler failures and refused server actions) before a message is quarantined (skipped by later runs until `mailpoll retry`).',
     default: '5',
+    protocols: ALL,
+  },
+  retryDelay: {
+    description:
+      'Wait before a failed message (handler or server action) is tried again: each failure doubles the wait, up to 6 hours, so `maxAttempts` is a span of time, not a number of runs. Until then runs leave the message alone and count it as deferred.',
+    default: '10m',
     protocols: ALL,
   },
   quarantineFolder: {
@@ -235,6 +242,7 @@ export const DEFAULT_FETCH_TIMEOUT = 120_000;
 export const DEFAULT_HANDLER_TIMEOUT = 300_000;
 export const DEFAULT_FOLDER = 'INBOX';
 export const DEFAULT_MAX_ATTEMPTS = 5;
+export const DEFAULT_RETRY_DELAY = 600_000;
 export const DEFAULT_RETENTION_DAYS = 7;
 export const DEFAULT_LEDGER_DAYS = 90;
 export const DEFAULT_INTERVAL = 60_000;
@@ -265,6 +273,13 @@ function checked<T extends number | boolean>(parse: (value: unknown) => T | stri
 
 const text = () =>
   z.string().min(1, { error: 'expected a non-empty string' });
+
+/** A folder mailpoll moves messages to: one that can never work is refused here, not by the server run after run. */
+const folderName = () =>
+  text().superRefine((value, ctx) => {
+    const problem = folderNameProblem(value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `expected a folder name without ${problem}`, input: value });
+  });
 
 const NAME_PATTERN = /^[A-Za-z0-9._-]+$/;
 const name = () =>
@@ -344,7 +359,7 @@ const accountFields = {
   path: text().optional().describe(doc('path')),
   onlyUnseen: flag().optional().describe(doc('onlyUnseen')),
   after: z.enum(['markSeen', 'delete', 'move', 'keep']).optional().describe(doc('after')),
-  moveTo: text().optional().describe(doc('moveTo')),
+  moveTo: folderName().optional().describe(doc('moveTo')),
   maxMessages: integer(1, Number.MAX_SAFE_INTEGER, 'expected a positive integer').optional().describe(doc('maxMessages')),
   connectTimeout: duration().optional().describe(doc('connectTimeout')),
   fetchTimeout: duration().optional().describe(doc('fetchTimeout')),
@@ -352,7 +367,8 @@ const accountFields = {
   script: text().optional().describe(doc('script')),
   reprocess: flag().optional().describe(doc('reprocess')),
   maxAttempts: integer(1, 1000, 'expected an integer 1-1000').optional().describe(doc('maxAttempts')),
-  quarantineFolder: text().optional().describe(doc('quarantineFolder')),
+  retryDelay: duration().optional().describe(doc('retryDelay')),
+  quarantineFolder: folderName().optional().describe(doc('quarantineFolder')),
   maxMessageSize: size().optional().describe(doc('maxMessageSize')),
   interval: duration().optional().describe(doc('interval')),
   schedule: cron().optional().describe(doc('schedule')),

@@ -55,8 +55,10 @@ export interface AccountConfig {
   script: string | undefined;
   /** Hand messages the ledger has as done to the handler again. Default `false`. */
   reprocess: boolean;
-  /** Failed attempts before a message is quarantined. Default 5. */
+  /** Failed attempts (handler failures and refused server actions) before a message is quarantined. Default 5. */
   maxAttempts: number;
+  /** Milliseconds before a failed message is tried again, doubling per failure up to 6 h. Default 10 min. */
+  retryDelay: number;
   /** IMAP folder quarantined messages are moved to; undefined: left in place and skipped. */
   quarantineFolder: string | undefined;
   /** Bytes; larger messages are reported and skipped, never downloaded. Default: no limit. */

@@ -10,12 +10,14 @@ import type { Decision, Outcome } from './types.js';
 
 /**
  * Decide what to do with one message. Throws HandlerError when the mailbox cannot do what
- * was asked (move on POP3, markSeen without flags) or a move has no folder.
+ * was asked (move on POP3, markSeen without flags), a move has no folder, or its folder is
+ * the one being polled (`isPolledFolder`, which compares names the way the server does).
  */
 export function planDecision(
   outcome: Outcome,
   capabilities: MailboxCapabilities,
   account: Pick<AccountConfig, 'name' | 'protocol' | 'moveTo'>,
+  isPolledFolder: (folder: string) => boolean = () => false,
 ): Decision {
   const { action, transition } = outcome;
 
@@ -27,6 +29,13 @@ export function planDecision(
         throw new HandlerError('handler asked to move but no folder was given and moveTo is not set', {
           account: account.name,
         });
+      }
+      // Moved into the folder being polled, it would come back as a new message on every run.
+      if (isPolledFolder(folder)) {
+        throw new HandlerError(
+          `handler asked to move the message to ${folder}, the folder being polled: it would be handed over again on every run; return 'keep' or 'markSeen', or name another folder`,
+          { account: account.name },
+        );
       }
       return { action, folder, transition };
     }

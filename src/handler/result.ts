@@ -16,6 +16,7 @@
 import type { AccountConfig } from '../config/types.js';
 import type { Outcome } from '../decision/types.js';
 import { HandlerError } from '../errors.js';
+import { folderNameProblem } from '../mailbox/folder-name.js';
 import type { Action } from '../mailbox/types.js';
 
 const ALLOWED = `expected 1, 2, 3, 4, 'delete', 'keep', 'markSeen', 'move', 'move:<Folder>', { action, folder?, transition? } or nothing`;
@@ -58,6 +59,7 @@ export function normaliseResult(result: unknown, account: Pick<AccountConfig, 'a
     if (result.startsWith('move:')) {
       const folder = result.slice('move:'.length);
       if (folder.trim() === '') throw invalid(result, 'the folder after move: is empty');
+      checkFolderName(result, folder);
       return { action: 'move', folder, transition: true };
     }
     if (isAction(result)) return { action: result, folder: undefined, transition: true };
@@ -87,6 +89,7 @@ function normaliseObject(result: Record<string, unknown>, account: Pick<AccountC
   if (folder !== undefined) {
     if (action !== 'move') throw invalid(result, `folder is only allowed with action 'move'`);
     if (typeof folder !== 'string' || folder.trim() === '') throw invalid(result, 'folder must be a non-empty string');
+    checkFolderName(result, folder);
   }
 
   return {
@@ -94,6 +97,12 @@ function normaliseObject(result: Record<string, unknown>, account: Pick<AccountC
     folder: action === 'move' ? ((folder as string | undefined) ?? account.moveTo) : undefined,
     transition: transition ?? true,
   };
+}
+
+/** A folder no server could take (a wildcard, `..`, a control character) fails now, not at the server every run. */
+function checkFolderName(result: unknown, folder: string): void {
+  const problem = folderNameProblem(folder);
+  if (problem !== undefined) throw invalid(result, `a folder name cannot contain ${problem}`);
 }
 
 function isAction(value: string): value is Action {

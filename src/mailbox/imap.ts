@@ -334,6 +334,23 @@ class ImapMailbox implements Mailbox {
     return present;
   }
 
+  isPolledFolder(folder: string): boolean {
+    const client = this.#client;
+    const opened = this.#folder;
+    if (client === undefined || opened === undefined) return false;
+    let path: string;
+    try {
+      path = this.#serverPath(client, folder);
+    } catch {
+      return false; // a name the server cannot have is not the opened folder
+    }
+    // As imapflow sends it: the personal namespace prefix (e.g. `INBOX.`) where the server needs one.
+    const prefix = client.namespace?.prefix;
+    if (path.toUpperCase() !== 'INBOX' && prefix && !path.startsWith(prefix)) path = prefix + path;
+    const delimiter = client.namespace?.delimiter ?? '/';
+    return inboxFolded(path, delimiter) === inboxFolded(opened, delimiter);
+  }
+
   async restore(messageId: string, from: string): Promise<number> {
     const client = this.#requireOpen();
     const folder = this.#folder!;
@@ -1004,10 +1021,17 @@ class ImapMailbox implements Mailbox {
   async #ensureFolder(client: ImapFlow, folder: string): Promise<string> {
     const path = this.#serverPath(client, folder);
     if (this.#knownFolders.has(path)) return path;
+    // STATUS names one mailbox literally. LIST cannot: its `*` and `%` are wildcards with no
+    // escape. imapflow answers a refused STATUS with a `LIST "" <path>` probe and returns false
+    // when that pattern matches anything, so only a real STATUS answer proves the folder exists;
+    // otherwise CREATE decides (imapflow takes its ALREADYEXISTS as success).
+    let exists = false;
     try {
-      await client.status(path, { messages: true });
+      exists = (await client.status(path, { messages: true })) !== false;
     } catch (error) {
       if (errorCode(error) !== 'NotFound') throw error;
+    }
+    if (!exists) {
       try {
         await client.mailboxCreate(path);
       } catch (createError) {
@@ -1331,4 +1355,11 @@ function redactLogin(line: string): string {
   const [, tag, command, first, rest] = match;
   if (command!.toUpperCase() === 'LOGIN') return `${tag}${command} (* credentials hidden *)`;
   return `${tag}${command}${first ? ` ${first}` : ''}${rest ? ' (* credentials hidden *)' : ''}`;
+}
+
+/** A server path with a leading INBOX segment in capitals: INBOX is the one case-insensitive name. */
+function inboxFolded(path: string, delimiter: string): string {
+  const [first, ...rest] = path.split(delimiter);
+  if (first === undefined || first.toUpperCase() !== 'INBOX') return path;
+  return ['INBOX', ...rest].join(delimiter);
 }

@@ -267,6 +267,14 @@ export function createMaildirMailbox(account: AccountConfig, options: MaildirMai
     },
 
     /** The unique names of `uids` that are in new/ or cur/ now (one scan; none for no uids). */
+    isPolledFolder(folder: string): boolean {
+      try {
+        return path.resolve(folderDir(root(), folder).dir) === path.resolve(root());
+      } catch {
+        return false; // an unusable name is refused by apply, with its reason
+      }
+    },
+
     async present(uids: string[]): Promise<Set<string>> {
       const present = new Set<string>();
       if (uids.length === 0) return present;

@@ -127,6 +127,12 @@ export interface Mailbox {
   /** Which of `uids` are still in the folder (recovery of decisions recorded before a crash). */
   present(uids: string[]): Promise<Set<string>>;
   /**
+   * Whether the move target `folder` (`/`-separated, as handlers and the config write it) is
+   * the opened folder, compared the way the server names folders (INBOX case-insensitively,
+   * the rest exactly, delimiter and namespace applied). Absent where there are no folders.
+   */
+  isPolledFolder?(folder: string): boolean;
+  /**
    * IMAP: move the messages with this Message-ID from folder `from` (`/`-separated) back into
    * the opened folder: `mailpoll retry` of a message quarantined into a quarantineFolder.
    * Returns how many were moved (0: not there).

@@ -50,15 +50,26 @@ function counts(result: CycleResult): Pick<CycleResult, 'fetched' | 'processed' 
 export function recordOutcome(store: Store, runId: number, account: AccountConfig, result: CycleResult, durationMs: number) {
   const error = result.error?.message ?? null;
   store.recordAccountRun(runId, { ...counts(result), account: account.name, status: result.status, error, durationMs });
+  const quarantined = store.quarantinedCount(account.name);
   return {
     account: account.name,
     protocol: account.protocol,
     status: result.status,
     ...counts(result),
+    deferred: result.deferred,
+    nextAttemptAt: result.nextAttemptAt === undefined ? null : new Date(result.nextAttemptAt).toISOString(),
+    quarantined,
+    retry: retryCommand(quarantined === 0 ? [] : [account.name]),
     error,
     code: result.status === 'busy' ? null : (result.error?.code ?? null),
     durationMs,
   };
+}
+
+/** The command that releases the quarantined messages of these accounts; null for none. */
+export function retryCommand(accounts: readonly string[]): string | null {
+  if (accounts.length === 0) return null;
+  return `mailpoll retry ${accounts.map((name) => `--account ${name}`).join(' ')}`;
 }
 
 export function failedCycle(account: AccountConfig, error: unknown): CycleResult {
@@ -70,6 +81,8 @@ export function failedCycle(account: AccountConfig, error: unknown): CycleResult
     processed: 0,
     failed: 0,
     transitions: 0,
+    deferred: 0,
+    nextAttemptAt: undefined,
     error: cause,
     stoppedAfterFirst: false,
     connected: false,

@@ -6,11 +6,14 @@ import type { AccountConfig } from '../config/types.js';
 import { describeError, ExitCode, MailpollError } from '../errors.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { CheckEvent, Reporter } from '../report/types.js';
+import { retryCommand } from './account.js';
 
 export interface CheckOptions {
   accounts: AccountConfig[];
   reporter: Reporter;
   debug?: ((line: string) => void) | undefined;
+  /** The account's quarantined messages in the store; absent when there is no store yet. */
+  quarantined?: ((account: string) => number) | undefined;
   now?: () => number;
 }
 
@@ -28,11 +31,14 @@ export async function checkAccounts(options: CheckOptions): Promise<ExitCode> {
       total: null,
       unseen: null,
       bytes: null,
+      quarantined: options.quarantined?.(account.name) ?? null,
+      retry: null,
       status: 'ok',
       error: null,
       code: null,
       durationMs: 0,
     };
+    if (event.quarantined !== null && event.quarantined > 0) event.retry = retryCommand([account.name]);
     let mailbox: Awaited<ReturnType<typeof createMailbox>> | undefined;
     try {
       mailbox = await createMailbox(account, { debug: options.debug });

@@ -6,9 +6,11 @@
  *   handler runs) -> durability barrier -> server action -> ledger `done` -> report.
  *
  * Nothing on the server changes before its `handled` row is committed. A message whose
- * parse, handler or plan fails gets no disposition and is retried next run; after
- * `maxAttempts` it is quarantined. Decisions recorded by a run that died before carrying
- * them out are applied first, without calling the handler again.
+ * parse, handler or plan fails gets no disposition, and one whose server action is refused
+ * keeps its Decision; either is tried again once `retryDelay` has passed (runs before then
+ * count it as deferred), and after `maxAttempts` failures it is quarantined. Decisions
+ * recorded by a run that died before carrying them out are applied first, without calling
+ * the handler again.
  *
  * Work goes in batches: the bodies of one batch are fetched in one streamed command and
  * collected (imapflow runs no other command while a fetch is iterated); their raw copies and
@@ -20,7 +22,7 @@
 import type { AccountConfig } from '../config/types.js';
 import { planDecision } from '../decision/plan.js';
 import type { Decision } from '../decision/types.js';
-import { asAccountError, describeError, MailpollError, StoreError } from '../errors.js';
+import { asAccountError, ConnectionError, describeError, MailpollError, StoreError, TimeoutError } from '../errors.js';
 import { parseLevelOf } from '../handler/load.js';
 import { createHandlerContext, runHandler } from '../handler/run.js';
 import type { Handler, HandlerContext, MailMessage } from '../handler/types.js';
@@ -31,6 +33,7 @@ import { fingerprint } from '../store/fingerprint.js';
 import type { MessageKey, MessageMeta, MessageRecord, Store } from '../store/types.js';
 import { batchCandidates, type BatchLimits } from './batches.js';
 import { releaseGarbage } from './memory.js';
+import { nextAttemptAt } from './retry-delay.js';
 
 export interface CycleOptions {
   /** Run handlers but change nothing: neither on the server nor in the ledger. */
@@ -70,6 +73,10 @@ export interface CycleResult {
   processed: number;
   failed: number;
   transitions: number;
+  /** Failed messages left alone because their `retryDelay` has not passed yet. */
+  deferred: number;
+  /** The earliest time (ms since the epoch, store clock) one of the deferred messages is tried again. */
+  nextAttemptAt: number | undefined;
   /** Why the account stopped early (connection, login, TLS, timeout), or who holds it (busy). */
   error: MailpollError | undefined;
   /** A message was processed and `first` was set: the caller stops too. */
@@ -125,6 +132,8 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
       processed: 0,
       failed: 0,
       transitions: 0,
+      deferred: 0,
+      nextAttemptAt: undefined,
       error: undefined,
       stoppedAfterFirst: false,
       connected: false,
@@ -199,7 +208,8 @@ async function recoverDecisions(cycle: Cycle): Promise<void> {
   if (cycle.options.dryRun) return;
   const pending = store
     .pendingDecisions(cycle.account.name, cycle.where.mailbox)
-    .filter((record) => record.uidValidity === cycle.where.uidValidity && record.action !== null);
+    .filter((record) => record.uidValidity === cycle.where.uidValidity && record.action !== null)
+    .filter((record) => !deferred(cycle, record));
   if (pending.length === 0) return;
 
   const present = await mailbox.present(pending.map((record) => record.uid));
@@ -228,7 +238,10 @@ async function selectCandidates(cycle: Cycle): Promise<Candidate[]> {
   const listed = await mailbox.list({
     onlyUnseen: account.onlyUnseen,
     limit: perCycleLimit(account, cycle.options),
-    skip: (uid) => finished(store.findByUids(cycle.where, [uid]).get(uid), account),
+    skip: (uid) => {
+      const record = store.findByUids(cycle.where, [uid]).get(uid);
+      return finished(record, account) || (record !== undefined && deferred(cycle, record));
+    },
   });
   const candidates = skipKnownFingerprints(cycle, listed);
 
@@ -245,6 +258,16 @@ function finished(record: MessageRecord | undefined, account: AccountConfig): bo
   if (record.state === 'done') return !account.reprocess;
   // quarantined: until `mailpoll retry`; handled: its Decision is applied, not the handler.
   return record.state === 'quarantined' || record.state === 'handled';
+}
+
+/** A failed message whose next attempt is not due yet: left alone, and counted as deferred. */
+function deferred(cycle: Cycle, record: MessageRecord): boolean {
+  const at = nextAttemptAt(record, cycle.account.retryDelay);
+  if (at === undefined || at <= cycle.deps.store.now()) return false;
+  const { result } = cycle;
+  result.deferred += 1;
+  result.nextAttemptAt = Math.min(result.nextAttemptAt ?? at, at);
+  return true;
 }
 
 /**
@@ -384,7 +407,7 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
     try {
       const mailMessage = await messageFor(cycle, item);
       const outcome = await runHandler(handler, mailMessage, cycle.context, account, { timeoutMs: account.handlerTimeout });
-      const decision = planDecision(outcome, mailbox.capabilities, account);
+      const decision = planDecision(outcome, mailbox.capabilities, account, (folder) => mailbox.isPolledFolder?.(folder) ?? false);
       // Committed before the next handler runs: a crash repeats at most this one handler.
       if (ref !== null) store.recordHandled(ref, decision);
       const event = { ...baseEvent(cycle, item.message.uid, ref, item.meta), ...decisionFields(decision) };
@@ -471,17 +494,21 @@ function failure(cycle: Cycle, uid: string, ref: number | null, meta: MessageMet
 
 /**
  * Apply the dispositions of messages whose Decisions are committed: one durability barrier,
- * one grouped call, then `done` in one transaction. A refused action leaves the message
- * `handled`: its Decision is applied again next run, without the handler.
+ * one grouped call, then `done` in one transaction. A refused action (not a lost link)
+ * counts as a failed attempt: the message stays `handled` and its Decision is applied
+ * again, without the handler, once `retryDelay` has passed; at `maxAttempts` it is
+ * quarantined instead.
  */
 async function carryOut(cycle: Cycle, inHand: InHand[]): Promise<void> {
   const { store, mailbox } = cycle.deps;
+  const { account } = cycle;
   const pending = inHand.filter((item): item is InHand & { disposition: Disposition } => item.disposition !== undefined);
   if (pending.length === 0) return;
   store.sync();
   const results = await mailbox.apply(pending.map((item) => item.disposition));
   const byUid = new Map(results.map((result) => [result.uid, result]));
   const done: number[] = [];
+  const quarantined: InHand[] = [];
   for (const item of pending) {
     const outcome = byUid.get(item.disposition.uid);
     if (outcome?.ok) {
@@ -493,9 +520,21 @@ async function carryOut(cycle: Cycle, inHand: InHand[]): Promise<void> {
       item.event.error = `${item.event.error ?? ''}; moving it to ${item.disposition.folder ?? '?'} failed: ${describeError(outcome?.error)}`;
       continue;
     }
+    // A lost link refused nothing: the decision is simply applied on the next run, uncounted.
+    if (outcome === undefined || isLinkFailure(outcome.error)) {
+      item.event.status = 'failed';
+      item.event.error = `${error}; the handler's decision is kept and applied again on the next run`;
+      continue;
+    }
+    const state = item.ref === null ? 'handled' : store.recordActionFailed(item.ref, error, account.maxAttempts);
+    if (state === 'quarantined') {
+      item.event.status = 'quarantined';
+      item.event.error = `${error} (failed ${account.maxAttempts} times: quarantined, its decision is no longer applied; mailpoll retry ${item.ref} releases it)`;
+      quarantined.push(item);
+      continue;
+    }
     item.event.status = 'failed';
-    item.event.error = `${error}; the handler's decision is kept and applied again on the next run`;
-    if (item.ref !== null) store.recordActionFailed(item.ref, error);
+    item.event.error = `${error}; the handler's decision is kept and applied again by a run after retryDelay`;
   }
   // A delete counts once POP3's QUIT or IMAP's EXPUNGE is answered; everything else is final now.
   const deletes = new Set(pending.filter((item) => item.disposition.action === 'delete').map((item) => item.ref));
@@ -503,6 +542,30 @@ async function carryOut(cycle: Cycle, inHand: InHand[]): Promise<void> {
   if (deferred !== undefined) deferred.push(...done.filter((ref) => deletes.has(ref)));
   const final = deferred === undefined ? done : done.filter((ref) => !deletes.has(ref));
   if (final.length > 0) store.markDone(final);
+  await moveAside(cycle, quarantined);
+}
+
+function isLinkFailure(error: unknown): boolean {
+  return error instanceof ConnectionError || error instanceof TimeoutError;
+}
+
+/**
+ * Messages quarantined because the server kept refusing their action go to quarantineFolder,
+ * like those whose handler kept failing. Unless that folder is what the server refused.
+ */
+async function moveAside(cycle: Cycle, items: InHand[]): Promise<void> {
+  const folder = cycle.account.quarantineFolder;
+  const { mailbox } = cycle.deps;
+  if (folder === undefined || !mailbox.capabilities.move) return;
+  const movable = items.filter((item) => !(item.disposition?.action === 'move' && item.disposition.folder === folder));
+  if (movable.length === 0) return;
+  const results = await mailbox.apply(movable.map((item) => ({ uid: item.event.uid, action: 'move' as const, folder })));
+  const byUid = new Map(results.map((result) => [result.uid, result]));
+  for (const item of movable) {
+    const outcome = byUid.get(item.event.uid);
+    if (outcome?.ok) item.event.error = `${item.event.error ?? ''}; moved to ${folder}`;
+    else item.event.error = `${item.event.error ?? ''}; moving it to ${folder} failed: ${describeError(outcome?.error ?? 'no answer from the server')}`;
+  }
 }
 
 function report(cycle: Cycle, inHand: InHand[]): void {

@@ -14,7 +14,7 @@ import type { Handler } from '../handler/types.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { Reporter } from '../report/types.js';
 import type { PurgeOptions, Store } from '../store/types.js';
-import { failedCycle, recordOutcome, withLease } from './account.js';
+import { failedCycle, recordOutcome, retryCommand, withLease } from './account.js';
 import { pollAccount, type CycleOptions, type CycleResult } from './cycle.js';
 
 
@@ -48,6 +48,8 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
   const runId = store.beginRun({ pid: process.pid, command: options.command ?? 'run', dryRun: options.dryRun });
   if (!options.dryRun) store.purge(options.retention);
   const results: CycleResult[] = [];
+  /** Quarantined messages per account that has any. */
+  const quarantined = new Map<string, number>();
 
   for (const account of options.accounts) {
     if (options.signal?.aborted) break;
@@ -74,7 +76,9 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
     );
     results.push(result);
     if (result.error instanceof InternalError) debugStack(result.error, options.debug);
-    options.reporter.report({ type: 'account', ...recordOutcome(store, runId, account, result, now() - accountStarted) });
+    const outcome = recordOutcome(store, runId, account, result, now() - accountStarted);
+    if (outcome.quarantined > 0) quarantined.set(account.name, outcome.quarantined);
+    options.reporter.report({ type: 'account', ...outcome });
     if (result.stoppedAfterFirst) break;
   }
 
@@ -89,6 +93,9 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
     processed: sum(results, 'processed'),
     failed: sum(results, 'failed'),
     transitions: sum(results, 'transitions'),
+    deferred: sum(results, 'deferred'),
+    quarantined: [...quarantined.values()].reduce((total, count) => total + count, 0),
+    retry: retryCommand([...quarantined.keys()]),
     dryRun: options.dryRun,
     exitCode,
     durationMs: now() - started,
@@ -146,6 +153,6 @@ export function anySignal(...signals: Array<AbortSignal | undefined>): AbortSign
   return AbortSignal.any(signals.filter((signal): signal is AbortSignal => signal !== undefined));
 }
 
-function sum(results: readonly CycleResult[], key: 'fetched' | 'processed' | 'failed' | 'transitions'): number {
+function sum(results: readonly CycleResult[], key: 'fetched' | 'processed' | 'failed' | 'transitions' | 'deferred'): number {
   return results.reduce((total, result) => total + result[key], 0);
 }

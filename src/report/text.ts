@@ -68,7 +68,7 @@ function formatCycle(event: CycleEvent, c: ChalkInstance, quiet: boolean): strin
   if (event.status === 'busy') return c.yellow(event.error ?? `${event.account}: busy`);
   if (event.status === 'error') return `${c.bold(event.account)}: ${c.red(event.error ?? 'failed')}`;
   const next = event.idle ? 'waiting for new mail (IDLE)' : event.nextAt === null ? '' : `next ${clock(event.nextAt)}`;
-  const counts = `${event.fetched} fetched, ${event.processed} processed, ${event.failed} failed`;
+  const counts = `${event.fetched} fetched, ${event.processed} processed, ${event.failed} failed${formatWaiting(event, c)}`;
   return `${c.bold(event.account)}: ${counts} ${c.dim(`(${seconds(event.durationMs)})${next ? `; ${next}` : ''}`)}`;
 }
 
@@ -122,8 +122,19 @@ function formatAccount(event: AccountEvent, c: ChalkInstance): string {
     const counts = event.fetched > 0 ? ` after ${formatCounts(event)}` : '';
     return `${c.bold(event.account)}: ${c.red(event.error ?? 'failed')}${counts} ${took}`;
   }
-  const text = `${c.bold(event.account)}: ${formatCounts(event)} ${took}`;
+  const text = `${c.bold(event.account)}: ${formatCounts(event)}${formatWaiting(event, c)} ${took}`;
   return event.failed > 0 ? c.yellow(text) : text;
+}
+
+/**
+ * What waits in the store besides this cycle's work: `; 2 deferred (next attempt 14:05:00);
+ * 3 quarantined: mailpoll retry --account support`. Nothing when nothing waits.
+ */
+function formatWaiting(event: Pick<AccountEvent, 'deferred' | 'nextAttemptAt' | 'quarantined' | 'retry'>, c: ChalkInstance): string {
+  let text = '';
+  if (event.deferred > 0) text += `; ${event.deferred} deferred${event.nextAttemptAt ? ` (next attempt ${clock(event.nextAttemptAt)})` : ''}`;
+  if (event.quarantined > 0) text += `; ${c.red(`${event.quarantined} quarantined`)}${event.retry ? `: ${event.retry}` : ''}`;
+  return text;
 }
 
 function formatCounts(event: AccountEvent): string {
@@ -137,7 +148,8 @@ function formatCheck(event: CheckEvent, c: ChalkInstance): string {
   if (event.status === 'error') return `${c.bold(event.account)}: ${c.red(event.error ?? 'failed')}`;
   const unseen = event.unseen === null ? '' : `, ${event.unseen} unseen`;
   const size = event.bytes === null ? '' : `, ${(event.bytes / 1024 / 1024).toFixed(1)} MB`;
-  return `${c.bold(event.account)}: ${where}: ${event.total ?? 0} messages${unseen}${size} ${c.green('ok')} ${c.dim(`(${seconds(event.durationMs)})`)}`;
+  const quarantined = event.quarantined ? `; ${c.red(`${event.quarantined} quarantined`)}${event.retry ? `: ${event.retry}` : ''}` : '';
+  return `${c.bold(event.account)}: ${where}: ${event.total ?? 0} messages${unseen}${size} ${c.green('ok')}${quarantined} ${c.dim(`(${seconds(event.durationMs)})`)}`;
 }
 
 function formatSummary(event: SummaryEvent, c: ChalkInstance): string {
@@ -146,6 +158,8 @@ function formatSummary(event: SummaryEvent, c: ChalkInstance): string {
   parts.push(`${event.processed} processed`);
   if (event.failed > 0) parts.push(c.red(`${event.failed} failed`));
   if (event.transitions > 0) parts.push(`${event.transitions} transition${event.transitions === 1 ? '' : 's'}`);
+  if (event.deferred > 0) parts.push(`${event.deferred} deferred`);
+  if (event.quarantined > 0) parts.push(`${c.red(`${event.quarantined} quarantined`)}${event.retry ? `: ${event.retry}` : ''}`);
   const mode = event.dryRun ? c.yellow(' (dry run: nothing changed)') : '';
   return `mailpoll: ${parts.join(', ')}${mode} ${c.dim(`(${seconds(event.durationMs)}, exit ${event.exitCode})`)}`;
 }

@@ -46,6 +46,14 @@ export interface AccountEvent {
   processed: number;
   failed: number;
   transitions: number;
+  /** Failed messages left alone this time: their next attempt (`retryDelay`) is not due yet. */
+  deferred: number;
+  /** When the first of the deferred messages is tried again (ISO 8601); null when none is deferred. */
+  nextAttemptAt: string | null;
+  /** The account's quarantined messages in the store (all of them, not only this run's). */
+  quarantined: number;
+  /** The command that releases them (`mailpoll retry --account support`); null when there are none. */
+  retry: string | null;
   error: string | null;
   /** Stable code of `error` (E_AUTH, E_TLS, ...). */
   code: string | null;
@@ -63,6 +71,10 @@ export interface CheckEvent {
   unseen: number | null;
   /** Total size in bytes, where the server reports it (POP3 STAT). */
   bytes: number | null;
+  /** The account's quarantined messages in the store; null when there is no store yet. */
+  quarantined: number | null;
+  /** The command that releases them; null when there are none. */
+  retry: string | null;
   status: 'ok' | 'error';
   error: string | null;
   code: string | null;
@@ -80,6 +92,12 @@ export interface SummaryEvent {
   processed: number;
   failed: number;
   transitions: number;
+  /** Failed messages left alone until their next attempt is due, over all accounts. */
+  deferred: number;
+  /** Quarantined messages of the accounts that ran, in the store. */
+  quarantined: number;
+  /** The command that releases them; null when there are none. */
+  retry: string | null;
   dryRun: boolean;
   exitCode: number;
   durationMs: number;
@@ -95,6 +113,10 @@ export interface CycleEvent {
   processed: number;
   failed: number;
   transitions: number;
+  deferred: number;
+  nextAttemptAt: string | null;
+  quarantined: number;
+  retry: string | null;
   error: string | null;
   code: string | null;
   durationMs: number;

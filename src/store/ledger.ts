@@ -39,6 +39,8 @@ export class Ledger {
   private readonly updateDone;
   private readonly updateKey;
   private readonly updateReleased;
+  private readonly selectQuarantinedCount;
+  private readonly selectQuarantinedRefs;
 
   private readonly receiveTx;
   private readonly handledTx;
@@ -129,9 +131,24 @@ export class Ledger {
          RETURNING state`,
       )
       .pluck();
-    this.updateActionFailed = db.prepare<[{ ref: number; error: string; now: number }]>(
-      'UPDATE messages SET last_error = @error, updated_at = @now WHERE ref = @ref',
-    );
+    // A refused server action is an attempt like a failed handler: at maxAttempts the row is
+    // quarantined, and its Decision is no longer applied (pendingDecisions reads `handled` only).
+    this.updateActionFailed = db
+      .prepare<[{ ref: number; error: string; maxAttempts: number; now: number }], 'handled' | 'quarantined'>(
+        `UPDATE messages SET attempts = attempts + 1, last_error = @error, updated_at = @now,
+           state = CASE WHEN attempts + 1 >= @maxAttempts THEN 'quarantined' ELSE state END
+         WHERE ref = @ref
+         RETURNING state`,
+      )
+      .pluck();
+    this.selectQuarantinedCount = db
+      .prepare<[string], number>("SELECT count(*) FROM messages WHERE account = ? AND state = 'quarantined'")
+      .pluck();
+    this.selectQuarantinedRefs = db
+      .prepare<[{ account: string | null }], number>(
+        "SELECT ref FROM messages WHERE (@account IS NULL OR account = @account) AND state = 'quarantined' ORDER BY ref",
+      )
+      .pluck();
     this.updateDone = db.prepare<[{ ref: number; now: number }]>(
       `UPDATE messages SET state = 'done', done_at = @now, updated_at = @now, last_error = NULL,
          on_server = CASE WHEN action IN ('delete', 'move') THEN 0 ELSE 1 END
@@ -192,8 +209,10 @@ export class Ledger {
       if (state === undefined) throw unknownRefError(context, ref);
       return state;
     });
-    this.actionFailedTx = db.transaction((ref: number, error: string) => {
-      if (this.updateActionFailed.run({ ref, error, now: context.now() }).changes === 0) throw unknownRefError(context, ref);
+    this.actionFailedTx = db.transaction((ref: number, error: string, maxAttempts: number) => {
+      const state = this.updateActionFailed.get({ ref, error, maxAttempts, now: context.now() });
+      if (state === undefined) throw unknownRefError(context, ref);
+      return state;
     });
     this.doneTx = db.transaction((refs: readonly number[]) => {
       const now = context.now();
@@ -288,8 +307,16 @@ export class Ledger {
     return this.failedTx.immediate(ref, capErrorText(error), maxAttempts);
   }
 
-  recordActionFailed(ref: number, error: string): void {
-    this.actionFailedTx.immediate(ref, capErrorText(error));
+  recordActionFailed(ref: number, error: string, maxAttempts: number): 'handled' | 'quarantined' {
+    return this.actionFailedTx.immediate(ref, capErrorText(error), maxAttempts);
+  }
+
+  quarantinedCount(account: string): number {
+    return this.selectQuarantinedCount.get(account) ?? 0;
+  }
+
+  quarantinedRefs(account: string | undefined): number[] {
+    return this.selectQuarantinedRefs.all({ account: account ?? null });
   }
 
   markDone(refs: readonly number[]): void {

@@ -99,8 +99,20 @@ export class SqliteStore implements Store {
     return this.guard(() => this.ledger.recordFailed(ref, error, maxAttempts));
   }
 
-  recordActionFailed(ref: number, error: string): void {
-    this.guard(() => this.ledger.recordActionFailed(ref, error));
+  recordActionFailed(ref: number, error: string, maxAttempts: number): 'handled' | 'quarantined' {
+    return this.guard(() => this.ledger.recordActionFailed(ref, error, maxAttempts));
+  }
+
+  quarantinedCount(account: string): number {
+    return this.guard(() => this.ledger.quarantinedCount(account));
+  }
+
+  quarantinedRefs(account: string | undefined): number[] {
+    return this.guard(() => this.ledger.quarantinedRefs(account));
+  }
+
+  now(): number {
+    return this.context.now();
   }
 
   markDone(refs: readonly number[]): void {

@@ -45,7 +45,7 @@ export interface MessageRecord extends MessageKey, MessageMeta {
   action: Action | null;
   moveTo: string | null;
   transition: boolean | null;
-  /** Failed handler attempts so far. */
+  /** Failed attempts so far: handler failures and refused server actions. */
   attempts: number;
   lastError: string | null;
   /** Milliseconds since the epoch. */
@@ -147,8 +147,18 @@ export interface Store {
   recordHandled(ref: number, decision: Decision): void;
   /** A failed attempt: attempts + 1; at `maxAttempts` the state becomes `quarantined`. Returns the new state. */
   recordFailed(ref: number, error: string, maxAttempts: number): 'failed' | 'quarantined';
-  /** The server action of a handled message failed: it stays `handled` (re-applied next run, no handler), error kept. */
-  recordActionFailed(ref: number, error: string): void;
+  /**
+   * The server action of a handled message failed: attempts + 1, error kept. It stays `handled`
+   * (re-applied by a later run, without the handler) until `maxAttempts`, then it is `quarantined`.
+   * Returns the new state.
+   */
+  recordActionFailed(ref: number, error: string, maxAttempts: number): 'handled' | 'quarantined';
+  /** How many messages of this account are quarantined (waiting for `mailpoll retry`). */
+  quarantinedCount(account: string): number;
+  /** The refs of this account's quarantined messages (every account's when undefined), oldest first (`mailpoll retry`). */
+  quarantinedRefs(account: string | undefined): number[];
+  /** The store's clock (milliseconds; fixed by MAILPOLL_NOW in tests): what `updatedAt` is measured with. */
+  now(): number;
   /** One transaction: these messages' Decisions are carried out. */
   markDone(refs: readonly number[]): void;
   /** A known message was found under a new key (UIDVALIDITY change). */

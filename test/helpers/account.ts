@@ -29,6 +29,7 @@ export function accountConfig(overrides: Partial<AccountConfig> & Pick<AccountCo
     script: undefined,
     reprocess: false,
     maxAttempts: 5,
+    retryDelay: 600_000,
     quarantineFolder: undefined,
     maxMessageSize: undefined,
     interval: 60_000,

@@ -1,20 +1,34 @@
+import { existsSync } from 'node:fs';
 import { loadConfig } from '../../config/load.js';
 import { selectAccounts } from '../../config/select.js';
 import type { ExitCode } from '../../errors.js';
 import { checkAccounts } from '../../poll/check.js';
+import type { Store } from '../../store/types.js';
 import { createOutput } from '../output.js';
+import { openCliStore, storePath } from '../store.js';
 
 export interface CheckCommandOptions {
   config?: string | undefined;
+  store?: string | undefined;
   account?: string[] | undefined;
   json?: boolean | undefined;
   verbose?: boolean | undefined;
 }
 
-/** `mailpoll check`: log in to each account and show its counts; exit 3 if any fails. */
+/**
+ * `mailpoll check`: log in to each account and show its counts, and how many of its messages
+ * the store has quarantined; exit 3 if any fails. A store that does not exist yet is not created.
+ */
 export async function checkCommand(options: CheckCommandOptions): Promise<ExitCode> {
   const output = createOutput(options);
   const config = await loadConfig({ configFile: options.config, accounts: options.account });
   const accounts = selectAccounts(config, options.account);
-  return checkAccounts({ accounts, reporter: output.reporter, debug: output.debug });
+  const location = { store: options.store, config };
+  const store: Store | undefined = existsSync(storePath(location)) ? await openCliStore(location) : undefined;
+  try {
+    const quarantined = store === undefined ? undefined : (account: string) => store.quarantinedCount(account);
+    return await checkAccounts({ accounts, reporter: output.reporter, debug: output.debug, quarantined });
+  } finally {
+    store?.close();
+  }
 }

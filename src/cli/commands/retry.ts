@@ -1,6 +1,6 @@
 import type { AccountConfig } from '../../config/types.js';
 import { ExitCode, UsageError } from '../../errors.js';
-import type { MessageRecord } from '../../store/types.js';
+import type { MessageRecord, Store } from '../../store/types.js';
 import { createOutput } from '../output.js';
 import { withCliStore } from '../store.js';
 import { parseRef } from './show.js';
@@ -8,51 +8,98 @@ import { parseRef } from './show.js';
 export interface RetryCommandOptions {
   config?: string | undefined;
   store?: string | undefined;
+  /** Every quarantined message of these accounts. */
+  account?: string[] | undefined;
+  /** Every quarantined message in the store. */
+  all?: boolean | undefined;
   verbose?: boolean | undefined;
 }
 
 /**
- * `mailpoll retry REF`: release a quarantined (or failed) message for the next run, attempts
- * from 0. A message an IMAP account moved into its quarantineFolder is first moved back into
- * the polled folder, where the next run can see it; the row is released only after that.
+ * `mailpoll retry REF... | --account NAME | --all`: release quarantined (or failed) messages
+ * for the next run, attempts from 0. A message an IMAP account moved into its quarantineFolder
+ * is first moved back into the polled folder, where the next run can see it; the row is
+ * released only after that. Refs are all checked before anything is released.
  */
-export async function retryCommand(refText: string, options: RetryCommandOptions): Promise<ExitCode> {
-  const ref = parseRef(refText);
+export async function retryCommand(refTexts: readonly string[], options: RetryCommandOptions): Promise<ExitCode> {
+  const refs = refTexts.map(parseRef);
+  if (refs.length === 0 && options.account === undefined && !options.all) {
+    throw new UsageError('name what to release: one or more refs (mailpoll retry 42 43), --account NAME, or --all');
+  }
   const output = createOutput(options);
   return withCliStore(options, async (store, config) => {
-    const record = store.get(ref);
-    if (record === undefined) throw new UsageError(`no message with ref ${ref} in ${store.path}`);
-    if (record.state !== 'quarantined' && record.state !== 'failed') {
-      throw new UsageError(`ref ${ref} is ${record.state}, not quarantined or failed: nothing to retry`);
+    const records = selectRecords(store, refs, options);
+    if (records.length === 0) {
+      output.err(`no quarantined messages${options.all ? '' : ` for ${options.account?.join(', ')}`} in ${store.path}: nothing to retry`);
+      return ExitCode.ok;
     }
-    const account = config?.accounts.find((candidate) => candidate.name === record.account);
-    const aside = record.state === 'quarantined' && account?.protocol === 'imap' ? account.quarantineFolder : undefined;
-    if (aside !== undefined && account !== undefined) await moveBack(record, account, aside, output.err, output.debug);
-    store.release(ref);
-    output.err(`ref ${ref} (${record.account} #${record.uid}) released: the next run hands it to the handler again.`);
+    // One connection per account whose quarantined messages were moved aside.
+    for (const [name, group] of groupByAccount(records)) {
+      const account = config?.accounts.find((candidate) => candidate.name === name);
+      const aside = account?.protocol === 'imap' ? account.quarantineFolder : undefined;
+      const moved = group.filter((record) => record.state === 'quarantined');
+      if (aside !== undefined && account !== undefined && moved.length > 0) await moveBack(moved, account, aside, output.err, output.debug);
+      for (const record of group) {
+        store.release(record.ref);
+        output.err(`ref ${record.ref} (${record.account} #${record.uid}) released: the next run hands it to the handler again.`);
+      }
+    }
+    if (records.length > 1) output.err(`${records.length} messages released.`);
     return ExitCode.ok;
   });
 }
 
+/** The records to release: the refs named (each must be quarantined or failed), plus the quarantined of the accounts named. */
+function selectRecords(store: Store, refs: readonly number[], options: RetryCommandOptions): MessageRecord[] {
+  const problems: string[] = [];
+  const selected = new Map<number, MessageRecord>();
+  for (const ref of refs) {
+    const record = store.get(ref);
+    if (record === undefined) problems.push(`no message with ref ${ref} in ${store.path}`);
+    else if (record.state !== 'quarantined' && record.state !== 'failed') {
+      problems.push(`ref ${ref} is ${record.state}, not quarantined or failed: nothing to retry`);
+    } else selected.set(ref, record);
+  }
+  if (problems.length > 0) throw new UsageError(problems.length === 1 ? problems[0]! : `nothing released: ${problems.join('; ')}`);
+  const accounts = options.all ? [undefined] : (options.account ?? []);
+  for (const account of accounts) {
+    for (const ref of store.quarantinedRefs(account)) {
+      const record = store.get(ref);
+      if (record !== undefined) selected.set(ref, record);
+    }
+  }
+  return [...selected.values()].sort((a, b) => a.ref - b.ref);
+}
+
+function groupByAccount(records: readonly MessageRecord[]): Map<string, MessageRecord[]> {
+  const groups = new Map<string, MessageRecord[]>();
+  for (const record of records) groups.set(record.account, [...(groups.get(record.account) ?? []), record]);
+  return groups;
+}
+
 async function moveBack(
-  record: MessageRecord,
+  records: readonly MessageRecord[],
   account: AccountConfig,
   aside: string,
   err: (line: string) => void,
   debug: ((line: string) => void) | undefined,
 ): Promise<void> {
-  if (record.messageId === null) {
+  const findable = records.filter((record) => {
+    if (record.messageId !== null) return true;
     err(`ref ${record.ref} has no Message-ID to find it by in ${aside}: move it back to ${account.folder} by hand.`);
-    return;
-  }
+    return false;
+  });
+  if (findable.length === 0) return;
   const { resolvePasswords } = await import('../../config/load.js');
   const { createMailbox } = await import('../../mailbox/open.js');
   await resolvePasswords([account]);
   const mailbox = await createMailbox(account, { debug });
   try {
     await mailbox.open();
-    const moved = (await mailbox.restore?.(record.messageId, aside)) ?? 0;
-    err(moved > 0 ? `moved ${record.messageId} from ${aside} back to ${account.folder}` : `${record.messageId} is not in ${aside} (moved by hand already?)`);
+    for (const record of findable) {
+      const moved = (await mailbox.restore?.(record.messageId!, aside)) ?? 0;
+      err(moved > 0 ? `moved ${record.messageId} from ${aside} back to ${account.folder}` : `${record.messageId} is not in ${aside} (moved by hand already?)`);
+    }
   } finally {
     await mailbox.close().catch(() => undefined);
   }

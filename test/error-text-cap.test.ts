@@ -27,10 +27,14 @@ async function storeBytes(dir: string): Promise<number> {
   return total;
 }
 
+function later(days: number): string {
+  return new Date(Date.now() + days * 86_400_000).toISOString();
+}
+
 describe('oversized error texts', () => {
   test('are cut to about 4 KB in the report, the ledger and show; -v prints them in full on stderr', async () => {
     const path = await oneMessage();
-    const dir = await writeConfig({ script: HANDLER, accounts: [{ name: 'local', protocol: 'maildir', path, maxAttempts: 10 }] });
+    const dir = await writeConfig({ script: HANDLER, accounts: [{ name: 'local', protocol: 'maildir', path, maxAttempts: 10, retryDelay: '1m' }] });
 
     const text = await runCli([], { cwd: dir });
     assert.equal(text.code, 1, text.stderr.slice(0, 2000));
@@ -41,12 +45,13 @@ describe('oversized error texts', () => {
     assert.ok(text.stdout.length + text.stderr.length < 3 * LIMIT, 'no megabytes anywhere without -v');
     const afterFirst = await storeBytes(dir);
 
-    const json = await runCli(['--json'], { cwd: dir });
+    // Each later run a day on (MAILPOLL_NOW): past retryDelay, so each is a new attempt.
+    const json = await runCli(['--json'], { cwd: dir, env: { MAILPOLL_NOW: later(1) } });
     const error = String(messageEvents(json)[0]?.error);
     assert.ok(Buffer.byteLength(error) < LIMIT, `JSON error of ${Buffer.byteLength(error)} bytes`);
     assert.match(error, /^handler failed: x+ \[\.\.\. \d+ bytes cut \.\.\.\] x+ END$/);
 
-    const verbose = await runCli(['-v'], { cwd: dir });
+    const verbose = await runCli(['-v'], { cwd: dir, env: { MAILPOLL_NOW: later(2) } });
     assert.ok(verbose.stderr.includes(`${'x'.repeat(5 * 1024 * 1024)} END`), 'the full text under -v');
     assert.ok(verbose.stdout.length < 3 * LIMIT, 'stdout stays short under -v');
 

@@ -32,7 +32,7 @@ import {
   formatPath,
   type ParsedConfig,
 } from './schema.js';
-import { registerSecret, resolvePassword, type PasswordSpec } from './secrets.js';
+import { registerSecret, resolvePassword, secretProblem, type PasswordSpec } from './secrets.js';
 import { selectAccounts } from './select.js';
 import type { AccountConfig, Config } from './types.js';
 
@@ -203,7 +203,7 @@ export function validateConfig(raw: unknown, context: ValidateConfigContext): Va
     }
   }
   const parts: RulesInput = parsed.success ? parsed.data : parseParts(data);
-  problems.push(...checkRules(parts));
+  problems.push(...checkRules(parts), ...checkLiteralPasswords(parts));
 
   const home = context.home ?? (context.env.HOME || homedir());
   const resolvePath = (value: string) => expandPath(value, context.dir, home);
@@ -216,6 +216,18 @@ export function validateConfig(raw: unknown, context: ValidateConfigContext): Va
     return { problems: [...new Set(sorted.map(({ line }) => `${context.displayName}: ${line}`))] };
   }
   return { config: buildConfig(parsed.data, context, resolvePath), problems: [] };
+}
+
+/** Literal `password` values no password can be (too long, control characters); never quoted. */
+function checkLiteralPasswords(parts: RulesInput): string[] {
+  const problems: string[] = [];
+  const check = (value: string | undefined, at: PropertyKey[]) => {
+    const problem = value === undefined ? undefined : secretProblem(value);
+    if (problem !== undefined) problems.push(`${formatPath(at)}: ${problem}`);
+  };
+  check(parts.defaults?.password, ['defaults', 'password']);
+  parts.accounts.forEach((account, index) => check(account?.password, ['accounts', index, 'password']));
+  return problems;
 }
 
 /** `~/x` from the home folder, relative paths from `dir`. */

@@ -93,10 +93,14 @@ describe('YAML as people write it', () => {
     );
   });
 
-  test('a syntax error still names the line and column', async () => {
+  test('a syntax error or an alias without anchor still names the line and column', async () => {
     const dir = await folderWith('mailpoll.config.yaml', 'accounts:\n  - name: work\n   protocol: imap\n');
     const result = await runCli(['validate'], { cwd: dir });
     assert.equal(result.code, 2);
     assert.match(result.stderr, /^mailpoll\.config\.yaml: cannot parse: .* \(3:\d+\)\n$/);
+    const alias = await folderWith('mailpoll.config.yaml', 'defaults:\n  host: *host\naccounts: []\n');
+    const unresolved = await runCli(['validate'], { cwd: alias });
+    assert.equal(unresolved.code, 2);
+    assert.equal(unresolved.stderr, 'mailpoll.config.yaml: cannot parse: no anchor &host before the alias *host (2:9)\n');
   });
 });

@@ -4,7 +4,7 @@
  * "billion laughs" file of nine levels of nine aliases would otherwise grow to gigabytes).
  * YAML is read with the `yaml` package (YAML 1.2, merge keys `<<` on).
  */
-import { parseDocument, type YAMLError } from 'yaml';
+import { LineCounter, parseDocument, visit, type Document, type YAMLError } from 'yaml';
 import { ConfigLimitError, checkConfigSize } from './limits.js';
 
 /** Most alias expansions per anchor (the `yaml` package's count): hundreds of `<<: *defaults` pass. */
@@ -22,7 +22,8 @@ function describe(error: YAMLError): string {
 /** Parse YAML `content` into plain data, within the limits; `undefined` for a file of only comments. */
 export function parseYaml(content: string): unknown {
   checkConfigSize(content);
-  const doc = parseDocument(content, { merge: true, prettyErrors: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(content, { merge: true, prettyErrors: true, lineCounter });
   // Warnings (an unknown `!tag`) are errors here, as they were with js-yaml.
   const [problem] = [...doc.errors, ...doc.warnings];
   if (problem !== undefined) throw new Error(describe(problem));
@@ -33,10 +34,25 @@ export function parseYaml(content: string): unknown {
     if (error instanceof ReferenceError && /alias count/i.test(error.message)) {
       throw new ConfigLimitError(`its YAML aliases (*name) expand beyond the limit of ${MAX_ALIAS_COUNT}, set against files built to exhaust memory; write the values out`);
     }
+    const at = unresolvedAlias(doc, lineCounter);
+    if (at !== undefined) throw new Error(`no anchor &${at.name} before the alias *${at.name} (${at.line}:${at.col})`);
     throw error;
   }
   checkValueCount(data);
   return data ?? undefined;
+}
+
+/** The first alias without an anchor before it, and where it is (1-based line and column). */
+function unresolvedAlias(doc: Document, lineCounter: LineCounter): { name: string; line: number; col: number } | undefined {
+  let found: { name: string; line: number; col: number } | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      if (node.resolve(doc) !== undefined) return undefined;
+      found = { name: node.source, ...lineCounter.linePos(node.range?.[0] ?? 0) };
+      return visit.BREAK;
+    },
+  });
+  return found;
 }
 
 /**

@@ -8,8 +8,9 @@
 // - Tree shaking drops what is never used (zod's 50 locales, most of commander's help).
 // - Left outside: better-sqlite3 (a native addon), and tsx with its esbuild and typescript
 //   (loaded only for a `.ts` handler or config, and they find their own files at run time).
-// - pino and socks, which imapflow imports but mailpoll never uses, are replaced by stubs
-//   that throw (scripts/bundle-stubs/).
+// - pino and socks, which imapflow imports but mailpoll never uses, and js-yaml, which
+//   cosmiconfig's YAML loader requires but mailpoll replaces, are stubs that throw
+//   (scripts/bundle-stubs/).
 // - A CommonJS package imported with `import()` only has a default export in its chunk:
 //   src/ imports such a package statically from a small module of its own, and loads that
 //   module lazily (src/config/cosmiconfig.ts).
@@ -32,6 +33,10 @@ const result = await build({
   alias: {
     pino: stub('pino'),
     socks: stub('socks'),
+    'js-yaml': stub('js-yaml'),
+    // yaml's ESM build (the one it gives browsers; plain JS, no Node APIs used): tree shaking
+    // drops the stringifier and the YAML 1.1 tags, half a cold start's parse of its CommonJS.
+    yaml: new URL('../node_modules/yaml/browser/dist/index.js', import.meta.url).pathname,
   },
   // Bundled CommonJS calls require(): give the ESM chunks one.
   banner: { js: "import { createRequire as __mailpollRequire } from 'node:module'; const require = __mailpollRequire(import.meta.url);" },

@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Loader } from 'cosmiconfig';
 import { ConfigError, ConfigNotFoundError } from '../errors.js';
+import { ConfigLimitError, MAX_CONFIG_BYTES, checkConfigSize, tooLarge } from './limits.js';
 import { IMPLICIT_TLS_PORT, PLAIN_PORT, checkRules, mergeDefaults, type MergedAccount, type RulesInput } from './rules.js';
 import {
   DEFAULT_BACKOFF_INITIAL,
@@ -33,7 +34,7 @@ import {
   formatPath,
   type ParsedConfig,
 } from './schema.js';
-import { registerSecret, resolvePassword, type PasswordSpec } from './secrets.js';
+import { registerSecret, resolvePassword, secretProblem, type PasswordSpec } from './secrets.js';
 import { selectAccounts } from './select.js';
 import type { AccountConfig, Config } from './types.js';
 
@@ -204,7 +205,7 @@ export function validateConfig(raw: unknown, context: ValidateConfigContext): Va
     }
   }
   const parts: RulesInput = parsed.success ? parsed.data : parseParts(data);
-  problems.push(...checkRules(parts));
+  problems.push(...checkRules(parts), ...checkLiteralPasswords(parts));
 
   const home = context.home ?? (context.env.HOME || homedir());
   const resolvePath = (value: string) => expandPath(value, context.dir, home);
@@ -217,6 +218,18 @@ export function validateConfig(raw: unknown, context: ValidateConfigContext): Va
     return { problems: [...new Set(sorted.map(({ line }) => `${context.displayName}: ${line}`))] };
   }
   return { config: buildConfig(parsed.data, context, resolvePath), problems: [] };
+}
+
+/** Literal `password` values no password can be (too long, control characters); never quoted. */
+function checkLiteralPasswords(parts: RulesInput): string[] {
+  const problems: string[] = [];
+  const check = (value: string | undefined, at: PropertyKey[]) => {
+    const problem = value === undefined ? undefined : secretProblem(value);
+    if (problem !== undefined) problems.push(`${formatPath(at)}: ${problem}`);
+  };
+  check(parts.defaults?.password, ['defaults', 'password']);
+  parts.accounts.forEach((account, index) => check(account?.password, ['accounts', index, 'password']));
+  return problems;
 }
 
 /** `~/x` from the home folder, relative paths from `dir`. */
@@ -373,12 +386,17 @@ function errorReason(error: unknown): string {
 }
 
 async function readConfigFile(cwd: string, configFile: string | undefined): Promise<ReadResult> {
-  const { cosmiconfig, defaultLoaders } = await import('./cosmiconfig.js');
-  // A YAML file holding only comments loads as null, which cosmiconfig takes for "no config
-  // here" and skips; make it "empty" instead, so it is reported rather than passed over.
-  const yaml: Loader = async (file, content) => (await defaultLoaders['.yaml'](file, content)) ?? undefined;
+  const { cosmiconfig, defaultLoaders, parseYaml } = await import('./cosmiconfig.js');
+  // A YAML file holding only comments loads as undefined, not null (which cosmiconfig takes
+  // for "no config here" and skips), so that it is reported as empty rather than passed over.
+  const yaml: Loader = (_file, content) => parseYaml(content);
+  const json: Loader = (file, content) => {
+    // package.json is the project's, not ours to limit.
+    if (path.basename(file) !== 'package.json') checkConfigSize(content);
+    return defaultLoaders['.json'](file, content);
+  };
   const explorer = cosmiconfig('mailpoll', {
-    loaders: { '.yaml': yaml, '.yml': yaml, noExt: yaml },
+    loaders: { '.yaml': yaml, '.yml': yaml, noExt: yaml, '.json': json },
     searchPlaces: SEARCH_PLACES,
     searchStrategy: 'global',
     stopDir: homedir(),
@@ -397,12 +415,16 @@ async function readConfigFile(cwd: string, configFile: string | undefined): Prom
     const reason = checkReadable(file);
     if (reason === 'no such file') throw new ConfigError(`${configFile}: config file not found`);
     if (reason !== undefined) throw new ConfigError(`${configFile}: cannot read the config file: ${reason}`);
+    // Before cosmiconfig reads it whole.
+    const { size } = statSync(file);
+    if (size > MAX_CONFIG_BYTES) throw new ConfigError(`${configFile}: ${tooLarge(size)}`);
   }
   try {
     result = file === undefined ? await explorer.search(cwd) : await explorer.load(file);
   } catch (error) {
     const failed = (error as { filepath?: unknown }).filepath;
     const where = displayNameOf(typeof failed === 'string' ? failed : (file ?? cwd), cwd);
+    if (error instanceof ConfigLimitError) throw new ConfigError(`${where}: ${error.message}`, { cause: error });
     const verb = /\.(c|m)?js$/.test(typeof failed === 'string' ? failed : (file ?? '')) ? 'cannot load' : 'cannot parse';
     throw new ConfigError(`${where}: ${verb}: ${errorReason(error)}`, { cause: error });
   }

@@ -5,8 +5,8 @@
  * so a password never reaches a terminal or a log even if some message quotes it.
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { formatDuration } from './duration.js';
+import { open } from 'node:fs/promises';
+import { formatDuration, parseDuration } from './duration.js';
 
 export type PasswordSource = 'password' | 'passwordEnv' | 'passwordFile' | 'passwordCommand';
 
@@ -22,7 +22,7 @@ export interface ResolvePasswordOptions {
   cwd: string;
   /** Environment of `passwordEnv` and of `passwordCommand`. */
   env: NodeJS.ProcessEnv;
-  /** Milliseconds `passwordCommand` may run. Default 30 s. */
+  /** Milliseconds `passwordCommand` may run. Default `MAILPOLL_PASSWORD_COMMAND_TIMEOUT` from `env`, else 30 s. */
   timeout?: number | undefined;
 }
 
@@ -32,12 +32,37 @@ export type ResolvePasswordResult = { password: string; problem?: undefined } | 
 /** Default time limit of `passwordCommand`. */
 export const PASSWORD_COMMAND_TIMEOUT = 30_000;
 
+/** A test hook: the time limit of `passwordCommand` as a duration, so tests need not wait 30 s. */
+const TIMEOUT_VARIABLE = 'MAILPOLL_PASSWORD_COMMAND_TIMEOUT';
+
 /** Secrets shorter than this are not redacted (replacing `a` everywhere would garble output). */
 const MIN_SECRET_LENGTH = 3;
 const MAX_OUTPUT = 1024 * 1024;
 
+/**
+ * Longest password accepted, in UTF-8 bytes. Real passwords and tokens are far shorter; a
+ * longer value is a wrong file or command (a key, a binary) and only slows every output line.
+ */
+export const MAX_SECRET_BYTES = 8192;
+
+// NUL ends strings and separates SASL PLAIN fields, CR and LF end protocol lines (a PASS line
+// could carry a second command), the rest move the terminal's cursor. Tab is allowed.
+const CONTROL_CHARACTER = /[\x00-\x08\x0a-\x1f]/;
+
+/**
+ * Why `value` cannot be a password, as the end of a sentence (`the first line of FILE ...`),
+ * or undefined when it can. Never quotes the value.
+ */
+export function secretProblem(value: string): string | undefined {
+  if (Buffer.byteLength(value) > MAX_SECRET_BYTES) return `is longer than ${MAX_SECRET_BYTES} bytes, too long for a password`;
+  if (value.includes('\0')) return 'contains a NUL byte, which no password may hold';
+  if (CONTROL_CHARACTER.test(value)) return 'contains a control character (only tab is allowed), which no password may hold';
+  return undefined;
+}
+
 const secrets = new Set<string>();
-let pattern: RegExp | undefined;
+/** `secrets`, longest first, so that a secret containing another is hidden whole. */
+let longestFirst: string[] | undefined;
 
 /** Add a value to the secrets `redact` hides. Values shorter than 3 characters are ignored. */
 export function registerSecret(value: string | undefined): void {
@@ -47,21 +72,23 @@ export function registerSecret(value: string | undefined): void {
   for (const variant of [value, escaped]) {
     if (!secrets.has(variant)) {
       secrets.add(variant);
-      pattern = undefined;
+      longestFirst = undefined;
     }
   }
 }
 
-/** `text` with every registered secret replaced by `***`. */
+/**
+ * `text` with every registered secret replaced by `***`. Plain substring search: a secret
+ * is never turned into a regular expression (its size or characters could break one).
+ */
 export function redact(text: string): string {
   if (secrets.size === 0) return text;
-  if (pattern === undefined) {
-    const alternatives = [...secrets]
-      .sort((a, b) => b.length - a.length)
-      .map((secret) => secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-    pattern = new RegExp(alternatives.join('|'), 'g');
+  longestFirst ??= [...secrets].sort((a, b) => b.length - a.length);
+  let masked = text;
+  for (const secret of longestFirst) {
+    if (masked.includes(secret)) masked = masked.split(secret).join('***');
   }
-  return text.replace(pattern, '***');
+  return masked;
 }
 
 /** The first line of `text`, without its line ending. */
@@ -77,15 +104,21 @@ export async function resolvePassword(spec: PasswordSpec, options: ResolvePasswo
   return result;
 }
 
+/** `password`, or a problem naming where it came from (`what`) when it cannot be one. */
+function accepted(password: string, what: string): ResolvePasswordResult {
+  const problem = secretProblem(password);
+  return problem === undefined ? { password } : { problem: `${what} ${problem}` };
+}
+
 async function resolve(spec: PasswordSpec, options: ResolvePasswordOptions): Promise<ResolvePasswordResult> {
   switch (spec.source) {
     case 'password':
-      return { password: spec.value };
+      return accepted(spec.value, 'the password');
     case 'passwordEnv': {
       const value = options.env[spec.value];
       if (value === undefined) return { problem: `environment variable ${spec.value} is not set` };
       if (value === '') return { problem: `environment variable ${spec.value} is empty` };
-      return { password: value };
+      return accepted(value, `environment variable ${spec.value}`);
     }
     case 'passwordFile':
       return readPasswordFile(spec.value);
@@ -94,10 +127,30 @@ async function resolve(spec: PasswordSpec, options: ResolvePasswordOptions): Pro
   }
 }
 
+/**
+ * The first bytes of `file`: enough to hold a first line of the longest password and its
+ * line ending, so a huge file (or `/dev/zero`) is never read whole.
+ */
+async function readHead(file: string): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(MAX_SECRET_BYTES + 3);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return buffer.subarray(0, length).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 async function readPasswordFile(file: string): Promise<ResolvePasswordResult> {
   let content: string;
   try {
-    content = await readFile(file, 'utf8');
+    content = await readHead(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a folder' : (code ?? String(error));
@@ -105,31 +158,87 @@ async function readPasswordFile(file: string): Promise<ResolvePasswordResult> {
   }
   const password = firstLine(content);
   if (password === '') return { problem: `${file} is empty (its first line is the password)` };
-  return { password };
+  return accepted(password, `the first line of ${file}`);
 }
 
 function truncate(text: string, length = 200): string {
   return text.length > length ? `${text.slice(0, length - 1)}…` : text;
 }
 
+/** How long a stopped command's process group gets between SIGTERM and SIGKILL. */
+const KILL_GRACE = 1000;
+
+/** Process groups of password commands still running or being stopped; killed if mailpoll exits first. */
+const liveGroups = new Set<number>();
+let exitHookInstalled = false;
+
+function trackGroup(pgid: number): void {
+  liveGroups.add(pgid);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // A command mailpoll leaves behind (exit on a second signal, a config error elsewhere)
+  // would run on under init: end what is left of every group still tracked.
+  process.once('exit', () => {
+    for (const group of liveGroups) signalGroup(group, 'SIGKILL');
+  });
+}
+
+/** Send `signal` to every process of group `pgid`; false when none is left. */
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * End the command's whole process group, its background children included: SIGTERM, then
+ * SIGKILL to whatever is left after KILL_GRACE. Resolves when the group is gone or killed.
+ */
+async function stopGroup(pgid: number): Promise<void> {
+  if (!signalGroup(pgid, 'SIGTERM')) return void liveGroups.delete(pgid);
+  const deadline = Date.now() + KILL_GRACE;
+  while (Date.now() < deadline) {
+    await new Promise((wake) => setTimeout(wake, 20));
+    if (!signalGroup(pgid, 0)) return void liveGroups.delete(pgid);
+  }
+  signalGroup(pgid, 'SIGKILL');
+  liveGroups.delete(pgid);
+}
+
 /**
  * Run `command` with `/bin/sh -c` and take the first line of its stdout. stdin is closed so
  * a command waiting for input fails instead of hanging; stdout never appears in a problem.
+ * The command leads its own process group (and session), so that a timeout or a failure
+ * ends its background children too, not only the shell.
  */
 function runPasswordCommand(command: string, options: ResolvePasswordOptions): Promise<ResolvePasswordResult> {
-  const timeout = options.timeout ?? PASSWORD_COMMAND_TIMEOUT;
+  const fromEnv = options.env[TIMEOUT_VARIABLE];
+  const timeout = options.timeout ?? (fromEnv === undefined ? PASSWORD_COMMAND_TIMEOUT : parseDuration(fromEnv));
+  if (timeout === undefined) return Promise.resolve({ problem: `${TIMEOUT_VARIABLE}: expected a duration like 2s, got "${fromEnv}"` });
   return new Promise((resolvePromise) => {
     let stdout = '';
     let stderr = '';
     let timedOut = false;
     let settled = false;
+    const child = spawn('/bin/sh', ['-c', command], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const pgid = child.pid;
+    if (pgid !== undefined) trackGroup(pgid);
     const finish = (result: ResolvePasswordResult) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolvePromise(result);
+      if (pgid === undefined) return resolvePromise(result);
+      // A command that worked may leave a helper behind on purpose (an agent); a failed
+      // or stopped one leaves nothing.
+      if (result.password !== undefined) {
+        liveGroups.delete(pgid);
+        return resolvePromise(result);
+      }
+      void stopGroup(pgid).then(() => resolvePromise(result));
     };
-    const child = spawn('/bin/sh', ['-c', command], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       if (stdout.length < MAX_OUTPUT) stdout += chunk;
     });
@@ -138,22 +247,27 @@ function runPasswordCommand(command: string, options: ResolvePasswordOptions): P
     });
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
-      // A grandchild may still hold the pipes open: stop waiting for them.
+      // A background child may still hold the pipes open: stop waiting for them.
       child.stdout.destroy();
       child.stderr.destroy();
+      finish({ problem: `the command did not finish within ${formatDuration(timeout)}` });
     }, timeout);
     timer.unref();
     child.on('error', (error) => finish({ problem: `cannot run the command: ${error.message}` }));
+    child.on('exit', (code) => {
+      // A failed command's background children may hold its pipes open: end them, so that
+      // 'close' comes now rather than at the timeout.
+      if (code !== 0 && pgid !== undefined) void stopGroup(pgid);
+    });
     child.on('close', (code, signal) => {
+      if (timedOut) return;
       const detail = truncate(firstLine(stderr.trim()));
       const because = detail === '' ? '' : `: ${detail}`;
-      if (timedOut) return finish({ problem: `the command did not finish within ${formatDuration(timeout)}` });
       if (signal !== null) return finish({ problem: `the command was killed by ${signal}${because}` });
       if (code !== 0) return finish({ problem: `the command failed with exit code ${code}${because}` });
       const password = firstLine(stdout);
       if (password === '') return finish({ problem: `the command printed no password${because}` });
-      finish({ password });
+      finish(accepted(password, "the first line of the command's output"));
     });
   });
 }

@@ -21,6 +21,8 @@ export interface OpenStoreOptions {
   hostname?: string;
   /** Whether a pid on this host is running. Default `process.kill(pid, 0)`: ESRCH = dead, EPERM = alive. */
   isAlive?: (pid: number) => boolean;
+  /** An empty store in memory, named `path` in messages: nothing is created on disk (a dry run without a store file). */
+  memory?: boolean;
 }
 
 /**
@@ -32,8 +34,11 @@ export function openStore(path: string, options: OpenStoreOptions = {}): Store {
   const file = resolve(path);
   let db: Database.Database;
   try {
-    ensureFolder(dirname(file));
-    db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    if (options.memory) db = new Database(':memory:');
+    else {
+      ensureFolder(dirname(file));
+      db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    }
   } catch (error) {
     throw toStoreError(error, file);
   }

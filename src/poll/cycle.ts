@@ -273,14 +273,14 @@ function namedByHeaders(protocol: Protocol, uid: string): boolean {
  *   on the server: this message renumbered, if the bytes match; its row moves to the new key.
  *   Such rows exist only after a UIDVALIDITY change, until each is found again (a run cut
  *   short by maxMessages goes on next run) or purged.
- * Returns the messages to hand over.
+ * Returns the messages to hand over, in a new array.
  */
 function skipKnown(cycle: Cycle, items: Received[]): Received[] {
   const known = new Set<Received>();
   const byHeaders = items.filter((item) => namedByHeaders(cycle.account.protocol, item.message.uid));
   if (byHeaders.length > 0) recogniseByHeaderUid(cycle, byHeaders, known);
   if (cycle.where.uidValidity !== null) recogniseRenumbered(cycle, items, known);
-  return known.size === 0 ? items : items.filter((item) => !known.has(item));
+  return items.filter((item) => !known.has(item));
 }
 
 function recogniseByHeaderUid(cycle: Cycle, items: Received[], known: Set<Received>): void {

@@ -134,7 +134,7 @@ export const migrations: readonly Migration[] = [
     description: 'ledger and leases keyed by the mailbox identity; the account name a label; raw hashes',
     // Rows and leases were keyed by the account's name, which two configs can share for two
     // unrelated mailboxes. The key column becomes `identity` (src/mailbox/identity.ts:
-    // `imap://login@host:port/FOLDER`, `pop3://...`, `maildir:///abs/path`); renaming it
+    // `imap://login@host/FOLDER`, `pop3://...`, `maildir:///abs/path`); renaming it
     // keeps the UNIQUE constraint and the indexes on it, without rebuilding `messages` (a
     // DROP would cascade into the archive). `account` comes back as the label shown.
     // An old row cannot know its server: it gets `legacy:<name>`, and the first run of an

@@ -197,11 +197,13 @@ describe('watch mode', () => {
     const cli = startCli(['--watch', '--json'], { cwd: dir, env: { HANDLER_LOG: log } });
     await cli.waitFor(isMessage('[1] "keep"'), 'the first message');
 
-    await writeConfig({ script: SPEC_HANDLER, accounts: [world.imapAccount(creds, { interval: '300ms' }), world.imapAccount(creds, { name: 'second', interval: '300ms' })] }, dir);
+    // The new account is another mailbox (the ledger belongs to the mailbox, not the name).
+    const other = await world.mailbox(['[1] "keep"']);
+    await writeConfig({ script: SPEC_HANDLER, accounts: [world.imapAccount(creds, { interval: '300ms' }), world.imapAccount(other, { name: 'second', interval: '300ms' })] }, dir);
     cli.signal('SIGHUP');
     const reloaded = await cli.waitFor((e) => e.type === 'watch' && e.state === 'reloaded', 'the reload');
     assert.equal(reloaded.accounts, 2);
-    // The new account's ledger is its own: it sees the message for the first time.
+    // Its ledger is its own: it sees its message for the first time.
     await cli.waitFor((e) => e.type === 'message' && e.account === 'second', 'the new account at work');
 
     await writeFile(join(dir, 'mailpoll.config.json'), '{ "accounts": [ { "name": "x", "protocol": "imap", "port": "99x" } ] }');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -66,7 +67,7 @@ function open(path = freshPath(), options: OpenStoreOptions = {}): Store {
 }
 
 const key = (uid: string, over: Partial<MessageKey> = {}): MessageKey => ({
-  account: 'support',
+  identity: 'support',
   mailbox: 'INBOX',
   uidValidity: '1700000000',
   uid,
@@ -76,8 +77,10 @@ const key = (uid: string, over: Partial<MessageKey> = {}): MessageKey => ({
 function message(uid: string, over: { key?: Partial<MessageKey>; raw?: Buffer; subject?: string; fingerprint?: string | null } = {}): ReceivedMessage {
   return {
     key: key(uid, over.key),
+    account: over.key?.identity ?? 'support',
     protocol: over.key?.uidValidity === null ? 'pop3' : 'imap',
     fingerprint: over.fingerprint === undefined ? `fp-${uid}` : over.fingerprint,
+    rawHash: createHash('sha256').update(over.raw ?? Buffer.from(`Subject: ${uid}\r\n\r\nbody ${uid}\r\n`)).digest('hex'),
     meta: {
       messageId: `<${uid}@example.com>`,
       sender: 'alice@example.com',
@@ -250,8 +253,7 @@ describe('openStore', () => {
     assert.deepEqual(query(path, "SELECT name FROM sqlite_schema WHERE name LIKE 'archive_files%'"), []);
 
     const store = open(path);
-    assert.equal(SCHEMA_VERSION, 2);
-    assert.equal(pragma(path, 'user_version'), 2);
+    assert.equal(pragma(path, 'user_version'), SCHEMA_VERSION);
     assert.equal(pragma(path, 'application_id'), APPLICATION_ID);
     assert.deepEqual(
       query(path, "SELECT name FROM sqlite_schema WHERE name LIKE 'archive_files%' ORDER BY name"),
@@ -260,7 +262,12 @@ describe('openStore', () => {
     const record = store.get(7);
     assert.deepEqual([record?.uid, record?.state, record?.hasRaw], ['1', 'done', true]);
     assert.ok(store.raw(7)?.equals(raw));
+    // Its row knows no server until an account of that name adopts it (migration 3).
+    assert.equal(store.findByUids(key(''), ['1']).size, 0);
+    assert.equal(store.findByUids(key('', { identity: 'legacy:support' }), ['1']).get('1')?.ref, 7);
+    assert.equal(store.adoptLegacyRows({ identity: 'support', mailbox: 'INBOX' }, { account: 'support', protocol: 'imap' }), 1);
     assert.equal(store.findByUids(key(''), ['1']).get('1')?.ref, 7);
+    assert.equal(store.get(7)?.account, 'support');
 
     // The new table works at once: a large copy becomes a file.
     const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
@@ -269,7 +276,7 @@ describe('openStore', () => {
     assert.ok(readFileSync(join(`${path}-archive`, `${ref}.eml`)).equals(big));
     store.close();
     open(path).close(); // and it opens again as current
-    assert.equal(pragma(path, 'user_version'), 2);
+    assert.equal(pragma(path, 'user_version'), SCHEMA_VERSION);
   });
 
   it('says so when the store cannot be created (a path under a regular file, which stops root too)', () => {
@@ -475,7 +482,9 @@ describe('ledger', () => {
     assert.equal(store.recordActionFailed(ref('1'), 'move failed: 2', 2), 'quarantined');
     assert.equal(store.get(ref('1'))?.state, 'quarantined');
     assert.equal(store.quarantinedCount('support'), 1);
-    assert.deepEqual(store.quarantinedRefs('support'), [ref('1')]);
+    assert.deepEqual(store.quarantinedRefs({ identity: 'support' }), [ref('1')]);
+    assert.deepEqual(store.quarantinedRefs({ identity: 'elsewhere' }), []);
+    assert.deepEqual(store.quarantinedRefs({}), [ref('1')]);
     assert.deepEqual(store.pendingDecisions('support', 'INBOX'), []);
   });
 
@@ -483,7 +492,7 @@ describe('ledger', () => {
     const { store, ref } = withReceived(['1', '2']);
     store.rekey(ref('1'), key('41', { uidValidity: '1800000000' }));
     assert.equal(store.findByUids(key(''), ['1']).size, 0);
-    const moved = store.findByUids({ account: 'support', mailbox: 'INBOX', uidValidity: '1800000000' }, ['41']);
+    const moved = store.findByUids({ identity: 'support', mailbox: 'INBOX', uidValidity: '1800000000' }, ['41']);
     assert.equal(moved.get('41')?.ref, ref('1'));
     assertStoreError(() => store.rekey(ref('2'), key('41', { uidValidity: '1800000000' })), `ref ${ref('1')} already has it`);
     assertStoreError(() => store.rekey(999_999, key('99')), 'no message with ref 999999');
@@ -499,7 +508,7 @@ describe('ledger', () => {
         message('2'),
         message('1', { key: { mailbox: 'Other' } }),
         message('1', { key: { uidValidity: '5' } }),
-        message('1', { key: { account: 'sales' } }),
+        message('1', { key: { identity: 'sales' } }),
       ],
       { archive: false },
     );
@@ -513,33 +522,38 @@ describe('ledger', () => {
   it('a key without UIDVALIDITY (POP3, Maildir) is still unique', () => {
     const store = open();
     const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    const pop = { key: { account: 'legacy', mailbox: '', uidValidity: null } };
+    const pop = { key: { identity: 'legacy', mailbox: '', uidValidity: null } };
     const first = store.recordReceived(runId, [message('UIDL-1', pop)], { archive: false }).get('UIDL-1');
     const second = store.recordReceived(runId, [message('UIDL-1', pop)], { archive: false }).get('UIDL-1');
     assert.equal(first, second);
-    const found = store.findByUids({ account: 'legacy', mailbox: '', uidValidity: null }, ['UIDL-1']);
+    const found = store.findByUids({ identity: 'legacy', mailbox: '', uidValidity: null }, ['UIDL-1']);
     assert.equal(found.get('UIDL-1')?.uidValidity, null);
     assert.equal(found.get('UIDL-1')?.protocol, 'pop3');
     assert.equal(store.history({ account: 'legacy' }).messages.length, 1);
   });
 
-  it('findByFingerprints looks across mailboxes of one account only', () => {
+  it('findRenumbered looks in one mailbox of one identity, under other UIDVALIDITYs, on the server only', () => {
     const store = open();
     const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    store.recordReceived(
+    const refs = store.recordReceived(
       runId,
       [
-        message('1', { fingerprint: 'fp-a' }),
-        message('7', { fingerprint: 'fp-b', key: { mailbox: 'Archive', uidValidity: '9' } }),
-        message('8', { fingerprint: 'fp-c', key: { account: 'sales' } }),
-        message('9', { fingerprint: null }),
+        message('1', { fingerprint: 'fp-a', key: { uidValidity: '9' } }),
+        message('2', { fingerprint: 'fp-a', key: { uidValidity: '9' } }),
+        message('3', { fingerprint: 'fp-b' }),
+        message('7', { fingerprint: 'fp-c', key: { mailbox: 'Archive', uidValidity: '9' } }),
+        message('8', { fingerprint: 'fp-d', key: { identity: 'sales', uidValidity: '9' } }),
+        message('9', { fingerprint: 'fp-e', key: { uidValidity: '9' } }),
       ],
       { archive: false },
     );
-    const found = store.findByFingerprints('support', ['fp-a', 'fp-b', 'fp-c', 'fp-zzz']);
-    assert.deepEqual([...found.keys()].sort(), ['fp-a', 'fp-b']);
-    assert.equal(found.get('fp-b')?.mailbox, 'Archive');
-    assert.equal(store.findByFingerprints('support', []).size, 0);
+    store.recordHandled(refs.get('9')!, decide('delete'));
+    store.markDone([refs.get('9')!]);
+    const found = store.findRenumbered({ identity: 'support', mailbox: 'INBOX', uidValidity: '1700000000' }, ['fp-a', 'fp-b', 'fp-c', 'fp-d', 'fp-e', 'fp-zzz']);
+    assert.deepEqual([...found.keys()], ['fp-a'], 'same key, other folder, other identity and deleted rows are left out');
+    assert.deepEqual(found.get('fp-a')?.map((record) => record.uid), ['1', '2']);
+    assert.equal(found.get('fp-a')?.[0]?.rawHash, createHash('sha256').update('Subject: 1\r\n\r\nbody 1\r\n').digest('hex'));
+    assert.equal(store.findRenumbered({ identity: 'support', mailbox: 'INBOX', uidValidity: '1700000000' }, []).size, 0);
   });
 
   it('pendingDecisions lists handled messages of one mailbox, oldest first', () => {
@@ -805,7 +819,7 @@ describe('history', () => {
     const clock = manualClock();
     const store = open(freshPath(), { now: clock.now });
     const run1 = store.beginRun({ pid: 11, command: 'run', dryRun: true });
-    store.recordReceived(run1, [message('1'), message('2', { key: { account: 'sales' } })], { archive: false });
+    store.recordReceived(run1, [message('1'), message('2', { key: { identity: 'sales' } })], { archive: false });
     store.recordAccountRun(run1, { account: 'support', status: 'ok', fetched: 1, processed: 1, failed: 0, transitions: 0, error: null, durationMs: 12.6 });
     store.recordAccountRun(run1, { account: 'sales', status: 'error', fetched: 0, processed: 0, failed: 0, transitions: 0, error: 'login failed', durationMs: 3 });
     store.endRun(run1, 3);
@@ -899,7 +913,7 @@ describe('leases', () => {
     const leaseRow = () => {
       const db = rawDatabase(path, { readonly: true });
       try {
-        return db.prepare('SELECT host, expires_at FROM leases WHERE account = ?').get('support');
+        return db.prepare('SELECT host, expires_at FROM leases WHERE identity = ?').get('support');
       } finally {
         db.close();
       }

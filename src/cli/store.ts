@@ -37,6 +37,12 @@ export async function openCliStore(location: StoreLocation): Promise<Store> {
   return openStore(storePath(location), { now: storeClock() });
 }
 
+/** `--dry-run`: the store read as it is, nothing written, no file created (dry-run.ts). */
+export async function openDryRunCliStore(location: StoreLocation): Promise<Store> {
+  const { openDryRunStore } = await import('../store/dry-run.js');
+  return openDryRunStore(storePath(location), { now: storeClock() });
+}
+
 /**
  * The config, for commands that need only its `store:` and retention keys: without `-c`,
  * a missing config is fine (the default store is used); an invalid one is still an error.

@@ -4,7 +4,8 @@
  * not be worked on.
  */
 import type { AccountConfig } from '../config/types.js';
-import { asAccountError, MailpollError } from '../errors.js';
+import { asAccountError, describeError, MailpollError } from '../errors.js';
+import { mailboxIdentity } from '../mailbox/identity.js';
 import type { Lease, Store } from '../store/types.js';
 import type { CycleResult } from './cycle.js';
 
@@ -19,7 +20,8 @@ const LEASE_RENEW_MS = 20_000;
  * slept, and another process took it): the work stops after the message in hand.
  */
 export async function withLease(store: Store, account: AccountConfig, work: (leaseLost: AbortSignal) => Promise<CycleResult>): Promise<CycleResult> {
-  const taken = store.acquireLease(account.name, { ttlMs: LEASE_TTL_MS });
+  // By the mailbox, not the name: one mailbox under two names is one lease, two under one name two.
+  const taken = store.acquireLease(mailboxIdentity(account), { ttlMs: LEASE_TTL_MS });
   if (!taken.ok) {
     const since = new Date(taken.holder.since).toTimeString().slice(0, 8);
     const result = failedCycle(account, new MailpollError(`${account.name}: busy (pid ${taken.holder.pid} since ${since})`));
@@ -50,7 +52,7 @@ function counts(result: CycleResult): Pick<CycleResult, 'fetched' | 'processed' 
 export function recordOutcome(store: Store, runId: number, account: AccountConfig, result: CycleResult, durationMs: number) {
   const error = result.error?.message ?? null;
   store.recordAccountRun(runId, { ...counts(result), account: account.name, status: result.status, error, durationMs });
-  const quarantined = store.quarantinedCount(account.name);
+  const quarantined = store.quarantinedCount(mailboxIdentity(account));
   return {
     account: account.name,
     protocol: account.protocol,

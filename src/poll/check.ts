@@ -13,7 +13,7 @@ export interface CheckOptions {
   reporter: Reporter;
   debug?: ((line: string) => void) | undefined;
   /** The account's quarantined messages in the store; absent when there is no store yet. */
-  quarantined?: ((account: string) => number) | undefined;
+  quarantined?: ((account: AccountConfig) => number) | undefined;
   now?: () => number;
 }
 
@@ -31,7 +31,7 @@ export async function checkAccounts(options: CheckOptions): Promise<ExitCode> {
       total: null,
       unseen: null,
       bytes: null,
-      quarantined: options.quarantined?.(account.name) ?? null,
+      quarantined: options.quarantined?.(account) ?? null,
       retry: null,
       status: 'ok',
       error: null,

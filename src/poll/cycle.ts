@@ -19,6 +19,7 @@
  * handlers run, the next batch is already downloading; its server actions wait for that
  * download to end, as the connection carries one command at a time.
  */
+import { createHash } from 'node:crypto';
 import type { AccountConfig } from '../config/types.js';
 import { planDecision } from '../decision/plan.js';
 import type { Decision } from '../decision/types.js';
@@ -26,7 +27,8 @@ import { asAccountError, ConnectionError, describeError, MailpollError, StoreErr
 import { parseLevelOf } from '../handler/load.js';
 import { createHandlerContext, runHandler } from '../handler/run.js';
 import type { Handler, HandlerContext, MailMessage } from '../handler/types.js';
-import type { Candidate, Disposition, FetchedMessage, Mailbox, MailboxStatus } from '../mailbox/types.js';
+import { mailboxIdentity } from '../mailbox/identity.js';
+import type { Candidate, Disposition, FetchedMessage, Mailbox, MailboxStatus, Protocol } from '../mailbox/types.js';
 import { parseMessage } from '../message/parse.js';
 import type { MessageEvent, Reporter } from '../report/types.js';
 import { fingerprint } from '../store/fingerprint.js';
@@ -139,7 +141,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
       connected: false,
       opened: undefined,
     },
-    where: { account: account.name, mailbox: '', uidValidity: null },
+    where: { identity: mailboxIdentity(account), mailbox: '', uidValidity: null },
     awaitingClose: [],
     awaitingExpunge: [],
     headersOnly: parseLevelOf(deps.handler) === 'headers',
@@ -150,7 +152,8 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     const status = options.opened ?? (await mailbox.open());
     cycle.result.connected = true;
     cycle.result.opened = status;
-    cycle.where = { account: account.name, mailbox: status.folder, uidValidity: status.uidValidity?.toString() ?? null };
+    cycle.where = { identity: cycle.where.identity, mailbox: status.folder, uidValidity: status.uidValidity?.toString() ?? null };
+    deps.store.adoptLegacyRows(cycle.where, { account: account.name, protocol: account.protocol });
     await recoverDecisions(cycle);
     injectTestFault();
     const candidates = await selectCandidates(cycle);
@@ -207,7 +210,7 @@ async function recoverDecisions(cycle: Cycle): Promise<void> {
   const { store, mailbox } = cycle.deps;
   if (cycle.options.dryRun) return;
   const pending = store
-    .pendingDecisions(cycle.account.name, cycle.where.mailbox)
+    .pendingDecisions(cycle.where.identity, cycle.where.mailbox)
     .filter((record) => record.uidValidity === cycle.where.uidValidity && record.action !== null)
     .filter((record) => !deferred(cycle, record));
   if (pending.length === 0) return;
@@ -235,7 +238,7 @@ async function recoverDecisions(cycle: Cycle): Promise<void> {
 async function selectCandidates(cycle: Cycle): Promise<Candidate[]> {
   const { account } = cycle;
   const { store, mailbox } = cycle.deps;
-  const listed = await mailbox.list({
+  const candidates = await mailbox.list({
     onlyUnseen: account.onlyUnseen,
     limit: perCycleLimit(account, cycle.options),
     skip: (uid) => {
@@ -243,7 +246,6 @@ async function selectCandidates(cycle: Cycle): Promise<Candidate[]> {
       return finished(record, account) || (record !== undefined && deferred(cycle, record));
     },
   });
-  const candidates = skipKnownFingerprints(cycle, listed);
 
   const max = account.maxMessageSize;
   if (max === undefined) return candidates;
@@ -252,11 +254,20 @@ async function selectCandidates(cycle: Cycle): Promise<Candidate[]> {
   return candidates.filter((candidate) => (candidate.size ?? 0) <= max);
 }
 
-/** The ledger has finished with this message: it is not handed over again. */
+/**
+ * The ledger has finished with this message: it is not listed again. A uid made from headers
+ * proves nothing on its own: such a message is downloaded and compared (skipKnown), unless it
+ * was never downloaded at all (quarantined as too large: a look-alike is too large as well).
+ */
 function finished(record: MessageRecord | undefined, account: AccountConfig): boolean {
   if (record === undefined) return false;
+  if (namedByHeaders(record.protocol, record.uid) && record.state !== 'handled' && (record.rawHash !== null || record.hasRaw)) return false;
+  return settled(record, account);
+}
+
+/** Done (unless reprocess), quarantined (until `mailpoll retry`) or handled (its Decision is applied, not the handler). */
+function settled(record: MessageRecord, account: AccountConfig): boolean {
   if (record.state === 'done') return !account.reprocess;
-  // quarantined: until `mailpoll retry`; handled: its Decision is applied, not the handler.
   return record.state === 'quarantined' || record.state === 'handled';
 }
 
@@ -270,29 +281,77 @@ function deferred(cycle: Cycle, record: MessageRecord): boolean {
   return true;
 }
 
+/** POP3 without UIDL names messages by a hash of their headers (pop3.ts, `fp:`): a look-alike gets the same uid. */
+function namedByHeaders(protocol: Protocol, uid: string): boolean {
+  return protocol === 'pop3' && uid.startsWith('fp:');
+}
+
 /**
- * A UIDVALIDITY change renumbers every message: find them again by fingerprint (Message-ID,
- * Date, size) instead of handing the whole folder over again, and move their rows to the new key.
+ * Downloaded messages the ledger knows under another name, recognised by their bytes: a
+ * sender chooses Message-ID and Date, so the header fingerprint only finds a candidate
+ * record, and the sha256 of the source must equal the one recorded. Only where the ledger
+ * cannot know a message otherwise:
+ * - POP3 without UIDL: the uid is a header fingerprint. A settled record under it is this
+ *   message if the bytes match; else it is set aside and this message is new.
+ * - IMAP, a record of this folder under an older UIDVALIDITY that the ledger still believes
+ *   on the server: this message renumbered, if the bytes match; its row moves to the new key.
+ *   Such rows exist only after a UIDVALIDITY change, until each is found again (a run cut
+ *   short by maxMessages goes on next run) or purged.
+ * Returns the messages to hand over, in a new array.
  */
-function skipKnownFingerprints(cycle: Cycle, candidates: Candidate[]): Candidate[] {
-  const prints = new Map<string, Candidate>();
-  for (const candidate of candidates) {
-    const print = fingerprint({ messageId: candidate.messageId, sentDate: candidate.sentDate, size: candidate.size });
-    if (print !== null) prints.set(print, candidate);
+function skipKnown(cycle: Cycle, items: Received[]): Received[] {
+  const known = new Set<Received>();
+  const byHeaders = items.filter((item) => namedByHeaders(cycle.account.protocol, item.message.uid));
+  if (byHeaders.length > 0) recogniseByHeaderUid(cycle, byHeaders, known);
+  if (cycle.where.uidValidity !== null) recogniseRenumbered(cycle, items, known);
+  return items.filter((item) => !known.has(item));
+}
+
+function recogniseByHeaderUid(cycle: Cycle, items: Received[], known: Set<Received>): void {
+  const { store } = cycle.deps;
+  const records = store.findByUids(cycle.where, items.map((item) => item.message.uid));
+  for (const item of items) {
+    const record = records.get(item.message.uid);
+    if (record === undefined || record.state === 'handled' || !settled(record, cycle.account)) continue;
+    if (rawHashOf(cycle, record) === item.rawHash) known.add(item);
+    else if (!cycle.options.dryRun) store.setAside(record.ref);
   }
-  if (prints.size === 0) return candidates;
-  const known = cycle.deps.store.findByFingerprints(cycle.account.name, [...prints.keys()]);
-  const skipped = new Set<string>();
-  for (const [print, record] of known) {
-    const candidate = prints.get(print)!;
-    const sameKey = record.uid === candidate.uid && record.uidValidity === cycle.where.uidValidity;
-    const movedKey = record.mailbox === cycle.where.mailbox && record.onServer && !sameKey;
-    if (movedKey && finished(record, cycle.account)) {
-      if (!cycle.options.dryRun) cycle.deps.store.rekey(record.ref, { ...cycle.where, uid: candidate.uid });
-      skipped.add(candidate.uid);
-    }
+}
+
+function recogniseRenumbered(cycle: Cycle, items: Received[], known: Set<Received>): void {
+  const { store } = cycle.deps;
+  const prints = items.flatMap((item) => (item.print === null ? [] : [item.print]));
+  const records = prints.length === 0 ? new Map<string, MessageRecord[]>() : store.findRenumbered(cycle.where, prints);
+  if (records.size === 0) return;
+  // A uid the ledger has under the current key already (a failed attempt) is not a new name.
+  const current = store.findByUids(cycle.where, items.map((item) => item.message.uid));
+  const taken = new Set<number>();
+  for (const item of items) {
+    if (item.print === null || current.has(item.message.uid)) continue;
+    const record = records
+      .get(item.print)
+      ?.find((candidate) => !taken.has(candidate.ref) && settled(candidate, cycle.account) && rawHashOf(cycle, candidate) === item.rawHash);
+    if (record === undefined) continue;
+    taken.add(record.ref);
+    if (!cycle.options.dryRun) store.rekey(record.ref, { ...cycle.where, uid: item.message.uid });
+    known.add(item);
   }
-  return candidates.filter((candidate) => !skipped.has(candidate.uid));
+}
+
+/** The recorded hash, else (a row of an older store) the hash of its archived copy; null: no proof. */
+function rawHashOf(cycle: Cycle, record: MessageRecord): string | null {
+  if (record.rawHash !== null) return record.rawHash;
+  if (!record.hasRaw) return null;
+  try {
+    const raw = cycle.deps.store.raw(record.ref);
+    return raw === undefined ? null : sha256(raw);
+  } catch {
+    return null;
+  }
+}
+
+function sha256(raw: Buffer): string {
+  return createHash('sha256').update(raw).digest('hex');
 }
 
 /** Never downloaded, never deleted: recorded as quarantined so later runs skip it quietly. */
@@ -305,8 +364,10 @@ function quarantineTooLarge(cycle: Cycle, candidates: Candidate[], max: number):
         runId,
         candidates.map((candidate) => ({
           key: { ...cycle.where, uid: candidate.uid },
+          account: cycle.account.name,
           protocol: cycle.account.protocol,
           fingerprint: fingerprint({ messageId: candidate.messageId, sentDate: candidate.sentDate, size: candidate.size }),
+          rawHash: null,
           meta: { messageId: candidate.messageId ?? null, sender: null, subject: null, date: null, size: candidate.size ?? null },
           raw: undefined,
         })),
@@ -391,9 +452,13 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
   const { account, options } = cycle;
   cycle.result.fetched += fetched.length;
 
-  const items: Array<Received | undefined> = [];
-  for (const message of fetched) if (message !== undefined) items.push(await readHeaders(cycle, message));
+  const read: Received[] = [];
+  for (const message of fetched) if (message !== undefined) read.push(await readHeaders(cycle, message));
   fetched.length = 0;
+  // Recognised as already handled under another name: not handed over, not counted as fetched.
+  const items: Array<Received | undefined> = skipKnown(cycle, read);
+  cycle.result.fetched -= read.length - items.length;
+  read.length = 0;
   const refs = recordReceived(cycle, items as Received[]);
 
   const inHand: InHand[] = [];
@@ -437,6 +502,8 @@ interface Received {
   error: unknown;
   meta: MessageMeta & { size: number };
   print: string | null;
+  /** sha256 of the source as downloaded: what proves it is a message already handled. */
+  rawHash: string;
 }
 
 async function readHeaders(cycle: Cycle, message: FetchedMessage): Promise<Received> {
@@ -444,10 +511,10 @@ async function readHeaders(cycle: Cycle, message: FetchedMessage): Promise<Recei
     const headers = await parseMessage(message, { account: cycle.account.name, folder: cycle.account.folder, headersOnly: true });
     const meta = metaOf(headers, message.size);
     const print = fingerprint({ messageId: headers.messageId, sentDate: sentDateOf(headers), size: message.size });
-    return { message, headers, error: undefined, meta, print };
+    return { message, headers, error: undefined, meta, print, rawHash: sha256(message.raw) };
   } catch (error) {
     const meta = { messageId: null, sender: null, subject: null, date: null, size: message.size };
-    return { message, headers: undefined, error, meta, print: null };
+    return { message, headers: undefined, error, meta, print: null, rawHash: sha256(message.raw) };
   }
 }
 
@@ -470,8 +537,10 @@ function recordReceived(cycle: Cycle, items: readonly Received[]): Map<string, n
     runId,
     items.map((item) => ({
       key: { ...cycle.where, uid: item.message.uid },
+      account: cycle.account.name,
       protocol: cycle.account.protocol,
       fingerprint: item.print,
+      rawHash: item.rawHash,
       meta: item.meta,
       raw: item.message.raw,
     })),

@@ -11,9 +11,11 @@ export interface FingerprintParts {
 }
 
 /**
- * A stable identity for a message that survives a UIDVALIDITY change: sha256 (first 32 hex
- * digits) over the normalised Message-ID, Date header and size. Null when the message has
- * neither a Message-ID nor a Date header: size alone would confuse unrelated messages.
+ * What finds a message's record again after a UIDVALIDITY change: sha256 (first 32 hex
+ * digits) over the normalised Message-ID, Date header and size. A candidate, never a proof:
+ * a sender chooses these headers, so the cycle skips a message only when the sha256 of its
+ * raw source equals the recorded one. Null when the message has neither a Message-ID nor a
+ * Date header: size alone would confuse unrelated messages.
  */
 export function fingerprint(parts: FingerprintParts): string | null {
   const messageId = normaliseMessageId(parts.messageId);

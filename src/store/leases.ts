@@ -1,6 +1,8 @@
 /**
- * Per-account leases: at most one process works on an account at a time, across cron runs
- * that overlap and `watch` loops. A lease is a row (account, pid, host, token, expiry) taken in
+ * Per-mailbox leases: at most one process works on a mailbox at a time, across cron runs
+ * that overlap and `watch` loops. Keyed by the mailbox identity (src/mailbox/identity.ts), not the
+ * account's name: two configs naming unrelated mailboxes alike never wait for each other, and
+ * two names for one mailbox do. A lease is a row (identity, pid, host, token, expiry) taken in
  * a `BEGIN IMMEDIATE` transaction, so two processes racing for it are serialised by SQLite.
  *
  * A lease is taken over when it is past its expiry, or when its pid is dead on this host
@@ -54,58 +56,58 @@ export class Leases {
   ) {
     const { db } = context;
     this.selectLease = db.prepare<[string], LeaseRow>(
-      'SELECT pid, host, token, acquired_at, expires_at FROM leases WHERE account = ?',
+      'SELECT pid, host, token, acquired_at, expires_at FROM leases WHERE identity = ?',
     );
-    this.upsertLease = db.prepare<[{ account: string; pid: number; host: string; token: string; now: number; expiresAt: number }]>(
-      `INSERT OR REPLACE INTO leases (account, pid, host, token, acquired_at, expires_at)
-       VALUES (@account, @pid, @host, @token, @now, @expiresAt)`,
+    this.upsertLease = db.prepare<[{ identity: string; pid: number; host: string; token: string; now: number; expiresAt: number }]>(
+      `INSERT OR REPLACE INTO leases (identity, pid, host, token, acquired_at, expires_at)
+       VALUES (@identity, @pid, @host, @token, @now, @expiresAt)`,
     );
-    this.updateExpiry = db.prepare<[{ account: string; token: string; expiresAt: number }]>(
-      'UPDATE leases SET expires_at = @expiresAt WHERE account = @account AND token = @token',
+    this.updateExpiry = db.prepare<[{ identity: string; token: string; expiresAt: number }]>(
+      'UPDATE leases SET expires_at = @expiresAt WHERE identity = @identity AND token = @token',
     );
-    this.deleteLease = db.prepare<[{ account: string; token: string }]>(
-      'DELETE FROM leases WHERE account = @account AND token = @token',
+    this.deleteLease = db.prepare<[{ identity: string; token: string }]>(
+      'DELETE FROM leases WHERE identity = @identity AND token = @token',
     );
 
-    this.acquireTx = db.transaction((account: string, ttlMs: number): { token: string } | { holder: LeaseRow } => {
+    this.acquireTx = db.transaction((identity: string, ttlMs: number): { token: string } | { holder: LeaseRow } => {
       const now = context.now();
-      const row = this.selectLease.get(account);
+      const row = this.selectLease.get(identity);
       if (row && !this.canTakeOver(row, now)) return { holder: row };
       const token = randomBytes(16).toString('hex');
-      this.upsertLease.run({ account, pid: owner.pid, host: owner.hostname, token, now, expiresAt: now + ttlMs });
+      this.upsertLease.run({ identity, pid: owner.pid, host: owner.hostname, token, now, expiresAt: now + ttlMs });
       return { token };
     });
     this.renewTx = db.transaction(
-      (account: string, token: string, ttlMs: number) =>
-        this.updateExpiry.run({ account, token, expiresAt: context.now() + ttlMs }).changes > 0,
+      (identity: string, token: string, ttlMs: number) =>
+        this.updateExpiry.run({ identity, token, expiresAt: context.now() + ttlMs }).changes > 0,
     );
-    this.releaseTx = db.transaction((account: string, token: string) => this.deleteLease.run({ account, token }).changes > 0);
+    this.releaseTx = db.transaction((identity: string, token: string) => this.deleteLease.run({ identity, token }).changes > 0);
   }
 
   /**
-   * Take `account` for this process, or learn who has it. `guard` wraps the returned lease's
+   * Take `identity` for this process, or learn who has it. `guard` wraps the returned lease's
    * calls the way the store wraps its own (errors -> StoreError).
    */
-  acquire(account: string, ttlMs: number, guard: <T>(work: () => T) => T): LeaseResult {
+  acquire(identity: string, ttlMs: number, guard: <T>(work: () => T) => T): LeaseResult {
     if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`acquireLease: ttlMs must be a positive number, got ${ttlMs}`);
     const ttl = Math.ceil(ttlMs);
-    const result = this.acquireTx.immediate(account, ttl);
+    const result = this.acquireTx.immediate(identity, ttl);
     if ('holder' in result) {
       return { ok: false, holder: { pid: result.holder.pid, host: result.holder.host, since: result.holder.acquired_at } };
     }
-    return { ok: true, lease: new AccountLease(this, account, result.token, ttl, guard) };
+    return { ok: true, lease: new AccountLease(this, identity, result.token, ttl, guard) };
   }
 
   /** Push the expiry forward if the lease is still ours. False when it was lost (taken over). */
-  renew(account: string, token: string, ttlMs: number): boolean {
+  renew(identity: string, token: string, ttlMs: number): boolean {
     if (!this.context.db.open) return false;
-    return this.renewTx.immediate(account, token, ttlMs);
+    return this.renewTx.immediate(identity, token, ttlMs);
   }
 
   /** Delete the lease if it is still ours. */
-  release(account: string, token: string): boolean {
+  release(identity: string, token: string): boolean {
     if (!this.context.db.open) return false;
-    return this.releaseTx.immediate(account, token);
+    return this.releaseTx.immediate(identity, token);
   }
 
   private canTakeOver(row: LeaseRow, now: number): boolean {
@@ -121,7 +123,7 @@ class AccountLease implements Lease {
 
   constructor(
     private readonly leases: Leases,
-    private readonly account: string,
+    private readonly identity: string,
     private readonly token: string,
     private readonly ttlMs: number,
     private readonly guard: <T>(work: () => T) => T,
@@ -130,12 +132,12 @@ class AccountLease implements Lease {
   /** Returns false when the lease is no longer ours (released, expired and taken over, store closed). */
   renew(): boolean {
     if (this.released) return false;
-    return this.guard(() => this.leases.renew(this.account, this.token, this.ttlMs));
+    return this.guard(() => this.leases.renew(this.identity, this.token, this.ttlMs));
   }
 
   release(): void {
     if (this.released) return;
-    this.guard(() => this.leases.release(this.account, this.token));
+    this.guard(() => this.leases.release(this.identity, this.token));
     this.released = true;
   }
 }

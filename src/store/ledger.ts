@@ -17,13 +17,16 @@ import {
   toMessageRecord,
   toUidValidityColumn,
 } from './message-row.js';
-import type { MessageKey, MessageRecord, ReceivedMessage } from './types.js';
+import type { MessageKey, MessageRecord, QuarantineFilter, ReceivedMessage } from './types.js';
 
 export class Ledger {
   private readonly selectByUids;
   private readonly selectByUid;
-  private readonly selectByFingerprints;
+  private readonly selectRenumbered;
   private readonly selectPending;
+  private readonly selectLegacy;
+  private readonly updateLegacy;
+  private readonly updateSetAside;
   private readonly selectByRef;
   private readonly selectRefByKey;
   private readonly selectRaw;
@@ -49,6 +52,10 @@ export class Ledger {
   private readonly doneTx;
   private readonly rekeyTx;
   private readonly releaseTx;
+  private readonly adoptTx;
+  private readonly setAsideTx;
+  /** `identity|mailbox` pairs whose legacy rows were looked for by this connection. */
+  private readonly adopted = new Set<string>();
 
   constructor(
     private readonly context: StoreContext,
@@ -58,38 +65,52 @@ export class Ledger {
     this.selectByUids = db
       .prepare<[string, string, string, string], MessageTuple>(
         `SELECT ${MESSAGE_COLUMNS} FROM messages m
-         WHERE m.account = ? AND m.mailbox = ? AND m.uid_validity = ? AND m.uid IN (SELECT value FROM json_each(?))`,
+         WHERE m.identity = ? AND m.mailbox = ? AND m.uid_validity = ? AND m.uid IN (SELECT value FROM json_each(?))`,
       )
       .raw();
     // The cycle's `skip` asks one uid at a time: no JSON array for that.
     this.selectByUid = db
       .prepare<[string, string, string, string], MessageTuple>(
         `SELECT ${MESSAGE_COLUMNS} FROM messages m
-         WHERE m.account = ? AND m.mailbox = ? AND m.uid_validity = ? AND m.uid = ?`,
+         WHERE m.identity = ? AND m.mailbox = ? AND m.uid_validity = ? AND m.uid = ?`,
       )
       .raw();
-    // Several rows may share a fingerprint (the same message in two folders): the most
-    // recently updated one comes last and wins in the Map.
-    this.selectByFingerprints = db
-      .prepare<[string, string], MessageTuple>(
+    // Only rows the ledger still believes on the server under an older UIDVALIDITY can be a
+    // message renumbered since: once found again they are rekeyed and leave this set.
+    this.selectRenumbered = db
+      .prepare<[string, string, string, string], MessageTuple>(
         `SELECT ${MESSAGE_COLUMNS} FROM messages m
-         WHERE m.account = ? AND m.fingerprint IN (SELECT value FROM json_each(?))
+         WHERE m.identity = ? AND m.fingerprint IN (SELECT value FROM json_each(?))
+           AND m.mailbox = ? AND m.uid_validity <> ? AND m.on_server = 1
          ORDER BY m.updated_at, m.ref`,
       )
       .raw();
     this.selectPending = db
       .prepare<[string, string], MessageTuple>(
         `SELECT ${MESSAGE_COLUMNS} FROM messages m
-         WHERE m.account = ? AND m.mailbox = ? AND m.state = 'handled'
+         WHERE m.identity = ? AND m.mailbox = ? AND m.state = 'handled'
          ORDER BY m.handled_at, m.ref`,
       )
       .raw();
     this.selectByRef = db.prepare<[number], MessageTuple>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.ref = ?`).raw();
     this.selectRefByKey = db
       .prepare<[string, string, string, string], number>(
-        'SELECT ref FROM messages WHERE account = ? AND mailbox = ? AND uid_validity = ? AND uid = ?',
+        'SELECT ref FROM messages WHERE identity = ? AND mailbox = ? AND uid_validity = ? AND uid = ?',
       )
       .pluck();
+    this.selectLegacy = db
+      .prepare<[LegacyParams], number>(
+        'SELECT EXISTS (SELECT 1 FROM messages WHERE identity = @legacy AND protocol = @protocol AND mailbox = @mailbox)',
+      )
+      .pluck();
+    // OR IGNORE: a row whose key the identity already has stays legacy rather than fail the run.
+    this.updateLegacy = db.prepare<[LegacyParams & { identity: string }]>(
+      `UPDATE OR IGNORE messages SET identity = @identity
+       WHERE identity = @legacy AND protocol = @protocol AND mailbox = @mailbox`,
+    );
+    this.updateSetAside = db.prepare<[{ ref: number; now: number }]>(
+      `UPDATE messages SET uid = uid || '#' || ref, on_server = 0, updated_at = @now WHERE ref = @ref`,
+    );
     this.selectRaw = db.prepare<[number], Buffer>('SELECT raw FROM archive WHERE ref = ?').pluck();
     this.selectFileRow = db.prepare<[number], number>('SELECT bytes FROM archive_files WHERE ref = ?').pluck();
 
@@ -98,12 +119,13 @@ export class Ledger {
     // keeps its attempts, ref and first_seen_at, and forgets the previous Decision.
     this.upsertReceived = db
       .prepare<[UpsertParams], number>(
-        `INSERT INTO messages (account, mailbox, uid_validity, uid, protocol, fingerprint, message_id, sender,
-           subject, date, size, state, attempts, first_seen_at, updated_at, on_server, run_id)
-         VALUES (@account, @mailbox, @uidValidity, @uid, @protocol, @fingerprint, @messageId, @sender,
-           @subject, @date, @size, 'received', 0, @now, @now, 1, (SELECT id FROM runs WHERE id = @runId))
-         ON CONFLICT (account, mailbox, uid_validity, uid) DO UPDATE SET
-           protocol = excluded.protocol, fingerprint = excluded.fingerprint, message_id = excluded.message_id,
+        `INSERT INTO messages (identity, account, mailbox, uid_validity, uid, protocol, fingerprint, raw_sha256,
+           message_id, sender, subject, date, size, state, attempts, first_seen_at, updated_at, on_server, run_id)
+         VALUES (@identity, @account, @mailbox, @uidValidity, @uid, @protocol, @fingerprint, @rawHash,
+           @messageId, @sender, @subject, @date, @size, 'received', 0, @now, @now, 1, (SELECT id FROM runs WHERE id = @runId))
+         ON CONFLICT (identity, mailbox, uid_validity, uid) DO UPDATE SET
+           account = excluded.account, protocol = excluded.protocol, fingerprint = excluded.fingerprint,
+           raw_sha256 = coalesce(excluded.raw_sha256, raw_sha256), message_id = excluded.message_id,
            sender = excluded.sender, subject = excluded.subject, date = excluded.date, size = excluded.size,
            state = 'received', action = NULL, move_to = NULL, transition = NULL, handled_at = NULL,
            done_at = NULL, on_server = 1, updated_at = excluded.updated_at, run_id = excluded.run_id
@@ -142,11 +164,12 @@ export class Ledger {
       )
       .pluck();
     this.selectQuarantinedCount = db
-      .prepare<[string], number>("SELECT count(*) FROM messages WHERE account = ? AND state = 'quarantined'")
+      .prepare<[string], number>("SELECT count(*) FROM messages WHERE identity = ? AND state = 'quarantined'")
       .pluck();
     this.selectQuarantinedRefs = db
-      .prepare<[{ account: string | null }], number>(
-        "SELECT ref FROM messages WHERE (@account IS NULL OR account = @account) AND state = 'quarantined' ORDER BY ref",
+      .prepare<[{ identity: string | null; account: string | null }], number>(
+        `SELECT ref FROM messages WHERE state = 'quarantined'
+           AND (@identity IS NULL OR identity = @identity) AND (@account IS NULL OR account = @account) ORDER BY ref`,
       )
       .pluck();
     this.updateDone = db.prepare<[{ ref: number; now: number }]>(
@@ -155,7 +178,7 @@ export class Ledger {
        WHERE ref = @ref`,
     );
     this.updateKey = db.prepare<[KeyParams]>(
-      `UPDATE messages SET account = @account, mailbox = @mailbox, uid_validity = @uidValidity, uid = @uid,
+      `UPDATE messages SET identity = @identity, mailbox = @mailbox, uid_validity = @uidValidity, uid = @uid,
          on_server = 1, updated_at = @now
        WHERE ref = @ref`,
     );
@@ -171,12 +194,14 @@ export class Ledger {
         for (const message of messages) {
           const { key, meta } = message;
           const ref = this.upsertReceived.get({
-            account: key.account,
+            identity: key.identity,
+            account: message.account,
             mailbox: key.mailbox,
             uidValidity: toUidValidityColumn(key.uidValidity),
             uid: key.uid,
             protocol: message.protocol,
             fingerprint: message.fingerprint,
+            rawHash: message.rawHash,
             messageId: meta.messageId,
             sender: meta.sender,
             subject: meta.subject,
@@ -222,7 +247,7 @@ export class Ledger {
     });
     this.rekeyTx = db.transaction((ref: number, key: MessageKey) => {
       const uidValidity = toUidValidityColumn(key.uidValidity);
-      const holder = this.selectRefByKey.get(key.account, key.mailbox, uidValidity, key.uid);
+      const holder = this.selectRefByKey.get(key.identity, key.mailbox, uidValidity, key.uid);
       if (holder !== undefined && holder !== ref) {
         throw new StoreError(
           `store ${context.file}: cannot give ref ${ref} the key ${describeKey(key)}: ref ${holder} already has it`,
@@ -232,35 +257,57 @@ export class Ledger {
       if (result.changes === 0) throw unknownRefError(context, ref);
     });
     this.releaseTx = db.transaction((ref: number) => this.updateReleased.run({ ref, now: context.now() }).changes > 0);
+    this.adoptTx = db.transaction((params: LegacyParams & { identity: string }) => this.updateLegacy.run(params).changes);
+    this.setAsideTx = db.transaction((ref: number) => {
+      if (this.updateSetAside.run({ ref, now: context.now() }).changes === 0) throw unknownRefError(context, ref);
+    });
   }
 
   findByUids(key: Omit<MessageKey, 'uid'>, uids: readonly string[]): Map<string, MessageRecord> {
     const found = new Map<string, MessageRecord>();
     const uidValidity = toUidValidityColumn(key.uidValidity);
     if (uids.length === 1) {
-      const row = this.selectByUid.get(key.account, key.mailbox, uidValidity, uids[0] as string);
+      const row = this.selectByUid.get(key.identity, key.mailbox, uidValidity, uids[0] as string);
       if (row !== undefined) found.set(row[UID_COLUMN], toMessageRecord(row));
       return found;
     }
     if (uids.length === 0) return found;
-    const rows = this.selectByUids.all(key.account, key.mailbox, uidValidity, JSON.stringify(uids));
+    const rows = this.selectByUids.all(key.identity, key.mailbox, uidValidity, JSON.stringify(uids));
     for (const row of rows) found.set(row[UID_COLUMN], toMessageRecord(row));
     return found;
   }
 
-  findByFingerprints(account: string, fingerprints: readonly string[]): Map<string, MessageRecord> {
-    const found = new Map<string, MessageRecord>();
+  findRenumbered(where: Omit<MessageKey, 'uid'>, fingerprints: readonly string[]): Map<string, MessageRecord[]> {
+    const found = new Map<string, MessageRecord[]>();
     const wanted = fingerprints.filter((fingerprint) => typeof fingerprint === 'string' && fingerprint !== '');
     if (wanted.length === 0) return found;
-    for (const row of this.selectByFingerprints.all(account, JSON.stringify(wanted))) {
+    const uidValidity = toUidValidityColumn(where.uidValidity);
+    for (const row of this.selectRenumbered.all(where.identity, JSON.stringify(wanted), where.mailbox, uidValidity)) {
       const value = row[FINGERPRINT_COLUMN];
-      if (value !== null) found.set(value, toMessageRecord(row));
+      if (value === null) continue;
+      let list = found.get(value);
+      if (!list) found.set(value, (list = []));
+      list.push(toMessageRecord(row));
     }
     return found;
   }
 
-  pendingDecisions(account: string, mailbox: string): MessageRecord[] {
-    return this.selectPending.all(account, mailbox).map(toMessageRecord);
+  pendingDecisions(identity: string, mailbox: string): MessageRecord[] {
+    return this.selectPending.all(identity, mailbox).map(toMessageRecord);
+  }
+
+  /** A read first: the write lock is taken only when there is something to adopt. */
+  adoptLegacyRows(where: Omit<MessageKey, 'uid' | 'uidValidity'>, owner: { account: string; protocol: string }): number {
+    const seen = `${where.identity}\0${where.mailbox}\0${owner.account}`;
+    if (this.adopted.has(seen)) return 0;
+    const params = { legacy: `legacy:${owner.account}`, protocol: owner.protocol, mailbox: where.mailbox };
+    const adopted = this.selectLegacy.get(params) === 1 ? this.adoptTx.immediate({ ...params, identity: where.identity }) : 0;
+    this.adopted.add(seen);
+    return adopted;
+  }
+
+  setAside(ref: number): void {
+    this.setAsideTx.immediate(ref);
   }
 
   get(ref: number): MessageRecord | undefined {
@@ -311,12 +358,12 @@ export class Ledger {
     return this.actionFailedTx.immediate(ref, capErrorText(error), maxAttempts);
   }
 
-  quarantinedCount(account: string): number {
-    return this.selectQuarantinedCount.get(account) ?? 0;
+  quarantinedCount(identity: string): number {
+    return this.selectQuarantinedCount.get(identity) ?? 0;
   }
 
-  quarantinedRefs(account: string | undefined): number[] {
-    return this.selectQuarantinedRefs.all({ account: account ?? null });
+  quarantinedRefs(filter: QuarantineFilter): number[] {
+    return this.selectQuarantinedRefs.all({ identity: filter.identity ?? null, account: filter.account ?? null });
   }
 
   markDone(refs: readonly number[]): void {
@@ -364,12 +411,14 @@ interface FileWork {
 }
 
 interface UpsertParams {
+  identity: string;
   account: string;
   mailbox: string;
   uidValidity: string;
   uid: string;
   protocol: string;
   fingerprint: string | null;
+  rawHash: string | null;
   messageId: string | null;
   sender: string | null;
   subject: string | null;
@@ -387,9 +436,15 @@ interface HandledParams {
   now: number;
 }
 
+interface LegacyParams {
+  legacy: string;
+  protocol: string;
+  mailbox: string;
+}
+
 interface KeyParams {
   ref: number;
-  account: string;
+  identity: string;
   mailbox: string;
   uidValidity: string;
   uid: string;
@@ -397,5 +452,5 @@ interface KeyParams {
 }
 
 function describeKey(key: MessageKey): string {
-  return [key.account, key.mailbox, key.uidValidity ?? '-', key.uid].join('/');
+  return [key.identity, key.mailbox, key.uidValidity ?? '-', key.uid].join('/');
 }

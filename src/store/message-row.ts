@@ -7,16 +7,16 @@
 import type { Action, Protocol } from '../mailbox/types.js';
 import type { MessageRecord, MessageState } from './types.js';
 
-export const MESSAGE_COLUMNS = `m.ref, m.account, m.mailbox, m.uid_validity, m.uid, m.protocol, m.fingerprint,
+export const MESSAGE_COLUMNS = `m.ref, m.identity, m.mailbox, m.uid_validity, m.uid, m.protocol, m.fingerprint,
   m.message_id, m.sender, m.subject, m.date, m.size, m.state, m.action, m.move_to, m.transition,
   m.attempts, m.last_error, m.first_seen_at, m.updated_at, m.handled_at, m.done_at, m.on_server,
   (EXISTS (SELECT 1 FROM archive a WHERE a.ref = m.ref) OR EXISTS (SELECT 1 FROM archive_files f WHERE f.ref = m.ref)),
-  m.run_id`;
+  m.run_id, m.account, m.raw_sha256`;
 
 /** One row of `SELECT ${MESSAGE_COLUMNS}` in raw mode, in that order. */
 export type MessageTuple = [
   ref: number,
-  account: string,
+  identity: string,
   mailbox: string,
   uidValidity: string,
   uid: string,
@@ -40,6 +40,8 @@ export type MessageTuple = [
   onServer: 0 | 1,
   hasRaw: 0 | 1,
   runId: number | null,
+  account: string,
+  rawHash: string | null,
 ];
 
 /** Positions in MessageTuple used outside the mapping. */
@@ -54,12 +56,14 @@ export function toUidValidityColumn(uidValidity: string | null): string {
 export function toMessageRecord(row: MessageTuple): MessageRecord {
   return {
     ref: row[0],
-    account: row[1],
+    identity: row[1],
+    account: row[25],
     mailbox: row[2],
     uidValidity: row[3] === '' ? null : row[3],
     uid: row[4],
     protocol: row[5],
     fingerprint: row[6],
+    rawHash: row[26],
     messageId: row[7],
     sender: row[8],
     subject: row[9],

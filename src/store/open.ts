@@ -26,6 +26,8 @@ export interface OpenStoreOptions {
   isAlive?: (pid: number) => boolean;
   /** Where a line goes when a store file or folder is made private. Default stderr. */
   notice?: Notice;
+  /** An empty store in memory, named `path` in messages: nothing is created on disk (a dry run without a store file). */
+  memory?: boolean;
 }
 
 /**
@@ -37,9 +39,12 @@ export function openStore(path: string, options: OpenStoreOptions = {}): Store {
   const file = resolve(path);
   let db: Database.Database;
   try {
-    ensureFolder(dirname(file));
-    makePrivate(file, options.notice ?? stderrNotice);
-    db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    if (options.memory) db = new Database(':memory:');
+    else {
+      ensureFolder(dirname(file));
+      makePrivate(file, options.notice ?? stderrNotice);
+      db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    }
   } catch (error) {
     throw toStoreError(error, file);
   }

@@ -129,6 +129,28 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX archive_files_stored ON archive_files (stored_at);
     `,
   },
+  {
+    version: 3,
+    description: 'ledger and leases keyed by the mailbox identity; the account name a label; raw hashes',
+    // Rows and leases were keyed by the account's name, which two configs can share for two
+    // unrelated mailboxes. The key column becomes `identity` (src/mailbox/identity.ts:
+    // `imap://login@host/FOLDER`, `pop3://...`, `maildir:///abs/path`); renaming it
+    // keeps the UNIQUE constraint and the indexes on it, without rebuilding `messages` (a
+    // DROP would cascade into the archive). `account` comes back as the label shown.
+    // An old row cannot know its server: it gets `legacy:<name>`, and the first run of an
+    // account of that name, protocol and folder adopts it (Store.adoptLegacyRows). That
+    // guess is the one the old store made on every run, made once more; a name shared by
+    // two configs hands the old rows to whichever runs first, as the old store did.
+    // `raw_sha256` (hex) proves that a message found under a new key is the one handled.
+    sql: `
+      ALTER TABLE messages RENAME COLUMN account TO identity;
+      ALTER TABLE messages ADD COLUMN account TEXT NOT NULL DEFAULT '';
+      ALTER TABLE messages ADD COLUMN raw_sha256 TEXT;
+      UPDATE messages SET account = identity, identity = 'legacy:' || identity;
+      CREATE INDEX messages_account ON messages (account);
+      ALTER TABLE leases RENAME COLUMN account TO identity;
+    `,
+  },
 ];
 
 /** The version this mailpoll writes and understands. */

@@ -5,6 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import type { Decision } from '../decision/types.js';
+import type { Protocol } from '../mailbox/types.js';
 import { ArchiveFiles } from './archive-files.js';
 import type { StoreContext } from './context.js';
 import { toStoreError } from './failure.js';
@@ -21,6 +22,7 @@ import type {
   MessageRecord,
   PurgeOptions,
   PurgeResult,
+  QuarantineFilter,
   ReceivedMessage,
   RunRecord,
   Store,
@@ -71,20 +73,24 @@ export class SqliteStore implements Store {
     this.guard(() => this.runLog.endRun(runId, exitCode));
   }
 
-  acquireLease(account: string, options: { ttlMs: number }): LeaseResult {
-    return this.guard(() => this.leases.acquire(account, options.ttlMs, (work) => this.guard(work)));
+  acquireLease(identity: string, options: { ttlMs: number }): LeaseResult {
+    return this.guard(() => this.leases.acquire(identity, options.ttlMs, (work) => this.guard(work)));
   }
 
   findByUids(key: Omit<MessageKey, 'uid'>, uids: readonly string[]): Map<string, MessageRecord> {
     return this.guard(() => this.ledger.findByUids(key, uids));
   }
 
-  findByFingerprints(account: string, fingerprints: readonly string[]): Map<string, MessageRecord> {
-    return this.guard(() => this.ledger.findByFingerprints(account, fingerprints));
+  findRenumbered(where: Omit<MessageKey, 'uid'>, fingerprints: readonly string[]): Map<string, MessageRecord[]> {
+    return this.guard(() => this.ledger.findRenumbered(where, fingerprints));
   }
 
-  pendingDecisions(account: string, mailbox: string): MessageRecord[] {
-    return this.guard(() => this.ledger.pendingDecisions(account, mailbox));
+  pendingDecisions(identity: string, mailbox: string): MessageRecord[] {
+    return this.guard(() => this.ledger.pendingDecisions(identity, mailbox));
+  }
+
+  adoptLegacyRows(where: Omit<MessageKey, 'uid' | 'uidValidity'>, owner: { account: string; protocol: Protocol }): number {
+    return this.guard(() => this.ledger.adoptLegacyRows(where, owner));
   }
 
   recordReceived(runId: number, messages: readonly ReceivedMessage[], options: { archive: boolean }): Map<string, number> {
@@ -103,12 +109,12 @@ export class SqliteStore implements Store {
     return this.guard(() => this.ledger.recordActionFailed(ref, error, maxAttempts));
   }
 
-  quarantinedCount(account: string): number {
-    return this.guard(() => this.ledger.quarantinedCount(account));
+  quarantinedCount(identity: string): number {
+    return this.guard(() => this.ledger.quarantinedCount(identity));
   }
 
-  quarantinedRefs(account: string | undefined): number[] {
-    return this.guard(() => this.ledger.quarantinedRefs(account));
+  quarantinedRefs(filter: QuarantineFilter): number[] {
+    return this.guard(() => this.ledger.quarantinedRefs(filter));
   }
 
   now(): number {
@@ -121,6 +127,10 @@ export class SqliteStore implements Store {
 
   rekey(ref: number, key: MessageKey): void {
     this.guard(() => this.ledger.rekey(ref, key));
+  }
+
+  setAside(ref: number): void {
+    this.guard(() => this.ledger.setAside(ref));
   }
 
   release(ref: number): boolean {

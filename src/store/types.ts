@@ -16,7 +16,12 @@ export type MessageState = 'received' | 'handled' | 'done' | 'failed' | 'quarant
 
 /** Where a message lives: the key the ledger knows it by. */
 export interface MessageKey {
-  account: string;
+  /**
+   * The mailbox's identity (`mailboxIdentity`: protocol, login, host, port, folder or Maildir
+   * path), never the account's name: two configs may give one name to two mailboxes, and a
+   * renamed account keeps its mail. `legacy:<name>` for rows of an older store not adopted yet.
+   */
+  identity: string;
   /** IMAP folder as the server names it, the Maildir path, or '' for POP3. */
   mailbox: string;
   /** IMAP UIDVALIDITY as a decimal string; null for POP3 and Maildir. */
@@ -38,9 +43,13 @@ export interface MessageMeta {
 export interface MessageRecord extends MessageKey, MessageMeta {
   /** The number `mailpoll show` takes: stable, unique in the store. */
   ref: number;
+  /** The account's name when the message was received: a label, not a key. */
+  account: string;
   protocol: Protocol;
-  /** sha256 over Message-ID, Date header and size; survives a UIDVALIDITY change. */
+  /** sha256 over Message-ID, Date header and size; survives a UIDVALIDITY change. A candidate only. */
   fingerprint: string | null;
+  /** sha256 (hex) of the raw source: proof that a message under a new key is this one. Null: never downloaded, or an older store. */
+  rawHash: string | null;
   state: MessageState;
   action: Action | null;
   moveTo: string | null;
@@ -63,8 +72,12 @@ export interface MessageRecord extends MessageKey, MessageMeta {
 
 export interface ReceivedMessage {
   key: MessageKey;
+  /** The account's name: the label stored with the row. */
+  account: string;
   protocol: Protocol;
   fingerprint: string | null;
+  /** sha256 (hex) of `raw` as downloaded; null when it was not downloaded. */
+  rawHash: string | null;
   meta: MessageMeta;
   /** The RFC 822 source; archived unless retention is 0. */
   raw: Buffer | undefined;
@@ -124,6 +137,13 @@ export interface PurgeResult {
   runsDeleted: number;
 }
 
+/** Which quarantined messages `mailpoll retry --account` means: a mailbox, and/or the label its rows carry. */
+export interface QuarantineFilter {
+  identity?: string | undefined;
+  /** The account name recorded with the rows (a store without the config that named them). */
+  account?: string | undefined;
+}
+
 export interface Store {
   readonly path: string;
 
@@ -131,15 +151,23 @@ export interface Store {
   recordAccountRun(runId: number, result: AccountRunRecord): void;
   endRun(runId: number, exitCode: number): void;
 
-  /** Take the account for this process, or learn who has it. A lease of a dead local pid or past its expiry is taken over. */
-  acquireLease(account: string, options: { ttlMs: number }): LeaseResult;
+  /** Take the mailbox (by identity) for this process, or learn who has it. A lease of a dead local pid or past its expiry is taken over. */
+  acquireLease(identity: string, options: { ttlMs: number }): LeaseResult;
 
   /** Records by uid for these keys (same account, mailbox, uidValidity). */
   findByUids(key: Omit<MessageKey, 'uid'>, uids: readonly string[]): Map<string, MessageRecord>;
-  /** Records by fingerprint in this account (any mailbox / uidValidity). */
-  findByFingerprints(account: string, fingerprints: readonly string[]): Map<string, MessageRecord>;
+  /**
+   * After a UIDVALIDITY change: records of this identity and mailbox under another
+   * uidValidity, still believed on the server, with one of these fingerprints (by fingerprint).
+   */
+  findRenumbered(where: Omit<MessageKey, 'uid'>, fingerprints: readonly string[]): Map<string, MessageRecord[]>;
   /** Records in state `handled`: decisions recorded but not known to be carried out. */
-  pendingDecisions(account: string, mailbox: string): MessageRecord[];
+  pendingDecisions(identity: string, mailbox: string): MessageRecord[];
+  /**
+   * Rows of an older store (`legacy:<account name>`) with this protocol and mailbox take the
+   * identity of `where`. Once per identity and process; returns how many were adopted.
+   */
+  adoptLegacyRows(where: Omit<MessageKey, 'uid' | 'uidValidity'>, owner: { account: string; protocol: Protocol }): number;
 
   /** One transaction for a batch: upsert rows to `received` (attempts kept), archive raw copies. Returns refs by uid. */
   recordReceived(runId: number, messages: readonly ReceivedMessage[], options: { archive: boolean }): Map<string, number>;
@@ -153,16 +181,21 @@ export interface Store {
    * Returns the new state.
    */
   recordActionFailed(ref: number, error: string, maxAttempts: number): 'handled' | 'quarantined';
-  /** How many messages of this account are quarantined (waiting for `mailpoll retry`). */
-  quarantinedCount(account: string): number;
-  /** The refs of this account's quarantined messages (every account's when undefined), oldest first (`mailpoll retry`). */
-  quarantinedRefs(account: string | undefined): number[];
+  /** How many messages of this mailbox (its identity) are quarantined (waiting for `mailpoll retry`). */
+  quarantinedCount(identity: string): number;
+  /** The refs of the quarantined messages that match (every one when the filter is empty), oldest first (`mailpoll retry`). */
+  quarantinedRefs(filter: QuarantineFilter): number[];
   /** The store's clock (milliseconds; fixed by MAILPOLL_NOW in tests): what `updatedAt` is measured with. */
   now(): number;
   /** One transaction: these messages' Decisions are carried out. */
   markDone(refs: readonly number[]): void;
   /** A known message was found under a new key (UIDVALIDITY change). */
   rekey(ref: number, key: MessageKey): void;
+  /**
+   * Its key now names another message (POP3 without UIDL: a look-alike with other bytes):
+   * the row keeps its ref and history under `<uid>#<ref>`, no longer on the server.
+   */
+  setAside(ref: number): void;
   /** `mailpoll retry`: a quarantined or failed message gets a fresh start (attempts 0, state failed). False if unknown. */
   release(ref: number): boolean;
   /**

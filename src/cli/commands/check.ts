@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { loadConfig } from '../../config/load.js';
 import { selectAccounts } from '../../config/select.js';
+import type { AccountConfig } from '../../config/types.js';
 import type { ExitCode } from '../../errors.js';
+import { mailboxIdentity } from '../../mailbox/identity.js';
 import { checkAccounts } from '../../poll/check.js';
 import type { Store } from '../../store/types.js';
 import { createOutput } from '../output.js';
@@ -26,7 +28,7 @@ export async function checkCommand(options: CheckCommandOptions): Promise<ExitCo
   const location = { store: options.store, config };
   const store: Store | undefined = existsSync(storePath(location)) ? await openCliStore(location) : undefined;
   try {
-    const quarantined = store === undefined ? undefined : (account: string) => store.quarantinedCount(account);
+    const quarantined = store === undefined ? undefined : (account: AccountConfig) => store.quarantinedCount(mailboxIdentity(account));
     return await checkAccounts({ accounts, reporter: output.reporter, debug: output.debug, quarantined });
   } finally {
     store?.close();

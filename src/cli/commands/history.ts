@@ -1,5 +1,6 @@
 import { parseDuration } from '../../config/duration.js';
 import { ExitCode, UsageError } from '../../errors.js';
+import { describeIdentity } from '../../mailbox/identity.js';
 import type { MessageRecord, MessageState, RunRecord } from '../../store/types.js';
 import { createOutput } from '../output.js';
 import { storeClock, withCliStore } from '../store.js';
@@ -66,5 +67,5 @@ export function formatRecord(record: MessageRecord): string {
   const decision = record.action === null ? '' : ` ${record.action === 'move' ? `move:${record.moveTo ?? ''}` : record.action}${record.transition ? ' +transition' : ''}`;
   const error = record.lastError === null || record.state === 'done' ? '' : ` (${record.lastError})`;
   const attempts = record.attempts > 0 ? ` attempts ${record.attempts}` : '';
-  return `  ref:${record.ref}  ${time(record.updatedAt)}  ${record.account} #${record.uid}  ${record.state}${decision}${attempts}  ${record.sender ?? '(no sender)'}  "${record.subject ?? ''}"${error}`;
+  return `  ref:${record.ref}  ${time(record.updatedAt)}  ${record.account} (${describeIdentity(record.identity)}) #${record.uid}  ${record.state}${decision}${attempts}  ${record.sender ?? '(no sender)'}  "${record.subject ?? ''}"${error}`;
 }

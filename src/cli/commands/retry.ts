@@ -1,6 +1,7 @@
 import type { AccountConfig } from '../../config/types.js';
 import { ExitCode, UsageError } from '../../errors.js';
-import type { MessageRecord, Store } from '../../store/types.js';
+import { mailboxIdentity } from '../../mailbox/identity.js';
+import type { MessageRecord, QuarantineFilter, Store } from '../../store/types.js';
 import { createOutput } from '../output.js';
 import { withCliStore } from '../store.js';
 import { parseRef } from './show.js';
@@ -28,14 +29,14 @@ export async function retryCommand(refTexts: readonly string[], options: RetryCo
   }
   const output = createOutput(options);
   return withCliStore(options, async (store, config) => {
-    const records = selectRecords(store, refs, options);
+    const records = selectRecords(store, refs, options, config?.accounts ?? []);
     if (records.length === 0) {
       output.err(`no quarantined messages${options.all ? '' : ` for ${options.account?.join(', ')}`} in ${store.path}: nothing to retry`);
       return ExitCode.ok;
     }
     // One connection per account whose quarantined messages were moved aside.
-    for (const [name, group] of groupByAccount(records)) {
-      const account = config?.accounts.find((candidate) => candidate.name === name);
+    for (const group of groupByMailbox(records)) {
+      const account = configuredAccount(group[0]!, config?.accounts ?? []);
       const aside = account?.protocol === 'imap' ? account.quarantineFolder : undefined;
       const moved = group.filter((record) => record.state === 'quarantined');
       if (aside !== undefined && account !== undefined && moved.length > 0) await moveBack(moved, account, aside, output.err, output.debug);
@@ -50,7 +51,7 @@ export async function retryCommand(refTexts: readonly string[], options: RetryCo
 }
 
 /** The records to release: the refs named (each must be quarantined or failed), plus the quarantined of the accounts named. */
-function selectRecords(store: Store, refs: readonly number[], options: RetryCommandOptions): MessageRecord[] {
+function selectRecords(store: Store, refs: readonly number[], options: RetryCommandOptions, configured: readonly AccountConfig[]): MessageRecord[] {
   const problems: string[] = [];
   const selected = new Map<number, MessageRecord>();
   for (const ref of refs) {
@@ -61,9 +62,15 @@ function selectRecords(store: Store, refs: readonly number[], options: RetryComm
     } else selected.set(ref, record);
   }
   if (problems.length > 0) throw new UsageError(problems.length === 1 ? problems[0]! : `nothing released: ${problems.join('; ')}`);
-  const accounts = options.all ? [undefined] : (options.account ?? []);
-  for (const account of accounts) {
-    for (const ref of store.quarantinedRefs(account)) {
+  // A name of the config means its mailbox (renamed accounts included); else the name its rows carry.
+  const filters: QuarantineFilter[] = options.all
+    ? [{}]
+    : (options.account ?? []).map((name) => {
+        const account = configured.find((candidate) => candidate.name === name);
+        return account === undefined ? { account: name } : { identity: mailboxIdentity(account) };
+      });
+  for (const filter of filters) {
+    for (const ref of store.quarantinedRefs(filter)) {
       const record = store.get(ref);
       if (record !== undefined) selected.set(ref, record);
     }
@@ -71,10 +78,15 @@ function selectRecords(store: Store, refs: readonly number[], options: RetryComm
   return [...selected.values()].sort((a, b) => a.ref - b.ref);
 }
 
-function groupByAccount(records: readonly MessageRecord[]): Map<string, MessageRecord[]> {
+function groupByMailbox(records: readonly MessageRecord[]): MessageRecord[][] {
   const groups = new Map<string, MessageRecord[]>();
-  for (const record of records) groups.set(record.account, [...(groups.get(record.account) ?? []), record]);
-  return groups;
+  for (const record of records) groups.set(record.identity, [...(groups.get(record.identity) ?? []), record]);
+  return [...groups.values()];
+}
+
+/** The config's account for a record: the one of its mailbox, else (an older store's rows) the one of its name. */
+function configuredAccount(record: MessageRecord, configured: readonly AccountConfig[]): AccountConfig | undefined {
+  return configured.find((account) => mailboxIdentity(account) === record.identity) ?? configured.find((account) => account.name === record.account);
 }
 
 async function moveBack(

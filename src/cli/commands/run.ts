@@ -3,7 +3,7 @@ import { selectAccounts } from '../../config/select.js';
 import type { ExitCode } from '../../errors.js';
 import { runOnce } from '../../poll/run.js';
 import { createOutput } from '../output.js';
-import { openCliStore } from '../store.js';
+import { openCliStore, openDryRunCliStore } from '../store.js';
 
 export interface RunCommandOptions {
   config?: string | undefined;
@@ -23,7 +23,8 @@ export async function runCommand(options: RunCommandOptions, signal: AbortSignal
   const output = createOutput(options);
   const config = await loadConfig({ configFile: options.config, accounts: options.account, script: options.script });
   const accounts = selectAccounts(config, options.account);
-  const store = await openCliStore({ store: options.store, config });
+  const location = { store: options.store, config };
+  const store = options.dryRun ? await openDryRunCliStore(location) : await openCliStore(location);
   try {
     const result = await runOnce({
       accounts,

@@ -1,4 +1,5 @@
 import { ExitCode, UsageError } from '../../errors.js';
+import { describeIdentity } from '../../mailbox/identity.js';
 import { createOutput } from '../output.js';
 import { withCliStore } from '../store.js';
 
@@ -36,6 +37,7 @@ export async function showCommand(refText: string, options: ShowCommandOptions):
     const rows: Array<[string, unknown]> = [
       ['ref', record.ref],
       ['account', `${record.account} (${record.protocol})`],
+      ['server', describeIdentity(record.identity)],
       ['mailbox', record.mailbox],
       ['uid', record.uidValidity === null ? record.uid : `${record.uid} (uidvalidity ${record.uidValidity})`],
       ['message-id', record.messageId],

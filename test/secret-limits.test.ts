@@ -84,8 +84,10 @@ describe('masking', () => {
     await writeFile(join(dir, 'password.txt'), `${secret}\n`);
     // A handler that quotes the password in its error, as a careless one might.
     await writeFile(join(dir, 'leaky.mjs'), "export default () => { throw new Error(`login to the CRM with ${process.env.CRM_PASSWORD} refused`); };\n");
-    for (const args of [[], ['-v'], ['--json']]) {
-      const result = await runCli(args, { cwd: dir, env: { CRM_PASSWORD: secret } });
+    for (const [day, args] of [[], ['-v'], ['--json']].entries()) {
+      // A day apart on the store's clock: past retryDelay, so each run is a new attempt.
+      const now = new Date(Date.now() + day * 86_400_000).toISOString();
+      const result = await runCli(args, { cwd: dir, env: { CRM_PASSWORD: secret, MAILPOLL_NOW: now } });
       assert.equal(result.code, 1, result.stderr);
       const output = `${result.stdout}${result.stderr}`;
       assert.match(output, /login to the CRM with \*\*\* refused/, `${args.join(' ')}:\n${output}`);

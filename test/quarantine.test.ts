@@ -153,12 +153,28 @@ describe('retries spread over time', () => {
 });
 
 describe('quarantine that people notice', () => {
+  test('-q still prints the message that was quarantined, with its reason', async () => {
+    const creds = await world.mailbox(['[1] throw', '[2] "keep"']);
+    const { dir, log } = await setup(creds, { maxAttempts: 1 });
+    const quiet = await runAt(dir, log, 0, ['-q']);
+    assert.equal(quiet.code, 1, quiet.stderr);
+    const lines = quiet.stdout.split('\n').filter(Boolean);
+    assert.equal(lines.filter((line) => line.includes('[1] throw')).length, 1, quiet.stdout);
+    assert.match(quiet.stdout, /\[1\] throw.*quarantined/);
+    assert.ok(!quiet.stdout.includes('[2] "keep"'), 'a message that went well stays out of a quiet log');
+  });
+
   test('every later run and check count the quarantined messages with the command that releases them', async () => {
     const creds = await world.mailbox(['[1] throw', '[2] throw', '[3] throw', '[4] "keep"']);
     const { dir, log } = await setup(creds, { maxAttempts: 1, onlyUnseen: false });
     const first = await runAt(dir, log, 0);
     assert.deepEqual(messageEvents(first).map((e) => e.status), ['quarantined', 'quarantined', 'quarantined', 'ok']);
     const refs = messageEvents(first).slice(0, 3).map((e) => String(e.ref));
+
+    // -q (the cron set-up) keeps the log to what needs a person: quarantine is such a thing.
+    const quiet = await runAt(dir, log, 1, ['-q']);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.match(quiet.stdout, /^support: 0 fetched, 0 processed, 0 failed; 3 quarantined: mailpoll retry --account support /m);
 
     const text = await runAt(dir, log, 1, []);
     assert.equal(text.code, 0, text.stderr);

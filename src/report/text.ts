@@ -42,10 +42,11 @@ export function createTextReporter(options: TextReporterOptions): Reporter {
 function formatEvent(event: ReportEvent, c: ChalkInstance, quiet: boolean): string | undefined {
   switch (event.type) {
     case 'message':
-      if (quiet && event.status !== 'failed') return undefined;
+      // Quiet keeps what needs a person: failures, and the quarantine they end in.
+      if (quiet && event.status !== 'failed' && event.status !== 'quarantined') return undefined;
       return formatMessage(event, c);
     case 'account':
-      if (quiet && event.status !== 'error' && event.failed === 0) return undefined;
+      if (quiet && event.status !== 'error' && event.failed === 0 && event.quarantined === 0) return undefined;
       return formatAccount(event, c);
     case 'check':
       return formatCheck(event, c);

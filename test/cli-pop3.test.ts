@@ -5,24 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { messageEvents, runCli, writeConfig } from './helpers/cli.js';
-import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { message } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { bySubject } from './helpers/maildir-state.js';
 import { handlerCalls, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
-import { closeRelays, startRelay } from './helpers/tcp-relay.js';
+import { startRelay } from './helpers/tcp-relay.js';
 
-let dovecot: Dovecot;
-let world: ReturnType<typeof scenario>;
-
-before(async () => {
-  dovecot = await startDovecot();
-  world = scenario(dovecot);
-});
-after(async () => {
-  closeRelays();
-  await dovecot?.stop();
-});
+const dovecot = useDovecot();
+const world = scenario(dovecot);
 
 function pop3Account(creds: Credentials, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {

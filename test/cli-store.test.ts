@@ -5,27 +5,19 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { BIN, messageEvents, runCli, writeConfig, type CliResult } from './helpers/cli.js';
-import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { message } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { bySubject } from './helpers/maildir-state.js';
-import { closeRelays, startRelay } from './helpers/tcp-relay.js';
+import { startRelay } from './helpers/tcp-relay.js';
 import { expectMessage, handlerCalls, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
+import { makeTempDir } from './helpers/temp.js';
 
-let dovecot: Dovecot;
-let world: ReturnType<typeof scenario>;
-
-before(async () => {
-  dovecot = await startDovecot();
-  world = scenario(dovecot);
-});
-after(async () => {
-  closeRelays();
-  await dovecot?.stop();
-});
+const dovecot = useDovecot();
+const world = scenario(dovecot);
 
 /** A config for one IMAP account in a fresh folder; returns the folder and its handler log. */
 async function setup(creds: Credentials, account: Record<string, unknown> = {}, top: Record<string, unknown> = {}) {
@@ -396,7 +388,7 @@ describe('store files', () => {
     assert.ok((await readFile(join(dir, 'garbage.db'))).equals(garbage), 'left exactly as it was');
     assert.equal((await handlerCalls(log)).length, 0, 'no mail touched');
 
-    const blocked = await mkdtemp(join(tmpdir(), 'mailpoll-blocked-'));
+    const blocked = await makeTempDir('blocked');
     await writeFile(join(blocked, 'a-file'), 'x');
     const unusable = await runCli(['--store', join(blocked, 'a-file', 'mailpoll.db')], { cwd: dir, env: { HANDLER_LOG: log } });
     assert.equal(unusable.code, 2);

@@ -6,24 +6,16 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { message as buildMessage, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { describe, test } from 'node:test';
+import { message as buildMessage } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { startCli, writeConfig } from './helpers/cli.js';
 import { bySubject } from './helpers/maildir-state.js';
 import { handlerCalls, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
-import { closeRelays, startRelay } from './helpers/tcp-relay.js';
+import { startRelay } from './helpers/tcp-relay.js';
 
-let dovecot: Dovecot;
-let world: ReturnType<typeof scenario>;
-
-before(async () => {
-  dovecot = await startDovecot();
-  world = scenario(dovecot);
-});
-after(async () => {
-  closeRelays();
-  await dovecot?.stop();
-});
+const dovecot = useDovecot();
+const world = scenario(dovecot);
 
 async function setup(creds: Credentials, account: Record<string, unknown>, top: Record<string, unknown> = {}) {
   const dir = await writeConfig({ script: SPEC_HANDLER, accounts: [world.imapAccount(creds, account)], ...top });

@@ -3,20 +3,14 @@
  * line), and looked up literally by the IMAP adapter before it creates a move target.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { createImapMailbox } from '../src/mailbox/imap.js';
 import { accountConfig } from './helpers/account.js';
 import { runCli, writeConfig } from './helpers/cli.js';
-import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { message } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 
-let dovecot: Dovecot;
-
-before(async () => {
-  dovecot = await startDovecot();
-});
-after(async () => {
-  await dovecot?.stop();
-});
+const dovecot = useDovecot();
 
 const IMAP = { protocol: 'imap', host: 'imap.example.com', user: 'ann', password: 'x' };
 

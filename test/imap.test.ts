@@ -7,27 +7,23 @@
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import net from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AccountConfig } from '../src/config/types.js';
 import { AuthError, ConnectionError, MailboxError, TimeoutError, TlsError } from '../src/errors.js';
 import { createImapMailbox } from '../src/mailbox/imap.js';
 import { describeNetworkError } from '../src/mailbox/net-errors.js';
 import type { Disposition, DispositionResult, FetchedMessage, Mailbox } from '../src/mailbox/types.js';
-import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { message } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { closeRelays, startRelay } from './helpers/tcp-relay.js';
 import { accountConfig } from './helpers/account.js';
 
-let dovecot: Dovecot;
+const dovecot = useDovecot();
 const servers: net.Server[] = [];
 
-before(async () => {
-  dovecot = await startDovecot();
-});
-
-after(async () => {
+after(() => {
   for (const server of servers) server.close();
-  await dovecot?.stop();
 });
 
 let userCounter = 0;

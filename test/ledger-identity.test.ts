@@ -5,29 +5,20 @@
  * writes nothing to the store. Real Dovecot, real SQLite files, real child processes.
  */
 import assert from 'node:assert/strict';
-import { chown, copyFile, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, copyFile, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { FIXTURES, messageEvents, runCli, writeConfig, type CliResult } from './helpers/cli.js';
-import { startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { scenario, type Credentials } from './helpers/scenario.js';
-import { closeRelays, listen } from './helpers/tcp-relay.js';
+import { listen } from './helpers/tcp-relay.js';
+import { makeTempDir } from './helpers/temp.js';
 
 const HANDLER = join(FIXTURES, 'handlers', 'log-subject.mjs');
 
-let dovecot: Dovecot;
-let world: ReturnType<typeof scenario>;
-
-before(async () => {
-  dovecot = await startDovecot();
-  world = scenario(dovecot);
-});
-after(async () => {
-  closeRelays();
-  await dovecot?.stop();
-});
+const dovecot = useDovecot();
+const world = scenario(dovecot);
 
 /** One of two look-alikes: same Message-ID, Date and size; only the subject's last letter differs. */
 function wire(letter: 'A' | 'B', messageId = '<same@sec.test>'): string {
@@ -150,7 +141,7 @@ describe('look-alikes are new messages', () => {
 
 describe('the ledger belongs to a mailbox, not to a name', () => {
   test('two configs with an account "support" on two servers share the default store without mixing', async () => {
-    const state = await mkdtemp(join(tmpdir(), 'mailpoll-state-'));
+    const state = await makeTempDir('state');
     const env = { XDG_STATE_HOME: state };
     const a = await world.mailbox([]);
     const b = await world.mailbox([]);

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
@@ -20,21 +20,13 @@ import { createMailbox } from '../src/mailbox/open.js';
 import { createPop3Mailbox } from '../src/mailbox/pop3.js';
 import { BodyCollector, ResponseReader } from '../src/mailbox/pop3/reader.js';
 import type { FetchedMessage, Mailbox } from '../src/mailbox/types.js';
-import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { message } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { readMaildir } from './helpers/maildir-state.js';
-import { closeRelays, listen, listenWith, startRelay, type RelayOptions } from './helpers/tcp-relay.js';
+import { listen, listenWith, startRelay, type RelayOptions } from './helpers/tcp-relay.js';
 import { accountConfig } from './helpers/account.js';
 
-let dovecot: Dovecot;
-
-before(async () => {
-  dovecot = await startDovecot();
-});
-
-after(async () => {
-  closeRelays();
-  await dovecot?.stop();
-});
+const dovecot = useDovecot();
 
 let userCounter = 0;
 

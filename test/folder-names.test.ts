@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createImapMailbox } from '../src/mailbox/imap.js';
-import { accountConfig } from './helpers/account.js';
 import { runCli, writeConfig } from './helpers/cli.js';
 import { message } from './helpers/dovecot.js';
+import { scenario } from './helpers/scenario.js';
 import { useDovecot } from './helpers/use-dovecot.js';
 
 const dovecot = useDovecot();
@@ -41,7 +41,7 @@ test('the existence check before CREATE names the folder literally: a pattern ma
   await dovecot.addUser('lit', 'pw-lit-S3cret');
   await dovecot.deliver('lit', message({ subject: 'one', messageId: '<one@test>' }));
   await dovecot.deliver('lit', message({ subject: 'two', messageId: '<two@test>' }));
-  const account = accountConfig({ protocol: 'imap', host: dovecot.host, port: dovecot.ports.imaps, ca: dovecot.caFile, user: 'lit', password: 'pw-lit-S3cret', passwordSource: 'password' });
+  const account = scenario(dovecot).adapterAccount('imap', { user: 'lit', password: 'pw-lit-S3cret' });
   const lines: string[] = [];
   const mailbox = createImapMailbox(account, { debug: (line) => lines.push(line) });
   try {

@@ -12,7 +12,7 @@ import { describe, test } from 'node:test';
 import { FIXTURES, messageEvents, runCli, writeConfig, type CliResult } from './helpers/cli.js';
 import { useDovecot } from './helpers/use-dovecot.js';
 import { scenario, type Credentials } from './helpers/scenario.js';
-import { listen } from './helpers/tcp-relay.js';
+import { startScriptedPop3 } from './helpers/pop3-server.js';
 import { makeTempDir } from './helpers/temp.js';
 
 const HANDLER = join(FIXTURES, 'handlers', 'log-subject.mjs');
@@ -106,7 +106,7 @@ describe('look-alikes are new messages', () => {
 
   test('POP3 without UIDL (uids from headers): a look-alike arriving after the first was deleted is handed over', async () => {
     const maildrop: Buffer[] = [Buffer.from(wire('A'))];
-    const port = await startUidlLessServer(maildrop);
+    const port = (await startScriptedPop3(maildrop)).port;
     const dir = await writeConfig({
       script: HANDLER,
       accounts: [{ name: 'support', protocol: 'pop3', host: '127.0.0.1', port, tls: 'none', user: 'x', password: 'y' }],
@@ -126,7 +126,7 @@ describe('look-alikes are new messages', () => {
 
   test('POP3 without UIDL: a message kept on the server is not handed over again', async () => {
     const maildrop: Buffer[] = [Buffer.from(wire('A', '<kept@sec.test>'))];
-    const port = await startUidlLessServer(maildrop);
+    const port = (await startScriptedPop3(maildrop)).port;
     const dir = await writeConfig({
       script: HANDLER,
       accounts: [{ name: 'support', protocol: 'pop3', host: '127.0.0.1', port, tls: 'none', user: 'x', password: 'y' }],
@@ -265,61 +265,3 @@ async function waitForFile(file: string): Promise<void> {
   throw new Error(`${file} never appeared`);
 }
 
-/** A minimal POP3 server over `maildrop` without UIDL (Dovecot always has it): CAPA, USER/PASS, STAT, LIST, TOP, RETR, DELE, QUIT. */
-async function startUidlLessServer(maildrop: Buffer[]): Promise<number> {
-  const stuff = (raw: Buffer): Buffer => Buffer.from(raw.toString('latin1').replace(/(^|\n)\./g, '$1..'), 'latin1');
-  return listen((socket) => {
-    const deleted = new Set<number>();
-    let pending = '';
-    socket.on('error', () => undefined);
-    socket.write('+OK scripted POP3 ready\r\n');
-    socket.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('latin1');
-      for (let end = pending.indexOf('\r\n'); end !== -1; end = pending.indexOf('\r\n')) {
-        const line = pending.slice(0, end);
-        pending = pending.slice(end + 2);
-        const [verb, arg] = line.split(' ');
-        const number = Number(arg);
-        const exists = Number.isInteger(number) && number >= 1 && number <= maildrop.length && !deleted.has(number);
-        const raw = exists ? maildrop[number - 1]! : undefined;
-        switch (verb?.toUpperCase()) {
-          case 'CAPA':
-            socket.write('+OK\r\nTOP\r\nUSER\r\n.\r\n');
-            break;
-          case 'USER':
-          case 'PASS':
-          case 'NOOP':
-            socket.write('+OK\r\n');
-            break;
-          case 'STAT':
-            socket.write(`+OK ${maildrop.length - deleted.size} 0\r\n`);
-            break;
-          case 'LIST':
-            socket.write(`+OK\r\n${maildrop.flatMap((m, i) => (deleted.has(i + 1) ? [] : [`${i + 1} ${m.length}\r\n`])).join('')}.\r\n`);
-            break;
-          case 'TOP':
-            if (!raw) socket.write('-ERR no such message\r\n');
-            else socket.write(Buffer.concat([Buffer.from('+OK\r\n'), stuff(raw.subarray(0, raw.indexOf('\r\n\r\n') + 4)), Buffer.from('.\r\n')]));
-            break;
-          case 'RETR':
-            if (!raw) socket.write('-ERR no such message\r\n');
-            else socket.write(Buffer.concat([Buffer.from('+OK\r\n'), stuff(raw), Buffer.from('.\r\n')]));
-            break;
-          case 'DELE':
-            if (!raw) socket.write('-ERR no such message\r\n');
-            else {
-              deleted.add(number);
-              socket.write('+OK\r\n');
-            }
-            break;
-          case 'QUIT':
-            for (const n of [...deleted].sort((x, y) => y - x)) maildrop.splice(n - 1, 1);
-            socket.end('+OK bye\r\n');
-            break;
-          default:
-            socket.write('-ERR unknown command\r\n');
-        }
-      }
-    });
-  });
-}

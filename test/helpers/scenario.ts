@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { AccountConfig } from '../../src/config/types.js';
+import { accountConfig } from './account.js';
 import { FIXTURES } from './cli.js';
 import { message, type Dovecot } from './dovecot.js';
 import { bySubject, readMaildir, type StoredMessage } from './maildir-state.js';
@@ -33,6 +35,20 @@ export function scenario(dovecot: Dovecot) {
         });
       }
       return { user, password };
+    },
+
+    /** A fresh user with its own password and an empty INBOX. */
+    user(): Promise<Credentials> {
+      return this.mailbox([]);
+    },
+
+    /**
+     * A resolved AccountConfig (the schema's defaults) over implicit TLS against this Dovecot,
+     * for tests that drive an adapter directly. Without user and password: add them.
+     */
+    adapterAccount(protocol: 'imap' | 'pop3', overrides: Partial<AccountConfig> = {}): AccountConfig {
+      const port = protocol === 'imap' ? dovecot.ports.imaps : dovecot.ports.pop3s;
+      return accountConfig({ protocol, host: dovecot.host, port, ca: dovecot.caFile, passwordSource: 'password', ...overrides });
     },
 
     imapAccount(creds: Credentials, extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { BIN, messageEvents, runCli, writeConfig, type CliResult } from './helpers/cli.js';
@@ -85,12 +85,7 @@ describe('the ledger', () => {
     assert.equal(messageEvents(await run(dir, log)).length, 3);
     const before = (await records(dir)).map((r) => r.uidValidity);
 
-    // Dovecot renumbers a Maildir whose uidlist and indexes are gone: new UIDVALIDITY, new UIDs.
-    const root = dovecot.maildir(creds.user);
-    for (const name of await readdir(root)) {
-      if (name === 'dovecot-uidlist' || name.startsWith('dovecot.index')) await rm(join(root, name), { force: true });
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1100)); // UIDVALIDITY is a time in seconds
+    await dovecot.renumber(creds.user);
 
     const result = await run(dir, log);
     assert.equal(result.code, 0, result.stderr);

@@ -44,6 +44,11 @@ export interface Dovecot {
   deliver(user: string, raw: string | Buffer, options?: DeliverOptions): Promise<string>;
   /** The user's Maildir root (INBOX). */
   maildir(user: string): string;
+  /**
+   * Make Dovecot number the user's INBOX again, as after its uidlist and indexes were lost:
+   * a new UIDVALIDITY (the old one + 1) and UIDs from 1 in file-name order.
+   */
+  renumber(user: string): Promise<void>;
   /** The Dovecot log, one entry per line. */
   logLines(): Promise<string[]>;
   /** End every open IMAP/POP3 session (they outlive the master otherwise). */
@@ -507,6 +512,20 @@ async function startOnce(options: DovecotOptions): Promise<Dovecot> {
     return target;
   };
 
+  const renumber = async (user: string): Promise<void> => {
+    const root = maildir(user);
+    const uidlist = path.join(root, 'dovecot-uidlist');
+    const uidValidity = Number(/^\d+ V(\d+)/.exec(await readFile(uidlist, 'utf8'))?.[1]);
+    if (!Number.isSafeInteger(uidValidity)) throw new Error(`no UIDVALIDITY in ${uidlist}`);
+    for (const name of readdirSync(root)) {
+      if (name === 'dovecot-uidlist' || name.startsWith('dovecot.index')) await rm(path.join(root, name), { force: true });
+    }
+    // Left to itself, Dovecot takes the time in seconds: the UIDVALIDITY is chosen here instead
+    // of waiting for the clock's next second. An empty uidlist: every file gets a new UID.
+    await writeFile(uidlist, `3 V${uidValidity + 1} N1\n`, { mode: 0o600 });
+    if (isRoot) await chown(uidlist, identity.uid, identity.gid);
+  };
+
   const addUser = async (user: string, password: string): Promise<void> => {
     if (!/^[\w.@+-]+$/.test(user) || user.startsWith('.')) throw new Error(`unusable user name for the test Dovecot: ${user}`);
     if (/[:\n]/.test(password)) throw new Error('passwd-file passwords cannot contain ":" or newlines');
@@ -534,6 +553,7 @@ async function startOnce(options: DovecotOptions): Promise<Dovecot> {
     addUser,
     deliver,
     maildir,
+    renumber,
     logLines,
     killSessions,
     stop,

@@ -189,6 +189,18 @@ function renderConfig(dir: string, instanceName: string, ports: Dovecot['ports']
   const caller = identity.unprivileged;
   // Without root there is no user switching and no chroot: every service runs as the caller.
   const noChroot = caller ? '\n  chroot =' : '';
+  /** A login service listening in plain text (STARTTLS offered) and with implicit TLS. */
+  const loginService = (protocol: 'imap' | 'pop3', plain: number, tls: number): string => `service ${protocol}-login {${noChroot}
+  inet_listener ${protocol} {
+    address = 127.0.0.1
+    port = ${plain}
+  }
+  inet_listener ${protocol}s {
+    address = 127.0.0.1
+    port = ${tls}
+    ssl = yes
+  }
+}`;
   const unprivileged = caller
     ? `default_internal_user = ${caller.user}
 default_internal_group = ${caller.group}
@@ -235,28 +247,8 @@ first_valid_gid = ${identity.gid}
 mail_location = maildir:~/Maildir
 pop3_uidl_format = %08Xu%08Xv
 
-service imap-login {${noChroot}
-  inet_listener imap {
-    address = 127.0.0.1
-    port = ${ports.imap}
-  }
-  inet_listener imaps {
-    address = 127.0.0.1
-    port = ${ports.imaps}
-    ssl = yes
-  }
-}
-service pop3-login {${noChroot}
-  inet_listener pop3 {
-    address = 127.0.0.1
-    port = ${ports.pop3}
-  }
-  inet_listener pop3s {
-    address = 127.0.0.1
-    port = ${ports.pop3s}
-    ssl = yes
-  }
-}
+${loginService('imap', ports.imap, ports.imaps)}
+${loginService('pop3', ports.pop3, ports.pop3s)}
 # Failed logins would otherwise be delayed by seconds each.
 service anvil {${noChroot}
   unix_listener anvil-auth-penalty {

@@ -275,6 +275,9 @@ function registerForExit(kill: () => void): void {
 
 /** Start a private Dovecot on free ports; resolves once all four ports accept connections. */
 export async function startDovecot(options: DovecotOptions = {}): Promise<Dovecot> {
+  if (process.env.TEST_WITHOUT_DOVECOT === '1') {
+    throw new Error('this test starts a Dovecot, but runs under npm run test:unit (TEST_WITHOUT_DOVECOT=1): call useDovecot() in the test file, so that scripts/test-unit.sh leaves it out');
+  }
   const errors: Error[] = [];
   // Free ports can be taken between the probe and dovecot's bind: try again with new ones.
   for (let attempt = 0; attempt < 3; attempt += 1) {

@@ -10,7 +10,7 @@ import { messageEvents, runCli, writeConfig } from './helpers/cli.js';
 import { message } from './helpers/dovecot.js';
 import { useDovecot } from './helpers/use-dovecot.js';
 import { bySubject } from './helpers/maildir-state.js';
-import { handlerCalls, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
+import { configureSpec, handlerCalls, runSpec as run, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
 import { startRelay } from './helpers/tcp-relay.js';
 
 const dovecot = useDovecot();
@@ -30,14 +30,7 @@ function pop3Account(creds: Credentials, extra: Record<string, unknown> = {}): R
   };
 }
 
-async function setup(creds: Credentials, extra: Record<string, unknown> = {}) {
-  const dir = await writeConfig({ script: SPEC_HANDLER, accounts: [pop3Account(creds, extra)] });
-  return { dir, log: join(dir, 'calls.ndjson') };
-}
-
-function run(dir: string, log: string, args: string[] = [], env: Record<string, string> = {}) {
-  return runCli(['--json', ...args], { cwd: dir, env: { HANDLER_LOG: log, ...env } });
-}
+const setup = (creds: Credentials, extra: Record<string, unknown> = {}) => configureSpec(pop3Account(creds, extra));
 
 describe('connections', () => {
   test('implicit TLS, STLS and plaintext; the CA is verified and a missing one refused', async () => {

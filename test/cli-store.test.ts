@@ -8,26 +8,19 @@ import { spawn } from 'node:child_process';
 import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { BIN, messageEvents, runCli, writeConfig, type CliResult } from './helpers/cli.js';
+import { BIN, messageEvents, runCli, writeConfig } from './helpers/cli.js';
 import { message } from './helpers/dovecot.js';
 import { useDovecot } from './helpers/use-dovecot.js';
 import { bySubject } from './helpers/maildir-state.js';
 import { startRelay } from './helpers/tcp-relay.js';
-import { expectMessage, handlerCalls, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
+import { configureSpec, expectMessage, handlerCalls, runSpec as run, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
 import { makeTempDir } from './helpers/temp.js';
 
 const dovecot = useDovecot();
 const world = scenario(dovecot);
 
 /** A config for one IMAP account in a fresh folder; returns the folder and its handler log. */
-async function setup(creds: Credentials, account: Record<string, unknown> = {}, top: Record<string, unknown> = {}) {
-  const dir = await writeConfig({ script: SPEC_HANDLER, accounts: [world.imapAccount(creds, account)], ...top });
-  return { dir, log: join(dir, 'calls.ndjson') };
-}
-
-async function run(dir: string, log: string, args: string[] = [], env: Record<string, string> = {}): Promise<CliResult> {
-  return runCli(['--json', ...args], { cwd: dir, env: { HANDLER_LOG: log, ...env } });
-}
+const setup = (creds: Credentials, account: Record<string, unknown> = {}, top: Record<string, unknown> = {}) => configureSpec(world.imapAccount(creds, account), top);
 
 async function records(dir: string): Promise<Array<Record<string, unknown>>> {
   const result = await runCli(['history', '--json', '--limit', '100000'], { cwd: dir });

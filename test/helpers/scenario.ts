@@ -4,12 +4,29 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AccountConfig } from '../../src/config/types.js';
 import { accountConfig } from './account.js';
-import { FIXTURES } from './cli.js';
+import { FIXTURES, runCli, writeConfig, type CliResult } from './cli.js';
 import { message, type Dovecot } from './dovecot.js';
 import { bySubject, readMaildir, type StoredMessage } from './maildir-state.js';
 
 /** The handler whose result each message's subject dictates (see the fixture's header). */
 export const SPEC_HANDLER = join(FIXTURES, 'handlers', 'spec-from-subject.mjs');
+
+/** A config folder for the spec handler, and the file it logs its calls to ($HANDLER_LOG). */
+export interface SpecSetup {
+  dir: string;
+  log: string;
+}
+
+/** A fresh folder whose config hands `account` to the spec handler; `top` adds top-level keys. */
+export async function configureSpec(account: Record<string, unknown>, top: Record<string, unknown> = {}): Promise<SpecSetup> {
+  const dir = await writeConfig({ script: SPEC_HANDLER, accounts: [account], ...top });
+  return { dir, log: join(dir, 'calls.ndjson') };
+}
+
+/** One `--json` run of the CLI in `dir`, the spec handler logging its calls to `log`. */
+export function runSpec(dir: string, log: string, args: string[] = [], env: Record<string, string> = {}): Promise<CliResult> {
+  return runCli(['--json', ...args], { cwd: dir, env: { HANDLER_LOG: log, ...env } });
+}
 
 export interface Credentials {
   user: string;

@@ -5,25 +5,15 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { messageEvents, runCli, writeConfig } from './helpers/cli.js';
-import { startDovecot, type Dovecot } from './helpers/dovecot.js';
 import { bySubject } from './helpers/maildir-state.js';
 import { expectMessage, handlerCalls, scenario, SPEC_HANDLER } from './helpers/scenario.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 
 const HANDLER = SPEC_HANDLER;
-let dovecot: Dovecot;
-let mailbox: ReturnType<typeof scenario>['mailbox'];
-let imapAccount: ReturnType<typeof scenario>['imapAccount'];
-let state: ReturnType<typeof scenario>['state'];
-
-before(async () => {
-  dovecot = await startDovecot();
-  ({ mailbox, imapAccount, state } = scenario(dovecot));
-});
-after(async () => {
-  await dovecot?.stop();
-});
+const dovecot = useDovecot();
+const { mailbox, imapAccount, state } = scenario(dovecot);
 
 describe('every handler result form, end to end', () => {
   test('codes 1-4, strings, objects, undefined and invalid results do what the README says', async () => {

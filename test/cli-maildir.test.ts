@@ -4,20 +4,20 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FIXTURES, messageEvents, runCli, writeConfig } from './helpers/cli.js';
 import { bySubject, readMaildir } from './helpers/maildir-state.js';
+import { makeTempDir } from './helpers/temp.js';
 
 const HANDLER = join(FIXTURES, 'handlers', 'spec-from-subject.mjs');
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 async function maildir(subjects: string[]): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'mailpoll-md-'));
+  const root = await makeTempDir('md');
   const path = join(root, 'Maildir');
   for (const sub of ['new', 'cur', 'tmp']) await mkdir(join(path, sub), { recursive: true });
   for (const [index, subject] of subjects.entries()) {
@@ -98,7 +98,7 @@ describe('maildir accounts', () => {
 
 describe('config errors', () => {
   test('exit 2 with the file, the key path and what was expected; no stack trace', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mailpoll-bad-'));
+    const dir = await makeTempDir('bad');
     await writeFile(
       join(dir, 'mailpoll.yaml'),
       [
@@ -146,7 +146,7 @@ describe('config errors', () => {
   });
 
   test('no config found suggests mailpoll init; an unknown option is exit 2', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mailpoll-none-'));
+    const dir = await makeTempDir('none');
     const result = await runCli([], { cwd: dir });
     assert.equal(result.code, 2);
     assert.match(result.stderr, /init/);
@@ -157,7 +157,7 @@ describe('config errors', () => {
 
 describe('init, validate, help', () => {
   test('init writes a config and handler that validate and run; it never overwrites', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'mailpoll-init-'));
+    const dir = await makeTempDir('init');
     const init = await runCli(['init'], { cwd: dir });
     assert.equal(init.code, 0, init.stderr);
     const config = await readFile(join(dir, 'mailpoll.config.yaml'), 'utf8');

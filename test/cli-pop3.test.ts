@@ -5,24 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { messageEvents, runCli, writeConfig } from './helpers/cli.js';
-import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { message } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { bySubject } from './helpers/maildir-state.js';
-import { handlerCalls, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
-import { closeRelays, startRelay } from './helpers/tcp-relay.js';
+import { configureSpec, handlerCalls, runSpec as run, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
+import { startRelay } from './helpers/tcp-relay.js';
 
-let dovecot: Dovecot;
-let world: ReturnType<typeof scenario>;
-
-before(async () => {
-  dovecot = await startDovecot();
-  world = scenario(dovecot);
-});
-after(async () => {
-  closeRelays();
-  await dovecot?.stop();
-});
+const dovecot = useDovecot();
+const world = scenario(dovecot);
 
 function pop3Account(creds: Credentials, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -38,14 +30,7 @@ function pop3Account(creds: Credentials, extra: Record<string, unknown> = {}): R
   };
 }
 
-async function setup(creds: Credentials, extra: Record<string, unknown> = {}) {
-  const dir = await writeConfig({ script: SPEC_HANDLER, accounts: [pop3Account(creds, extra)] });
-  return { dir, log: join(dir, 'calls.ndjson') };
-}
-
-function run(dir: string, log: string, args: string[] = [], env: Record<string, string> = {}) {
-  return runCli(['--json', ...args], { cwd: dir, env: { HANDLER_LOG: log, ...env } });
-}
+const setup = (creds: Credentials, extra: Record<string, unknown> = {}) => configureSpec(pop3Account(creds, extra));
 
 describe('connections', () => {
   test('implicit TLS, STLS and plaintext; the CA is verified and a missing one refused', async () => {

@@ -5,37 +5,22 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { BIN, messageEvents, runCli, writeConfig, type CliResult } from './helpers/cli.js';
-import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { describe, test } from 'node:test';
+import { BIN, messageEvents, runCli, writeConfig } from './helpers/cli.js';
+import { message } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { bySubject } from './helpers/maildir-state.js';
-import { closeRelays, startRelay } from './helpers/tcp-relay.js';
-import { expectMessage, handlerCalls, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
+import { startRelay } from './helpers/tcp-relay.js';
+import { configureSpec, expectMessage, handlerCalls, runSpec as run, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
+import { makeTempDir } from './helpers/temp.js';
 
-let dovecot: Dovecot;
-let world: ReturnType<typeof scenario>;
-
-before(async () => {
-  dovecot = await startDovecot();
-  world = scenario(dovecot);
-});
-after(async () => {
-  closeRelays();
-  await dovecot?.stop();
-});
+const dovecot = useDovecot();
+const world = scenario(dovecot);
 
 /** A config for one IMAP account in a fresh folder; returns the folder and its handler log. */
-async function setup(creds: Credentials, account: Record<string, unknown> = {}, top: Record<string, unknown> = {}) {
-  const dir = await writeConfig({ script: SPEC_HANDLER, accounts: [world.imapAccount(creds, account)], ...top });
-  return { dir, log: join(dir, 'calls.ndjson') };
-}
-
-async function run(dir: string, log: string, args: string[] = [], env: Record<string, string> = {}): Promise<CliResult> {
-  return runCli(['--json', ...args], { cwd: dir, env: { HANDLER_LOG: log, ...env } });
-}
+const setup = (creds: Credentials, account: Record<string, unknown> = {}, top: Record<string, unknown> = {}) => configureSpec(world.imapAccount(creds, account), top);
 
 async function records(dir: string): Promise<Array<Record<string, unknown>>> {
   const result = await runCli(['history', '--json', '--limit', '100000'], { cwd: dir });
@@ -93,12 +78,7 @@ describe('the ledger', () => {
     assert.equal(messageEvents(await run(dir, log)).length, 3);
     const before = (await records(dir)).map((r) => r.uidValidity);
 
-    // Dovecot renumbers a Maildir whose uidlist and indexes are gone: new UIDVALIDITY, new UIDs.
-    const root = dovecot.maildir(creds.user);
-    for (const name of await readdir(root)) {
-      if (name === 'dovecot-uidlist' || name.startsWith('dovecot.index')) await rm(join(root, name), { force: true });
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1100)); // UIDVALIDITY is a time in seconds
+    await dovecot.renumber(creds.user);
 
     const result = await run(dir, log);
     assert.equal(result.code, 0, result.stderr);
@@ -396,7 +376,7 @@ describe('store files', () => {
     assert.ok((await readFile(join(dir, 'garbage.db'))).equals(garbage), 'left exactly as it was');
     assert.equal((await handlerCalls(log)).length, 0, 'no mail touched');
 
-    const blocked = await mkdtemp(join(tmpdir(), 'mailpoll-blocked-'));
+    const blocked = await makeTempDir('blocked');
     await writeFile(join(blocked, 'a-file'), 'x');
     const unusable = await runCli(['--store', join(blocked, 'a-file', 'mailpoll.db')], { cwd: dir, env: { HANDLER_LOG: log } });
     assert.equal(unusable.code, 2);

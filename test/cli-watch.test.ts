@@ -6,29 +6,18 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { message as buildMessage, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { describe, test } from 'node:test';
+import { message as buildMessage } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { startCli, writeConfig } from './helpers/cli.js';
 import { bySubject } from './helpers/maildir-state.js';
-import { handlerCalls, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
-import { closeRelays, startRelay } from './helpers/tcp-relay.js';
+import { configureSpec, handlerCalls, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
+import { startRelay } from './helpers/tcp-relay.js';
 
-let dovecot: Dovecot;
-let world: ReturnType<typeof scenario>;
+const dovecot = useDovecot();
+const world = scenario(dovecot);
 
-before(async () => {
-  dovecot = await startDovecot();
-  world = scenario(dovecot);
-});
-after(async () => {
-  closeRelays();
-  await dovecot?.stop();
-});
-
-async function setup(creds: Credentials, account: Record<string, unknown>, top: Record<string, unknown> = {}) {
-  const dir = await writeConfig({ script: SPEC_HANDLER, accounts: [world.imapAccount(creds, account)], ...top });
-  return { dir, log: join(dir, 'calls.ndjson') };
-}
+const setup = (creds: Credentials, account: Record<string, unknown>, top: Record<string, unknown> = {}) => configureSpec(world.imapAccount(creds, account), top);
 
 /** Poll `check` until it holds (for output that is not an event, like stderr). */
 async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {

@@ -4,14 +4,14 @@
  * merge keys still work. The real CLI on real files.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { runCli } from './helpers/cli.js';
+import { makeTempDir } from './helpers/temp.js';
 
 async function folderWith(name: string, content: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'mailpoll-limits-'));
+  const dir = await makeTempDir('limits');
   await writeFile(join(dir, name), content);
   return dir;
 }

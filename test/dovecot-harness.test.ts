@@ -4,20 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { test } from 'node:test';
+import { message, startDovecot } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 
-let dovecot: Dovecot;
-
-before(async () => {
-  dovecot = await startDovecot();
-  await dovecot.addUser('ann', 'ann-password');
-  await dovecot.deliver('ann', message({ subject: 'first' }));
-  await dovecot.deliver('ann', message({ subject: 'second' }), { seen: true });
-});
-
-after(async () => {
-  await dovecot?.stop();
+const dovecot = useDovecot({}, async (started) => {
+  await started.addUser('ann', 'ann-password');
+  await started.deliver('ann', message({ subject: 'first' }));
+  await started.deliver('ann', message({ subject: 'second' }), { seen: true });
 });
 
 async function countMessages(options: { port: number; secure: boolean; doSTARTTLS?: boolean }): Promise<{ exists: number; secure: boolean }> {

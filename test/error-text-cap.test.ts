@@ -4,17 +4,17 @@
  * The real CLI against a Maildir.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FIXTURES, messageEvents, runCli, writeConfig } from './helpers/cli.js';
+import { makeTempDir } from './helpers/temp.js';
 
 const HANDLER = join(FIXTURES, 'handlers', 'throws-huge.mjs');
 const LIMIT = 4096 + 200;
 
 async function oneMessage(): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'mailpoll-huge-'));
+  const root = await makeTempDir('huge');
   const path = join(root, 'Maildir');
   for (const sub of ['new', 'cur', 'tmp']) await mkdir(join(path, sub), { recursive: true });
   await writeFile(join(path, 'new', '1767000000.M1P1.test'), 'From: a@example.com\r\nSubject: huge error\r\nMessage-ID: <huge@test>\r\n\r\nbody\r\n');

@@ -5,20 +5,20 @@
  * against a Maildir and a private Dovecot.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { FIXTURES, runCli, writeConfig } from './helpers/cli.js';
-import { startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { readMaildir } from './helpers/maildir-state.js';
 import { scenario } from './helpers/scenario.js';
+import { makeTempDir } from './helpers/temp.js';
 
 const KEEP = join(FIXTURES, 'handlers', 'echo-subject.mjs');
 
 async function maildir(count: number): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'mailpoll-exit-'));
+  const root = await makeTempDir('exit');
   const path = join(root, 'Maildir');
   for (const sub of ['new', 'cur', 'tmp']) await mkdir(join(path, sub), { recursive: true });
   for (let index = 0; index < count; index += 1) {
@@ -32,13 +32,7 @@ function summary(stdout: string): string {
   return stdout.split('\n').find((line) => line.startsWith('mailpoll: ')) ?? `(no summary in)\n${stdout}`;
 }
 
-let dovecot: Dovecot;
-before(async () => {
-  dovecot = await startDovecot();
-});
-after(async () => {
-  await dovecot?.stop();
-});
+const dovecot = useDovecot();
 
 describe('exit codes and summary words by cause', () => {
   test('a store that refuses writes in the middle of a cycle: exit 2, "1 store error", the message left alone', async () => {

@@ -6,23 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { runCli, writeConfig } from './helpers/cli.js';
-import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { message } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
-import { closeRelays, startRelay } from './helpers/tcp-relay.js';
+import { startRelay } from './helpers/tcp-relay.js';
 
-let dovecot: Dovecot;
-let world: ReturnType<typeof scenario>;
-
-before(async () => {
-  dovecot = await startDovecot();
-  world = scenario(dovecot);
-});
-after(async () => {
-  closeRelays();
-  await dovecot?.stop();
-});
+const dovecot = useDovecot();
+const world = scenario(dovecot);
 
 /** A relay that forwards normally until armed, then stalls a connection once it asks for bodies. */
 async function stallingRelay(port: number, bodyCommand: string) {

@@ -3,20 +3,14 @@
  * line), and looked up literally by the IMAP adapter before it creates a move target.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { createImapMailbox } from '../src/mailbox/imap.js';
-import { accountConfig } from './helpers/account.js';
 import { runCli, writeConfig } from './helpers/cli.js';
-import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { message } from './helpers/dovecot.js';
+import { scenario } from './helpers/scenario.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 
-let dovecot: Dovecot;
-
-before(async () => {
-  dovecot = await startDovecot();
-});
-after(async () => {
-  await dovecot?.stop();
-});
+const dovecot = useDovecot();
 
 const IMAP = { protocol: 'imap', host: 'imap.example.com', user: 'ann', password: 'x' };
 
@@ -47,7 +41,7 @@ test('the existence check before CREATE names the folder literally: a pattern ma
   await dovecot.addUser('lit', 'pw-lit-S3cret');
   await dovecot.deliver('lit', message({ subject: 'one', messageId: '<one@test>' }));
   await dovecot.deliver('lit', message({ subject: 'two', messageId: '<two@test>' }));
-  const account = accountConfig({ protocol: 'imap', host: dovecot.host, port: dovecot.ports.imaps, ca: dovecot.caFile, user: 'lit', password: 'pw-lit-S3cret', passwordSource: 'password' });
+  const account = scenario(dovecot).adapterAccount('imap', { user: 'lit', password: 'pw-lit-S3cret' });
   const lines: string[] = [];
   const mailbox = createImapMailbox(account, { debug: (line) => lines.push(line) });
   try {

@@ -14,13 +14,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { BIN, FIXTURES, messageEvents, runCli, writeConfig, type CliResult } from './helpers/cli.js';
-import { startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
+import { makeTempDir } from './helpers/temp.js';
 import { cases as corpusCases, type HostileCase } from './fixtures/hostile/generate.mjs';
 
 const CORPUS = join(FIXTURES, 'hostile');
@@ -71,18 +71,13 @@ interface Outcome {
   showText: Map<string, BytesResult>;
 }
 
-let dovecot: Dovecot;
 let corpus: Case[];
 const outcomes = new Map<Protocol, Outcome>();
 
-before(async () => {
+const dovecot = useDovecot({}, async () => {
   corpus = await loadCorpus();
-  dovecot = await startDovecot();
   // The three mailboxes are independent: work on them side by side.
   await Promise.all(PROTOCOLS.map(async (protocol) => outcomes.set(protocol, await exercise(protocol))));
-});
-after(async () => {
-  await dovecot?.stop();
 });
 
 /** The committed `.eml` files as they are on disk, the large cases built now. */
@@ -280,7 +275,7 @@ function unstuff(body: Buffer): Buffer {
 // --- one protocol's run -----------------------------------------------------------------
 
 async function exercise(protocol: Protocol): Promise<Outcome> {
-  const dir = await mkdtemp(join(tmpdir(), `mailpoll-hostile-${protocol}-`));
+  const dir = await makeTempDir(`hostile-${protocol}`);
   let account: Record<string, unknown>;
   let placement: { root: string; placed: Placed[] };
   if (protocol === 'maildir') {

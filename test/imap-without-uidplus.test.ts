@@ -7,23 +7,17 @@
  * mailpoll reads the list and does without it). The verbose log shows which commands ran.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { describe, test } from 'node:test';
+import { message, type Dovecot } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { runCli, writeConfig } from './helpers/cli.js';
 import { scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
 
 /** Dovecot's own list without UIDPLUS, MOVE (and the rest of what imapflow could pick up). */
 const BASE = ['IMAP4rev1', 'SASL-IR', 'LOGIN-REFERRALS', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'CHILDREN', 'LITERAL+'];
 
-let bare: Dovecot;
-let uidplus: Dovecot;
-
-before(async () => {
-  [bare, uidplus] = await Promise.all([startDovecot({ imapCapability: BASE }), startDovecot({ imapCapability: [...BASE, 'UIDPLUS'] })]);
-});
-after(async () => {
-  await Promise.all([bare?.stop(), uidplus?.stop()]);
-});
+const bare = useDovecot({ imapCapability: BASE });
+const uidplus = useDovecot({ imapCapability: [...BASE, 'UIDPLUS'] });
 
 /**
  * A mailbox where another client has flagged "[0] other's" \Deleted and not expunged it

@@ -7,44 +7,30 @@
 import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import net from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AccountConfig } from '../src/config/types.js';
 import { AuthError, ConnectionError, MailboxError, TimeoutError, TlsError } from '../src/errors.js';
 import { createImapMailbox } from '../src/mailbox/imap.js';
 import { describeNetworkError } from '../src/mailbox/net-errors.js';
-import type { Disposition, DispositionResult, FetchedMessage, Mailbox } from '../src/mailbox/types.js';
-import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import type { Disposition, DispositionResult, Mailbox } from '../src/mailbox/types.js';
+import { message } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { closeRelays, startRelay } from './helpers/tcp-relay.js';
-import { accountConfig } from './helpers/account.js';
+import { collect, openError as openErrorOf, rejection } from './helpers/mailbox.js';
+import { scenario } from './helpers/scenario.js';
 
-let dovecot: Dovecot;
+const dovecot = useDovecot();
 const servers: net.Server[] = [];
 
-before(async () => {
-  dovecot = await startDovecot();
-});
-
-after(async () => {
+after(() => {
   for (const server of servers) server.close();
-  await dovecot?.stop();
 });
 
-let userCounter = 0;
-
-/** A fresh user with its own password and an empty INBOX. */
-async function newUser(): Promise<{ user: string; password: string }> {
-  userCounter += 1;
-  const user = `user${userCounter}`;
-  const password = `pw-${user}-S3cret`;
-  await dovecot.addUser(user, password);
-  return { user, password };
-}
-
-/** An AccountConfig with the schema's defaults, implicit TLS against the private Dovecot. */
-function account(overrides: Partial<AccountConfig> = {}): AccountConfig {
-  return accountConfig({ protocol: 'imap', host: dovecot.host, port: dovecot.ports.imaps, ca: dovecot.caFile, passwordSource: 'password', ...overrides });
-}
+const world = scenario(dovecot);
+const newUser = () => world.user();
+const account = (overrides: Partial<AccountConfig> = {}) => world.adapterAccount('imap', overrides);
+const openError = (config: AccountConfig) => openErrorOf(createImapMailbox(config));
 
 /** Run `work` with an opened mailbox, always closing it. */
 /** apply, then expunge what it flagged \Deleted: a whole cycle's server actions. */
@@ -62,12 +48,6 @@ async function withMailbox<T>(config: AccountConfig, work: (mailbox: Mailbox) =>
   } finally {
     await mailbox.close();
   }
-}
-
-async function collect(iterable: AsyncIterable<FetchedMessage>): Promise<FetchedMessage[]> {
-  const result: FetchedMessage[] = [];
-  for await (const item of iterable) result.push(item);
-  return result;
 }
 
 /** What the server holds, seen through an independent client: UID -> flags, per folder. */
@@ -94,25 +74,6 @@ async function folderNames(user: string, password: string): Promise<string[]> {
     return (await client.list()).map((entry) => entry.path).sort();
   } finally {
     await client.logout();
-  }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  assert.fail('expected a rejection');
-}
-
-/** The error `open()` fails with; the mailbox is closed afterwards either way. */
-async function openError(config: AccountConfig): Promise<Error> {
-  const mailbox = createImapMailbox(config);
-  try {
-    return await rejection(mailbox.open());
-  } finally {
-    await mailbox.close();
   }
 }
 

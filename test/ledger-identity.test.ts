@@ -5,29 +5,20 @@
  * writes nothing to the store. Real Dovecot, real SQLite files, real child processes.
  */
 import assert from 'node:assert/strict';
-import { chown, copyFile, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, copyFile, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { FIXTURES, messageEvents, runCli, writeConfig, type CliResult } from './helpers/cli.js';
-import { startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { scenario, type Credentials } from './helpers/scenario.js';
-import { closeRelays, listen } from './helpers/tcp-relay.js';
+import { startScriptedPop3 } from './helpers/pop3-server.js';
+import { makeTempDir } from './helpers/temp.js';
 
 const HANDLER = join(FIXTURES, 'handlers', 'log-subject.mjs');
 
-let dovecot: Dovecot;
-let world: ReturnType<typeof scenario>;
-
-before(async () => {
-  dovecot = await startDovecot();
-  world = scenario(dovecot);
-});
-after(async () => {
-  closeRelays();
-  await dovecot?.stop();
-});
+const dovecot = useDovecot();
+const world = scenario(dovecot);
 
 /** One of two look-alikes: same Message-ID, Date and size; only the subject's last letter differs. */
 function wire(letter: 'A' | 'B', messageId = '<same@sec.test>'): string {
@@ -61,14 +52,6 @@ async function records(dir: string, env: Record<string, string> = {}): Promise<A
   return result.events.filter((event) => event.type === 'record');
 }
 
-/** Dovecot renumbers a Maildir whose uidlist and indexes are gone: new UIDVALIDITY, new UIDs. */
-async function rebuildFolder(user: string): Promise<void> {
-  const root = dovecot.maildir(user);
-  for (const name of await readdir(root)) {
-    if (name === 'dovecot-uidlist' || name.startsWith('dovecot.index')) await rm(join(root, name), { force: true });
-  }
-  await new Promise((resolve) => setTimeout(resolve, 1100)); // UIDVALIDITY is a time in seconds
-}
 
 describe('look-alikes are new messages', () => {
   test('same Message-ID, Date and size, other bytes, over IMAP: both are handed over', async () => {
@@ -98,7 +81,7 @@ describe('look-alikes are new messages', () => {
     assert.equal(messageEvents(await run(dir)).length, 3);
     const before = await records(dir);
 
-    await rebuildFolder(creds.user);
+    await dovecot.renumber(creds.user);
     // Arrives with the rebuild: the handled A's fingerprint, other bytes.
     await dovecot.deliver(creds.user, wire('B'));
     const result = await run(dir);
@@ -115,7 +98,7 @@ describe('look-alikes are new messages', () => {
 
   test('POP3 without UIDL (uids from headers): a look-alike arriving after the first was deleted is handed over', async () => {
     const maildrop: Buffer[] = [Buffer.from(wire('A'))];
-    const port = await startUidlLessServer(maildrop);
+    const port = (await startScriptedPop3(maildrop)).port;
     const dir = await writeConfig({
       script: HANDLER,
       accounts: [{ name: 'support', protocol: 'pop3', host: '127.0.0.1', port, tls: 'none', user: 'x', password: 'y' }],
@@ -135,7 +118,7 @@ describe('look-alikes are new messages', () => {
 
   test('POP3 without UIDL: a message kept on the server is not handed over again', async () => {
     const maildrop: Buffer[] = [Buffer.from(wire('A', '<kept@sec.test>'))];
-    const port = await startUidlLessServer(maildrop);
+    const port = (await startScriptedPop3(maildrop)).port;
     const dir = await writeConfig({
       script: HANDLER,
       accounts: [{ name: 'support', protocol: 'pop3', host: '127.0.0.1', port, tls: 'none', user: 'x', password: 'y' }],
@@ -150,7 +133,7 @@ describe('look-alikes are new messages', () => {
 
 describe('the ledger belongs to a mailbox, not to a name', () => {
   test('two configs with an account "support" on two servers share the default store without mixing', async () => {
-    const state = await mkdtemp(join(tmpdir(), 'mailpoll-state-'));
+    const state = await makeTempDir('state');
     const env = { XDG_STATE_HOME: state };
     const a = await world.mailbox([]);
     const b = await world.mailbox([]);
@@ -274,61 +257,3 @@ async function waitForFile(file: string): Promise<void> {
   throw new Error(`${file} never appeared`);
 }
 
-/** A minimal POP3 server over `maildrop` without UIDL (Dovecot always has it): CAPA, USER/PASS, STAT, LIST, TOP, RETR, DELE, QUIT. */
-async function startUidlLessServer(maildrop: Buffer[]): Promise<number> {
-  const stuff = (raw: Buffer): Buffer => Buffer.from(raw.toString('latin1').replace(/(^|\n)\./g, '$1..'), 'latin1');
-  return listen((socket) => {
-    const deleted = new Set<number>();
-    let pending = '';
-    socket.on('error', () => undefined);
-    socket.write('+OK scripted POP3 ready\r\n');
-    socket.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('latin1');
-      for (let end = pending.indexOf('\r\n'); end !== -1; end = pending.indexOf('\r\n')) {
-        const line = pending.slice(0, end);
-        pending = pending.slice(end + 2);
-        const [verb, arg] = line.split(' ');
-        const number = Number(arg);
-        const exists = Number.isInteger(number) && number >= 1 && number <= maildrop.length && !deleted.has(number);
-        const raw = exists ? maildrop[number - 1]! : undefined;
-        switch (verb?.toUpperCase()) {
-          case 'CAPA':
-            socket.write('+OK\r\nTOP\r\nUSER\r\n.\r\n');
-            break;
-          case 'USER':
-          case 'PASS':
-          case 'NOOP':
-            socket.write('+OK\r\n');
-            break;
-          case 'STAT':
-            socket.write(`+OK ${maildrop.length - deleted.size} 0\r\n`);
-            break;
-          case 'LIST':
-            socket.write(`+OK\r\n${maildrop.flatMap((m, i) => (deleted.has(i + 1) ? [] : [`${i + 1} ${m.length}\r\n`])).join('')}.\r\n`);
-            break;
-          case 'TOP':
-            if (!raw) socket.write('-ERR no such message\r\n');
-            else socket.write(Buffer.concat([Buffer.from('+OK\r\n'), stuff(raw.subarray(0, raw.indexOf('\r\n\r\n') + 4)), Buffer.from('.\r\n')]));
-            break;
-          case 'RETR':
-            if (!raw) socket.write('-ERR no such message\r\n');
-            else socket.write(Buffer.concat([Buffer.from('+OK\r\n'), stuff(raw), Buffer.from('.\r\n')]));
-            break;
-          case 'DELE':
-            if (!raw) socket.write('-ERR no such message\r\n');
-            else {
-              deleted.add(number);
-              socket.write('+OK\r\n');
-            }
-            break;
-          case 'QUIT':
-            for (const n of [...deleted].sort((x, y) => y - x)) maildrop.splice(n - 1, 1);
-            socket.end('+OK bye\r\n');
-            break;
-          default:
-            socket.write('-ERR unknown command\r\n');
-        }
-      }
-    });
-  });
-}

@@ -6,8 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rename, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, mkdir, readFile, readdir, readlink, rename, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
@@ -15,6 +14,7 @@ import { createMaildirMailbox } from '../src/mailbox/maildir.js';
 import type { FetchedMessage } from '../src/mailbox/types.js';
 import { accountConfig } from './helpers/account.js';
 import { FIXTURES, messageEvents, runCli, writeConfig } from './helpers/cli.js';
+import { makeTempDir } from './helpers/temp.js';
 
 const HANDLER = join(FIXTURES, 'handlers', 'spec-from-subject.mjs');
 
@@ -33,7 +33,7 @@ interface Layout {
 }
 
 async function hostileMaildir(): Promise<Layout> {
-  const root = await mkdtemp(join(tmpdir(), 'mailpoll-nonfile-'));
+  const root = await makeTempDir('nonfile');
   const maildir = join(root, 'Maildir');
   for (const sub of ['new', 'cur', 'tmp']) await mkdir(join(maildir, sub), { recursive: true });
   const secret = join(root, 'shadow');

@@ -11,6 +11,7 @@ import { createMaildirMailbox } from '../src/mailbox/maildir.js';
 import type { FetchedMessage, Mailbox } from '../src/mailbox/types.js';
 import { parseMessage } from '../src/message/parse.js';
 import { accountConfig } from './helpers/account.js';
+import { collect } from './helpers/mailbox.js';
 
 const mailFixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'mail');
 
@@ -56,12 +57,6 @@ async function tree(dir: string): Promise<string[]> {
   }
   await walk(dir);
   return found.sort();
-}
-
-async function collect(iterable: AsyncIterable<FetchedMessage>): Promise<FetchedMessage[]> {
-  const out: FetchedMessage[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
 }
 
 describe('maildir: open', () => {

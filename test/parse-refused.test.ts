@@ -6,22 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { handlerCalls, SPEC_HANDLER } from './helpers/scenario.js';
 import { messageEvents, runCli, writeConfig } from './helpers/cli.js';
-import { startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { bySubject, readMaildir } from './helpers/maildir-state.js';
+import { makeTempDir } from './helpers/temp.js';
 
-let dovecot: Dovecot;
-before(async () => {
-  dovecot = await startDovecot();
-});
-after(async () => {
-  await dovecot?.stop();
-});
+const dovecot = useDovecot();
 
 let counter = 0;
 
@@ -121,7 +115,7 @@ const WHERE: Array<[string, (messages: Buffer[]) => Promise<Where>]> = [
   [
     'maildir',
     async (messages) => {
-      const path = join(await mkdtemp(join(tmpdir(), 'mailpoll-refused-')), 'Maildir');
+      const path = join(await makeTempDir('refused'), 'Maildir');
       for (const sub of ['new', 'cur', 'tmp']) await mkdir(join(path, sub), { recursive: true });
       for (const [index, raw] of messages.entries()) await writeFile(join(path, 'new', `${1_767_000_000 + index}.M${index}P1.test`), raw);
       return { account: { protocol: 'maildir', path }, subjects: async () => (await readMaildir(path)).map((m) => m.subject) };

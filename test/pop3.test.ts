@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
@@ -19,38 +19,21 @@ import { AuthError, ConnectionError, MailboxError, TimeoutError, TlsError } from
 import { createMailbox } from '../src/mailbox/open.js';
 import { createPop3Mailbox } from '../src/mailbox/pop3.js';
 import { BodyCollector, ResponseReader } from '../src/mailbox/pop3/reader.js';
-import type { FetchedMessage, Mailbox } from '../src/mailbox/types.js';
-import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import type { Mailbox } from '../src/mailbox/types.js';
+import { message } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { readMaildir } from './helpers/maildir-state.js';
-import { closeRelays, listen, listenWith, startRelay, type RelayOptions } from './helpers/tcp-relay.js';
-import { accountConfig } from './helpers/account.js';
+import { startScriptedPop3 } from './helpers/pop3-server.js';
+import { listen, listenWith, startRelay, type RelayOptions } from './helpers/tcp-relay.js';
+import { collect, openError as openErrorOf, rejection } from './helpers/mailbox.js';
+import { scenario } from './helpers/scenario.js';
 
-let dovecot: Dovecot;
+const dovecot = useDovecot();
 
-before(async () => {
-  dovecot = await startDovecot();
-});
-
-after(async () => {
-  closeRelays();
-  await dovecot?.stop();
-});
-
-let userCounter = 0;
-
-/** A fresh user with its own password and an empty INBOX. */
-async function newUser(): Promise<{ user: string; password: string }> {
-  userCounter += 1;
-  const user = `pop${userCounter}`;
-  const password = `pw-${user}-S3cret`;
-  await dovecot.addUser(user, password);
-  return { user, password };
-}
-
-/** An AccountConfig with the schema's defaults for pop3, implicit TLS against the private Dovecot. */
-function account(overrides: Partial<AccountConfig> = {}): AccountConfig {
-  return accountConfig({ protocol: 'pop3', host: dovecot.host, port: dovecot.ports.pop3s, ca: dovecot.caFile, passwordSource: 'password', ...overrides });
-}
+const world = scenario(dovecot);
+const newUser = () => world.user();
+const account = (overrides: Partial<AccountConfig> = {}) => world.adapterAccount('pop3', overrides);
+const openError = (config: AccountConfig) => openErrorOf(createPop3Mailbox(config));
 
 /** Run `work` with an opened mailbox; closed afterwards (a failing close is the test's failure). */
 async function withMailbox<T>(config: AccountConfig, work: (mailbox: Mailbox) => Promise<T>, debug?: (line: string) => void): Promise<T> {
@@ -67,29 +50,6 @@ async function withMailbox<T>(config: AccountConfig, work: (mailbox: Mailbox) =>
   return result;
 }
 
-async function collect(iterable: AsyncIterable<FetchedMessage>): Promise<FetchedMessage[]> {
-  const result: FetchedMessage[] = [];
-  for await (const item of iterable) result.push(item);
-  return result;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  assert.fail('expected a rejection');
-}
-
-async function openError(config: AccountConfig): Promise<Error> {
-  const mailbox = createPop3Mailbox(config);
-  try {
-    return await rejection(mailbox.open());
-  } finally {
-    await mailbox.close();
-  }
-}
 
 /** Dovecot's session summary for `user` (the last one, once it is logged): retr/del counts. */
 async function sessionSummary(user: string, sessions = 1): Promise<{ retr: number; retrBytes: number; del: number; total: number; line: string }> {
@@ -629,97 +589,24 @@ test('connect timeout: a server that never greets', async () => {
 });
 
 // ---------------------------------------------------------------------------------------
-// A scripted POP3 server without UIDL (Dovecot always has it).
-
-interface ScriptedMessage {
-  raw: Buffer;
-}
-
-/** A minimal RFC 1939 server over `store`: CAPA (without UIDL) unless `capa` is false, no UIDL. */
-async function startScriptedServer(store: ScriptedMessage[], options: { capa: boolean; pipelining: boolean }): Promise<{ port: number; commands: string[] }> {
-  const commands: string[] = [];
-  const stuff = (raw: Buffer): Buffer => Buffer.from(raw.toString('latin1').replace(/(^|\n)\./g, '$1..'), 'latin1');
-  const port = await listen((socket) => {
-    const deleted = new Set<number>();
-    let pending = '';
-    socket.on('error', () => undefined);
-    socket.write('+OK scripted POP3 ready\r\n');
-    socket.on('data', (chunk: Buffer) => {
-      pending += chunk.toString('latin1');
-      for (let end = pending.indexOf('\r\n'); end !== -1; end = pending.indexOf('\r\n')) {
-        const line = pending.slice(0, end);
-        pending = pending.slice(end + 2);
-        commands.push(line.startsWith('PASS') ? 'PASS' : line);
-        const [verb, arg] = line.split(' ');
-        const number = Number(arg);
-        const exists = Number.isInteger(number) && number >= 1 && number <= store.length && !deleted.has(number);
-        switch (verb?.toUpperCase()) {
-          case 'CAPA':
-            socket.write(options.capa ? `+OK\r\nTOP\r\nUSER\r\n${options.pipelining ? 'PIPELINING\r\n' : ''}.\r\n` : '-ERR unknown command\r\n');
-            break;
-          case 'USER':
-          case 'PASS':
-          case 'NOOP':
-            socket.write('+OK\r\n');
-            break;
-          case 'STAT':
-            socket.write(`+OK ${store.length - deleted.size} 0\r\n`);
-            break;
-          case 'LIST': {
-            const lines = store.flatMap((message, index) => (deleted.has(index + 1) ? [] : [`${index + 1} ${message.raw.length}\r\n`]));
-            socket.write(`+OK\r\n${lines.join('')}.\r\n`);
-            break;
-          }
-          case 'TOP': {
-            if (!exists) {
-              socket.write('-ERR no such message\r\n');
-              break;
-            }
-            const raw = store[number - 1]!.raw;
-            const head = raw.subarray(0, raw.indexOf('\r\n\r\n') + 4);
-            socket.write(Buffer.concat([Buffer.from('+OK\r\n'), stuff(head), Buffer.from('.\r\n')]));
-            break;
-          }
-          case 'RETR':
-            if (!exists) socket.write('-ERR no such message\r\n');
-            else socket.write(Buffer.concat([Buffer.from('+OK\r\n'), stuff(store[number - 1]!.raw), Buffer.from('.\r\n')]));
-            break;
-          case 'DELE':
-            if (!exists) socket.write('-ERR no such message\r\n');
-            else {
-              deleted.add(number);
-              socket.write('+OK\r\n');
-            }
-            break;
-          case 'QUIT':
-            for (const number of [...deleted].sort((a, b) => b - a)) store.splice(number - 1, 1);
-            socket.end('+OK bye\r\n');
-            break;
-          default:
-            socket.write('-ERR unknown command\r\n');
-        }
-      }
-    });
-  });
-  return { port, commands };
-}
+// A scripted POP3 server without UIDL (Dovecot always has it): helpers/pop3-server.ts.
 
 test('no UIDL: uids are fingerprints from TOP n 0, stable across sessions, told apart when identical', async () => {
   const date = 'Tue, 02 Jan 2024 10:00:00 +0000';
   const twin = Buffer.from(message({ subject: 'twin', messageId: '<twin@example.com>', date: new Date(date) }), 'latin1');
-  const store: ScriptedMessage[] = [
-    { raw: Buffer.from(message({ subject: 'first', messageId: '<first@example.com>' }), 'latin1') },
-    { raw: twin },
-    { raw: Buffer.from(twin) },
-    { raw: Buffer.from('Subject: no id\r\nReceived: from a by b\r\n\r\n.dotted\r\n', 'latin1') },
+  const store: Buffer[] = [
+    Buffer.from(message({ subject: 'first', messageId: '<first@example.com>' }), 'latin1'),
+    twin,
+    Buffer.from(twin),
+    Buffer.from('Subject: no id\r\nReceived: from a by b\r\n\r\n.dotted\r\n', 'latin1'),
   ];
   for (const options of [
     { capa: true, pipelining: true },
     { capa: true, pipelining: false },
     { capa: false, pipelining: false },
   ]) {
-    const copy = store.map((message) => ({ raw: Buffer.from(message.raw) }));
-    const server = await startScriptedServer(copy, options);
+    const copy = store.map((raw) => Buffer.from(raw));
+    const server = await startScriptedPop3(copy, options);
     const config = account({ user: 'u', password: 'p', tls: 'none', port: server.port });
     const lines: string[] = [];
     const first = await withMailbox(
@@ -728,7 +615,7 @@ test('no UIDL: uids are fingerprints from TOP n 0, stable across sessions, told 
         const candidates = await mailbox.list({ onlyUnseen: false });
         await mailbox.list({ onlyUnseen: false, limit: 1 });
         const fetched = await collect(mailbox.fetch([candidates[3]!, candidates[0]!]));
-        assert.ok(fetched[0]!.raw.equals(copy[3]!.raw) && fetched[1]!.raw.equals(copy[0]!.raw));
+        assert.ok(fetched[0]!.raw.equals(copy[3]!) && fetched[1]!.raw.equals(copy[0]!));
         return candidates;
       },
       (line) => lines.push(line),

@@ -4,30 +4,18 @@
  * the store's MAILPOLL_NOW hook, never waited for.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { messageEvents, runCli, writeConfig, type CliResult } from './helpers/cli.js';
-import { startDovecot, type Dovecot } from './helpers/dovecot.js';
-import { expectMessage, handlerCalls, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
+import { useDovecot } from './helpers/use-dovecot.js';
+import { configureSpec, expectMessage, handlerCalls, scenario, SPEC_HANDLER, type Credentials } from './helpers/scenario.js';
 
-let dovecot: Dovecot;
-let world: ReturnType<typeof scenario>;
-
-before(async () => {
-  dovecot = await startDovecot();
-  world = scenario(dovecot);
-});
-after(async () => {
-  await dovecot?.stop();
-});
+const dovecot = useDovecot();
+const world = scenario(dovecot);
 
 const T0 = Date.UTC(2030, 5, 1, 12, 0, 0);
 const MINUTE = 60_000;
 
-async function setup(creds: Credentials, account: Record<string, unknown> = {}) {
-  const dir = await writeConfig({ script: SPEC_HANDLER, accounts: [world.imapAccount(creds, account)] });
-  return { dir, log: join(dir, 'calls.ndjson') };
-}
+const setup = (creds: Credentials, account: Record<string, unknown> = {}) => configureSpec(world.imapAccount(creds, account));
 
 /** One cron tick at `T0 + minutes` on the store's clock. */
 function runAt(dir: string, log: string, minutes: number, args: string[] = ['--json']): Promise<CliResult> {

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { runCli, writeConfig } from './helpers/cli.js';
-import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { message } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 
 /** An IMAP account nobody will reach: a refused secret must stop the run before any connection. */
 const UNREACHABLE = { name: 'support', protocol: 'imap', host: '127.0.0.1', port: 1, tls: 'none', user: 'ann' };
@@ -64,13 +65,7 @@ describe('secrets no password can be', () => {
 });
 
 describe('masking', () => {
-  let dovecot: Dovecot;
-  before(async () => {
-    dovecot = await startDovecot();
-  });
-  after(async () => {
-    await dovecot?.stop();
-  });
+  const dovecot = useDovecot();
 
   test('a password with regular-expression characters is masked where it leaks, with and without -v', async () => {
     const secret = 'a.b*c(d';

@@ -5,11 +5,11 @@
  * Through the real CLI on a local Maildir account (no server needed).
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readFile, readdir, stat, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readFile, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { messageEvents, runCli } from './helpers/cli.js';
+import { makeTempDir } from './helpers/temp.js';
 
 // What cron and most shells give: files 0644 and folders 0755 unless mailpoll says otherwise.
 // Children inherit it.
@@ -64,7 +64,7 @@ interface World {
 }
 
 async function world(store?: string): Promise<World> {
-  const root = await mkdtemp(join(tmpdir(), 'mailpoll-perm-'));
+  const root = await makeTempDir('perm');
   const dir = join(root, 'project');
   await mkdir(dir);
   const maildir = await maildirWithLargeMessage(root);
@@ -122,7 +122,7 @@ describe('store files are private whatever the umask', () => {
   });
 
   test('a store path the user chose: folders mailpoll creates are 0700, the existing parent is left alone', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'mailpoll-perm-given-'));
+    const root = await makeTempDir('perm-given');
     const shared = join(root, 'srv');
     await mkdir(shared);
     await chmod(shared, 0o755);

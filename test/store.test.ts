@@ -878,11 +878,15 @@ describe('history', () => {
 });
 
 describe('leases', () => {
-  it('refuses a second holder with who has it and since when; release lets it in', () => {
+  /** One store file opened by processes on two hosts, sharing a manual clock. */
+  function twoHosts() {
     const clock = manualClock();
     const path = freshPath();
-    const a = open(path, { now: clock.now, hostname: 'host-a' });
-    const b = open(path, { now: clock.now, hostname: 'host-b' });
+    return { clock, path, a: open(path, { now: clock.now, hostname: 'host-a' }), b: open(path, { now: clock.now, hostname: 'host-b' }) };
+  }
+
+  it('refuses a second holder with who has it and since when; release lets it in', () => {
+    const { clock, a, b } = twoHosts();
     const first = a.acquireLease('support', { ttlMs: 60_000 });
     assert.equal(first.ok, true);
     clock.advance(1000);
@@ -896,10 +900,7 @@ describe('leases', () => {
   });
 
   it('takes over a lease past its expiry; the old holder can then neither renew nor release it', () => {
-    const clock = manualClock();
-    const path = freshPath();
-    const a = open(path, { now: clock.now, hostname: 'host-a' });
-    const b = open(path, { now: clock.now, hostname: 'host-b' });
+    const { clock, path, a, b } = twoHosts();
     const old = a.acquireLease('support', { ttlMs: 60_000 });
     assert.ok(old.ok);
     clock.advance(30_000);

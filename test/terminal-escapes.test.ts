@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { BIN, FIXTURES, messageEvents, runCli, writeConfig, type CliResult } from './helpers/cli.js';
+import { makeTempDir } from './helpers/temp.js';
 
 const HANDLER = join(FIXTURES, 'handlers', 'echo-subject.mjs');
 const FORGED = 'FORGED: mailpoll: 1 account, 0 processed (exit 0)';
@@ -29,7 +29,7 @@ const HOSTILE: Array<{ subject: string; from?: string; decoded: string }> = [
 ];
 
 async function hostileMaildir(): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'mailpoll-esc-'));
+  const root = await makeTempDir('esc');
   const path = join(root, 'Maildir');
   for (const sub of ['new', 'cur', 'tmp']) await mkdir(join(path, sub), { recursive: true });
   for (const [index, mail] of HOSTILE.entries()) {

@@ -5,19 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
+import { test } from 'node:test';
+import { message } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 import { startCli, writeConfig } from './helpers/cli.js';
 import { scenario, SPEC_HANDLER } from './helpers/scenario.js';
 
-let dovecot: Dovecot;
-
-before(async () => {
-  dovecot = await startDovecot({ imapCapability: ['IMAP4rev1', 'SASL-IR', 'LOGIN-REFERRALS', 'ID', 'ENABLE', 'NAMESPACE', 'CHILDREN', 'LITERAL+', 'UIDPLUS', 'MOVE'] });
-});
-after(async () => {
-  await dovecot?.stop();
-});
+const dovecot = useDovecot({ imapCapability: ['IMAP4rev1', 'SASL-IR', 'LOGIN-REFERRALS', 'ID', 'ENABLE', 'NAMESPACE', 'CHILDREN', 'LITERAL+', 'UIDPLUS', 'MOVE'] });
 
 const isCycle = (fetched: number) => (event: Record<string, unknown>) => event.type === 'cycle' && event.fetched === fetched;
 

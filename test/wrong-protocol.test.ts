@@ -8,18 +8,12 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { runCli, writeConfig } from './helpers/cli.js';
-import { startDovecot, type Dovecot } from './helpers/dovecot.js';
+import type { Dovecot } from './helpers/dovecot.js';
+import { useDovecot } from './helpers/use-dovecot.js';
 
-let dovecot: Dovecot;
-before(async () => {
-  dovecot = await startDovecot();
-  await dovecot.addUser('ann', 'ann-secret');
-});
-after(async () => {
-  await dovecot?.stop();
-});
+const dovecot = useDovecot({}, (started) => started.addUser('ann', 'ann-secret'));
 
 type Port = keyof Dovecot['ports'];
 

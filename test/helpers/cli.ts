@@ -1,14 +1,15 @@
 /** Run the real CLI as a child process, the way cron would. */
 import { spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeTempDir, removeAtExit } from './temp.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/mailpoll.js', import.meta.url));
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
-const TEST_STATE_HOME = join(tmpdir(), `mailpoll-test-state-${process.pid}`);
+const TEST_STATE_HOME = removeAtExit(join(tmpdir(), `mailpoll-test-state-${process.pid}`));
 
 export interface CliResult {
   code: number | null;
@@ -64,7 +65,7 @@ function parseEvents(stdout: string): Array<Record<string, unknown>> {
  * Unless the config names one, its store is `mailpoll.db` in that folder: each test its own ledger.
  */
 export async function writeConfig(config: Record<string, unknown>, dir?: string): Promise<string> {
-  const folder = dir ?? (await mkdtemp(join(tmpdir(), 'mailpoll-cli-')));
+  const folder = dir ?? (await makeTempDir('cli'));
   const withStore = 'store' in config ? config : { store: './mailpoll.db', ...config };
   await writeFile(join(folder, 'mailpoll.config.json'), JSON.stringify(withStore, null, 2));
   return folder;

@@ -44,6 +44,11 @@ export interface Dovecot {
   deliver(user: string, raw: string | Buffer, options?: DeliverOptions): Promise<string>;
   /** The user's Maildir root (INBOX). */
   maildir(user: string): string;
+  /**
+   * Make Dovecot number the user's INBOX again, as after its uidlist and indexes were lost:
+   * a new UIDVALIDITY (the old one + 1) and UIDs from 1 in file-name order.
+   */
+  renumber(user: string): Promise<void>;
   /** The Dovecot log, one entry per line. */
   logLines(): Promise<string[]>;
   /** End every open IMAP/POP3 session (they outlive the master otherwise). */
@@ -184,6 +189,18 @@ function renderConfig(dir: string, instanceName: string, ports: Dovecot['ports']
   const caller = identity.unprivileged;
   // Without root there is no user switching and no chroot: every service runs as the caller.
   const noChroot = caller ? '\n  chroot =' : '';
+  /** A login service listening in plain text (STARTTLS offered) and with implicit TLS. */
+  const loginService = (protocol: 'imap' | 'pop3', plain: number, tls: number): string => `service ${protocol}-login {${noChroot}
+  inet_listener ${protocol} {
+    address = 127.0.0.1
+    port = ${plain}
+  }
+  inet_listener ${protocol}s {
+    address = 127.0.0.1
+    port = ${tls}
+    ssl = yes
+  }
+}`;
   const unprivileged = caller
     ? `default_internal_user = ${caller.user}
 default_internal_group = ${caller.group}
@@ -230,28 +247,8 @@ first_valid_gid = ${identity.gid}
 mail_location = maildir:~/Maildir
 pop3_uidl_format = %08Xu%08Xv
 
-service imap-login {${noChroot}
-  inet_listener imap {
-    address = 127.0.0.1
-    port = ${ports.imap}
-  }
-  inet_listener imaps {
-    address = 127.0.0.1
-    port = ${ports.imaps}
-    ssl = yes
-  }
-}
-service pop3-login {${noChroot}
-  inet_listener pop3 {
-    address = 127.0.0.1
-    port = ${ports.pop3}
-  }
-  inet_listener pop3s {
-    address = 127.0.0.1
-    port = ${ports.pop3s}
-    ssl = yes
-  }
-}
+${loginService('imap', ports.imap, ports.imaps)}
+${loginService('pop3', ports.pop3, ports.pop3s)}
 # Failed logins would otherwise be delayed by seconds each.
 service anvil {${noChroot}
   unix_listener anvil-auth-penalty {
@@ -278,6 +275,9 @@ function registerForExit(kill: () => void): void {
 
 /** Start a private Dovecot on free ports; resolves once all four ports accept connections. */
 export async function startDovecot(options: DovecotOptions = {}): Promise<Dovecot> {
+  if (process.env.TEST_WITHOUT_DOVECOT === '1') {
+    throw new Error('this test starts a Dovecot, but runs under npm run test:unit (TEST_WITHOUT_DOVECOT=1): call useDovecot() in the test file, so that scripts/test-unit.sh leaves it out');
+  }
   const errors: Error[] = [];
   // Free ports can be taken between the probe and dovecot's bind: try again with new ones.
   for (let attempt = 0; attempt < 3; attempt += 1) {
@@ -507,6 +507,20 @@ async function startOnce(options: DovecotOptions): Promise<Dovecot> {
     return target;
   };
 
+  const renumber = async (user: string): Promise<void> => {
+    const root = maildir(user);
+    const uidlist = path.join(root, 'dovecot-uidlist');
+    const uidValidity = Number(/^\d+ V(\d+)/.exec(await readFile(uidlist, 'utf8'))?.[1]);
+    if (!Number.isSafeInteger(uidValidity)) throw new Error(`no UIDVALIDITY in ${uidlist}`);
+    for (const name of readdirSync(root)) {
+      if (name === 'dovecot-uidlist' || name.startsWith('dovecot.index')) await rm(path.join(root, name), { force: true });
+    }
+    // Left to itself, Dovecot takes the time in seconds: the UIDVALIDITY is chosen here instead
+    // of waiting for the clock's next second. An empty uidlist: every file gets a new UID.
+    await writeFile(uidlist, `3 V${uidValidity + 1} N1\n`, { mode: 0o600 });
+    if (isRoot) await chown(uidlist, identity.uid, identity.gid);
+  };
+
   const addUser = async (user: string, password: string): Promise<void> => {
     if (!/^[\w.@+-]+$/.test(user) || user.startsWith('.')) throw new Error(`unusable user name for the test Dovecot: ${user}`);
     if (/[:\n]/.test(password)) throw new Error('passwd-file passwords cannot contain ":" or newlines');
@@ -534,6 +548,7 @@ async function startOnce(options: DovecotOptions): Promise<Dovecot> {
     addUser,
     deliver,
     maildir,
+    renumber,
     logLines,
     killSessions,
     stop,

@@ -2,12 +2,31 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FIXTURES } from './cli.js';
+import type { AccountConfig } from '../../src/config/types.js';
+import { accountConfig } from './account.js';
+import { FIXTURES, runCli, writeConfig, type CliResult } from './cli.js';
 import { message, type Dovecot } from './dovecot.js';
 import { bySubject, readMaildir, type StoredMessage } from './maildir-state.js';
 
 /** The handler whose result each message's subject dictates (see the fixture's header). */
 export const SPEC_HANDLER = join(FIXTURES, 'handlers', 'spec-from-subject.mjs');
+
+/** A config folder for the spec handler, and the file it logs its calls to ($HANDLER_LOG). */
+export interface SpecSetup {
+  dir: string;
+  log: string;
+}
+
+/** A fresh folder whose config hands `account` to the spec handler; `top` adds top-level keys. */
+export async function configureSpec(account: Record<string, unknown>, top: Record<string, unknown> = {}): Promise<SpecSetup> {
+  const dir = await writeConfig({ script: SPEC_HANDLER, accounts: [account], ...top });
+  return { dir, log: join(dir, 'calls.ndjson') };
+}
+
+/** One `--json` run of the CLI in `dir`, the spec handler logging its calls to `log`. */
+export function runSpec(dir: string, log: string, args: string[] = [], env: Record<string, string> = {}): Promise<CliResult> {
+  return runCli(['--json', ...args], { cwd: dir, env: { HANDLER_LOG: log, ...env } });
+}
 
 export interface Credentials {
   user: string;
@@ -33,6 +52,20 @@ export function scenario(dovecot: Dovecot) {
         });
       }
       return { user, password };
+    },
+
+    /** A fresh user with its own password and an empty INBOX. */
+    user(): Promise<Credentials> {
+      return this.mailbox([]);
+    },
+
+    /**
+     * A resolved AccountConfig (the schema's defaults) over implicit TLS against this Dovecot,
+     * for tests that drive an adapter directly. Without user and password: add them.
+     */
+    adapterAccount(protocol: 'imap' | 'pop3', overrides: Partial<AccountConfig> = {}): AccountConfig {
+      const port = protocol === 'imap' ? dovecot.ports.imaps : dovecot.ports.pop3s;
+      return accountConfig({ protocol, host: dovecot.host, port, ca: dovecot.caFile, passwordSource: 'password', ...overrides });
     },
 
     imapAccount(creds: Credentials, extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -24,9 +24,8 @@ import type { AccountConfig } from '../config/types.js';
 import { planDecision } from '../decision/plan.js';
 import type { Decision } from '../decision/types.js';
 import { asAccountError, ConnectionError, describeError, MailpollError, MessageCode, messageErrorCode, StoreError, TimeoutError } from '../errors.js';
-import { parseLevelOf } from '../handler/load.js';
 import { createHandlerContext, runHandler } from '../handler/run.js';
-import type { Handler, HandlerContext, MailMessage } from '../handler/types.js';
+import type { HandlerContext, LoadedHandler, MailMessage } from '../handler/types.js';
 import { mailboxIdentity } from '../mailbox/identity.js';
 import type { Candidate, Disposition, FetchedMessage, Mailbox, MailboxStatus, Protocol } from '../mailbox/types.js';
 import { parseMessage } from '../message/parse.js';
@@ -56,7 +55,8 @@ export interface CycleOptions {
 
 export interface CycleDeps {
   mailbox: Mailbox;
-  handler: Handler;
+  /** The handler and the parse level its module asked for. */
+  handler: LoadedHandler;
   reporter: Reporter;
   store: Store;
   /** The run this cycle belongs to (`store.beginRun`). */
@@ -144,7 +144,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     where: { identity: mailboxIdentity(account), mailbox: '', uidValidity: null },
     awaitingClose: [],
     awaitingExpunge: [],
-    headersOnly: parseLevelOf(deps.handler) === 'headers',
+    headersOnly: deps.handler.parse === 'headers',
   };
   const { mailbox } = deps;
 
@@ -471,7 +471,7 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
     const started = cycle.now();
     try {
       const mailMessage = await messageFor(cycle, item);
-      const outcome = await runHandler(handler, mailMessage, cycle.context, account, { timeoutMs: account.handlerTimeout });
+      const outcome = await runHandler(handler.fn, mailMessage, cycle.context, account, { timeoutMs: account.handlerTimeout });
       const decision = planDecision(outcome, mailbox.capabilities, account, (folder) => mailbox.isPolledFolder?.(folder) ?? false);
       // Committed before the next handler runs: a crash repeats at most this one handler.
       if (ref !== null) store.recordHandled(ref, decision);

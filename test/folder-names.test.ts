@@ -47,7 +47,7 @@ test('the existence check before CREATE names the folder literally: a pattern ma
   await dovecot.addUser('lit', 'pw-lit-S3cret');
   await dovecot.deliver('lit', message({ subject: 'one', messageId: '<one@test>' }));
   await dovecot.deliver('lit', message({ subject: 'two', messageId: '<two@test>' }));
-  const account = accountConfig({ protocol: 'imap', host: dovecot.host, port: dovecot.ports.imaps, ca: dovecot.caFile, user: 'lit', password: 'pw-lit-S3cret', passwordSource: 'password' });
+  const account = accountConfig({ protocol: 'imap', host: dovecot.host, port: dovecot.ports.imaps, ca: dovecot.caFile, user: 'lit', password: 'pw-lit-S3cret' });
   const lines: string[] = [];
   const mailbox = createImapMailbox(account, { debug: (line) => lines.push(line) });
   try {

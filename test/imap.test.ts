@@ -43,7 +43,7 @@ async function newUser(): Promise<{ user: string; password: string }> {
 
 /** An AccountConfig with the schema's defaults, implicit TLS against the private Dovecot. */
 function account(overrides: Partial<AccountConfig> = {}): AccountConfig {
-  return accountConfig({ protocol: 'imap', host: dovecot.host, port: dovecot.ports.imaps, ca: dovecot.caFile, passwordSource: 'password', ...overrides });
+  return accountConfig({ protocol: 'imap', host: dovecot.host, port: dovecot.ports.imaps, ca: dovecot.caFile, ...overrides });
 }
 
 /** Run `work` with an opened mailbox, always closing it. */

@@ -49,7 +49,7 @@ async function newUser(): Promise<{ user: string; password: string }> {
 
 /** An AccountConfig with the schema's defaults for pop3, implicit TLS against the private Dovecot. */
 function account(overrides: Partial<AccountConfig> = {}): AccountConfig {
-  return accountConfig({ protocol: 'pop3', host: dovecot.host, port: dovecot.ports.pop3s, ca: dovecot.caFile, passwordSource: 'password', ...overrides });
+  return accountConfig({ protocol: 'pop3', host: dovecot.host, port: dovecot.ports.pop3s, ca: dovecot.caFile, ...overrides });
 }
 
 /** Run `work` with an opened mailbox; closed afterwards (a failing close is the test's failure). */

@@ -97,10 +97,42 @@ export class MailboxError extends MailpollError {
   override readonly code = 'E_MAILBOX';
 }
 
-/** The handler threw, rejected, timed out or returned something that is not a result. Exit 1. */
-export class HandlerError extends MailpollError {
-  override readonly code = 'E_HANDLER';
+/**
+ * The handler failed on one message: it threw, timed out, or returned something that cannot
+ * be carried out. Exit 1. Each way has its own class and code, so that a program can tell
+ * them apart.
+ */
+export abstract class HandlerError extends MailpollError {
+  abstract override readonly code: 'E_HANDLER_THREW' | 'E_HANDLER_TIMEOUT' | 'E_INVALID_RESULT';
   override readonly exitCode = ExitCode.messageFailed;
+}
+
+/** The handler threw or its promise rejected (the thrown value is the `cause`). */
+export class HandlerThrewError extends HandlerError {
+  override readonly code = 'E_HANDLER_THREW';
+}
+
+/** The handler did not answer within `handlerTimeout`. */
+export class HandlerTimeoutError extends HandlerError {
+  override readonly code = 'E_HANDLER_TIMEOUT';
+}
+
+/** The handler returned something that is not a result, or one this mailbox cannot carry out. */
+export class InvalidResultError extends HandlerError {
+  override readonly code = 'E_INVALID_RESULT';
+}
+
+/** mailparser could not read a message, not even its header fields. That message fails (exit 1). */
+export class ParseError extends MailpollError {
+  override readonly code = 'E_PARSE';
+  override readonly exitCode = ExitCode.messageFailed;
+  /** mailparser's own code (`EMAXLEN` for its limits), when it gave one. */
+  readonly parserCode: string | undefined;
+
+  constructor(message: string, options: MailpollErrorOptions & { parserCode?: string | undefined } = {}) {
+    super(message, options);
+    this.parserCode = options.parserCode;
+  }
 }
 
 /** The local store cannot be used (corrupt, locked, newer schema). Exit 2. */
@@ -113,6 +145,25 @@ export class StoreError extends MailpollError {
 export class InternalError extends MailpollError {
   override readonly code = 'E_INTERNAL';
   override readonly exitCode = ExitCode.internal;
+}
+
+/**
+ * Codes of the per-message failures that are not thrown as errors of their own (the
+ * `message` event's `code`; README, "Error codes").
+ */
+export const MessageCode = {
+  /** Larger than `maxMessageSize`: quarantined without being downloaded. */
+  tooLarge: 'E_TOO_LARGE',
+  /** The server (or the Maildir) refused the action the handler decided. */
+  actionRefused: 'E_ACTION_REFUSED',
+} as const;
+
+/**
+ * The code a failed message reports for `error`: a mailpoll error's own code; anything else
+ * thrown while handling a message is a bug (`E_INTERNAL`).
+ */
+export function messageErrorCode(error: unknown): string {
+  return error instanceof MailpollError ? error.code : 'E_INTERNAL';
 }
 
 /**

@@ -1,18 +1,39 @@
-/** mailpoll's programmatic API: the same pieces the CLI is made of. */
-export { loadConfig, type LoadConfigOptions } from './config/load.js';
+/**
+ * mailpoll's programmatic API: the pieces the CLI is made of (README, "Programmatic use").
+ * Importing it changes nothing in the host process: no signal handlers, no V8 flags (the
+ * forced collection that bounds a long run's memory is opt-in: `allowForcedCollection`).
+ */
+
+// Config: find, validate, select, resolve passwords.
+export { loadConfig, resolvePasswords, validateConfig } from './config/load.js';
+export type { LoadConfigOptions, ResolvePasswordsOptions, ValidateConfigContext, ValidateConfigResult } from './config/load.js';
 export { selectAccounts } from './config/select.js';
+export { redact } from './config/secrets.js';
+export type { PasswordSource, PasswordSpec } from './config/secrets.js';
 export type { AccountConfig, Config, TlsMode } from './config/types.js';
-export { runOnce, exitCodeOf, type RunOptions, type RunResult } from './poll/run.js';
-export { pollAccount, type CycleOptions, type CycleResult } from './poll/cycle.js';
-export { checkAccounts, type CheckOptions } from './poll/check.js';
-export { createMailbox } from './mailbox/open.js';
-export type * from './mailbox/types.js';
+
+// Handlers: the contract, and typed handlers.
+export { defineHandler } from './handler/define.js';
+export { loadHandler } from './handler/load.js';
 export type * from './handler/types.js';
+
+// Running: one cycle over accounts, one account, the watch loop, a connection check.
+export { exitCodeOf, runOnce, type RunOptions, type RunResult } from './poll/run.js';
+export { pollAccount, type CycleDeps, type CycleOptions, type CycleResult } from './poll/cycle.js';
+export { runWatch, type AccountState, type WatchOptions, type WatchResult } from './poll/watch.js';
+export { checkAccounts, type CheckOptions } from './poll/check.js';
+export { allowForcedCollection } from './poll/memory.js';
+
+// Mailboxes, decisions, reports, the store.
+export { createMailbox, type CreateMailboxOptions } from './mailbox/open.js';
+export type * from './mailbox/types.js';
 export type { Decision, Outcome } from './decision/types.js';
 export { createJsonReporter } from './report/json.js';
-export { createTextReporter } from './report/text.js';
+export { createTextReporter, shouldColor, type TextReporterOptions } from './report/text.js';
 export type * from './report/types.js';
-export * from './errors.js';
 export { openStore, type OpenStoreOptions } from './store/open.js';
 export { defaultStorePath } from './store/path.js';
 export type * from './store/types.js';
+
+// Errors, each with a stable code (README, "Error codes").
+export * from './errors.js';

@@ -87,7 +87,7 @@ describe('defaults', () => {
       user: 'ann@example.com',
       login: undefined,
       password: 'hunter22',
-      passwordSource: 'password',
+      passwordSpec: { source: 'password', value: 'hunter22', where: 'mailpoll.yaml: accounts[0].password', cwd: '/etc/mailpoll' },
       folder: 'INBOX',
       path: undefined,
       onlyUnseen: true,
@@ -162,11 +162,11 @@ describe('defaults', () => {
     assert.equal(a!.folder, 'Work');
     assert.equal(a!.connectTimeout, 10_000);
     assert.equal(a!.port, 143);
-    assert.equal(a!.passwordSource, 'passwordEnv');
+    assert.deepEqual(a!.passwordSpec, { source: 'passwordEnv', value: 'PW', where: 'mailpoll.yaml: defaults.passwordEnv', cwd: '/etc/mailpoll' });
     assert.equal(b!.host, 'other.example.com');
     assert.equal(b!.folder, 'INBOX');
     // An account's own password source replaces the inherited one: no conflict.
-    assert.equal(b!.passwordSource, 'password');
+    assert.equal(b!.passwordSpec?.source, 'password');
     assert.equal(b!.password, 'own-password');
   });
 
@@ -545,7 +545,7 @@ describe('secrets', () => {
   it('resolves every password source', async () => {
     const config = await loadConfig({ cwd: SECRETS, env });
     assert.deepEqual(
-      config.accounts.map((account) => [account.name, account.passwordSource, account.password]),
+      config.accounts.map((account) => [account.name, account.passwordSpec?.source, account.password]),
       [
         ['literal', 'password', 'literal-secret'],
         ['env', 'passwordEnv', 'env-secret'],
@@ -556,6 +556,25 @@ describe('secrets', () => {
     );
     // Every resolved value is now hidden from output.
     assert.equal(redact('literal-secret env-secret file-secret secret'), '*** *** *** ***');
+  });
+
+  it('a copy of an account resolves its password too: the source is a value on the account', async () => {
+    const config = await loadConfig({ cwd: SECRETS, env, resolveSecrets: false });
+    const spread = config.accounts.map((account) => ({ ...account }));
+    const cloned = structuredClone(config.accounts);
+    await resolvePasswords(spread, { env });
+    await resolvePasswords(cloned, { env });
+    const expected = [
+      ['literal', 'literal-secret'],
+      ['env', 'env-secret'],
+      ['file', 'file-secret'],
+      ['command', 'secret'],
+      ['cwd-command', 'file-secret'],
+    ];
+    assert.deepEqual(spread.map((account) => [account.name, account.password]), expected);
+    assert.deepEqual(cloned.map((account) => [account.name, account.password]), expected);
+    // The originals were not touched: only the copies were resolved.
+    assert.deepEqual(config.accounts.map((account) => account.password), ['literal-secret', undefined, undefined, undefined, undefined]);
   });
 
   it('resolveSecrets: false runs no command and reads no file; literal passwords stay', async () => {
@@ -569,7 +588,7 @@ describe('secrets', () => {
     const config = await loadConfig({ cwd: dir, env, resolveSecrets: false });
     assert.equal(existsSync(marker), false);
     assert.equal(config.accounts[0]!.password, undefined);
-    assert.equal(config.accounts[0]!.passwordSource, 'passwordCommand');
+    assert.equal(config.accounts[0]!.passwordSpec?.source, 'passwordCommand');
     assert.equal(config.accounts[1]!.password, 'hunter22');
     // ... and they can be resolved later, for the accounts that need them.
     await resolvePasswords(config.accounts);

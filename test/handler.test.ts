@@ -138,37 +138,37 @@ describe('loadHandler', () => {
   const context = createHandlerContext('test', false, () => {});
 
   it('loads an ES module (.mjs)', async () => {
-    const handler = await loadHandler(fixture('esm.mjs'));
+    const { fn: handler } = await loadHandler(fixture('esm.mjs'));
     assert.equal(await handler({ subject: 'Out of toner', uid: '1' } as MailMessage, context), 1);
   });
 
   it('loads CommonJS module.exports = fn (.cjs)', async () => {
-    const handler = await loadHandler(fixture('module-exports.cjs'));
+    const { fn: handler } = await loadHandler(fixture('module-exports.cjs'));
     assert.equal(await handler(message, context), 2);
   });
 
   it('loads CommonJS exports.default = fn (.cjs), unwrapping one default', async () => {
-    const handler = await loadHandler(fixture('exports-default.cjs'));
+    const { fn: handler } = await loadHandler(fixture('exports-default.cjs'));
     assert.equal(await handler(message, context), 3);
   });
 
   it('loads TypeScript in a "type": "module" package (.ts)', async () => {
-    const handler = await loadHandler(fixture('typed.ts'));
+    const { fn: handler } = await loadHandler(fixture('typed.ts'));
     assert.equal(await handler({ subject: 'Invoice 7' } as MailMessage, context), 'move:Archive/2024');
   });
 
   it('loads TypeScript as ESM (.mts)', async () => {
-    const handler = await loadHandler(fixture('typed.mts'));
+    const { fn: handler } = await loadHandler(fixture('typed.mts'));
     assert.deepEqual(await handler(message, context), { action: 'markSeen', transition: false });
   });
 
   it('loads TypeScript outside a "type": "module" package (.ts compiled as CommonJS)', async () => {
-    const handler = await loadHandler(path.join(cjsDir, 'handler.ts'));
+    const { fn: handler } = await loadHandler(path.join(cjsDir, 'handler.ts'));
     assert.equal(await handler(message, context), 3);
   });
 
   it('loads TypeScript as CommonJS (.cts)', async () => {
-    const handler = await loadHandler(path.join(cjsDir, 'handler.cts'));
+    const { fn: handler } = await loadHandler(path.join(cjsDir, 'handler.cts'));
     assert.equal(await handler(message, context), 1);
   });
 
@@ -218,7 +218,7 @@ describe('loadHandler', () => {
     const file = path.join(cjsDir, 'late.mjs');
     await assert.rejects(loadHandler(file), /file not found/);
     await writeFile(file, 'export default () => 4;\n');
-    const handler = await loadHandler(file);
+    const { fn: handler } = await loadHandler(file);
     assert.equal(await handler(message, context), 4);
   });
 });

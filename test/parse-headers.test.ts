@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { HandlerLoadError } from '../src/errors.js';
-import { loadHandler, parseLevelOf } from '../src/handler/load.js';
+import { loadHandler } from '../src/handler/load.js';
 import { parseMessage } from '../src/message/parse.js';
 
 const raw = Buffer.from(
@@ -79,9 +79,9 @@ describe("parse = 'headers'", () => {
     });
 
     it('reads the parse export; full is the default', async () => {
-      assert.equal(parseLevelOf(await loadHandler(path.join(dir, 'headers.mjs'))), 'headers');
-      assert.equal(parseLevelOf(await loadHandler(path.join(dir, 'full.mjs'))), 'full');
-      assert.equal(parseLevelOf(await loadHandler(path.join(dir, 'plain.mjs'))), 'full');
+      assert.equal((await loadHandler(path.join(dir, 'headers.mjs'))).parse, 'headers');
+      assert.equal((await loadHandler(path.join(dir, 'full.mjs'))).parse, 'full');
+      assert.equal((await loadHandler(path.join(dir, 'plain.mjs'))).parse, 'full');
     });
 
     it('refuses an unknown parse value', async () => {

@@ -132,7 +132,7 @@ async function prepare(subjects: string[], overrides: Partial<AccountConfig> = {
       };
       const deps: CycleDeps = {
         mailbox,
-        handler,
+        handler: { fn: handler, parse: 'full' },
         reporter,
         store: watchedStore,
         runId: store.beginRun({ pid: process.pid, command: 'test', dryRun: false }),

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { redact } from '../config/secrets.js';
 import { capErrorText, ConfigError, ExitCode, MailpollError } from '../errors.js';
+import { allowForcedCollection } from '../poll/memory.js';
 import { escapeControls } from '../report/sanitize.js';
 
 const verbose = process.argv.includes('-v') || process.argv.includes('--verbose');
@@ -62,6 +63,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${version()}\n`, () => process.exit(ExitCode.ok));
     return;
   }
+  // The process is ours: mailpoll may start V8 collections to bound a long run's memory.
+  allowForcedCollection();
   const [{ CommanderError }, { createProgram }] = await Promise.all([import('commander'), import('./program.js')]);
   const program = createProgram({
     version: version(),

@@ -30,7 +30,8 @@ Examples:
   * * * * *  cd /srv/mail && mailpoll -q >> /var/log/mailpoll.log 2>&1
 
 Exit codes: 0 ok (also: nothing to do), 1 a message failed, 2 usage or config error,
-3 an account was unreachable, refused the login, failed TLS or timed out (3 wins over 1).`;
+3 an account was unreachable, refused the login, failed TLS or timed out (3 wins over 1),
+70 a bug in mailpoll, 130 interrupted by a second signal.`;
 
 function positiveInteger(value: string): number {
   const n = Number(value);

@@ -47,7 +47,8 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /**
    * Resolve password sources (may run passwordCommand). Default true. When false, only
-   * literal `password` values are filled in; `passwordSource` is always set.
+   * literal `password` values are filled in; `passwordSpec` is always set, for a later
+   * `resolvePasswords`.
    */
   resolveSecrets?: boolean;
   /** Only resolve secrets of these account names (default: every enabled account). */
@@ -176,16 +177,6 @@ function parseParts(data: unknown): RulesInput {
   };
 }
 
-/** Private to this module: what `resolvePasswords` needs and `AccountConfig` does not carry. */
-interface PendingPassword {
-  spec: PasswordSpec;
-  /** `FILE: accounts[0].passwordEnv` (or `defaults.passwordEnv` when inherited). */
-  where: string;
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-}
-const pendingPasswords = new WeakMap<AccountConfig, PendingPassword>();
-
 /**
  * Validate a config object as read from a file: substitute `${VARS}`, check the schema and
  * the rules, apply defaults and resolve paths. Collects every problem rather than stopping
@@ -257,19 +248,7 @@ function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resol
   const topScript = parsed.script === undefined ? undefined : resolvePath(parsed.script);
   const accounts = parsed.accounts.map((account, index) => {
     const merged = mergeDefaults(account, parsed.defaults);
-    const resolved = buildAccount(merged, topScript, resolvePath);
-    const source = resolved.passwordSource;
-    if (source !== undefined && source !== 'password') {
-      const at = merged.inherited.has(source) ? ['defaults', source] : ['accounts', index, source];
-      const value = merged[source]!;
-      pendingPasswords.set(resolved, {
-        spec: { source, value: source === 'passwordFile' ? resolvePath(value) : value },
-        where: `${context.displayName}: ${formatPath(at)}`,
-        cwd: context.dir,
-        env: context.env,
-      });
-    }
-    return resolved;
+    return buildAccount(merged, topScript, resolvePath, passwordSpecOf(merged, index, context, resolvePath));
   });
   return {
     file: context.file,
@@ -284,13 +263,31 @@ function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resol
   };
 }
 
+/** The account's password source, naming the key that gave it (`defaults.passwordEnv` when inherited). */
+function passwordSpecOf(merged: MergedAccount, index: number, context: ValidateConfigContext, resolvePath: (value: string) => string): PasswordSpec | undefined {
+  const source = PASSWORD_KEYS.find((key) => merged[key] !== undefined);
+  if (source === undefined) return undefined;
+  const value = merged[source]!;
+  const at = merged.inherited.has(source) ? ['defaults', source] : ['accounts', index, source];
+  return {
+    source,
+    value: source === 'passwordFile' ? resolvePath(value) : value,
+    where: `${context.displayName}: ${formatPath(at)}`,
+    cwd: context.dir,
+  };
+}
+
 /** One resolved account. The rules have passed, so the protocol's required keys are set. */
-function buildAccount(merged: MergedAccount, topScript: string | undefined, resolvePath: (value: string) => string): AccountConfig {
+function buildAccount(
+  merged: MergedAccount,
+  topScript: string | undefined,
+  resolvePath: (value: string) => string,
+  passwordSpec: PasswordSpec | undefined,
+): AccountConfig {
   const protocol = merged.protocol!;
   const tls = merged.tls ?? 'implicit';
   const server = protocol === 'imap' || protocol === 'pop3' ? protocol : undefined;
   const optionalPath = (value: string | undefined) => (value === undefined ? undefined : resolvePath(value));
-  const passwordSource = PASSWORD_KEYS.find((key) => merged[key] !== undefined);
   return {
     name: merged.name,
     enabled: merged.enabled ?? true,
@@ -302,8 +299,8 @@ function buildAccount(merged: MergedAccount, topScript: string | undefined, reso
     ca: optionalPath(merged.ca),
     user: merged.user,
     login: merged.login,
-    password: passwordSource === 'password' ? merged.password : undefined,
-    passwordSource,
+    password: passwordSpec?.source === 'password' ? passwordSpec.value : undefined,
+    passwordSpec,
     folder: merged.folder ?? DEFAULT_FOLDER,
     path: optionalPath(merged.path),
     // POP3 has no seen flag: every message on the server is listed.
@@ -331,21 +328,27 @@ function buildAccount(merged: MergedAccount, topScript: string | undefined, reso
 // ---------------------------------------------------------------------------------------
 // Passwords
 
+export interface ResolvePasswordsOptions {
+  /** Source of `passwordEnv` and the environment of `passwordCommand`. Default process.env. */
+  env?: NodeJS.ProcessEnv | undefined;
+}
+
 /**
- * Fill in `password` for `accounts` (accounts of a config from `loadConfig` or
- * `validateConfig`) from their `passwordEnv`, `passwordFile` or `passwordCommand`, in
- * parallel, registering each value with `redact`. Accounts that have a password already
- * are skipped. Throws one ConfigError listing every source that failed.
+ * Fill in `password` for `accounts` from their `passwordSpec` (`passwordEnv`,
+ * `passwordFile` or `passwordCommand`), in parallel, registering each value with `redact`.
+ * Accounts that have a password already are skipped. Throws one ConfigError listing every
+ * source that failed.
  */
-export async function resolvePasswords(accounts: readonly AccountConfig[]): Promise<void> {
+export async function resolvePasswords(accounts: readonly AccountConfig[], options: ResolvePasswordsOptions = {}): Promise<void> {
+  const env = options.env ?? process.env;
   const problems: string[] = [];
   await Promise.all(
     accounts.map(async (account) => {
-      const pending = pendingPasswords.get(account);
-      if (pending === undefined || account.password !== undefined) return;
-      const result = await resolvePassword(pending.spec, { cwd: pending.cwd, env: pending.env });
+      const spec = account.passwordSpec;
+      if (spec === undefined || account.password !== undefined) return;
+      const result = await resolvePassword(spec, { cwd: spec.cwd, env });
       if (result.password !== undefined) account.password = result.password;
-      else problems.push(`${pending.where}: ${result.problem}`);
+      else problems.push(`${spec.where}: ${result.problem}`);
     }),
   );
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
@@ -474,7 +477,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     for (const account of config.accounts) account.script = script;
   }
   const selected = selectAccounts(config, options.accounts);
-  if (options.resolveSecrets !== false) await resolvePasswords(selected);
+  if (options.resolveSecrets !== false) await resolvePasswords(selected, { env });
   return config;
 }
 

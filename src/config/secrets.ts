@@ -10,11 +10,18 @@ import { formatDuration, parseDuration } from './duration.js';
 
 export type PasswordSource = 'password' | 'passwordEnv' | 'passwordFile' | 'passwordCommand';
 
-/** One password source as configured. */
+/**
+ * One account's password source as configured (`AccountConfig.passwordSpec`): a plain value
+ * on the account, so that a copy of the account resolves its password as well.
+ */
 export interface PasswordSpec {
   source: PasswordSource;
-  /** The literal password, the variable name, the absolute file path or the shell command. */
+  /** The literal password, the variable name, the absolute file path or the shell command. Never printed. */
   value: string;
+  /** The key that gave it, as problems name it: `mailpoll.yaml: accounts[0].passwordEnv`. */
+  where: string;
+  /** Working directory of `passwordCommand`: the config file's folder. */
+  cwd: string;
 }
 
 export interface ResolvePasswordOptions {
@@ -98,7 +105,7 @@ function firstLine(text: string): string {
 }
 
 /** Resolve one password source, registering the result with `redact`. Never throws. */
-export async function resolvePassword(spec: PasswordSpec, options: ResolvePasswordOptions): Promise<ResolvePasswordResult> {
+export async function resolvePassword(spec: Pick<PasswordSpec, 'source' | 'value'>, options: ResolvePasswordOptions): Promise<ResolvePasswordResult> {
   const result = await resolve(spec, options);
   if (result.password !== undefined) registerSecret(result.password);
   return result;
@@ -110,7 +117,7 @@ function accepted(password: string, what: string): ResolvePasswordResult {
   return problem === undefined ? { password } : { problem: `${what} ${problem}` };
 }
 
-async function resolve(spec: PasswordSpec, options: ResolvePasswordOptions): Promise<ResolvePasswordResult> {
+async function resolve(spec: Pick<PasswordSpec, 'source' | 'value'>, options: ResolvePasswordOptions): Promise<ResolvePasswordResult> {
   switch (spec.source) {
     case 'password':
       return accepted(spec.value, 'the password');

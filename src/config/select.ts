@@ -14,7 +14,7 @@ export function findUnknownAccounts(config: Config, names: readonly string[]): s
  * enabled account. With names: exactly those accounts, even when disabled; a name the
  * config does not have is a ConfigError.
  */
-export function selectAccounts(config: Config, names: readonly string[] | undefined): AccountConfig[] {
+export function selectAccounts(config: Config, names?: readonly string[] | undefined): AccountConfig[] {
   if (names === undefined || names.length === 0) return config.accounts.filter((account) => account.enabled);
   const problems = findUnknownAccounts(config, names);
   if (problems.length > 0) throw new ConfigError(problems);

@@ -4,6 +4,7 @@
  * resolved. The zod schema in `schema.ts` produces exactly these shapes.
  */
 import type { Action, Protocol } from '../mailbox/types.js';
+import type { PasswordSpec } from './secrets.js';
 
 /** `implicit`: TLS from the first byte (993/995). `starttls`: upgrade a plain connection. `none`: plaintext. */
 export type TlsMode = 'implicit' | 'starttls' | 'none';
@@ -29,10 +30,16 @@ export interface AccountConfig {
   user: string | undefined;
   /** Login name, when it differs from `user`. */
   login: string | undefined;
-  /** The resolved password (from `password`, `passwordEnv`, `passwordFile` or `passwordCommand`). Never printed. */
+  /**
+   * The resolved password: a literal `password` at once, the other sources once
+   * `resolvePasswords` has run (`loadConfig` runs it for the selected accounts). Never printed.
+   */
   password: string | undefined;
-  /** Where the password came from, for `validate` and error messages (never the value). */
-  passwordSource: 'password' | 'passwordEnv' | 'passwordFile' | 'passwordCommand' | undefined;
+  /**
+   * Where the password comes from; `resolvePasswords` reads it. `validate` prints only its
+   * `source`, never its value.
+   */
+  passwordSpec: PasswordSpec | undefined;
   /** IMAP folder, `/`-separated (`Inbox/Incidents`). Default `INBOX`. */
   folder: string;
   /** Absolute path of the Maildir (maildir). */

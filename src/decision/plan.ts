@@ -1,15 +1,15 @@
 /**
  * The planner: an Outcome (what the handler asked for) + what the mailbox can do + the
  * account -> a Decision (what will be done). Pure: no I/O, no clock. An impossible request
- * becomes one clear HandlerError here instead of special cases in every adapter.
+ * becomes one clear InvalidResultError here instead of special cases in every adapter.
  */
 import type { AccountConfig } from '../config/types.js';
-import { HandlerError } from '../errors.js';
+import { InvalidResultError } from '../errors.js';
 import type { MailboxCapabilities } from '../mailbox/types.js';
 import type { Decision, Outcome } from './types.js';
 
 /**
- * Decide what to do with one message. Throws HandlerError when the mailbox cannot do what
+ * Decide what to do with one message. Throws InvalidResultError when the mailbox cannot do what
  * was asked (move on POP3, markSeen without flags), a move has no folder, or its folder is
  * the one being polled (`isPolledFolder`, which compares names the way the server does).
  */
@@ -23,16 +23,16 @@ export function planDecision(
 
   switch (action) {
     case 'move': {
-      if (!capabilities.move) throw new HandlerError(cannotMove(account.protocol), { account: account.name });
+      if (!capabilities.move) throw new InvalidResultError(cannotMove(account.protocol), { account: account.name });
       const folder = outcome.folder ?? account.moveTo;
       if (folder === undefined || folder === '') {
-        throw new HandlerError('handler asked to move but no folder was given and moveTo is not set', {
+        throw new InvalidResultError('handler asked to move but no folder was given and moveTo is not set', {
           account: account.name,
         });
       }
       // Moved into the folder being polled, it would come back as a new message on every run.
       if (isPolledFolder(folder)) {
-        throw new HandlerError(
+        throw new InvalidResultError(
           `handler asked to move the message to ${folder}, the folder being polled: it would be handed over again on every run; return 'keep' or 'markSeen', or name another folder`,
           { account: account.name },
         );
@@ -40,7 +40,7 @@ export function planDecision(
       return { action, folder, transition };
     }
     case 'markSeen':
-      if (!capabilities.markSeen) throw new HandlerError(cannotMarkSeen(account.protocol), { account: account.name });
+      if (!capabilities.markSeen) throw new InvalidResultError(cannotMarkSeen(account.protocol), { account: account.name });
       return { action, folder: undefined, transition };
     case 'delete':
     case 'keep':

@@ -10,19 +10,19 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { HandlerLoadError } from '../errors.js';
-import type { Handler } from './types.js';
+import type { Handler, LoadedHandler } from './types.js';
 
 const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
 
 /** One load per absolute path and process; a failed load is forgotten so it can be retried. */
-const cache = new Map<string, Promise<Handler>>();
+const cache = new Map<string, Promise<LoadedHandler>>();
 
 /**
  * Import the handler module at `file` (resolved against the current directory) and
- * return its default export. Throws HandlerLoadError: `handler /abs/x.mjs: file not found`,
+ * return its default export with its `parse` level. Throws HandlerLoadError: `handler /abs/x.mjs: file not found`,
  * `...: no default export function (...)`, or the first line of a syntax or import error.
  */
-export function loadHandler(file: string): Promise<Handler> {
+export function loadHandler(file: string): Promise<LoadedHandler> {
   const absolute = path.resolve(file);
   let loading = cache.get(absolute);
   if (!loading) {
@@ -33,7 +33,7 @@ export function loadHandler(file: string): Promise<Handler> {
   return loading;
 }
 
-async function importHandler(file: string): Promise<Handler> {
+async function importHandler(file: string): Promise<LoadedHandler> {
   const info = await stat(file).catch(() => undefined);
   if (!info) throw new HandlerLoadError(`handler ${file}: file not found`);
   if (!info.isFile()) throw new HandlerLoadError(`handler ${file}: not a file`);
@@ -61,16 +61,7 @@ async function importHandler(file: string): Promise<Handler> {
   if (parse !== undefined && parse !== 'headers' && parse !== 'full') {
     throw new HandlerLoadError(`handler ${file}: export const parse must be 'headers' or 'full', not ${JSON.stringify(parse) ?? String(parse)}`);
   }
-  if (parse === 'headers') headersOnly.add(handler);
-  return handler;
-}
-
-/** Handlers whose module says `export const parse = 'headers'`: they get no body, text or attachments. */
-const headersOnly = new WeakSet<Handler>();
-
-/** How much of each message the handler wants parsed: `full` (the default) or `headers`. */
-export function parseLevelOf(handler: Handler): 'headers' | 'full' {
-  return headersOnly.has(handler) ? 'headers' : 'full';
+  return { fn: handler, parse: parse ?? 'full' };
 }
 
 /**

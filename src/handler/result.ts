@@ -15,7 +15,7 @@
  */
 import type { AccountConfig } from '../config/types.js';
 import type { Outcome } from '../decision/types.js';
-import { HandlerError } from '../errors.js';
+import { InvalidResultError } from '../errors.js';
 import { folderNameProblem } from '../mailbox/folder-name.js';
 import type { Action } from '../mailbox/types.js';
 
@@ -36,7 +36,7 @@ const OBJECT_KEYS = new Set(['action', 'folder', 'transition']);
 const MAX_SHOWN = 80;
 
 /**
- * Normalise a handler's result. Throws a HandlerError naming what came back and what is
+ * Normalise a handler's result. Throws an InvalidResultError naming what came back and what is
  * allowed when the result is not one of the forms above.
  */
 export function normaliseResult(result: unknown, account: Pick<AccountConfig, 'after' | 'moveTo'>): Outcome {
@@ -115,9 +115,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function invalid(result: unknown, reason?: string): HandlerError {
+function invalid(result: unknown, reason?: string): InvalidResultError {
   const why = reason === undefined ? '' : ` (${reason})`;
-  return new HandlerError(`handler returned ${describeValue(result)}${why}; ${ALLOWED}`);
+  return new InvalidResultError(`handler returned ${describeValue(result)}${why}; ${ALLOWED}`);
 }
 
 /**

@@ -1,9 +1,9 @@
-/** Run a loaded handler on one message: timeout, failures as HandlerError, result normalised. */
+/** Run a loaded handler on one message: timeout, failures as HandlerErrors, result normalised. */
 import { format } from 'node:util';
 import type { AccountConfig } from '../config/types.js';
 import { formatDuration } from '../config/duration.js';
 import type { Outcome } from '../decision/types.js';
-import { HandlerError } from '../errors.js';
+import { HandlerThrewError, HandlerTimeoutError, InvalidResultError } from '../errors.js';
 import { describeValue, normaliseResult } from './result.js';
 import type { Handler, HandlerContext, MailMessage } from './types.js';
 
@@ -23,9 +23,9 @@ export interface RunHandlerOptions {
 
 /**
  * Call `handler` and turn whatever happens into an Outcome or a HandlerError:
- * - a throw or rejection -> `handler failed: <message>` (the thrown value kept as `cause`);
- * - no answer within `timeoutMs` -> `handler timed out after 5m`;
- * - an invalid result -> the HandlerError from `normaliseResult`.
+ * - a throw or rejection -> HandlerThrewError `handler failed: <message>` (the thrown value kept as `cause`);
+ * - no answer within `timeoutMs` -> HandlerTimeoutError `handler timed out after 5m`;
+ * - an invalid result -> the InvalidResultError from `normaliseResult`.
  */
 export async function runHandler(
   handler: Handler,
@@ -49,17 +49,17 @@ export async function runHandler(
     if (error === TIMED_OUT) {
       // The handler's promise is abandoned, not cancelled: JavaScript cannot stop it, so
       // whatever it is still doing (HTTP calls, writes) may go on and finish later.
-      throw new HandlerError(`handler timed out after ${formatDuration(timeoutMs)}`, { account: context.account });
+      throw new HandlerTimeoutError(`handler timed out after ${formatDuration(timeoutMs)}`, { account: context.account });
     }
     if (signal?.aborted && error === signal.reason) throw error;
-    throw new HandlerError(`handler failed: ${describeThrown(error)}`, { account: context.account, cause: error });
+    throw new HandlerThrewError(`handler failed: ${describeThrown(error)}`, { account: context.account, cause: error });
   }
 
   try {
     return normaliseResult(result, account);
   } catch (error) {
-    if (error instanceof HandlerError && error.account === undefined) {
-      throw new HandlerError(error.message, { account: context.account });
+    if (error instanceof InvalidResultError && error.account === undefined) {
+      throw new InvalidResultError(error.message, { account: context.account });
     }
     throw error;
   }

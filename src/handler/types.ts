@@ -66,3 +66,27 @@ export type HandlerResult =
   | void;
 
 export type Handler = (mailMessage: MailMessage, context: HandlerContext) => HandlerResult | Promise<HandlerResult>;
+
+/**
+ * How much of each message a handler wants parsed: `full` (the default), or `headers` (the
+ * header block only: no body, text or attachments).
+ */
+export type ParseLevel = 'headers' | 'full';
+
+/**
+ * What a handler module exports. Type a handler with it (README, "Handler API"):
+ *
+ *   export default (async (mailMessage, context) => 'keep') satisfies HandlerModule['default'];
+ *   export const parse = 'headers' satisfies HandlerModule['parse'];
+ */
+export interface HandlerModule {
+  default: Handler;
+  /** Default `full`. */
+  parse?: ParseLevel;
+}
+
+/** A handler module as loaded: its function and the parse level it asked for, carried together. */
+export interface LoadedHandler {
+  fn: Handler;
+  parse: ParseLevel;
+}

@@ -20,6 +20,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
+import { ParseError } from '../errors.js';
 import type { MailMessage } from '../handler/types.js';
 import type { FetchedMessage } from '../mailbox/types.js';
 
@@ -53,8 +54,8 @@ const CRLF = Buffer.from('\r\n');
 /**
  * Parse one fetched message. When mailparser refuses it (over its limits), the message
  * comes back with the header fields that could be read, no body, and `parseError` set.
- * Throws a plain Error `cannot parse message: <reason>` only if even that fails; the cycle
- * reports that as a failure of this message only.
+ * Throws a ParseError `cannot parse message: <reason>` (with mailparser's code) only if even
+ * that fails; the cycle reports that as a failure of this message only.
  */
 export async function parseMessage(fetched: FetchedMessage, meta: ParseMessageMeta): Promise<MailMessage> {
   const { simpleParser } = await loadMailparser();
@@ -90,7 +91,7 @@ async function refusedMessage(fetched: FetchedMessage, meta: ParseMessageMeta, e
     const { simpleParser } = await loadMailparser();
     parsed = await simpleParser(decodeLegacyHeaders(readableHeaderBlock(fetched.raw)), PARSE_OPTIONS);
   } catch {
-    throw new Error(`cannot parse message: ${reason}`, { cause: error });
+    throw new ParseError(`cannot parse message: ${reason}`, { cause: error, parserCode: typeof code === 'string' ? code : undefined });
   }
   withoutParseTimeDate(parsed);
   withoutBody(parsed, (field) => `mailMessage.${field} is not available: mailparser refused this message (${reason}); check mailMessage.parseError, read mailMessage.raw`);

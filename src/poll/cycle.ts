@@ -23,10 +23,9 @@ import { createHash } from 'node:crypto';
 import type { AccountConfig } from '../config/types.js';
 import { planDecision } from '../decision/plan.js';
 import type { Decision } from '../decision/types.js';
-import { asAccountError, ConnectionError, describeError, MailpollError, StoreError, TimeoutError } from '../errors.js';
-import { parseLevelOf } from '../handler/load.js';
+import { asAccountError, ConnectionError, describeError, MailpollError, MessageCode, messageErrorCode, StoreError, TimeoutError } from '../errors.js';
 import { createHandlerContext, runHandler } from '../handler/run.js';
-import type { Handler, HandlerContext, MailMessage } from '../handler/types.js';
+import type { HandlerContext, LoadedHandler, MailMessage } from '../handler/types.js';
 import { mailboxIdentity } from '../mailbox/identity.js';
 import type { Candidate, Disposition, FetchedMessage, Mailbox, MailboxStatus, Protocol } from '../mailbox/types.js';
 import { parseMessage } from '../message/parse.js';
@@ -56,7 +55,8 @@ export interface CycleOptions {
 
 export interface CycleDeps {
   mailbox: Mailbox;
-  handler: Handler;
+  /** The handler and the parse level its module asked for. */
+  handler: LoadedHandler;
   reporter: Reporter;
   store: Store;
   /** The run this cycle belongs to (`store.beginRun`). */
@@ -144,7 +144,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     where: { identity: mailboxIdentity(account), mailbox: '', uidValidity: null },
     awaitingClose: [],
     awaitingExpunge: [],
-    headersOnly: parseLevelOf(deps.handler) === 'headers',
+    headersOnly: deps.handler.parse === 'headers',
   };
   const { mailbox } = deps;
 
@@ -378,7 +378,7 @@ function quarantineTooLarge(cycle: Cycle, candidates: Candidate[], max: number):
     const ref = refs.get(candidate.uid) ?? null;
     if (ref !== null) store.recordFailed(ref, error, 1);
     const event = baseEvent(cycle, candidate.uid, ref, { messageId: candidate.messageId ?? null, sender: null, subject: null, date: null, size: candidate.size ?? 0 });
-    events.push({ event: { ...event, status: 'quarantined', error }, ref, disposition: undefined, quarantine: false });
+    events.push({ event: { ...event, status: 'quarantined', error, code: MessageCode.tooLarge }, ref, disposition: undefined, quarantine: false });
   }
   report(cycle, events);
 }
@@ -471,7 +471,7 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
     const started = cycle.now();
     try {
       const mailMessage = await messageFor(cycle, item);
-      const outcome = await runHandler(handler, mailMessage, cycle.context, account, { timeoutMs: account.handlerTimeout });
+      const outcome = await runHandler(handler.fn, mailMessage, cycle.context, account, { timeoutMs: account.handlerTimeout });
       const decision = planDecision(outcome, mailbox.capabilities, account, (folder) => mailbox.isPolledFolder?.(folder) ?? false);
       // Committed before the next handler runs: a crash repeats at most this one handler.
       if (ref !== null) store.recordHandled(ref, decision);
@@ -484,7 +484,7 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
     } catch (error) {
       // The store failing is not the message's fault: it ends the cycle (exit 2), not one message.
       if (error instanceof StoreError) throw error;
-      inHand.push(failure(cycle, item.message.uid, ref, item.meta, describeError(error), cycle.now() - started));
+      inHand.push(failure(cycle, item.message.uid, ref, item.meta, error, cycle.now() - started));
     }
   }
 
@@ -549,8 +549,9 @@ function recordReceived(cycle: Cycle, items: readonly Received[]): Map<string, n
 }
 
 /** A failed message: recorded with its attempt; at maxAttempts quarantined (and moved aside if configured). */
-function failure(cycle: Cycle, uid: string, ref: number | null, meta: MessageMeta, error: string, durationMs: number): InHand {
-  const event = { ...baseEvent(cycle, uid, ref, meta), status: 'failed' as const, error, durationMs };
+function failure(cycle: Cycle, uid: string, ref: number | null, meta: MessageMeta, thrown: unknown, durationMs: number): InHand {
+  const error = describeError(thrown);
+  const event = { ...baseEvent(cycle, uid, ref, meta), status: 'failed' as const, error, code: messageErrorCode(thrown), durationMs };
   if (ref === null) return { event, ref, disposition: undefined, quarantine: false };
   const { account } = cycle;
   const state = cycle.deps.store.recordFailed(ref, error, account.maxAttempts);
@@ -592,9 +593,11 @@ async function carryOut(cycle: Cycle, inHand: InHand[]): Promise<void> {
     // A lost link refused nothing: the decision is simply applied on the next run, uncounted.
     if (outcome === undefined || isLinkFailure(outcome.error)) {
       item.event.status = 'failed';
+      item.event.code = outcome === undefined ? 'E_CONNECTION' : messageErrorCode(outcome.error);
       item.event.error = `${error}; the handler's decision is kept and applied again on the next run`;
       continue;
     }
+    item.event.code = MessageCode.actionRefused;
     const state = item.ref === null ? 'handled' : store.recordActionFailed(item.ref, error, account.maxAttempts);
     if (state === 'quarantined') {
       item.event.status = 'quarantined';
@@ -678,6 +681,7 @@ function baseEvent(cycle: Cycle, uid: string, ref: number | null, meta: MessageM
     transition: false,
     status: 'ok',
     error: null,
+    code: null,
     recovered: false,
     durationMs: 0,
   };

@@ -14,6 +14,8 @@
  *
  * `gc` is reached the way the `expose-gc` package does it: the flag is set at run time and
  * the function taken from a fresh context (the flag only applies to contexts made after it).
+ * That flag is the whole process's, so a program using mailpoll as a library opts in
+ * (`allowForcedCollection`); the CLI does, a library caller's process is left as it is.
  */
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -22,10 +24,19 @@ const EXTERNAL_LIMIT = 24 * 1024 * 1024;
 
 type Collect = (options: { type: 'major'; execution: 'async' }) => void;
 let collect: Collect | undefined;
+let allowed = false;
 
-/** Start a full collection if Buffers (live or dead) hold more than EXTERNAL_LIMIT; cheap otherwise. */
+/**
+ * Let mailpoll start V8 collections itself after each batch: it sets `--expose-gc` in this
+ * process. Keeps a long run's memory bounded (README, "Speed and memory").
+ */
+export function allowForcedCollection(): void {
+  allowed = true;
+}
+
+/** Start a full collection if allowed and Buffers (live or dead) hold more than EXTERNAL_LIMIT; cheap otherwise. */
 export function releaseGarbage(): void {
-  if (process.memoryUsage().external < EXTERNAL_LIMIT) return;
+  if (!allowed || process.memoryUsage().external < EXTERNAL_LIMIT) return;
   collect ??= exposeGc();
   collect({ type: 'major', execution: 'async' });
 }

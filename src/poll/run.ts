@@ -10,7 +10,7 @@
 import type { AccountConfig } from '../config/types.js';
 import { ConfigError, ExitCode, InternalError, type MailpollError, StoreError, worstExitCode } from '../errors.js';
 import { loadHandler } from '../handler/load.js';
-import type { Handler } from '../handler/types.js';
+import type { LoadedHandler } from '../handler/types.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { Reporter } from '../report/types.js';
 import type { PurgeOptions, Store } from '../store/types.js';
@@ -135,7 +135,7 @@ function debugStack(error: InternalError, debug: ((line: string) => void) | unde
 }
 
 /** One load per module file, all before any network traffic. */
-export async function loadHandlers(accounts: readonly AccountConfig[]): Promise<Map<string, Handler>> {
+export async function loadHandlers(accounts: readonly AccountConfig[]): Promise<Map<string, LoadedHandler>> {
   const missing = accounts.filter((account) => account.script === undefined);
   if (missing.length > 0) {
     throw new ConfigError(
@@ -144,7 +144,7 @@ export async function loadHandlers(accounts: readonly AccountConfig[]): Promise<
       ),
     );
   }
-  const handlers = new Map<string, Handler>();
+  const handlers = new Map<string, LoadedHandler>();
   for (const account of accounts) handlers.set(account.name, await loadHandler(account.script!));
   return handlers;
 }

@@ -12,7 +12,7 @@
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { AccountConfig } from '../config/types.js';
 import { ExitCode } from '../errors.js';
-import type { Handler } from '../handler/types.js';
+import type { LoadedHandler } from '../handler/types.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { Mailbox } from '../mailbox/types.js';
 import type { Reporter } from '../report/types.js';
@@ -66,7 +66,7 @@ const PURGE_EVERY_MS = 3_600_000;
 
 interface Watch {
   options: WatchOptions;
-  handlers: Map<string, Handler>;
+  handlers: Map<string, LoadedHandler>;
   runId: number;
   stop: AbortSignal;
   now: () => number;

@@ -28,6 +28,12 @@ export interface MessageEvent {
   transition: boolean;
   status: MessageStatus;
   error: string | null;
+  /**
+   * Stable code of `error`, null when the message is ok: `E_HANDLER_THREW`, `E_HANDLER_TIMEOUT`,
+   * `E_INVALID_RESULT`, `E_PARSE`, `E_ACTION_REFUSED`, `E_TOO_LARGE`; `E_CONNECTION` or
+   * `E_TIMEOUT` when the link was lost before the server answered the action (README, "Error codes").
+   */
+  code: string | null;
   /** A Decision recorded by an interrupted run, carried out now without calling the handler. */
   recovered: boolean;
   durationMs: number;

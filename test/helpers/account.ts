@@ -16,7 +16,7 @@ export function accountConfig(overrides: Partial<AccountConfig> & Pick<AccountCo
     user: undefined,
     login: undefined,
     password: undefined,
-    passwordSource: undefined,
+    passwordSpec: undefined,
     folder: 'INBOX',
     path: undefined,
     onlyUnseen: overrides.protocol !== 'pop3',

@@ -65,7 +65,7 @@ export function scenario(dovecot: Dovecot) {
      */
     adapterAccount(protocol: 'imap' | 'pop3', overrides: Partial<AccountConfig> = {}): AccountConfig {
       const port = protocol === 'imap' ? dovecot.ports.imaps : dovecot.ports.pop3s;
-      return accountConfig({ protocol, host: dovecot.host, port, ca: dovecot.caFile, passwordSource: 'password', ...overrides });
+      return accountConfig({ protocol, host: dovecot.host, port, ca: dovecot.caFile, ...overrides });
     },
 
     imapAccount(creds: Credentials, extra: Record<string, unknown> = {}): Record<string, unknown> {

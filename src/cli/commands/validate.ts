@@ -1,6 +1,6 @@
 import { loadConfig } from '../../config/load.js';
 import { selectAccounts } from '../../config/select.js';
-import type { Config } from '../../config/types.js';
+import type { AccountConfig, Config } from '../../config/types.js';
 import { ExitCode } from '../../errors.js';
 import { loadHandler } from '../../handler/load.js';
 import { createOutput } from '../output.js';
@@ -30,11 +30,16 @@ export async function validateCommand(options: ValidateCommandOptions): Promise<
 }
 
 function printable(config: Config): unknown {
-  return {
-    file: config.file,
-    accounts: config.accounts.map((account) => ({
-      ...account,
-      password: account.password === undefined ? undefined : '***',
-    })),
-  };
+  return { file: config.file, accounts: config.accounts.map(printableAccount) };
+}
+
+/** The account in its own key order, the password as `***` and of its spec only the source (a literal password, a command line, a path stay out). */
+function printableAccount(account: AccountConfig): Record<string, unknown> {
+  const shown: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(account)) {
+    if (key === 'password') shown.password = value === undefined ? undefined : '***';
+    else if (key === 'passwordSpec') shown.passwordSource = account.passwordSpec?.source;
+    else shown[key] = value;
+  }
+  return shown;
 }

@@ -89,6 +89,9 @@ export async function openssl(args: string[], options: { cwd?: string; input?: s
       if (error) reject(new Error(`openssl ${args[0]} failed: ${stderr.trim() || error.message}`, { cause: error }));
       else resolve(stdout);
     });
+    // openssl may exit before reading stdin (most calls give it none to read): the EPIPE that
+    // follows is not a failure of the command, whose exit status the callback above reports.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(options.input ?? '');
   });
 }

@@ -7,10 +7,10 @@ import { describe, it } from 'node:test';
 import { Cron } from 'croner';
 import { validateConfig } from '../src/config/load.js';
 import { UsageError } from '../src/errors.js';
-import { DEFAULT_BACKOFF, nextBackoff, type BackoffPolicy, type BackoffStep } from '../src/poll/backoff.js';
-import { createLimiter } from '../src/poll/limiter.js';
-import { checkCron, describeSchedule, nextRun, type Schedule } from '../src/poll/schedule.js';
-import { parseUntil } from '../src/poll/until.js';
+import { DEFAULT_BACKOFF, nextBackoff, type BackoffPolicy, type BackoffStep } from '../src/watch/backoff.js';
+import { createLimiter } from '../src/watch/limiter.js';
+import { checkCron, describeSchedule, nextRun, type Schedule } from '../src/watch/schedule.js';
+import { parseUntil } from '../src/watch/until.js';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;

@@ -17,11 +17,11 @@ import { createMailbox } from '../mailbox/open.js';
 import type { Mailbox } from '../mailbox/types.js';
 import type { Reporter } from '../report/types.js';
 import type { PurgeOptions, Store } from '../store/types.js';
-import { failedCycle, recordOutcome, withLease } from './account.js';
+import { failedCycle, recordOutcome, withLease } from '../poll/account.js';
 import { nextBackoff } from './backoff.js';
-import { pollAccount, type CycleResult } from './cycle.js';
+import { pollAccount, type CycleResult } from '../poll/cycle.js';
 import { createLimiter, type Limiter } from './limiter.js';
-import { anySignal, loadHandlers } from './run.js';
+import { anySignal, loadHandlers } from '../poll/run.js';
 import { nextRun, type Schedule } from './schedule.js';
 
 /** Backoff state of one account; kept across config reloads. */

@@ -5,11 +5,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Cron } from 'croner';
+import { checkCron } from '../src/config/cron.js';
 import { validateConfig } from '../src/config/load.js';
 import { UsageError } from '../src/errors.js';
 import { DEFAULT_BACKOFF, nextBackoff, type BackoffPolicy, type BackoffStep } from '../src/watch/backoff.js';
 import { createLimiter } from '../src/watch/limiter.js';
-import { checkCron, describeSchedule, nextRun, type Schedule } from '../src/watch/schedule.js';
+import { describeSchedule, nextRun, type Schedule } from '../src/watch/schedule.js';
 import { parseUntil } from '../src/watch/until.js';
 
 const SECOND = 1000;

@@ -10,7 +10,7 @@
 import * as z from 'zod';
 import { folderNameProblem } from '../mailbox/folder-name.js';
 import type { Protocol } from '../mailbox/types.js';
-import { checkCron } from '../watch/schedule.js';
+import { checkCron } from './cron.js';
 import { parseDuration } from './duration.js';
 
 /** Documentation of one config key; the README's config reference is written from these. */

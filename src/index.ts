@@ -7,6 +7,7 @@ export { pollAccount, type CycleOptions, type CycleResult } from './poll/cycle.j
 export { checkAccounts, type CheckOptions } from './poll/check.js';
 export { createMailbox } from './mailbox/open.js';
 export type * from './mailbox/types.js';
+export type { Action, Protocol } from './domain.js';
 export type * from './handler/types.js';
 export type { Decision, Outcome } from './decision/types.js';
 export { createJsonReporter } from './report/json.js';

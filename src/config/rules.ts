@@ -3,9 +3,9 @@
  * inherited, keys that make no sense together. Pure: problem lines in, problem lines out
  * (`accounts[0].moveTo: is required when after is move`, no file name).
  */
+import type { Protocol } from '../domain.js';
+import { formatDuration } from '../duration.js';
 import { sameFolder } from '../mailbox/folder-name.js';
-import type { Protocol } from '../mailbox/types.js';
-import { formatDuration } from './duration.js';
 import {
   ACCOUNT_KEY_DOCS,
   DEFAULT_BACKOFF_INITIAL,

@@ -8,10 +8,10 @@
  * `load.ts` turns the parsed object into the resolved `Config` of `types.ts`.
  */
 import * as z from 'zod';
+import type { Protocol } from '../domain.js';
+import { parseDuration } from '../duration.js';
 import { folderNameProblem } from '../mailbox/folder-name.js';
-import type { Protocol } from '../mailbox/types.js';
 import { checkCron } from './cron.js';
-import { parseDuration } from './duration.js';
 
 /** Documentation of one config key; the README's config reference is written from these. */
 export interface KeyDoc {

@@ -3,7 +3,7 @@
  * substituted, relative paths made absolute, durations in milliseconds, passwords
  * resolved. The zod schema in `schema.ts` produces exactly these shapes.
  */
-import type { Action, Protocol } from '../mailbox/types.js';
+import type { Action, Protocol } from '../domain.js';
 
 /** `implicit`: TLS from the first byte (993/995). `starttls`: upgrade a plain connection. `none`: plaintext. */
 export type TlsMode = 'implicit' | 'starttls' | 'none';

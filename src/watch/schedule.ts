@@ -9,7 +9,7 @@
 import { createRequire } from 'node:module';
 import type { Cron } from 'croner';
 import { parseCron } from '../config/cron.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../duration.js';
 
 export type Schedule = { kind: 'interval'; everyMs: number } | { kind: 'cron'; expression: string };
 

@@ -4,6 +4,7 @@
  * CLI side (`--until` parsed and wired, signals, IMAP) is in cli-watch.test.ts.
  */
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,8 +12,9 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ReportEvent } from '../src/report/types.js';
 import { openStore } from '../src/store/open.js';
+import type { Store } from '../src/store/types.js';
 import type { Clock } from '../src/watch/clock.js';
-import { runWatch } from '../src/watch/watch.js';
+import { runWatch, type WatchOptions } from '../src/watch/watch.js';
 import { accountConfig } from './helpers/account.js';
 
 const HANDLER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'handlers', 'esm.mjs');
@@ -64,26 +66,24 @@ function virtualClock(start: number, sleepers: number): Clock {
   };
 }
 
+/** An empty Maildir account `local` cycling every `interval` ms, and its store, in a folder of its own. */
+async function maildirWatch(interval: number): Promise<{ store: Store; options: Omit<WatchOptions, 'reporter' | 'signal'> }> {
+  const dir = await mkdtemp(path.join(scratch, 'watch-'));
+  const maildir = path.join(dir, 'Maildir');
+  for (const sub of ['cur', 'new', 'tmp']) await mkdir(path.join(maildir, sub), { recursive: true });
+  const store = openStore(path.join(dir, 'mailpoll.db'));
+  const account = accountConfig({ name: 'local', protocol: 'maildir', path: maildir, script: HANDLER, interval });
+  return { store, options: { accounts: [account], store, retention: { retentionDays: 7, ledgerDays: 90 }, concurrency: 1, maxConnections: 1 } };
+}
+
 describe('runWatch in virtual time', () => {
   it('until: cycles on the interval meanwhile, and stops at the time, not before', async () => {
-    const dir = await mkdtemp(path.join(scratch, 'until-'));
-    const maildir = path.join(dir, 'Maildir');
-    for (const sub of ['cur', 'new', 'tmp']) await mkdir(path.join(maildir, sub), { recursive: true });
-    const store = openStore(path.join(dir, 'mailpoll.db'));
+    const { store, options } = await maildirWatch(700);
     const clock = virtualClock(T0, 2);
     const events: { at: number; event: ReportEvent }[] = [];
     try {
-      const result = await runWatch({
-        accounts: [accountConfig({ name: 'local', protocol: 'maildir', path: maildir, script: HANDLER, interval: 700 })],
-        reporter: { report: (event) => events.push({ at: clock.now() - T0, event }) },
-        store,
-        retention: { retentionDays: 7, ledgerDays: 90 },
-        concurrency: 1,
-        maxConnections: 1,
-        until: T0 + 3000,
-        signal: new AbortController().signal,
-        clock,
-      });
+      const reporter = { report: (event: ReportEvent) => events.push({ at: clock.now() - T0, event }) };
+      const result = await runWatch({ ...options, reporter, until: T0 + 3000, signal: new AbortController().signal, clock });
       assert.deepEqual(result, { exitCode: 0, reason: 'until' });
     } finally {
       store.close();
@@ -93,5 +93,21 @@ describe('runWatch in virtual time', () => {
     const { at, event } = events.at(-1)!;
     assert.equal(at, 3000, 'stopped at the until time, not before');
     assert.deepEqual(event.type === 'watch' ? [event.state, event.reason] : event, ['stopped', 'expiration reached (2026-11-23T17:00:03.000Z)']);
+  });
+
+  it("leaves no listener on the caller's signal, however often it is reloaded", async () => {
+    const { store, options } = await maildirWatch(700);
+    const clock = virtualClock(T0, 2);
+    const signal = new AbortController().signal;
+    try {
+      // As the CLI does on SIGHUP: runWatch again with the same SIGINT/SIGTERM signal.
+      for (let reload = 0; reload < 12; reload += 1) {
+        const result = await runWatch({ ...options, reporter: { report: () => undefined }, until: clock.now() + 1000, signal, clock });
+        assert.equal(result.reason, 'until');
+      }
+    } finally {
+      store.close();
+    }
+    assert.equal(getEventListeners(signal, 'abort').length, 0);
   });
 });

@@ -62,43 +62,51 @@ export async function runWatch(options: WatchOptions): Promise<WatchResult> {
       stopper.abort();
     }
   };
-  options.signal.addEventListener('abort', stopWith('signal'), { once: true });
-  options.reload?.addEventListener('abort', stopWith('reload'), { once: true });
-  if (options.signal.aborted) stopWith('signal')();
-  if (options.until !== undefined) void clock.sleep(Math.max(0, options.until - clock.now()), stopper.signal).then(stopWith('until'));
+  const onSignal = stopWith('signal');
+  const onReload = stopWith('reload');
+  // The CLI runs a new watch on the same signal after each SIGHUP: these listeners go at the end.
+  options.signal.addEventListener('abort', onSignal, { once: true });
+  options.reload?.addEventListener('abort', onReload, { once: true });
+  try {
+    if (options.signal.aborted) onSignal();
+    if (options.until !== undefined) void clock.sleep(Math.max(0, options.until - clock.now()), stopper.signal).then(stopWith('until'));
 
-  const watch: Watch = {
-    reporter: options.reporter,
-    store: options.store,
-    retention: options.retention,
-    interval: options.interval,
-    writeLog: options.writeLog,
-    debug: options.debug,
-    handlers,
-    runId: options.store.beginRun({ pid: process.pid, command: options.command ?? 'watch', dryRun: false }),
-    stop: stopper.signal,
-    clock,
-    // Polls share `concurrency`; every connection (IDLE included) counts against its host.
-    polls: createLimiter({ concurrency: options.concurrency, maxPerHost: Number.POSITIVE_INFINITY }),
-    hosts: createLimiter({ concurrency: Number.POSITIVE_INFINITY, maxPerHost: options.maxConnections }),
-    states: options.states ?? new Map(),
-    lastPurge: clock.now(),
-  };
-  options.store.purge(options.retention);
-  options.reporter.report({ type: 'watch', state: 'started', accounts: options.accounts.length, reason: describeTiming(options), exitCode: null });
+    const watch: Watch = {
+      reporter: options.reporter,
+      store: options.store,
+      retention: options.retention,
+      interval: options.interval,
+      writeLog: options.writeLog,
+      debug: options.debug,
+      handlers,
+      runId: options.store.beginRun({ pid: process.pid, command: options.command ?? 'watch', dryRun: false }),
+      stop: stopper.signal,
+      clock,
+      // Polls share `concurrency`; every connection (IDLE included) counts against its host.
+      polls: createLimiter({ concurrency: options.concurrency, maxPerHost: Number.POSITIVE_INFINITY }),
+      hosts: createLimiter({ concurrency: Number.POSITIVE_INFINITY, maxPerHost: options.maxConnections }),
+      states: options.states ?? new Map(),
+      lastPurge: clock.now(),
+    };
+    options.store.purge(options.retention);
+    options.reporter.report({ type: 'watch', state: 'started', accounts: options.accounts.length, reason: describeTiming(options), exitCode: null });
 
-  const outcomes = await Promise.all(options.accounts.map((account) => watchAccount(watch, account)));
-  // Every loop has ended (stopped, or gave up): end the wait for --until too.
-  stopper.abort();
+    const outcomes = await Promise.all(options.accounts.map((account) => watchAccount(watch, account)));
+    // Every loop has ended (stopped, or gave up): end the wait for --until too.
+    stopper.abort();
 
-  const allGaveUp = outcomes.length > 0 && outcomes.every((outcome) => outcome === 'gave-up');
-  if (allGaveUp) stopped.reason = 'gave-up';
-  const exitCode = allGaveUp ? ExitCode.accountFailed : ExitCode.ok;
-  options.store.endRun(watch.runId, exitCode);
-  if (stopped.reason !== 'reload') {
-    options.reporter.report({ type: 'watch', state: 'stopped', accounts: options.accounts.length, reason: describeStop(stopped.reason, options), exitCode });
+    const allGaveUp = outcomes.length > 0 && outcomes.every((outcome) => outcome === 'gave-up');
+    if (allGaveUp) stopped.reason = 'gave-up';
+    const exitCode = allGaveUp ? ExitCode.accountFailed : ExitCode.ok;
+    options.store.endRun(watch.runId, exitCode);
+    if (stopped.reason !== 'reload') {
+      options.reporter.report({ type: 'watch', state: 'stopped', accounts: options.accounts.length, reason: describeStop(stopped.reason, options), exitCode });
+    }
+    return { exitCode, reason: stopped.reason };
+  } finally {
+    options.signal.removeEventListener('abort', onSignal);
+    options.reload?.removeEventListener('abort', onReload);
   }
-  return { exitCode, reason: stopped.reason };
 }
 
 function describeTiming(options: WatchOptions): string {

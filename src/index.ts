@@ -11,6 +11,7 @@ export { selectAccounts } from './config/select.js';
 export { redact } from './config/secrets.js';
 export type { PasswordSource, PasswordSpec } from './config/secrets.js';
 export type { AccountConfig, Config, TlsMode } from './config/types.js';
+export type { Action, Protocol } from './domain.js';
 
 // Handlers: the contract, and typed handlers.
 export { defineHandler } from './handler/define.js';
@@ -20,7 +21,7 @@ export type * from './handler/types.js';
 // Running: one cycle over accounts, one account, the watch loop, a connection check.
 export { exitCodeOf, runOnce, type RunOptions, type RunResult } from './poll/run.js';
 export { pollAccount, type CycleDeps, type CycleOptions, type CycleResult } from './poll/cycle.js';
-export { runWatch, type AccountState, type WatchOptions, type WatchResult } from './poll/watch.js';
+export { runWatch, type AccountState, type WatchOptions, type WatchResult } from './watch/watch.js';
 export { checkAccounts, type CheckOptions } from './poll/check.js';
 export { allowForcedCollection } from './poll/memory.js';
 

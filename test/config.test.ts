@@ -941,7 +941,7 @@ describe('watch keys', () => {
       "const raw = { accounts: [{ name: 'a', protocol: 'maildir', path: 'm', schedule: '*/5 * * * *' }, { name: 'b', protocol: 'maildir', path: 'm', schedule: '99 * * * *' }] };",
       "const { problems } = validateConfig(raw, { file: undefined, dir: '/', env: {}, displayName: 'm' });",
       'const afterConfig = cronerLoaded();',
-      "const { nextRun } = await import('./src/poll/schedule.ts');",
+      "const { nextRun } = await import('./src/watch/schedule.ts');",
       "nextRun({ kind: 'interval', everyMs: 1000 }, new Date());",
       'const afterInterval = cronerLoaded();',
       "nextRun({ kind: 'cron', expression: '*/5 * * * *' }, new Date());",

@@ -5,13 +5,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Cron } from 'croner';
+import { checkCron } from '../src/config/cron.js';
+import { ACCOUNT_DEFAULTS } from '../src/config/defaults.js';
 import { validateConfig } from '../src/config/load.js';
 import { UsageError } from '../src/errors.js';
-import { DEFAULT_BACKOFF, nextBackoff, type BackoffPolicy, type BackoffStep } from '../src/poll/backoff.js';
-import { createLimiter } from '../src/poll/limiter.js';
-import { checkCron, describeSchedule, nextRun, type Schedule } from '../src/poll/schedule.js';
-import { parseUntil } from '../src/poll/until.js';
+import { nextBackoff, type BackoffPolicy, type BackoffStep } from '../src/watch/backoff.js';
+import { createLimiter } from '../src/watch/limiter.js';
+import { describeSchedule, nextRun, type Schedule } from '../src/watch/schedule.js';
+import { parseUntil } from '../src/watch/until.js';
 
+/** The `backoff:` key's defaults. */
+const DEFAULT_BACKOFF: BackoffPolicy = ACCOUNT_DEFAULTS.backoff;
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;

@@ -9,31 +9,9 @@ import path from 'node:path';
 import type { Loader } from 'cosmiconfig';
 import { ConfigError, ConfigNotFoundError } from '../errors.js';
 import { ConfigLimitError, MAX_CONFIG_BYTES, checkConfigSize, tooLarge } from './limits.js';
-import { IMPLICIT_TLS_PORT, PLAIN_PORT, checkRules, mergeDefaults, type MergedAccount, type RulesInput } from './rules.js';
-import {
-  DEFAULT_BACKOFF_INITIAL,
-  DEFAULT_BACKOFF_MAX,
-  DEFAULT_CONCURRENCY,
-  DEFAULT_CONNECT_TIMEOUT,
-  DEFAULT_FETCH_TIMEOUT,
-  DEFAULT_FOLDER,
-  DEFAULT_HANDLER_TIMEOUT,
-  DEFAULT_IDLE_HEALTH_CHECK,
-  DEFAULT_INTERVAL,
-  DEFAULT_LEDGER_DAYS,
-  DEFAULT_MAX_ATTEMPTS,
-  DEFAULT_RETRY_DELAY,
-  DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_RETENTION_DAYS,
-  PASSWORD_KEYS,
-  SECRET_KEYS,
-  accountSchema,
-  configSchema,
-  defaultsSchema,
-  formatIssue,
-  formatPath,
-  type ParsedConfig,
-} from './schema.js';
+import { CONFIG_DEFAULTS, accountDefaults, defaultPort } from './defaults.js';
+import { checkRules, mergeDefaults, type MergedAccount, type RulesInput } from './rules.js';
+import { PASSWORD_KEYS, SECRET_KEYS, accountSchema, configSchema, defaultsSchema, formatIssue, formatPath, type ParsedConfig } from './schema.js';
 import { registerSecret, resolvePassword, secretProblem, type PasswordSpec } from './secrets.js';
 import { selectAccounts } from './select.js';
 import type { AccountConfig, Config } from './types.js';
@@ -255,10 +233,10 @@ function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resol
     dir: context.dir,
     accounts,
     store: parsed.store === undefined ? undefined : resolvePath(parsed.store),
-    retentionDays: parsed.retentionDays ?? DEFAULT_RETENTION_DAYS,
-    ledgerDays: parsed.ledgerDays ?? DEFAULT_LEDGER_DAYS,
-    concurrency: parsed.concurrency ?? DEFAULT_CONCURRENCY,
-    maxConnections: parsed.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    retentionDays: parsed.retentionDays ?? CONFIG_DEFAULTS.retentionDays,
+    ledgerDays: parsed.ledgerDays ?? CONFIG_DEFAULTS.ledgerDays,
+    concurrency: parsed.concurrency ?? CONFIG_DEFAULTS.concurrency,
+    maxConnections: parsed.maxConnections ?? CONFIG_DEFAULTS.maxConnections,
     expiresAfter: parsed.expiresAfter,
   };
 }
@@ -285,43 +263,44 @@ function buildAccount(
   passwordSpec: PasswordSpec | undefined,
 ): AccountConfig {
   const protocol = merged.protocol!;
-  const tls = merged.tls ?? 'implicit';
+  const defaults = accountDefaults(protocol);
+  const tls = merged.tls ?? defaults.tls;
   const server = protocol === 'imap' || protocol === 'pop3' ? protocol : undefined;
   const optionalPath = (value: string | undefined) => (value === undefined ? undefined : resolvePath(value));
   return {
     name: merged.name,
-    enabled: merged.enabled ?? true,
+    enabled: merged.enabled ?? defaults.enabled,
     protocol,
     host: merged.host,
-    port: server === undefined ? undefined : (merged.port ?? (tls === 'implicit' ? IMPLICIT_TLS_PORT[server] : PLAIN_PORT[server])),
+    port: server === undefined ? undefined : (merged.port ?? defaultPort(server, tls)),
     tls,
-    tlsRejectUnauthorized: merged.tlsRejectUnauthorized ?? true,
+    tlsRejectUnauthorized: merged.tlsRejectUnauthorized ?? defaults.tlsRejectUnauthorized,
     ca: optionalPath(merged.ca),
     user: merged.user,
     login: merged.login,
     password: passwordSpec?.source === 'password' ? passwordSpec.value : undefined,
     passwordSpec,
-    folder: merged.folder ?? DEFAULT_FOLDER,
+    folder: merged.folder ?? defaults.folder,
     path: optionalPath(merged.path),
-    // POP3 has no seen flag: every message on the server is listed.
-    onlyUnseen: protocol === 'pop3' ? false : (merged.onlyUnseen ?? true),
-    after: merged.after ?? (protocol === 'pop3' ? 'keep' : 'markSeen'),
+    // POP3 has no seen flag: its default lists every message, and the rules refuse onlyUnseen there.
+    onlyUnseen: merged.onlyUnseen ?? defaults.onlyUnseen,
+    after: merged.after ?? defaults.after,
     moveTo: merged.moveTo,
     maxMessages: merged.maxMessages,
-    connectTimeout: merged.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
-    fetchTimeout: merged.fetchTimeout ?? DEFAULT_FETCH_TIMEOUT,
-    handlerTimeout: merged.handlerTimeout ?? DEFAULT_HANDLER_TIMEOUT,
+    connectTimeout: merged.connectTimeout ?? defaults.connectTimeout,
+    fetchTimeout: merged.fetchTimeout ?? defaults.fetchTimeout,
+    handlerTimeout: merged.handlerTimeout ?? defaults.handlerTimeout,
     script: optionalPath(merged.script) ?? topScript,
-    reprocess: merged.reprocess ?? false,
-    maxAttempts: merged.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-    retryDelay: merged.retryDelay ?? DEFAULT_RETRY_DELAY,
+    reprocess: merged.reprocess ?? defaults.reprocess,
+    maxAttempts: merged.maxAttempts ?? defaults.maxAttempts,
+    retryDelay: merged.retryDelay ?? defaults.retryDelay,
     quarantineFolder: merged.quarantineFolder,
     maxMessageSize: merged.maxMessageSize,
-    interval: merged.interval ?? DEFAULT_INTERVAL,
+    interval: merged.interval ?? defaults.interval,
     schedule: merged.schedule,
-    idle: merged.idle ?? false,
-    idleHealthCheck: merged.idleHealthCheck ?? DEFAULT_IDLE_HEALTH_CHECK,
-    backoff: { initialMs: merged.backoff?.initial ?? DEFAULT_BACKOFF_INITIAL, maxMs: merged.backoff?.max ?? DEFAULT_BACKOFF_MAX },
+    idle: merged.idle ?? defaults.idle,
+    idleHealthCheck: merged.idleHealthCheck ?? defaults.idleHealthCheck,
+    backoff: { initialMs: merged.backoff?.initial ?? defaults.backoff.initialMs, maxMs: merged.backoff?.max ?? defaults.backoff.maxMs },
   };
 }
 

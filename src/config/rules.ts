@@ -3,20 +3,11 @@
  * inherited, keys that make no sense together. Pure: problem lines in, problem lines out
  * (`accounts[0].moveTo: is required when after is move`, no file name).
  */
+import type { Protocol } from '../domain.js';
+import { formatDuration } from '../duration.js';
 import { sameFolder } from '../mailbox/folder-name.js';
-import type { Protocol } from '../mailbox/types.js';
-import { formatDuration } from './duration.js';
-import {
-  ACCOUNT_KEY_DOCS,
-  DEFAULT_BACKOFF_INITIAL,
-  DEFAULT_BACKOFF_MAX,
-  DEFAULT_FOLDER,
-  PASSWORD_KEYS,
-  formatPath,
-  type AccountKey,
-  type ParsedAccount,
-  type ParsedDefaults,
-} from './schema.js';
+import { ACCOUNT_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT } from './defaults.js';
+import { ACCOUNT_KEY_DOCS, PASSWORD_KEYS, formatPath, type AccountKey, type ParsedAccount, type ParsedDefaults } from './schema.js';
 
 /** The parsed config as the rules see it. */
 export interface RulesInput {
@@ -37,10 +28,6 @@ export interface MergedAccount extends ParsedDefaults {
   /** The keys whose value came from `defaults`. */
   inherited: ReadonlySet<AccountKey>;
 }
-
-/** The port of implicit TLS and of plaintext/STARTTLS, per server protocol. */
-export const IMPLICIT_TLS_PORT = { imap: 993, pop3: 995 } as const;
-export const PLAIN_PORT = { imap: 143, pop3: 110 } as const;
 
 /** Whether `key` means something for `protocol`. */
 export function appliesTo(key: AccountKey, protocol: Protocol): boolean {
@@ -115,8 +102,8 @@ function checkTiming(object: ParsedDefaults, path: readonly PropertyKey[]): stri
  */
 function checkBackoff(own: Backoff | undefined, inherited: Backoff | undefined, path: readonly PropertyKey[]): string[] {
   if (own === undefined) return [];
-  const initial = own.initial ?? inherited?.initial ?? DEFAULT_BACKOFF_INITIAL;
-  const max = own.max ?? inherited?.max ?? DEFAULT_BACKOFF_MAX;
+  const initial = own.initial ?? inherited?.initial ?? ACCOUNT_DEFAULTS.backoff.initialMs;
+  const max = own.max ?? inherited?.max ?? ACCOUNT_DEFAULTS.backoff.maxMs;
   if (initial <= max) return [];
   const origin = (key: keyof Backoff) => (own[key] !== undefined ? '' : inherited?.[key] !== undefined ? ', from defaults' : ', the default');
   if (own.initial !== undefined) {
@@ -172,7 +159,7 @@ function checkAccount(account: ParsedAccount, index: number, defaults: ParsedDef
     if (!PASSWORD_KEYS.some((key) => merged[key] !== undefined)) {
       problems.push(`${at('password')}: a password source is required for ${protocol}: set password, passwordEnv, passwordFile or passwordCommand`);
     }
-    const tls = merged.tls ?? 'implicit';
+    const tls = merged.tls ?? ACCOUNT_DEFAULTS.tls;
     const port = merged.port;
     if (port === IMPLICIT_TLS_PORT[protocol] && tls !== 'implicit') {
       problems.push(`${at('tls')}: port ${port}${from('port')} is the implicit TLS port; set tls: implicit or port: ${PLAIN_PORT[protocol]}`);
@@ -196,7 +183,7 @@ function checkAccount(account: ParsedAccount, index: number, defaults: ParsedDef
   }
 
   // A message moved into the folder being polled comes back as a new message on every run.
-  const polled = merged.folder ?? DEFAULT_FOLDER;
+  const polled = merged.folder ?? ACCOUNT_DEFAULTS.folder;
   for (const key of ['moveTo', 'quarantineFolder'] as const) {
     const target = merged[key];
     if (protocol === 'imap' && target !== undefined && sameFolder(target, polled)) {

@@ -8,10 +8,11 @@
  * `load.ts` turns the parsed object into the resolved `Config` of `types.ts`.
  */
 import * as z from 'zod';
+import type { Protocol } from '../domain.js';
+import { formatDuration, parseDuration } from '../duration.js';
 import { folderNameProblem } from '../mailbox/folder-name.js';
-import type { Protocol } from '../mailbox/types.js';
-import { checkCron } from '../poll/schedule.js';
-import { parseDuration } from './duration.js';
+import { checkCron } from './cron.js';
+import { ACCOUNT_DEFAULTS, CONFIG_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT, POP3_DEFAULTS } from './defaults.js';
 
 /** Documentation of one config key; the README's config reference is written from these. */
 export interface KeyDoc {
@@ -22,6 +23,8 @@ export interface KeyDoc {
   /** The protocols the key applies to (account keys only). */
   protocols: readonly Protocol[];
 }
+
+const { backoff: BACKOFF } = ACCOUNT_DEFAULTS;
 
 const ALL: readonly Protocol[] = ['imap', 'pop3', 'maildir'];
 const SERVER: readonly Protocol[] = ['imap', 'pop3'];
@@ -34,7 +37,7 @@ export const ACCOUNT_KEY_DOCS = {
   },
   enabled: {
     description: 'Accounts with `enabled: false` are skipped unless named with `-a`.',
-    default: 'true',
+    default: String(ACCOUNT_DEFAULTS.enabled),
     protocols: ALL,
   },
   protocol: {
@@ -47,17 +50,17 @@ export const ACCOUNT_KEY_DOCS = {
   },
   port: {
     description: 'Server port, an integer 1-65535.',
-    default: 'imap: 993 with `tls: implicit`, else 143; pop3: 995 with `tls: implicit`, else 110',
+    default: `imap: ${IMPLICIT_TLS_PORT.imap} with \`tls: implicit\`, else ${PLAIN_PORT.imap}; pop3: ${IMPLICIT_TLS_PORT.pop3} with \`tls: implicit\`, else ${PLAIN_PORT.pop3}`,
     protocols: SERVER,
   },
   tls: {
     description: '`implicit` (TLS from the first byte, ports 993/995), `starttls` (upgrade a plain connection) or `none` (plaintext, strongly discouraged).',
-    default: 'implicit',
+    default: ACCOUNT_DEFAULTS.tls,
     protocols: SERVER,
   },
   tlsRejectUnauthorized: {
     description: 'Verify the server certificate. Turn off only for testing.',
-    default: 'true',
+    default: String(ACCOUNT_DEFAULTS.tlsRejectUnauthorized),
     protocols: SERVER,
   },
   ca: {
@@ -91,7 +94,7 @@ export const ACCOUNT_KEY_DOCS = {
   },
   folder: {
     description: 'IMAP folder to poll, `/`-separated (`Inbox/Incidents`).',
-    default: 'INBOX',
+    default: ACCOUNT_DEFAULTS.folder,
     protocols: ['imap'],
   },
   path: {
@@ -100,12 +103,12 @@ export const ACCOUNT_KEY_DOCS = {
   },
   onlyUnseen: {
     description: 'Only work on messages not yet marked as read. POP3 has no flags, so it does not apply there.',
-    default: 'true',
+    default: String(ACCOUNT_DEFAULTS.onlyUnseen),
     protocols: ['imap', 'maildir'],
   },
   after: {
     description: 'What to do with a message when the handler returns nothing: `markSeen`, `delete`, `move` (to `moveTo`) or `keep`. POP3 allows only `keep` and `delete`.',
-    default: 'markSeen (imap, maildir), keep (pop3)',
+    default: `${ACCOUNT_DEFAULTS.after} (imap, maildir), ${POP3_DEFAULTS.after} (pop3)`,
     protocols: ALL,
   },
   moveTo: {
@@ -119,17 +122,17 @@ export const ACCOUNT_KEY_DOCS = {
   },
   connectTimeout: {
     description: 'Time allowed for connecting, TLS, greeting and login: `30s`, `2m`, `1h`, `500ms` or a number of seconds.',
-    default: '30s',
+    default: formatDuration(ACCOUNT_DEFAULTS.connectTimeout),
     protocols: SERVER,
   },
   fetchTimeout: {
     description: 'Time allowed for fetching one batch of messages.',
-    default: '2m',
+    default: formatDuration(ACCOUNT_DEFAULTS.fetchTimeout),
     protocols: ALL,
   },
   handlerTimeout: {
     description: 'Time a handler may run for one message.',
-    default: '5m',
+    default: formatDuration(ACCOUNT_DEFAULTS.handlerTimeout),
     protocols: ALL,
   },
   script: {
@@ -138,18 +141,18 @@ export const ACCOUNT_KEY_DOCS = {
   },
   reprocess: {
     description: 'Hand a message to the handler again although the ledger has it as done: with IMAP, a message set back to unseen is processed again; with `after: keep`, every run sees every message again.',
-    default: 'false',
+    default: String(ACCOUNT_DEFAULTS.reprocess),
     protocols: ALL,
   },
   maxAttempts: {
     description: 'Failed attempts (handler failures and refused server actions) before a message is quarantined (skipped by later runs until `mailpoll retry`).',
-    default: '5',
+    default: String(ACCOUNT_DEFAULTS.maxAttempts),
     protocols: ALL,
   },
   retryDelay: {
     description:
       'Wait before a failed message (handler or server action) is tried again: each failure doubles the wait, up to 6 hours, so `maxAttempts` is a span of time, not a number of runs. Until then runs leave the message alone and count it as deferred.',
-    default: '10m',
+    default: formatDuration(ACCOUNT_DEFAULTS.retryDelay),
     protocols: ALL,
   },
   quarantineFolder: {
@@ -164,7 +167,7 @@ export const ACCOUNT_KEY_DOCS = {
   interval: {
     description:
       'Watch mode: time from the start of one cycle of the account to the start of the next; a cycle that runs longer delays the next, they never overlap. `--interval` overrides it. In `defaults` it applies to every account.',
-    default: '60s',
+    default: formatDuration(ACCOUNT_DEFAULTS.interval),
     protocols: ALL,
   },
   schedule: {
@@ -175,18 +178,18 @@ export const ACCOUNT_KEY_DOCS = {
   idle: {
     description:
       'Watch mode: keep the connection open and process new mail as soon as the server announces it (IMAP IDLE, re-issued well within 29 minutes). A server without IDLE is polled every `interval` instead.',
-    default: 'false',
+    default: String(ACCOUNT_DEFAULTS.idle),
     protocols: ['imap'],
   },
   idleHealthCheck: {
     description: 'With `idle`: a dead connection is noticed (NOOP) and reconnected within this time.',
-    default: '5m',
+    default: formatDuration(ACCOUNT_DEFAULTS.idleHealthCheck),
     protocols: ['imap'],
   },
   backoff: {
     description:
       'Watch mode: waits between reconnect attempts after a failure, `{initial, max}`, each twice the last, from `initial` up to `max`. An account that has not connected once since mailpoll started gives up when the wait reaches `max`; one that has keeps retrying every `max`.',
-    default: '{initial: 1s, max: 60m}',
+    default: `{initial: ${formatDuration(BACKOFF.initialMs)}, max: ${formatDuration(BACKOFF.maxMs)}}`,
     protocols: ALL,
   },
 } as const satisfies Record<string, KeyDoc>;
@@ -204,19 +207,19 @@ export const TOP_LEVEL_KEY_DOCS = {
   },
   retentionDays: {
     description: 'Days the raw copy of each fetched message is kept in the store (`mailpoll show REF --raw`); 0 keeps none.',
-    default: '7',
+    default: String(CONFIG_DEFAULTS.retentionDays),
   },
   ledgerDays: {
     description: 'Days ledger rows of messages no longer on the server are kept (for history and dedupe); rows of messages still on the server are never purged.',
-    default: '90',
+    default: String(CONFIG_DEFAULTS.ledgerDays),
   },
   concurrency: {
     description: 'Watch mode: accounts worked on at the same time, one connection each; an integer 1-64.',
-    default: '4',
+    default: String(CONFIG_DEFAULTS.concurrency),
   },
   maxConnections: {
     description: 'Watch mode: connections to the same server host at once (IDLE connections included); an integer 1-64.',
-    default: '2',
+    default: String(CONFIG_DEFAULTS.maxConnections),
   },
   expiresAfter: {
     description: 'Watch mode: end the watch cleanly this long after it started (`8h`, `30m`). `--until` gives an end time on the command line.',
@@ -226,8 +229,8 @@ export const TOP_LEVEL_KEY_DOCS = {
 
 /** The keys of an account's `backoff` object. */
 export const BACKOFF_KEY_DOCS = {
-  initial: { description: 'The wait after the first failed attempt.', default: '1s' },
-  max: { description: 'The longest wait; where an account that never connected gives up.', default: '60m' },
+  initial: { description: 'The wait after the first failed attempt.', default: formatDuration(BACKOFF.initialMs) },
+  max: { description: 'The longest wait; where an account that never connected gives up.', default: formatDuration(BACKOFF.maxMs) },
 } as const satisfies Record<string, Omit<KeyDoc, 'protocols'>>;
 
 /** The four ways to give a password; at most one per account (or per `defaults`). */
@@ -236,21 +239,6 @@ export type PasswordKey = (typeof PASSWORD_KEYS)[number];
 
 /** Keys whose values are never shown in an error message. */
 export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'passwordCommand']);
-
-export const DEFAULT_CONNECT_TIMEOUT = 30_000;
-export const DEFAULT_FETCH_TIMEOUT = 120_000;
-export const DEFAULT_HANDLER_TIMEOUT = 300_000;
-export const DEFAULT_FOLDER = 'INBOX';
-export const DEFAULT_MAX_ATTEMPTS = 5;
-export const DEFAULT_RETRY_DELAY = 600_000;
-export const DEFAULT_RETENTION_DAYS = 7;
-export const DEFAULT_LEDGER_DAYS = 90;
-export const DEFAULT_INTERVAL = 60_000;
-export const DEFAULT_IDLE_HEALTH_CHECK = 300_000;
-export const DEFAULT_BACKOFF_INITIAL = 1000;
-export const DEFAULT_BACKOFF_MAX = 3_600_000;
-export const DEFAULT_CONCURRENCY = 4;
-export const DEFAULT_MAX_CONNECTIONS = 2;
 
 // ---------------------------------------------------------------------------------------
 // Value schemas. Every message we write starts with "expected ", and `formatIssue` adds

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
-import { formatDuration, parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from '../duration.js';
 
 export type PasswordSource = 'password' | 'passwordEnv' | 'passwordFile' | 'passwordCommand';
 

@@ -1,9 +1,10 @@
 /**
  * The resolved configuration handed to the rest of mailpoll: defaults applied, `${VARS}`
  * substituted, relative paths made absolute, durations in milliseconds, passwords
- * resolved. The zod schema in `schema.ts` produces exactly these shapes.
+ * resolved. The zod schema in `schema.ts` produces exactly these shapes; the defaults named
+ * below are the values of `defaults.ts`.
  */
-import type { Action, Protocol } from '../mailbox/types.js';
+import type { Action, Protocol } from '../domain.js';
 import type { PasswordSpec } from './secrets.js';
 
 /** `implicit`: TLS from the first byte (993/995). `starttls`: upgrade a plain connection. `none`: plaintext. */

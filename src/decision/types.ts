@@ -3,7 +3,7 @@
  * the planner turns an Outcome plus the mailbox's capabilities into a *Decision*,
  * which the adapter performs as a *disposition*.
  */
-import type { Action } from '../mailbox/types.js';
+import type { Action } from '../domain.js';
 
 /** A handler's result, normalised but not yet checked against what the mailbox can do. */
 export interface Outcome {

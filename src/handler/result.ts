@@ -15,9 +15,9 @@
  */
 import type { AccountConfig } from '../config/types.js';
 import type { Outcome } from '../decision/types.js';
+import type { Action } from '../domain.js';
 import { InvalidResultError } from '../errors.js';
 import { folderNameProblem } from '../mailbox/folder-name.js';
-import type { Action } from '../mailbox/types.js';
 
 const ALLOWED = `expected 1, 2, 3, 4, 'delete', 'keep', 'markSeen', 'move', 'move:<Folder>', { action, folder?, transition? } or nothing`;
 

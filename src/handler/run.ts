@@ -1,8 +1,8 @@
 /** Run a loaded handler on one message: timeout, failures as HandlerErrors, result normalised. */
 import { format } from 'node:util';
 import type { AccountConfig } from '../config/types.js';
-import { formatDuration } from '../config/duration.js';
 import type { Outcome } from '../decision/types.js';
+import { formatDuration } from '../duration.js';
 import { HandlerThrewError, HandlerTimeoutError, InvalidResultError } from '../errors.js';
 import { describeValue, normaliseResult } from './result.js';
 import type { Handler, HandlerContext, MailMessage } from './types.js';

@@ -4,7 +4,7 @@
  *   export default async function (mailMessage, context) { return 1 | 2 | 3 | 4 | 'delete' | ... }
  */
 import type { ParsedMail } from 'mailparser';
-import type { Action } from '../mailbox/types.js';
+import type { Action } from '../domain.js';
 
 /** mailparser's parsed message plus where it came from and its exact source. */
 export interface MailMessage extends ParsedMail {

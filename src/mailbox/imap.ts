@@ -24,7 +24,7 @@ import { EventEmitter } from 'node:events';
 import type { ConnectionOptions } from 'node:tls';
 import { ImapFlow, type FetchMessageObject, type Logger } from 'imapflow';
 import type { AccountConfig } from '../config/types.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../duration.js';
 import {
   AuthError,
   ConfigError,

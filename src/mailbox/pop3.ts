@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AccountConfig } from '../config/types.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../duration.js';
 import {
   AuthError,
   ConfigError,

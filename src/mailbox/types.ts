@@ -4,8 +4,7 @@
  * and dispositions are applied to sets. (imapflow cannot run another command while a
  * fetch is being iterated, so a caller never calls `apply` inside a `fetch` loop.)
  */
-
-export type Protocol = 'imap' | 'pop3' | 'maildir';
+import type { Action, Protocol } from '../domain.js';
 
 /** What the adapter can do. The planner turns an impossible decision into a clear failure. */
 export interface MailboxCapabilities {
@@ -81,8 +80,6 @@ export interface WaitOptions {
   healthCheckMs: number;
   signal?: AbortSignal | undefined;
 }
-
-export type Action = 'delete' | 'keep' | 'markSeen' | 'move';
 
 /** What the adapter is asked to do with one message. */
 export interface Disposition {

@@ -2,7 +2,7 @@
  * One event type for everything a run reports. The text and NDJSON reporters both
  * render these; the NDJSON form is the documented machine interface (README).
  */
-import type { Action, Protocol } from '../mailbox/types.js';
+import type { Action, Protocol } from '../domain.js';
 
 /** `quarantined`: failed `maxAttempts` times (or too large): skipped by later runs until `mailpoll retry`. */
 export type MessageStatus = 'ok' | 'failed' | 'dry-run' | 'quarantined';

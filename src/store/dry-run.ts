@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Decision } from '../decision/types.js';
-import type { Protocol } from '../mailbox/types.js';
+import type { Protocol } from '../domain.js';
 import { openStore, type OpenStoreOptions } from './open.js';
 import type {
   AccountRunRecord,

@@ -4,7 +4,7 @@
  * arrays several times faster, which matters when a cycle looks up 10,000 uids), so the
  * column order and the mapping live here, side by side.
  */
-import type { Action, Protocol } from '../mailbox/types.js';
+import type { Action, Protocol } from '../domain.js';
 import type { MessageRecord, MessageState } from './types.js';
 
 export const MESSAGE_COLUMNS = `m.ref, m.identity, m.mailbox, m.uid_validity, m.uid, m.protocol, m.fingerprint,

@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import type { Decision } from '../decision/types.js';
-import type { Protocol } from '../mailbox/types.js';
+import type { Protocol } from '../domain.js';
 import { ArchiveFiles } from './archive-files.js';
 import type { StoreContext } from './context.js';
 import { toStoreError } from './failure.js';

@@ -10,7 +10,7 @@
  * `handled` and `done` the recorded Decision is applied without calling the handler again.
  */
 import type { Decision } from '../decision/types.js';
-import type { Action, Protocol } from '../mailbox/types.js';
+import type { Action, Protocol } from '../domain.js';
 
 export type MessageState = 'received' | 'handled' | 'done' | 'failed' | 'quarantined';
 

@@ -1,4 +1,4 @@
-import { parseDuration } from '../../config/duration.js';
+import { parseDuration } from '../../duration.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { describeIdentity } from '../../mailbox/identity.js';
 import type { MessageRecord, MessageState, RunRecord } from '../../store/types.js';

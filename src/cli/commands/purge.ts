@@ -1,4 +1,4 @@
-import { DEFAULT_LEDGER_DAYS, DEFAULT_RETENTION_DAYS } from '../../config/schema.js';
+import { CONFIG_DEFAULTS } from '../../config/defaults.js';
 import { ExitCode } from '../../errors.js';
 import { createOutput } from '../output.js';
 import { withCliStore } from '../store.js';
@@ -14,7 +14,7 @@ export async function purgeCommand(options: PurgeCommandOptions): Promise<ExitCo
   const output = createOutput(options);
   return withCliStore(options, async (store, config) => {
     // Without a config file: the same defaults a config would have.
-    const retention = { retentionDays: config?.retentionDays ?? DEFAULT_RETENTION_DAYS, ledgerDays: config?.ledgerDays ?? DEFAULT_LEDGER_DAYS };
+    const retention = { retentionDays: config?.retentionDays ?? CONFIG_DEFAULTS.retentionDays, ledgerDays: config?.ledgerDays ?? CONFIG_DEFAULTS.ledgerDays };
     const result = store.purge(retention);
     if (options.json) output.out(JSON.stringify({ type: 'purge', ...retention, ...result }));
     else {

@@ -1,10 +1,10 @@
-import { parseDuration } from '../../config/duration.js';
 import { loadConfig } from '../../config/load.js';
 import { selectAccounts } from '../../config/select.js';
 import type { Config } from '../../config/types.js';
+import { parseDuration } from '../../duration.js';
 import { describeError, type ExitCode, UsageError } from '../../errors.js';
-import { parseUntil } from '../../poll/until.js';
-import { runWatch, type AccountState } from '../../poll/watch.js';
+import { parseUntil } from '../../watch/until.js';
+import { runWatch, type AccountState } from '../../watch/watch.js';
 import { createOutput } from '../output.js';
 import { openCliStore } from '../store.js';
 

@@ -1,13 +1,9 @@
 /**
- * When the watch loop starts an account's next cycle: every `interval`, or at the times of a
- * cron expression (`schedule:`).
- *
- * croner computes cron times. Only a watch with a cron schedule needs it, so it is loaded on
- * the first cron `nextRun`, synchronously (`createRequire`: croner ships a CommonJS build),
- * which keeps `nextRun` a plain function. `checkCron`, which config validation calls, is
- * croner-free: a strict syntax check of our own that accepts a subset of what croner 9
- * accepts (tests hold the two together), so a schedule the config accepted never fails
- * later, and `mailpoll run` never loads croner.
+ * The cron dialect of `schedule:`, checked without croner: a strict syntax check of our own
+ * that accepts a subset of what croner 9 accepts (tests hold the two together), so that a
+ * schedule the config accepted never fails later, and validating a config (or `mailpoll
+ * run`) never loads croner. The watch loads croner for the times themselves
+ * (`watch/schedule.ts`), handing it the expression as `parseCron` normalised it.
  *
  * The cron dialect:
  * - 5 fields `minute hour day-of-month month weekday`, or 6 with seconds first;
@@ -18,58 +14,12 @@
  * - local time, unless prefixed `TZ=Area/City ` (or `CRON_TZ=`): `TZ=Europe/Berlin 0 9 * * 1-5`;
  * - as in classic cron, a day-of-month and a weekday that are both restricted match either.
  */
-import { createRequire } from 'node:module';
-import type { Cron } from 'croner';
-import { formatDuration } from '../config/duration.js';
-
-export type Schedule = { kind: 'interval'; everyMs: number } | { kind: 'cron'; expression: string };
-
-/** croner's jobs by expression: paused and without a function, so they start no timer. */
-const jobs = new Map<string, Cron>();
-
-/**
- * The next start strictly after `after`. Interval: `after + everyMs`. Cron: croner's next
- * run (whole seconds), in local time unless the expression names a time zone; the first
- * cron call loads croner. Throws a RangeError for an invalid expression (config validation
- * rejects those first) or one with no run left.
- */
-export function nextRun(schedule: Schedule, after: Date): Date {
-  const from = after.getTime();
-  if (Number.isNaN(from)) throw new RangeError('nextRun: after is an invalid Date');
-  if (schedule.kind === 'interval') {
-    if (!Number.isFinite(schedule.everyMs) || schedule.everyMs <= 0) throw new RangeError(`nextRun: everyMs must be a positive number, got ${schedule.everyMs}`);
-    return new Date(from + schedule.everyMs);
-  }
-  const next = cronJob(schedule.expression).nextRun(after);
-  if (next === null) throw new RangeError(`cron '${schedule.expression}' has no run after ${after.toISOString()}`);
-  return next;
-}
 
 /** undefined when the cron expression is valid, else a one-line reason (for config errors). */
 export function checkCron(expression: string): string | undefined {
   const parsed = parseCron(expression);
   return 'reason' in parsed ? parsed.reason : undefined;
 }
-
-/** `every 1m` or `cron '*\/5 * * * *'`, for logs and reports. */
-export function describeSchedule(schedule: Schedule): string {
-  return schedule.kind === 'interval' ? `every ${formatDuration(schedule.everyMs)}` : `cron '${schedule.expression}'`;
-}
-
-/** A paused croner job (no function, so no timer) for `expression`, made once. */
-function cronJob(expression: string): Cron {
-  const cached = jobs.get(expression);
-  if (cached !== undefined) return cached;
-  const parsed = parseCron(expression);
-  if ('reason' in parsed) throw new RangeError(`cron '${expression}': ${parsed.reason}`);
-  const croner = createRequire(import.meta.url)('croner') as typeof import('croner');
-  const job = new croner.Cron(parsed.pattern, { paused: true, legacyMode: true, ...(parsed.timezone === undefined ? {} : { timezone: parsed.timezone }) });
-  jobs.set(expression, job);
-  return job;
-}
-
-// ---------------------------------------------------------------------------------------
-// Cron syntax
 
 interface Field {
   name: string;
@@ -108,7 +58,7 @@ const NICKNAMES: Record<string, string> = {
 const MONTH_DAYS = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const MONTH_NAMES = ['', 'January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 
-type ParsedCron = { pattern: string; timezone: string | undefined } | { reason: string };
+export type ParsedCron = { pattern: string; timezone: string | undefined } | { reason: string };
 
 interface ParsedField {
   /** The field in croner's canonical form: numbers only. */
@@ -120,7 +70,7 @@ interface ParsedField {
 }
 
 /** The expression as croner should get it (numbers only, single spaces), or why it is invalid. */
-function parseCron(expression: string): ParsedCron {
+export function parseCron(expression: string): ParsedCron {
   let rest = expression.trim();
   let timezone: string | undefined;
   const zone = /^(?:CRON_)?TZ=(\S*)(?:\s+|$)/.exec(rest);

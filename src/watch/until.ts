@@ -1,7 +1,7 @@
 /**
  * `--until`: when the watch loop ends, as a point in time (epoch ms). Pure: `now` is passed in.
  */
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../duration.js';
 import { UsageError } from '../errors.js';
 
 const EXPECTED = 'expected a time like 2026-11-23T18:00:00Z or "2026-11-23 18:00" (local time), or a duration like 30m or 2h';

@@ -16,9 +16,6 @@ export interface BackoffPolicy {
   maxMs: number;
 }
 
-/** 1 s doubling up to 60 min (the `backoff:` config key's defaults). */
-export const DEFAULT_BACKOFF: BackoffPolicy = Object.freeze({ initialMs: 1000, maxMs: 3_600_000 });
-
 export type BackoffStep = { action: 'wait'; waitMs: number } | { action: 'give-up'; reason: string };
 
 export interface BackoffState {

@@ -1,0 +1,212 @@
+/**
+ * One account's life in watch mode: a cycle on its interval or cron schedule (never
+ * overlapping), or with `idle: true` on IMAP one open connection that cycles as the server
+ * pushes new mail; after a failed connection, the backoff wait (`backoff.ts`) and, for an
+ * account that never connected, giving up. Every cycle is `pollAccount` under the account's
+ * lease, so the guarantees of a single run hold.
+ */
+import type { AccountConfig } from '../config/types.js';
+import type { LoadedHandler } from '../handler/types.js';
+import { createMailbox } from '../mailbox/open.js';
+import type { Mailbox } from '../mailbox/types.js';
+import { failedCycle, recordOutcome, withLease } from '../poll/account.js';
+import { pollAccount, type CycleResult } from '../poll/cycle.js';
+import { anySignal } from '../poll/run.js';
+import type { Reporter } from '../report/types.js';
+import type { PurgeOptions, Store } from '../store/types.js';
+import { nextBackoff } from './backoff.js';
+import type { Clock } from './clock.js';
+import type { Limiter } from './limiter.js';
+import { nextRun, type Schedule } from './schedule.js';
+
+/** Backoff state of one account; kept across config reloads. */
+export interface AccountState {
+  failures: number;
+  everConnected: boolean;
+}
+
+/** What every account's loop shares in one watch. */
+export interface Watch {
+  reporter: Reporter;
+  store: Store;
+  retention: PurgeOptions;
+  /** `--interval`: every account's cycle interval, overriding `interval:` and `schedule:`. */
+  interval: number | undefined;
+  writeLog: ((line: string) => void) | undefined;
+  debug: ((line: string) => void) | undefined;
+  handlers: Map<string, LoadedHandler>;
+  runId: number;
+  /** Aborts when the watch stops: the loops end after the message in hand. */
+  stop: AbortSignal;
+  clock: Clock;
+  polls: Limiter;
+  hosts: Limiter;
+  states: Map<string, AccountState>;
+  lastPurge: number;
+}
+
+/** Purging is cheap when there is nothing to do; once an hour is plenty for a long run. */
+const PURGE_EVERY_MS = 3_600_000;
+
+/** One account's loop: cycles, waits, backoff. Ends when the watch stops or the account gives up. */
+export async function watchAccount(watch: Watch, account: AccountConfig): Promise<'stopped' | 'gave-up'> {
+  const { clock, stop } = watch;
+  const state = watch.states.get(account.name) ?? { failures: 0, everConnected: false };
+  watch.states.set(account.name, state);
+
+  while (!stop.aborted) {
+    const started = clock.now();
+    const result = await session(watch, account);
+    if (result.connected) state.everConnected = true;
+
+    if (result.status === 'error') {
+      // A connection that worked and then broke starts a fresh series.
+      state.failures = result.connected ? 1 : state.failures + 1;
+      const step = nextBackoff(account.backoff, state);
+      if (step.action === 'give-up') {
+        watch.reporter.report({
+          type: 'backoff',
+          account: account.name,
+          attempt: state.failures,
+          waitMs: 0,
+          nextAt: null,
+          giveUp: true,
+          error: `${step.reason}; last error: ${result.error?.message ?? 'unknown'}`,
+          code: result.error?.code ?? null,
+        });
+        return 'gave-up';
+      }
+      watch.reporter.report({
+        type: 'backoff',
+        account: account.name,
+        attempt: state.failures,
+        waitMs: step.waitMs,
+        nextAt: new Date(clock.now() + step.waitMs).toISOString(),
+        giveUp: false,
+        error: result.error?.message ?? null,
+        code: result.error?.code ?? null,
+      });
+      await sleepUntil(watch, clock.now() + step.waitMs);
+      continue;
+    }
+
+    state.failures = 0;
+    purgeNow(watch);
+    await sleepUntil(watch, nextStart(watch, account, started));
+  }
+  return 'stopped';
+}
+
+/**
+ * One connection's worth of work under the account's lease: a cycle, and with IDLE further
+ * cycles on the same connection as mail arrives. Reports a `cycle` event per cycle.
+ */
+async function session(watch: Watch, account: AccountConfig): Promise<CycleResult> {
+  const host = account.protocol === 'maildir' ? undefined : `${account.host ?? ''}:${account.port ?? ''}`;
+  const result = await watch.hosts.run(host, () =>
+    withLease(watch.store, account, async (leaseLost) => {
+      const signal = anySignal(watch.stop, leaseLost);
+      let mailbox: Mailbox;
+      try {
+        mailbox = await createMailbox(account, { debug: watch.debug });
+      } catch (error) {
+        return report(watch, account, failedCycle(account, error), 0, false);
+      }
+      const idle = account.idle && account.protocol === 'imap';
+      const first = await watch.polls.run(undefined, () => cycle(watch, account, mailbox, { signal, keepOpen: idle }));
+      if (!idle || first.status !== 'ok' || first.opened === undefined) return first;
+      if (!canWait(mailbox)) {
+        watch.debug?.(`${account.name}: ${NO_IDLE}: polling instead`);
+        await mailbox.close().catch(() => undefined);
+        return first;
+      }
+      // IDLE: wait for the server's push (or the interval, as a safety net), then cycle again.
+      let last = first;
+      try {
+        while (!signal.aborted) {
+          const woke = await mailbox.waitForChange({ maxMs: account.interval, healthCheckMs: account.idleHealthCheck, signal });
+          if (woke === 'aborted') break;
+          last = await cycle(watch, account, mailbox, { signal, keepOpen: true, opened: last.opened ?? first.opened });
+          if (last.status !== 'ok') return last;
+        }
+      } catch (error) {
+        return report(watch, account, { ...failedCycle(account, error), connected: true }, 0, false);
+      } finally {
+        await mailbox.close().catch(() => undefined);
+      }
+      return last;
+    }),
+  );
+  // Another mailpoll holds the account: say so, and try again at the next tick.
+  if (result.status === 'busy') report(watch, account, result, 0, false);
+  return result;
+}
+
+async function cycle(
+  watch: Watch,
+  account: AccountConfig,
+  mailbox: Mailbox,
+  extra: { signal: AbortSignal; keepOpen: boolean; opened?: CycleResult['opened'] },
+): Promise<CycleResult> {
+  const { clock } = watch;
+  const started = clock.now();
+  const result = await pollAccount(
+    account,
+    {
+      mailbox,
+      handler: watch.handlers.get(account.name)!,
+      reporter: watch.reporter,
+      store: watch.store,
+      runId: watch.runId,
+      archive: watch.retention.retentionDays > 0,
+      writeLog: watch.writeLog,
+      now: () => clock.now(),
+    },
+    { dryRun: false, signal: extra.signal, keepOpen: extra.keepOpen, opened: extra.opened },
+  );
+  // Whether the connection will wait in IDLE is known only now, after login: the session
+  // closes it and polls when the server has no IDLE, and the event must say so.
+  const open = extra.keepOpen && result.status === 'ok';
+  const fallback = open && !canWait(mailbox) ? NO_IDLE : null;
+  return report(watch, account, result, clock.now() - started, open && fallback === null, fallback);
+}
+
+const NO_IDLE = 'the server has no IDLE';
+
+/** The open mailbox can wait for the server's push (IMAP IDLE advertised after login). */
+function canWait(mailbox: Mailbox): mailbox is Mailbox & Required<Pick<Mailbox, 'waitForChange'>> {
+  return mailbox.capabilities.idle && mailbox.waitForChange !== undefined;
+}
+
+/** The `cycle` event and the run history row of one cycle. */
+function report(watch: Watch, account: AccountConfig, result: CycleResult, durationMs: number, idle: boolean, fallback: string | null = null): CycleResult {
+  const outcome = recordOutcome(watch.store, watch.runId, account, result, durationMs);
+  const next = idle || result.status === 'error' || watch.stop.aborted ? null : new Date(nextStart(watch, account, watch.clock.now() - durationMs));
+  watch.reporter.report({ type: 'cycle', ...outcome, idle, fallback, nextAt: next?.toISOString() ?? null });
+  return result;
+}
+
+/** When the next cycle starts: never before the last one ended (cycles never overlap). */
+function nextStart(watch: Watch, account: AccountConfig, started: number): number {
+  const schedule: Schedule =
+    watch.interval !== undefined
+      ? { kind: 'interval', everyMs: watch.interval }
+      : account.schedule !== undefined
+        ? { kind: 'cron', expression: account.schedule }
+        : { kind: 'interval', everyMs: account.interval };
+  return Math.max(nextRun(schedule, new Date(started)).getTime(), watch.clock.now());
+}
+
+function purgeNow(watch: Watch): void {
+  const now = watch.clock.now();
+  if (now - watch.lastPurge < PURGE_EVERY_MS) return;
+  watch.lastPurge = now;
+  watch.store.purge(watch.retention);
+}
+
+/** Sleep until `at` or until the watch stops, whichever comes first. */
+async function sleepUntil(watch: Watch, at: number): Promise<void> {
+  const ms = at - watch.clock.now();
+  if (ms <= 0 || watch.stop.aborted) return;
+  await watch.clock.sleep(ms, watch.stop);
+}

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { StoreError } from '../src/errors.js';
 import type { ReportEvent } from '../src/report/types.js';
 import { openStore } from '../src/store/open.js';
 import type { Store } from '../src/store/types.js';
@@ -109,5 +110,20 @@ describe('runWatch in virtual time', () => {
       store.close();
     }
     assert.equal(getEventListeners(signal, 'abort').length, 0);
+  });
+
+  it('a store that cannot take a lease ends the watch with its StoreError (exit 2), as a one-shot run does', async () => {
+    const { store, options } = await maildirWatch(700);
+    const clock = virtualClock(T0, 1);
+    // The store as another process holding it locked leaves it: every lease fails.
+    const locked: Store = Object.create(store, {
+      acquireLease: { value: () => { throw new StoreError(`store ${store.path}: the database is locked`); } },
+    });
+    try {
+      const watching = runWatch({ ...options, store: locked, reporter: { report: () => undefined }, signal: new AbortController().signal, clock });
+      await assert.rejects(watching, (error: unknown) => error instanceof StoreError && error.exitCode === 2);
+    } finally {
+      store.close();
+    }
   });
 });

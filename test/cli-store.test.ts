@@ -61,7 +61,7 @@ describe('the ledger', () => {
     const skipped = await run(plain.dir, plain.log);
     assert.equal(messageEvents(skipped).length, 0, 'the ledger has them as done');
 
-    // Same mailbox, same store, reprocess on: the unseen reset brings them back (seed 002).
+    // Same mailbox, same store, reprocess on: the unseen reset brings them back.
     await writeConfig({ script: SPEC_HANDLER, accounts: [world.imapAccount(creds, { reprocess: true })] }, plain.dir);
     const again = await run(plain.dir, plain.log);
     assert.deepEqual(messageEvents(again).map((e) => [e.subject, e.status]), [

@@ -29,7 +29,7 @@ describe('nextBackoff', () => {
     assert.deepEqual(config!.accounts[0]!.backoff, DEFAULT_BACKOFF);
   });
 
-  // Seed 004: 1 s, 2 s, 4 s, 8 s, 16 s ... 1 min, 2 min, 4 min ... at most 60 min.
+  // The reconnect series: 1 s, 2 s, 4 s, 8 s, 16 s ... 1 min, 2 min, 4 min ... at most 60 min.
   const seed: [failures: number, seconds: number][] = [
     [1, 1],
     [2, 2],

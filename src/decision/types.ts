@@ -10,7 +10,7 @@ export interface Outcome {
   action: Action;
   /** Target of `move`; undefined means the account's `moveTo`. */
   folder: string | undefined;
-  /** The message is passed on to what follows (seeds 000/001: the outgoing transition). */
+  /** The message is passed on to what follows (a workflow's outgoing transition). */
   transition: boolean;
 }
 

@@ -2,7 +2,7 @@
  * What a handler returns (its *result*) -> an Outcome the planner can check.
  *
  * The forms (README, "Results"):
- * - the seed codes 1-4 (seeds 000/001): 1 delete + transition, 2 keep + transition,
+ * - the workflow codes 1-4: 1 delete + transition, 2 keep + transition,
  *   3 delete, 4 keep;
  * - the strings `'delete'`, `'keep'`, `'markSeen'`, `'move'` and `'move:<Folder>'`,
  *   exact and case-sensitive;

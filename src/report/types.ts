@@ -137,7 +137,7 @@ export interface CycleEvent {
   nextAt: string | null;
 }
 
-/** Watch mode: a wait before reconnecting (seed 004's series), or giving up on an account. */
+/** Watch mode: a wait before reconnecting (doubling up to the cap), or giving up on an account. */
 export interface BackoffEvent {
   type: 'backoff';
   account: string;

@@ -86,7 +86,7 @@ function prepareConnection(db: Database.Database, file: string): void {
   setPragma(db, 'synchronous = NORMAL');
   setPragma(db, 'foreign_keys = ON');
   // Statement journals and IN-list tables in memory: as temp files (the default) every write
-  // of a row with its raw copy cost four times as much (measured: 1.1 ms -> 0.25 ms per message).
+  // of a row with its raw copy costs several times as much (figures: bench/ANALYSIS.md).
   setPragma(db, 'temp_store = MEMORY');
   // After a checkpoint, a WAL swollen by a batch of big messages shrinks back to this (watch mode).
   setPragma(db, `journal_size_limit = ${WAL_SIZE_LIMIT}`);

@@ -422,6 +422,25 @@ test('apply: delete, move and markSeen of UIDs no longer in the folder are ok, a
   assert.equal((await serverState(user, password, 'Done')).size, 1);
 });
 
+test('expunge: one that failed leaves its UIDs flagged for the next, which fails too rather than claim them', async () => {
+  const { user, password } = await newUser();
+  await dovecot.deliver(user, message({ subject: 'flagged' }));
+  // Plaintext, so the relay sees the command it cuts at.
+  const relay = await startRelay(dovecot.ports.imap, { cutWhen: (chunk) => chunk.toString('latin1').includes('UID EXPUNGE') });
+  const mailbox = createImapMailbox(account({ user, password, tls: 'none', port: relay.port, ca: undefined }));
+  try {
+    await mailbox.open();
+    assert.deepEqual((await mailbox.apply([{ uid: '1', action: 'delete' }])).map((result) => result.ok), [true]);
+    assert.match((await rejection(mailbox.expunge!())).message, /expunging 1 deleted message from INBOX failed/);
+    // The cycle expunges again at its end: that UID was not expunged, so this must not succeed.
+    assert.ok((await rejection(mailbox.expunge!())) instanceof ConnectionError);
+  } finally {
+    await mailbox.close();
+    relay.close();
+  }
+  assert.deepEqual([...(await serverState(user, password)).entries()], [[1, ['\\Deleted']]]);
+});
+
 test('apply: a real refusal is still an error; a gone UID in the same group is ok', async () => {
   const { user, password } = await newUser();
   await dovecot.deliver(user, message({ subject: 'stays' }));

@@ -571,6 +571,16 @@ class ImapMailbox implements Mailbox {
     const uids = this.#flagged;
     if (uids.length === 0) return;
     this.#flagged = [];
+    try {
+      await this.#expungeFlagged(uids);
+    } catch (error) {
+      // Still flagged on the server: a later expunge must try them again, not report them gone.
+      this.#flagged.push(...uids);
+      throw error;
+    }
+  }
+
+  async #expungeFlagged(uids: number[]): Promise<void> {
     const folder = this.#folder ?? this.#account.folder;
     if (this.#client && !offers(this.#client, 'UIDPLUS')) {
       await this.#expungeOurs(uids);

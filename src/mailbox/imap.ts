@@ -122,7 +122,7 @@ class ImapMailbox implements Mailbox {
    * part of the base protocol), set by `open()`. Before `open()` and after `close()` it is
    * false: the greeting is not seen before connecting, and a guess would be worse than none.
    */
-  readonly capabilities: MailboxCapabilities = { move: true, markSeen: true, idle: false, applyAtClose: false };
+  readonly capabilities: MailboxCapabilities = { move: true, markSeen: true, idle: false, commitEndsSession: false };
 
   readonly #account: AccountConfig;
   readonly #debug: ((line: string) => void) | undefined;
@@ -131,8 +131,10 @@ class ImapMailbox implements Mailbox {
   #client: ImapFlow | undefined;
   /** Server name of the selected folder. */
   #folder: string | undefined;
-  /** UIDs `apply` flagged \Deleted in the open folder; `expunge` removes them. */
-  #flagged: number[] = [];
+  /** UIDs `apply` flagged \Deleted in the open folder (-> the caller's spelling); `commit` expunges them. */
+  #flagged = new Map<number, string>();
+  /** Flagged UIDs a move's expunge (no MOVE, no UIDPLUS) took along: confirmed by the next `commit`. */
+  #expunged: string[] = [];
   /** Set once the connection is unusable (timeout, error event, server close): every later call throws it. */
   #failure: MailpollError | undefined;
   /** Move targets known to exist on this connection. */
@@ -440,7 +442,7 @@ class ImapMailbox implements Mailbox {
   }
 
   async apply(dispositions: Disposition[]): Promise<DispositionResult[]> {
-    const results: DispositionResult[] = dispositions.map((disposition) => ({ uid: disposition.uid, ok: false }));
+    const results: DispositionResult[] = dispositions.map((disposition) => ({ uid: disposition.uid, status: 'failed' }));
     // One group per command: markSeen, delete, and one per move target. Each holds its UIDs
     // and the input positions its outcome lands on.
     const groups = new Map<string, { uids: number[]; indexes: number[] }>();
@@ -457,13 +459,13 @@ class ImapMailbox implements Mailbox {
       try {
         uid = this.#parseUid(disposition.uid);
       } catch (error) {
-        results[index] = { uid: disposition.uid, ok: false, error: error as Error };
+        results[index] = { uid: disposition.uid, status: 'failed', error: error as Error };
         return;
       }
       numeric[index] = uid;
       switch (disposition.action) {
         case 'keep':
-          results[index] = { uid: disposition.uid, ok: true };
+          results[index] = { uid: disposition.uid, status: 'done' };
           return;
         case 'markSeen':
           group('markSeen', uid, index);
@@ -475,7 +477,7 @@ class ImapMailbox implements Mailbox {
           if (!disposition.folder) {
             results[index] = {
               uid: disposition.uid,
-              ok: false,
+              status: 'failed',
               error: new MailboxError(`${this.#name}: cannot move message ${disposition.uid}: no target folder. Set moveTo:.`, {
                 account: this.#name,
               }),
@@ -489,7 +491,7 @@ class ImapMailbox implements Mailbox {
           const action: string = disposition.action;
           results[index] = {
             uid: disposition.uid,
-            ok: false,
+            status: 'failed',
             error: new MailboxError(`${this.#name}: unknown action "${action}" for message ${disposition.uid}.`, { account: this.#name }),
           };
         }
@@ -510,7 +512,7 @@ class ImapMailbox implements Mailbox {
         what = (uids) => `marking ${count(uids)} as seen in ${folder}`;
         run = (client, set, what) => this.#exact('UID STORE +FLAGS (\\Seen)', what, () => client.messageFlagsAdd(set, ['\\Seen'], { uid: true }));
       } else if (key === 'delete') {
-        // Flagged now, expunged by `expunge` (the cycle calls it every ~1,000 and at the end).
+        // Flagged now (pending), expunged by `commit` (the caller's, every ~1,000 and at the end).
         what = (uids) => `flagging ${count(uids)} as deleted in ${folder}`;
         run = (client, set, what) => this.#exact('UID STORE +FLAGS (\\Deleted)', what, () => client.messageFlagsAdd(set, ['\\Deleted'], { uid: true }));
       } else {
@@ -536,16 +538,19 @@ class ImapMailbox implements Mailbox {
         };
       }
       const failed = await this.#settle(uids, what, run);
-      if (key === 'delete') this.#flagged.push(...uids.filter((uid) => !failed.has(uid)));
+      const success = key === 'delete' ? 'pending' : 'done';
       for (const index of indexes) {
+        const uid = dispositions[index]!.uid;
         const error = failed.get(numeric[index]!);
-        results[index] = { uid: dispositions[index]!.uid, ok: error === undefined, error };
+        if (error === undefined && success === 'pending') this.#flagged.set(numeric[index]!, uid);
+        results[index] = error === undefined ? { uid, status: success } : { uid, status: 'failed', error };
       }
     }
     if (copied.size > 0) {
       const error = await this.#completeCopies(copied);
       dispositions.forEach((disposition, index) => {
-        if (disposition.action === 'move' && copied.has(numeric[index]!)) results[index] = { uid: disposition.uid, ok: error === undefined, error };
+        if (disposition.action !== 'move' || !copied.has(numeric[index]!)) return;
+        results[index] = error === undefined ? { uid: disposition.uid, status: 'done' } : { uid: disposition.uid, status: 'failed', error };
       });
     }
     return results;
@@ -559,25 +564,28 @@ class ImapMailbox implements Mailbox {
    */
   async #completeCopies(copied: Set<number>): Promise<Error | undefined> {
     try {
-      await this.#expungeOurs([...copied, ...this.#flagged]);
-      this.#flagged = [];
+      await this.#expungeOurs([...copied, ...this.#flagged.keys()]);
+      this.#expunged.push(...this.#flagged.values());
+      this.#flagged.clear();
       return undefined;
     } catch (error) {
       return error as Error;
     }
   }
 
-  async expunge(): Promise<void> {
-    const uids = this.#flagged;
-    if (uids.length === 0) return;
-    this.#flagged = [];
+  async commit(): Promise<string[]> {
+    const flagged = this.#flagged;
+    this.#flagged = new Map();
     try {
-      await this.#expungeFlagged(uids);
+      if (flagged.size > 0) await this.#expungeFlagged([...flagged.keys()]);
     } catch (error) {
-      // Still flagged on the server: a later expunge must try them again, not report them gone.
-      this.#flagged.push(...uids);
+      // Still flagged on the server: a later commit must try them again, not report them gone.
+      for (const [uid, spelled] of flagged) this.#flagged.set(uid, spelled);
       throw error;
     }
+    const confirmed = [...this.#expunged, ...flagged.values()];
+    this.#expunged = [];
+    return confirmed;
   }
 
   async #expungeFlagged(uids: number[]): Promise<void> {
@@ -881,7 +889,8 @@ class ImapMailbox implements Mailbox {
     this.#client = undefined;
     this.#folder = undefined;
     // Not expunged: still flagged on the server, and `handled` in the ledger for the next run.
-    this.#flagged = [];
+    this.#flagged.clear();
+    this.#expunged = [];
     this.#knownFolders.clear();
     this.capabilities.idle = false;
     if (!client) return;

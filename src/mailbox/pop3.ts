@@ -3,8 +3,8 @@
  * (RFC 1939, RFC 2449 CAPA and PIPELINING, RFC 2595 STLS; see ./pop3/). One connection per
  * `open()`. Candidates come from one UIDL (or, on a server without UIDL, from a fingerprint
  * of TOP n 0); bodies are RETRieved as raw bytes, pipelined where the server allows;
- * DELE is pipelined too and takes effect only when QUIT is answered, so `close()` throws
- * when it cannot confirm that. What leaves this file is an AuthError, ConnectionError,
+ * DELE is pipelined too and takes effect only when QUIT is answered: a delete is pending
+ * until `commit()` (QUIT) confirms it, and `commit()` throws when it cannot. What leaves this file is an AuthError, ConnectionError,
  * TlsError, TimeoutError, MailboxError or ConfigError with a one-line message.
  */
 import { createHash } from 'node:crypto';
@@ -89,13 +89,13 @@ interface Session {
   capabilities: Set<string> | undefined;
   pipelining: boolean;
   listing: Listing | undefined;
-  /** Message numbers whose DELE was answered +OK: final only at QUIT. */
-  deleted: Set<number>;
+  /** Message numbers whose DELE was answered +OK (-> their uid): final only at QUIT. */
+  deleted: Map<number, string>;
 }
 
 class Pop3Mailbox implements Mailbox {
   readonly protocol = 'pop3' as const;
-  readonly capabilities: MailboxCapabilities = { move: false, markSeen: false, idle: false, applyAtClose: true };
+  readonly capabilities: MailboxCapabilities = { move: false, markSeen: false, idle: false, commitEndsSession: true };
 
   readonly #account: AccountConfig;
   readonly #debug: ((line: string) => void) | undefined;
@@ -123,7 +123,7 @@ class Pop3Mailbox implements Mailbox {
 
   async open(): Promise<MailboxStatus> {
     // A session left open is ended first; its pending deletes are not taken as done.
-    if (this.#session) await this.close().catch(() => undefined);
+    if (this.#session) await this.close();
     this.#failure = undefined;
     const account = this.#account;
     const name = this.#name;
@@ -236,7 +236,7 @@ class Pop3Mailbox implements Mailbox {
       capabilities,
       pipelining: capabilities?.has('PIPELINING') ?? false,
       listing: undefined,
-      deleted: new Set(),
+      deleted: new Map(),
     };
     const bytes = Number(/^\d+\s+(\d+)/.exec(stat.text)?.[1]);
     return { folder: 'INBOX', total, unseen: undefined, bytes: Number.isSafeInteger(bytes) ? bytes : undefined };
@@ -362,13 +362,13 @@ class Pop3Mailbox implements Mailbox {
   }
 
   async apply(dispositions: Disposition[]): Promise<DispositionResult[]> {
-    const results: DispositionResult[] = dispositions.map((disposition) => ({ uid: disposition.uid, ok: false }));
+    const results: DispositionResult[] = dispositions.map((disposition) => ({ uid: disposition.uid, status: 'failed' }));
     const deletes: number[] = [];
     dispositions.forEach((disposition, index) => {
       const { uid, action } = disposition;
       switch (action) {
         case 'keep':
-          results[index] = { uid, ok: true };
+          results[index] = { uid, status: 'done' };
           return;
         case 'delete':
           deletes.push(index);
@@ -376,7 +376,7 @@ class Pop3Mailbox implements Mailbox {
         case 'markSeen':
           results[index] = {
             uid,
-            ok: false,
+            status: 'failed',
             error: new MailboxError(`${this.#name}: cannot mark message ${uid} as read: POP3 has no read flag. Use keep or delete.`, {
               account: this.#name,
             }),
@@ -385,7 +385,7 @@ class Pop3Mailbox implements Mailbox {
         case 'move':
           results[index] = {
             uid,
-            ok: false,
+            status: 'failed',
             error: new MailboxError(`${this.#name}: cannot move message ${uid}: POP3 has no folders. Use keep or delete.`, {
               account: this.#name,
             }),
@@ -395,7 +395,7 @@ class Pop3Mailbox implements Mailbox {
           const unknown: string = action;
           results[index] = {
             uid,
-            ok: false,
+            status: 'failed',
             error: new MailboxError(`${this.#name}: unknown action "${unknown}" for message ${uid}.`, { account: this.#name }),
           };
         }
@@ -413,8 +413,9 @@ class Pop3Mailbox implements Mailbox {
         for (const index of deletes) {
           const uid = dispositions[index]!.uid;
           const entry = listing.byUid.get(uid);
-          // Not in the maildrop (any more), or already deleted in this session: done.
-          if (!entry || session.deleted.has(entry.number)) results[index] = { uid, ok: true };
+          // Not in the maildrop (any more): done. Already deleted in this session: pending, as the first time.
+          if (!entry) results[index] = { uid, status: 'done' };
+          else if (session.deleted.has(entry.number)) results[index] = { uid, status: 'pending' };
           else targets.set(entry.number, [...(targets.get(entry.number) ?? []), index]);
         }
         const numbers = [...targets.keys()];
@@ -428,10 +429,10 @@ class Pop3Mailbox implements Mailbox {
             for (const index of targets.get(number)!) {
               const uid = dispositions[index]!.uid;
               if (reply.ok) {
-                session.deleted.add(number);
-                results[index] = { uid, ok: true };
+                session.deleted.set(number, uid);
+                results[index] = { uid, status: 'pending' };
               } else {
-                results[index] = { uid, ok: false, error: this.#refused(`DELE ${number}`, `deleting message ${uid}`, reply.text) };
+                results[index] = { uid, status: 'failed', error: this.#refused(`DELE ${number}`, `deleting message ${uid}`, reply.text) };
               }
             }
           }
@@ -441,7 +442,7 @@ class Pop3Mailbox implements Mailbox {
       const failure = this.#describe(error, what);
       for (const index of deletes) {
         const result = results[index]!;
-        if (!result.ok && result.error === undefined) results[index] = { uid: result.uid, ok: false, error: failure };
+        if (result.status === 'failed' && result.error === undefined) results[index] = { uid: result.uid, status: 'failed', error: failure };
       }
     }
     return results;
@@ -466,14 +467,24 @@ class Pop3Mailbox implements Mailbox {
   }
 
   /**
-   * QUIT, and resolve only on its `+OK`: that is when the server carries out this session's
-   * DELEs. Throws a ConnectionError when the connection is gone or QUIT fails, so pending
-   * deletes are not taken as done. The socket is destroyed on every path; safe to call twice.
+   * QUIT, and resolve on its `+OK` with the uids this session deleted: that is when the server
+   * carries out the DELEs. Throws a ConnectionError when the connection is gone or QUIT fails,
+   * so pending deletes are not taken as done. Ends the session (`commitEndsSession`).
    */
+  async commit(): Promise<string[]> {
+    return this.#quit();
+  }
+
+  /** QUIT if a session is open (its DELEs may be carried out: see `Mailbox.close`). Never throws. */
   async close(): Promise<void> {
+    await this.#quit().catch(() => undefined);
+  }
+
+  /** QUIT, confirming the session's DELEs; the socket is destroyed on every path; safe to call twice. */
+  async #quit(): Promise<string[]> {
     const session = this.#session;
     this.#session = undefined;
-    if (!session) return;
+    if (!session) return [];
     const failure = this.#failure;
     this.#failure = undefined;
     const { connection } = session;
@@ -509,6 +520,7 @@ class Pop3Mailbox implements Mailbox {
           account: this.#name,
         });
       }
+      return [...session.deleted.values()];
     } finally {
       connection.destroy();
     }

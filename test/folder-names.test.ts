@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createImapMailbox } from '../src/mailbox/imap.js';
+import { createImapMailbox } from '../src/mailbox/imap/mailbox.js';
 import { accountConfig } from './helpers/account.js';
 import { runCli, writeConfig } from './helpers/cli.js';
 import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';

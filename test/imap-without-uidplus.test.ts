@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createImapMailbox } from '../src/mailbox/imap.js';
+import { createImapMailbox } from '../src/mailbox/imap/mailbox.js';
 import { accountConfig } from './helpers/account.js';
 import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
 import { runCli, writeConfig } from './helpers/cli.js';

@@ -11,7 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AccountConfig } from '../src/config/types.js';
 import { AuthError, ConnectionError, MailboxError, TimeoutError, TlsError } from '../src/errors.js';
-import { createImapMailbox } from '../src/mailbox/imap.js';
+import { systemTimers, type Timers } from '../src/mailbox/imap/idle.js';
+import { createImapMailbox } from '../src/mailbox/imap/mailbox.js';
 import { describeNetworkError } from '../src/mailbox/net-errors.js';
 import type { Disposition, DispositionResult, FetchedMessage, Mailbox } from '../src/mailbox/types.js';
 import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
@@ -55,8 +56,8 @@ async function applyAndCommit(mailbox: Mailbox, dispositions: Disposition[]): Pr
   return results;
 }
 
-async function withMailbox<T>(config: AccountConfig, work: (mailbox: Mailbox) => Promise<T>, debug?: (line: string) => void): Promise<T> {
-  const mailbox = createImapMailbox(config, { debug });
+async function withMailbox<T>(config: AccountConfig, work: (mailbox: Mailbox) => Promise<T>, debug?: (line: string) => void, timers?: Timers): Promise<T> {
+  const mailbox = createImapMailbox(config, { debug, timers });
   try {
     await mailbox.open();
     return await work(mailbox);
@@ -895,13 +896,16 @@ describe('waitForChange (IDLE)', () => {
   test('no mail: timeout after maxMs; the watchdog re-issues IDLE around each NOOP; IDLE/DONE/NOOP in the debug log', async () => {
     const { user, password } = await newUser();
     const lines: string[] = [];
+    // The system's timers, with the delay of each recorded.
+    const armed: number[] = [];
+    const timers: Timers = { ...systemTimers, setTimeout: (run, ms) => (armed.push(ms), systemTimers.setTimeout(run, ms)) };
     await withMailbox(
       account({ user, password }),
       async (mailbox) => {
-        const started = Date.now();
         const controller = new AbortController();
         assert.equal(await mailbox.waitForChange!({ maxMs: 300, healthCheckMs: 10_000, signal: controller.signal }), 'timeout');
-        assert.ok(Date.now() - started >= 290);
+        // The deadline of maxMs ended it (the watchdog's first NOOP was 5 s away).
+        assert.deepEqual(armed, [300, 5000]);
         // Nothing left behind on the caller's signal.
         assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
 
@@ -928,6 +932,7 @@ describe('waitForChange (IDLE)', () => {
         ]);
       },
       (line) => lines.push(line),
+      timers,
     );
     assert.deepEqual(lines.filter((line) => line.includes(password)), []);
   });

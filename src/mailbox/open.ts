@@ -15,7 +15,7 @@ export interface CreateMailboxOptions {
 export async function createMailbox(account: AccountConfig, options: CreateMailboxOptions = {}): Promise<Mailbox> {
   switch (account.protocol) {
     case 'imap': {
-      const { createImapMailbox } = await import('./imap.js');
+      const { createImapMailbox } = await import('./imap/mailbox.js');
       return createImapMailbox(account, options.debug === undefined ? {} : { debug: options.debug });
     }
     case 'maildir': {

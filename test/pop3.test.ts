@@ -17,7 +17,7 @@ import vm from 'node:vm';
 import type { AccountConfig } from '../src/config/types.js';
 import { AuthError, ConnectionError, MailboxError, TimeoutError, TlsError } from '../src/errors.js';
 import { createMailbox } from '../src/mailbox/open.js';
-import { createPop3Mailbox } from '../src/mailbox/pop3.js';
+import { createPop3Mailbox } from '../src/mailbox/pop3/mailbox.js';
 import { BodyCollector, ResponseReader } from '../src/mailbox/pop3/reader.js';
 import type { FetchedMessage, Mailbox } from '../src/mailbox/types.js';
 import { message, startDovecot, type Dovecot } from './helpers/dovecot.js';
@@ -287,7 +287,7 @@ test('wrong password: AuthError with the server text, and the socket does not ke
   assert.doesNotMatch(error.message, /wrong-password/);
 
   // In a process of its own: it must end by itself right after the rejection.
-  const adapter = new URL('../src/mailbox/pop3.ts', import.meta.url).href;
+  const adapter = new URL('../src/mailbox/pop3/mailbox.ts', import.meta.url).href;
   const config = JSON.stringify(account({ user, password: 'wrong-password' }));
   const script = `
     import { createPop3Mailbox } from ${JSON.stringify(adapter)};

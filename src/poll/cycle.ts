@@ -260,7 +260,7 @@ function deferred(cycle: Cycle, record: MessageRecord): boolean {
   return true;
 }
 
-/** POP3 without UIDL names messages by a hash of their headers (pop3.ts, `fp:`): a look-alike gets the same uid. */
+/** POP3 without UIDL names messages by a hash of their headers (pop3/listing.ts, `fp:`): a look-alike gets the same uid. */
 function namedByHeaders(protocol: Protocol, uid: string): boolean {
   return protocol === 'pop3' && uid.startsWith('fp:');
 }

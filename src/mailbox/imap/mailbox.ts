@@ -27,17 +27,7 @@ import { formatDuration } from '../../config/duration.js';
 import { AuthError, ConfigError, ConnectionError, MailboxError, MailpollError } from '../../errors.js';
 import { ConnectionGuard, NO_GREETING_HINT, readCa } from '../connection-utils.js';
 import { errorCode } from '../net-errors.js';
-import type {
-  Candidate,
-  Disposition,
-  DispositionResult,
-  FetchedMessage,
-  ListOptions,
-  Mailbox,
-  MailboxCapabilities,
-  MailboxStatus,
-  WaitOptions,
-} from '../types.js';
+import type { Candidate, Disposition, DispositionResult, FetchedMessage, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus, WaitOptions } from '../types.js';
 import { hasIdle, offers } from './capabilities.js';
 import { describeImapError, refused, ServerAnswers } from './errors.js';
 import { expungeOnly } from './expunge.js';
@@ -76,7 +66,6 @@ class ImapMailbox implements Mailbox {
    */
   readonly capabilities: MailboxCapabilities = { move: true, markSeen: true, idle: false, commitEndsSession: false };
 
-  readonly #account: AccountConfig;
   /** Who we are, the session's failure (every later call throws it), deadlines, masking. */
   readonly #guard: ConnectionGuard;
   /** The NO answers imapflow reports only through its logger. */
@@ -103,7 +92,6 @@ class ImapMailbox implements Mailbox {
   #waiter: IdleWait | undefined;
 
   constructor(account: AccountConfig, options: ImapMailboxOptions) {
-    this.#account = account;
     this.#guard = new ConnectionGuard(account, account.host ?? '', account.port ?? (account.tls === 'implicit' ? 993 : 143), options.debug);
     this.#answers = new ServerAnswers(this.#guard);
     this.#timers = options.timers ?? systemTimers;
@@ -114,14 +102,14 @@ class ImapMailbox implements Mailbox {
     this.#guard.failure = undefined;
     this.#changed = false;
     this.#idleRefused = false;
-    const account = this.#account;
+    const account = this.#guard.account;
     if (!account.host) throw new ConfigError(`${this.#guard.name}: host is not set. Set host: for this imap account.`, { account: this.#guard.name });
     if (account.password === undefined) {
       throw new AuthError(`${this.#guard.name}: no password configured. Set password, passwordEnv, passwordFile or passwordCommand.`, {
         account: this.#guard.name,
       });
     }
-    const ca = await readCa(this.#account);
+    const ca = await readCa(this.#guard.account);
     const client = this.#createClient(ca);
     this.#client = client;
 
@@ -149,7 +137,7 @@ class ImapMailbox implements Mailbox {
     } finally {
       greeting.stop();
     }
-    const folder = this.#account.folder;
+    const folder = this.#guard.account.folder;
     const path = serverPath(this.#guard, client, folder);
     phase.text = `opening ${path} on ${this.#guard.where}`;
     let unseen: number | undefined;
@@ -262,7 +250,7 @@ class ImapMailbox implements Mailbox {
 
   async apply(dispositions: Disposition[]): Promise<DispositionResult[]> {
     const { results, numeric, groups } = groupDispositions(this.#guard.name, dispositions, (uid) => this.#parseUid(uid));
-    const folder = this.#folder ?? this.#account.folder;
+    const folder = this.#folder ?? this.#guard.account.folder;
     const count = (uids: number[]): string => `${uids.length} message${uids.length === 1 ? '' : 's'}`;
     /** Moved by COPY + \Deleted (no MOVE, no UIDPLUS): done once `#expungeOurs` has removed them below. */
     const copied = new Set<number>();
@@ -351,7 +339,7 @@ class ImapMailbox implements Mailbox {
   }
 
   async #expungeFlagged(uids: number[]): Promise<void> {
-    const folder = this.#folder ?? this.#account.folder;
+    const folder = this.#folder ?? this.#guard.account.folder;
     if (this.#client && !offers(this.#client, 'UIDPLUS')) {
       await this.#expungeOurs(uids);
       return;
@@ -368,7 +356,7 @@ class ImapMailbox implements Mailbox {
 
   /** Expunge exactly `ours` where the only EXPUNGE there is takes every \Deleted message (see `expungeOnly`). */
   async #expungeOurs(ours: number[]): Promise<void> {
-    const folder = this.#folder ?? this.#account.folder;
+    const folder = this.#folder ?? this.#guard.account.folder;
     const what = `expunging ${ours.length} deleted message${ours.length === 1 ? '' : 's'} from ${folder}`;
     await this.#command(what, what, () => expungeOnly(this.#guard, this.#answers, this.#requireOpen(), ours, folder, what));
   }
@@ -441,7 +429,7 @@ class ImapMailbox implements Mailbox {
     }
     if (maxMs === 0) return 'timeout';
 
-    const watchdog = planWatchdog(healthCheckMs, this.#account.fetchTimeout);
+    const watchdog = planWatchdog(healthCheckMs, this.#guard.account.fetchTimeout);
     const { probeEvery, answerWithin } = watchdog;
     this.#note(
       `waiting for new mail in ${this.#folder} (${this.capabilities.idle && !this.#idleRefused ? 'IDLE' : 'no IDLE'}; NOOP every ${formatDuration(probeEvery)}, ` +
@@ -495,7 +483,7 @@ class ImapMailbox implements Mailbox {
   }
 
   #createClient(ca: Buffer | undefined): ImapFlow {
-    const account = this.#account;
+    const account = this.#guard.account;
     const tls: ConnectionOptions = { rejectUnauthorized: account.tlsRejectUnauthorized };
     if (ca) tls.ca = ca;
     // imapflow sets the SNI servername from a host name and leaves it out for an IP
@@ -560,7 +548,7 @@ class ImapMailbox implements Mailbox {
 
   /** Runs one command group within fetchTimeout: a stalled server fails it instead of hanging. */
   #bounded<T>(what: string, run: () => Promise<T>): Promise<T> {
-    const limit = this.#account.fetchTimeout;
+    const limit = this.#guard.account.fetchTimeout;
     return this.#within(run(), limit, () => `${what} on ${this.#guard.where} timed out after ${formatDuration(limit)}`);
   }
 

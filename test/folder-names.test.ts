@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createImapMailbox } from '../src/mailbox/imap.js';
+import { createImapMailbox } from '../src/mailbox/imap/mailbox.js';
 import { runCli, writeConfig } from './helpers/cli.js';
 import { message } from './helpers/dovecot.js';
 import { scenario } from './helpers/scenario.js';
@@ -48,10 +48,10 @@ test('the existence check before CREATE names the folder literally: a pattern ma
     await mailbox.open();
     // Once Archive exists, `LIST "" "Arch%"` matches something while "Arch%" itself does not exist.
     const [first, second] = (await mailbox.list({ onlyUnseen: false })).map((candidate) => candidate.uid);
-    assert.deepEqual((await mailbox.apply([{ uid: first!, action: 'move', folder: 'Archive' }])).map((r) => r.ok), [true]);
+    assert.deepEqual((await mailbox.apply([{ uid: first!, action: 'move', folder: 'Archive' }])).map((r) => r.status), ['done']);
     const [result] = await mailbox.apply([{ uid: second!, action: 'move', folder: 'Arch%' }]);
     // The adapter itself accepts any name the server does (validate and results refuse wildcards earlier).
-    assert.equal(result?.ok, true, String(result?.error));
+    assert.equal(result?.status, 'done', String(result?.error));
     assert.ok(lines.some((line) => /^C: \S+ CREATE "Arch%"$/.test(line)), 'created, not mistaken for Archive');
   } finally {
     await mailbox.close();

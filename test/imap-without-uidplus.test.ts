@@ -8,6 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { createImapMailbox } from '../src/mailbox/imap/mailbox.js';
+import { accountConfig } from './helpers/account.js';
 import { message, type Dovecot } from './helpers/dovecot.js';
 import { useDovecot } from './helpers/use-dovecot.js';
 import { runCli, writeConfig } from './helpers/cli.js';
@@ -92,6 +94,25 @@ describe('without UIDPLUS (and without MOVE)', () => {
     assert.equal(view.get('[1] {"action":"move","folder":"Done"}')?.folder, 'Done');
     assert.deepEqual(view.get("[0] other's"), { folder: 'INBOX', flags: ['\\Deleted', '\\Seen'] });
     assert.ok(!result.commands.some((line) => /^UID (MOVE|EXPUNGE)\b/.test(line)), `neither UID MOVE nor UID EXPUNGE: ${result.commands.join(' | ')}`);
+  });
+
+  test('a delete flagged before a move: the move\'s expunge takes it along, and the next commit confirms it', async () => {
+    const creds = await mailboxWithOthersDeletion(bare, ['[1] delete', '[2] move']);
+    const mailbox = createImapMailbox(
+      accountConfig({ protocol: 'imap', host: bare.host, port: bare.ports.imaps, ca: bare.caFile, user: creds.user, password: creds.password }),
+    );
+    try {
+      await mailbox.open();
+      const uids = new Map((await mailbox.list({ onlyUnseen: true })).map((candidate, index) => [index, candidate.uid]));
+      assert.deepEqual((await mailbox.apply([{ uid: uids.get(0)!, action: 'delete' }])).map((result) => result.status), ['pending']);
+      assert.deepEqual((await mailbox.apply([{ uid: uids.get(1)!, action: 'move', folder: 'Done' }])).map((result) => result.status), ['done']);
+      assert.equal((await serverView(bare, creds, [])).has('[1] delete'), false, 'expunged with the moved original');
+      assert.deepEqual(await mailbox.commit(), [uids.get(0)]);
+      assert.deepEqual(await mailbox.commit(), []);
+    } finally {
+      await mailbox.close();
+    }
+    assert.deepEqual((await serverView(bare, creds, [])).get("[0] other's"), { folder: 'INBOX', flags: ['\\Deleted', '\\Seen'] });
   });
 
   test('deletes and moves in one run: each message ends where its decision says, the other client\'s stays', async () => {

@@ -11,7 +11,8 @@ import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AccountConfig } from '../src/config/types.js';
 import { AuthError, ConnectionError, MailboxError, TimeoutError, TlsError } from '../src/errors.js';
-import { createImapMailbox } from '../src/mailbox/imap.js';
+import { systemTimers, type Timers } from '../src/mailbox/imap/idle.js';
+import { createImapMailbox } from '../src/mailbox/imap/mailbox.js';
 import { describeNetworkError } from '../src/mailbox/net-errors.js';
 import type { Disposition, DispositionResult, Mailbox } from '../src/mailbox/types.js';
 import { message } from './helpers/dovecot.js';
@@ -33,15 +34,16 @@ const account = (overrides: Partial<AccountConfig> = {}) => world.adapterAccount
 const openError = (config: AccountConfig) => openErrorOf(createImapMailbox(config));
 
 /** Run `work` with an opened mailbox, always closing it. */
-/** apply, then expunge what it flagged \Deleted: a whole cycle's server actions. */
-async function applyAndExpunge(mailbox: Mailbox, dispositions: Disposition[]): Promise<DispositionResult[]> {
+/** apply, then commit (expunge) what it left pending: a whole cycle's server actions. The commit confirms exactly the pending uids. */
+async function applyAndCommit(mailbox: Mailbox, dispositions: Disposition[]): Promise<DispositionResult[]> {
   const results = await mailbox.apply(dispositions);
-  await mailbox.expunge?.();
+  const pending = new Set(results.filter((result) => result.status === 'pending').map((result) => result.uid));
+  assert.deepEqual((await mailbox.commit()).sort(), [...pending].sort());
   return results;
 }
 
-async function withMailbox<T>(config: AccountConfig, work: (mailbox: Mailbox) => Promise<T>, debug?: (line: string) => void): Promise<T> {
-  const mailbox = createImapMailbox(config, { debug });
+async function withMailbox<T>(config: AccountConfig, work: (mailbox: Mailbox) => Promise<T>, debug?: (line: string) => void, timers?: Timers): Promise<T> {
+  const mailbox = createImapMailbox(config, { debug, timers });
   try {
     await mailbox.open();
     return await work(mailbox);
@@ -212,7 +214,7 @@ test('present: one UID SEARCH UID <set> answers which UIDs are still there; no r
   await withMailbox(
     account({ user, password }),
     async (mailbox) => {
-      assert.ok((await applyAndExpunge(mailbox, [{ uid: '2', action: 'delete' }]))[0]!.ok);
+      assert.equal((await applyAndCommit(mailbox, [{ uid: '2', action: 'delete' }]))[0]!.status, 'pending');
       const before = lines.length;
       const present = await mailbox.present(['1', '2', '3', '99', 'abc', '0', '3']);
       assert.deepEqual([...present].sort(), ['1', '3']);
@@ -274,7 +276,7 @@ test('apply: markSeen, delete (only those UIDs), move into a new nested folder, 
   for (let i = 1; i <= 6; i += 1) await dovecot.deliver(user, message({ subject: `m${i}` }));
 
   const results = await withMailbox(account({ user, password }), (mailbox) =>
-    applyAndExpunge(mailbox, [
+    applyAndCommit(mailbox, [
       { uid: '1', action: 'markSeen' },
       { uid: '2', action: 'delete' },
       { uid: '3', action: 'move', folder: 'Archive/2024' },
@@ -284,8 +286,8 @@ test('apply: markSeen, delete (only those UIDs), move into a new nested folder, 
     ]),
   );
   assert.deepEqual(
-    results.map((result) => [result.uid, result.ok, result.error?.message]),
-    [['1', true, undefined], ['2', true, undefined], ['3', true, undefined], ['4', true, undefined], ['5', true, undefined], ['6', true, undefined]],
+    results.map((result) => [result.uid, result.status, result.error?.message]),
+    [['1', 'done', undefined], ['2', 'pending', undefined], ['3', 'done', undefined], ['4', 'done', undefined], ['5', 'done', undefined], ['6', 'done', undefined]],
   );
 
   const inbox = await serverState(user, password);
@@ -309,7 +311,7 @@ test('apply: an existing move target is reused; groups use one command each', as
         { uid: '3', action: 'markSeen' },
         { uid: '4', action: 'markSeen' },
       ]);
-      assert.ok(results.every((result) => result.ok));
+      assert.ok(results.every((result) => result.status === 'done'));
     },
     (line) => lines.push(line),
   );
@@ -328,11 +330,11 @@ test('apply: a failing group does not throw and does not stop the others', async
       { uid: '2', action: 'markSeen' },
     ]),
   );
-  assert.equal(results[0]!.ok, false);
+  assert.equal(results[0]!.status, 'failed');
   assert.ok(results[0]!.error instanceof MailboxError);
-  assert.equal(results[1]!.ok, false);
+  assert.equal(results[1]!.status, 'failed');
   assert.match(results[1]!.error!.message, /"abc" is not an IMAP UID/);
-  assert.deepEqual([results[2]!.uid, results[2]!.ok], ['2', true]);
+  assert.deepEqual([results[2]!.uid, results[2]!.status], ['2', 'done']);
   assert.deepEqual([...(await serverState(user, password)).entries()], [[1, []], [2, ['\\Seen']]]);
 });
 
@@ -349,15 +351,15 @@ test('apply: delete, move and markSeen of UIDs no longer in the folder are ok, a
     { uid: '2', action: 'move' as const, folder: 'Done' },
     { uid: '3', action: 'markSeen' as const },
   ];
-  const first = await withMailbox(account({ user, password }), (mailbox) => applyAndExpunge(mailbox, decisions));
-  assert.deepEqual(first.map((result) => [result.uid, result.ok]), [['1', true], ['2', true], ['3', true]]);
+  const first = await withMailbox(account({ user, password }), (mailbox) => applyAndCommit(mailbox, decisions));
+  assert.deepEqual(first.map((result) => [result.uid, result.status]), [['1', 'pending'], ['2', 'done'], ['3', 'done']]);
 
   // The same decisions again (recovery after a crash), plus UIDs that never existed.
   const lines: string[] = [];
   const again = await withMailbox(
     account({ user, password }),
     (mailbox) =>
-      applyAndExpunge(mailbox, [
+      applyAndCommit(mailbox, [
         ...decisions,
         { uid: '1', action: 'markSeen' },
         { uid: '2', action: 'delete' },
@@ -367,20 +369,39 @@ test('apply: delete, move and markSeen of UIDs no longer in the folder are ok, a
     (line) => lines.push(line),
   );
   assert.deepEqual(
-    again.map((result) => [result.uid, result.ok, result.error?.message]),
-    [['1', true, undefined], ['2', true, undefined], ['3', true, undefined], ['1', true, undefined], ['2', true, undefined], ['98', true, undefined], ['99', true, undefined]],
+    again.map((result) => [result.uid, result.status, result.error?.message]),
+    [['1', 'pending', undefined], ['2', 'done', undefined], ['3', 'done', undefined], ['1', 'done', undefined], ['2', 'pending', undefined], ['98', 'done', undefined], ['99', 'pending', undefined]],
   );
   // Dovecot answers OK to all of them (MOVE: "No messages found", no COPYUID): no lookup needed.
   assert.deepEqual(dispositionCommands(lines), [
     'UID STORE 1,3 +FLAGS (\\Seen)',
     'UID MOVE 2,98 Done',
     'UID STORE 1:2,99 +FLAGS (\\Deleted)',
-    // expunge: imapflow sets \Deleted again right before, so exactly these are expunged.
+    // commit: imapflow sets \Deleted again right before, so exactly these are expunged.
     'UID STORE 1:2,99 +FLAGS (\\Deleted)',
     'UID EXPUNGE 1:2,99',
   ]);
   assert.deepEqual([...(await serverState(user, password)).entries()], [[3, ['\\Seen']]]);
   assert.equal((await serverState(user, password, 'Done')).size, 1);
+});
+
+test('commit: one that failed leaves its UIDs flagged for the next, which fails too rather than claim them', async () => {
+  const { user, password } = await newUser();
+  await dovecot.deliver(user, message({ subject: 'flagged' }));
+  // Plaintext, so the relay sees the command it cuts at.
+  const relay = await startRelay(dovecot.ports.imap, { cutWhen: (chunk) => chunk.toString('latin1').includes('UID EXPUNGE') });
+  const mailbox = createImapMailbox(account({ user, password, tls: 'none', port: relay.port, ca: undefined }));
+  try {
+    await mailbox.open();
+    assert.deepEqual((await mailbox.apply([{ uid: '1', action: 'delete' }])).map((result) => result.status), ['pending']);
+    assert.match((await rejection(mailbox.commit())).message, /expunging 1 deleted message from INBOX failed/);
+    // The cycle commits again at its end: that UID was not expunged, so this must not succeed.
+    assert.ok((await rejection(mailbox.commit())) instanceof ConnectionError);
+  } finally {
+    await mailbox.close();
+    relay.close();
+  }
+  assert.deepEqual([...(await serverState(user, password)).entries()], [[1, ['\\Deleted']]]);
 });
 
 test('apply: a real refusal is still an error; a gone UID in the same group is ok', async () => {
@@ -396,10 +417,10 @@ test('apply: a real refusal is still an error; a gone UID in the same group is o
       ]),
     (line) => lines.push(line),
   );
-  assert.equal(results[0]!.ok, false);
+  assert.equal(results[0]!.status, 'failed');
   assert.ok(results[0]!.error instanceof MailboxError, String(results[0]!.error));
   assert.match(results[0]!.error.message, /^support \(127\.0\.0\.1:\d+\): cannot create folder ~bad: \[CANNOT\] Invalid mailbox name/);
-  assert.deepEqual([results[1]!.uid, results[1]!.ok, results[1]!.error], ['7', true, undefined]);
+  assert.deepEqual([results[1]!.uid, results[1]!.status, results[1]!.error], ['7', 'done', undefined]);
   // One lookup after the refusal, one more try for what is still there.
   assert.deepEqual(dispositionCommands(lines), ['UID SEARCH UID 1,7']);
   assert.equal(lines.filter((line) => /^C: \S+ CREATE ~bad$/.test(line)).length, 4);
@@ -449,7 +470,7 @@ test(`apply: a server refusing commands that name expunged UIDs ("${text}"): tho
   const { user, password } = await newUser();
   for (let i = 1; i <= 5; i += 1) await dovecot.deliver(user, message({ subject: `m${i}` }));
   // UID 2 is gone (expunged by an earlier run), and the stand-in refuses every command naming it.
-  await withMailbox(account({ user, password }), (mailbox) => applyAndExpunge(mailbox, [{ uid: '2', action: 'delete' }]));
+  await withMailbox(account({ user, password }), (mailbox) => applyAndCommit(mailbox, [{ uid: '2', action: 'delete' }]));
   const refuse = new Set([2]);
   const port = await refusingRelay(refuse, text);
   const config = account({ user, password, tls: 'none', port, ca: undefined });
@@ -458,7 +479,7 @@ test(`apply: a server refusing commands that name expunged UIDs ("${text}"): tho
   const results = await withMailbox(
     config,
     (mailbox) =>
-      applyAndExpunge(mailbox, [
+      applyAndCommit(mailbox, [
         { uid: '1', action: 'markSeen' },
         { uid: '2', action: 'markSeen' },
         { uid: '3', action: 'markSeen' },
@@ -469,8 +490,8 @@ test(`apply: a server refusing commands that name expunged UIDs ("${text}"): tho
     (line) => lines.push(line),
   );
   assert.deepEqual(
-    results.map((result) => [result.uid, result.ok, result.error?.message]),
-    [['1', true, undefined], ['2', true, undefined], ['3', true, undefined], ['2', true, undefined], ['4', true, undefined], ['2', true, undefined]],
+    results.map((result) => [result.uid, result.status, result.error?.message]),
+    [['1', 'done', undefined], ['2', 'done', undefined], ['3', 'done', undefined], ['2', 'done', undefined], ['4', 'done', undefined], ['2', 'pending', undefined]],
   );
   assert.deepEqual(dispositionCommands(lines), [
     'UID STORE 1:3 +FLAGS (\\Seen)',
@@ -482,7 +503,7 @@ test(`apply: a server refusing commands that name expunged UIDs ("${text}"): tho
     // apply flags it; the refusal is checked: gone, so done.
     'UID STORE 2 +FLAGS (\\Deleted)',
     'UID SEARCH UID 2',
-    // expunge: imapflow's STORE before the EXPUNGE; it took the refused STORE for done and
+    // commit: imapflow's STORE before the EXPUNGE; it took the refused STORE for done and
     // went on with the first wording only. Checked again: gone.
     'UID STORE 2 +FLAGS (\\Deleted)',
     ...(text.startsWith('Some') ? ['UID EXPUNGE 2'] : []),
@@ -494,7 +515,7 @@ test(`apply: a server refusing commands that name expunged UIDs ("${text}"): tho
   // A refusal for a message that is still there stands.
   refuse.add(5);
   const [refused] = await withMailbox(config, (mailbox) => mailbox.apply([{ uid: '5', action: 'markSeen' }]));
-  assert.equal(refused!.ok, false);
+  assert.equal(refused!.status, 'failed');
   assert.ok(refused!.error instanceof MailboxError);
   assert.match(
     refused!.error.message,
@@ -781,7 +802,7 @@ describe('waitForChange (IDLE)', () => {
         const fetched = await collect(mailbox.fetch(candidates));
         assert.match(fetched[1]!.raw.toString(), /Subject: new one/);
         const results = await mailbox.apply(candidates.map((candidate) => ({ uid: candidate.uid, action: 'markSeen' as const })));
-        assert.ok(results.every((result) => result.ok));
+        assert.ok(results.every((result) => result.status === 'done'));
 
         // Again, and nothing new after that: timeout.
         const second = lines.length;
@@ -836,13 +857,16 @@ describe('waitForChange (IDLE)', () => {
   test('no mail: timeout after maxMs; the watchdog re-issues IDLE around each NOOP; IDLE/DONE/NOOP in the debug log', async () => {
     const { user, password } = await newUser();
     const lines: string[] = [];
+    // The system's timers, with the delay of each recorded.
+    const armed: number[] = [];
+    const timers: Timers = { ...systemTimers, setTimeout: (run, ms) => (armed.push(ms), systemTimers.setTimeout(run, ms)) };
     await withMailbox(
       account({ user, password }),
       async (mailbox) => {
-        const started = Date.now();
         const controller = new AbortController();
         assert.equal(await mailbox.waitForChange!({ maxMs: 300, healthCheckMs: 10_000, signal: controller.signal }), 'timeout');
-        assert.ok(Date.now() - started >= 290);
+        // The deadline of maxMs ended it (the watchdog's first NOOP was 5 s away).
+        assert.deepEqual(armed, [300, 5000]);
         // Nothing left behind on the caller's signal.
         assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
 
@@ -869,6 +893,7 @@ describe('waitForChange (IDLE)', () => {
         ]);
       },
       (line) => lines.push(line),
+      timers,
     );
     assert.deepEqual(lines.filter((line) => line.includes(password)), []);
   });

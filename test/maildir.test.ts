@@ -103,7 +103,7 @@ describe('maildir: open', () => {
   it('declares its capabilities and closes (twice) without effect', async () => {
     const mailbox = createMaildirMailbox(accountFor(await makeMaildir()));
     assert.equal(mailbox.protocol, 'maildir');
-    assert.deepEqual(mailbox.capabilities, { move: true, markSeen: true, idle: false, applyAtClose: false });
+    assert.deepEqual(mailbox.capabilities, { move: true, markSeen: true, idle: false, commitEndsSession: false });
     await mailbox.close();
     await mailbox.close();
   });
@@ -236,8 +236,10 @@ describe('maildir: present', () => {
     const present = await mailbox.present(['1.x', '2.x', '3.x', '4.x', 'never', '1.x']);
     assert.deepEqual([...present].sort(), ['1.x', '2.x']);
     // The renamed message is found where it is now.
-    assert.deepEqual(await mailbox.apply([{ uid: '1.x', action: 'delete' }]), [{ uid: '1.x', ok: true }]);
+    assert.deepEqual(await mailbox.apply([{ uid: '1.x', action: 'delete' }]), [{ uid: '1.x', status: 'done' }]);
     assert.deepEqual(await tree(dir), ['cur/2.x:2,S', 'tmp/4.x']);
+    // Deleted at once: nothing waits for a commit.
+    assert.deepEqual(await mailbox.commit(), []);
   });
 
   it('answers an empty set for no uids without touching the disk', async () => {
@@ -264,15 +266,15 @@ describe('maildir: apply', () => {
 
   it('deletes', async () => {
     assert.deepEqual(await mailbox.apply([{ uid: '1.new', action: 'delete' }, { uid: '2.cur', action: 'delete' }]), [
-      { uid: '1.new', ok: true },
-      { uid: '2.cur', ok: true },
+      { uid: '1.new', status: 'done' },
+      { uid: '2.cur', status: 'done' },
     ]);
     assert.deepEqual(await tree(root), ['cur/3.cur:2,Sa', 'cur/4.cur']);
   });
 
   it('keeps without touching anything', async () => {
     const before = await tree(root);
-    assert.deepEqual(await mailbox.apply([{ uid: '1.new', action: 'keep' }]), [{ uid: '1.new', ok: true }]);
+    assert.deepEqual(await mailbox.apply([{ uid: '1.new', action: 'keep' }]), [{ uid: '1.new', status: 'done' }]);
     assert.deepEqual(await tree(root), before);
   });
 
@@ -283,7 +285,7 @@ describe('maildir: apply', () => {
       { uid: '3.cur', action: 'markSeen' },
       { uid: '4.cur', action: 'markSeen' },
     ]);
-    assert.ok(results.every((result) => result.ok));
+    assert.ok(results.every((result) => result.status === 'done'));
     assert.deepEqual(await tree(root), ['cur/1.new:2,S', 'cur/2.cur:2,FRS', 'cur/3.cur:2,Sa', 'cur/4.cur:2,S']);
     // The renamed message is still found by uid, and now counts as seen.
     assert.deepEqual((await mailbox.list({ onlyUnseen: true })).map((c) => c.uid), []);
@@ -296,8 +298,8 @@ describe('maildir: apply', () => {
       { uid: '2.cur', action: 'move', folder: 'Archive/2024' },
     ]);
     assert.deepEqual(results, [
-      { uid: '1.new', ok: true },
-      { uid: '2.cur', ok: true },
+      { uid: '1.new', status: 'done' },
+      { uid: '2.cur', status: 'done' },
     ]);
     assert.deepEqual(await tree(root), [
       '.Archive.2024/cur/2.cur:2,RF',
@@ -314,7 +316,7 @@ describe('maildir: apply', () => {
 
   it('moves into an existing folder', async () => {
     await makeMaildir(path.join(root, '.Spam'));
-    assert.deepEqual(await mailbox.apply([{ uid: '4.cur', action: 'move', folder: 'Spam' }]), [{ uid: '4.cur', ok: true }]);
+    assert.deepEqual(await mailbox.apply([{ uid: '4.cur', action: 'move', folder: 'Spam' }]), [{ uid: '4.cur', status: 'done' }]);
     assert.ok(existsSync(path.join(root, '.Spam/cur/4.cur')));
     assert.equal(existsSync(path.join(root, '.Spam/maildirfolder')), false, 'an existing folder is left as it is');
   });
@@ -330,11 +332,11 @@ describe('maildir: apply', () => {
       { uid: '4.cur', action: 'delete' },
     ]);
     assert.deepEqual(results, [
-      { uid: '1.new', ok: true },
-      { uid: '1.new', ok: true },
-      { uid: '2.cur', ok: true },
-      { uid: 'never-there', ok: true },
-      { uid: '4.cur', ok: true },
+      { uid: '1.new', status: 'done' },
+      { uid: '1.new', status: 'done' },
+      { uid: '2.cur', status: 'done' },
+      { uid: 'never-there', status: 'done' },
+      { uid: '4.cur', status: 'done' },
     ]);
     assert.deepEqual(await tree(root), ['cur/3.cur:2,Sa']);
     assert.equal(existsSync(path.join(root, '.Archive')), false, 'nothing to move, no folder created');
@@ -347,7 +349,7 @@ describe('maildir: apply', () => {
       { uid: '3.cur', action: 'markSeen' as const },
       { uid: '4.cur', action: 'markSeen' as const },
     ];
-    const ok = decisions.map((decision) => ({ uid: decision.uid, ok: true }));
+    const ok = decisions.map((decision) => ({ uid: decision.uid, status: 'done' }));
     assert.deepEqual(await mailbox.apply(decisions), ok);
     const after = await tree(root);
     assert.deepEqual(after, ['.Archive/cur/2.cur:2,RF', '.Archive/maildirfolder', 'cur/3.cur:2,Sa', 'cur/4.cur:2,S']);
@@ -358,7 +360,7 @@ describe('maildir: apply', () => {
 
   it('finds a message another program renamed since list, and acts on it', async () => {
     await rename(path.join(root, 'new/1.new'), path.join(root, 'cur/1.new:2,F'));
-    assert.deepEqual(await mailbox.apply([{ uid: '1.new', action: 'markSeen' }]), [{ uid: '1.new', ok: true }]);
+    assert.deepEqual(await mailbox.apply([{ uid: '1.new', action: 'markSeen' }]), [{ uid: '1.new', status: 'done' }]);
     assert.ok(existsSync(path.join(root, 'cur/1.new:2,FS')));
   });
 
@@ -367,7 +369,7 @@ describe('maildir: apply', () => {
       { uid: 'never-there', action: 'move', folder: '../x' },
       { uid: 'never-there', action: 'move' },
     ]);
-    assert.deepEqual(results.map((result) => result.ok), [false, false]);
+    assert.deepEqual(results.map((result) => result.status), ['failed', 'failed']);
     assert.match(results[0]!.error!.message, /^inbox: message never-there: invalid folder name "\.\.\/x"/);
     assert.match(results[1]!.error!.message, /no folder given/);
   });
@@ -379,7 +381,7 @@ describe('maildir: apply', () => {
       { uid: '3.cur', action: 'move', folder: '../x' },
       { uid: '4.cur', action: 'move' },
     ]);
-    assert.deepEqual(results.map((result) => result.ok), [false, false, false, false]);
+    assert.deepEqual(results.map((result) => result.status), ['failed', 'failed', 'failed', 'failed']);
     assert.match(results[0]!.error!.message, /^inbox: message 1\.new: invalid folder name "Archive\/\/2024"/);
     assert.match(results[3]!.error!.message, /no folder given/);
     assert.deepEqual(await tree(root), ['cur/2.cur:2,RF', 'cur/3.cur:2,Sa', 'cur/4.cur', 'new/1.new']);
@@ -389,14 +391,14 @@ describe('maildir: apply', () => {
     await makeMaildir(path.join(root, '.Archive'));
     await put(root, '.Archive/new/1.new', 'another message with the same name');
     const [result] = await mailbox.apply([{ uid: '1.new', action: 'move', folder: 'Archive' }]);
-    assert.equal(result?.ok, false);
+    assert.equal(result?.status, 'failed');
     assert.ok(result!.error instanceof MailboxError);
     assert.match(result!.error.message, /already exists$/);
     assert.ok(existsSync(path.join(root, 'new/1.new')));
     assert.equal(await readFile(path.join(root, '.Archive/new/1.new'), 'utf8'), 'another message with the same name');
     // Still refused when tried again: the message is there, so this is no "already done".
     const [again] = await mailbox.apply([{ uid: '1.new', action: 'move', folder: 'Archive' }]);
-    assert.equal(again?.ok, false);
+    assert.equal(again?.status, 'failed');
   });
 
   it('uses the parent as Maildir++ root when the path is a subfolder (.Lists)', async () => {
@@ -409,7 +411,7 @@ describe('maildir: apply', () => {
       { uid: '9.list', action: 'move', folder: 'Archive' },
       { uid: '8.list', action: 'move', folder: 'INBOX' },
     ]);
-    assert.ok(results.every((result) => result.ok));
+    assert.ok(results.every((result) => result.status === 'done'));
     assert.ok(existsSync(path.join(root, '.Archive/new/9.list')));
     assert.ok(existsSync(path.join(root, 'new/8.list')));
     assert.equal(existsSync(path.join(sub, '.Archive')), false);

@@ -122,7 +122,7 @@ async function prepare(subjects: string[], overrides: Partial<AccountConfig> = {
       const mailbox = recorded('mailbox', run.mailbox?.(maildir) ?? maildir, calls, {
         present: (uids: string[]) => uids.join(' '),
         apply: (dispositions: Disposition[]) => dispositions.map((d) => `${d.action} ${d.uid}`).join(', '),
-        expunge: () => '',
+        commit: () => '',
         close: () => '',
       });
       const handle = handlerOf(results);
@@ -331,41 +331,34 @@ describe('quarantine', () => {
   });
 });
 
-/** Two ways a server confirms deletes after `apply`: IMAP's EXPUNGE, POP3's QUIT. */
+/** Two ways a server confirms deletes after `apply`: IMAP's EXPUNGE (the session goes on), POP3's QUIT (it ends it). */
 const CONFIRMED_LATER = [
-  { name: 'at expunge (IMAP)', confirm: 'mailbox.expunge', leftWhen: 'the expunge fails' },
-  { name: 'at close (POP3)', confirm: 'mailbox.close', leftWhen: 'the close fails' },
+  { name: 'at expunge (IMAP)', commitEndsSession: false, leftWhen: 'the expunge fails' },
+  { name: 'at QUIT (POP3)', commitEndsSession: true, leftWhen: 'QUIT is not answered' },
 ] as const;
 
 /**
- * The Maildir adapter as a server that only marks deletes in `apply` and carries them out
- * when it confirms (expunge or close), or fails to when `fail` is set.
+ * The Maildir adapter as a server that only marks deletes in `apply` (`pending`) and carries
+ * them out when `commit` confirms them, or fails to when `fail` is set.
  */
-function confirmingLater(maildir: Mailbox, confirm: (typeof CONFIRMED_LATER)[number]['confirm'], fail: boolean): Mailbox {
+function confirmingLater(maildir: Mailbox, commitEndsSession: boolean, fail: boolean): Mailbox {
   const marked: Disposition[] = [];
-  const carryOut = async (): Promise<void> => {
-    if (fail) throw new ConnectionError('local: connection lost before the server confirmed');
-    const results = await maildir.apply(marked.splice(0));
-    assert.ok(results.every((result) => result.ok));
-  };
-  const wrapped: Mailbox = {
+  return {
     ...maildir,
-    capabilities: { ...maildir.capabilities, applyAtClose: confirm === 'mailbox.close' },
+    capabilities: { ...maildir.capabilities, commitEndsSession },
     async apply(dispositions) {
       const deletes = dispositions.filter((d) => d.action === 'delete');
       marked.push(...deletes);
       const others = await maildir.apply(dispositions.filter((d) => d.action !== 'delete'));
-      return [...others, ...deletes.map((d) => ({ uid: d.uid, ok: true }))];
+      return [...others, ...deletes.map((d) => ({ uid: d.uid, status: 'pending' as const }))];
+    },
+    async commit() {
+      if (fail) throw new ConnectionError('local: connection lost before the server confirmed');
+      const results = await maildir.apply(marked.splice(0));
+      assert.ok(results.every((result) => result.status === 'done'));
+      return results.map((result) => result.uid);
     },
   };
-  if (confirm === 'mailbox.expunge') wrapped.expunge = carryOut;
-  else {
-    wrapped.close = async () => {
-      await maildir.close();
-      await carryOut();
-    };
-  }
-  return wrapped;
 }
 
 describe('deletes the server confirms later', () => {
@@ -376,25 +369,20 @@ describe('deletes the server confirms later', () => {
     assert.deepEqual(await box.files(), {});
   });
 
-  for (const { name, confirm, leftWhen } of CONFIRMED_LATER) {
+  for (const { name, commitEndsSession, leftWhen } of CONFIRMED_LATER) {
     test(`${name}: done only after the confirmation; other actions are done at once`, async () => {
       const box = await prepare(['a', 'b']);
-      const result = await box.cycle({ a: 'delete', b: 'markSeen' }, { mailbox: (maildir) => confirmingLater(maildir, confirm, false) });
+      const result = await box.cycle({ a: 'delete', b: 'markSeen' }, { mailbox: (maildir) => confirmingLater(maildir, commitEndsSession, false) });
       assert.equal(result.status, 'ok', String(result.error));
       const tail = box.calls.slice(box.calls.indexOf('mailbox.apply delete a, markSeen b'));
-      assert.deepEqual(
-        tail,
-        confirm === 'mailbox.expunge'
-          ? ['mailbox.apply delete a, markSeen b', 'store.markDone b', 'mailbox.expunge', 'store.markDone a', 'mailbox.close']
-          : ['mailbox.apply delete a, markSeen b', 'store.markDone b', 'mailbox.close', 'store.markDone a'],
-      );
+      assert.deepEqual(tail, ['mailbox.apply delete a, markSeen b', 'store.markDone b', 'mailbox.commit', 'store.markDone a', 'mailbox.close']);
       assert.deepEqual(box.ledger(), { a: 'done', b: 'done' });
       assert.deepEqual(await box.files(), { b: '/S' });
     });
 
     test(`${name}: when ${leftWhen}, the delete stays decided and the next cycle carries it out without the handler`, async () => {
       const box = await prepare(['a']);
-      const failed = await box.cycle({ a: 'delete' }, { mailbox: (maildir) => confirmingLater(maildir, confirm, true) });
+      const failed = await box.cycle({ a: 'delete' }, { mailbox: (maildir) => confirmingLater(maildir, commitEndsSession, true) });
       assert.equal(failed.status, 'error');
       assert.match(String(failed.error?.message), /connection lost before the server confirmed.* mailpoll carries out the 1 delete\(s\) on the next run, without calling the handler again\.$/);
       assert.deepEqual(box.take(), [['a', 'delete', 'ok']]);

@@ -17,7 +17,7 @@ import vm from 'node:vm';
 import type { AccountConfig } from '../src/config/types.js';
 import { AuthError, ConnectionError, MailboxError, TimeoutError, TlsError } from '../src/errors.js';
 import { createMailbox } from '../src/mailbox/open.js';
-import { createPop3Mailbox } from '../src/mailbox/pop3.js';
+import { createPop3Mailbox } from '../src/mailbox/pop3/mailbox.js';
 import { BodyCollector, ResponseReader } from '../src/mailbox/pop3/reader.js';
 import type { Mailbox } from '../src/mailbox/types.js';
 import { message } from './helpers/dovecot.js';
@@ -35,7 +35,7 @@ const newUser = () => world.user();
 const account = (overrides: Partial<AccountConfig> = {}) => world.adapterAccount('pop3', overrides);
 const openError = (config: AccountConfig) => openErrorOf(createPop3Mailbox(config));
 
-/** Run `work` with an opened mailbox; closed afterwards (a failing close is the test's failure). */
+/** Run `work` with an opened mailbox; committed (QUIT) afterwards: a failing commit is the test's failure. */
 async function withMailbox<T>(config: AccountConfig, work: (mailbox: Mailbox) => Promise<T>, debug?: (line: string) => void): Promise<T> {
   const mailbox = createPop3Mailbox(config, { debug });
   await mailbox.open();
@@ -43,9 +43,10 @@ async function withMailbox<T>(config: AccountConfig, work: (mailbox: Mailbox) =>
   try {
     result = await work(mailbox);
   } catch (error) {
-    await mailbox.close().catch(() => undefined);
+    await mailbox.close();
     throw error;
   }
+  await mailbox.commit();
   await mailbox.close();
   return result;
 }
@@ -210,7 +211,7 @@ test('capabilities and the lazily loaded adapter through createMailbox', async (
   const { user, password } = await newUser();
   const mailbox = await createMailbox(account({ user, password }));
   assert.equal(mailbox.protocol, 'pop3');
-  assert.deepEqual(mailbox.capabilities, { move: false, markSeen: false, idle: false, applyAtClose: true });
+  assert.deepEqual(mailbox.capabilities, { move: false, markSeen: false, idle: false, commitEndsSession: true });
   await mailbox.close(); // never opened: nothing to do
 });
 
@@ -246,7 +247,7 @@ test('wrong password: AuthError with the server text, and the socket does not ke
   assert.doesNotMatch(error.message, /wrong-password/);
 
   // In a process of its own: it must end by itself right after the rejection.
-  const adapter = new URL('../src/mailbox/pop3.ts', import.meta.url).href;
+  const adapter = new URL('../src/mailbox/pop3/mailbox.ts', import.meta.url).href;
   const config = JSON.stringify(account({ user, password: 'wrong-password' }));
   const script = `
     import { createPop3Mailbox } from ${JSON.stringify(adapter)};
@@ -361,7 +362,7 @@ test('fetch: a 20 MB message, held once', async (t) => {
   });
 });
 
-test('delete: DELE is answered, and the message is gone only after QUIT', async () => {
+test('delete: DELE is answered (pending), and the message is gone only after QUIT (commit)', async () => {
   const { user, password } = await newUser();
   for (const subject of ['keep me', 'delete me', 'delete me too']) await dovecot.deliver(user, message({ subject }));
 
@@ -377,17 +378,19 @@ test('delete: DELE is answered, and the message is gone only after QUIT', async 
     { uid: 'FFFFFFFFFFFFFFFF', action: 'delete' },
   ]);
   assert.deepEqual(
-    results.map((result) => result.ok),
-    [true, true, true, false, false, true],
+    results.map((result) => result.status),
+    ['done', 'pending', 'pending', 'failed', 'failed', 'done'],
   );
   assert.ok(results[3]!.error instanceof MailboxError && /no read flag/.test(results[3]!.error.message));
   assert.ok(results[4]!.error instanceof MailboxError && /no folders/.test(results[4]!.error.message));
-  // Deleted in this session: no longer listed, present, or deleted twice.
+  // Deleted in this session: no longer listed, present, or deleted twice (still pending).
   assert.deepEqual((await mailbox.list({ onlyUnseen: false })).map((candidate) => candidate.uid), [keep!.uid]);
   assert.deepEqual([...(await mailbox.present([keep!.uid, first!.uid]))], [keep!.uid]);
-  assert.deepEqual((await mailbox.apply([{ uid: first!.uid, action: 'delete' }]))[0]!.ok, true);
+  assert.deepEqual((await mailbox.apply([{ uid: first!.uid, action: 'delete' }]))[0]!.status, 'pending');
   assert.equal((await stored(user)).length, 3, 'still there before QUIT');
 
+  assert.deepEqual((await mailbox.commit()).sort(), [first!.uid, second!.uid].sort());
+  assert.deepEqual(await mailbox.commit(), [], 'the session is over: nothing more to confirm');
   await mailbox.close();
   await mailbox.close(); // safe twice
   assert.deepEqual(await stored(user), ['keep me']);
@@ -395,7 +398,7 @@ test('delete: DELE is answered, and the message is gone only after QUIT', async 
   assert.equal(summary.del, 2, summary.line);
 });
 
-test('delete: the connection is lost before QUIT -> close() throws and the messages stay', async () => {
+test('delete: the connection is lost before QUIT -> commit() throws and the messages stay', async () => {
   const { user, password } = await newUser();
   await dovecot.deliver(user, message({ subject: 'a' }));
   await dovecot.deliver(user, message({ subject: 'b' }));
@@ -405,12 +408,13 @@ test('delete: the connection is lost before QUIT -> close() throws and the messa
   await mailbox.open();
   const candidates = await mailbox.list({ onlyUnseen: false });
   const results = await mailbox.apply(candidates.map((candidate) => ({ uid: candidate.uid, action: 'delete' as const })));
-  assert.ok(results.every((result) => result.ok));
+  assert.ok(results.every((result) => result.status === 'pending'));
   await dovecot.killSessions();
-  const error = await rejection(mailbox.close());
+  const error = await rejection(mailbox.commit());
   assert.ok(error instanceof ConnectionError, String(error));
   assert.match(error.message, /^support: (cannot log out from|logging out from) 127\.0\.0\.1:\d+ .*The 2 deletions of this session (were not carried out|are not confirmed)/);
   await mailbox.close(); // safe after a failure
+  assert.deepEqual(await mailbox.commit(), [], 'nothing confirmed after a failed commit');
   assert.deepEqual(await stored(user), ['a', 'b']);
   const killed = await sessionSummary(user);
   assert.equal(killed.del, 0, `DELE answered but never carried out: ${killed.line}`);
@@ -420,10 +424,10 @@ test('delete: the connection is lost before QUIT -> close() throws and the messa
   const cut = createPop3Mailbox(account({ user, password, tls: 'starttls', port: relay.port }));
   await cut.open();
   const listed = await cut.list({ onlyUnseen: false });
-  assert.ok((await cut.apply([{ uid: listed[0]!.uid, action: 'delete' }]))[0]!.ok);
+  assert.equal((await cut.apply([{ uid: listed[0]!.uid, action: 'delete' }]))[0]!.status, 'pending');
   relay.cut();
   await sleep(50);
-  const afterCut = await rejection(cut.close());
+  const afterCut = await rejection(cut.commit());
   assert.ok(afterCut instanceof ConnectionError, String(afterCut));
   assert.match(afterCut.message, /The 1 deletion of this session was not carried out/);
   assert.deepEqual(await stored(user), ['a', 'b']);
@@ -437,8 +441,9 @@ test('delete: the connection is lost before QUIT -> close() throws and the messa
   const listError = await rejection(lost.list({ onlyUnseen: false }));
   assert.ok(listError instanceof ConnectionError, String(listError));
   const applied = await lost.apply([{ uid: listed[0]!.uid, action: 'delete' }]);
-  assert.ok(!applied[0]!.ok && applied[0]!.error instanceof ConnectionError);
-  assert.ok((await rejection(lost.close())) instanceof ConnectionError);
+  assert.ok(applied[0]!.status === 'failed' && applied[0]!.error instanceof ConnectionError);
+  assert.ok((await rejection(lost.commit())) instanceof ConnectionError);
+  await lost.close();
 });
 
 test('pipelining: RETR and DELE go out several per write when CAPA says PIPELINING; not otherwise', async () => {
@@ -460,7 +465,7 @@ test('pipelining: RETR and DELE go out several per write when CAPA says PIPELINI
       // The first session only fetches; the second also deletes five, one DELE per round trip.
       if (!pipelining) {
         const results = await mailbox.apply(candidates.slice(0, 5).map((candidate) => ({ uid: candidate.uid, action: 'delete' as const })));
-        assert.ok(results.every((result) => result.ok));
+        assert.ok(results.every((result) => result.status === 'pending'));
       }
     });
     const retr = pipelinedWrites(relay.clientChunks, 'RETR');
@@ -483,7 +488,7 @@ test('pipelining: RETR and DELE go out several per write when CAPA says PIPELINI
   await withMailbox(account({ user, password, tls: 'none', port: relay.port }), async (mailbox) => {
     const candidates = await mailbox.list({ onlyUnseen: false });
     const results = await mailbox.apply(candidates.map((candidate) => ({ uid: candidate.uid, action: 'delete' as const })));
-    assert.ok(results.every((result) => result.ok));
+    assert.ok(results.every((result) => result.status === 'pending'));
   });
   assert.ok(pipelinedWrites(relay.clientChunks, 'DELE').length > 0);
   assert.deepEqual(await stored(user), []);
@@ -529,7 +534,7 @@ test('responses split anywhere across TCP reads (byte by byte, inside CRLF.CRLF)
   }
 });
 
-test('a server that stops sending: TimeoutError within fetchTimeout, connection ended, close() throws', async () => {
+test('a server that stops sending: TimeoutError within fetchTimeout, connection ended, commit() throws', async () => {
   const { user, password } = await newUser();
   await dovecot.deliver(user, message8bit('stall', body8bit(2 * 1024 * 1024, random(7))));
   await dovecot.deliver(user, message({ subject: 'second' }));
@@ -544,9 +549,9 @@ test('a server that stops sending: TimeoutError within fetchTimeout, connection 
   assert.ok(error instanceof TimeoutError, String(error));
   assert.match(error.message, /^support: fetch of uid \S+ \(message 1\) timed out after 1s on 127\.0\.0\.1:\d+/);
   assert.ok(elapsed < 5000, `gave up after ${elapsed} ms`);
-  // Every later call fails at once with the same error; close() reports the lost QUIT.
+  // Every later call fails at once with the same error; commit() reports the lost QUIT.
   assert.equal(await rejection(mailbox.list({ onlyUnseen: false })), error);
-  const closing = await rejection(mailbox.close());
+  const closing = await rejection(mailbox.commit());
   assert.ok(closing instanceof ConnectionError, String(closing));
   assert.match(closing.message, /after a timeout/);
 });
@@ -561,7 +566,7 @@ test('a consumer that stops early: the pipelined answers are drained, later comm
       break;
     }
     const results = await mailbox.apply([{ uid: candidates[0]!.uid, action: 'delete' }]);
-    assert.ok(results[0]!.ok);
+    assert.equal(results[0]!.status, 'pending');
     const [again] = await collect(mailbox.fetch([candidates[29]!]));
     assert.ok(again!.raw.toString('latin1').includes('Subject: early 29'));
   });
@@ -641,7 +646,7 @@ test('no UIDL: uids are fingerprints from TOP n 0, stable across sessions, told 
       const skipped = await mailbox.list({ onlyUnseen: false, limit: 1, skip: (uid) => uid === first[0]!.uid });
       assert.deepEqual(skipped.map((candidate) => candidate.uid), [first[1]!.uid]);
       const results = await mailbox.apply([{ uid: first[0]!.uid, action: 'delete' }]);
-      assert.ok(results[0]!.ok);
+      assert.equal(results[0]!.status, 'pending');
       return candidates;
     });
     assert.equal(second.length, 4);
@@ -695,6 +700,6 @@ test('the mailbox refuses use before open and after close', async () => {
   await mailbox.close();
   assert.ok((await rejection(mailbox.present(['x']))) instanceof MailboxError);
   const results = await mailbox.apply([{ uid: 'x', action: 'delete' }]);
-  assert.ok(!results[0]!.ok && results[0]!.error instanceof MailboxError);
+  assert.ok(results[0]!.status === 'failed' && results[0]!.error instanceof MailboxError);
   await mailbox.close();
 });

@@ -1,13 +1,94 @@
 /**
  * What the IMAP and POP3 adapters share around a server connection: reading the trusted CA,
- * bounding a step by a deadline, and shaping a server's text into our one-line messages.
+ * bounding a step by a deadline (and latching the timeout as the session's failure), the
+ * open check, and shaping a server's text into our one-line messages.
  */
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { AccountConfig } from '../config/types.js';
-import { ConfigError, describeError } from '../errors.js';
+import { ConfigError, describeError, MailboxError, MailpollError, TimeoutError } from '../errors.js';
 import { errorCode } from './net-errors.js';
+
+/** A plaintext client on an implicit-TLS port waits for a greeting that never comes. */
+export const NO_GREETING_HINT = ' (no greeting: if the port expects TLS from the first byte, set tls: implicit)';
+
+/**
+ * One adapter's hold on its server session: who it is (account, host:port), the failure that
+ * made the session unusable (every later call throws it), deadlines that set that failure,
+ * and the account's password kept out of server text and the verbose log.
+ */
+export class ConnectionGuard {
+  /** Set once the session is unusable (a timeout, a lost link): every later call throws it. */
+  failure: MailpollError | undefined;
+
+  constructor(
+    readonly account: AccountConfig,
+    readonly host: string,
+    readonly port: number,
+    readonly debug: ((line: string) => void) | undefined,
+  ) {}
+
+  get name(): string {
+    return this.account.name;
+  }
+
+  get where(): string {
+    return `${this.host}:${this.port}`;
+  }
+
+  /** `session` when it is open and nothing has failed; else the failure, or that open() is missing. */
+  requireOpen<T>(session: T | undefined): T {
+    if (this.failure) throw this.failure;
+    if (session === undefined) {
+      throw new MailboxError(`${this.name}: the mailbox is not open (open() was not called or failed).`, { account: this.name });
+    }
+    return session;
+  }
+
+  /**
+   * `work`, or a TimeoutError `${name}: ${message()}` after `ms`: then `end` ends the
+   * connection (a stalled session cannot be resumed), and while `current()` says the session
+   * is still the one in use, the timeout becomes its failure.
+   */
+  within<T>(work: Promise<T>, ms: number, message: () => string, end: () => void, current: () => boolean): Promise<T> {
+    return withDeadline(work, ms, () => {
+      const error = new TimeoutError(`${this.name}: ${message()}`, { account: this.name });
+      if (current()) this.failure ??= error;
+      end();
+      return error;
+    });
+  }
+
+  /**
+   * Any failure as one of our errors: ours pass through, and once the session has failed
+   * every rejection is a consequence of that failure. `shape` describes the rest.
+   */
+  describe(error: unknown, shape: () => MailpollError): MailpollError {
+    if (error instanceof MailpollError) return error;
+    return this.failure ?? shape();
+  }
+
+  /**
+   * Text from the server or a library, safe to put in a message: the password masked, in
+   * case a server echoes what it got. (Our own wording never contains it; masking a one- or
+   * two-letter password would only garble words.)
+   */
+  clean(text: string): string {
+    const secret = this.account.password;
+    return secret && secret.length >= 3 ? text.split(secret).join('***') : text;
+  }
+
+  /** A line for the verbose log, if there is one; a failing sink must not break the session. */
+  log(line: string): void {
+    if (!this.debug) return;
+    try {
+      this.debug(line);
+    } catch {
+      // the log is only a log
+    }
+  }
+}
 
 /** The account's `ca:` file (PEM), or undefined for the system's CAs. Unreadable: a ConfigError. */
 export async function readCa(account: Pick<AccountConfig, 'name' | 'ca'>): Promise<Buffer | undefined> {

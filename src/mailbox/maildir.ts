@@ -66,7 +66,7 @@ const FLAG_NAMES: Record<string, string> = {
 
 const INFO = ':2,';
 
-const CAPABILITIES: MailboxCapabilities = { move: true, markSeen: true, idle: false, applyAtClose: false };
+const CAPABILITIES: MailboxCapabilities = { move: true, markSeen: true, idle: false, commitEndsSession: false };
 
 /** Tries of one disposition when its file is renamed by another program meanwhile. */
 const APPLY_TRIES = 3;
@@ -289,21 +289,26 @@ export function createMaildirMailbox(account: AccountConfig, options: MaildirMai
 
     /**
      * One result per disposition, in order; a failure is reported in its result, never
-     * thrown. A message that is no longer there is done (ok), whatever the action.
+     * thrown. A message that is no longer there is done, whatever the action. Nothing is
+     * pending: a file is renamed or unlinked at once.
      */
     async apply(dispositions: Disposition[]): Promise<DispositionResult[]> {
       const results: DispositionResult[] = [];
       for (const disposition of dispositions) {
         try {
           await applyOne(disposition);
-          results.push({ uid: disposition.uid, ok: true });
+          results.push({ uid: disposition.uid, status: 'done' });
         } catch (cause) {
           const failure =
             cause instanceof MailboxError ? cause : error(`message ${disposition.uid}: ${describeFsError(cause)}`, cause);
-          results.push({ uid: disposition.uid, ok: false, error: failure });
+          results.push({ uid: disposition.uid, status: 'failed', error: failure });
         }
       }
       return results;
+    },
+
+    async commit(): Promise<string[]> {
+      return [];
     },
 
     async close(): Promise<void> {},

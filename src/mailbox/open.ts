@@ -15,7 +15,7 @@ export interface CreateMailboxOptions {
 export async function createMailbox(account: AccountConfig, options: CreateMailboxOptions = {}): Promise<Mailbox> {
   switch (account.protocol) {
     case 'imap': {
-      const { createImapMailbox } = await import('./imap.js');
+      const { createImapMailbox } = await import('./imap/mailbox.js');
       return createImapMailbox(account, options.debug === undefined ? {} : { debug: options.debug });
     }
     case 'maildir': {
@@ -23,7 +23,7 @@ export async function createMailbox(account: AccountConfig, options: CreateMailb
       return createMaildirMailbox(account, { warn: options.warn });
     }
     case 'pop3': {
-      const { createPop3Mailbox } = await import('./pop3.js');
+      const { createPop3Mailbox } = await import('./pop3/mailbox.js');
       return createPop3Mailbox(account, options.debug === undefined ? {} : { debug: options.debug });
     }
   }

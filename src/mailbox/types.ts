@@ -15,10 +15,10 @@ export interface MailboxCapabilities {
   /** Can push new mail while connected (IMAP IDLE). */
   idle: boolean;
   /**
-   * Dispositions take effect only when the session ends (POP3: DELE is carried out at QUIT).
-   * The cycle then counts a message as done only after `close()` has resolved.
+   * `commit()` ends the session (POP3: DELE is carried out at QUIT). The caller then commits
+   * once, when its work is over, and cannot keep the mailbox open for more.
    */
-  applyAtClose: boolean;
+  commitEndsSession: boolean;
 }
 
 /** State of the opened folder. */
@@ -89,10 +89,19 @@ export interface Disposition {
   folder?: string | undefined;
 }
 
-/** The outcome of one disposition: ok, or the error that stopped it. */
+/**
+ * What became of one disposition:
+ * - `done`: carried out;
+ * - `pending`: accepted, but final only once the next `commit()` confirms it (IMAP: flagged
+ *   \Deleted until the expunge; POP3: DELE until QUIT);
+ * - `failed`: not carried out, `error` says why.
+ */
+export type DispositionStatus = 'done' | 'pending' | 'failed';
+
+/** The outcome of one disposition. */
 export interface DispositionResult {
   uid: string;
-  ok: boolean;
+  status: DispositionStatus;
   error?: Error | undefined;
 }
 
@@ -114,13 +123,15 @@ export interface Mailbox {
    */
   apply(dispositions: Disposition[]): Promise<DispositionResult[]>;
   /**
-   * Complete the deletions `apply` only flagged. IMAP: `apply` sets \Deleted, and the UID
-   * EXPUNGE of all those UIDs runs here, once per many batches: each EXPUNGE makes the server
-   * rewrite its indexes, ~0.2 s per batch on a 2,000-message Dovecot Maildir. Absent where
-   * `apply` deletes at once (Maildir) or at close (POP3). Throws when the expunge failed:
-   * the messages stay flagged, and their recorded decisions are applied again next run.
+   * Make the `pending` dispositions final, and return the uids (spelled as given to `apply`)
+   * the server has now confirmed. IMAP: the UID EXPUNGE of the UIDs `apply` flagged \Deleted
+   * (without UIDPLUS an EXPUNGE that spares other clients' \Deleted messages), best once per
+   * many batches: each EXPUNGE makes the server rewrite its indexes. POP3: QUIT, which ends
+   * the session (`commitEndsSession`). Maildir: nothing is ever pending. Throws when the
+   * server did not confirm: those messages stay as they were (flagged, not deleted), and
+   * their recorded decisions are applied again by the next run.
    */
-  expunge?(): Promise<void>;
+  commit(): Promise<string[]>;
   /** Which of `uids` are still in the folder (recovery of decisions recorded before a crash). */
   present(uids: string[]): Promise<Set<string>>;
   /**
@@ -143,9 +154,10 @@ export interface Mailbox {
    */
   waitForChange?(options: WaitOptions): Promise<'changed' | 'timeout' | 'aborted'>;
   /**
-   * Log out and release the connection. Safe to call twice and after a failure. With
-   * `applyAtClose` it resolves only when the server confirmed (POP3 QUIT +OK) and throws
-   * otherwise, so that pending deletes are not taken as done.
+   * Log out and release the connection. Never throws; safe to call twice and after a
+   * failure. It confirms nothing still `pending`: only `commit()` says what the server
+   * carried out (a POP3 QUIT sent here may carry out DELEs all the same; a later run finds
+   * those messages gone and records them done).
    */
   close(): Promise<void>;
 }

@@ -5,6 +5,10 @@
  *   `received` -> handler -> ledger `handled` with the Decision (committed before the next
  *   handler runs) -> durability barrier -> server action -> ledger `done` -> report.
  *
+ * The server actions are carried out by `decision/apply.ts`. What the server confirms only
+ * later (an IMAP delete at its expunge, a POP3 DELE at QUIT) becomes `done` at the mailbox's
+ * commit: every 1,000 such deletes where the session survives it, and at the end of the cycle.
+ *
  * Nothing on the server changes before its `handled` row is committed. A message whose
  * parse, handler or plan fails gets no disposition, and one whose server action is refused
  * keeps its Decision; either is tried again once `retryDelay` has passed (runs before then
@@ -21,20 +25,22 @@
  */
 import { createHash } from 'node:crypto';
 import type { AccountConfig } from '../config/types.js';
+import { applyDecisions, commitAtEnd, commitIfDue, createApplier, type Applier, type Carried } from '../decision/apply.js';
 import { planDecision } from '../decision/plan.js';
 import type { Decision } from '../decision/types.js';
 import type { Protocol } from '../domain.js';
-import { asAccountError, ConnectionError, describeError, MailpollError, MessageCode, messageErrorCode, StoreError, TimeoutError } from '../errors.js';
+import { asAccountError, describeError, MailpollError, MessageCode, messageErrorCode, StoreError } from '../errors.js';
 import { createHandlerContext, runHandler } from '../handler/run.js';
 import type { HandlerContext, LoadedHandler, MailMessage } from '../handler/types.js';
 import { mailboxIdentity } from '../mailbox/identity.js';
-import type { Candidate, Disposition, FetchedMessage, Mailbox, MailboxStatus } from '../mailbox/types.js';
+import type { Candidate, FetchedMessage, Mailbox, MailboxStatus } from '../mailbox/types.js';
 import { parseMessage } from '../message/parse.js';
 import type { MessageEvent, Reporter } from '../report/types.js';
 import { fingerprint } from '../store/fingerprint.js';
 import type { MessageKey, MessageMeta, MessageRecord, Store } from '../store/types.js';
 import { batchCandidates, type BatchLimits } from './batches.js';
 import { releaseGarbage } from './memory.js';
+import { metaOf, sentDateOf } from './message-meta.js';
 import { nextAttemptAt } from './retry-delay.js';
 
 export interface CycleOptions {
@@ -94,14 +100,8 @@ export interface CycleResult {
 // bounds memory; 100 keeps round trips few.
 const DEFAULT_BATCH: BatchLimits = { maxCount: 100, maxBytes: 8 * 1024 * 1024 };
 
-/** A message on its way through the cycle. */
-interface InHand {
-  event: MessageEvent;
-  ref: number | null;
-  disposition: Disposition | undefined;
-  /** The disposition moves a quarantined message aside: it stays `quarantined`, not `done`. */
-  quarantine: boolean;
-}
+/** A message on its way through the cycle: carried out by `applyDecisions`, then reported. */
+type InHand = Carried & { event: MessageEvent };
 
 /** What one cycle shares between its steps. */
 interface Cycle {
@@ -113,10 +113,8 @@ interface Cycle {
   result: CycleResult;
   /** The ledger's key of the opened folder, without the uid. */
   where: Omit<MessageKey, 'uid'>;
-  /** Refs whose dispositions take effect only at close (POP3 DELE). */
-  awaitingClose: number[];
-  /** Refs of deletes flagged on the server but not yet expunged (IMAP: `mailbox.expunge`). */
-  awaitingExpunge: number[];
+  /** Carries the Decisions out on the mailbox, and holds what waits for the server's commit. */
+  applier: Applier;
   /** The handler module exports `parse = 'headers'`: parse the header block only. */
   headersOnly: boolean;
 }
@@ -143,8 +141,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
       opened: undefined,
     },
     where: { identity: mailboxIdentity(account), mailbox: '', uidValidity: null },
-    awaitingClose: [],
-    awaitingExpunge: [],
+    applier: createApplier(deps.mailbox, deps.store, account),
     headersOnly: deps.handler.parse === 'headers',
   };
   const { mailbox } = deps;
@@ -165,38 +162,20 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     cycle.result.status = 'error';
     cycle.result.error = asAccountError(account.name, error);
   }
-  // Also after a failure: deletes flagged before it are completed if the link still works.
-  try {
-    await expungeFlagged(cycle);
-  } catch (error) {
-    deletesLeftForNextRun(cycle, error, cycle.awaitingExpunge.length);
+  // Also after a failure: what the server confirms only now (IMAP EXPUNGE, POP3 QUIT) is
+  // completed if the link still works. An earlier failure of the cycle is the one reported.
+  const left = await commitAtEnd(cycle.applier);
+  if (left !== undefined && cycle.result.status === 'ok') {
+    cycle.result.status = 'error';
+    cycle.result.error = left;
   }
 
-  const keep = options.keepOpen === true && cycle.result.status === 'ok' && !mailbox.capabilities.applyAtClose;
+  const keep = options.keepOpen === true && cycle.result.status === 'ok' && !mailbox.capabilities.commitEndsSession;
   if (keep) return cycle.result;
   cycle.result.opened = undefined;
-  try {
-    await mailbox.close();
-    // POP3: the DELEs are final now that QUIT was answered.
-    if (cycle.awaitingClose.length > 0) deps.store.markDone(cycle.awaitingClose);
-  } catch (error) {
-    if (cycle.awaitingClose.length > 0) deletesLeftForNextRun(cycle, error, cycle.awaitingClose.length);
-  }
+  // Never throws by contract; should one still, the cycle's outcome stands.
+  await mailbox.close().catch(() => undefined);
   return cycle.result;
-}
-
-/**
- * Deletes decided and sent but not confirmed (POP3 QUIT, IMAP EXPUNGE): the adapter's error
- * says what happened to the session; the ledger still has them as decided, for the next run.
- * An earlier failure of the cycle is the one reported.
- */
-function deletesLeftForNextRun(cycle: Cycle, error: unknown, count: number): void {
-  if (cycle.result.status !== 'ok') return;
-  cycle.result.status = 'error';
-  cycle.result.error = new MailpollError(
-    `${describeError(error)} mailpoll carries out the ${count} delete(s) on the next run, without calling the handler again.`,
-    { account: cycle.account.name, cause: error },
-  );
 }
 
 function stopped(cycle: Cycle): boolean {
@@ -231,7 +210,7 @@ async function recoverDecisions(cycle: Cycle): Promise<void> {
         quarantine: false,
       };
     });
-  await carryOut(cycle, inHand);
+  await applyDecisions(cycle.applier, inHand);
   report(cycle, inHand);
 }
 
@@ -282,7 +261,7 @@ function deferred(cycle: Cycle, record: MessageRecord): boolean {
   return true;
 }
 
-/** POP3 without UIDL names messages by a hash of their headers (pop3.ts, `fp:`): a look-alike gets the same uid. */
+/** POP3 without UIDL names messages by a hash of their headers (pop3/listing.ts, `fp:`): a look-alike gets the same uid. */
 function namedByHeaders(protocol: Protocol, uid: string): boolean {
   return protocol === 'pop3' && uid.startsWith('fp:');
 }
@@ -416,7 +395,7 @@ async function processBatches(cycle: Cycle, batches: Iterable<Candidate[]>, limi
       await processBatch(cycle, fetched, pending);
       releaseGarbage();
       // The connection is free: processBatch waited for the download ahead before its actions.
-      if (cycle.awaitingExpunge.length >= EXPUNGE_EVERY) await expungeFlagged(cycle);
+      await commitIfDue(cycle.applier);
       current = next;
       if (pending === undefined && !current.done && !stopped(cycle)) pending = download(mailbox, current.value);
     }
@@ -424,19 +403,6 @@ async function processBatches(cycle: Cycle, batches: Iterable<Candidate[]>, limi
     // Stopped or failed with a download under way: let it end before the mailbox is closed.
     await pending?.settled;
   }
-}
-
-// Deletes are flagged per batch and expunged together: each EXPUNGE costs the server a
-// rewrite of its indexes, so fewer is faster; this many bounds how long they stay flagged.
-const EXPUNGE_EVERY = 1000;
-
-/** Expunge what `apply` flagged; only then are those deletes `done`. Throws: they stay `handled`. */
-async function expungeFlagged(cycle: Cycle): Promise<void> {
-  const { mailbox, store } = cycle.deps;
-  if (cycle.awaitingExpunge.length === 0 || mailbox.expunge === undefined) return;
-  await mailbox.expunge();
-  store.markDone(cycle.awaitingExpunge);
-  cycle.awaitingExpunge = [];
 }
 
 function bytesOf(batch: readonly Candidate[]): number {
@@ -491,7 +457,7 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
 
   // One command at a time on the connection: the download ahead ends before any action.
   await ahead?.settled;
-  if (!options.dryRun) await carryOut(cycle, inHand);
+  if (!options.dryRun) await applyDecisions(cycle.applier, inHand);
   report(cycle, inHand);
 }
 
@@ -563,84 +529,6 @@ function failure(cycle: Cycle, uid: string, ref: number | null, meta: MessageMet
   return { event: { ...quarantined, action: 'move', moveTo: folder }, ref, disposition: { uid, action: 'move', folder }, quarantine: true };
 }
 
-/**
- * Apply the dispositions of messages whose Decisions are committed: one durability barrier,
- * one grouped call, then `done` in one transaction. A refused action (not a lost link)
- * counts as a failed attempt: the message stays `handled` and its Decision is applied
- * again, without the handler, once `retryDelay` has passed; at `maxAttempts` it is
- * quarantined instead.
- */
-async function carryOut(cycle: Cycle, inHand: InHand[]): Promise<void> {
-  const { store, mailbox } = cycle.deps;
-  const { account } = cycle;
-  const pending = inHand.filter((item): item is InHand & { disposition: Disposition } => item.disposition !== undefined);
-  if (pending.length === 0) return;
-  store.sync();
-  const results = await mailbox.apply(pending.map((item) => item.disposition));
-  const byUid = new Map(results.map((result) => [result.uid, result]));
-  const done: number[] = [];
-  const quarantined: InHand[] = [];
-  for (const item of pending) {
-    const outcome = byUid.get(item.disposition.uid);
-    if (outcome?.ok) {
-      if (!item.quarantine && item.ref !== null) done.push(item.ref);
-      continue;
-    }
-    const error = `${item.disposition.action} failed: ${describeError(outcome?.error ?? 'no answer from the server')}`;
-    if (item.quarantine) {
-      item.event.error = `${item.event.error ?? ''}; moving it to ${item.disposition.folder ?? '?'} failed: ${describeError(outcome?.error)}`;
-      continue;
-    }
-    // A lost link refused nothing: the decision is simply applied on the next run, uncounted.
-    if (outcome === undefined || isLinkFailure(outcome.error)) {
-      item.event.status = 'failed';
-      item.event.code = outcome === undefined ? 'E_CONNECTION' : messageErrorCode(outcome.error);
-      item.event.error = `${error}; the handler's decision is kept and applied again on the next run`;
-      continue;
-    }
-    item.event.code = MessageCode.actionRefused;
-    const state = item.ref === null ? 'handled' : store.recordActionFailed(item.ref, error, account.maxAttempts);
-    if (state === 'quarantined') {
-      item.event.status = 'quarantined';
-      item.event.error = `${error} (failed ${account.maxAttempts} times: quarantined, its decision is no longer applied; mailpoll retry ${item.ref} releases it)`;
-      quarantined.push(item);
-      continue;
-    }
-    item.event.status = 'failed';
-    item.event.error = `${error}; the handler's decision is kept and applied again by a run after retryDelay`;
-  }
-  // A delete counts once POP3's QUIT or IMAP's EXPUNGE is answered; everything else is final now.
-  const deletes = new Set(pending.filter((item) => item.disposition.action === 'delete').map((item) => item.ref));
-  const deferred = mailbox.capabilities.applyAtClose ? cycle.awaitingClose : mailbox.expunge ? cycle.awaitingExpunge : undefined;
-  if (deferred !== undefined) deferred.push(...done.filter((ref) => deletes.has(ref)));
-  const final = deferred === undefined ? done : done.filter((ref) => !deletes.has(ref));
-  if (final.length > 0) store.markDone(final);
-  await moveAside(cycle, quarantined);
-}
-
-function isLinkFailure(error: unknown): boolean {
-  return error instanceof ConnectionError || error instanceof TimeoutError;
-}
-
-/**
- * Messages quarantined because the server kept refusing their action go to quarantineFolder,
- * like those whose handler kept failing. Unless that folder is what the server refused.
- */
-async function moveAside(cycle: Cycle, items: InHand[]): Promise<void> {
-  const folder = cycle.account.quarantineFolder;
-  const { mailbox } = cycle.deps;
-  if (folder === undefined || !mailbox.capabilities.move) return;
-  const movable = items.filter((item) => !(item.disposition?.action === 'move' && item.disposition.folder === folder));
-  if (movable.length === 0) return;
-  const results = await mailbox.apply(movable.map((item) => ({ uid: item.event.uid, action: 'move' as const, folder })));
-  const byUid = new Map(results.map((result) => [result.uid, result]));
-  for (const item of movable) {
-    const outcome = byUid.get(item.event.uid);
-    if (outcome?.ok) item.event.error = `${item.event.error ?? ''}; moved to ${folder}`;
-    else item.event.error = `${item.event.error ?? ''}; moving it to ${folder} failed: ${describeError(outcome?.error ?? 'no answer from the server')}`;
-  }
-}
-
 function report(cycle: Cycle, inHand: InHand[]): void {
   for (const { event } of inHand) {
     if (event.status === 'failed' || event.status === 'quarantined') cycle.result.failed += 1;
@@ -694,34 +582,6 @@ function decisionFields(decision: Decision): Pick<MessageEvent, 'action' | 'move
 
 function recordEvent(cycle: Cycle, record: MessageRecord, decision: Decision): MessageEvent {
   return { ...baseEvent(cycle, record.uid, record.ref, record), ...decisionFields(decision) };
-}
-
-function metaOf(message: MailMessage, size: number): MessageMeta & { size: number } {
-  return {
-    messageId: message.messageId ?? null,
-    sender: formatSender(message),
-    subject: message.subject ?? null,
-    date: isoDate(message.date),
-    size,
-  };
-}
-
-/** The Date header as written (the fingerprint must match what IMAP/POP3 give before download). */
-function sentDateOf(message: MailMessage): string | undefined {
-  const line = message.headerLines.find((header) => header.key === 'date')?.line;
-  return line?.replace(/^date:\s*/i, '');
-}
-
-/** `Name <address>` for each sender, without mailparser's quoting of the name. */
-function formatSender(message: MailMessage): string | null {
-  const senders = message.from?.value ?? [];
-  if (senders.length === 0) return message.from?.text || null;
-  return senders.map((s) => (s.name ? `${s.name} <${s.address ?? ''}>` : (s.address ?? ''))).join(', ');
-}
-
-/** mailparser gives an Invalid Date for an unparseable Date header. */
-function isoDate(date: Date | undefined): string | null {
-  return date === undefined || Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
 
 function formatBytes(bytes: number): string {

@@ -1,0 +1,70 @@
+/**
+ * The bridge from imapflow's logger to mailpoll's verbose log: one text line per protocol
+ * line or event, credentials removed. imapflow reports a command's NO only as a warning, so
+ * warnings also reach the adapter's bookkeeping (`ServerAnswers`).
+ */
+import type { Logger } from 'imapflow';
+import { oneLine } from '../connection-utils.js';
+
+/**
+ * imapflow's logger. Warnings go to `onWarning` (imapflow reports a command's NO only
+ * there); with a `sink`, every entry also becomes a text line for the verbose log. imapflow
+ * already masks the password; this also drops every credential-carrying line, and any
+ * verbatim `secret`. Without a sink imapflow is told that only warnings are wanted.
+ */
+export function createLogger(sink: ((line: string) => void) | undefined, secret: string | undefined, onWarning: (entry: unknown) => void): Logger {
+  const write = (level: string) => (entry: unknown) => {
+    if (!sink) return;
+    const line = formatLogEntry(level, entry);
+    if (line === undefined) return;
+    try {
+      sink(secret && secret.length >= 3 ? line.split(secret).join('(* hidden *)') : line);
+    } catch {
+      // A failing log sink must not break the IMAP session.
+    }
+  };
+  const warn = write('warn');
+  const logger: Logger & { isLevelEnabled(level: string): boolean } = {
+    trace: write('trace'),
+    debug: write('debug'),
+    info: write('info'),
+    warn: (entry: unknown) => {
+      try {
+        onWarning(entry);
+      } catch {
+        // Bookkeeping only: it must not break the IMAP session.
+      }
+      warn(entry);
+    },
+    error: write('error'),
+    fatal: write('fatal'),
+    isLevelEnabled: (level) => sink !== undefined || level === 'warn',
+  };
+  return logger;
+}
+
+function formatLogEntry(level: string, entry: unknown): string | undefined {
+  if (!entry || typeof entry !== 'object') return undefined;
+  const { src, msg, comment, err } = entry as { src?: unknown; msg?: unknown; comment?: unknown; err?: unknown };
+  let text = typeof msg === 'string' ? msg : '';
+  if (src === 'c') {
+    // SASL continuation lines (imapflow labels them with a comment) carry credentials. The
+    // other commented lines are IDLE's DONE and imapflow's NOOP: those are shown.
+    if (comment !== undefined && !/^(?:DONE|\S+ NOOP)$/i.test(text)) return 'C: (* credentials hidden *)';
+    text = redactLogin(text);
+  }
+  const detail = err instanceof Error ? err.message : '';
+  const body = [text, detail].filter(Boolean).join(': ');
+  if (body === '') return undefined;
+  const prefix = src === 'c' ? 'C: ' : src === 's' ? 'S: ' : `${level}: `;
+  return prefix + oneLine(body);
+}
+
+/** `2 LOGIN "ann" "pw"` -> `2 LOGIN (* credentials hidden *)`; AUTHENTICATE keeps its mechanism. */
+export function redactLogin(line: string): string {
+  const match = /^(\S+\s+)(LOGIN|AUTHENTICATE)(?:\s+(\S+))?(\s.*)?$/i.exec(line);
+  if (!match) return line;
+  const [, tag, command, first, rest] = match;
+  if (command!.toUpperCase() === 'LOGIN') return `${tag}${command} (* credentials hidden *)`;
+  return `${tag}${command}${first ? ` ${first}` : ''}${rest ? ' (* credentials hidden *)' : ''}`;
+}

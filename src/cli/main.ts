@@ -3,7 +3,7 @@
  * The only place that calls process.exit.
  */
 import { readFileSync } from 'node:fs';
-import { redact } from '../config/secrets.js';
+import { redact } from '../redact.js';
 import { capErrorText, ConfigError, ExitCode, MailpollError } from '../errors.js';
 import { allowForcedCollection } from '../poll/memory.js';
 import { escapeControls } from '../report/sanitize.js';

@@ -3,6 +3,7 @@ import { selectAccounts } from '../../config/select.js';
 import type { AccountConfig, Config } from '../../config/types.js';
 import { ExitCode } from '../../errors.js';
 import { loadHandler } from '../../handler/load.js';
+import { SECRET_PLACEHOLDER } from '../../redact.js';
 import { createOutput } from '../output.js';
 
 export interface ValidateCommandOptions {
@@ -37,7 +38,7 @@ function printable(config: Config): unknown {
 function printableAccount(account: AccountConfig): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(account)) {
-    if (key === 'password') shown.password = value === undefined ? undefined : '***';
+    if (key === 'password') shown.password = value === undefined ? undefined : SECRET_PLACEHOLDER;
     else if (key === 'passwordSpec') shown.passwordSource = account.passwordSpec?.source;
     else shown[key] = value;
   }

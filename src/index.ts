@@ -12,6 +12,7 @@ export { redact } from './redact.js';
 export type { PasswordSource, PasswordSpec } from './config/secrets.js';
 export type { AccountConfig, Config, TlsMode } from './config/types.js';
 export type { Action, Protocol } from './domain.js';
+export type { Logger } from './logger.js';
 
 // Handlers: the contract, and typed handlers.
 export { defineHandler } from './handler/define.js';

@@ -4,9 +4,9 @@
  * that slipped into an error text from a server or a library never reaches a terminal or a log,
  * and through `escapeControls`, so text from mail or a server cannot drive the terminal.
  */
-import { redact } from '../redact.js';
 import { capErrorText } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { redact } from '../redact.js';
 import { createJsonReporter } from '../report/json.js';
 import { escapeControls, escapeLines } from '../report/sanitize.js';
 import { createTextReporter, shouldColor } from '../report/text.js';

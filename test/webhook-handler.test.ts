@@ -84,6 +84,7 @@ describe('webhook handler', () => {
     const [request] = server.received;
     assert.equal(request?.method, 'POST');
     assert.equal(request?.headers['content-type'], 'message/rfc822');
+    assert.equal(request?.headers['x-mailpoll-dry-run'], '0');
     assert.ok(request?.body.equals(RAW), 'raw body differs from the source');
     // What a receiver does: recompute the HMAC and compare in constant time.
     const timestamp = String(request?.headers['x-mailpoll-timestamp']);
@@ -121,6 +122,16 @@ describe('webhook handler', () => {
         attachments: [{ filename: 'a.bin', contentType: 'application/octet-stream', size: 4, content: 'AAEC/w==' }],
       },
     );
+  });
+
+  test('--dry-run: said in the document and in X-Mailpoll-Dry-Run; the message untouched whatever the reply', async () => {
+    const server = await startServer(answer(200, '{"action":"delete"}', { 'Content-Type': 'application/json' }));
+    const { result, events, stored } = await run({ url: server.url, body: 'json' }, { args: ['--dry-run'] });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(events.map((e) => [e.status, e.action]), [['dry-run', 'delete']]);
+    assert.equal(server.received[0]?.headers['x-mailpoll-dry-run'], '1');
+    assert.equal((JSON.parse(server.received[0]!.body.toString('utf8')) as { dryRun: boolean }).dryRun, true);
+    assert.deepEqual(stored.map((m) => [m.folder, m.flags]), [['', '']]);
   });
 
   test('4xx: a failure that counts (maxAttempts 1 quarantines); an Authorization header from ${VARS} is masked in -v output', async () => {

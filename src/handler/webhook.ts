@@ -41,7 +41,8 @@ export function createWebhookHandler(webhook: WebhookConfig, handlerTimeoutMs: n
       const deadline = Date.now() + (handlerTimeoutMs > 0 && Number.isFinite(handlerTimeoutMs) ? handlerTimeoutMs - DEADLINE_MARGIN_MS : Infinity);
       const { body, contentType } = bodyOf(webhook, message, context);
       for (;;) {
-        const headers = { ...webhook.headers, 'Content-Type': contentType, ...signatureHeaders(webhook.secret, body) };
+        // The raw body cannot say it: a receiver must know not to act on a dry run.
+        const headers = { ...webhook.headers, 'Content-Type': contentType, 'X-Mailpoll-Dry-Run': context.dryRun ? '1' : '0', ...signatureHeaders(webhook.secret, body) };
         const answer = await send(webhook, agent, headers, body, Math.min(webhook.timeout, deadline - Date.now()), context.account);
         if (answer.status >= 200 && answer.status < 300) return decisionOf(answer, context.account);
         const failure = `webhook answered ${answer.status}${answer.statusText ? ` ${answer.statusText}` : ''}${quote(answer.body)}`;

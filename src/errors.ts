@@ -103,7 +103,7 @@ export class MailboxError extends MailpollError {
  * them apart.
  */
 export abstract class HandlerError extends MailpollError {
-  abstract override readonly code: 'E_HANDLER_THREW' | 'E_HANDLER_TIMEOUT' | 'E_INVALID_RESULT';
+  abstract override readonly code: 'E_HANDLER_THREW' | 'E_HANDLER_TIMEOUT' | 'E_INVALID_RESULT' | 'E_HANDLER_TEMPORARY';
   override readonly exitCode = ExitCode.messageFailed;
 }
 
@@ -115,6 +115,15 @@ export class HandlerThrewError extends HandlerError {
 /** The handler did not answer within `handlerTimeout`. */
 export class HandlerTimeoutError extends HandlerError {
   override readonly code = 'E_HANDLER_TIMEOUT';
+}
+
+/**
+ * The handler could not be reached or asked to be tried later (a webhook's 5xx, 429, timeout
+ * or refused connection): the message fails this run, but the attempt does not count towards
+ * `maxAttempts`, so an outage of the receiving side never quarantines mail.
+ */
+export class TemporaryHandlerError extends HandlerError {
+  override readonly code = 'E_HANDLER_TEMPORARY';
 }
 
 /** The handler returned something that is not a result, or one this mailbox cannot carry out. */

@@ -99,6 +99,7 @@ describe('defaults', () => {
       fetchTimeout: 120_000,
       handlerTimeout: 300_000,
       script: undefined,
+      webhook: undefined,
       reprocess: false,
       maxAttempts: 5,
       retryDelay: 600_000,

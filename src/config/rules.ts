@@ -7,7 +7,7 @@ import type { Protocol } from '../domain.js';
 import { formatDuration } from '../duration.js';
 import { sameFolder } from '../mailbox/folder-name.js';
 import { ACCOUNT_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT } from './defaults.js';
-import { ACCOUNT_KEY_DOCS, PASSWORD_KEYS, formatPath, type AccountKey, type ParsedAccount, type ParsedDefaults } from './schema.js';
+import { ACCOUNT_KEY_DOCS, HANDLER_KEYS, PASSWORD_KEYS, formatPath, type AccountKey, type ParsedAccount, type ParsedDefaults } from './schema.js';
 
 /** The parsed config as the rules see it. */
 export interface RulesInput {
@@ -56,7 +56,7 @@ function mergeBackoff(own: Backoff | undefined, inherited: Backoff | undefined):
  * Apply `defaults` to one account: the account's own value wins; an inherited key that
  * does not apply to the account's protocol is dropped; the four password keys are one
  * setting, so an account that names any password source inherits none, and so are
- * `interval` and `schedule`. `backoff` is merged key by key.
+ * `interval` and `schedule`, and the handler kinds (`HANDLER_KEYS`). `backoff` is merged key by key.
  */
 export function mergeDefaults(account: ParsedAccount, defaults: ParsedDefaults | undefined): MergedAccount {
   const merged: Record<string, unknown> = { ...account };
@@ -64,6 +64,7 @@ export function mergeDefaults(account: ParsedAccount, defaults: ParsedDefaults |
   const protocol = account.protocol ?? defaults?.protocol;
   const ownPassword = PASSWORD_KEYS.some((key) => isSet(account, key));
   const ownTiming = TIMING_KEYS.some((key) => isSet(account, key));
+  const ownHandler = HANDLER_KEYS.some((key) => isSet(account, key));
   if (defaults !== undefined) {
     for (const key of Object.keys(defaults) as (keyof ParsedDefaults)[]) {
       if (defaults[key] === undefined) continue;
@@ -76,6 +77,7 @@ export function mergeDefaults(account: ParsedAccount, defaults: ParsedDefaults |
       if (account[key] !== undefined) continue;
       if (ownPassword && (PASSWORD_KEYS as readonly string[]).includes(key)) continue;
       if (ownTiming && (TIMING_KEYS as readonly string[]).includes(key)) continue;
+      if (ownHandler && (HANDLER_KEYS as readonly string[]).includes(key)) continue;
       merged[key] = defaults[key];
       inherited.add(key);
     }
@@ -87,6 +89,12 @@ export function mergeDefaults(account: ParsedAccount, defaults: ParsedDefaults |
 function checkPasswordSources(object: ParsedDefaults, path: readonly PropertyKey[]): string[] {
   const set = PASSWORD_KEYS.filter((key) => object[key] !== undefined);
   return set.slice(1).map((key) => `${formatPath([...path, key])}: conflicts with ${set[0]}; set only one password source`);
+}
+
+/** Problem lines for more than one handler kind set on one object (an account or `defaults`). */
+function checkHandlerKinds(object: ParsedDefaults, path: readonly PropertyKey[]): string[] {
+  const set = HANDLER_KEYS.filter((key) => object[key] !== undefined);
+  return set.slice(1).map((key) => `${formatPath([...path, key])}: conflicts with ${set[0]}; set one handler kind (${HANDLER_KEYS.join(', ')})`);
 }
 
 /** Problem lines for both `interval` and `schedule` set on one object (an account or `defaults`). */
@@ -138,6 +146,7 @@ function checkAccount(account: ParsedAccount, index: number, defaults: ParsedDef
   const at = (key: string) => formatPath(['accounts', index, key]);
   problems.push(...checkPasswordSources(account, ['accounts', index]));
   problems.push(...checkTiming(account, ['accounts', index]));
+  problems.push(...checkHandlerKinds(account, ['accounts', index]));
   problems.push(...checkBackoff(account.backoff, defaults?.backoff, ['accounts', index]));
 
   const protocol = account.protocol ?? defaults?.protocol;
@@ -199,6 +208,7 @@ export function checkRules(config: RulesInput): string[] {
   if (config.defaults !== undefined) {
     problems.push(...checkPasswordSources(config.defaults, ['defaults']));
     problems.push(...checkTiming(config.defaults, ['defaults']));
+    problems.push(...checkHandlerKinds(config.defaults, ['defaults']));
     problems.push(...checkBackoff(config.defaults.backoff, undefined, ['defaults']));
   }
   config.accounts.forEach((account, index) => {

@@ -13,7 +13,7 @@ import { formatDuration, parseDuration } from '../duration.js';
 import { SECRET_PLACEHOLDER } from '../redact.js';
 import { folderNameProblem } from '../mailbox/folder-name.js';
 import { checkCron } from './cron.js';
-import { ACCOUNT_DEFAULTS, CONFIG_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT, POP3_DEFAULTS } from './defaults.js';
+import { ACCOUNT_DEFAULTS, CONFIG_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT, POP3_DEFAULTS, WEBHOOK_DEFAULTS } from './defaults.js';
 
 /** Documentation of one config key; the README's config reference is written from these. */
 export interface KeyDoc {
@@ -140,6 +140,11 @@ export const ACCOUNT_KEY_DOCS = {
     description: 'The handler module for this account (relative to the config file, `~/` allowed). Falls back to `defaults.script`, then the top-level `script`; `-s FILE` overrides all of them.',
     protocols: ALL,
   },
+  webhook: {
+    description:
+      'A handler that is an HTTP endpoint instead of a module: `{url, method, headers, body, timeout, secret, ca}` (README, "Webhook handlers"). An account names one handler kind: `script` or `webhook`.',
+    protocols: ALL,
+  },
   reprocess: {
     description: 'Hand a message to the handler again although the ledger has it as done: with IMAP, a message set back to unseen is processed again; with `after: keep`, every run sees every message again.',
     default: String(ACCOUNT_DEFAULTS.reprocess),
@@ -238,8 +243,23 @@ export const BACKOFF_KEY_DOCS = {
 export const PASSWORD_KEYS = ['password', 'passwordEnv', 'passwordFile', 'passwordCommand'] as const;
 export type PasswordKey = (typeof PASSWORD_KEYS)[number];
 
+/** The kinds of handler an account may name; at most one per account (or per `defaults`). */
+export const HANDLER_KEYS = ['script', 'webhook'] as const;
+export type HandlerKey = (typeof HANDLER_KEYS)[number];
+
+/** The keys of an account's `webhook` object. */
+export const WEBHOOK_KEY_DOCS = {
+  url: { description: 'The endpoint, `http://` or `https://`. Required.' },
+  method: { description: '`POST`, `PUT` or `PATCH`.', default: WEBHOOK_DEFAULTS.method },
+  headers: { description: 'Extra request headers, `{Name: value}`. Values from `${VARS}` and `Authorization` are masked in all output.' },
+  body: { description: '`raw` (the RFC 822 source as `message/rfc822`) or `json` (metadata, text, html and attachments as one JSON document).', default: WEBHOOK_DEFAULTS.body },
+  timeout: { description: 'Time allowed for one request; capped by `handlerTimeout`.', default: formatDuration(WEBHOOK_DEFAULTS.timeout) },
+  secret: { description: 'Signs each request: `X-Mailpoll-Signature: sha256=<HMAC-SHA256 of "<timestamp>.<body>">` with `X-Mailpoll-Timestamp`.' },
+  ca: { description: 'PEM file with CA certificates to trust for the endpoint, in addition to the system ones (relative to the config file, `~/` allowed).' },
+} as const satisfies Record<string, Omit<KeyDoc, 'protocols'>>;
+
 /** Keys whose values are never shown in an error message. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'passwordCommand']);
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'passwordCommand', 'secret', 'headers']);
 
 // ---------------------------------------------------------------------------------------
 // Value schemas. Every message we write starts with "expected ", and `formatIssue` adds
@@ -329,6 +349,20 @@ const backoff = () =>
     max: duration().optional().describe(BACKOFF_KEY_DOCS.max.description),
   });
 
+/** An account's `webhook` object. */
+const webhook = () =>
+  z.strictObject({
+    url: text()
+      .refine((value) => /^https?:\/\/[^/]/i.test(value), { error: 'expected an http:// or https:// URL' })
+      .describe(WEBHOOK_KEY_DOCS.url.description),
+    method: z.enum(['POST', 'PUT', 'PATCH']).optional().describe(WEBHOOK_KEY_DOCS.method.description),
+    headers: z.record(z.string(), z.string()).optional().describe(WEBHOOK_KEY_DOCS.headers.description),
+    body: z.enum(['raw', 'json']).optional().describe(WEBHOOK_KEY_DOCS.body.description),
+    timeout: duration().optional().describe(WEBHOOK_KEY_DOCS.timeout.description),
+    secret: text().optional().describe(WEBHOOK_KEY_DOCS.secret.description),
+    ca: text().optional().describe(WEBHOOK_KEY_DOCS.ca.description),
+  });
+
 /** The account keys other than `name`: what `defaults` may hold. */
 const accountFields = {
   enabled: flag().optional().describe(doc('enabled')),
@@ -354,6 +388,7 @@ const accountFields = {
   fetchTimeout: duration().optional().describe(doc('fetchTimeout')),
   handlerTimeout: duration().optional().describe(doc('handlerTimeout')),
   script: text().optional().describe(doc('script')),
+  webhook: webhook().optional().describe(doc('webhook')),
   reprocess: flag().optional().describe(doc('reprocess')),
   maxAttempts: integer(1, 1000, 'expected an integer 1-1000').optional().describe(doc('maxAttempts')),
   retryDelay: duration().optional().describe(doc('retryDelay')),
@@ -475,6 +510,7 @@ export function closest(word: string, candidates: Iterable<string>): string | un
 function allowedKeys(path: readonly PropertyKey[]): readonly string[] {
   if (path.length === 0) return Object.keys(TOP_LEVEL_KEY_DOCS);
   if (path.at(-1) === 'backoff') return Object.keys(BACKOFF_KEY_DOCS);
+  if (path.at(-1) === 'webhook') return Object.keys(WEBHOOK_KEY_DOCS);
   if (path[0] === 'defaults') return Object.keys(ACCOUNT_KEY_DOCS).filter((key) => key !== 'name');
   return Object.keys(ACCOUNT_KEY_DOCS);
 }

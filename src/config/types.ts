@@ -61,6 +61,8 @@ export interface AccountConfig {
   handlerTimeout: number;
   /** Absolute path of the handler module. Falls back to the top-level `script`. */
   script: string | undefined;
+  /** The account's webhook handler, instead of `script`. */
+  webhook: WebhookConfig | undefined;
   /** Hand messages the ledger has as done to the handler again. Default `false`. */
   reprocess: boolean;
   /** Failed attempts (handler failures and refused server actions) before a message is quarantined. Default 5. */
@@ -84,6 +86,23 @@ export interface AccountConfig {
   idleHealthCheck: number;
   /** Watch mode: reconnect waits double from `initialMs` up to `maxMs`. Default 1 s / 60 min. */
   backoff: { initialMs: number; maxMs: number };
+}
+
+/** A handler that is an HTTP endpoint (README, "Webhook handlers"). */
+export interface WebhookConfig {
+  url: string;
+  /** Default `POST`. */
+  method: 'POST' | 'PUT' | 'PATCH';
+  /** Extra request headers; secret values are registered with `redact`. */
+  headers: Record<string, string>;
+  /** `raw`: the RFC 822 source; `json`: metadata, text, html and attachments. Default `raw`. */
+  body: 'raw' | 'json';
+  /** Milliseconds allowed for one request (capped by `handlerTimeout`). Default 30 s. */
+  timeout: number;
+  /** HMAC-SHA256 key of the `X-Mailpoll-Signature` header; undefined: unsigned. */
+  secret: string | undefined;
+  /** Absolute path of a PEM file with CA certificates to trust for the endpoint. */
+  ca: string | undefined;
 }
 
 export interface Config {

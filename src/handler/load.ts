@@ -9,13 +9,24 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { AccountConfig } from '../config/types.js';
 import { HandlerLoadError } from '../errors.js';
 import type { Handler, LoadedHandler } from './types.js';
+import { createWebhookHandler } from './webhook.js';
 
 const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
 
 /** One load per absolute path and process; a failed load is forgotten so it can be retried. */
 const cache = new Map<string, Promise<LoadedHandler>>();
+
+/**
+ * The account's handler, whichever kind it names: its webhook, else its module. Undefined
+ * when it names none (the caller says what to set).
+ */
+export async function loadAccountHandler(account: Pick<AccountConfig, 'script' | 'webhook' | 'handlerTimeout'>): Promise<LoadedHandler | undefined> {
+  if (account.webhook !== undefined) return createWebhookHandler(account.webhook, account.handlerTimeout);
+  return account.script === undefined ? undefined : loadHandler(account.script);
+}
 
 /**
  * Import the handler module at `file` (resolved against the current directory) and

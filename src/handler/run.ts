@@ -3,7 +3,7 @@ import { format } from 'node:util';
 import type { AccountConfig } from '../config/types.js';
 import type { Outcome } from '../decision/types.js';
 import { formatDuration } from '../duration.js';
-import { HandlerThrewError, HandlerTimeoutError, InvalidResultError } from '../errors.js';
+import { HandlerError, HandlerThrewError, HandlerTimeoutError, InvalidResultError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { describeValue, normaliseResult } from './result.js';
 import type { Handler, HandlerContext, MailMessage } from './types.js';
@@ -53,6 +53,8 @@ export async function runHandler(
       throw new HandlerTimeoutError(`handler timed out after ${formatDuration(timeoutMs)}`, { account: context.account });
     }
     if (signal?.aborted && error === signal.reason) throw error;
+    // A built-in handler (a webhook) says itself how it failed: temporary or counted.
+    if (error instanceof HandlerError) throw error;
     throw new HandlerThrewError(`handler failed: ${describeThrown(error)}`, { account: context.account, cause: error });
   }
 

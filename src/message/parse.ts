@@ -61,8 +61,8 @@ export async function parseMessage(fetched: FetchedMessage, meta: ParseMessageMe
   const { simpleParser } = await loadMailparser();
   let parsed;
   try {
-    // textAsHtml (text turned into HTML with linkified URLs) costs ~8x the rest of the parse
-    // of a link-heavy 20 KB message and is derived data: handlers get text and html as sent.
+    // textAsHtml (text turned into HTML with linkified URLs) costs several times the rest of
+    // the parse (bench/ANALYSIS.md) and is derived data: handlers get text and html as sent.
     const source = meta.headersOnly === true ? headerSource(fetched.raw) : fetched.raw;
     parsed = await simpleParser(decodeLegacyHeaders(source), PARSE_OPTIONS);
   } catch (error) {

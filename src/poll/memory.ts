@@ -2,15 +2,14 @@
  * Bounding the memory of a long run. Every message passes through several short-lived
  * Buffers (socket chunks, imapflow's assembled literal, header slices), allocated outside
  * the V8 heap. V8 frees them only at a full collection, which it starts when such
- * "external" memory has grown by 64 MB or more: on a 10,000-message run that let the
- * resident size climb ~60 MB above a 1,000-message run (bench/RESULTS.md), with nothing
- * alive in it. After each batch, if more than `EXTERNAL_LIMIT` of it is held, mailpoll asks
+ * "external" memory has grown by 64 MB or more: on a long run that lets the resident size
+ * climb tens of MB with nothing alive in it (figures: bench/ANALYSIS.md). After each batch, if more than `EXTERNAL_LIMIT` of it is held, mailpoll asks
  * for that collection itself.
  *
  * Asked as an incremental one (`execution: 'async'`): V8 marks in steps between tasks and
  * on its helper threads. A full stop-the-world collection per batch cost a full-parse run
- * (where Buffers pile up fastest) 7-9 % of its time; the incremental one frees as much
- * (10,000 messages: 169 MB peak either way) at a fraction of that.
+ * (where Buffers pile up fastest) a noticeable share of its time; the incremental one frees
+ * as much at a fraction of that (bench/ANALYSIS.md).
  *
  * `gc` is reached the way the `expose-gc` package does it: the flag is set at run time and
  * the function taken from a fresh context (the flag only applies to contexts made after it).

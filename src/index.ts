@@ -8,10 +8,11 @@
 export { loadConfig, resolvePasswords, validateConfig } from './config/load.js';
 export type { LoadConfigOptions, ResolvePasswordsOptions, ValidateConfigContext, ValidateConfigResult } from './config/load.js';
 export { selectAccounts } from './config/select.js';
-export { redact } from './config/secrets.js';
+export { redact } from './redact.js';
 export type { PasswordSource, PasswordSpec } from './config/secrets.js';
 export type { AccountConfig, Config, TlsMode } from './config/types.js';
 export type { Action, Protocol } from './domain.js';
+export type { Logger } from './logger.js';
 
 // Handlers: the contract, and typed handlers.
 export { defineHandler } from './handler/define.js';

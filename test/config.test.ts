@@ -8,10 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, resolvePasswords, validateConfig, type ValidateConfigContext } from '../src/config/load.js';
 import { checkRules } from '../src/config/rules.js';
 import { ACCOUNT_KEY_DOCS, TOP_LEVEL_KEY_DOCS, accountSchema, closest, configSchema } from '../src/config/schema.js';
-import { redact, registerSecret, resolvePassword } from '../src/config/secrets.js';
+import { resolvePassword } from '../src/config/secrets.js';
 import { selectAccounts } from '../src/config/select.js';
 import type { AccountConfig, Config } from '../src/config/types.js';
 import { ConfigError } from '../src/errors.js';
+import { redact, registerSecret } from '../src/redact.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/config/', import.meta.url));
 const fixture = (...parts: string[]) => path.join(FIXTURES, ...parts);

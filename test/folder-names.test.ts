@@ -43,7 +43,7 @@ test('the existence check before CREATE names the folder literally: a pattern ma
   await dovecot.deliver('lit', message({ subject: 'two', messageId: '<two@test>' }));
   const account = scenario(dovecot).adapterAccount('imap', { user: 'lit', password: 'pw-lit-S3cret' });
   const lines: string[] = [];
-  const mailbox = createImapMailbox(account, { debug: (line) => lines.push(line) });
+  const mailbox = createImapMailbox(account, { logger: { debug: (line) => lines.push(line) } });
   try {
     await mailbox.open();
     // Once Archive exists, `LIST "" "Arch%"` matches something while "Arch%" itself does not exist.

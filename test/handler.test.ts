@@ -135,7 +135,7 @@ describe('loadHandler', () => {
   });
 
   const message = { subject: 'spam' } as MailMessage;
-  const context = createHandlerContext('test', false, () => {});
+  const context = createHandlerContext('test', false, { info: () => {} });
 
   it('loads an ES module (.mjs)', async () => {
     const { fn: handler } = await loadHandler(fixture('esm.mjs'));
@@ -225,7 +225,7 @@ describe('loadHandler', () => {
 
 describe('runHandler', () => {
   const message = { uid: '7', subject: 'hello' } as MailMessage;
-  const context = createHandlerContext('support', false, () => {});
+  const context = createHandlerContext('support', false, { info: () => {} });
   const options = { timeoutMs: 1000 };
 
   it('returns the normalised result of a sync or async handler', async () => {
@@ -309,7 +309,7 @@ describe('runHandler', () => {
 describe('createHandlerContext', () => {
   it('logs with the account prefix, formatted like console.log, every line prefixed', () => {
     const lines: string[] = [];
-    const context = createHandlerContext('support', true, (line) => lines.push(line));
+    const context = createHandlerContext('support', true, { info: (line) => lines.push(line) });
     assert.equal(context.account, 'support');
     assert.equal(context.dryRun, true);
     context.log('uid %s has', '42', { size: 3 });

@@ -43,7 +43,7 @@ async function applyAndCommit(mailbox: Mailbox, dispositions: Disposition[]): Pr
 }
 
 async function withMailbox<T>(config: AccountConfig, work: (mailbox: Mailbox) => Promise<T>, debug?: (line: string) => void, timers?: Timers): Promise<T> {
-  const mailbox = createImapMailbox(config, { debug, timers });
+  const mailbox = createImapMailbox(config, { logger: { debug }, timers });
   try {
     await mailbox.open();
     return await work(mailbox);
@@ -563,7 +563,7 @@ test('wrong password: AuthError with the server text, and the password appears n
   const { user } = await newUser();
   const wrong = 'Wrong-Pa55word';
   const lines: string[] = [];
-  const mailbox = createImapMailbox(account({ user, password: wrong }), { debug: (line) => lines.push(line) });
+  const mailbox = createImapMailbox(account({ user, password: wrong }), { logger: { debug: (line) => lines.push(line) } });
   const error = await rejection(mailbox.open());
   await mailbox.close();
   assert.ok(error instanceof AuthError, String(error));
@@ -901,7 +901,7 @@ describe('waitForChange (IDLE)', () => {
   test('abort: aborted promptly (also when already aborted); the connection stays usable; close() while waiting ends it too', async () => {
     const { user, password } = await newUser();
     const lines: string[] = [];
-    const mailbox = createImapMailbox(account({ user, password }), { debug: (line) => lines.push(line) });
+    const mailbox = createImapMailbox(account({ user, password }), { logger: { debug: (line) => lines.push(line) } });
     try {
       await mailbox.open();
       const before = new AbortController();
@@ -932,7 +932,7 @@ describe('waitForChange (IDLE)', () => {
     const { user, password } = await newUser();
     const relay = await startRelay(dovecot.ports.imaps);
     const lines: string[] = [];
-    const mailbox = createImapMailbox(account({ user, password, port: relay.port }), { debug: (line) => lines.push(line) });
+    const mailbox = createImapMailbox(account({ user, password, port: relay.port }), { logger: { debug: (line) => lines.push(line) } });
     try {
       await mailbox.open();
       await mailbox.list({ onlyUnseen: true });
@@ -978,7 +978,7 @@ describe('waitForChange (IDLE)', () => {
     const { user, password } = await newUser();
     const relay = await startRelay(dovecot.ports.imaps);
     const lines: string[] = [];
-    const mailbox = createImapMailbox(account({ user, password, port: relay.port }), { debug: (line) => lines.push(line) });
+    const mailbox = createImapMailbox(account({ user, password, port: relay.port }), { logger: { debug: (line) => lines.push(line) } });
     try {
       await mailbox.open();
       const failed = rejection(mailbox.waitForChange!({ maxMs: 20_000, healthCheckMs: 10_000 }));
@@ -1016,7 +1016,7 @@ describe('waitForChange (IDLE)', () => {
     // Plaintext, so the capability lists can be rewritten on the way.
     const relay = await startRelay(dovecot.ports.imap, { rewrite: (chunk) => Buffer.from(chunk.toString('latin1').replace(/ IDLE\b/g, ''), 'latin1') });
     const lines: string[] = [];
-    const mailbox = createImapMailbox(account({ user, password, tls: 'none', port: relay.port, ca: undefined }), { debug: (line) => lines.push(line) });
+    const mailbox = createImapMailbox(account({ user, password, tls: 'none', port: relay.port, ca: undefined }), { logger: { debug: (line) => lines.push(line) } });
     try {
       await mailbox.open();
       assert.equal(mailbox.capabilities.idle, false);

@@ -423,7 +423,7 @@ describe('runOnce', () => {
       store,
       reporter: createTextReporter({ write: (line) => lines.push(line), color: false }),
       retention: { retentionDays: 0, ledgerDays: 30 },
-      writeLog: (line) => logged.push(line),
+      logger: { info: (line) => logged.push(line) },
       dryRun: false,
       now: () => T0,
     });
@@ -449,7 +449,7 @@ describe('runOnce', () => {
       store,
       reporter: { report: (event) => events.push(event) },
       retention: { retentionDays: 0, ledgerDays: 30 },
-      writeLog: () => undefined,
+      logger: { info: () => undefined },
       dryRun: true,
     });
     assert.equal(run.exitCode, 1, 'the throwing handler still fails its message');

@@ -37,7 +37,7 @@ const openError = (config: AccountConfig) => openErrorOf(createPop3Mailbox(confi
 
 /** Run `work` with an opened mailbox; committed (QUIT) afterwards: a failing commit is the test's failure. */
 async function withMailbox<T>(config: AccountConfig, work: (mailbox: Mailbox) => Promise<T>, debug?: (line: string) => void): Promise<T> {
-  const mailbox = createPop3Mailbox(config, { debug });
+  const mailbox = createPop3Mailbox(config, { logger: { debug } });
   await mailbox.open();
   let result: T;
   try {

@@ -3,9 +3,9 @@
  * The only place that calls process.exit.
  */
 import { readFileSync } from 'node:fs';
-import { redact } from '../config/secrets.js';
 import { capErrorText, ConfigError, ExitCode, MailpollError } from '../errors.js';
 import { allowForcedCollection } from '../poll/memory.js';
+import { redact } from '../redact.js';
 import { escapeControls } from '../report/sanitize.js';
 
 const verbose = process.argv.includes('-v') || process.argv.includes('--verbose');

@@ -4,8 +4,9 @@
  * that slipped into an error text from a server or a library never reaches a terminal or a log,
  * and through `escapeControls`, so text from mail or a server cannot drive the terminal.
  */
-import { redact } from '../config/secrets.js';
 import { capErrorText } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { redact } from '../redact.js';
 import { createJsonReporter } from '../report/json.js';
 import { escapeControls, escapeLines } from '../report/sanitize.js';
 import { createTextReporter, shouldColor } from '../report/text.js';
@@ -19,8 +20,11 @@ export interface Output {
   err: (line: string) => void;
   /** A multi-line diagnostic on stderr (handler logs): its line breaks kept, other controls escaped. */
   lines: (text: string) => void;
-  /** A --verbose line on stderr (no-op without --verbose). */
-  debug: ((line: string) => void) | undefined;
+  /**
+   * What the run, the watch, check and the adapters log: `debug` a --verbose line on stderr
+   * (absent without --verbose), `info` a handler's `context.log` text (as `lines`).
+   */
+  logger: Logger;
 }
 
 export interface OutputOptions {
@@ -40,7 +44,7 @@ export function createOutput(options: OutputOptions): Output {
     process.stderr.write(`${escapeLines(redact(text))}\n`);
   };
   // Protocol logs and stack traces are several lines.
-  const debug = options.verbose ? (text: string) => lines(`debug: ${text}`) : undefined;
+  const logger: Logger = { debug: options.verbose ? (text: string) => lines(`debug: ${text}`) : undefined, info: lines };
   const reporter = options.json
     ? createJsonReporter(out)
     : createTextReporter({
@@ -49,16 +53,16 @@ export function createOutput(options: OutputOptions): Output {
         color: shouldColor(process.stdout),
         quiet: options.quiet,
       });
-  return { reporter: withCappedErrors(reporter, debug), out, err, lines, debug };
+  return { reporter: withCappedErrors(reporter, logger), out, err, lines, logger };
 }
 
 /** Error texts over 4 KB are cut in the report; the full text goes to stderr under --verbose. */
-function withCappedErrors(reporter: Reporter, debug: ((line: string) => void) | undefined): Reporter {
+function withCappedErrors(reporter: Reporter, logger: Logger): Reporter {
   return {
     report(event: ReportEvent): void {
       if (!('error' in event) || event.error === null) return reporter.report(event);
       const error = capErrorText(event.error);
-      if (error !== event.error) debug?.(`the full error text cut in the report below: ${event.error}`);
+      if (error !== event.error) logger.debug?.(`the full error text cut in the report below: ${event.error}`);
       reporter.report({ ...event, error });
     },
   };

@@ -8,11 +8,12 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Loader } from 'cosmiconfig';
 import { ConfigError, ConfigNotFoundError } from '../errors.js';
+import { registerSecret } from '../redact.js';
 import { ConfigLimitError, MAX_CONFIG_BYTES, checkConfigSize, tooLarge } from './limits.js';
 import { CONFIG_DEFAULTS, WEBHOOK_DEFAULTS, accountDefaults, defaultPort } from './defaults.js';
 import { checkRules, mergeDefaults, type MergedAccount, type RulesInput } from './rules.js';
 import { PASSWORD_KEYS, SECRET_KEYS, accountSchema, configSchema, defaultsSchema, formatIssue, formatPath, type ParsedConfig } from './schema.js';
-import { registerSecret, resolvePassword, secretProblem, type PasswordSpec } from './secrets.js';
+import { resolvePassword, secretProblem, type PasswordSpec } from './secrets.js';
 import { selectAccounts } from './select.js';
 import type { AccountConfig, Config, WebhookConfig } from './types.js';
 

@@ -10,6 +10,7 @@
 import * as z from 'zod';
 import type { Protocol } from '../domain.js';
 import { formatDuration, parseDuration } from '../duration.js';
+import { SECRET_PLACEHOLDER } from '../redact.js';
 import { folderNameProblem } from '../mailbox/folder-name.js';
 import { checkCron } from './cron.js';
 import { ACCOUNT_DEFAULTS, CONFIG_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT, POP3_DEFAULTS, WEBHOOK_DEFAULTS } from './defaults.js';
@@ -441,12 +442,12 @@ const MAX_SHOWN = 40;
 /** A received value for a message: JSON, truncated; `***` under a secret key. */
 export function showValue(value: unknown, path: readonly PropertyKey[]): string {
   const key = path.at(-1);
-  if (typeof key === 'string' && SECRET_KEYS.has(key)) return '***';
+  if (typeof key === 'string' && SECRET_KEYS.has(key)) return SECRET_PLACEHOLDER;
   if (value === undefined) return 'nothing';
   let shown: string;
   try {
     // Hide secrets nested in a shown object, too (`accounts: {work: {password: …}}`).
-    shown = JSON.stringify(value, (name: string, item: unknown) => (SECRET_KEYS.has(name) && item !== undefined ? '***' : item)) ?? String(value);
+    shown = JSON.stringify(value, (name: string, item: unknown) => (SECRET_KEYS.has(name) && item !== undefined ? SECRET_PLACEHOLDER : item)) ?? String(value);
   } catch {
     shown = String(value);
   }

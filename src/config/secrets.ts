@@ -1,12 +1,13 @@
 /**
- * Password sources (`password`, `passwordEnv`, `passwordFile`, `passwordCommand`) and the
- * process-wide registry of secret values behind `redact`: every resolved password is
- * registered, and the reporter and error printer pass all their output through `redact`,
- * so a password never reaches a terminal or a log even if some message quotes it.
+ * Password sources (`password`, `passwordEnv`, `passwordFile`, `passwordCommand`). Every
+ * resolved password is registered with `redact` (src/redact.ts), and the reporter and error
+ * printer pass all their output through it, so a password never reaches a terminal or a log
+ * even if some message quotes it.
  */
 import { spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import { formatDuration, parseDuration } from '../duration.js';
+import { registerSecret } from '../redact.js';
 
 export type PasswordSource = 'password' | 'passwordEnv' | 'passwordFile' | 'passwordCommand';
 
@@ -42,8 +43,6 @@ export const PASSWORD_COMMAND_TIMEOUT = 30_000;
 /** A test hook: the time limit of `passwordCommand` as a duration, so tests need not wait 30 s. */
 const TIMEOUT_VARIABLE = 'MAILPOLL_PASSWORD_COMMAND_TIMEOUT';
 
-/** Secrets shorter than this are not redacted (replacing `a` everywhere would garble output). */
-const MIN_SECRET_LENGTH = 3;
 const MAX_OUTPUT = 1024 * 1024;
 
 /**
@@ -65,37 +64,6 @@ export function secretProblem(value: string): string | undefined {
   if (value.includes('\0')) return 'contains a NUL byte, which no password may hold';
   if (CONTROL_CHARACTER.test(value)) return 'contains a control character (only tab is allowed), which no password may hold';
   return undefined;
-}
-
-const secrets = new Set<string>();
-/** `secrets`, longest first, so that a secret containing another is hidden whole. */
-let longestFirst: string[] | undefined;
-
-/** Add a value to the secrets `redact` hides. Values shorter than 3 characters are ignored. */
-export function registerSecret(value: string | undefined): void {
-  if (typeof value !== 'string' || value.length < MIN_SECRET_LENGTH) return;
-  // Also the form it takes inside a JSON string (NDJSON reports), when that differs.
-  const escaped = JSON.stringify(value).slice(1, -1);
-  for (const variant of [value, escaped]) {
-    if (!secrets.has(variant)) {
-      secrets.add(variant);
-      longestFirst = undefined;
-    }
-  }
-}
-
-/**
- * `text` with every registered secret replaced by `***`. Plain substring search: a secret
- * is never turned into a regular expression (its size or characters could break one).
- */
-export function redact(text: string): string {
-  if (secrets.size === 0) return text;
-  longestFirst ??= [...secrets].sort((a, b) => b.length - a.length);
-  let masked = text;
-  for (const secret of longestFirst) {
-    if (masked.includes(secret)) masked = masked.split(secret).join('***');
-  }
-  return masked;
 }
 
 /** The first line of `text`, without its line ending. */

@@ -4,6 +4,7 @@ import type { AccountConfig } from '../config/types.js';
 import type { Outcome } from '../decision/types.js';
 import { formatDuration } from '../duration.js';
 import { HandlerError, HandlerThrewError, HandlerTimeoutError, InvalidResultError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { describeValue, normaliseResult } from './result.js';
 import type { Handler, HandlerContext, MailMessage } from './types.js';
 
@@ -70,15 +71,11 @@ export async function runHandler(
 /**
  * The context passed to every handler call. `log(...args)` formats like console.log and
  * writes `[account] line` to stderr (never stdout: that belongs to the report), each line
- * of a multi-line message prefixed. `write` receives one text without a trailing newline.
+ * of a multi-line message prefixed. `logger.info` receives one text without a trailing
+ * newline; without one, it goes to stderr as is.
  */
-export function createHandlerContext(
-  account: string,
-  dryRun: boolean,
-  write: (line: string) => void = (line) => {
-    process.stderr.write(`${line}\n`);
-  },
-): HandlerContext {
+export function createHandlerContext(account: string, dryRun: boolean, logger?: Logger): HandlerContext {
+  const write = logger?.info ?? ((text: string) => process.stderr.write(`${text}\n`));
   const prefix = `[${account}] `;
   return {
     account,

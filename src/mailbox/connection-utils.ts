@@ -8,6 +8,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { AccountConfig } from '../config/types.js';
 import { ConfigError, describeError, MailboxError, MailpollError, TimeoutError } from '../errors.js';
+import { logDebug, type Logger } from '../logger.js';
+import { redact } from '../redact.js';
 import { errorCode } from './net-errors.js';
 
 /** A plaintext client on an implicit-TLS port waits for a greeting that never comes. */
@@ -26,7 +28,7 @@ export class ConnectionGuard {
     readonly account: AccountConfig,
     readonly host: string,
     readonly port: number,
-    readonly debug: ((line: string) => void) | undefined,
+    readonly logger: Logger | undefined,
   ) {}
 
   get name(): string {
@@ -70,23 +72,21 @@ export class ConnectionGuard {
   }
 
   /**
-   * Text from the server or a library, safe to put in a message: the password masked, in
-   * case a server echoes what it got. (Our own wording never contains it; masking a one- or
-   * two-letter password would only garble words.)
+   * Text from the server or a library, safe to put in a message or the verbose log: the
+   * password masked, in case a server echoes what it got.
    */
   clean(text: string): string {
-    const secret = this.account.password;
-    return secret && secret.length >= 3 ? text.split(secret).join('***') : text;
+    return redact(text, [this.account.password]);
   }
 
-  /** A line for the verbose log, if there is one; a failing sink must not break the session. */
+  /** A line for the verbose log, if there is one, the password masked; a failing logger must not break the session. */
   log(line: string): void {
-    if (!this.debug) return;
-    try {
-      this.debug(line);
-    } catch {
-      // the log is only a log
-    }
+    if (this.logger?.debug) logDebug(this.logger, this.clean(line));
+  }
+
+  /** The verbose log as a Logger for a protocol client (password masked), or undefined when none is wanted. */
+  get trace(): Logger | undefined {
+    return this.logger?.debug ? { debug: (line) => this.log(line) } : undefined;
   }
 }
 

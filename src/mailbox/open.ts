@@ -3,11 +3,12 @@
  * loads imapflow (cold start matters: cron runs mailpoll every minute).
  */
 import type { AccountConfig } from '../config/types.js';
+import type { Logger } from '../logger.js';
 import type { Mailbox } from './types.js';
 
 export interface CreateMailboxOptions {
-  /** Verbose protocol log sink (stderr under --verbose). */
-  debug?: ((line: string) => void) | undefined;
+  /** Its `debug` gets the protocol log (stderr under --verbose). */
+  logger?: Logger | undefined;
   /** Warnings that are not failures (Maildir: a non-file skipped). Default: stderr. */
   warn?: ((line: string) => void) | undefined;
 }
@@ -16,7 +17,7 @@ export async function createMailbox(account: AccountConfig, options: CreateMailb
   switch (account.protocol) {
     case 'imap': {
       const { createImapMailbox } = await import('./imap/mailbox.js');
-      return createImapMailbox(account, options.debug === undefined ? {} : { debug: options.debug });
+      return createImapMailbox(account, { logger: options.logger });
     }
     case 'maildir': {
       const { createMaildirMailbox } = await import('./maildir.js');
@@ -24,7 +25,7 @@ export async function createMailbox(account: AccountConfig, options: CreateMailb
     }
     case 'pop3': {
       const { createPop3Mailbox } = await import('./pop3/mailbox.js');
-      return createPop3Mailbox(account, options.debug === undefined ? {} : { debug: options.debug });
+      return createPop3Mailbox(account, { logger: options.logger });
     }
   }
 }

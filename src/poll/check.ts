@@ -4,6 +4,7 @@
  */
 import type { AccountConfig } from '../config/types.js';
 import { describeError, ExitCode, MailpollError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { CheckEvent, Reporter } from '../report/types.js';
 import { retryCommand } from './account.js';
@@ -11,7 +12,8 @@ import { retryCommand } from './account.js';
 export interface CheckOptions {
   accounts: AccountConfig[];
   reporter: Reporter;
-  debug?: ((line: string) => void) | undefined;
+  /** Its `debug` gets the protocol log (--verbose). */
+  logger?: Logger | undefined;
   /** The account's quarantined messages in the store; absent when there is no store yet. */
   quarantined?: ((account: AccountConfig) => number) | undefined;
   now?: () => number;
@@ -41,7 +43,7 @@ export async function checkAccounts(options: CheckOptions): Promise<ExitCode> {
     if (event.quarantined !== null && event.quarantined > 0) event.retry = retryCommand([account.name]);
     let mailbox: Awaited<ReturnType<typeof createMailbox>> | undefined;
     try {
-      mailbox = await createMailbox(account, { debug: options.debug });
+      mailbox = await createMailbox(account, { logger: options.logger });
       const status = await mailbox.open();
       event.folder = status.folder;
       event.total = status.total;

@@ -32,6 +32,7 @@ import type { Protocol } from '../domain.js';
 import { asAccountError, describeError, MailpollError, MessageCode, messageErrorCode, StoreError, TemporaryHandlerError } from '../errors.js';
 import { createHandlerContext, runHandler } from '../handler/run.js';
 import type { HandlerContext, LoadedHandler, MailMessage } from '../handler/types.js';
+import type { Logger } from '../logger.js';
 import { mailboxIdentity } from '../mailbox/identity.js';
 import type { Candidate, FetchedMessage, Mailbox, MailboxStatus } from '../mailbox/types.js';
 import { parseMessage } from '../message/parse.js';
@@ -70,8 +71,8 @@ export interface CycleDeps {
   runId: number;
   /** Keep raw copies in the archive (retentionDays > 0). */
   archive: boolean;
-  /** Where handler `context.log` lines go (stderr). */
-  writeLog?: ((line: string) => void) | undefined;
+  /** Its `info` gets handler `context.log` lines (default: stderr). */
+  logger?: Logger | undefined;
   now?: () => number;
 }
 
@@ -124,7 +125,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     account,
     deps,
     options,
-    context: createHandlerContext(account.name, options.dryRun, deps.writeLog),
+    context: createHandlerContext(account.name, options.dryRun, deps.logger),
     now: deps.now ?? Date.now,
     result: {
       account: account.name,

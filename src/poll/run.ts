@@ -11,6 +11,7 @@ import type { AccountConfig } from '../config/types.js';
 import { ConfigError, ExitCode, InternalError, type MailpollError, StoreError, worstExitCode } from '../errors.js';
 import { loadAccountHandler } from '../handler/load.js';
 import type { LoadedHandler } from '../handler/types.js';
+import type { Logger } from '../logger.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { Reporter } from '../report/types.js';
 import type { PurgeOptions, Store } from '../store/types.js';
@@ -28,10 +29,8 @@ export interface RunOptions extends CycleOptions {
   retention: PurgeOptions;
   /** What the run history shows as the command. */
   command?: string | undefined;
-  /** Handler `context.log` lines (stderr). */
-  writeLog?: ((line: string) => void) | undefined;
-  /** Protocol log under --verbose (stderr). */
-  debug?: ((line: string) => void) | undefined;
+  /** `debug`: the protocol log and a bug's stack under --verbose; `info`: handler `context.log` lines (both stderr). */
+  logger?: Logger | undefined;
   now?: () => number;
 }
 
@@ -55,7 +54,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
     if (options.signal?.aborted) break;
     const accountStarted = now();
     const result = await withLease(store, account, (leaseLost) =>
-      createMailbox(account, { debug: options.debug }).then(
+      createMailbox(account, { logger: options.logger }).then(
         (mailbox) =>
           pollAccount(
             account,
@@ -66,7 +65,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
               store,
               runId,
               archive: options.retention.retentionDays > 0,
-              writeLog: options.writeLog,
+              logger: options.logger,
               now,
             },
             { ...options, signal: anySignal(options.signal, leaseLost) },
@@ -75,7 +74,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
       ),
     );
     results.push(result);
-    if (result.error instanceof InternalError) debugStack(result.error, options.debug);
+    if (result.error instanceof InternalError) debugStack(result.error, options.logger);
     const outcome = recordOutcome(store, runId, account, result, now() - accountStarted);
     if (outcome.quarantined > 0) quarantined.set(account.name, outcome.quarantined);
     options.reporter.report({ type: 'account', ...outcome });
@@ -129,9 +128,9 @@ function failuresByCode(results: readonly CycleResult[]): Record<string, number>
 }
 
 /** A bug's stack, for the report the error asks for (--verbose). */
-function debugStack(error: InternalError, debug: ((line: string) => void) | undefined): void {
+function debugStack(error: InternalError, logger: Logger | undefined): void {
   const cause = error.cause instanceof Error ? error.cause : error;
-  debug?.(cause.stack ?? cause.message);
+  logger?.debug?.(cause.stack ?? cause.message);
 }
 
 /** One load per module file, all before any network traffic. */

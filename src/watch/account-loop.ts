@@ -7,6 +7,7 @@
  */
 import type { AccountConfig } from '../config/types.js';
 import type { LoadedHandler } from '../handler/types.js';
+import type { Logger } from '../logger.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { Mailbox } from '../mailbox/types.js';
 import { failedCycle, recordOutcome, withLease } from '../poll/account.js';
@@ -32,8 +33,7 @@ export interface Watch {
   retention: PurgeOptions;
   /** `--interval`: every account's cycle interval, overriding `interval:` and `schedule:`. */
   interval: number | undefined;
-  writeLog: ((line: string) => void) | undefined;
-  debug: ((line: string) => void) | undefined;
+  logger: Logger | undefined;
   handlers: Map<string, LoadedHandler>;
   runId: number;
   /** Aborts when the watch stops: the loops end after the message in hand. */
@@ -108,7 +108,7 @@ async function session(watch: Watch, account: AccountConfig): Promise<CycleResul
       const signal = anySignal(watch.stop, leaseLost);
       let mailbox: Mailbox;
       try {
-        mailbox = await createMailbox(account, { debug: watch.debug });
+        mailbox = await createMailbox(account, { logger: watch.logger });
       } catch (error) {
         return report(watch, account, failedCycle(account, error), 0, false);
       }
@@ -116,7 +116,7 @@ async function session(watch: Watch, account: AccountConfig): Promise<CycleResul
       const first = await watch.polls.run(undefined, () => cycle(watch, account, mailbox, { signal, keepOpen: idle }));
       if (!idle || first.status !== 'ok' || first.opened === undefined) return first;
       if (!canWait(mailbox)) {
-        watch.debug?.(`${account.name}: ${NO_IDLE}: polling instead`);
+        watch.logger?.debug?.(`${account.name}: ${NO_IDLE}: polling instead`);
         await mailbox.close().catch(() => undefined);
         return first;
       }
@@ -159,7 +159,7 @@ async function cycle(
       store: watch.store,
       runId: watch.runId,
       archive: watch.retention.retentionDays > 0,
-      writeLog: watch.writeLog,
+      logger: watch.logger,
       now: () => clock.now(),
     },
     { dryRun: false, signal: extra.signal, keepOpen: extra.keepOpen, opened: extra.opened },

@@ -10,6 +10,7 @@
  */
 import type { AccountConfig } from '../config/types.js';
 import { ExitCode } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { loadHandlers } from '../poll/run.js';
 import type { Reporter } from '../report/types.js';
 import type { PurgeOptions, Store } from '../store/types.js';
@@ -37,8 +38,8 @@ export interface WatchOptions {
   /** SIGHUP: stop after the message in hand and return `reload`. */
   reload?: AbortSignal | undefined;
   command?: string | undefined;
-  writeLog?: ((line: string) => void) | undefined;
-  debug?: ((line: string) => void) | undefined;
+  /** `debug`: the protocol log and notes under --verbose; `info`: handler `context.log` lines (both stderr). */
+  logger?: Logger | undefined;
   /** The time the loops run by, and their waits. Default: the system clock. */
   clock?: Clock | undefined;
   /** Backoff states by account name, carried across reloads. */
@@ -76,8 +77,7 @@ export async function runWatch(options: WatchOptions): Promise<WatchResult> {
       store: options.store,
       retention: options.retention,
       interval: options.interval,
-      writeLog: options.writeLog,
-      debug: options.debug,
+      logger: options.logger,
       handlers,
       runId: options.store.beginRun({ pid: process.pid, command: options.command ?? 'watch', dryRun: false }),
       stop: stopper.signal,

@@ -29,7 +29,7 @@ export async function checkCommand(options: CheckCommandOptions): Promise<ExitCo
   const store: Store | undefined = existsSync(storePath(location)) ? await openCliStore(location) : undefined;
   try {
     const quarantined = store === undefined ? undefined : (account: AccountConfig) => store.quarantinedCount(mailboxIdentity(account));
-    return await checkAccounts({ accounts, reporter: output.reporter, debug: output.debug, quarantined });
+    return await checkAccounts({ accounts, reporter: output.reporter, logger: output.logger, quarantined });
   } finally {
     store?.close();
   }

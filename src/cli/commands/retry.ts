@@ -1,5 +1,6 @@
 import type { AccountConfig } from '../../config/types.js';
 import { ExitCode, UsageError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
 import { mailboxIdentity } from '../../mailbox/identity.js';
 import type { MessageRecord, QuarantineFilter, Store } from '../../store/types.js';
 import { createOutput } from '../output.js';
@@ -39,7 +40,7 @@ export async function retryCommand(refTexts: readonly string[], options: RetryCo
       const account = configuredAccount(group[0]!, config?.accounts ?? []);
       const aside = account?.protocol === 'imap' ? account.quarantineFolder : undefined;
       const moved = group.filter((record) => record.state === 'quarantined');
-      if (aside !== undefined && account !== undefined && moved.length > 0) await moveBack(moved, account, aside, output.err, output.debug);
+      if (aside !== undefined && account !== undefined && moved.length > 0) await moveBack(moved, account, aside, output.err, output.logger);
       for (const record of group) {
         store.release(record.ref);
         output.err(`ref ${record.ref} (${record.account} #${record.uid}) released: the next run hands it to the handler again.`);
@@ -94,7 +95,7 @@ async function moveBack(
   account: AccountConfig,
   aside: string,
   err: (line: string) => void,
-  debug: ((line: string) => void) | undefined,
+  logger: Logger,
 ): Promise<void> {
   const findable = records.filter((record) => {
     if (record.messageId !== null) return true;
@@ -105,7 +106,7 @@ async function moveBack(
   const { resolvePasswords } = await import('../../config/load.js');
   const { createMailbox } = await import('../../mailbox/open.js');
   await resolvePasswords([account]);
-  const mailbox = await createMailbox(account, { debug });
+  const mailbox = await createMailbox(account, { logger });
   try {
     await mailbox.open();
     for (const record of findable) {

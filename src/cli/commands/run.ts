@@ -36,8 +36,7 @@ export async function runCommand(options: RunCommandOptions, signal: AbortSignal
       limit: options.limit,
       first: options.first,
       signal,
-      writeLog: output.lines,
-      debug: output.debug,
+      logger: output.logger,
     });
     return result.exitCode;
   } finally {

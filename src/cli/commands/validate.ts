@@ -3,6 +3,7 @@ import { selectAccounts } from '../../config/select.js';
 import type { AccountConfig, Config } from '../../config/types.js';
 import { ExitCode } from '../../errors.js';
 import { loadHandler } from '../../handler/load.js';
+import { SECRET_PLACEHOLDER } from '../../redact.js';
 import { createOutput } from '../output.js';
 
 export interface ValidateCommandOptions {
@@ -37,9 +38,9 @@ function printable(config: Config): unknown {
 function printableAccount(account: AccountConfig): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(account)) {
-    if (key === 'password') shown.password = value === undefined ? undefined : '***';
+    if (key === 'password') shown.password = value === undefined ? undefined : SECRET_PLACEHOLDER;
     else if (key === 'passwordSpec') shown.passwordSource = account.passwordSpec?.source;
-    else if (key === 'webhook' && account.webhook?.secret !== undefined) shown.webhook = { ...account.webhook, secret: '***' };
+    else if (key === 'webhook' && account.webhook?.secret !== undefined) shown.webhook = { ...account.webhook, secret: SECRET_PLACEHOLDER };
     else shown[key] = value;
   }
   return shown;

@@ -54,8 +54,7 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
         signal,
         reload: reload.signal,
         command: ['mailpoll', ...process.argv.slice(2)].join(' '),
-        writeLog: output.lines,
-        debug: output.debug,
+        logger: output.logger,
         states,
       }).finally(() => process.off('SIGHUP', onHangup));
       if (result.reason !== 'reload') return result.exitCode;

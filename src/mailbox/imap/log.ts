@@ -3,28 +3,29 @@
  * line or event, credentials removed. imapflow reports a command's NO only as a warning, so
  * warnings also reach the adapter's bookkeeping (`ServerAnswers`).
  */
-import type { Logger } from 'imapflow';
+import type { Logger as ImapFlowLogger } from 'imapflow';
+import { logDebug, type Logger } from '../../logger.js';
 import { oneLine } from '../connection-utils.js';
+
+/** What a protocol trace shows instead of a line's credentials (LOGIN, AUTHENTICATE, SASL continuations). */
+const CREDENTIALS_HIDDEN = '(* credentials hidden *)';
 
 /**
  * imapflow's logger. Warnings go to `onWarning` (imapflow reports a command's NO only
- * there); with a `sink`, every entry also becomes a text line for the verbose log. imapflow
- * already masks the password; this also drops every credential-carrying line, and any
- * verbatim `secret`. Without a sink imapflow is told that only warnings are wanted.
+ * there); with a `trace` logger (the adapter's, which masks the password in case a server
+ * echoes it), every entry also becomes a text line for the verbose log. imapflow already
+ * masks the password; this also drops every credential-carrying line. Without a trace
+ * imapflow is told that only warnings are wanted.
  */
-export function createLogger(sink: ((line: string) => void) | undefined, secret: string | undefined, onWarning: (entry: unknown) => void): Logger {
+export function createLogger(trace: Logger | undefined, onWarning: (entry: unknown) => void): ImapFlowLogger {
+  const sink = trace?.debug;
   const write = (level: string) => (entry: unknown) => {
     if (!sink) return;
     const line = formatLogEntry(level, entry);
-    if (line === undefined) return;
-    try {
-      sink(secret && secret.length >= 3 ? line.split(secret).join('(* hidden *)') : line);
-    } catch {
-      // A failing log sink must not break the IMAP session.
-    }
+    if (line !== undefined) logDebug(trace, line);
   };
   const warn = write('warn');
-  const logger: Logger & { isLevelEnabled(level: string): boolean } = {
+  const logger: ImapFlowLogger & { isLevelEnabled(level: string): boolean } = {
     trace: write('trace'),
     debug: write('debug'),
     info: write('info'),
@@ -50,7 +51,7 @@ function formatLogEntry(level: string, entry: unknown): string | undefined {
   if (src === 'c') {
     // SASL continuation lines (imapflow labels them with a comment) carry credentials. The
     // other commented lines are IDLE's DONE and imapflow's NOOP: those are shown.
-    if (comment !== undefined && !/^(?:DONE|\S+ NOOP)$/i.test(text)) return 'C: (* credentials hidden *)';
+    if (comment !== undefined && !/^(?:DONE|\S+ NOOP)$/i.test(text)) return `C: ${CREDENTIALS_HIDDEN}`;
     text = redactLogin(text);
   }
   const detail = err instanceof Error ? err.message : '';
@@ -65,6 +66,6 @@ export function redactLogin(line: string): string {
   const match = /^(\S+\s+)(LOGIN|AUTHENTICATE)(?:\s+(\S+))?(\s.*)?$/i.exec(line);
   if (!match) return line;
   const [, tag, command, first, rest] = match;
-  if (command!.toUpperCase() === 'LOGIN') return `${tag}${command} (* credentials hidden *)`;
-  return `${tag}${command}${first ? ` ${first}` : ''}${rest ? ' (* credentials hidden *)' : ''}`;
+  if (command!.toUpperCase() === 'LOGIN') return `${tag}${command} ${CREDENTIALS_HIDDEN}`;
+  return `${tag}${command}${first ? ` ${first}` : ''}${rest ? ` ${CREDENTIALS_HIDDEN}` : ''}`;
 }

@@ -25,6 +25,7 @@ import { ImapFlow, type FetchMessageObject } from 'imapflow';
 import type { AccountConfig } from '../../config/types.js';
 import { formatDuration } from '../../duration.js';
 import { AuthError, ConfigError, ConnectionError, MailboxError, MailpollError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
 import { ConnectionGuard, NO_GREETING_HINT, readCa } from '../connection-utils.js';
 import { errorCode } from '../net-errors.js';
 import type { Candidate, Disposition, DispositionResult, FetchedMessage, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus, WaitOptions } from '../types.js';
@@ -41,10 +42,10 @@ import { fromSequenceSet, toSequenceSets, toUid } from './uid-set.js';
 
 export interface ImapMailboxOptions {
   /**
-   * Verbose log sink: one line per protocol line or connection event, with credentials
-   * removed. Default: none, and imapflow's own logger is off.
+   * Its `debug` gets the verbose log: one line per protocol line or connection event, with
+   * credentials removed. Default: none, and imapflow's own logger is off.
    */
-  debug?: ((line: string) => void) | undefined;
+  logger?: Logger | undefined;
   /** The clock and timers of `waitForChange`. Default: the system's (tests pass their own). */
   timers?: Timers | undefined;
 }
@@ -92,7 +93,7 @@ class ImapMailbox implements Mailbox {
   #waiter: IdleWait | undefined;
 
   constructor(account: AccountConfig, options: ImapMailboxOptions) {
-    this.#guard = new ConnectionGuard(account, account.host ?? '', account.port ?? (account.tls === 'implicit' ? 993 : 143), options.debug);
+    this.#guard = new ConnectionGuard(account, account.host ?? '', account.port ?? (account.tls === 'implicit' ? 993 : 143), options.logger);
     this.#answers = new ServerAnswers(this.#guard);
     this.#timers = options.timers ?? systemTimers;
   }
@@ -496,7 +497,7 @@ class ImapMailbox implements Mailbox {
       doSTARTTLS: account.tls === 'starttls' ? true : account.tls === 'none' ? false : undefined,
       tls,
       auth: { user: account.login ?? account.user ?? '', pass: account.password ?? '' },
-      logger: createLogger(this.#guard.debug, account.password, (entry) => this.#answers.noteWarning(entry)),
+      logger: createLogger(this.#guard.trace, (entry) => this.#answers.noteWarning(entry)),
       connectionTimeout: account.connectTimeout,
       greetingTimeout: account.connectTimeout,
       // mailpoll never idles between its own commands.

@@ -7,6 +7,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { logDebug, type Logger } from '../../logger.js';
 import { BodyCollector, Pop3ProtocolError, ResponseReader, type ResponseEvents } from './reader.js';
 
 export { Pop3ProtocolError } from './reader.js';
@@ -45,10 +46,8 @@ export interface Pop3ConnectionOptions {
   /** CA certificates to trust in addition to the system's. */
   ca?: Buffer | undefined;
   rejectUnauthorized: boolean;
-  /** Protocol log sink: commands and status lines, never bodies. */
-  debug?: ((line: string) => void) | undefined;
-  /** Masked in every debug line, in case a server echoes it. */
-  secret?: string | undefined;
+  /** Its `debug` gets the protocol log: commands and status lines, never bodies (masking is the logger's). */
+  logger?: Logger | undefined;
 }
 
 /** A status line and, for a multi-line answer, its body. */
@@ -278,14 +277,7 @@ export class Pop3Connection {
   };
 
   #log(line: string): void {
-    const sink = this.#options.debug;
-    if (!sink) return;
-    const secret = this.#options.secret;
-    try {
-      sink(secret && secret.length >= 3 ? line.split(secret).join('(* hidden *)') : line);
-    } catch {
-      // A failing log sink must not break the session.
-    }
+    logDebug(this.#options.logger, line);
   }
 }
 

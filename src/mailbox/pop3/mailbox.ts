@@ -11,6 +11,7 @@
 import type { AccountConfig } from '../../config/types.js';
 import { formatDuration } from '../../duration.js';
 import { AuthError, ConfigError, ConnectionError, MailboxError, MailpollError, TimeoutError, TlsError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
 import { ConnectionGuard, NO_GREETING_HINT, readCa, sentence, silentPortProbe, type SilentPortProbe } from '../connection-utils.js';
 import { implicitTlsPortError } from '../net-errors.js';
 import type { Candidate, Disposition, DispositionResult, FetchedMessage, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus } from '../types.js';
@@ -21,10 +22,10 @@ import { parseCapabilities, PIPELINE_BATCH, type Session } from './session.js';
 
 export interface Pop3MailboxOptions {
   /**
-   * Verbose log sink: one line per command, status line or connection event. Message
-   * bodies are summarised as a byte count; the password never appears. Default: none.
+   * Its `debug` gets the verbose log: one line per command, status line or connection event.
+   * Message bodies are summarised as a byte count; the password never appears. Default: none.
    */
-  debug?: ((line: string) => void) | undefined;
+  logger?: Logger | undefined;
 }
 
 /** A POP3 mailbox for `account`. Nothing happens on the network before `open()`. */
@@ -48,7 +49,7 @@ class Pop3Mailbox implements Mailbox {
   #session: Session | undefined;
 
   constructor(account: AccountConfig, options: Pop3MailboxOptions) {
-    this.#guard = new ConnectionGuard(account, account.host ?? '', account.port ?? (account.tls === 'implicit' ? 995 : 110), options.debug);
+    this.#guard = new ConnectionGuard(account, account.host ?? '', account.port ?? (account.tls === 'implicit' ? 995 : 110), options.logger);
     this.#listing = { guard: this.#guard, log: (line) => this.#log(line), noUidl: { told: false } };
   }
 
@@ -117,8 +118,7 @@ class Pop3Mailbox implements Mailbox {
       implicitTls: account.tls === 'implicit',
       ca,
       rejectUnauthorized: account.tlsRejectUnauthorized,
-      debug: this.#guard.debug,
-      secret: password,
+      logger: this.#guard.trace,
     });
     attempt.connection = connection;
     connection.onConnect = () => probe?.connected();

@@ -103,7 +103,7 @@ export class MailboxError extends MailpollError {
  * them apart.
  */
 export abstract class HandlerError extends MailpollError {
-  abstract override readonly code: 'E_HANDLER_THREW' | 'E_HANDLER_TIMEOUT' | 'E_INVALID_RESULT';
+  abstract override readonly code: 'E_HANDLER_THREW' | 'E_HANDLER_TIMEOUT' | 'E_INVALID_RESULT' | 'E_HANDLER_TEMPFAIL';
   override readonly exitCode = ExitCode.messageFailed;
 }
 
@@ -115,6 +115,14 @@ export class HandlerThrewError extends HandlerError {
 /** The handler did not answer within `handlerTimeout`. */
 export class HandlerTimeoutError extends HandlerError {
   override readonly code = 'E_HANDLER_TIMEOUT';
+}
+
+/**
+ * The handler asked for the message to be tried again later (a command's exit 75,
+ * EX_TEMPFAIL): a failure that does not count towards `maxAttempts`.
+ */
+export class HandlerTempFailError extends HandlerError {
+  override readonly code = 'E_HANDLER_TEMPFAIL';
 }
 
 /** The handler returned something that is not a result, or one this mailbox cannot carry out. */

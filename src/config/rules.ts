@@ -41,6 +41,9 @@ function isSet<T extends object>(object: T | undefined, key: keyof T): boolean {
 /** When cycles start: `interval` or `schedule`, one setting like the password sources. */
 export const TIMING_KEYS = ['interval', 'schedule'] as const;
 
+/** What handles the messages: a module or a command, one setting like the password sources. */
+export const HANDLER_KEYS = ['script', 'command'] as const;
+
 type Backoff = NonNullable<ParsedDefaults['backoff']>;
 
 /** `defaults.backoff` and the account's own, key by key (the account's values win). */
@@ -56,7 +59,7 @@ function mergeBackoff(own: Backoff | undefined, inherited: Backoff | undefined):
  * Apply `defaults` to one account: the account's own value wins; an inherited key that
  * does not apply to the account's protocol is dropped; the four password keys are one
  * setting, so an account that names any password source inherits none, and so are
- * `interval` and `schedule`. `backoff` is merged key by key.
+ * `interval` and `schedule`, and `script` and `command`. `backoff` is merged key by key.
  */
 export function mergeDefaults(account: ParsedAccount, defaults: ParsedDefaults | undefined): MergedAccount {
   const merged: Record<string, unknown> = { ...account };
@@ -64,6 +67,7 @@ export function mergeDefaults(account: ParsedAccount, defaults: ParsedDefaults |
   const protocol = account.protocol ?? defaults?.protocol;
   const ownPassword = PASSWORD_KEYS.some((key) => isSet(account, key));
   const ownTiming = TIMING_KEYS.some((key) => isSet(account, key));
+  const ownHandler = HANDLER_KEYS.some((key) => isSet(account, key));
   if (defaults !== undefined) {
     for (const key of Object.keys(defaults) as (keyof ParsedDefaults)[]) {
       if (defaults[key] === undefined) continue;
@@ -76,6 +80,7 @@ export function mergeDefaults(account: ParsedAccount, defaults: ParsedDefaults |
       if (account[key] !== undefined) continue;
       if (ownPassword && (PASSWORD_KEYS as readonly string[]).includes(key)) continue;
       if (ownTiming && (TIMING_KEYS as readonly string[]).includes(key)) continue;
+      if (ownHandler && (HANDLER_KEYS as readonly string[]).includes(key)) continue;
       merged[key] = defaults[key];
       inherited.add(key);
     }
@@ -93,6 +98,12 @@ function checkPasswordSources(object: ParsedDefaults, path: readonly PropertyKey
 function checkTiming(object: ParsedDefaults, path: readonly PropertyKey[]): string[] {
   const set = TIMING_KEYS.filter((key) => object[key] !== undefined);
   return set.slice(1).map((key) => `${formatPath([...path, key])}: conflicts with ${set[0]}; set either interval or schedule`);
+}
+
+/** Problem lines for both `script` and `command` set on one object (an account or `defaults`). */
+function checkHandler(object: ParsedDefaults, path: readonly PropertyKey[]): string[] {
+  const set = HANDLER_KEYS.filter((key) => object[key] !== undefined);
+  return set.slice(1).map((key) => `${formatPath([...path, key])}: conflicts with ${set[0]}; set either script or command`);
 }
 
 /**
@@ -138,6 +149,7 @@ function checkAccount(account: ParsedAccount, index: number, defaults: ParsedDef
   const at = (key: string) => formatPath(['accounts', index, key]);
   problems.push(...checkPasswordSources(account, ['accounts', index]));
   problems.push(...checkTiming(account, ['accounts', index]));
+  problems.push(...checkHandler(account, ['accounts', index]));
   problems.push(...checkBackoff(account.backoff, defaults?.backoff, ['accounts', index]));
 
   const protocol = account.protocol ?? defaults?.protocol;
@@ -199,6 +211,7 @@ export function checkRules(config: RulesInput): string[] {
   if (config.defaults !== undefined) {
     problems.push(...checkPasswordSources(config.defaults, ['defaults']));
     problems.push(...checkTiming(config.defaults, ['defaults']));
+    problems.push(...checkHandler(config.defaults, ['defaults']));
     problems.push(...checkBackoff(config.defaults.backoff, undefined, ['defaults']));
   }
   config.accounts.forEach((account, index) => {

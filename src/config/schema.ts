@@ -139,6 +139,11 @@ export const ACCOUNT_KEY_DOCS = {
     description: 'The handler module for this account (relative to the config file, `~/` allowed). Falls back to `defaults.script`, then the top-level `script`; `-s FILE` overrides all of them.',
     protocols: ALL,
   },
+  command: {
+    description:
+      'A program run per message instead of a `script`: a list (`["./handle.py", "--queue", "support"]`) run without a shell, or a string run by `/bin/sh -c`, in the config file\'s folder (a relative program path resolves against it). It reads the message source on stdin and prints its decision (README, "Command handlers"). Set either script or command.',
+    protocols: ALL,
+  },
   reprocess: {
     description: 'Hand a message to the handler again although the ledger has it as done: with IMAP, a message set back to unseen is processed again; with `after: keep`, every run sees every message again.',
     default: String(ACCOUNT_DEFAULTS.reprocess),
@@ -353,6 +358,7 @@ const accountFields = {
   fetchTimeout: duration().optional().describe(doc('fetchTimeout')),
   handlerTimeout: duration().optional().describe(doc('handlerTimeout')),
   script: text().optional().describe(doc('script')),
+  command: z.union([text(), z.array(text()).min(1, 'expected a non-empty list: the program and its arguments')]).optional().describe(doc('command')),
   reprocess: flag().optional().describe(doc('reprocess')),
   maxAttempts: integer(1, 1000, 'expected an integer 1-1000').optional().describe(doc('maxAttempts')),
   retryDelay: duration().optional().describe(doc('retryDelay')),

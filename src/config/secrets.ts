@@ -84,6 +84,11 @@ export function registerSecret(value: string | undefined): void {
   }
 }
 
+/** Whether `value` is exactly a registered secret (a resolved password). */
+export function isSecret(value: string): boolean {
+  return secrets.has(value);
+}
+
 /**
  * `text` with every registered secret replaced by `***`. Plain substring search: a secret
  * is never turned into a regular expression (its size or characters could break one).

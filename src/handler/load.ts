@@ -9,13 +9,22 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { AccountConfig } from '../config/types.js';
 import { HandlerLoadError } from '../errors.js';
+import { loadCommandHandler } from './command.js';
 import type { Handler, LoadedHandler } from './types.js';
 
 const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
 
 /** One load per absolute path and process; a failed load is forgotten so it can be retried. */
 const cache = new Map<string, Promise<LoadedHandler>>();
+
+/** The account's handler: its `command`, else its `script` module. Throws HandlerLoadError. */
+export function loadAccountHandler(account: Pick<AccountConfig, 'script' | 'command' | 'handlerTimeout'>): Promise<LoadedHandler> {
+  if (account.command !== undefined) return loadCommandHandler(account.command, account);
+  if (account.script === undefined) throw new HandlerLoadError('no handler: set script or command');
+  return loadHandler(account.script);
+}
 
 /**
  * Import the handler module at `file` (resolved against the current directory) and

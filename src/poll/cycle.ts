@@ -29,7 +29,7 @@ import { applyDecisions, commitAtEnd, commitIfDue, createApplier, type Applier, 
 import { planDecision } from '../decision/plan.js';
 import type { Decision } from '../decision/types.js';
 import type { Protocol } from '../domain.js';
-import { asAccountError, describeError, MailpollError, MessageCode, messageErrorCode, StoreError } from '../errors.js';
+import { asAccountError, describeError, HandlerTempFailError, MailpollError, MessageCode, messageErrorCode, StoreError } from '../errors.js';
 import { createHandlerContext, runHandler } from '../handler/run.js';
 import type { HandlerContext, LoadedHandler, MailMessage } from '../handler/types.js';
 import { mailboxIdentity } from '../mailbox/identity.js';
@@ -438,6 +438,7 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
     const started = cycle.now();
     try {
       const mailMessage = await messageFor(cycle, item);
+      if (ref !== null) mailMessage.ref = ref;
       const outcome = await runHandler(handler.fn, mailMessage, cycle.context, account, { timeoutMs: account.handlerTimeout });
       const decision = planDecision(outcome, mailbox.capabilities, account, (folder) => mailbox.isPolledFolder?.(folder) ?? false);
       // Committed before the next handler runs: a crash repeats at most this one handler.
@@ -519,7 +520,8 @@ function recordReceived(cycle: Cycle, items: readonly Received[]): Map<string, n
 function failure(cycle: Cycle, uid: string, ref: number | null, meta: MessageMeta, thrown: unknown, durationMs: number): InHand {
   const error = describeError(thrown);
   const event = { ...baseEvent(cycle, uid, ref, meta), status: 'failed' as const, error, code: messageErrorCode(thrown), durationMs };
-  if (ref === null) return { event, ref, disposition: undefined, quarantine: false };
+  // A temporary failure leaves the row `received`: the next run hands the message over again, no attempt counted.
+  if (ref === null || thrown instanceof HandlerTempFailError) return { event, ref, disposition: undefined, quarantine: false };
   const { account } = cycle;
   const state = cycle.deps.store.recordFailed(ref, error, account.maxAttempts);
   if (state !== 'quarantined') return { event, ref, disposition: undefined, quarantine: false };

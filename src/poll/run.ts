@@ -9,7 +9,7 @@
  */
 import type { AccountConfig } from '../config/types.js';
 import { ConfigError, ExitCode, InternalError, type MailpollError, StoreError, worstExitCode } from '../errors.js';
-import { loadHandler } from '../handler/load.js';
+import { loadAccountHandler } from '../handler/load.js';
 import type { LoadedHandler } from '../handler/types.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { Reporter } from '../report/types.js';
@@ -136,16 +136,16 @@ function debugStack(error: InternalError, debug: ((line: string) => void) | unde
 
 /** One load per module file, all before any network traffic. */
 export async function loadHandlers(accounts: readonly AccountConfig[]): Promise<Map<string, LoadedHandler>> {
-  const missing = accounts.filter((account) => account.script === undefined);
+  const missing = accounts.filter((account) => account.script === undefined && account.command === undefined);
   if (missing.length > 0) {
     throw new ConfigError(
       missing.map(
-        (account) => `${account.name}: no handler script. Set script: for the account or at top level, or pass -s FILE.`,
+        (account) => `${account.name}: no handler script. Set script: (or command:) for the account or at top level, or pass -s FILE.`,
       ),
     );
   }
   const handlers = new Map<string, LoadedHandler>();
-  for (const account of accounts) handlers.set(account.name, await loadHandler(account.script!));
+  for (const account of accounts) handlers.set(account.name, await loadAccountHandler(account));
   return handlers;
 }
 

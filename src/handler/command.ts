@@ -101,30 +101,34 @@ async function runCommand(command: CommandSpec, message: MailMessage, context: H
   child.stdout.on('data', stdout.push);
   child.stderr.on('data', stderr.push);
 
-  const killGroup = (signal: NodeJS.Signals) => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, signal);
-    } catch {
-      // Already gone.
-    }
-  };
+  const group = child.pid;
+  if (group !== undefined) watchGroup(group);
   // runHandler's own timer reports the timeout; this one stops the programs.
   const limited = timeoutMs > 0 && Number.isFinite(timeoutMs);
+  let timedOut = false;
   const termTimer = limited
     ? setTimeout(() => {
-        killGroup('SIGTERM');
-        setTimeout(() => killGroup('SIGKILL'), KILL_GRACE_MS);
+        timedOut = true;
+        if (group === undefined) return;
+        signalGroup(group, 'SIGTERM');
+        setTimeout(() => {
+          signalGroup(group, 'SIGKILL');
+          groups.delete(group);
+        }, KILL_GRACE_MS);
       }, Math.min(timeoutMs, 2 ** 31 - 1))
     : undefined;
 
   const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal }));
-  }).finally(() => clearTimeout(termTimer));
+  }).finally(() => {
+    clearTimeout(termTimer);
+    // What a program that exited normally left running is its own business; a timed-out group gets its KILL.
+    if (!timedOut && group !== undefined) groups.delete(group);
+  });
   await drain(child.stdout, child.stderr);
   stdout.end();
   stderr.end();
-  // A timed-out group keeps its pending KILL: a child may ignore TERM.
 
   const why = lastError === undefined ? '' : `: ${lastError}`;
   if (signal !== null) throw new Error(`command killed by ${signal}${why}`);
@@ -133,6 +137,28 @@ async function runCommand(command: CommandSpec, message: MailMessage, context: H
   }
   if (code !== 0) throw new Error(`command exited with ${code}${why}`);
   return decision === undefined ? undefined : readDecision(decision.trim());
+}
+
+/** Process groups of programs running or timed out and not yet killed: killed when mailpoll exits. */
+const groups = new Set<number>();
+let exitHook = false;
+
+function watchGroup(group: number): void {
+  groups.add(group);
+  if (exitHook) return;
+  exitHook = true;
+  // The run may end before a timed-out group's KILL is due, or be ended by a signal.
+  process.once('exit', () => {
+    for (const id of groups) signalGroup(id, 'SIGKILL');
+  });
+}
+
+function signalGroup(group: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-group, signal);
+  } catch {
+    // Already gone.
+  }
 }
 
 /** The stdout line as a result: a code 1-4 as a number, a JSON object parsed, any other word as it is. */

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { messageEvents, runCli, writeConfig, type CliResult } from './helpers/cli.js';
 import { bySubject, readMaildir } from './helpers/maildir-state.js';
 import { expectMessage, scenario } from './helpers/scenario.js';
@@ -344,6 +345,22 @@ describe('command handlers: config and validate', () => {
     const shown = await runCli(['validate'], { cwd: inherited });
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /"command"/);
+  });
+});
+
+describe('the examples', () => {
+  test('examples/handle.sh and examples/handle.py handle the bundled mail', async () => {
+    const mail = fileURLToPath(new URL('../examples/mail/', import.meta.url));
+    const sources = await Promise.all((await readdir(mail)).sort().map((name) => readFile(join(mail, name))));
+    for (const example of ['handle.sh', 'handle.py']) {
+      const { dir } = await setup(sources, { command: [fileURLToPath(new URL(`../examples/${example}`, import.meta.url)), '--queue', 'support'] });
+      const result = await runCli(['--json'], { cwd: dir, env: { QUEUE_DIR: join(dir, 'queue') } });
+      assert.equal(result.code, 0, `${example}: ${result.stderr}`);
+      const events = messageEvents(result);
+      assert.equal(events.length, sources.length);
+      for (const event of events) assert.equal(event.status, 'ok', `${example}: ${String(event.error)}`);
+      assert.match(result.stderr, /^\[local\] (queued|filed in support:) /m);
+    }
   });
 });
 

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { isSecret } from '../config/secrets.js';
 import type { AccountConfig, CommandSpec } from '../config/types.js';
+import { stopGroup, trackGroup, untrackGroup } from '../process-group.js';
 import { HandlerLoadError, HandlerTempFailError, InvalidResultError } from '../errors.js';
 import { describeValue } from './result.js';
 import type { HandlerContext, HandlerResult, LoadedHandler, MailMessage } from './types.js';
@@ -102,19 +103,14 @@ async function runCommand(command: CommandSpec, message: MailMessage, context: H
   child.stderr.on('data', stderr.push);
 
   const group = child.pid;
-  if (group !== undefined) watchGroup(group);
+  if (group !== undefined) trackGroup(group);
   // runHandler's own timer reports the timeout; this one stops the programs.
   const limited = timeoutMs > 0 && Number.isFinite(timeoutMs);
   let timedOut = false;
   const termTimer = limited
     ? setTimeout(() => {
         timedOut = true;
-        if (group === undefined) return;
-        signalGroup(group, 'SIGTERM');
-        setTimeout(() => {
-          signalGroup(group, 'SIGKILL');
-          groups.delete(group);
-        }, KILL_GRACE_MS);
+        if (group !== undefined) void stopGroup(group, KILL_GRACE_MS);
       }, Math.min(timeoutMs, 2 ** 31 - 1))
     : undefined;
 
@@ -124,7 +120,7 @@ async function runCommand(command: CommandSpec, message: MailMessage, context: H
   }).finally(() => {
     clearTimeout(termTimer);
     // What a program that exited normally left running is its own business; a timed-out group gets its KILL.
-    if (!timedOut && group !== undefined) groups.delete(group);
+    if (!timedOut && group !== undefined) untrackGroup(group);
   });
   await drain(child.stdout, child.stderr);
   stdout.end();
@@ -137,28 +133,6 @@ async function runCommand(command: CommandSpec, message: MailMessage, context: H
   }
   if (code !== 0) throw new Error(`command exited with ${code}${why}`);
   return decision === undefined ? undefined : readDecision(decision.trim());
-}
-
-/** Process groups of programs running or timed out and not yet killed: killed when mailpoll exits. */
-const groups = new Set<number>();
-let exitHook = false;
-
-function watchGroup(group: number): void {
-  groups.add(group);
-  if (exitHook) return;
-  exitHook = true;
-  // The run may end before a timed-out group's KILL is due, or be ended by a signal.
-  process.once('exit', () => {
-    for (const id of groups) signalGroup(id, 'SIGKILL');
-  });
-}
-
-function signalGroup(group: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-group, signal);
-  } catch {
-    // Already gone.
-  }
 }
 
 /** The stdout line as a result: a code 1-4 as a number, a JSON object parsed, any other word as it is. */

@@ -103,7 +103,7 @@ export class MailboxError extends MailpollError {
  * them apart.
  */
 export abstract class HandlerError extends MailpollError {
-  abstract override readonly code: 'E_HANDLER_THREW' | 'E_HANDLER_TIMEOUT' | 'E_INVALID_RESULT' | 'E_HANDLER_TEMPFAIL';
+  abstract override readonly code: 'E_HANDLER_THREW' | 'E_HANDLER_TIMEOUT' | 'E_INVALID_RESULT' | 'E_HANDLER_TEMPORARY';
   override readonly exitCode = ExitCode.messageFailed;
 }
 
@@ -118,11 +118,12 @@ export class HandlerTimeoutError extends HandlerError {
 }
 
 /**
- * The handler asked for the message to be tried again later (a command's exit 75,
- * EX_TEMPFAIL): a failure that does not count towards `maxAttempts`.
+ * The handler could not be reached or asked to be tried later (a webhook's 5xx, 429, timeout
+ * or refused connection, a command's exit 75, EX_TEMPFAIL): the message fails this run, but the attempt does not count towards
+ * `maxAttempts`, so an outage of the receiving side never quarantines mail.
  */
-export class HandlerTempFailError extends HandlerError {
-  override readonly code = 'E_HANDLER_TEMPFAIL';
+export class TemporaryHandlerError extends HandlerError {
+  override readonly code = 'E_HANDLER_TEMPORARY';
 }
 
 /** The handler returned something that is not a result, or one this mailbox cannot carry out. */

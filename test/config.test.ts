@@ -99,6 +99,7 @@ describe('defaults', () => {
       handlerTimeout: 300_000,
       script: undefined,
       command: undefined,
+      webhook: undefined,
       reprocess: false,
       maxAttempts: 5,
       retryDelay: 600_000,
@@ -224,8 +225,8 @@ describe('defaults', () => {
       'mailpoll.yaml: defaults.command: expected a non-empty list: the program and its arguments, got []',
     ]);
     assert.deepEqual(validate({ defaults: { script: 'a.mjs', command: 'cat' }, accounts: [{ ...MAILDIR, name: 'a', script: 'b.mjs', command: ['cat'] }] }).problems, [
-      'mailpoll.yaml: defaults.command: conflicts with script; set either script or command',
-      'mailpoll.yaml: accounts[0].command: conflicts with script; set either script or command',
+      'mailpoll.yaml: defaults.command: conflicts with script; set one handler kind (script, command, webhook)',
+      'mailpoll.yaml: accounts[0].command: conflicts with script; set one handler kind (script, command, webhook)',
     ]);
   });
 });

@@ -39,6 +39,7 @@ export const ACCOUNT_DEFAULTS = Object.freeze({
   handlerTimeout: 5 * MINUTE,
   script: undefined,
   command: undefined,
+  webhook: undefined,
   reprocess: false,
   maxAttempts: 5,
   retryDelay: 10 * MINUTE,
@@ -50,6 +51,9 @@ export const ACCOUNT_DEFAULTS = Object.freeze({
   idleHealthCheck: 5 * MINUTE,
   backoff: Object.freeze({ initialMs: SECOND, maxMs: HOUR }),
 } as const satisfies AccountDefaults);
+
+/** The `webhook` keys a config may leave out. */
+export const WEBHOOK_DEFAULTS = Object.freeze({ method: 'POST', body: 'raw', timeout: 30 * SECOND } as const);
 
 /** POP3 has no seen flag and no folders: every message is listed, and kept unless deleted. */
 export const POP3_DEFAULTS = Object.freeze({ onlyUnseen: false, after: 'keep' } as const satisfies Partial<AccountDefaults>);

@@ -9,12 +9,12 @@ import path from 'node:path';
 import type { Loader } from 'cosmiconfig';
 import { ConfigError, ConfigNotFoundError } from '../errors.js';
 import { ConfigLimitError, MAX_CONFIG_BYTES, checkConfigSize, tooLarge } from './limits.js';
-import { CONFIG_DEFAULTS, accountDefaults, defaultPort } from './defaults.js';
+import { CONFIG_DEFAULTS, WEBHOOK_DEFAULTS, accountDefaults, defaultPort } from './defaults.js';
 import { checkRules, mergeDefaults, type MergedAccount, type RulesInput } from './rules.js';
 import { PASSWORD_KEYS, SECRET_KEYS, accountSchema, configSchema, defaultsSchema, formatIssue, formatPath, type ParsedConfig } from './schema.js';
 import { registerSecret, resolvePassword, secretProblem, type PasswordSpec } from './secrets.js';
 import { selectAccounts } from './select.js';
-import type { AccountConfig, CommandSpec, Config } from './types.js';
+import type { AccountConfig, CommandSpec, Config, WebhookConfig } from './types.js';
 
 export interface LoadConfigOptions {
   /** Explicit config file (-c). */
@@ -107,6 +107,8 @@ function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, at: PropertyKey[]
         failed.add(where);
         return '';
       }
+      // A webhook's `${VARS}` hold its tokens (headers, secret, a key in the URL): never shown.
+      if (at.includes('webhook')) registerSecret(replacement);
       return replacement;
     });
   }
@@ -218,7 +220,11 @@ function checkFiles(parts: RulesInput, resolvePath: (value: string) => string, c
     if (reason !== undefined) problems.push(`${formatPath(at)}: cannot read ${file}: ${reason}`);
   };
   check(parts.defaults?.ca, ['defaults', 'ca']);
-  parts.accounts.forEach((account, index) => check(account?.ca, ['accounts', index, 'ca']));
+  check(parts.defaults?.webhook?.ca, ['defaults', 'webhook', 'ca']);
+  parts.accounts.forEach((account, index) => {
+    check(account?.ca, ['accounts', index, 'ca']);
+    check(account?.webhook?.ca, ['accounts', index, 'webhook', 'ca']);
+  });
   return problems;
 }
 
@@ -300,9 +306,10 @@ function buildAccount(
     connectTimeout: merged.connectTimeout ?? defaults.connectTimeout,
     fetchTimeout: merged.fetchTimeout ?? defaults.fetchTimeout,
     handlerTimeout: merged.handlerTimeout ?? defaults.handlerTimeout,
-    // A command replaces the top-level script, which is for accounts that name no handler.
-    script: merged.command === undefined ? (optionalPath(merged.script) ?? topScript) : undefined,
+    // An account with a command or a webhook names its handler: the top-level script is for accounts that name none.
+    script: optionalPath(merged.script) ?? (merged.webhook === undefined && merged.command === undefined ? topScript : undefined),
     command: commandSpecOf(merged.command, resolvePath, dir),
+    webhook: buildWebhook(merged.webhook, optionalPath),
     reprocess: merged.reprocess ?? defaults.reprocess,
     maxAttempts: merged.maxAttempts ?? defaults.maxAttempts,
     retryDelay: merged.retryDelay ?? defaults.retryDelay,
@@ -315,6 +322,28 @@ function buildAccount(
     backoff: { initialMs: merged.backoff?.initial ?? defaults.backoff.initialMs, maxMs: merged.backoff?.max ?? defaults.backoff.maxMs },
   };
 }
+
+/** The resolved `webhook` object; its `Authorization` header and secret are registered with `redact`. */
+function buildWebhook(parsed: MergedAccount['webhook'], optionalPath: (value: string | undefined) => string | undefined): WebhookConfig | undefined {
+  if (parsed === undefined) return undefined;
+  const headers = parsed.headers ?? {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (SECRET_HEADER.test(name)) registerSecret(value);
+  }
+  registerSecret(parsed.secret);
+  return {
+    url: parsed.url,
+    method: parsed.method ?? WEBHOOK_DEFAULTS.method,
+    headers,
+    body: parsed.body ?? WEBHOOK_DEFAULTS.body,
+    timeout: parsed.timeout ?? WEBHOOK_DEFAULTS.timeout,
+    secret: parsed.secret,
+    ca: optionalPath(parsed.ca),
+  };
+}
+
+/** Header names whose values are credentials whether or not they came from `${VARS}`. */
+const SECRET_HEADER = /^(proxy-)?authorization$|^cookie$/i;
 
 // ---------------------------------------------------------------------------------------
 // Passwords
@@ -468,6 +497,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     for (const account of config.accounts) {
       account.script = script;
       account.command = undefined;
+      account.webhook = undefined;
     }
   }
   const selected = selectAccounts(config, options.accounts);

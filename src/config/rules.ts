@@ -7,7 +7,7 @@ import type { Protocol } from '../domain.js';
 import { formatDuration } from '../duration.js';
 import { sameFolder } from '../mailbox/folder-name.js';
 import { ACCOUNT_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT } from './defaults.js';
-import { ACCOUNT_KEY_DOCS, PASSWORD_KEYS, formatPath, type AccountKey, type ParsedAccount, type ParsedDefaults } from './schema.js';
+import { ACCOUNT_KEY_DOCS, HANDLER_KEYS, PASSWORD_KEYS, formatPath, type AccountKey, type ParsedAccount, type ParsedDefaults } from './schema.js';
 
 /** The parsed config as the rules see it. */
 export interface RulesInput {
@@ -41,9 +41,6 @@ function isSet<T extends object>(object: T | undefined, key: keyof T): boolean {
 /** When cycles start: `interval` or `schedule`, one setting like the password sources. */
 export const TIMING_KEYS = ['interval', 'schedule'] as const;
 
-/** What handles the messages: a module or a command, one setting like the password sources. */
-export const HANDLER_KEYS = ['script', 'command'] as const;
-
 type Backoff = NonNullable<ParsedDefaults['backoff']>;
 
 /** `defaults.backoff` and the account's own, key by key (the account's values win). */
@@ -59,7 +56,7 @@ function mergeBackoff(own: Backoff | undefined, inherited: Backoff | undefined):
  * Apply `defaults` to one account: the account's own value wins; an inherited key that
  * does not apply to the account's protocol is dropped; the four password keys are one
  * setting, so an account that names any password source inherits none, and so are
- * `interval` and `schedule`, and `script` and `command`. `backoff` is merged key by key.
+ * `interval` and `schedule`, and the handler kinds (`HANDLER_KEYS`). `backoff` is merged key by key.
  */
 export function mergeDefaults(account: ParsedAccount, defaults: ParsedDefaults | undefined): MergedAccount {
   const merged: Record<string, unknown> = { ...account };
@@ -94,16 +91,16 @@ function checkPasswordSources(object: ParsedDefaults, path: readonly PropertyKey
   return set.slice(1).map((key) => `${formatPath([...path, key])}: conflicts with ${set[0]}; set only one password source`);
 }
 
+/** Problem lines for more than one handler kind set on one object (an account or `defaults`). */
+function checkHandlerKinds(object: ParsedDefaults, path: readonly PropertyKey[]): string[] {
+  const set = HANDLER_KEYS.filter((key) => object[key] !== undefined);
+  return set.slice(1).map((key) => `${formatPath([...path, key])}: conflicts with ${set[0]}; set one handler kind (${HANDLER_KEYS.join(', ')})`);
+}
+
 /** Problem lines for both `interval` and `schedule` set on one object (an account or `defaults`). */
 function checkTiming(object: ParsedDefaults, path: readonly PropertyKey[]): string[] {
   const set = TIMING_KEYS.filter((key) => object[key] !== undefined);
   return set.slice(1).map((key) => `${formatPath([...path, key])}: conflicts with ${set[0]}; set either interval or schedule`);
-}
-
-/** Problem lines for both `script` and `command` set on one object (an account or `defaults`). */
-function checkHandler(object: ParsedDefaults, path: readonly PropertyKey[]): string[] {
-  const set = HANDLER_KEYS.filter((key) => object[key] !== undefined);
-  return set.slice(1).map((key) => `${formatPath([...path, key])}: conflicts with ${set[0]}; set either script or command`);
 }
 
 /**
@@ -149,7 +146,7 @@ function checkAccount(account: ParsedAccount, index: number, defaults: ParsedDef
   const at = (key: string) => formatPath(['accounts', index, key]);
   problems.push(...checkPasswordSources(account, ['accounts', index]));
   problems.push(...checkTiming(account, ['accounts', index]));
-  problems.push(...checkHandler(account, ['accounts', index]));
+  problems.push(...checkHandlerKinds(account, ['accounts', index]));
   problems.push(...checkBackoff(account.backoff, defaults?.backoff, ['accounts', index]));
 
   const protocol = account.protocol ?? defaults?.protocol;
@@ -211,7 +208,7 @@ export function checkRules(config: RulesInput): string[] {
   if (config.defaults !== undefined) {
     problems.push(...checkPasswordSources(config.defaults, ['defaults']));
     problems.push(...checkTiming(config.defaults, ['defaults']));
-    problems.push(...checkHandler(config.defaults, ['defaults']));
+    problems.push(...checkHandlerKinds(config.defaults, ['defaults']));
     problems.push(...checkBackoff(config.defaults.backoff, undefined, ['defaults']));
   }
   config.accounts.forEach((account, index) => {

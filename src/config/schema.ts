@@ -12,7 +12,7 @@ import type { Protocol } from '../domain.js';
 import { formatDuration, parseDuration } from '../duration.js';
 import { folderNameProblem } from '../mailbox/folder-name.js';
 import { checkCron } from './cron.js';
-import { ACCOUNT_DEFAULTS, CONFIG_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT, POP3_DEFAULTS } from './defaults.js';
+import { ACCOUNT_DEFAULTS, CONFIG_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT, POP3_DEFAULTS, WEBHOOK_DEFAULTS } from './defaults.js';
 
 /** Documentation of one config key; the README's config reference is written from these. */
 export interface KeyDoc {
@@ -141,7 +141,12 @@ export const ACCOUNT_KEY_DOCS = {
   },
   command: {
     description:
-      'A program run per message instead of a `script`: a list (`["./handle.py", "--queue", "support"]`) run without a shell, or a string run by `/bin/sh -c`, in the config file\'s folder (a relative program path resolves against it). It reads the message source on stdin and prints its decision (README, "Command handlers"). Set either script or command.',
+      'A program run per message instead of a `script`: a list (`["./handle.py", "--queue", "support"]`) run without a shell, or a string run by `/bin/sh -c`, in the config file\'s folder (a relative program path resolves against it). It reads the message source on stdin and prints its decision (README, "Command handlers"). An account names one handler kind: `script`, `command` or `webhook`.',
+    protocols: ALL,
+  },
+  webhook: {
+    description:
+      'A handler that is an HTTP endpoint instead of a module: `{url, method, headers, body, timeout, secret, ca}` (README, "Webhook handlers"). An account names one handler kind: `script`, `command` or `webhook`.',
     protocols: ALL,
   },
   reprocess: {
@@ -242,8 +247,23 @@ export const BACKOFF_KEY_DOCS = {
 export const PASSWORD_KEYS = ['password', 'passwordEnv', 'passwordFile', 'passwordCommand'] as const;
 export type PasswordKey = (typeof PASSWORD_KEYS)[number];
 
+/** The kinds of handler an account may name; at most one per account (or per `defaults`). */
+export const HANDLER_KEYS = ['script', 'command', 'webhook'] as const;
+export type HandlerKey = (typeof HANDLER_KEYS)[number];
+
+/** The keys of an account's `webhook` object. */
+export const WEBHOOK_KEY_DOCS = {
+  url: { description: 'The endpoint, `http://` or `https://`. Required.' },
+  method: { description: '`POST`, `PUT` or `PATCH`.', default: WEBHOOK_DEFAULTS.method },
+  headers: { description: 'Extra request headers, `{Name: value}`. Values from `${VARS}` and `Authorization` are masked in all output.' },
+  body: { description: '`raw` (the RFC 822 source as `message/rfc822`) or `json` (metadata, text, html and attachments as one JSON document).', default: WEBHOOK_DEFAULTS.body },
+  timeout: { description: 'Time allowed for one request; capped by `handlerTimeout`.', default: formatDuration(WEBHOOK_DEFAULTS.timeout) },
+  secret: { description: 'Signs each request: `X-Mailpoll-Signature: sha256=<HMAC-SHA256 of "<timestamp>.<body>">` with `X-Mailpoll-Timestamp`.' },
+  ca: { description: 'PEM file with CA certificates to trust for the endpoint, in addition to the system ones (relative to the config file, `~/` allowed).' },
+} as const satisfies Record<string, Omit<KeyDoc, 'protocols'>>;
+
 /** Keys whose values are never shown in an error message. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'passwordCommand']);
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'passwordCommand', 'secret', 'headers']);
 
 // ---------------------------------------------------------------------------------------
 // Value schemas. Every message we write starts with "expected ", and `formatIssue` adds
@@ -333,6 +353,20 @@ const backoff = () =>
     max: duration().optional().describe(BACKOFF_KEY_DOCS.max.description),
   });
 
+/** An account's `webhook` object. */
+const webhook = () =>
+  z.strictObject({
+    url: text()
+      .refine((value) => /^https?:\/\/[^/]/i.test(value), { error: 'expected an http:// or https:// URL' })
+      .describe(WEBHOOK_KEY_DOCS.url.description),
+    method: z.enum(['POST', 'PUT', 'PATCH']).optional().describe(WEBHOOK_KEY_DOCS.method.description),
+    headers: z.record(z.string(), z.string()).optional().describe(WEBHOOK_KEY_DOCS.headers.description),
+    body: z.enum(['raw', 'json']).optional().describe(WEBHOOK_KEY_DOCS.body.description),
+    timeout: duration().optional().describe(WEBHOOK_KEY_DOCS.timeout.description),
+    secret: text().optional().describe(WEBHOOK_KEY_DOCS.secret.description),
+    ca: text().optional().describe(WEBHOOK_KEY_DOCS.ca.description),
+  });
+
 /** The account keys other than `name`: what `defaults` may hold. */
 const accountFields = {
   enabled: flag().optional().describe(doc('enabled')),
@@ -359,6 +393,7 @@ const accountFields = {
   handlerTimeout: duration().optional().describe(doc('handlerTimeout')),
   script: text().optional().describe(doc('script')),
   command: z.union([text(), z.array(text()).min(1, 'expected a non-empty list: the program and its arguments')]).optional().describe(doc('command')),
+  webhook: webhook().optional().describe(doc('webhook')),
   reprocess: flag().optional().describe(doc('reprocess')),
   maxAttempts: integer(1, 1000, 'expected an integer 1-1000').optional().describe(doc('maxAttempts')),
   retryDelay: duration().optional().describe(doc('retryDelay')),
@@ -480,6 +515,7 @@ export function closest(word: string, candidates: Iterable<string>): string | un
 function allowedKeys(path: readonly PropertyKey[]): readonly string[] {
   if (path.length === 0) return Object.keys(TOP_LEVEL_KEY_DOCS);
   if (path.at(-1) === 'backoff') return Object.keys(BACKOFF_KEY_DOCS);
+  if (path.at(-1) === 'webhook') return Object.keys(WEBHOOK_KEY_DOCS);
   if (path[0] === 'defaults') return Object.keys(ACCOUNT_KEY_DOCS).filter((key) => key !== 'name');
   return Object.keys(ACCOUNT_KEY_DOCS);
 }

@@ -63,6 +63,8 @@ export interface AccountConfig {
   script: string | undefined;
   /** The command run per message instead of a module (`command:`); undefined when `script` is set. */
   command: CommandSpec | undefined;
+  /** The account's webhook handler, instead of `script`. */
+  webhook: WebhookConfig | undefined;
   /** Hand messages the ledger has as done to the handler again. Default `false`. */
   reprocess: boolean;
   /** Failed attempts (handler failures and refused server actions) before a message is quarantined. Default 5. */
@@ -98,6 +100,23 @@ export interface CommandSpec {
   shell: boolean;
   /** Working folder: the config file's. */
   cwd: string;
+}
+
+/** A handler that is an HTTP endpoint (README, "Webhook handlers"). */
+export interface WebhookConfig {
+  url: string;
+  /** Default `POST`. */
+  method: 'POST' | 'PUT' | 'PATCH';
+  /** Extra request headers; secret values are registered with `redact`. */
+  headers: Record<string, string>;
+  /** `raw`: the RFC 822 source; `json`: metadata, text, html and attachments. Default `raw`. */
+  body: 'raw' | 'json';
+  /** Milliseconds allowed for one request (capped by `handlerTimeout`). Default 30 s. */
+  timeout: number;
+  /** HMAC-SHA256 key of the `X-Mailpoll-Signature` header; undefined: unsigned. */
+  secret: string | undefined;
+  /** Absolute path of a PEM file with CA certificates to trust for the endpoint. */
+  ca: string | undefined;
 }
 
 export interface Config {

@@ -12,7 +12,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { isSecret } from '../config/secrets.js';
 import type { AccountConfig, CommandSpec } from '../config/types.js';
 import { stopGroup, trackGroup, untrackGroup } from '../process-group.js';
-import { HandlerLoadError, HandlerTempFailError, InvalidResultError } from '../errors.js';
+import { HandlerLoadError, TemporaryHandlerError, InvalidResultError } from '../errors.js';
 import { describeValue } from './result.js';
 import type { HandlerContext, HandlerResult, LoadedHandler, MailMessage } from './types.js';
 
@@ -129,7 +129,7 @@ async function runCommand(command: CommandSpec, message: MailMessage, context: H
   const why = lastError === undefined ? '' : `: ${lastError}`;
   if (signal !== null) throw new Error(`command killed by ${signal}${why}`);
   if (code === EX_TEMPFAIL) {
-    throw new HandlerTempFailError(`handler failed: command exited with ${EX_TEMPFAIL} (temporary failure, tried again by the next run; not counted towards maxAttempts)${why}`);
+    throw new TemporaryHandlerError(`handler failed: command exited with ${EX_TEMPFAIL} (temporary failure, tried again by the next run; not counted towards maxAttempts)${why}`);
   }
   if (code !== 0) throw new Error(`command exited with ${code}${why}`);
   return decision === undefined ? undefined : readDecision(decision.trim());

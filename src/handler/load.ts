@@ -13,17 +13,21 @@ import type { AccountConfig } from '../config/types.js';
 import { HandlerLoadError } from '../errors.js';
 import { loadCommandHandler } from './command.js';
 import type { Handler, LoadedHandler } from './types.js';
+import { createWebhookHandler } from './webhook.js';
 
 const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
 
 /** One load per absolute path and process; a failed load is forgotten so it can be retried. */
 const cache = new Map<string, Promise<LoadedHandler>>();
 
-/** The account's handler: its `command`, else its `script` module. Throws HandlerLoadError. */
-export function loadAccountHandler(account: Pick<AccountConfig, 'script' | 'command' | 'handlerTimeout'>): Promise<LoadedHandler> {
+/**
+ * The account's handler, whichever kind it names: its webhook, its command, else its module.
+ * Undefined when it names none (the caller says what to set).
+ */
+export async function loadAccountHandler(account: Pick<AccountConfig, 'script' | 'command' | 'webhook' | 'handlerTimeout'>): Promise<LoadedHandler | undefined> {
   if (account.command !== undefined) return loadCommandHandler(account.command, account);
-  if (account.script === undefined) throw new HandlerLoadError('no handler: set script or command');
-  return loadHandler(account.script);
+  if (account.webhook !== undefined) return createWebhookHandler(account.webhook, account.handlerTimeout);
+  return account.script === undefined ? undefined : loadHandler(account.script);
 }
 
 /**

@@ -29,7 +29,7 @@ import { applyDecisions, commitAtEnd, commitIfDue, createApplier, type Applier, 
 import { planDecision } from '../decision/plan.js';
 import type { Decision } from '../decision/types.js';
 import type { Protocol } from '../domain.js';
-import { asAccountError, describeError, HandlerTempFailError, MailpollError, MessageCode, messageErrorCode, StoreError } from '../errors.js';
+import { asAccountError, describeError, MailpollError, MessageCode, messageErrorCode, StoreError, TemporaryHandlerError } from '../errors.js';
 import { createHandlerContext, runHandler } from '../handler/run.js';
 import type { HandlerContext, LoadedHandler, MailMessage } from '../handler/types.js';
 import { mailboxIdentity } from '../mailbox/identity.js';
@@ -520,8 +520,8 @@ function recordReceived(cycle: Cycle, items: readonly Received[]): Map<string, n
 function failure(cycle: Cycle, uid: string, ref: number | null, meta: MessageMeta, thrown: unknown, durationMs: number): InHand {
   const error = describeError(thrown);
   const event = { ...baseEvent(cycle, uid, ref, meta), status: 'failed' as const, error, code: messageErrorCode(thrown), durationMs };
-  // A temporary failure leaves the row `received`: the next run hands the message over again, no attempt counted.
-  if (ref === null || thrown instanceof HandlerTempFailError) return { event, ref, disposition: undefined, quarantine: false };
+  // A temporary failure leaves the row `received`: the next run hands the message over again, uncounted.
+  if (ref === null || thrown instanceof TemporaryHandlerError) return { event, ref, disposition: undefined, quarantine: false };
   const { account } = cycle;
   const state = cycle.deps.store.recordFailed(ref, error, account.maxAttempts);
   if (state !== 'quarantined') return { event, ref, disposition: undefined, quarantine: false };

@@ -136,16 +136,16 @@ function debugStack(error: InternalError, debug: ((line: string) => void) | unde
 
 /** One load per module file, all before any network traffic. */
 export async function loadHandlers(accounts: readonly AccountConfig[]): Promise<Map<string, LoadedHandler>> {
-  const missing = accounts.filter((account) => account.script === undefined && account.command === undefined);
+  const missing = accounts.filter((account) => account.script === undefined && account.webhook === undefined && account.command === undefined);
   if (missing.length > 0) {
     throw new ConfigError(
       missing.map(
-        (account) => `${account.name}: no handler script. Set script: (or command:) for the account or at top level, or pass -s FILE.`,
+        (account) => `${account.name}: no handler. Set script: (or command: or webhook:) for the account or at top level, or pass -s FILE.`,
       ),
     );
   }
   const handlers = new Map<string, LoadedHandler>();
-  for (const account of accounts) handlers.set(account.name, await loadAccountHandler(account));
+  for (const account of accounts) handlers.set(account.name, (await loadAccountHandler(account))!);
   return handlers;
 }
 

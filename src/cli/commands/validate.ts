@@ -43,6 +43,7 @@ function printableAccount(account: AccountConfig): Record<string, unknown> {
   for (const [key, value] of Object.entries(account)) {
     if (key === 'password') shown.password = value === undefined ? undefined : '***';
     else if (key === 'passwordSpec') shown.passwordSource = account.passwordSpec?.source;
+    else if (key === 'webhook' && account.webhook?.secret !== undefined) shown.webhook = { ...account.webhook, secret: '***' };
     else shown[key] = value;
   }
   return shown;

@@ -119,7 +119,7 @@ export class HandlerTimeoutError extends HandlerError {
 
 /**
  * The handler could not be reached or asked to be tried later (a webhook's 5xx, 429, timeout
- * or refused connection): the message fails this run, but the attempt does not count towards
+ * or refused connection, a command's exit 75, EX_TEMPFAIL): the message fails this run, but the attempt does not count towards
  * `maxAttempts`, so an outage of the receiving side never quarantines mail.
  */
 export class TemporaryHandlerError extends HandlerError {

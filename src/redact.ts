@@ -29,6 +29,11 @@ export function registerSecret(value: string | undefined): void {
   }
 }
 
+/** Whether `value` is exactly a registered secret (a resolved password): kept out of a command handler's environment. */
+export function isSecret(value: string): boolean {
+  return registered.has(value);
+}
+
 /**
  * `text` with every secret replaced by `***`: the registered ones, or `secrets` when given
  * (an adapter masks its own account's password). Longest first; secrets shorter than

@@ -99,6 +99,7 @@ describe('defaults', () => {
       fetchTimeout: 120_000,
       handlerTimeout: 300_000,
       script: undefined,
+      command: undefined,
       webhook: undefined,
       reprocess: false,
       maxAttempts: 5,
@@ -199,6 +200,35 @@ describe('defaults', () => {
       ['/etc/mailpoll/own.mjs', '/etc/mailpoll/defaults.mjs'],
     );
     assert.equal(one({ ...MAILDIR }, { script: 'top.mjs' }).script, '/etc/mailpoll/top.mjs');
+  });
+
+  it('command: one setting with script; a program path resolves against the config folder, a bare name and the string form do not', () => {
+    const { config } = validate({
+      script: 'top.mjs',
+      defaults: { command: ['./handle.py', '--queue', 'q'] },
+      accounts: [
+        { ...MAILDIR, name: 'a' },
+        { ...MAILDIR, name: 'b', script: 'own.mjs' },
+        { ...MAILDIR, name: 'c', command: 'cat > /dev/null' },
+        { ...MAILDIR, name: 'd', command: ['python3', 'x.py'] },
+      ],
+    });
+    assert.deepEqual(
+      config!.accounts.map((account) => [account.script, account.command]),
+      [
+        [undefined, { argv: ['/etc/mailpoll/handle.py', '--queue', 'q'], shell: false, cwd: '/etc/mailpoll' }],
+        ['/etc/mailpoll/own.mjs', undefined],
+        [undefined, { argv: ['/bin/sh', '-c', 'cat > /dev/null'], shell: true, cwd: '/etc/mailpoll' }],
+        [undefined, { argv: ['python3', 'x.py'], shell: false, cwd: '/etc/mailpoll' }],
+      ],
+    );
+    assert.deepEqual(validate({ defaults: { command: [] }, accounts: [{ ...MAILDIR, name: 'a' }] }).problems, [
+      'mailpoll.yaml: defaults.command: expected a non-empty list: the program and its arguments, got []',
+    ]);
+    assert.deepEqual(validate({ defaults: { script: 'a.mjs', command: 'cat' }, accounts: [{ ...MAILDIR, name: 'a', script: 'b.mjs', command: ['cat'] }] }).problems, [
+      'mailpoll.yaml: defaults.command: conflicts with script; set one handler kind (script, command, webhook)',
+      'mailpoll.yaml: accounts[0].command: conflicts with script; set one handler kind (script, command, webhook)',
+    ]);
   });
 });
 

@@ -38,6 +38,7 @@ export const ACCOUNT_DEFAULTS = Object.freeze({
   fetchTimeout: 2 * MINUTE,
   handlerTimeout: 5 * MINUTE,
   script: undefined,
+  command: undefined,
   webhook: undefined,
   reprocess: false,
   maxAttempts: 5,

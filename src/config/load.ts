@@ -15,7 +15,7 @@ import { checkRules, mergeDefaults, type MergedAccount, type RulesInput } from '
 import { PASSWORD_KEYS, SECRET_KEYS, accountSchema, configSchema, defaultsSchema, formatIssue, formatPath, type ParsedConfig } from './schema.js';
 import { resolvePassword, secretProblem, type PasswordSpec } from './secrets.js';
 import { selectAccounts } from './select.js';
-import type { AccountConfig, Config, WebhookConfig } from './types.js';
+import type { AccountConfig, CommandSpec, Config, WebhookConfig } from './types.js';
 
 export interface LoadConfigOptions {
   /** Explicit config file (-c). */
@@ -233,7 +233,7 @@ function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resol
   const topScript = parsed.script === undefined ? undefined : resolvePath(parsed.script);
   const accounts = parsed.accounts.map((account, index) => {
     const merged = mergeDefaults(account, parsed.defaults);
-    return buildAccount(merged, topScript, resolvePath, passwordSpecOf(merged, index, context, resolvePath));
+    return buildAccount(merged, topScript, resolvePath, passwordSpecOf(merged, index, context, resolvePath), context.dir);
   });
   return {
     file: context.file,
@@ -262,12 +262,22 @@ function passwordSpecOf(merged: MergedAccount, index: number, context: ValidateC
   };
 }
 
+/** `command:` resolved: a program named by a path (`./handle.py`, `~/bin/x`) made absolute; a bare name is looked up in PATH. */
+function commandSpecOf(command: string | string[] | undefined, resolvePath: (value: string) => string, dir: string): CommandSpec | undefined {
+  if (command === undefined) return undefined;
+  if (typeof command === 'string') return { argv: ['/bin/sh', '-c', command], shell: true, cwd: dir };
+  const [program, ...args] = command as [string, ...string[]];
+  const named = program.includes('/') || program === '~';
+  return { argv: [named ? resolvePath(program) : program, ...args], shell: false, cwd: dir };
+}
+
 /** One resolved account. The rules have passed, so the protocol's required keys are set. */
 function buildAccount(
   merged: MergedAccount,
   topScript: string | undefined,
   resolvePath: (value: string) => string,
   passwordSpec: PasswordSpec | undefined,
+  dir: string,
 ): AccountConfig {
   const protocol = merged.protocol!;
   const defaults = accountDefaults(protocol);
@@ -297,8 +307,9 @@ function buildAccount(
     connectTimeout: merged.connectTimeout ?? defaults.connectTimeout,
     fetchTimeout: merged.fetchTimeout ?? defaults.fetchTimeout,
     handlerTimeout: merged.handlerTimeout ?? defaults.handlerTimeout,
-    // An account with a webhook names its handler: the top-level script is for accounts that name none.
-    script: optionalPath(merged.script) ?? (merged.webhook === undefined ? topScript : undefined),
+    // An account with a command or a webhook names its handler: the top-level script is for accounts that name none.
+    script: optionalPath(merged.script) ?? (merged.webhook === undefined && merged.command === undefined ? topScript : undefined),
+    command: commandSpecOf(merged.command, resolvePath, dir),
     webhook: buildWebhook(merged.webhook, optionalPath),
     reprocess: merged.reprocess ?? defaults.reprocess,
     maxAttempts: merged.maxAttempts ?? defaults.maxAttempts,
@@ -486,6 +497,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     const script = expandPath(options.script, cwd, env.HOME || homedir());
     for (const account of config.accounts) {
       account.script = script;
+      account.command = undefined;
       account.webhook = undefined;
     }
   }

@@ -140,9 +140,14 @@ export const ACCOUNT_KEY_DOCS = {
     description: 'The handler module for this account (relative to the config file, `~/` allowed). Falls back to `defaults.script`, then the top-level `script`; `-s FILE` overrides all of them.',
     protocols: ALL,
   },
+  command: {
+    description:
+      'A program run per message instead of a `script`: a list (`["./handle.py", "--queue", "support"]`) run without a shell, or a string run by `/bin/sh -c`, in the config file\'s folder (a relative program path resolves against it). It reads the message source on stdin and prints its decision (README, "Command handlers"). An account names one handler kind: `script`, `command` or `webhook`.',
+    protocols: ALL,
+  },
   webhook: {
     description:
-      'A handler that is an HTTP endpoint instead of a module: `{url, method, headers, body, timeout, secret, ca}` (README, "Webhook handlers"). An account names one handler kind: `script` or `webhook`.',
+      'A handler that is an HTTP endpoint instead of a module: `{url, method, headers, body, timeout, secret, ca}` (README, "Webhook handlers"). An account names one handler kind: `script`, `command` or `webhook`.',
     protocols: ALL,
   },
   reprocess: {
@@ -244,7 +249,7 @@ export const PASSWORD_KEYS = ['password', 'passwordEnv', 'passwordFile', 'passwo
 export type PasswordKey = (typeof PASSWORD_KEYS)[number];
 
 /** The kinds of handler an account may name; at most one per account (or per `defaults`). */
-export const HANDLER_KEYS = ['script', 'webhook'] as const;
+export const HANDLER_KEYS = ['script', 'command', 'webhook'] as const;
 export type HandlerKey = (typeof HANDLER_KEYS)[number];
 
 /** The keys of an account's `webhook` object. */
@@ -388,6 +393,7 @@ const accountFields = {
   fetchTimeout: duration().optional().describe(doc('fetchTimeout')),
   handlerTimeout: duration().optional().describe(doc('handlerTimeout')),
   script: text().optional().describe(doc('script')),
+  command: z.union([text(), z.array(text()).min(1, 'expected a non-empty list: the program and its arguments')]).optional().describe(doc('command')),
   webhook: webhook().optional().describe(doc('webhook')),
   reprocess: flag().optional().describe(doc('reprocess')),
   maxAttempts: integer(1, 1000, 'expected an integer 1-1000').optional().describe(doc('maxAttempts')),

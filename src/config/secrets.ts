@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import { formatDuration, parseDuration } from '../duration.js';
 import { registerSecret } from '../redact.js';
+import { stopGroup, trackGroup, untrackGroup } from '../process-group.js';
 
 export type PasswordSource = 'password' | 'passwordEnv' | 'passwordFile' | 'passwordCommand';
 
@@ -143,46 +144,6 @@ function truncate(text: string, length = 200): string {
 /** How long a stopped command's process group gets between SIGTERM and SIGKILL. */
 const KILL_GRACE = 1000;
 
-/** Process groups of password commands still running or being stopped; killed if mailpoll exits first. */
-const liveGroups = new Set<number>();
-let exitHookInstalled = false;
-
-function trackGroup(pgid: number): void {
-  liveGroups.add(pgid);
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // A command mailpoll leaves behind (exit on a second signal, a config error elsewhere)
-  // would run on under init: end what is left of every group still tracked.
-  process.once('exit', () => {
-    for (const group of liveGroups) signalGroup(group, 'SIGKILL');
-  });
-}
-
-/** Send `signal` to every process of group `pgid`; false when none is left. */
-function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * End the command's whole process group, its background children included: SIGTERM, then
- * SIGKILL to whatever is left after KILL_GRACE. Resolves when the group is gone or killed.
- */
-async function stopGroup(pgid: number): Promise<void> {
-  if (!signalGroup(pgid, 'SIGTERM')) return void liveGroups.delete(pgid);
-  const deadline = Date.now() + KILL_GRACE;
-  while (Date.now() < deadline) {
-    await new Promise((wake) => setTimeout(wake, 20));
-    if (!signalGroup(pgid, 0)) return void liveGroups.delete(pgid);
-  }
-  signalGroup(pgid, 'SIGKILL');
-  liveGroups.delete(pgid);
-}
-
 /**
  * Run `command` with `/bin/sh -c` and take the first line of its stdout. stdin is closed so
  * a command waiting for input fails instead of hanging; stdout never appears in a problem.
@@ -209,10 +170,10 @@ function runPasswordCommand(command: string, options: ResolvePasswordOptions): P
       // A command that worked may leave a helper behind on purpose (an agent); a failed
       // or stopped one leaves nothing.
       if (result.password !== undefined) {
-        liveGroups.delete(pgid);
+        untrackGroup(pgid);
         return resolvePromise(result);
       }
-      void stopGroup(pgid).then(() => resolvePromise(result));
+      void stopGroup(pgid, KILL_GRACE).then(() => resolvePromise(result));
     };
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       if (stdout.length < MAX_OUTPUT) stdout += chunk;
@@ -232,7 +193,7 @@ function runPasswordCommand(command: string, options: ResolvePasswordOptions): P
     child.on('exit', (code) => {
       // A failed command's background children may hold its pipes open: end them, so that
       // 'close' comes now rather than at the timeout.
-      if (code !== 0 && pgid !== undefined) void stopGroup(pgid);
+      if (code !== 0 && pgid !== undefined) void stopGroup(pgid, KILL_GRACE);
     });
     child.on('close', (code, signal) => {
       if (timedOut) return;

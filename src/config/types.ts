@@ -59,8 +59,10 @@ export interface AccountConfig {
   fetchTimeout: number;
   /** Milliseconds a handler may run for one message. Default 5 min. */
   handlerTimeout: number;
-  /** Absolute path of the handler module. Falls back to the top-level `script`. */
+  /** Absolute path of the handler module. Falls back to the top-level `script`. Undefined when `command` is set. */
   script: string | undefined;
+  /** The command run per message instead of a module (`command:`); undefined when `script` is set. */
+  command: CommandSpec | undefined;
   /** The account's webhook handler, instead of `script`. */
   webhook: WebhookConfig | undefined;
   /** Hand messages the ledger has as done to the handler again. Default `false`. */
@@ -86,6 +88,18 @@ export interface AccountConfig {
   idleHealthCheck: number;
   /** Watch mode: reconnect waits double from `initialMs` up to `maxMs`. Default 1 s / 60 min. */
   backoff: { initialMs: number; maxMs: number };
+}
+
+/**
+ * A command handler: `argv` run without a shell (its first element made absolute when it
+ * names a path), or `['/bin/sh', '-c', line]` for the string form; run in the config file's folder.
+ */
+export interface CommandSpec {
+  argv: string[];
+  /** True for the string form (run by `/bin/sh -c`). */
+  shell: boolean;
+  /** Working folder: the config file's. */
+  cwd: string;
 }
 
 /** A handler that is an HTTP endpoint (README, "Webhook handlers"). */

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AccountConfig } from '../config/types.js';
 import { HandlerLoadError } from '../errors.js';
+import { loadCommandHandler } from './command.js';
 import type { Handler, LoadedHandler } from './types.js';
 import { createWebhookHandler } from './webhook.js';
 
@@ -20,10 +21,11 @@ const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
 const cache = new Map<string, Promise<LoadedHandler>>();
 
 /**
- * The account's handler, whichever kind it names: its webhook, else its module. Undefined
- * when it names none (the caller says what to set).
+ * The account's handler, whichever kind it names: its webhook, its command, else its module.
+ * Undefined when it names none (the caller says what to set).
  */
-export async function loadAccountHandler(account: Pick<AccountConfig, 'script' | 'webhook' | 'handlerTimeout'>): Promise<LoadedHandler | undefined> {
+export async function loadAccountHandler(account: Pick<AccountConfig, 'script' | 'command' | 'webhook' | 'handlerTimeout'>): Promise<LoadedHandler | undefined> {
+  if (account.command !== undefined) return loadCommandHandler(account.command, account);
   if (account.webhook !== undefined) return createWebhookHandler(account.webhook, account.handlerTimeout);
   return account.script === undefined ? undefined : loadHandler(account.script);
 }

@@ -53,19 +53,24 @@ export async function runHandler(
       throw new HandlerTimeoutError(`handler timed out after ${formatDuration(timeoutMs)}`, { account: context.account });
     }
     if (signal?.aborted && error === signal.reason) throw error;
-    // A built-in handler (a webhook) says itself how it failed: temporary or counted.
-    if (error instanceof HandlerError) throw error;
+    // A command handler says itself how it failed (a temporary failure, an unreadable line).
+    if (error instanceof HandlerError) throw withAccount(error, context.account);
     throw new HandlerThrewError(`handler failed: ${describeThrown(error)}`, { account: context.account, cause: error });
   }
 
   try {
     return normaliseResult(result, account);
   } catch (error) {
-    if (error instanceof InvalidResultError && error.account === undefined) {
-      throw new InvalidResultError(error.message, { account: context.account });
-    }
+    if (error instanceof InvalidResultError) throw withAccount(error, context.account);
     throw error;
   }
+}
+
+/** The same error, naming the account when it does not yet. */
+function withAccount(error: HandlerError, account: string): HandlerError {
+  if (error.account !== undefined) return error;
+  const Kind = error.constructor as new (message: string, options: { account: string; cause?: unknown }) => HandlerError;
+  return new Kind(error.message, { account, cause: error.cause });
 }
 
 /**

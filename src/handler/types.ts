@@ -12,6 +12,8 @@ export interface MailMessage extends ParsedMail {
   uid: string;
   /** Account name. */
   account: string;
+  /** The message's ledger ref (`mailpoll show <ref>`); undefined under `--dry-run`. */
+  ref?: number | undefined;
   /** Folder the message was read from (as configured, `/`-separated). */
   folder: string;
   /** Flags at fetch time (`\Seen`, ...). */

@@ -439,6 +439,7 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
     const started = cycle.now();
     try {
       const mailMessage = await messageFor(cycle, item);
+      if (ref !== null) mailMessage.ref = ref;
       const outcome = await runHandler(handler.fn, mailMessage, cycle.context, account, { timeoutMs: account.handlerTimeout });
       const decision = planDecision(outcome, mailbox.capabilities, account, (folder) => mailbox.isPolledFolder?.(folder) ?? false);
       // Committed before the next handler runs: a crash repeats at most this one handler.

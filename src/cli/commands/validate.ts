@@ -2,6 +2,7 @@ import { loadConfig } from '../../config/load.js';
 import { selectAccounts } from '../../config/select.js';
 import type { AccountConfig, Config } from '../../config/types.js';
 import { ExitCode } from '../../errors.js';
+import { checkCommand } from '../../handler/command.js';
 import { loadHandler } from '../../handler/load.js';
 import { SECRET_PLACEHOLDER } from '../../redact.js';
 import { createOutput } from '../output.js';
@@ -23,6 +24,9 @@ export async function validateCommand(options: ValidateCommandOptions): Promise<
   const accounts = selectAccounts(config, options.account);
   for (const script of new Set(accounts.map((account) => account.script))) {
     if (script !== undefined) await loadHandler(script);
+  }
+  for (const account of accounts) {
+    if (account.command !== undefined) await checkCommand(account.command);
   }
   // One line at a time: `out` escapes line breaks (JSON.stringify leaves none inside strings).
   for (const line of JSON.stringify(printable(config), null, 2).split('\n')) output.out(line);

@@ -12,7 +12,7 @@ import type { AccountConfig } from '../../config/types.js';
 import { formatDuration } from '../../duration.js';
 import { AuthError, ConfigError, ConnectionError, MailboxError, MailpollError, TimeoutError, TlsError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { ConnectionGuard, NO_GREETING_HINT, readCa, sentence, silentPortProbe, type SilentPortProbe } from '../connection-utils.js';
+import { ConnectionGuard, NO_GREETING_HINT, oneLine, readCa, sentence, silentPortProbe, type SilentPortProbe } from '../connection-utils.js';
 import { implicitTlsPortError } from '../net-errors.js';
 import type { Candidate, Disposition, DispositionResult, FetchedMessage, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus } from '../types.js';
 import { Pop3Connection, Pop3ProtocolError, type Pop3Reply } from './connection.js';
@@ -477,7 +477,8 @@ class Pop3Mailbox implements Mailbox {
     return this.#guard.within(work, ms, message, end, () => this.#session !== undefined);
   }
 
+  /** One line for the verbose log; `guard.log` masks it, so it is not masked here first. */
   #log(line: string): void {
-    this.#guard.log(cleanLine(this.#guard, line));
+    this.#guard.log(oneLine(line));
   }
 }

@@ -98,6 +98,7 @@ describe('defaults', () => {
       connectTimeout: 30_000,
       fetchTimeout: 120_000,
       handlerTimeout: 300_000,
+      handlerConcurrency: 1,
       script: undefined,
       command: undefined,
       webhook: undefined,
@@ -136,6 +137,12 @@ describe('defaults', () => {
     assert.equal(one(POP3).onlyUnseen, false);
     assert.equal(one(IMAP).after, 'markSeen');
     assert.equal(one(MAILDIR).after, 'markSeen');
+  });
+
+  it('handlerConcurrency: 1 unless set, per account or in defaults', () => {
+    assert.equal(one(IMAP).handlerConcurrency, 1);
+    assert.equal(one({ ...IMAP, handlerConcurrency: 4 }).handlerConcurrency, 4);
+    assert.equal(one(IMAP, { defaults: { handlerConcurrency: 3 } }).handlerConcurrency, 3);
   });
 
   it('parses durations: 500ms, 1h, a number of seconds, a string of seconds', () => {
@@ -254,6 +261,7 @@ describe('schema messages', () => {
     ['unknown top-level key', { accounts: [MAILDIR], colour: 'x' }, ['mailpoll.yaml: colour: unknown key (allowed: accounts, defaults, script, store, retentionDays, ledgerDays, concurrency, maxConnections, expiresAfter)']],
     ['account key at the top level', { accounts: [MAILDIR], folder: 'x' }, ['mailpoll.yaml: folder: unknown key (account keys go in an entry of accounts, or in defaults)']],
     ['name in defaults', { accounts: [MAILDIR], defaults: { name: 'x' } }, ['mailpoll.yaml: defaults.name: not allowed in defaults: every account needs its own name']],
+    ['handlerConcurrency below 1', { accounts: [{ ...MAILDIR, handlerConcurrency: 0 }] }, ['mailpoll.yaml: accounts[0].handlerConcurrency: expected an integer 1-256, got 0']],
     ['missing accounts', {}, ['mailpoll.yaml: accounts: is required']],
     ['empty accounts', { accounts: [] }, ['mailpoll.yaml: accounts: expected at least one account, got []']],
     ['accounts not a list', { accounts: { work: IMAP } }, ['mailpoll.yaml: accounts: expected a list, got {"work":{"name":"work","protocol":"imap…']],

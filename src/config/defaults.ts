@@ -37,6 +37,7 @@ export const ACCOUNT_DEFAULTS = Object.freeze({
   connectTimeout: 30 * SECOND,
   fetchTimeout: 2 * MINUTE,
   handlerTimeout: 5 * MINUTE,
+  handlerConcurrency: 1,
   script: undefined,
   command: undefined,
   webhook: undefined,

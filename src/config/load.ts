@@ -307,6 +307,7 @@ function buildAccount(
     connectTimeout: merged.connectTimeout ?? defaults.connectTimeout,
     fetchTimeout: merged.fetchTimeout ?? defaults.fetchTimeout,
     handlerTimeout: merged.handlerTimeout ?? defaults.handlerTimeout,
+    handlerConcurrency: merged.handlerConcurrency ?? defaults.handlerConcurrency,
     // An account with a command or a webhook names its handler: the top-level script is for accounts that name none.
     script: optionalPath(merged.script) ?? (merged.webhook === undefined && merged.command === undefined ? topScript : undefined),
     command: commandSpecOf(merged.command, resolvePath, dir),

@@ -136,6 +136,11 @@ export const ACCOUNT_KEY_DOCS = {
     default: formatDuration(ACCOUNT_DEFAULTS.handlerTimeout),
     protocols: ALL,
   },
+  handlerConcurrency: {
+    description: 'How many messages of this account may be in their handlers at once (a positive integer). Handlers still see messages in mailbox order, each decision is recorded before its server action, and the report keeps mailbox order.',
+    default: String(ACCOUNT_DEFAULTS.handlerConcurrency),
+    protocols: ALL,
+  },
   script: {
     description: 'The handler module for this account (relative to the config file, `~/` allowed). Falls back to `defaults.script`, then the top-level `script`; `-s FILE` overrides all of them.',
     protocols: ALL,
@@ -392,6 +397,7 @@ const accountFields = {
   connectTimeout: duration().optional().describe(doc('connectTimeout')),
   fetchTimeout: duration().optional().describe(doc('fetchTimeout')),
   handlerTimeout: duration().optional().describe(doc('handlerTimeout')),
+  handlerConcurrency: integer(1, 256, 'expected an integer 1-256').optional().describe(doc('handlerConcurrency')),
   script: text().optional().describe(doc('script')),
   command: z.union([text(), z.array(text()).min(1, 'expected a non-empty list: the program and its arguments')]).optional().describe(doc('command')),
   webhook: webhook().optional().describe(doc('webhook')),

@@ -59,6 +59,8 @@ export interface AccountConfig {
   fetchTimeout: number;
   /** Milliseconds a handler may run for one message. Default 5 min. */
   handlerTimeout: number;
+  /** Messages of this account that may be in their handlers at once. Default 1. */
+  handlerConcurrency: number;
   /** Absolute path of the handler module. Falls back to the top-level `script`. Undefined when `command` is set. */
   script: string | undefined;
   /** The command run per message instead of a module (`command:`); undefined when `script` is set. */

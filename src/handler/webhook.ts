@@ -73,6 +73,7 @@ function bodyOf(webhook: WebhookConfig, message: MailMessage, context: HandlerCo
     account: message.account,
     folder: message.folder,
     uid: message.uid,
+    ref: message.ref ?? null,
     messageId: message.messageId ?? null,
     from: message.from?.text ?? null,
     subject: message.subject ?? null,

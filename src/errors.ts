@@ -70,6 +70,13 @@ export class UsageError extends MailpollError {
 export class HandlerLoadError extends MailpollError {
   override readonly code = 'E_HANDLER_LOAD';
   override readonly exitCode = ExitCode.usage;
+  /** Lines shown under the message: the offending source line and a caret under its column. */
+  readonly detail: string[];
+
+  constructor(message: string, options: MailpollErrorOptions & { detail?: string[] | undefined } = {}) {
+    super(message, options);
+    this.detail = options.detail ?? [];
+  }
 }
 
 /** The server refused the login. */

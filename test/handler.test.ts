@@ -193,8 +193,8 @@ describe('loadHandler', () => {
       /^handler \/.*\/named-only\.mjs: no default export function \(export default async \(mailMessage, context\) => \.\.\.\)$/,
     ],
     ['a default export that is not a function', () => fixture('default-not-function.mjs'), /: no default export function/],
-    ['a syntax error (.mjs)', () => fixture('syntax-error.mjs'), /^handler \/.*\/syntax-error\.mjs: SyntaxError: \S/],
-    ['a syntax error (.ts)', () => path.join(cjsDir, 'broken.ts'), /^handler \/.*\/broken\.ts: 1:\d+: ERROR: Unexpected "\)"$/],
+    ['a syntax error (.mjs)', () => fixture('syntax-error.mjs'), /^handler \/.*\/syntax-error\.mjs:1:\d+: SyntaxError: \S/],
+    ['a syntax error (.ts)', () => path.join(cjsDir, 'broken.ts'), /^handler \/.*\/broken\.ts:1:39: SyntaxError: Unexpected "\)"$/],
     [
       'a missing import',
       () => fixture('missing-import.mjs'),
@@ -213,6 +213,20 @@ describe('loadHandler', () => {
       });
     });
   }
+
+  it('shows the offending line of a syntax error with a caret under its column', async () => {
+    for (const [file, line] of [
+      [fixture('syntax-error.mjs'), 'export default async function (mailMessage {'],
+      [path.join(cjsDir, 'broken.ts'), 'export default function (mailMessage: ) {'],
+    ] as const) {
+      await assert.rejects(loadHandler(file), (error: unknown) => {
+        assert.ok(error instanceof HandlerLoadError);
+        const column = Number(/:1:(\d+): SyntaxError/.exec(error.message)?.[1]);
+        assert.deepEqual(error.detail, [`  1 | ${line}`, `    | ${' '.repeat(column - 1)}^`]);
+        return true;
+      });
+    }
+  });
 
   it('tries again after a failed load (the file may have appeared)', async () => {
     const file = path.join(cjsDir, 'late.mjs');

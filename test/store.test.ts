@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { Decision } from '../src/decision/types.js';
 import { StoreError } from '../src/errors.js';
+import { registerSecret } from '../src/redact.js';
 import { fingerprint } from '../src/store/fingerprint.js';
 import { type OpenStoreOptions, openStore } from '../src/store/open.js';
 import { defaultStorePath } from '../src/store/path.js';
@@ -406,6 +407,34 @@ describe('ledger', () => {
     assert.equal(store.release(ref('1')), false, 'a handled message is not released');
     assert.equal(store.get(ref('1'))?.state, 'handled');
     assert.equal(store.get(ref('1'))?.lastError, null, 'handled clears the error');
+  });
+
+  it('keeps a failure\'s detail (masked, capped) until the message is handled', () => {
+    const { store, ref } = withReceived(['1']);
+    registerSecret('detail-secret-value-1234');
+    const stack = 'Error: boom\n    at handle (file:///srv/handler.mjs:4:11) token=detail-secret-value-1234';
+    store.recordFailed(ref('1'), 'handler failed: boom', 5, stack);
+    assert.equal(store.get(ref('1'))?.lastErrorDetail, 'Error: boom\n    at handle (file:///srv/handler.mjs:4:11) token=***');
+    store.recordFailed(ref('1'), 'handler failed: huge', 5, `x${'y'.repeat(100_000)}`);
+    assert.match(store.get(ref('1'))?.lastErrorDetail ?? '', /bytes cut/);
+    store.recordFailed(ref('1'), 'handler timed out after 1s', 5);
+    assert.equal(store.get(ref('1'))?.lastErrorDetail, null, 'a failure without detail does not keep an older one');
+    store.recordFailed(ref('1'), 'handler failed: boom', 5, stack);
+    store.recordHandled(ref('1'), decide('keep'));
+    assert.equal(store.get(ref('1'))?.lastErrorDetail, null);
+  });
+
+  it('a temporary failure is kept without counting: the row stays received, attempts unchanged', () => {
+    const { store, ref } = withReceived(['1']);
+    store.recordFailed(ref('1'), 'handler failed: boom', 5);
+    const run2 = store.beginRun({ pid: 2, command: 'run', dryRun: false });
+    store.recordReceived(run2, [message('1')], { archive: true });
+    store.recordTemporaryFailure(ref('1'), 'webhook answered 503 Service Unavailable; tried again on the next run');
+    const record = store.get(ref('1'));
+    assert.equal(record?.state, 'received');
+    assert.equal(record?.attempts, 1);
+    assert.equal(record?.lastError, 'webhook answered 503 Service Unavailable; tried again on the next run');
+    assertStoreError(() => store.recordTemporaryFailure(424_242, 'x'), 'no message with ref 424242');
   });
 
   it('maxAttempts 1 quarantines at the first failure', () => {

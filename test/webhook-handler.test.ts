@@ -110,6 +110,7 @@ describe('webhook handler', () => {
         account: 'hooked',
         folder: 'INBOX',
         uid: 'string',
+        ref: events[0]?.ref,
         messageId: '<hook@test>',
         from: '"Ann" <a@example.com>',
         subject: 'hook',
@@ -130,7 +131,8 @@ describe('webhook handler', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(events.map((e) => [e.status, e.action]), [['dry-run', 'delete']]);
     assert.equal(server.received[0]?.headers['x-mailpoll-dry-run'], '1');
-    assert.equal((JSON.parse(server.received[0]!.body.toString('utf8')) as { dryRun: boolean }).dryRun, true);
+    const document = JSON.parse(server.received[0]!.body.toString('utf8')) as { dryRun: boolean; ref: unknown };
+    assert.deepEqual([document.dryRun, document.ref], [true, null]);
     assert.deepEqual(stored.map((m) => [m.folder, m.flags]), [['', '']]);
   });
 
@@ -157,13 +159,24 @@ describe('webhook handler', () => {
   test('5xx and refused connections: failures that do not count, the message untouched', async () => {
     const server = await startServer(answer(503, 'down for maintenance'));
     const path = await maildir();
+    const dir = await makeTempDir('webhook-temporary');
+    let ref: unknown;
     for (let attempt = 0; attempt < 2; attempt += 1) {
-      const { result, events } = await run({ url: server.url }, { account: { maxAttempts: 1 }, path });
+      // retryDelay 1h: a counted failure would hold the message back on the second run.
+      const { result, events } = await run({ url: server.url }, { account: { maxAttempts: 1, retryDelay: '1h' }, path, dir });
       assert.equal(result.code, 1, result.stderr);
       assert.deepEqual(events.map((e) => [e.status, e.code]), [['failed', 'E_HANDLER_TEMPORARY']]);
       assert.match(String(events[0]?.error), /webhook answered 503 Service Unavailable: down for maintenance; tried again on the next run/);
+      ref = events[0]?.ref;
     }
     assert.equal(server.received.length, 2, 'the message is handed over on every run, never quarantined');
+    // Recorded for show and history, not counted.
+    const show = await runCli(['show', String(ref), '--json'], { cwd: dir });
+    const record = JSON.parse(show.stdout) as Record<string, unknown>;
+    assert.deepEqual([record.state, record.attempts], ['received', 0]);
+    assert.match(String(record.lastError), /webhook answered 503 Service Unavailable/);
+    const history = await runCli(['history', '--status', 'received'], { cwd: dir });
+    assert.match(history.stdout, new RegExp(`ref:${String(ref)} .* received .*\\(webhook answered 503`));
 
     // A port nobody listens on: the server above, closed.
     const closed = await startServer(answer(204));

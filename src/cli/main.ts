@@ -3,7 +3,7 @@
  * The only place that calls process.exit.
  */
 import { readFileSync } from 'node:fs';
-import { capErrorText, ConfigError, ExitCode, MailpollError } from '../errors.js';
+import { capErrorText, ConfigError, ExitCode, HandlerLoadError, MailpollError } from '../errors.js';
 import { allowForcedCollection } from '../poll/memory.js';
 import { redact } from '../redact.js';
 import { escapeControls } from '../report/sanitize.js';
@@ -40,6 +40,8 @@ function reportError(error: unknown, CommanderError: typeof import('commander').
     for (const problem of error.problems) writeErr(problem);
   } else if (error instanceof MailpollError) {
     writeErr(`mailpoll: ${verbose ? error.message : capErrorText(error.message)}`);
+    // The offending line of a handler's syntax error: one escaped line each.
+    if (error instanceof HandlerLoadError) for (const line of error.detail) writeErr(line);
   } else {
     const message = error instanceof Error ? error.message : String(error);
     writeErr(`mailpoll: internal error: ${verbose ? message : capErrorText(message)}${verbose ? '' : ' (run with --verbose for details)'}`);

@@ -132,6 +132,31 @@ export function createProgram(context: ProgramContext): Command {
     });
 
   program
+    .command('try')
+    .description('run one handler on one saved message as a dry run: the fields it saw, its decision, what that would do; no server, no ledger change')
+    .argument('<message>', 'an .eml file, - for stdin, or a ref whose raw copy is in the store\'s archive')
+    .option('-s, --script <file>', 'handler module (no config needed)')
+    .option('--command <line>', 'command handler, run by /bin/sh -c in the current folder (no config needed)')
+    .option('--webhook <url>', 'webhook handler (no config needed)')
+    .addOption(new Option('--webhook-body <kind>', 'with --webhook: what is sent').choices(['raw', 'json']))
+    .option('-a, --account <name>', "this account's handler, after, moveTo and handlerTimeout (a handler given above replaces its handler)")
+    .addOption(configOption())
+    .addOption(storeOption())
+    .option('--json', 'one JSON document on stdout')
+    .addOption(verboseOption())
+    .addHelpText('after', `
+Examples:
+  $ mailpoll try message.eml -s ./handler.mjs
+  $ mailpoll try - --command ./handle.py < message.eml
+  $ mailpoll try 42 -a support            the archived copy of ref 42, with support's handler
+
+Exit codes: 0 a valid decision, 1 the handler failed (its stack is shown), 2 usage, or a handler that cannot be loaded.`)
+    .action(async (message: string, options) => {
+      const { tryCommand } = await import('./commands/try.js');
+      context.setExitCode(await tryCommand(message, options));
+    });
+
+  program
     .command('history')
     .description('runs and per-message outcomes from the store, newest first')
     .addOption(configOption())

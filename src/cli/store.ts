@@ -2,6 +2,7 @@
  * Which store file a command uses, and opening it: `--store PATH` (relative to the current
  * folder), else `store:` of the config, else the default under $XDG_STATE_HOME.
  */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config } from '../config/types.js';
 import { ConfigNotFoundError, UsageError } from '../errors.js';
@@ -35,6 +36,14 @@ export async function openCliStore(location: StoreLocation): Promise<Store> {
   // better-sqlite3 is a native module: loaded only by commands that use the store.
   const { openStore } = await import('../store/open.js');
   return openStore(storePath(location), { now: storeClock() });
+}
+
+/** `mailpoll try REF`: an existing store, opened for reading only. */
+export async function openReadOnlyCliStore(location: StoreLocation): Promise<Store> {
+  const path = storePath(location);
+  if (!existsSync(path)) throw new UsageError(`no store at ${path}: a ref can only be looked up there (--store FILE, or store: in the config)`);
+  const { openStore } = await import('../store/open.js');
+  return openStore(path, { now: storeClock(), readOnly: true });
 }
 
 /** `--dry-run`: the store read as it is, nothing written, no file created (dry-run.ts). */

@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import type { AccountConfig } from '../config/types.js';
 import { HandlerLoadError } from '../errors.js';
 import { loadCommandHandler } from './command.js';
+import { describeLoadError, formatLoadError } from './load-error.js';
 import type { Handler, LoadedHandler } from './types.js';
 import { createWebhookHandler } from './webhook.js';
 
@@ -33,7 +34,8 @@ export async function loadAccountHandler(account: Pick<AccountConfig, 'script' |
 /**
  * Import the handler module at `file` (resolved against the current directory) and
  * return its default export with its `parse` level. Throws HandlerLoadError: `handler /abs/x.mjs: file not found`,
- * `...: no default export function (...)`, or the first line of a syntax or import error.
+ * `...: no default export function (...)`, or the first line of an import error; a syntax error
+ * as `handler /abs/x.mjs:3:12: SyntaxError: ...` with the offending line in `detail`.
  */
 export function loadHandler(file: string): Promise<LoadedHandler> {
   const absolute = path.resolve(file);
@@ -61,7 +63,8 @@ async function importHandler(file: string): Promise<LoadedHandler> {
       namespace = await import(url);
     }
   } catch (error) {
-    throw new HandlerLoadError(`handler ${file}: ${describeLoadError(error, file)}`, { cause: error });
+    const description = describeLoadError(error, file);
+    throw new HandlerLoadError(`handler ${formatLoadError(description, file)}`, { cause: error, detail: description.frame });
   }
 
   const handler = pickDefault(namespace);
@@ -94,20 +97,4 @@ function pickDefault(namespace: unknown): Handler | undefined {
 function propertyOf(value: unknown, key: string): unknown {
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return undefined;
   return (value as Record<string, unknown>)[key];
-}
-
-/**
- * One line for an import failure. Node's SyntaxError says only `Unexpected token ...`;
- * esbuild (tsx) says `Transform failed with 1 error:` and then `/abs/x.ts:1:28: ERROR: ...`
- * on the next line: that line, without the file name already in our message, is the useful one.
- */
-function describeLoadError(error: unknown, file: string): string {
-  if (!(error instanceof Error)) return String(error);
-  const lines = error.message.split('\n').filter((line) => line.trim() !== '');
-  const line = lines[0] ?? '';
-  if (/^Transform failed with \d+ errors?:$/.test(line) && lines[1] !== undefined) {
-    return lines[1].startsWith(`${file}:`) ? lines[1].slice(file.length + 1) : lines[1];
-  }
-  if (line === '') return error.name;
-  return error.name === 'Error' ? line : `${error.name}: ${line}`;
 }

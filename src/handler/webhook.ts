@@ -34,6 +34,7 @@ interface Answer {
  * whole exchange, waits for `Retry-After` included.
  */
 export function createWebhookHandler(webhook: WebhookConfig, handlerTimeoutMs: number): LoadedHandler {
+  if (!URL.canParse(webhook.url)) throw new HandlerLoadError(`webhook ${webhook.url}: not a URL (expected http://host/path or https://host/path)`);
   const agent = agentFor(webhook);
   return {
     parse: webhook.body === 'json' ? 'full' : 'headers',
@@ -73,6 +74,7 @@ function bodyOf(webhook: WebhookConfig, message: MailMessage, context: HandlerCo
     account: message.account,
     folder: message.folder,
     uid: message.uid,
+    ref: message.ref ?? null,
     messageId: message.messageId ?? null,
     from: message.from?.text ?? null,
     subject: message.subject ?? null,

@@ -29,7 +29,7 @@ import { applyDecisions, commitAtEnd, commitIfDue, createApplier, type Applier, 
 import { planDecision } from '../decision/plan.js';
 import type { Decision } from '../decision/types.js';
 import type { Protocol } from '../domain.js';
-import { asAccountError, describeError, MailpollError, MessageCode, messageErrorCode, StoreError, TemporaryHandlerError } from '../errors.js';
+import { asAccountError, describeError, MailpollError, MessageCode, messageErrorCode, StoreError } from '../errors.js';
 import { createHandlerContext, runHandler } from '../handler/run.js';
 import type { HandlerContext, LoadedHandler, MailMessage } from '../handler/types.js';
 import type { Logger } from '../logger.js';
@@ -42,6 +42,7 @@ import type { MessageKey, MessageMeta, MessageRecord, Store } from '../store/typ
 import { batchCandidates, type BatchLimits } from './batches.js';
 import { releaseGarbage } from './memory.js';
 import { metaOf, sentDateOf } from './message-meta.js';
+import { recordFailure } from './record-failure.js';
 import { nextAttemptAt } from './retry-delay.js';
 
 export interface CycleOptions {
@@ -521,10 +522,9 @@ function recordReceived(cycle: Cycle, items: readonly Received[]): Map<string, n
 function failure(cycle: Cycle, uid: string, ref: number | null, meta: MessageMeta, thrown: unknown, durationMs: number): InHand {
   const error = describeError(thrown);
   const event = { ...baseEvent(cycle, uid, ref, meta), status: 'failed' as const, error, code: messageErrorCode(thrown), durationMs };
-  // A temporary failure leaves the row `received`: the next run hands the message over again, uncounted.
-  if (ref === null || thrown instanceof TemporaryHandlerError) return { event, ref, disposition: undefined, quarantine: false };
   const { account } = cycle;
-  const state = cycle.deps.store.recordFailed(ref, error, account.maxAttempts);
+  // A temporary failure is kept, uncounted, and leaves the row `received`: the next run hands the message over again.
+  const state = recordFailure(cycle.deps, { ref, uid, account }, thrown, error);
   if (state !== 'quarantined') return { event, ref, disposition: undefined, quarantine: false };
   const quarantined = { ...event, status: 'quarantined' as const, error: `${error} (attempt ${account.maxAttempts} of ${account.maxAttempts}: quarantined; mailpoll retry ${ref} releases it)` };
   const folder = account.quarantineFolder;

@@ -95,6 +95,7 @@ class DryRunStore implements Store {
     const record = this.inner.get(ref);
     return record !== undefined && record.attempts + 1 >= maxAttempts ? 'quarantined' : 'failed';
   }
+  recordTemporaryFailure(_ref: number, _error: string, _detail?: string | undefined): void {}
   recordActionFailed(ref: number, _error: string, maxAttempts: number): 'handled' | 'quarantined' {
     const record = this.inner.get(ref);
     return record !== undefined && record.attempts + 1 >= maxAttempts ? 'quarantined' : 'handled';

@@ -7,6 +7,7 @@
  */
 import type { Decision } from '../decision/types.js';
 import { capErrorText, StoreError } from '../errors.js';
+import { redact } from '../redact.js';
 import { ARCHIVE_FILE_MIN_BYTES, type ArchiveFiles } from './archive-files.js';
 import { type StoreContext, unknownRefError } from './context.js';
 import {
@@ -39,6 +40,7 @@ export class Ledger {
   private readonly updateHandled;
   private readonly updateFailed;
   private readonly updateActionFailed;
+  private readonly updateTemporaryFailure;
   private readonly updateDone;
   private readonly updateKey;
   private readonly updateReleased;
@@ -49,6 +51,7 @@ export class Ledger {
   private readonly handledTx;
   private readonly failedTx;
   private readonly actionFailedTx;
+  private readonly temporaryFailureTx;
   private readonly doneTx;
   private readonly rekeyTx;
   private readonly releaseTx;
@@ -142,12 +145,12 @@ export class Ledger {
 
     this.updateHandled = db.prepare<[HandledParams]>(
       `UPDATE messages SET state = 'handled', action = @action, move_to = @moveTo, transition = @transition,
-         handled_at = @now, updated_at = @now, last_error = NULL
+         handled_at = @now, updated_at = @now, last_error = NULL, last_error_detail = NULL
        WHERE ref = @ref`,
     );
     this.updateFailed = db
-      .prepare<[{ ref: number; error: string; maxAttempts: number; now: number }], 'failed' | 'quarantined'>(
-        `UPDATE messages SET attempts = attempts + 1, last_error = @error, updated_at = @now,
+      .prepare<[{ ref: number; error: string; detail: string | null; maxAttempts: number; now: number }], 'failed' | 'quarantined'>(
+        `UPDATE messages SET attempts = attempts + 1, last_error = @error, last_error_detail = @detail, updated_at = @now,
            state = CASE WHEN attempts + 1 >= @maxAttempts THEN 'quarantined' ELSE 'failed' END
          WHERE ref = @ref
          RETURNING state`,
@@ -157,12 +160,16 @@ export class Ledger {
     // quarantined, and its Decision is no longer applied (pendingDecisions reads `handled` only).
     this.updateActionFailed = db
       .prepare<[{ ref: number; error: string; maxAttempts: number; now: number }], 'handled' | 'quarantined'>(
-        `UPDATE messages SET attempts = attempts + 1, last_error = @error, updated_at = @now,
+        `UPDATE messages SET attempts = attempts + 1, last_error = @error, last_error_detail = NULL, updated_at = @now,
            state = CASE WHEN attempts + 1 >= @maxAttempts THEN 'quarantined' ELSE state END
          WHERE ref = @ref
          RETURNING state`,
       )
       .pluck();
+    // State and attempts untouched: a row `received` stays so, and is handed over on the next run.
+    this.updateTemporaryFailure = db.prepare<[{ ref: number; error: string; detail: string | null; now: number }]>(
+      `UPDATE messages SET last_error = @error, last_error_detail = @detail, updated_at = @now WHERE ref = @ref`,
+    );
     this.selectQuarantinedCount = db
       .prepare<[string], number>("SELECT count(*) FROM messages WHERE identity = ? AND state = 'quarantined'")
       .pluck();
@@ -173,7 +180,7 @@ export class Ledger {
       )
       .pluck();
     this.updateDone = db.prepare<[{ ref: number; now: number }]>(
-      `UPDATE messages SET state = 'done', done_at = @now, updated_at = @now, last_error = NULL,
+      `UPDATE messages SET state = 'done', done_at = @now, updated_at = @now, last_error = NULL, last_error_detail = NULL,
          on_server = CASE WHEN action IN ('delete', 'move') THEN 0 ELSE 1 END
        WHERE ref = @ref`,
     );
@@ -229,8 +236,8 @@ export class Ledger {
       });
       if (result.changes === 0) throw unknownRefError(context, ref);
     });
-    this.failedTx = db.transaction((ref: number, error: string, maxAttempts: number) => {
-      const state = this.updateFailed.get({ ref, error, maxAttempts, now: context.now() });
+    this.failedTx = db.transaction((ref: number, error: string, detail: string | null, maxAttempts: number) => {
+      const state = this.updateFailed.get({ ref, error, detail, maxAttempts, now: context.now() });
       if (state === undefined) throw unknownRefError(context, ref);
       return state;
     });
@@ -238,6 +245,9 @@ export class Ledger {
       const state = this.updateActionFailed.get({ ref, error, maxAttempts, now: context.now() });
       if (state === undefined) throw unknownRefError(context, ref);
       return state;
+    });
+    this.temporaryFailureTx = db.transaction((ref: number, error: string, detail: string | null) => {
+      if (this.updateTemporaryFailure.run({ ref, error, detail, now: context.now() }).changes === 0) throw unknownRefError(context, ref);
     });
     this.doneTx = db.transaction((refs: readonly number[]) => {
       const now = context.now();
@@ -349,9 +359,13 @@ export class Ledger {
     this.handledTx.immediate(ref, decision);
   }
 
-  recordFailed(ref: number, error: string, maxAttempts: number): 'failed' | 'quarantined' {
+  recordFailed(ref: number, error: string, maxAttempts: number, detail?: string | undefined): 'failed' | 'quarantined' {
     // A handler may throw megabytes: the row keeps 4 KB of it, on every attempt.
-    return this.failedTx.immediate(ref, capErrorText(error), maxAttempts);
+    return this.failedTx.immediate(ref, capErrorText(error), storedDetail(detail), maxAttempts);
+  }
+
+  recordTemporaryFailure(ref: number, error: string, detail?: string | undefined): void {
+    this.temporaryFailureTx.immediate(ref, capErrorText(error), storedDetail(detail));
   }
 
   recordActionFailed(ref: number, error: string, maxAttempts: number): 'handled' | 'quarantined' {
@@ -449,6 +463,11 @@ interface KeyParams {
   uidValidity: string;
   uid: string;
   now: number;
+}
+
+/** A stack can quote what the handler held (a password in a URL, say): masked before it is written, and capped. */
+function storedDetail(detail: string | undefined): string | null {
+  return detail === undefined || detail === '' ? null : capErrorText(redact(detail));
 }
 
 function describeKey(key: MessageKey): string {

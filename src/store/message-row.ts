@@ -11,7 +11,7 @@ export const MESSAGE_COLUMNS = `m.ref, m.identity, m.mailbox, m.uid_validity, m.
   m.message_id, m.sender, m.subject, m.date, m.size, m.state, m.action, m.move_to, m.transition,
   m.attempts, m.last_error, m.first_seen_at, m.updated_at, m.handled_at, m.done_at, m.on_server,
   (EXISTS (SELECT 1 FROM archive a WHERE a.ref = m.ref) OR EXISTS (SELECT 1 FROM archive_files f WHERE f.ref = m.ref)),
-  m.run_id, m.account, m.raw_sha256`;
+  m.run_id, m.account, m.raw_sha256, m.last_error_detail`;
 
 /** One row of `SELECT ${MESSAGE_COLUMNS}` in raw mode, in that order. */
 export type MessageTuple = [
@@ -42,6 +42,7 @@ export type MessageTuple = [
   runId: number | null,
   account: string,
   rawHash: string | null,
+  lastErrorDetail: string | null,
 ];
 
 /** Positions in MessageTuple used outside the mapping. */
@@ -75,6 +76,7 @@ export function toMessageRecord(row: MessageTuple): MessageRecord {
     transition: row[15] === null ? null : row[15] === 1,
     attempts: row[16],
     lastError: row[17],
+    lastErrorDetail: row[27],
     firstSeenAt: row[18],
     updatedAt: row[19],
     handledAt: row[20],

@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { StoreError } from '../errors.js';
 import { BUSY_TIMEOUT_MS, newerStoreError, notAStoreError, toStoreError } from './failure.js';
 import { archiveFolder } from './archive-files.js';
 import { isProcessAlive } from './leases.js';
@@ -28,6 +29,11 @@ export interface OpenStoreOptions {
   notice?: Notice;
   /** An empty store in memory, named `path` in messages: nothing is created on disk (a dry run without a store file). */
   memory?: boolean;
+  /**
+   * Open an existing store for reading only (`mailpoll try REF`): nothing created, tightened or
+   * migrated; a store of an older schema is refused with the way out. Writes throw StoreError.
+   */
+  readOnly?: boolean;
 }
 
 /**
@@ -40,6 +46,7 @@ export function openStore(path: string, options: OpenStoreOptions = {}): Store {
   let db: Database.Database;
   try {
     if (options.memory) db = new Database(':memory:');
+    else if (options.readOnly) db = new Database(file, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
     else {
       ensureFolder(dirname(file));
       makePrivate(file, options.notice ?? stderrNotice);
@@ -49,7 +56,7 @@ export function openStore(path: string, options: OpenStoreOptions = {}): Store {
     throw toStoreError(error, file);
   }
   try {
-    prepareConnection(db, file);
+    prepareConnection(db, file, options.readOnly === true);
     const clock = options.now ?? Date.now;
     return new SqliteStore(
       { db, file, now: () => Math.floor(clock()) },
@@ -64,7 +71,7 @@ export function openStore(path: string, options: OpenStoreOptions = {}): Store {
 /** Bytes the WAL file is truncated to after a checkpoint. */
 const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 
-function prepareConnection(db: Database.Database, file: string): void {
+function prepareConnection(db: Database.Database, file: string, readOnly: boolean): void {
   // The first read of the header: a file that is not SQLite fails here with SQLITE_NOTADB.
   // One read transaction, so that a second process creating the store meanwhile cannot make
   // it look half-made (no application_id yet, tables already).
@@ -79,6 +86,13 @@ function prepareConnection(db: Database.Database, file: string): void {
     fresh = true;
   }
   if (version > SCHEMA_VERSION) throw newerStoreError(file, version);
+  if (readOnly) {
+    if (fresh || version < SCHEMA_VERSION) throw olderStoreError(file, fresh);
+    // journal_mode is already WAL (it is a write to set it); the rest hold for this connection only.
+    setPragma(db, 'foreign_keys = ON');
+    setPragma(db, 'temp_store = MEMORY');
+    return;
+  }
 
   // Only possible before the first table, and before WAL writes the header.
   if (fresh) setPragma(db, 'auto_vacuum = INCREMENTAL');
@@ -134,6 +148,12 @@ function makePrivate(file: string, notice: Notice): void {
   for (const path of [file, `${file}-wal`, `${file}-shm`]) tighten(path, 'file', notice);
   const archive = archiveFolder(file);
   if (tighten(archive, 'folder', notice)) tightenFilesIn(archive, notice);
+}
+
+/** A read-only open cannot bring a store up to date. */
+function olderStoreError(file: string, empty: boolean): StoreError {
+  if (empty) return new StoreError(`store ${file}: empty, no message recorded yet`);
+  return new StoreError(`store ${file}: written by an older mailpoll; run mailpoll history once to bring it up to date, then try again`);
 }
 
 /** No table, index or view yet: a new file (or an empty one someone created for us). */

@@ -151,6 +151,14 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE leases RENAME COLUMN account TO identity;
     `,
   },
+  {
+    version: 4,
+    description: "the last error's detail (a handler's stack) beside its one-line text",
+    // Kept apart from last_error, which stays one line for history and the report.
+    sql: `
+      ALTER TABLE messages ADD COLUMN last_error_detail TEXT;
+    `,
+  },
 ];
 
 /** The version this mailpoll writes and understands. */

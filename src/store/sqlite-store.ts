@@ -101,8 +101,12 @@ export class SqliteStore implements Store {
     this.guard(() => this.ledger.recordHandled(ref, decision));
   }
 
-  recordFailed(ref: number, error: string, maxAttempts: number): 'failed' | 'quarantined' {
-    return this.guard(() => this.ledger.recordFailed(ref, error, maxAttempts));
+  recordFailed(ref: number, error: string, maxAttempts: number, detail?: string | undefined): 'failed' | 'quarantined' {
+    return this.guard(() => this.ledger.recordFailed(ref, error, maxAttempts, detail));
+  }
+
+  recordTemporaryFailure(ref: number, error: string, detail?: string | undefined): void {
+    this.guard(() => this.ledger.recordTemporaryFailure(ref, error, detail));
   }
 
   recordActionFailed(ref: number, error: string, maxAttempts: number): 'handled' | 'quarantined' {

@@ -57,6 +57,8 @@ export interface MessageRecord extends MessageKey, MessageMeta {
   /** Failed attempts so far: handler failures and refused server actions. */
   attempts: number;
   lastError: string | null;
+  /** More about the last error, several lines: the stack of what a handler threw (its own frames), masked and capped as `lastError`. */
+  lastErrorDetail: string | null;
   /** Milliseconds since the epoch. */
   firstSeenAt: number;
   updatedAt: number;
@@ -173,8 +175,17 @@ export interface Store {
   recordReceived(runId: number, messages: readonly ReceivedMessage[], options: { archive: boolean }): Map<string, number>;
   /** Commit the handler's Decision for one message (its own transaction: at most one handler re-run per crash). */
   recordHandled(ref: number, decision: Decision): void;
-  /** A failed attempt: attempts + 1; at `maxAttempts` the state becomes `quarantined`. Returns the new state. */
-  recordFailed(ref: number, error: string, maxAttempts: number): 'failed' | 'quarantined';
+  /**
+   * A failed attempt: attempts + 1; at `maxAttempts` the state becomes `quarantined`. Returns the
+   * new state. `detail` (a handler's stack) is kept beside the error, masked and capped.
+   */
+  recordFailed(ref: number, error: string, maxAttempts: number, detail?: string | undefined): 'failed' | 'quarantined';
+  /**
+   * A temporary failure (`TemporaryHandlerError`): the error and its detail are kept for `show`
+   * and `history`, the attempt is not counted and the row stays `received`, so the next run
+   * hands the message over again without waiting for `retryDelay`.
+   */
+  recordTemporaryFailure(ref: number, error: string, detail?: string | undefined): void;
   /**
    * The server action of a handled message failed: attempts + 1, error kept. It stays `handled`
    * (re-applied by a later run, without the handler) until `maxAttempts`, then it is `quarantined`.

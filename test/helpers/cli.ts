@@ -24,6 +24,8 @@ export interface RunCliOptions {
   cwd?: string;
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
+  /** Written to the CLI's stdin, which is then closed (default: no stdin). */
+  input?: Buffer | string;
 }
 
 export function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
@@ -32,8 +34,11 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
       cwd: options.cwd ?? process.cwd(),
       // Never the real ~/.local/state: a store left to its default lands in a temp folder.
       env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, XDG_STATE_HOME: TEST_STATE_HOME, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    // Closed at once without input: the CLI sees an empty stdin, never a terminal.
+    child.stdin.on('error', () => {});
+    child.stdin.end(options.input);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -56,6 +56,11 @@ export async function showCommand(refText: string, options: ShowCommandOptions):
       ['raw copy', record.hasRaw ? `yes: mailpoll show ${record.ref} --raw > message.eml` : 'no'],
     ];
     for (const [name, value] of rows) output.out(`${`${name}:`.padEnd(12)} ${value === null || value === undefined ? '-' : String(value)}`);
+    // The handler's stack, one escaped line each (`out` would show its line breaks as \n).
+    if (record.lastErrorDetail !== null) {
+      output.out('error detail:');
+      for (const line of record.lastErrorDetail.split('\n')) output.out(`  ${line}`);
+    }
     return ExitCode.ok;
   });
 }

@@ -1,9 +1,8 @@
 import { loadConfig } from '../../config/load.js';
 import { selectAccounts } from '../../config/select.js';
 import type { AccountConfig, Config } from '../../config/types.js';
-import { ExitCode } from '../../errors.js';
-import { checkCommand } from '../../handler/command.js';
-import { loadHandler } from '../../handler/load.js';
+import { ExitCode, HandlerLoadError } from '../../errors.js';
+import { loadAccountHandler } from '../../handler/load.js';
 import { SECRET_PLACEHOLDER } from '../../redact.js';
 import { createOutput } from '../output.js';
 
@@ -15,23 +14,54 @@ export interface ValidateCommandOptions {
 }
 
 /**
- * `mailpoll validate`: load the config as a run would (password sources resolved, handler
- * modules loaded) and print it resolved, secrets shown as `***`. Contacts no server.
+ * `mailpoll validate`: load the config as a run would (password sources resolved, every
+ * handler loaded: modules imported, command programs checked, webhooks set up) and print it
+ * resolved, secrets shown as `***`. Every handler problem is reported, each with the accounts
+ * it belongs to, then exit 2. Contacts no server.
  */
 export async function validateCommand(options: ValidateCommandOptions): Promise<ExitCode> {
   const output = createOutput(options);
   const config = await loadConfig({ configFile: options.config, accounts: options.account, script: options.script });
   const accounts = selectAccounts(config, options.account);
-  for (const script of new Set(accounts.map((account) => account.script))) {
-    if (script !== undefined) await loadHandler(script);
-  }
-  for (const account of accounts) {
-    if (account.command !== undefined) await checkCommand(account.command);
+  const problems = await handlerProblems(accounts);
+  if (problems.length > 0) {
+    for (const { names, error } of problems) {
+      output.err(`${names.join(', ')}: ${error.message}`);
+      for (const line of error.detail) output.err(line);
+    }
+    output.err(`${config.file ?? 'config'}: ${problems.length} handler ${problems.length === 1 ? 'problem' : 'problems'}`);
+    return ExitCode.usage;
   }
   // One line at a time: `out` escapes line breaks (JSON.stringify leaves none inside strings).
   for (const line of JSON.stringify(printable(config), null, 2).split('\n')) output.out(line);
   output.err(`${config.file ?? 'config'}: ok (${accounts.length} of ${config.accounts.length} accounts selected)`);
   return ExitCode.ok;
+}
+
+interface HandlerProblem {
+  /** The accounts whose handler it is: a module shared by several is loaded and reported once. */
+  names: string[];
+  error: HandlerLoadError;
+}
+
+/** Load every account's handler, one after the other, and keep each load failure. */
+async function handlerProblems(accounts: readonly AccountConfig[]): Promise<HandlerProblem[]> {
+  const byHandler = new Map<string, HandlerProblem | undefined>();
+  for (const account of accounts) {
+    const key = account.command !== undefined || account.webhook !== undefined ? `account:${account.name}` : `script:${account.script ?? ''}`;
+    if (byHandler.has(key)) {
+      byHandler.get(key)?.names.push(account.name);
+      continue;
+    }
+    try {
+      await loadAccountHandler(account);
+      byHandler.set(key, undefined);
+    } catch (error) {
+      if (!(error instanceof HandlerLoadError)) throw error;
+      byHandler.set(key, { names: [account.name], error });
+    }
+  }
+  return [...byHandler.values()].filter((problem): problem is HandlerProblem => problem !== undefined);
 }
 
 function printable(config: Config): unknown {

@@ -59,14 +59,16 @@ export async function loadConfigIfAny(configFile: string | undefined): Promise<C
 
 /**
  * The store commands (history, show, retry, purge): the config if there is one, the store it
- * names (or `--store`), `work`, and the store closed whatever happens.
+ * names (or `--store`), `work`, and the store closed whatever happens. `dryRun`: the store as
+ * a dry run sees it (nothing written, no file created).
  */
 export async function withCliStore<T>(
-  options: { config?: string | undefined; store?: string | undefined },
+  options: { config?: string | undefined; store?: string | undefined; dryRun?: boolean | undefined },
   work: (store: Store, config: Config | undefined) => Promise<T> | T,
 ): Promise<T> {
   const config = await loadConfigIfAny(options.config);
-  const store = await openCliStore({ store: options.store, config });
+  const location = { store: options.store, config };
+  const store = options.dryRun ? await openDryRunCliStore(location) : await openCliStore(location);
   try {
     return await work(store, config);
   } finally {

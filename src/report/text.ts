@@ -67,19 +67,24 @@ function formatEvent(event: ReportEvent, c: ChalkInstance, quiet: boolean, verbo
   }
 }
 
-/** Long-running logs stay quiet: a cycle line only when something happened. */
+/**
+ * Long-running logs stay quiet: a cycle line only when something happened. A failed cycle is
+ * told once, by the backoff line that always follows it (the error and when the next attempt is).
+ */
 function formatCycle(event: CycleEvent, c: ChalkInstance, quiet: boolean): string | undefined {
-  const eventful = event.status !== 'ok' || event.fetched > 0 || event.failed > 0;
-  if (!eventful || (quiet && event.status === 'ok' && event.failed === 0)) return undefined;
+  const eventful = event.status === 'busy' || event.fetched > 0 || event.failed > 0;
+  if (event.status === 'error' || !eventful || (quiet && event.status === 'ok' && event.failed === 0)) return undefined;
   if (event.status === 'busy') return c.yellow(event.error ?? `${event.account}: busy`);
-  if (event.status === 'error') return accountError(event.account, event.error, c, c.red);
   const next = event.idle ? 'waiting for new mail (IDLE)' : event.nextAt === null ? '' : `next ${clock(event.nextAt)}`;
   const counts = `${event.fetched} fetched, ${event.processed} processed, ${event.failed} failed${formatWaiting(event, c)}`;
   return `${c.bold(event.account)}: ${counts} ${c.dim(`(${seconds(event.durationMs)})${next ? `; ${next}` : ''}`)}`;
 }
 
 function formatBackoff(event: BackoffEvent, c: ChalkInstance): string {
-  if (event.giveUp) return accountError(event.account, event.error, c, (text) => c.red(`giving up: ${text}`), 'never connected');
+  if (event.giveUp) {
+    const error = event.error?.replace(`last error: ${event.account}: `, 'last error: ') ?? null;
+    return accountError(event.account, error, c, (text) => c.red(`giving up: ${text}`), 'never connected');
+  }
   const wait = formatWait(event.waitMs);
   return `${accountError(event.account, event.error, c, (text) => `${c.yellow(`attempt ${event.attempt} failed`)}: ${text}`, '')} ${c.dim(`(next attempt in ${wait}${event.nextAt ? ` at ${clock(event.nextAt)}` : ''})`)}`;
 }

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { BIN, FIXTURES, TIME_PREFIX, messageEvents, runCli, startCli, writeConfig } from './helpers/cli.js';
@@ -70,10 +70,14 @@ function runOnTerminal(args: string[], cwd: string, env: Record<string, string |
 describe('time on every line', () => {
   test('in a pipe, text lines on stdout and stderr start with an ISO time; --no-timestamps drops it', async () => {
     const dir = await setup(['[1] 4', '[2] throw']);
+    // A warning of mailpoll's own on stderr: a Maildir entry that is no message file.
+    const config = JSON.parse(await readFile(join(dir, 'mailpoll.config.json'), 'utf8')) as { accounts: Array<{ path: string }> };
+    await symlink('/dev/null', join(config.accounts[0]!.path, 'new', '1767000100.link'));
     const run = await runCli([], { cwd: dir });
     assert.equal(run.code, 1, run.stderr);
     assertInOrder(stampedTimes(run.rawStdout, 'stdout'), 'stdout');
     assertInOrder(stampedTimes(run.rawStderr, 'stderr'), 'stderr');
+    assert.match(run.rawStderr, new RegExp(`${TIME_PREFIX.source}mailpoll: local: warning: skipped `, 'm'));
     assert.match(run.rawStderr, new RegExp(`${TIME_PREFIX.source}\\[local\\] handling \\[1\\] 4$`, 'm'), "a handler's context.log line too");
     assert.match(run.stdout, /^mailpoll: 1 account, 1 processed, 1 failed/m);
 

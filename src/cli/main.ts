@@ -9,19 +9,13 @@ import { messagesInHand } from '../poll/in-hand.js';
 import { redact } from '../redact.js';
 import { escapeControls } from '../report/sanitize.js';
 import { checkCommandName } from './command-name.js';
-import { isoTime, outputClock, stampLines, timestampsFlag, wantsTimestamps } from './timestamps.js';
+import { writeCommanderDiagnostic, writeDiagnostic as writeErr } from './diagnostic.js';
+import { isoTime, outputClock } from './timestamps.js';
 
 const verbose = process.argv.includes('-v') || process.argv.includes('--verbose');
 const json = process.argv.includes('--json');
-const stampErr = wantsTimestamps(timestampsFlag(process.argv.slice(2)), process.stderr);
 const controller = new AbortController();
 let exitCode: number = ExitCode.ok;
-
-/** One line on stderr: a line break or control character inside it (from a server, a handler) is escaped. */
-function writeErr(line: string): void {
-  const text = escapeControls(redact(line));
-  process.stderr.write(`${stampErr ? stampLines(text, outputClock()) : text}\n`);
-}
 
 // First signal: finish the message in hand, log out, exit normally. Second: leave at once.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -103,8 +97,7 @@ async function main(): Promise<void> {
   program.exitOverride();
   for (const command of program.commands) command.exitOverride();
   // commander's own errors (an unknown option) are diagnostics like ours: stamped the same way.
-  const writeCommanderErr = (text: string): void => void process.stderr.write(stampErr ? `${stampLines(text.replace(/\n$/, ''), outputClock())}\n` : text);
-  for (const command of [program, ...program.commands]) command.configureOutput({ writeErr: writeCommanderErr });
+  for (const command of [program, ...program.commands]) command.configureOutput({ writeErr: writeCommanderDiagnostic });
   try {
     await checkCommandName(program, process.argv.slice(2));
     await program.parseAsync(process.argv);

@@ -60,7 +60,7 @@ export function createOutput(options: OutputOptions): Output {
     process.stderr.write(`${stampErr(escapeLines(redact(text)))}\n`);
   };
   // Protocol logs and stack traces are several lines.
-  const logger: Logger = { debug: options.verbose ? (text: string) => lines(`debug: ${text}`) : undefined, info: lines };
+  const logger: Logger = { debug: options.verbose ? (text: string) => lines(`debug: ${text}`) : undefined, info: lines, warn: (line) => err(`mailpoll: ${line}`) };
   const reporter = options.json
     ? createJsonReporter(print, now)
     : createTextReporter({

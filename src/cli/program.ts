@@ -24,9 +24,11 @@ Examples:
   $ mailpoll check                     log in to each account and show its counts
   $ mailpoll history --status failed   what failed, newest first
   $ mailpoll show 42 --raw > msg.eml   the exact source of the message with ref 42
-  $ mailpoll init                      write an example config and handler here
+  $ mailpoll init --dir /etc/mailpoll  write an example config and handler there
+  $ mailpoll purge --dry-run           what retention would delete now, deleting nothing
+  $ mailpoll schema > schema.json      the config's JSON Schema, for editors
 
-  cron, every minute:
+  cron, every minute (each line in the log starts with its time):
   * * * * *  cd /srv/mail && mailpoll -q >> /var/log/mailpoll.log 2>&1
 
 Exit codes: 0 ok (also: nothing to do), 1 a message failed, 2 usage or config error,

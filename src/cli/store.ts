@@ -4,9 +4,11 @@
  */
 import { resolve } from 'node:path';
 import type { Config } from '../config/types.js';
-import { ConfigNotFoundError, UsageError } from '../errors.js';
+import { ConfigNotFoundError } from '../errors.js';
 import { defaultStorePath } from '../store/path.js';
 import type { Store } from '../store/types.js';
+import { writeDiagnostic } from './diagnostic.js';
+import { storeClock } from './timestamps.js';
 
 export interface StoreLocation {
   /** `--store PATH`. */
@@ -19,28 +21,19 @@ export function storePath(location: StoreLocation, cwd = process.cwd()): string 
   return location.config?.store ?? defaultStorePath();
 }
 
-/**
- * The store's clock. MAILPOLL_NOW (an ISO time) fixes it: a test hook for retention and for
- * `retryDelay`, so that tests never sleep or assert on timing (CONTRIBUTING.md).
- */
-export function storeClock(env: NodeJS.ProcessEnv = process.env): () => number {
-  const fixed = env.MAILPOLL_NOW;
-  if (fixed === undefined || fixed === '') return Date.now;
-  const at = Date.parse(fixed);
-  if (Number.isNaN(at)) throw new UsageError(`MAILPOLL_NOW: expected an ISO time like 2026-01-31T12:00:00Z, got "${fixed}"`);
-  return () => at;
-}
+/** The store's notices (a file made private), as the CLI's other stderr lines. */
+const notice = (line: string): void => writeDiagnostic(`mailpoll: ${line}`);
 
 export async function openCliStore(location: StoreLocation): Promise<Store> {
   // better-sqlite3 is a native module: loaded only by commands that use the store.
   const { openStore } = await import('../store/open.js');
-  return openStore(storePath(location), { now: storeClock() });
+  return openStore(storePath(location), { now: storeClock(), notice });
 }
 
 /** `--dry-run`: the store read as it is, nothing written, no file created (dry-run.ts). */
 export async function openDryRunCliStore(location: StoreLocation): Promise<Store> {
   const { openDryRunStore } = await import('../store/dry-run.js');
-  return openDryRunStore(storePath(location), { now: storeClock() });
+  return openDryRunStore(storePath(location), { now: storeClock(), notice });
 }
 
 /**

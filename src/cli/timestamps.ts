@@ -5,7 +5,19 @@
  * `--timestamps` forces the prefix, `--no-timestamps` drops it. NDJSON carries a `time` field
  * instead.
  */
-import { storeClock } from './store.js';
+import { UsageError } from '../errors.js';
+
+/**
+ * The CLI's clock: the store's and the output's. MAILPOLL_NOW (an ISO time) fixes it: a test hook for retention and for
+ * `retryDelay`, so that tests never sleep or assert on timing (CONTRIBUTING.md).
+ */
+export function storeClock(env: NodeJS.ProcessEnv = process.env): () => number {
+  const fixed = env.MAILPOLL_NOW;
+  if (fixed === undefined || fixed === '') return Date.now;
+  const at = Date.parse(fixed);
+  if (Number.isNaN(at)) throw new UsageError(`MAILPOLL_NOW: expected an ISO time like 2026-01-31T12:00:00Z, got "${fixed}"`);
+  return () => at;
+}
 
 /** `--timestamps` (true), `--no-timestamps` (false) or neither (undefined): the last one given wins. */
 export function timestampsFlag(argv: readonly string[]): boolean | undefined {

@@ -4,7 +4,8 @@ import { describeIdentity } from '../../mailbox/identity.js';
 import type { MessageRecord, MessageState, RunRecord } from '../../store/types.js';
 import { createOutput } from '../output.js';
 import { recordLine, runLine } from './record-json.js';
-import { storeClock, withCliStore } from '../store.js';
+import { withCliStore } from '../store.js';
+import { storeClock } from '../timestamps.js';
 
 export interface HistoryCommandOptions {
   config?: string | undefined;

@@ -275,16 +275,13 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'passwordCo
 // Value schemas. Every message we write starts with "expected ", and `formatIssue` adds
 // ", got <value>"; zod's own messages never start that way.
 
-/** A `${NAME}` reference: any value may be one in the file, substituted before it is checked. */
-const VARIABLE_JSON = { type: 'string', pattern: '\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}' } as const;
-
 /**
  * A value checked by `parse`, which returns the parsed value or, to reject it, the
  * expectation as a string, e.g. `expected an integer 1-65535`. `accepts`: what it takes as
- * JSON Schema alternatives (`mailpoll schema`; zod cannot see into `parse`).
+ * JSON Schema alternatives (`mailpoll schema`; zod cannot see into `parse`), and a `${NAME}`.
  */
 function checked<T extends number | boolean>(parse: (value: unknown) => T | string, accepts: readonly object[]) {
-  return z.unknown().meta({ anyOf: [...accepts, VARIABLE_JSON] }).transform((value, ctx): T => {
+  return z.unknown().meta({ anyOf: [...accepts, { type: 'string', pattern: '\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}' }] }).transform((value, ctx): T => {
     const result = parse(value);
     if (typeof result === 'string') {
       ctx.addIssue({ code: 'custom', message: result, input: value });

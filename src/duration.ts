@@ -10,6 +10,9 @@ const UNITS: Record<string, number> = {
 
 const PATTERN = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
 
+/** What `parseDuration` accepts as a string, as a JSON Schema `pattern` (it trims the text first). */
+export const DURATION_JSON_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$';
+
 /** Milliseconds, or undefined when `text` is not a duration. A bare number means seconds. */
 export function parseDuration(text: string | number): number | undefined {
   if (typeof text === 'number') return Number.isFinite(text) && text >= 0 ? Math.round(text * 1000) : undefined;

@@ -8,6 +8,8 @@ export interface Logger {
   debug?: ((line: string) => void) | undefined;
   /** A handler's `context.log` text, each line prefixed `[account] `; may span lines. Absent: stderr. */
   info?: ((text: string) => void) | undefined;
+  /** A warning that is no failure (a Maildir entry that is not a message file, skipped). Absent: stderr. */
+  warn?: ((line: string) => void) | undefined;
 }
 
 /** `line` to `logger.debug`, if wanted. A failing logger must not break the session it logs. */

@@ -278,7 +278,7 @@ describe('connections, TLS and failures', () => {
     const result = await runCli([], { cwd: dir });
     assert.equal(result.code, 3, result.stdout + result.stderr);
     assert.match(result.stdout, /down.*127\.0\.0\.1:1.*refused/);
-    assert.match(result.stdout, /support #\d+ .*failed: .*boom from handler/);
+    assert.match(result.stdout, /support ref:\d+ .*failed: .*boom from handler/);
   });
 
   test('mailpoll check shows counts and fails with exit 3 for a bad account', async () => {
@@ -303,8 +303,8 @@ describe('connections, TLS and failures', () => {
     const result = await runCli([], { cwd: dir });
     assert.equal(result.code, 1);
     const lines = result.stdout.trim().split('\n');
-    assert.match(lines[0] ?? '', /^support #\d+ ref:\d+ Sender <sender@example\.com> "\[1\] 1" delete \+transition ok$/);
-    assert.match(lines[1] ?? '', /^support #\d+ ref:\d+ .* "\[2\] throw" failed: handler failed: boom from handler$/);
+    assert.match(lines[0] ?? '', /^support ref:\d+ Sender <sender@example\.com> "\[1\] 1" delete \+transition ok$/);
+    assert.match(lines[1] ?? '', /^support ref:\d+ .* "\[2\] throw" failed: handler failed: boom from handler$/);
     assert.match(lines[2] ?? '', /^support: 2 fetched, 1 processed, 1 failed, 1 transition/);
     assert.doesNotMatch(result.stdout, /\u001b\[/, 'no colours when not a TTY / NO_COLOR');
   });

@@ -202,7 +202,7 @@ describe('the bundled example (README set-up command)', () => {
   test('npm run example polls the example Maildir with the example handler', async () => {
     const run = promisify(execFile);
     const { stdout } = await run('npm', ['run', '--silent', 'example'], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
-    assert.match(stdout, /support #\S+ ref:\d+ Alice Martin <alice@customer\.example> "Cannot log in since this morning" move:Processed \+transition ok/);
+    assert.match(stdout, /support ref:\d+ Alice Martin <alice@customer\.example> "Cannot log in since this morning" move:Processed \+transition ok/);
     assert.match(stdout, /"Invoice 2026-0042" move:Invoices \+transition ok/);
     assert.match(stdout, /"Our November newsletter" delete ok/);
     assert.match(stdout, /support: 4 fetched, 4 processed, 0 failed, 3 transitions/);

@@ -5,23 +5,24 @@
 import { readFileSync } from 'node:fs';
 import { capErrorText, ConfigError, ExitCode, HandlerLoadError, MailpollError } from '../errors.js';
 import { allowForcedCollection } from '../poll/memory.js';
+import { messagesInHand } from '../poll/in-hand.js';
 import { redact } from '../redact.js';
 import { escapeControls } from '../report/sanitize.js';
+import { checkCommandName } from './command-name.js';
+import { writeCommanderDiagnostic, writeDiagnostic as writeErr } from './diagnostic.js';
+import { isoTime, outputClock } from './timestamps.js';
 
 const verbose = process.argv.includes('-v') || process.argv.includes('--verbose');
+const json = process.argv.includes('--json');
 const controller = new AbortController();
 let exitCode: number = ExitCode.ok;
-
-/** One line on stderr: a line break or control character inside it (from a server, a handler) is escaped. */
-function writeErr(line: string): void {
-  process.stderr.write(`${escapeControls(redact(line))}\n`);
-}
 
 // First signal: finish the message in hand, log out, exit normally. Second: leave at once.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (controller.signal.aborted) process.exit(ExitCode.interrupted);
-    writeErr(`mailpoll: ${signal}: stopping after the message in hand (again to exit at once)`);
+    const what = messagesInHand() > 0 ? 'stopping after the message in hand' : 'stopping';
+    writeErr(`mailpoll: ${signal}: ${what} (again to exit at once)`);
     controller.abort();
   });
 }
@@ -36,6 +37,7 @@ function reportError(error: unknown, CommanderError: typeof import('commander').
     // commander has printed its message already; help and --version exit 0.
     return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
   }
+  if (json) writeErrorEvent(error);
   if (error instanceof ConfigError) {
     for (const problem of error.problems) writeErr(problem);
   } else if (error instanceof MailpollError) {
@@ -48,6 +50,24 @@ function reportError(error: unknown, CommanderError: typeof import('commander').
   }
   if (verbose) printStack(error);
   return error instanceof MailpollError ? error.exitCode : ExitCode.internal;
+}
+
+/**
+ * Under --json, stdout says why the command ended too: one `error` event, so that a program
+ * reading the NDJSON stream is not left with nothing. The problems are the lines stderr shows.
+ */
+function writeErrorEvent(error: unknown): void {
+  const mailpollError = error instanceof MailpollError ? error : undefined;
+  const problems = error instanceof ConfigError ? error.problems : [error instanceof Error ? error.message : String(error)];
+  const event = {
+    type: 'error',
+    time: isoTime(outputClock()()),
+    code: mailpollError?.code ?? 'E_INTERNAL',
+    error: capErrorText(problems.join('; ')),
+    problems: problems.map((problem) => capErrorText(problem)),
+    exitCode: mailpollError?.exitCode ?? ExitCode.internal,
+  };
+  process.stdout.write(`${escapeControls(redact(JSON.stringify(event)))}\n`);
 }
 
 function printStack(error: unknown): void {
@@ -78,7 +98,10 @@ async function main(): Promise<void> {
   });
   program.exitOverride();
   for (const command of program.commands) command.exitOverride();
+  // commander's own errors (an unknown option) are diagnostics like ours: stamped the same way.
+  for (const command of [program, ...program.commands]) command.configureOutput({ writeErr: writeCommanderDiagnostic });
   try {
+    await checkCommandName(program, process.argv.slice(2));
     await program.parseAsync(process.argv);
   } catch (error) {
     exitCode = reportError(error, CommanderError);

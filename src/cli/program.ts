@@ -24,9 +24,11 @@ Examples:
   $ mailpoll check                     log in to each account and show its counts
   $ mailpoll history --status failed   what failed, newest first
   $ mailpoll show 42 --raw > msg.eml   the exact source of the message with ref 42
-  $ mailpoll init                      write an example config and handler here
+  $ mailpoll init --dir /etc/mailpoll  write an example config and handler there
+  $ mailpoll purge --dry-run           what retention would delete now, deleting nothing
+  $ mailpoll schema > schema.json      the config's JSON Schema, for editors
 
-  cron, every minute:
+  cron, every minute (each line in the log starts with its time):
   * * * * *  cd /srv/mail && mailpoll -q >> /var/log/mailpoll.log 2>&1
 
 Exit codes: 0 ok (also: nothing to do), 1 a message failed, 2 usage or config error,
@@ -49,16 +51,34 @@ const accountOption = (): Option =>
 const storeOption = (): Option =>
   new Option('--store <file>', 'the SQLite store (default: store: in the config, else $XDG_STATE_HOME/mailpoll/mailpoll.db)');
 const jsonOption = (): Option => new Option('--json', 'NDJSON events on stdout (schema in the README)');
-const verboseOption = (): Option => new Option('-v, --verbose', 'protocol log and stack traces on stderr');
+const verboseOption = (): Option => new Option('-v, --verbose', 'protocol log, stack traces and each message\'s server uid');
+
+/** Every command: the ISO time prefix of log lines (default: when the stream is not a terminal). */
+function addTimestampOptions(command: Command): void {
+  command
+    .addOption(new Option('--timestamps', 'prefix every log line with its ISO time (default when stdout/stderr is not a terminal)'))
+    .addOption(new Option('--no-timestamps', 'no time prefix, even in a pipe or a file'));
+}
+
+/**
+ * The top-level help lists the default command's options too: `mailpoll -c FILE --json` is
+ * what most people type, and `mailpoll --help` is where they look for it.
+ */
+function defaultCommandHelp(program: Command, run: Command): string {
+  const help = program.createHelp();
+  const options = help.visibleOptions(run).filter((option) => option.long !== '--help');
+  const width = Math.max(...options.map((option) => help.optionTerm(option).length));
+  const rows = options.map((option) => `  ${help.optionTerm(option).padEnd(width)}  ${help.optionDescription(option)}`);
+  return `\nOptions of the default command (mailpoll [run] [options]):\n${rows.join('\n')}\n`;
+}
 
 export function createProgram(context: ProgramContext): Command {
   const program = new Command('mailpoll')
     .description('Poll IMAP, POP3 and Maildir mailboxes and hand every new message to your handler script.')
     .version(context.version, '--version')
-    .showSuggestionAfterError()
-    .addHelpText('after', EXAMPLES);
+    .showSuggestionAfterError();
 
-  program
+  const run = program
     .command('run', { isDefault: true })
     .description('poll every enabled account once (the default command)')
     .addOption(configOption())
@@ -204,6 +224,7 @@ Exit codes: 0 a valid decision, 1 the handler failed (its stack is shown), 2 usa
     .addOption(configOption())
     .addOption(storeOption())
     .addOption(jsonOption())
+    .option('--dry-run', 'count what would be deleted; delete nothing')
     .action(async (options) => {
       const { purgeCommand } = await import('./commands/purge.js');
       context.setExitCode(await purgeCommand(options));
@@ -211,11 +232,23 @@ Exit codes: 0 a valid decision, 1 the handler failed (its stack is shown), 2 usa
 
   program
     .command('init')
-    .description('write an annotated example config and handler into the current folder (never overwrites)')
-    .action(async () => {
+    .description('write an annotated example config and handler (an existing file is kept unless --force)')
+    .option('--dir <folder>', 'write into this folder (created if missing) instead of the current one')
+    .option('--force', 'overwrite the config and handler if they exist')
+    .action(async (options) => {
       const { initCommand } = await import('./commands/init.js');
-      context.setExitCode(await initCommand(context.cwd, (line) => process.stderr.write(`${line}\n`)));
+      context.setExitCode(await initCommand({ ...options, cwd: context.cwd }));
     });
 
+  program
+    .command('schema')
+    .description("print the config file's JSON Schema (editors complete and check the config with it)")
+    .action(async () => {
+      const { schemaCommand } = await import('./commands/schema.js');
+      context.setExitCode(await schemaCommand());
+    });
+
+  for (const command of program.commands) addTimestampOptions(command);
+  program.addHelpText('after', () => defaultCommandHelp(program, run) + EXAMPLES);
   return program;
 }

@@ -8,6 +8,8 @@ import type { Config } from '../config/types.js';
 import { ConfigNotFoundError, UsageError } from '../errors.js';
 import { defaultStorePath } from '../store/path.js';
 import type { Store } from '../store/types.js';
+import { writeDiagnostic } from './diagnostic.js';
+import { storeClock } from './timestamps.js';
 
 export interface StoreLocation {
   /** `--store PATH`. */
@@ -20,22 +22,13 @@ export function storePath(location: StoreLocation, cwd = process.cwd()): string 
   return location.config?.store ?? defaultStorePath();
 }
 
-/**
- * The store's clock. MAILPOLL_NOW (an ISO time) fixes it: a test hook for retention and for
- * `retryDelay`, so that tests never sleep or assert on timing (CONTRIBUTING.md).
- */
-export function storeClock(env: NodeJS.ProcessEnv = process.env): () => number {
-  const fixed = env.MAILPOLL_NOW;
-  if (fixed === undefined || fixed === '') return Date.now;
-  const at = Date.parse(fixed);
-  if (Number.isNaN(at)) throw new UsageError(`MAILPOLL_NOW: expected an ISO time like 2026-01-31T12:00:00Z, got "${fixed}"`);
-  return () => at;
-}
+/** The store's notices (a file made private), as the CLI's other stderr lines. */
+const notice = (line: string): void => writeDiagnostic(`mailpoll: ${line}`);
 
 export async function openCliStore(location: StoreLocation): Promise<Store> {
   // better-sqlite3 is a native module: loaded only by commands that use the store.
   const { openStore } = await import('../store/open.js');
-  return openStore(storePath(location), { now: storeClock() });
+  return openStore(storePath(location), { now: storeClock(), notice });
 }
 
 /** `mailpoll try REF`: an existing store, opened for reading only. */
@@ -49,7 +42,7 @@ export async function openReadOnlyCliStore(location: StoreLocation): Promise<Sto
 /** `--dry-run`: the store read as it is, nothing written, no file created (dry-run.ts). */
 export async function openDryRunCliStore(location: StoreLocation): Promise<Store> {
   const { openDryRunStore } = await import('../store/dry-run.js');
-  return openDryRunStore(storePath(location), { now: storeClock() });
+  return openDryRunStore(storePath(location), { now: storeClock(), notice });
 }
 
 /**
@@ -68,14 +61,16 @@ export async function loadConfigIfAny(configFile: string | undefined): Promise<C
 
 /**
  * The store commands (history, show, retry, purge): the config if there is one, the store it
- * names (or `--store`), `work`, and the store closed whatever happens.
+ * names (or `--store`), `work`, and the store closed whatever happens. `dryRun`: the store as
+ * a dry run sees it (nothing written, no file created).
  */
 export async function withCliStore<T>(
-  options: { config?: string | undefined; store?: string | undefined },
+  options: { config?: string | undefined; store?: string | undefined; dryRun?: boolean | undefined },
   work: (store: Store, config: Config | undefined) => Promise<T> | T,
 ): Promise<T> {
   const config = await loadConfigIfAny(options.config);
-  const store = await openCliStore({ store: options.store, config });
+  const location = { store: options.store, config };
+  const store = options.dryRun ? await openDryRunCliStore(location) : await openCliStore(location);
   try {
     return await work(store, config);
   } finally {

@@ -11,6 +11,7 @@ import { ConfigError, ConfigNotFoundError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { ConfigLimitError, MAX_CONFIG_BYTES, checkConfigSize, tooLarge } from './limits.js';
 import { CONFIG_DEFAULTS, WEBHOOK_DEFAULTS, accountDefaults, defaultPort } from './defaults.js';
+import { parseJsonConfig } from './json.js';
 import { checkRules, mergeDefaults, type MergedAccount, type RulesInput } from './rules.js';
 import { PASSWORD_KEYS, SECRET_KEYS, accountSchema, configSchema, defaultsSchema, formatIssue, formatPath, type ParsedConfig } from './schema.js';
 import { resolvePassword, secretProblem, type PasswordSpec } from './secrets.js';
@@ -411,14 +412,14 @@ function errorReason(error: unknown): string {
 }
 
 async function readConfigFile(cwd: string, configFile: string | undefined): Promise<ReadResult> {
-  const { cosmiconfig, defaultLoaders, parseYaml } = await import('./cosmiconfig.js');
+  const { cosmiconfig, parseYaml } = await import('./cosmiconfig.js');
   // A YAML file holding only comments loads as undefined, not null (which cosmiconfig takes
   // for "no config here" and skips), so that it is reported as empty rather than passed over.
   const yaml: Loader = (_file, content) => parseYaml(content);
   const json: Loader = (file, content) => {
     // package.json is the project's, not ours to limit.
     if (path.basename(file) !== 'package.json') checkConfigSize(content);
-    return defaultLoaders['.json'](file, content);
+    return parseJsonConfig(content);
   };
   const explorer = cosmiconfig('mailpoll', {
     loaders: { '.yaml': yaml, '.yml': yaml, noExt: yaml, '.json': json },

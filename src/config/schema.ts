@@ -9,7 +9,7 @@
  */
 import * as z from 'zod';
 import type { Protocol } from '../domain.js';
-import { formatDuration, parseDuration } from '../duration.js';
+import { DURATION_JSON_PATTERN, formatDuration, parseDuration } from '../duration.js';
 import { SECRET_PLACEHOLDER } from '../redact.js';
 import { folderNameProblem } from '../mailbox/folder-name.js';
 import { checkCron } from './cron.js';
@@ -277,10 +277,11 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'passwordCo
 
 /**
  * A value checked by `parse`, which returns the parsed value or, to reject it, the
- * expectation as a string, e.g. `expected an integer 1-65535`.
+ * expectation as a string, e.g. `expected an integer 1-65535`. `accepts`: what it takes as
+ * JSON Schema alternatives (`mailpoll schema`; zod cannot see into `parse`), and a `${NAME}`.
  */
-function checked<T extends number | boolean>(parse: (value: unknown) => T | string) {
-  return z.unknown().transform((value, ctx): T => {
+function checked<T extends number | boolean>(parse: (value: unknown) => T | string, accepts: readonly object[]) {
+  return z.unknown().meta({ anyOf: [...accepts, { type: 'string', pattern: '\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}' }] }).transform((value, ctx): T => {
     const result = parse(value);
     if (typeof result === 'string') {
       ctx.addIssue({ code: 'custom', message: result, input: value });
@@ -311,7 +312,7 @@ const flag = () =>
     if (value === 'true') return true;
     if (value === 'false') return false;
     return 'expected true or false';
-  });
+  }, [{ type: 'boolean' }, { enum: ['true', 'false'] }]);
 
 /** An integer in [min, max]; a string of digits too (from `${VARS}`). */
 function integer(min: number, max: number, expectation: string) {
@@ -319,7 +320,7 @@ function integer(min: number, max: number, expectation: string) {
     const number = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
     if (!Number.isInteger(number) || number < min || number > max) return expectation;
     return number;
-  });
+  }, [{ type: 'integer', minimum: min, maximum: max }, { type: 'string', pattern: '^\\s*\\d+\\s*$' }]);
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
@@ -332,7 +333,7 @@ const size = () =>
     const bytes = match && unit !== undefined ? Math.round(Number(match[1]) * unit) : NaN;
     if (!Number.isFinite(bytes) || bytes < 1) return 'expected a size like 500KB, 25MB or a number of bytes';
     return bytes;
-  });
+  }, [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*([kKmMgG]?[bB]?)\\s*$' }]);
 
 /** A duration in milliseconds, from `30s`, `2m`, `1h`, `500ms` or a number of seconds. */
 const duration = () =>
@@ -341,7 +342,7 @@ const duration = () =>
     if (ms === undefined) return 'expected a duration like 30s, 2m or 1h';
     if (ms <= 0) return 'expected a duration longer than 0, like 30s, 2m or 1h';
     return ms;
-  });
+  }, [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string', pattern: DURATION_JSON_PATTERN }]);
 
 /** A cron expression `checkCron` accepts (croner itself is not loaded here); it reports "" too. */
 const cron = () =>

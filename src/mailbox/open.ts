@@ -9,7 +9,7 @@ import type { Mailbox } from './types.js';
 export interface CreateMailboxOptions {
   /** Its `debug` gets the protocol log (stderr under --verbose). */
   logger?: Logger | undefined;
-  /** Warnings that are not failures (Maildir: a non-file skipped). Default: stderr. */
+  /** Warnings that are not failures (Maildir: a non-file skipped). Default: the logger's `warn`, else stderr. */
   warn?: ((line: string) => void) | undefined;
 }
 
@@ -21,7 +21,7 @@ export async function createMailbox(account: AccountConfig, options: CreateMailb
     }
     case 'maildir': {
       const { createMaildirMailbox } = await import('./maildir.js');
-      return createMaildirMailbox(account, { warn: options.warn });
+      return createMaildirMailbox(account, { warn: options.warn ?? options.logger?.warn });
     }
     case 'pop3': {
       const { createPop3Mailbox } = await import('./pop3/mailbox.js');

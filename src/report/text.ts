@@ -1,7 +1,7 @@
 /**
  * The human report: one line per message, one per account, a summary. The only module
- * that imports chalk. Colour only on a TTY, never with NO_COLOR (chalk's own detection
- * ignores NO_COLOR, so the level is decided here). Control and bidi characters in the
+ * that imports chalk. Colour only on a TTY, never with NO_COLOR or FORCE_COLOR=0 (chalk's own
+ * detection ignores NO_COLOR, so the level is decided here). Control and bidi characters in the
  * events' text are shown escaped (`sanitize.ts`).
  */
 import { Chalk, type ChalkInstance } from 'chalk';
@@ -14,12 +14,16 @@ export interface TextReporterOptions {
   /** Use colours. Decide with `shouldColor`. */
   color: boolean;
   /** Only failures and errors, and the summary when something failed. */
-  quiet?: boolean;
+  quiet?: boolean | undefined;
+  /** Message lines show the server's uid beside the ref. */
+  verbose?: boolean | undefined;
 }
 
-/** Colour when writing to a terminal, unless NO_COLOR is set; FORCE_COLOR forces it. */
+/** Colour when writing to a terminal, unless NO_COLOR is set or FORCE_COLOR is 0/false; any other FORCE_COLOR forces it. */
 export function shouldColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false') return true;
+  const force = env.FORCE_COLOR;
+  if (force === '0' || force === 'false') return false;
+  if (force !== undefined) return true;
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
   if (env.TERM === 'dumb') return false;
   return stream.isTTY === true;
@@ -30,21 +34,22 @@ const SUBJECT_WIDTH = 50;
 export function createTextReporter(options: TextReporterOptions): Reporter {
   const c = new Chalk({ level: options.color ? 1 : 0 });
   const quiet = options.quiet ?? false;
+  const verbose = options.verbose ?? false;
   return {
     report(event: ReportEvent): void {
       // Fields from mail and servers are escaped before styling adds its own escape codes.
-      const line = formatEvent(escapeFields(event), c, quiet);
+      const line = formatEvent(escapeFields(event), c, quiet, verbose);
       if (line !== undefined) options.write(line);
     },
   };
 }
 
-function formatEvent(event: ReportEvent, c: ChalkInstance, quiet: boolean): string | undefined {
+function formatEvent(event: ReportEvent, c: ChalkInstance, quiet: boolean, verbose: boolean): string | undefined {
   switch (event.type) {
     case 'message':
       // Quiet keeps what needs a person: failures, and the quarantine they end in.
       if (quiet && event.status !== 'failed' && event.status !== 'quarantined') return undefined;
-      return formatMessage(event, c);
+      return formatMessage(event, c, verbose);
     case 'account':
       if (quiet && event.status !== 'error' && event.failed === 0 && event.quarantined === 0) return undefined;
       return formatAccount(event, c);
@@ -62,21 +67,26 @@ function formatEvent(event: ReportEvent, c: ChalkInstance, quiet: boolean): stri
   }
 }
 
-/** Long-running logs stay quiet: a cycle line only when something happened. */
+/**
+ * Long-running logs stay quiet: a cycle line only when something happened. A failed cycle is
+ * told once, by the backoff line that always follows it (the error and when the next attempt is).
+ */
 function formatCycle(event: CycleEvent, c: ChalkInstance, quiet: boolean): string | undefined {
-  const eventful = event.status !== 'ok' || event.fetched > 0 || event.failed > 0;
-  if (!eventful || (quiet && event.status === 'ok' && event.failed === 0)) return undefined;
+  const eventful = event.status === 'busy' || event.fetched > 0 || event.failed > 0;
+  if (event.status === 'error' || !eventful || (quiet && event.status === 'ok' && event.failed === 0)) return undefined;
   if (event.status === 'busy') return c.yellow(event.error ?? `${event.account}: busy`);
-  if (event.status === 'error') return `${c.bold(event.account)}: ${c.red(event.error ?? 'failed')}`;
   const next = event.idle ? 'waiting for new mail (IDLE)' : event.nextAt === null ? '' : `next ${clock(event.nextAt)}`;
   const counts = `${event.fetched} fetched, ${event.processed} processed, ${event.failed} failed${formatWaiting(event, c)}`;
   return `${c.bold(event.account)}: ${counts} ${c.dim(`(${seconds(event.durationMs)})${next ? `; ${next}` : ''}`)}`;
 }
 
 function formatBackoff(event: BackoffEvent, c: ChalkInstance): string {
-  if (event.giveUp) return `${c.bold(event.account)}: ${c.red(`giving up: ${event.error ?? 'never connected'}`)}`;
+  if (event.giveUp) {
+    const error = event.error?.replace(`last error: ${event.account}: `, 'last error: ') ?? null;
+    return accountError(event.account, error, c, (text) => c.red(`giving up: ${text}`), 'never connected');
+  }
   const wait = formatWait(event.waitMs);
-  return `${c.bold(event.account)}: ${c.yellow(`attempt ${event.attempt} failed`)}: ${event.error ?? ''} ${c.dim(`(next attempt in ${wait}${event.nextAt ? ` at ${clock(event.nextAt)}` : ''})`)}`;
+  return `${accountError(event.account, event.error, c, (text) => `${c.yellow(`attempt ${event.attempt} failed`)}: ${text}`, '')} ${c.dim(`(next attempt in ${wait}${event.nextAt ? ` at ${clock(event.nextAt)}` : ''})`)}`;
 }
 
 function formatWatch(event: WatchEvent, c: ChalkInstance): string {
@@ -84,6 +94,19 @@ function formatWatch(event: WatchEvent, c: ChalkInstance): string {
   if (event.state === 'started') return c.dim(`mailpoll: watching ${accounts}${event.reason ? ` (${event.reason})` : ''}`);
   if (event.state === 'reloaded') return c.dim(`mailpoll: config reloaded: ${accounts}${event.reason ? ` (${event.reason})` : ''}`);
   return `mailpoll: stopped: ${event.reason ?? 'done'} ${c.dim(`(exit ${event.exitCode ?? 0})`)}`;
+}
+
+/**
+ * `account: error`, the account named once: errors name their account so that they stand alone
+ * in logs and NDJSON (`support: cannot connect ...`, `support (imap.example.com:993): login
+ * failed ...`), and the text line names it first already. `paint` colours the error's text.
+ */
+function accountError(account: string, error: string | null, c: ChalkInstance, paint: (text: string) => string, fallback = 'failed'): string {
+  const text = error ?? fallback;
+  if (text.startsWith(`${account}: `)) return `${c.bold(account)}: ${paint(text.slice(account.length + 2))}`;
+  const where = text.startsWith(`${account} (`) ? text.indexOf('): ') : -1;
+  if (where > 0) return `${c.bold(account)}${text.slice(account.length, where + 1)}: ${paint(text.slice(where + 3))}`;
+  return `${c.bold(account)}: ${paint(text)}`;
 }
 
 function clock(iso: string): string {
@@ -97,13 +120,14 @@ function formatWait(ms: number): string {
   return `${(ms / 3_600_000).toFixed(1)}h`;
 }
 
-function formatMessage(event: MessageEvent, c: ChalkInstance): string {
+function formatMessage(event: MessageEvent, c: ChalkInstance, verbose: boolean): string {
   const from = event.from ?? '(no sender)';
   const subject = event.subject === null ? '(no subject)' : `"${shorten(event.subject, SUBJECT_WIDTH)}"`;
   const action = event.action === 'move' ? `move:${event.moveTo ?? ''}` : event.action;
-  const parts = [c.bold(event.account), c.dim(`#${event.uid}`)];
-  // The ref is what `mailpoll show` and `mailpoll retry` take.
+  const parts = [c.bold(event.account)];
+  // The ref is what `mailpoll show` and `mailpoll retry` take; the server's uid is a detail for -v.
   if (event.ref !== null) parts.push(c.dim(`ref:${event.ref}`));
+  if (verbose) parts.push(c.dim(`uid:${event.uid}`));
   parts.push(from, subject);
   if (event.status === 'failed' || event.status === 'quarantined') {
     parts.push(c.red(`${event.status}: ${event.error ?? 'unknown error'}`));
@@ -121,7 +145,7 @@ function formatAccount(event: AccountEvent, c: ChalkInstance): string {
   if (event.status === 'busy') return c.yellow(event.error ?? `${event.account}: busy`);
   if (event.status === 'error') {
     const counts = event.fetched > 0 ? ` after ${formatCounts(event)}` : '';
-    return `${c.bold(event.account)}: ${c.red(event.error ?? 'failed')}${counts} ${took}`;
+    return `${accountError(event.account, event.error, c, c.red)}${counts} ${took}`;
   }
   const text = `${c.bold(event.account)}: ${formatCounts(event)}${formatWaiting(event, c)} ${took}`;
   return event.failed > 0 ? c.yellow(text) : text;
@@ -146,7 +170,7 @@ function formatCounts(event: AccountEvent): string {
 
 function formatCheck(event: CheckEvent, c: ChalkInstance): string {
   const where = [event.protocol, event.server, event.folder].filter((part) => part !== null).join(' ');
-  if (event.status === 'error') return `${c.bold(event.account)}: ${c.red(event.error ?? 'failed')}`;
+  if (event.status === 'error') return accountError(event.account, event.error, c, c.red);
   const unseen = event.unseen === null ? '' : `, ${event.unseen} unseen`;
   const size = event.bytes === null ? '' : `, ${(event.bytes / 1024 / 1024).toFixed(1)} MB`;
   const quarantined = event.quarantined ? `; ${c.red(`${event.quarantined} quarantined`)}${event.retry ? `: ${event.retry}` : ''}` : '';

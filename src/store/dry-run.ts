@@ -59,6 +59,9 @@ class DryRunStore implements Store {
   raw(ref: number): Buffer | undefined {
     return this.inner.raw(ref);
   }
+  previewPurge(options: PurgeOptions): PurgeResult {
+    return this.inner.previewPurge(options);
+  }
   history(query: HistoryQuery): { runs: RunRecord[]; messages: MessageRecord[] } {
     return this.inner.history(query);
   }

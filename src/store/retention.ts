@@ -12,6 +12,13 @@ import type { PurgeOptions, PurgeResult } from './types.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** Thrown inside the purge transaction of a preview, to roll it back with its counts. */
+class PreviewRollback extends Error {
+  constructor(readonly result: PurgeResult) {
+    super('purge preview: rolled back');
+  }
+}
+
 export class Retention {
   private readonly deleteAllRaw;
   private readonly deleteOldRaw;
@@ -51,7 +58,7 @@ export class Retention {
     );
 
     this.purgeTx = db.transaction(
-      (retentionDays: number, ledgerDays: number, activeRuns: readonly number[]): { result: PurgeResult; fileRefs: number[] } => {
+      (retentionDays: number, ledgerDays: number, activeRuns: readonly number[], preview: boolean): { result: PurgeResult; fileRefs: number[] } => {
         const now = context.now();
         const rawCutoff = now - retentionDays * DAY_MS;
         let rawDeleted = retentionDays === 0 ? this.deleteAllRaw.run().changes : this.deleteOldRaw.run(rawCutoff).changes;
@@ -62,6 +69,7 @@ export class Retention {
         rawDeleted += fileRefs.length;
         const rowsDeleted = this.deletePurgeableRows.run({ cutoff }).changes;
         const runsDeleted = this.deleteOldRuns.run({ cutoff, active: JSON.stringify(activeRuns) }).changes;
+        if (preview) throw new PreviewRollback({ rawDeleted, rowsDeleted, runsDeleted });
         return { result: { rawDeleted, rowsDeleted, runsDeleted }, fileRefs };
       },
     );
@@ -71,12 +79,28 @@ export class Retention {
   purge(options: PurgeOptions, activeRuns: readonly number[]): PurgeResult {
     const retentionDays = checkDays('retentionDays', options.retentionDays);
     const ledgerDays = checkDays('ledgerDays', options.ledgerDays);
-    const { result, fileRefs } = this.purgeTx.immediate(retentionDays, ledgerDays, activeRuns);
+    const { result, fileRefs } = this.purgeTx.immediate(retentionDays, ledgerDays, activeRuns, false);
     // After the commit, never before: a rolled-back purge must still find every file it kept.
     this.files.remove(fileRefs);
     // Give freed pages back to the file system (auto_vacuum = INCREMENTAL); cheap when none are free.
     this.context.db.exec('PRAGMA incremental_vacuum');
     return result;
+  }
+
+  /**
+   * What `purge` would delete now, counted by the same statements in a transaction that is
+   * rolled back: nothing changes, no archive file is removed.
+   */
+  preview(options: PurgeOptions, activeRuns: readonly number[]): PurgeResult {
+    const retentionDays = checkDays('retentionDays', options.retentionDays);
+    const ledgerDays = checkDays('ledgerDays', options.ledgerDays);
+    try {
+      this.purgeTx.immediate(retentionDays, ledgerDays, activeRuns, true);
+    } catch (error) {
+      if (error instanceof PreviewRollback) return error.result;
+      throw error;
+    }
+    throw new Error('purge preview: the transaction was not rolled back');
   }
 }
 

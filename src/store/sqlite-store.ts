@@ -177,6 +177,10 @@ export class SqliteStore implements Store {
     return this.guard(() => this.retention.purge(options, this.runLog.activeRuns()));
   }
 
+  previewPurge(options: PurgeOptions): PurgeResult {
+    return this.guard(() => this.retention.preview(options, this.runLog.activeRuns()));
+  }
+
   close(): void {
     const { db } = this.context;
     if (db.open) this.guard(() => db.close());

@@ -220,5 +220,7 @@ export interface Store {
   raw(ref: number): Buffer | undefined;
   history(query: HistoryQuery): { runs: RunRecord[]; messages: MessageRecord[] };
   purge(options: PurgeOptions): PurgeResult;
+  /** What `purge` would delete now, counted and rolled back: a read (`mailpoll purge --dry-run`). */
+  previewPurge(options: PurgeOptions): PurgeResult;
   close(): void;
 }

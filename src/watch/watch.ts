@@ -121,7 +121,7 @@ function describeTiming(options: WatchOptions): string {
 function describeStop(reason: WatchResult['reason'], options: WatchOptions): string {
   switch (reason) {
     case 'signal':
-      return 'signal received; the message in hand was finished';
+      return 'signal received';
     case 'until':
       return `expiration reached (${new Date(options.until ?? 0).toISOString()})`;
     case 'gave-up':

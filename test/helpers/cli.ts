@@ -11,11 +11,40 @@ export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 const TEST_STATE_HOME = removeAtExit(join(tmpdir(), `mailpoll-test-state-${process.pid}`));
 
+/** The prefix of a time-stamped line: ISO 8601, UTC, milliseconds, one space. */
+export const TIME_PREFIX = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z /;
+
+/**
+ * `text` without the time prefix of its lines. Tests run the CLI with pipes, where log lines
+ * are stamped (the default cron and services see); assertions on what a line says use this,
+ * test/timestamps.test.ts asserts the prefixes themselves on the raw output.
+ */
+export function withoutTimestamps(text: string): string {
+  return text.replace(new RegExp(TIME_PREFIX.source, 'gm'), '');
+}
+
+function result(code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string): CliResult {
+  return {
+    code,
+    signal,
+    stdout: withoutTimestamps(stdout),
+    stderr: withoutTimestamps(stderr),
+    rawStdout: stdout,
+    rawStderr: stderr,
+    events: parseEvents(stdout),
+  };
+}
+
 export interface CliResult {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** stdout with the time prefix of each log line taken off (`rawStdout` has it). */
   stdout: string;
+  /** stderr with the time prefix of each line taken off (`rawStderr` has it). */
   stderr: string;
+  /** stdout as written: the CLI's pipes are not terminals, so its log lines start with an ISO time. */
+  rawStdout: string;
+  rawStderr: string;
   /** stdout parsed as NDJSON (only meaningful with --json). */
   events: Array<Record<string, unknown>>;
 }
@@ -47,7 +76,7 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, events: parseEvents(stdout) });
+      resolve(result(code, signal, stdout, stderr));
     });
   });
 }
@@ -83,6 +112,7 @@ export function messageEvents(result: CliResult): Array<Record<string, unknown>>
 export interface LiveCli {
   /** NDJSON events so far (grows while the process runs). */
   events: Array<Record<string, unknown>>;
+  /** stderr so far, the time prefixes taken off. */
   stderr: () => string;
   /** Resolves with the first event (in order) for which `match` is true, waiting for it if need be. */
   waitFor(match: (event: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, unknown>>;
@@ -117,14 +147,14 @@ export function startCli(args: string[], options: RunCliOptions = {}): LiveCli {
     child.on('close', (code, signal) => {
       clearTimeout(killer);
       for (const wake of waiters) wake();
-      resolve({ code, signal, stdout, stderr, events: parseEvents(stdout) });
+      resolve(result(code, signal, stdout, stderr));
     });
   });
   let closed = false;
   void exited.then(() => (closed = true));
   return {
     events,
-    stderr: () => stderr,
+    stderr: () => withoutTimestamps(stderr),
     waitFor(match, what, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {

@@ -3,7 +3,9 @@ import { ExitCode, UsageError } from '../../errors.js';
 import { describeIdentity } from '../../mailbox/identity.js';
 import type { MessageRecord, MessageState, RunRecord } from '../../store/types.js';
 import { createOutput } from '../output.js';
-import { storeClock, withCliStore } from '../store.js';
+import { recordLine, runLine } from './record-json.js';
+import { withCliStore } from '../store.js';
+import { storeClock } from '../timestamps.js';
 
 export interface HistoryCommandOptions {
   config?: string | undefined;
@@ -33,17 +35,16 @@ export async function historyCommand(options: HistoryCommandOptions): Promise<Ex
   return withCliStore(options, async (store) => {
     const { runs, messages } = store.history({ account: options.account, since, state, limit: options.limit });
     if (options.json) {
-      for (const run of runs) output.out(JSON.stringify({ type: 'run', ...run }));
-      for (const message of messages) output.out(JSON.stringify({ type: 'record', ...message }));
+      for (const { type, time, fields } of [...runs.map(runLine), ...messages.map(recordLine)]) output.json(type, fields, time);
       return ExitCode.ok;
     }
     // A status filter asks about messages; runs would only be noise then.
     if (state === undefined) {
-      output.out(runs.length === 0 ? 'runs: none' : 'runs:');
-      for (const run of runs) for (const line of formatRun(run)) output.out(line);
+      output.print(runs.length === 0 ? 'runs: none' : 'runs:');
+      for (const run of runs) for (const line of formatRun(run)) output.print(line);
     }
-    output.out(messages.length === 0 ? 'messages: none' : 'messages:');
-    for (const message of messages) output.out(formatRecord(message));
+    output.print(messages.length === 0 ? 'messages: none' : 'messages:');
+    for (const message of messages) output.print(formatRecord(message));
     return ExitCode.ok;
   });
 }

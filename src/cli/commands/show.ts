@@ -1,6 +1,7 @@
 import { ExitCode, UsageError } from '../../errors.js';
 import { describeIdentity } from '../../mailbox/identity.js';
 import { createOutput } from '../output.js';
+import { recordLine } from './record-json.js';
 import { withCliStore } from '../store.js';
 
 export interface ShowCommandOptions {
@@ -31,7 +32,8 @@ export async function showCommand(refText: string, options: ShowCommandOptions):
       return ExitCode.ok;
     }
     if (options.json) {
-      output.out(JSON.stringify({ type: 'record', ...record }));
+      const { type, time, fields } = recordLine(record);
+      output.json(type, fields, time);
       return ExitCode.ok;
     }
     const rows: Array<[string, unknown]> = [
@@ -55,11 +57,11 @@ export async function showCommand(refText: string, options: ShowCommandOptions):
       ['on server', record.onServer ? 'yes (as far as mailpoll knows)' : 'no'],
       ['raw copy', record.hasRaw ? `yes: mailpoll show ${record.ref} --raw > message.eml` : 'no'],
     ];
-    for (const [name, value] of rows) output.out(`${`${name}:`.padEnd(12)} ${value === null || value === undefined ? '-' : String(value)}`);
+    for (const [name, value] of rows) output.print(`${`${name}:`.padEnd(12)} ${value === null || value === undefined ? '-' : String(value)}`);
     // The handler's stack, one escaped line each (`out` would show its line breaks as \n).
     if (record.lastErrorDetail !== null) {
-      output.out('error detail:');
-      for (const line of record.lastErrorDetail.split('\n')) output.out(`  ${line}`);
+      output.print('error detail:');
+      for (const line of record.lastErrorDetail.split('\n')) output.print(`  ${line}`);
     }
     return ExitCode.ok;
   });

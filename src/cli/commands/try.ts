@@ -88,8 +88,8 @@ export async function tryCommand(source: string, options: TryCommandOptions): Pr
   }
   result.durationMs = Date.now() - started;
 
-  if (options.json) output.out(formatTryJson(result));
-  else for (const line of formatTryText(result)) output.out(line);
+  if (options.json) output.print(formatTryJson(result));
+  else for (const line of formatTryText(result)) output.print(line);
   return result.status === 'ok' ? ExitCode.ok : ExitCode.messageFailed;
 }
 

@@ -33,7 +33,7 @@ export async function validateCommand(options: ValidateCommandOptions): Promise<
     return ExitCode.usage;
   }
   // One line at a time: `out` escapes line breaks (JSON.stringify leaves none inside strings).
-  for (const line of JSON.stringify(printable(config), null, 2).split('\n')) output.out(line);
+  for (const line of JSON.stringify(printable(config), null, 2).split('\n')) output.print(line);
   output.err(`${config.file ?? 'config'}: ok (${accounts.length} of ${config.accounts.length} accounts selected)`);
   return ExitCode.ok;
 }

@@ -11,7 +11,7 @@ import { resolvePassword } from '../config/secrets.js';
 import { AuthError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { SecretStore } from '../secrets/store.js';
-import { describeRefusal, OAuth2Error, postForm, readTokenAnswer } from './token-endpoint.js';
+import { describeRefusal, OAuth2Error, postForm, readTokenAnswer, type TokenAnswer } from './token-endpoint.js';
 
 /** What the stored secret `oauth2:<account>` holds (JSON). A plain string is taken for a refresh token. */
 export interface TokenRecord {
@@ -150,4 +150,48 @@ async function obtainAccessToken(account: AccountConfig, options: AccessTokenOpt
   );
   cache.set(name, { token: token.accessToken, expiresAt: token.expiresAt });
   return token.accessToken;
+}
+
+/** Store what a sign-in (`mailpoll auth login`) returned; a sign-in without a refresh token is an error. */
+export async function storeSignIn(account: AccountConfig, answer: TokenAnswer, env: NodeJS.ProcessEnv, now = Date.now()): Promise<void> {
+  const oauth2 = account.oauth2!;
+  if (answer.refreshToken === undefined) {
+    throw new OAuth2Error(`${account.name}: the sign-in returned no refresh token, so mailpoll could not log in again later. Check that the scope includes offline access (Microsoft: offline_access).`, { account: account.name });
+  }
+  const record: TokenRecord = { refreshToken: answer.refreshToken, accessToken: answer.accessToken, expiresAt: answer.expiresAt, lastRefresh: new Date(now).toISOString(), grant: oauth2.grant };
+  await tokenStore(account, env).set(oauth2.tokenSecret, JSON.stringify(record));
+  cache.set(account.name, { token: answer.accessToken, expiresAt: answer.expiresAt });
+}
+
+/** What `mailpoll auth status` shows of an account: never a token. */
+export interface TokenStatus {
+  account: string;
+  grant: string;
+  /** `accessTokenCommand`, `stored` (a refresh token or app-only token record) or `missing`. */
+  source: 'accessTokenCommand' | 'stored' | 'missing';
+  hasRefreshToken: boolean;
+  accessTokenExpires: string | undefined;
+  lastRefresh: string | undefined;
+  /** When the stored secret was last written. */
+  updated: string | undefined;
+}
+
+export async function readTokenStatus(account: AccountConfig, env: NodeJS.ProcessEnv): Promise<TokenStatus> {
+  const oauth2 = account.oauth2!;
+  const base = { account: account.name, grant: oauth2.grant };
+  if (oauth2.accessTokenCommand !== undefined) {
+    return { ...base, source: 'accessTokenCommand', hasRefreshToken: false, accessTokenExpires: undefined, lastRefresh: undefined, updated: undefined };
+  }
+  const store = tokenStore(account, env);
+  const value = await store.get(oauth2.tokenSecret);
+  const entry = (await store.list()).find((item) => item.name === oauth2.tokenSecret);
+  const record = parseTokenRecord(value);
+  return {
+    ...base,
+    source: value === undefined ? 'missing' : 'stored',
+    hasRefreshToken: record.refreshToken !== undefined,
+    accessTokenExpires: record.expiresAt === undefined ? undefined : new Date(record.expiresAt).toISOString(),
+    lastRefresh: record.lastRefresh,
+    updated: entry?.updated,
+  };
 }

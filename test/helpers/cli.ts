@@ -24,6 +24,8 @@ export interface RunCliOptions {
   cwd?: string;
   env?: Record<string, string | undefined>;
   timeoutMs?: number;
+  /** Written to the CLI's stdin (then closed). Default: no stdin. */
+  input?: string;
 }
 
 export function runCli(args: string[], options: RunCliOptions = {}): Promise<CliResult> {
@@ -32,8 +34,9 @@ export function runCli(args: string[], options: RunCliOptions = {}): Promise<Cli
       cwd: options.cwd ?? process.cwd(),
       // Never the real ~/.local/state: a store left to its default lands in a temp folder.
       env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, XDG_STATE_HOME: TEST_STATE_HOME, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] as ['pipe', 'pipe', 'pipe'],
     });
+    if (options.input !== undefined) child.stdin.end(options.input);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -194,6 +194,8 @@ describe('other grants', () => {
       assert.equal(messageEvents(result).length, 1);
       assert.deepEqual(provider.tokenRequests.slice(requests).map((request) => [request.grant_type, request.client_secret]), [['client_credentials', provider.client.secret]]);
       assert.ok(!result.stderr.includes(provider.client.secret), 'the client secret is masked in the trace');
+      assert.match(result.stderr, protocol === 'imap' ? /C: \S+ AUTHENTICATE OAUTHBEARER \(\* credentials hidden \*\)/ : /C: AUTH OAUTHBEARER \(\* credentials hidden \*\)/);
+      assert.doesNotMatch(result.stderr, /AUTH(?:ENTICATE)? \S+ [A-Za-z0-9+/]{40,}/, 'no SASL payload in the trace');
       assert.ok(!result.stderr.includes(provider.introspected.at(-1)!), 'the access token is masked in the trace');
     }
   });

@@ -81,7 +81,9 @@ export class SecretStore {
     const stored = (await this.#read()).secrets[name];
     if (stored === undefined) return undefined;
     const key = loadKey(this.location.keyFile, this.env, false);
-    if (key === undefined) throw this.#noKey(name);
+    if (key === undefined) {
+      throw new ConfigError(`${this.location.file}: cannot decrypt the secret "${name}": its key file ${this.location.keyFile} is missing. Restore it from a backup, set MAILPOLL_KEY, or store the secret again with \`mailpoll secret set ${name}\`.`);
+    }
     try {
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(stored.iv, 'base64'));
       decipher.setAAD(Buffer.from(name, 'utf8'));

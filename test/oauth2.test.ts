@@ -208,11 +208,20 @@ describe('other grants', () => {
     assert.match(result.stdout, /refused the client \(invalid_client\)\. Check clientId, the client secret/);
   });
 
-  test('accessTokenCommand: the printed token logs in, over IMAP and POP3', async () => {
-    for (const protocol of ['imap', 'pop3'] as const) {
-      const creds = await scenario(xoauth2Only).mailbox(['one']);
-      const token = provider.issueAccessToken(creds.user);
-      const dir = await configure([account(xoauth2Only, protocol, creds, { accessTokenCommand: `printf '%s\\n' ${token}` })]);
+  test('accessTokenCommand: the printed token logs in, over IMAP and POP3, short or of a real token\'s size', async () => {
+    const cases = [
+      ['imap', 0, xoauth2Only],
+      ['pop3', 0, xoauth2Only],
+      ['imap', 2500, xoauth2Only],
+      ['pop3', 2500, xoauth2Only],
+      ['imap', 2500, both],
+      ['pop3', 2500, both],
+    ] as const;
+    for (const [protocol, length, server] of cases) {
+      const creds = await scenario(server).mailbox(['one']);
+      // POP3: a long initial response does not fit on the AUTH line (255 octets): it follows the server's challenge.
+      const token = provider.issueAccessToken(creds.user, length);
+      const dir = await configure([account(server, protocol, creds, { accessTokenCommand: `printf '%s\\n' ${token}` })]);
       const result = await run(dir, ['-v']);
       assert.equal(result.code, 0, result.stdout + result.stderr);
       assert.equal(messageEvents(result).length, 1);

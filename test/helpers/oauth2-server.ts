@@ -28,8 +28,8 @@ export interface OAuth2Server {
   introspected: string[];
   /** A refresh token for `user`, valid until used (when rotating) or revoked. */
   issueRefreshToken(user: string): string;
-  /** An access token for `user` that introspection accepts. */
-  issueAccessToken(user: string): string;
+  /** An access token for `user` that introspection accepts; `length`: at least this long (real ones are 1-3 KB). */
+  issueAccessToken(user: string, length?: number): string;
   revoke(token: string): void;
   /** Issue a new refresh token with each refresh, revoking the one used. Default true. */
   rotate: boolean;
@@ -70,8 +70,9 @@ export async function startOAuth2Server(): Promise<OAuth2Server> {
       refresh.set(value, user);
       return value;
     },
-    issueAccessToken(user) {
-      const value = token('at');
+    issueAccessToken(user, length = 0) {
+      const short = token('at');
+      const value = short.length >= length ? short : `${short}.${randomBytes(length).toString('base64url').slice(0, length - short.length - 1)}`;
       access.set(value, user);
       return value;
     },

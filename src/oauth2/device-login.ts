@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OAuth2Config } from '../config/oauth2.js';
-import { ConnectionError } from '../errors.js';
+import { ConnectionError, UsageError } from '../errors.js';
 import { describeRefusal, OAuth2Error, postForm, readTokenAnswer, type TokenAnswer } from './token-endpoint.js';
 
 export interface SignInOptions {
@@ -39,7 +39,11 @@ export async function signInWithDeviceCode(account: string, oauth2: OAuth2Config
   options.tell(`waiting for the sign-in (until ${new Date(deadline).toISOString()}; Ctrl-C cancels)...`);
   const tokenUrl = oauth2.tokenUrl!;
   for (;;) {
-    await sleep(interval * 1000, undefined, { signal: options.signal });
+    try {
+      await sleep(interval * 1000, undefined, { signal: options.signal });
+    } catch {
+      throw new UsageError('sign-in cancelled; nothing stored');
+    }
     const answer = await postForm(account, tokenUrl, { grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: oauth2.clientId, client_secret: oauth2.clientSecret });
     if (answer.ok) return readTokenAnswer(account, tokenUrl, answer.body, now());
     const { error } = answer.refusal;

@@ -61,7 +61,7 @@ export async function signInWithBrowser(account: string, oauth2: OAuth2Config, o
 /** The `code` of the first redirect carrying our `state`; other requests get a 400. */
 function waitForCode(server: http.Server, state: string, account: string, signal: AbortSignal | undefined): Promise<string> {
   return new Promise((resolve, reject) => {
-    const onAbort = () => reject(new UsageError('sign-in cancelled'));
+    const onAbort = () => reject(new UsageError('sign-in cancelled; nothing stored'));
     signal?.addEventListener('abort', onAbort, { once: true });
     server.on('request', (request, response) => {
       const query = new URL(request.url ?? '/', 'http://127.0.0.1').searchParams;

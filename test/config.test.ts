@@ -89,6 +89,8 @@ describe('defaults', () => {
       login: undefined,
       password: 'hunter22',
       passwordSpec: { source: 'password', value: 'hunter22', where: 'mailpoll.yaml: accounts[0].password', cwd: '/etc/mailpoll' },
+      auth: 'password',
+      oauth2: undefined,
       folder: 'INBOX',
       path: undefined,
       onlyUnseen: true,
@@ -287,7 +289,7 @@ describe('rules', () => {
       [
         'mailpoll.yaml: accounts[0].host: is required for imap',
         'mailpoll.yaml: accounts[0].user: is required for imap',
-        'mailpoll.yaml: accounts[0].password: a password source is required for imap: set password, passwordEnv, passwordFile or passwordCommand',
+        'mailpoll.yaml: accounts[0].password: a password source is required for imap: set password, passwordEnv, passwordFile, passwordCommand or passwordSecret (or auth: oauth2)',
       ],
     ],
     ['pop3 needs a host', { accounts: [{ ...POP3, host: undefined }] }, ['mailpoll.yaml: accounts[0].host: is required for pop3']],

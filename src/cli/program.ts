@@ -230,6 +230,62 @@ Exit codes: 0 a valid decision, 1 the handler failed (its stack is shown), 2 usa
       context.setExitCode(await purgeCommand(options));
     });
 
+  const secret = program.command('secret').description('stored secrets (passwordSecret, clientSecretSecret, OAuth2 refresh tokens): encrypted beside the store; no command prints a value');
+  secret
+    .command('set')
+    .description('store a secret: read from a prompt that does not echo, or from stdin (first line)')
+    .argument('<name>', 'the name accounts use (passwordSecret: NAME)')
+    .addOption(configOption())
+    .addOption(storeOption())
+    .action(async (name: string, options) => {
+      const { secretSetCommand } = await import('./commands/secret.js');
+      context.setExitCode(await secretSetCommand(name, options));
+    });
+  secret
+    .command('list')
+    .description('names and dates of the stored secrets, never values')
+    .addOption(configOption())
+    .addOption(storeOption())
+    .addOption(jsonOption())
+    .action(async (options) => {
+      const { secretListCommand } = await import('./commands/secret.js');
+      context.setExitCode(await secretListCommand(options));
+    });
+  secret
+    .command('delete')
+    .description('remove a stored secret')
+    .argument('<name>')
+    .addOption(configOption())
+    .addOption(storeOption())
+    .action(async (name: string, options) => {
+      const { secretDeleteCommand } = await import('./commands/secret.js');
+      context.setExitCode(await secretDeleteCommand(name, options));
+    });
+
+  const auth = program.command('auth').description('OAuth2 sign-in of auth: oauth2 accounts');
+  auth
+    .command('login')
+    .description('sign an account in and store its refresh token: the device-code flow where the provider has one, else the browser (loopback redirect, PKCE)')
+    .argument('<account>')
+    .option('--browser', 'the browser flow even when a device endpoint exists')
+    .addOption(configOption())
+    .addOption(storeOption())
+    .action(async (name: string, options) => {
+      const { authLoginCommand } = await import('./commands/auth.js');
+      context.setExitCode(await authLoginCommand(name, options, context.signal));
+    });
+  auth
+    .command('status')
+    .description('per oauth2 account: grant, access token expiry, last refresh (never a token); exit 3 if one is not signed in')
+    .argument('[account]')
+    .addOption(configOption())
+    .addOption(storeOption())
+    .addOption(jsonOption())
+    .action(async (name: string | undefined, options) => {
+      const { authStatusCommand } = await import('./commands/auth.js');
+      context.setExitCode(await authStatusCommand(name, options));
+    });
+
   program
     .command('init')
     .description('write an annotated example config and handler (an existing file is kept unless --force)')

@@ -28,6 +28,8 @@ export const ACCOUNT_DEFAULTS = Object.freeze({
   login: undefined,
   password: undefined,
   passwordSpec: undefined,
+  auth: 'password',
+  oauth2: undefined,
   folder: 'INBOX',
   path: undefined,
   onlyUnseen: true,

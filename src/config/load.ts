@@ -9,12 +9,15 @@ import path from 'node:path';
 import type { Loader } from 'cosmiconfig';
 import { ConfigError, ConfigNotFoundError } from '../errors.js';
 import { registerSecret } from '../redact.js';
+import { secretsBeside, type SecretsLocation } from '../secrets/store.js';
+import { defaultStorePath } from '../store/path.js';
 import { ConfigLimitError, MAX_CONFIG_BYTES, checkConfigSize, tooLarge } from './limits.js';
 import { CONFIG_DEFAULTS, WEBHOOK_DEFAULTS, accountDefaults, defaultPort } from './defaults.js';
 import { parseJsonConfig } from './json.js';
 import { checkRules, mergeDefaults, type MergedAccount, type RulesInput } from './rules.js';
 import { PASSWORD_KEYS, SECRET_KEYS, accountSchema, configSchema, defaultsSchema, formatIssue, formatPath, type ParsedConfig } from './schema.js';
-import { resolvePassword, secretProblem, type PasswordSpec } from './secrets.js';
+import { buildOAuth2 } from './oauth2.js';
+import { resolvePassword, secretProblem, type PasswordSource, type PasswordSpec } from './secrets.js';
 import { selectAccounts } from './select.js';
 import type { AccountConfig, CommandSpec, Config, WebhookConfig } from './types.js';
 
@@ -35,6 +38,8 @@ export interface LoadConfigOptions {
   accounts?: string[] | undefined;
   /** A handler given with -s: overrides every account's script; resolved against cwd. */
   script?: string | undefined;
+  /** `--store PATH` (against cwd): stored secrets are beside the store, so this moves them too. */
+  store?: string | undefined;
 }
 
 export interface ValidateConfigContext {
@@ -232,9 +237,20 @@ function checkFiles(parts: RulesInput, resolvePath: (value: string) => string, c
 
 function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resolvePath: (value: string) => string): Config {
   const topScript = parsed.script === undefined ? undefined : resolvePath(parsed.script);
-  const accounts = parsed.accounts.map((account, index) => {
-    const merged = mergeDefaults(account, parsed.defaults);
-    return buildAccount(merged, topScript, resolvePath, passwordSpecOf(merged, index, context, resolvePath), context.dir);
+  const accounts = parsed.accounts.map((parsedAccount, index) => {
+    const merged = mergeDefaults(parsedAccount, parsed.defaults);
+    const account = buildAccount(merged, topScript, resolvePath, passwordSpecOf(merged, index, context, resolvePath), context.dir);
+    if (merged.auth === 'oauth2' && merged.oauth2 !== undefined) {
+      const at = merged.inherited.has('oauth2') ? ['defaults', 'oauth2'] : ['accounts', index, 'oauth2'];
+      const specOf = (source: PasswordSource, value: string, key: string): PasswordSpec => ({
+        source,
+        value: source === 'passwordFile' ? resolvePath(value) : value,
+        where: `${context.displayName}: ${formatPath([...at, key])}`,
+        cwd: context.dir,
+      });
+      account.oauth2 = buildOAuth2(account.name, account.protocol, merged.oauth2, specOf);
+    }
+    return account;
   });
   return {
     file: context.file,
@@ -251,6 +267,8 @@ function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resol
 
 /** The account's password source, naming the key that gave it (`defaults.passwordEnv` when inherited). */
 function passwordSpecOf(merged: MergedAccount, index: number, context: ValidateConfigContext, resolvePath: (value: string) => string): PasswordSpec | undefined {
+  // An OAuth2 account ignores a password inherited from defaults (its own is refused by the rules).
+  if (merged.auth === 'oauth2') return undefined;
   const source = PASSWORD_KEYS.find((key) => merged[key] !== undefined);
   if (source === undefined) return undefined;
   const value = merged[source]!;
@@ -298,6 +316,8 @@ function buildAccount(
     login: merged.login,
     password: passwordSpec?.source === 'password' ? passwordSpec.value : undefined,
     passwordSpec,
+    auth: merged.auth ?? defaults.auth,
+    oauth2: undefined,
     folder: merged.folder ?? defaults.folder,
     path: optionalPath(merged.path),
     // POP3 has no seen flag: its default lists every message, and the rules refuse onlyUnseen there.
@@ -354,6 +374,8 @@ const SECRET_HEADER = /^(proxy-)?authorization$|^cookie$/i;
 export interface ResolvePasswordsOptions {
   /** Source of `passwordEnv` and the environment of `passwordCommand`. Default process.env. */
   env?: NodeJS.ProcessEnv | undefined;
+  /** Where `passwordSecret` and `clientSecretSecret` read stored secrets. */
+  secrets?: SecretsLocation | undefined;
 }
 
 /**
@@ -368,8 +390,15 @@ export async function resolvePasswords(accounts: readonly AccountConfig[], optio
   await Promise.all(
     accounts.map(async (account) => {
       const spec = account.passwordSpec;
+      const oauth2 = account.oauth2;
+      const clientSecret = oauth2?.clientSecretSpec;
+      if (oauth2 !== undefined && clientSecret !== undefined && oauth2.clientSecret === undefined) {
+        const result = await resolvePassword(clientSecret, { cwd: clientSecret.cwd, env, secrets: options.secrets });
+        if (result.password !== undefined) oauth2.clientSecret = result.password;
+        else problems.push(`${clientSecret.where}: ${result.problem}`);
+      }
       if (spec === undefined || account.password !== undefined) return;
-      const result = await resolvePassword(spec, { cwd: spec.cwd, env });
+      const result = await resolvePassword(spec, { cwd: spec.cwd, env, secrets: options.secrets });
       if (result.password !== undefined) account.password = result.password;
       else problems.push(`${spec.where}: ${result.problem}`);
     }),
@@ -495,6 +524,10 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   if (config === undefined) throw new ConfigError(problems);
 
   for (const account of config.accounts) registerSecret(account.password);
+  const storeFile = options.store !== undefined ? path.resolve(cwd, options.store) : (config.store ?? defaultStorePath(env));
+  const secrets = secretsBeside(storeFile);
+  config.secrets = secrets;
+  for (const account of config.accounts) if (account.oauth2 !== undefined) account.oauth2.secrets = secrets;
   if (options.script !== undefined) {
     const script = expandPath(options.script, cwd, env.HOME || homedir());
     for (const account of config.accounts) {
@@ -504,7 +537,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
     }
   }
   const selected = selectAccounts(config, options.accounts);
-  if (options.resolveSecrets !== false) await resolvePasswords(selected, { env });
+  if (options.resolveSecrets !== false) await resolvePasswords(selected, { env, secrets });
   return config;
 }
 

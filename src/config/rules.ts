@@ -7,6 +7,7 @@ import type { Protocol } from '../domain.js';
 import { formatDuration } from '../duration.js';
 import { sameFolder } from '../mailbox/folder-name.js';
 import { ACCOUNT_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT } from './defaults.js';
+import { checkOAuth2 } from './oauth2.js';
 import { ACCOUNT_KEY_DOCS, HANDLER_KEYS, PASSWORD_KEYS, formatPath, type AccountKey, type ParsedAccount, type ParsedDefaults } from './schema.js';
 
 /** The parsed config as the rules see it. */
@@ -165,8 +166,10 @@ function checkAccount(account: ParsedAccount, index: number, defaults: ParsedDef
   if (protocol === 'imap' || protocol === 'pop3') {
     if (merged.host === undefined) problems.push(`${at('host')}: is required for ${protocol}`);
     if (merged.user === undefined) problems.push(`${at('user')}: is required for ${protocol}`);
-    if (!PASSWORD_KEYS.some((key) => merged[key] !== undefined)) {
-      problems.push(`${at('password')}: a password source is required for ${protocol}: set password, passwordEnv, passwordFile or passwordCommand`);
+    const own = PASSWORD_KEYS.filter((key) => account[key] !== undefined);
+    problems.push(...checkOAuth2(merged, own, (...keys) => formatPath(['accounts', index, ...keys])));
+    if (merged.auth !== 'oauth2' && !PASSWORD_KEYS.some((key) => merged[key] !== undefined)) {
+      problems.push(`${at('password')}: a password source is required for ${protocol}: set password, passwordEnv, passwordFile, passwordCommand or passwordSecret (or auth: oauth2)`);
     }
     const tls = merged.tls ?? ACCOUNT_DEFAULTS.tls;
     const port = merged.port;

@@ -13,6 +13,7 @@ import { DURATION_JSON_PATTERN, formatDuration, parseDuration } from '../duratio
 import { SECRET_PLACEHOLDER } from '../redact.js';
 import { folderNameProblem } from '../mailbox/folder-name.js';
 import { checkCron } from './cron.js';
+import { OAUTH2_ACCOUNT_KEY_DOCS, OAUTH2_KEY_DOCS, oauth2Schema } from './oauth2.js';
 import { ACCOUNT_DEFAULTS, CONFIG_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT, POP3_DEFAULTS, WEBHOOK_DEFAULTS } from './defaults.js';
 
 /** Documentation of one config key; the README's config reference is written from these. */
@@ -93,6 +94,7 @@ export const ACCOUNT_KEY_DOCS = {
     description: 'Shell command printing the password on its first line of output, e.g. `pass show mail/work`. Runs with `/bin/sh -c` in the config file\'s folder, for at most 30 s.',
     protocols: SERVER,
   },
+  ...OAUTH2_ACCOUNT_KEY_DOCS,
   folder: {
     description: 'IMAP folder to poll, `/`-separated (`Inbox/Incidents`).',
     default: ACCOUNT_DEFAULTS.folder,
@@ -249,8 +251,8 @@ export const BACKOFF_KEY_DOCS = {
   max: { description: 'The longest wait; where an account that never connected gives up.', default: formatDuration(BACKOFF.maxMs) },
 } as const satisfies Record<string, Omit<KeyDoc, 'protocols'>>;
 
-/** The four ways to give a password; at most one per account (or per `defaults`). */
-export const PASSWORD_KEYS = ['password', 'passwordEnv', 'passwordFile', 'passwordCommand'] as const;
+/** The ways to give a password; at most one per account (or per `defaults`). */
+export const PASSWORD_KEYS = ['password', 'passwordEnv', 'passwordFile', 'passwordCommand', 'passwordSecret'] as const;
 export type PasswordKey = (typeof PASSWORD_KEYS)[number];
 
 /** The kinds of handler an account may name; at most one per account (or per `defaults`). */
@@ -269,7 +271,7 @@ export const WEBHOOK_KEY_DOCS = {
 } as const satisfies Record<string, Omit<KeyDoc, 'protocols'>>;
 
 /** Keys whose values are never shown in an error message. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'passwordCommand', 'secret', 'headers']);
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'passwordCommand', 'secret', 'headers', 'clientSecret', 'clientSecretCommand', 'accessTokenCommand']);
 
 // ---------------------------------------------------------------------------------------
 // Value schemas. Every message we write starts with "expected ", and `formatIssue` adds
@@ -389,6 +391,9 @@ const accountFields = {
   passwordEnv: text().optional().describe(doc('passwordEnv')),
   passwordFile: text().optional().describe(doc('passwordFile')),
   passwordCommand: text().optional().describe(doc('passwordCommand')),
+  passwordSecret: text().optional().describe(doc('passwordSecret')),
+  auth: z.enum(['password', 'oauth2']).optional().describe(doc('auth')),
+  oauth2: oauth2Schema().optional().describe(doc('oauth2')),
   folder: text().optional().describe(doc('folder')),
   path: text().optional().describe(doc('path')),
   onlyUnseen: flag().optional().describe(doc('onlyUnseen')),
@@ -524,6 +529,7 @@ function allowedKeys(path: readonly PropertyKey[]): readonly string[] {
   if (path.length === 0) return Object.keys(TOP_LEVEL_KEY_DOCS);
   if (path.at(-1) === 'backoff') return Object.keys(BACKOFF_KEY_DOCS);
   if (path.at(-1) === 'webhook') return Object.keys(WEBHOOK_KEY_DOCS);
+  if (path.at(-1) === 'oauth2') return Object.keys(OAUTH2_KEY_DOCS);
   if (path[0] === 'defaults') return Object.keys(ACCOUNT_KEY_DOCS).filter((key) => key !== 'name');
   return Object.keys(ACCOUNT_KEY_DOCS);
 }

@@ -1,5 +1,6 @@
 /**
- * Password sources (`password`, `passwordEnv`, `passwordFile`, `passwordCommand`). Every
+ * Password sources (`password`, `passwordEnv`, `passwordFile`, `passwordCommand`,
+ * `passwordSecret`; an OAuth2 `clientSecret` comes from the same ones). Every
  * resolved password is registered with `redact` (src/redact.ts), and the reporter and error
  * printer pass all their output through it, so a password never reaches a terminal or a log
  * even if some message quotes it.
@@ -8,9 +9,10 @@ import { spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import { formatDuration, parseDuration } from '../duration.js';
 import { registerSecret } from '../redact.js';
+import { SecretStore, type SecretsLocation } from '../secrets/store.js';
 import { stopGroup, trackGroup, untrackGroup } from '../process-group.js';
 
-export type PasswordSource = 'password' | 'passwordEnv' | 'passwordFile' | 'passwordCommand';
+export type PasswordSource = 'password' | 'passwordEnv' | 'passwordFile' | 'passwordCommand' | 'passwordSecret';
 
 /**
  * One account's password source as configured (`AccountConfig.passwordSpec`): a plain value
@@ -31,6 +33,8 @@ export interface ResolvePasswordOptions {
   cwd: string;
   /** Environment of `passwordEnv` and of `passwordCommand`. */
   env: NodeJS.ProcessEnv;
+  /** Where `passwordSecret` reads stored secrets (beside the store). Without it, `passwordSecret` is a problem. */
+  secrets?: SecretsLocation | undefined;
   /** Milliseconds `passwordCommand` may run. Default `MAILPOLL_PASSWORD_COMMAND_TIMEOUT` from `env`, else 30 s. */
   timeout?: number | undefined;
 }
@@ -100,7 +104,21 @@ async function resolve(spec: Pick<PasswordSpec, 'source' | 'value'>, options: Re
       return readPasswordFile(spec.value);
     case 'passwordCommand':
       return runPasswordCommand(spec.value, options);
+    case 'passwordSecret':
+      return readStoredSecret(spec.value, options);
   }
+}
+
+async function readStoredSecret(name: string, options: ResolvePasswordOptions): Promise<ResolvePasswordResult> {
+  if (options.secrets === undefined) return { problem: `the stored secret "${name}" cannot be read here (no store location)` };
+  let value: string | undefined;
+  try {
+    value = await new SecretStore(options.secrets, options.env).get(name);
+  } catch (error) {
+    return { problem: error instanceof Error ? error.message : String(error) };
+  }
+  if (value === undefined) return { problem: `no stored secret named "${name}" in ${options.secrets.file}; store it with \`mailpoll secret set ${name}\`` };
+  return accepted(value, `the stored secret "${name}"`);
 }
 
 /**

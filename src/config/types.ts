@@ -5,6 +5,8 @@
  * below are the values of `defaults.ts`.
  */
 import type { Action, Protocol } from '../domain.js';
+import type { SecretsLocation } from '../secrets/store.js';
+import type { OAuth2Config } from './oauth2.js';
 import type { PasswordSpec } from './secrets.js';
 
 /** `implicit`: TLS from the first byte (993/995). `starttls`: upgrade a plain connection. `none`: plaintext. */
@@ -41,6 +43,10 @@ export interface AccountConfig {
    * `source`, never its value.
    */
   passwordSpec: PasswordSpec | undefined;
+  /** `password` (USER/PASS, LOGIN) or `oauth2` (SASL OAUTHBEARER/XOAUTH2 with a token). Default `password`. */
+  auth: 'password' | 'oauth2';
+  /** The OAuth2 login of `auth: oauth2`; undefined otherwise. */
+  oauth2: OAuth2Config | undefined;
   /** IMAP folder, `/`-separated (`Inbox/Incidents`). Default `INBOX`. */
   folder: string;
   /** Absolute path of the Maildir (maildir). */
@@ -140,4 +146,6 @@ export interface Config {
   maxConnections: number;
   /** Watch mode: milliseconds after its start at which the watch ends; undefined: never. */
   expiresAfter: number | undefined;
+  /** Where stored secrets are (beside the store); set by `loadConfig`, undefined from `validateConfig`. */
+  secrets?: SecretsLocation | undefined;
 }

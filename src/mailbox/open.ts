@@ -4,6 +4,7 @@
  */
 import type { AccountConfig } from '../config/types.js';
 import type { Logger } from '../logger.js';
+import { retryRefusedToken } from './oauth2-login.js';
 import type { Mailbox } from './types.js';
 
 export interface CreateMailboxOptions {
@@ -14,6 +15,11 @@ export interface CreateMailboxOptions {
 }
 
 export async function createMailbox(account: AccountConfig, options: CreateMailboxOptions = {}): Promise<Mailbox> {
+  const mailbox = await createAdapter(account, options);
+  return account.auth === 'oauth2' ? retryRefusedToken(mailbox, account) : mailbox;
+}
+
+async function createAdapter(account: AccountConfig, options: CreateMailboxOptions): Promise<Mailbox> {
   switch (account.protocol) {
     case 'imap': {
       const { createImapMailbox } = await import('./imap/mailbox.js');

@@ -23,7 +23,7 @@ export interface CheckCommandOptions {
  */
 export async function checkCommand(options: CheckCommandOptions): Promise<ExitCode> {
   const output = createOutput(options);
-  const config = await loadConfig({ configFile: options.config, accounts: options.account });
+  const config = await loadConfig({ configFile: options.config, accounts: options.account, store: options.store });
   const accounts = selectAccounts(config, options.account);
   const location = { store: options.store, config };
   const store: Store | undefined = existsSync(storePath(location)) ? await openCliStore(location) : undefined;

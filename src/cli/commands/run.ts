@@ -21,7 +21,7 @@ export interface RunCommandOptions {
 /** `mailpoll [run]`: one cycle over the selected accounts. */
 export async function runCommand(options: RunCommandOptions, signal: AbortSignal): Promise<ExitCode> {
   const output = createOutput(options);
-  const config = await loadConfig({ configFile: options.config, accounts: options.account, script: options.script });
+  const config = await loadConfig({ configFile: options.config, accounts: options.account, script: options.script, store: options.store });
   const accounts = selectAccounts(config, options.account);
   const location = { store: options.store, config };
   const store = options.dryRun ? await openDryRunCliStore(location) : await openCliStore(location);

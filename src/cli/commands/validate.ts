@@ -1,5 +1,6 @@
 import { loadConfig } from '../../config/load.js';
 import { selectAccounts } from '../../config/select.js';
+import type { OAuth2Config } from '../../config/oauth2.js';
 import type { AccountConfig, Config } from '../../config/types.js';
 import { ExitCode, HandlerLoadError } from '../../errors.js';
 import { loadAccountHandler } from '../../handler/load.js';
@@ -74,8 +75,15 @@ function printableAccount(account: AccountConfig): Record<string, unknown> {
   for (const [key, value] of Object.entries(account)) {
     if (key === 'password') shown.password = value === undefined ? undefined : SECRET_PLACEHOLDER;
     else if (key === 'passwordSpec') shown.passwordSource = account.passwordSpec?.source;
+    else if (key === 'oauth2' && account.oauth2 !== undefined) shown.oauth2 = printableOAuth2(account.oauth2);
     else if (key === 'webhook' && account.webhook?.secret !== undefined) shown.webhook = { ...account.webhook, secret: SECRET_PLACEHOLDER };
     else shown[key] = value;
   }
   return shown;
+}
+
+/** The OAuth2 login without its secrets: of the client secret and the token command only their source. */
+function printableOAuth2(oauth2: OAuth2Config): Record<string, unknown> {
+  const { clientSecretSpec, clientSecret: _secret, accessTokenCommand, secrets: _location, ...rest } = oauth2;
+  return { ...rest, clientSecretSource: clientSecretSpec?.source, accessTokenCommand: accessTokenCommand === undefined ? undefined : SECRET_PLACEHOLDER };
 }

@@ -30,7 +30,7 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
   if (options.interval !== undefined && (interval === undefined || interval <= 0)) {
     throw new UsageError(`--interval: expected a duration like 30s, 5m or 1h, got "${options.interval}"`);
   }
-  const load = () => loadConfig({ configFile: options.config, accounts: options.account, script: options.script });
+  const load = () => loadConfig({ configFile: options.config, accounts: options.account, script: options.script, store: options.store });
   let config: Config = await load();
   const started = Date.now();
   const until =

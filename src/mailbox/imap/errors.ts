@@ -70,7 +70,8 @@ function shapeError(guard: ConnectionGuard, error: unknown, during: string): Mai
   if (fields.authenticationFailed) {
     const user = account.login ?? account.user ?? '';
     const answer = sentence(guard.clean(serverText(error) ?? 'authentication failed'));
-    return new AuthError(`${name} (${where}): login failed: ${answer} Check user/login (${user}) and password.`, options);
+    const check = account.auth === 'oauth2' ? 'that the access token grants mail access (scope)' : 'password';
+    return new AuthError(`${name} (${where}): login failed: ${answer} Check user/login (${user}) and ${check}.`, options);
   }
   const network = describeNetworkError(error, { account: name, host: guard.host, port: guard.port });
   if (network) return network;

@@ -37,6 +37,7 @@ import { FINGERPRINT_HEADERS, streamBodies, toCandidates } from './fetch.js';
 import { ensureFolder, isSameFolder, missingFolder, serverPath } from './folders.js';
 import { watchGreeting } from './greeting.js';
 import { checkWaitOptions, IdleWait, planWatchdog, systemTimers, type IdleHost, type Timers, type WaitOutcome } from './idle.js';
+import { getAccessToken } from '../../oauth2/tokens.js';
 import { createLogger } from './log.js';
 import { fromSequenceSet, toSequenceSets, toUid } from './uid-set.js';
 
@@ -105,13 +106,15 @@ class ImapMailbox implements Mailbox {
     this.#idleRefused = false;
     const account = this.#guard.account;
     if (!account.host) throw new ConfigError(`${this.#guard.name}: host is not set. Set host: for this imap account.`, { account: this.#guard.name });
-    if (account.password === undefined) {
-      throw new AuthError(`${this.#guard.name}: no password configured. Set password, passwordEnv, passwordFile or passwordCommand.`, {
+    if (account.auth !== 'oauth2' && account.password === undefined) {
+      throw new AuthError(`${this.#guard.name}: no password configured. Set password, passwordEnv, passwordFile, passwordCommand or passwordSecret.`, {
         account: this.#guard.name,
       });
     }
     const ca = await readCa(this.#guard.account);
-    const client = this.#createClient(ca);
+    // OAUTHBEARER when the server announces it, else XOAUTH2 (imapflow's order).
+    const accessToken = account.auth === 'oauth2' ? await getAccessToken(account) : undefined;
+    const client = this.#createClient(ca, accessToken);
     this.#client = client;
 
     // One budget for TCP + TLS + greeting + login + opening the folder.
@@ -483,7 +486,7 @@ class ImapMailbox implements Mailbox {
     client.close();
   }
 
-  #createClient(ca: Buffer | undefined): ImapFlow {
+  #createClient(ca: Buffer | undefined, accessToken: string | undefined): ImapFlow {
     const account = this.#guard.account;
     const tls: ConnectionOptions = { rejectUnauthorized: account.tlsRejectUnauthorized };
     if (ca) tls.ca = ca;
@@ -496,7 +499,7 @@ class ImapMailbox implements Mailbox {
       // true: STARTTLS is required and its absence is an error; false: stay in plaintext.
       doSTARTTLS: account.tls === 'starttls' ? true : account.tls === 'none' ? false : undefined,
       tls,
-      auth: { user: account.login ?? account.user ?? '', pass: account.password ?? '' },
+      auth: accessToken === undefined ? { user: account.login ?? account.user ?? '', pass: account.password ?? '' } : { user: account.login ?? account.user ?? '', accessToken },
       logger: createLogger(this.#guard.trace, (entry) => this.#answers.noteWarning(entry)),
       connectionTimeout: account.connectTimeout,
       greetingTimeout: account.connectTimeout,

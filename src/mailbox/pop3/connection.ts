@@ -57,6 +57,8 @@ export interface Pop3Reply {
   text: string;
   /** The body of a multi-line `+OK` answer, dot-stuffing undone, final CRLF kept. */
   body: Buffer | undefined;
+  /** A SASL continuation (`+ <base64>`) to an `expectContinuation` command; `text` is its base64. */
+  continuation?: boolean;
 }
 
 export interface Pop3Command {
@@ -68,6 +70,8 @@ export interface Pop3Command {
   sizeHint?: number | undefined;
   /** What the debug log shows instead of the line (PASS). */
   logAs?: string;
+  /** A step of SASL AUTH (RFC 5034): a `+ ` continuation answers it too. */
+  expectContinuation?: boolean;
 }
 
 interface Pending {
@@ -248,6 +252,11 @@ export class Pop3Connection {
         return false;
       }
       if (head.kind === 'handshake') throw new Pop3ProtocolError('plaintext during the TLS handshake');
+      if (head.command?.expectContinuation && /^\+(?: |$)/.test(line)) {
+        this.#queue.shift();
+        head.resolve({ ok: false, text: line.slice(1).trim(), body: undefined, continuation: true });
+        return false;
+      }
       const match = /^(\+OK|-ERR)(?:\s+(.*))?$/i.exec(line);
       if (!match && head.kind === 'greeting') throw new Pop3GreetingError(line);
       if (!match) throw new Pop3ProtocolError(`unexpected answer "${line.slice(0, 80)}"`);

@@ -25,7 +25,8 @@ export function loginRefused(guard: ConnectionGuard, text: string): MailpollErro
   if (/^\[SYS\//i.test(text)) {
     return new ConnectionError(`${name} (${where}): the server cannot open the mailbox now: ${said} Try again later.`, { account: name });
   }
-  return new AuthError(`${name} (${where}): login failed: ${said} Check user/login and password.`, { account: name });
+  const check = guard.account.auth === 'oauth2' ? 'that the access token grants mail access (scope)' : 'password';
+  return new AuthError(`${name} (${where}): login failed: ${said} Check user/login and ${check}.`, { account: name });
 }
 
 /** The server answered `-ERR text` to `command` while doing `what`. */

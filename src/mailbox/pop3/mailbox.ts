@@ -18,7 +18,12 @@ import type { Candidate, Disposition, DispositionResult, FetchedMessage, ListOpt
 import { Pop3Connection, Pop3ProtocolError, type Pop3Reply } from './connection.js';
 import { cleanLine, closedReason, describePop3Error, loginRefused, refused, TLS_ALTERNATIVES } from './errors.js';
 import { fingerprintUpTo, sessionListing, type Entry, type ListingContext } from './listing.js';
+import { authenticateWithToken } from './sasl.js';
 import { parseCapabilities, PIPELINE_BATCH, type Session } from './session.js';
+import { getAccessToken } from '../../oauth2/tokens.js';
+
+/** How the session logs in: USER/PASS, or SASL with an OAuth2 access token. */
+type Credential = { password: string; token?: undefined } | { token: string; password?: undefined };
 
 export interface Pop3MailboxOptions {
   /**
@@ -62,10 +67,11 @@ class Pop3Mailbox implements Mailbox {
     if (!account.host) throw new ConfigError(`${name}: host is not set. Set host: for this pop3 account.`, { account: name });
     const user = account.login ?? account.user;
     if (!user) throw new ConfigError(`${name}: user is not set. Set user: (or login:) for this pop3 account.`, { account: name });
-    if (account.password === undefined) {
-      throw new AuthError(`${name}: no password configured. Set password, passwordEnv, passwordFile or passwordCommand.`, { account: name });
+    if (account.auth !== 'oauth2' && account.password === undefined) {
+      throw new AuthError(`${name}: no password configured. Set password, passwordEnv, passwordFile, passwordCommand or passwordSecret.`, { account: name });
     }
-    if (/[\r\n]/.test(user) || /[\r\n]/.test(account.password)) {
+    const credential: Credential = account.auth === 'oauth2' ? { token: await getAccessToken(account) } : { password: account.password ?? '' };
+    if (/[\r\n]/.test(user) || /[\r\n]/.test(credential.password ?? '')) {
       throw new AuthError(`${name}: the user or password contains a line break, which POP3 USER/PASS cannot send. Check them.`, { account: name });
     }
     const ca = await readCa(this.#guard.account);
@@ -91,7 +97,7 @@ class Pop3Mailbox implements Mailbox {
             attempt.connection?.destroy();
           });
     try {
-      const steps = this.#openSteps(user, account.password, ca, attempt, probe);
+      const steps = this.#openSteps(user, credential, ca, attempt, probe);
       return await this.#within(steps, limit, timedOut, () => attempt.connection?.destroy());
     } catch (error) {
       attempt.connection?.destroy();
@@ -104,7 +110,7 @@ class Pop3Mailbox implements Mailbox {
 
   async #openSteps(
     user: string,
-    password: string,
+    credential: Credential,
     ca: Buffer | undefined,
     attempt: { connection?: Pop3Connection; greeted: boolean; phase: string },
     probe: SilentPortProbe | undefined,
@@ -148,10 +154,14 @@ class Pop3Mailbox implements Mailbox {
     }
 
     attempt.phase = `logging in to ${where}`;
-    const userReply = await connection.command({ line: `USER ${user}` });
-    if (!userReply.ok) throw loginRefused(this.#guard, userReply.text);
-    const passReply = await connection.command({ line: `PASS ${password}`, logAs: 'PASS (* hidden *)' });
-    if (!passReply.ok) throw loginRefused(this.#guard, passReply.text);
+    if (credential.token !== undefined) {
+      await authenticateWithToken(this.#guard, connection, user, credential.token);
+    } else {
+      const userReply = await connection.command({ line: `USER ${user}` });
+      if (!userReply.ok) throw loginRefused(this.#guard, userReply.text);
+      const passReply = await connection.command({ line: `PASS ${credential.password}`, logAs: 'PASS (* hidden *)' });
+      if (!passReply.ok) throw loginRefused(this.#guard, passReply.text);
+    }
 
     attempt.phase = `opening the mailbox on ${where}`;
     // Capabilities may change with login (RFC 2449): ask again.

@@ -27,7 +27,10 @@ const cache = new Map<string, Promise<LoadedHandler>>();
 export async function loadAccountHandler(account: Pick<AccountConfig, 'script' | 'command' | 'webhook' | 'handlerTimeout'>): Promise<LoadedHandler | undefined> {
   if (account.command !== undefined) return loadCommandHandler(account.command, account);
   if (account.webhook !== undefined) return createWebhookHandler(account.webhook, account.handlerTimeout);
-  return account.script === undefined ? undefined : loadHandler(account.script);
+  if (account.script === undefined) return undefined;
+  // Imported here too: a module that does not load is a usage error before any server is contacted.
+  const loaded = await loadHandler(account.script);
+  return { ...loaded, module: path.resolve(account.script) };
 }
 
 /**
@@ -46,7 +49,8 @@ export function loadHandler(file: string): Promise<LoadedHandler> {
   return loading;
 }
 
-async function importHandler(file: string): Promise<LoadedHandler> {
+/** Import and check the module at the absolute path `file` (uncached: a handler worker imports it once itself). */
+export async function importHandler(file: string): Promise<LoadedHandler> {
   const info = await stat(file).catch(() => undefined);
   if (!info) throw new HandlerLoadError(`handler ${file}: file not found`);
   if (!info.isFile()) throw new HandlerLoadError(`handler ${file}: not a file`);
@@ -101,7 +105,7 @@ function propertyOf(value: unknown, key: string): unknown {
  * esbuild (tsx) says `Transform failed with 1 error:` and then `/abs/x.ts:1:28: ERROR: ...`
  * on the next line: that line, without the file name already in our message, is the useful one.
  */
-function describeLoadError(error: unknown, file: string): string {
+export function describeLoadError(error: unknown, file: string): string {
   if (!(error instanceof Error)) return String(error);
   const lines = error.message.split('\n').filter((line) => line.trim() !== '');
   const line = lines[0] ?? '';

@@ -62,6 +62,7 @@ export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
   const slots = new Set<Slot>();
   const exited = new Set<Promise<void>>();
   const waiting: Array<(slot: Slot) => void> = [];
+  let lastHandedOver = Promise.resolve();
 
   function start(): Slot {
     const worker = startWorker(setup);
@@ -167,21 +168,35 @@ export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
     if (next) void acquire().then(next);
   }
 
-  async function acquire(): Promise<Slot> {
-    for (const slot of slots) if (slot.job === undefined && !slot.ended) return slot;
-    if (slots.size < size) return start();
-    return new Promise<Slot>((resolve) => waiting.push(resolve));
+  /** A free worker, reserved (its `job` set) before anything else can pick it. */
+  function acquire(): Promise<Slot> {
+    let free: Slot | undefined;
+    for (const slot of slots) if (slot.job === undefined && !slot.ended) free ??= slot;
+    free ??= slots.size < size ? start() : undefined;
+    if (free === undefined) return new Promise<Slot>((resolve) => waiting.push((slot) => resolve(reserve(slot))));
+    return Promise.resolve(reserve(free));
+  }
+
+  function reserve(slot: Slot): Slot {
+    slot.job = { resolve: () => {}, reject: () => {}, timer: undefined };
+    return slot;
   }
 
   async function run(message: FetchedMessage, ref: number | undefined): Promise<unknown> {
     const slot = await acquire();
-    slot.job = { resolve: () => {}, reject: () => {}, timer: undefined };
+    // Handed over in the order asked for, even when a later message's worker is ready first.
+    const turn = lastHandedOver;
+    let handedOver = () => {};
+    lastHandedOver = new Promise<void>((resolve) => (handedOver = resolve));
     try {
       await slot.ready;
+      await turn;
     } catch (error) {
       slot.job = undefined;
+      handedOver();
       throw error;
     }
+    handedOver();
     return new Promise<unknown>((resolve, reject) => {
       const job: Job = { resolve, reject, timer: undefined };
       if (slot.ended) {

@@ -191,6 +191,21 @@ async function waitFor(file, ms) {
     assert.deepEqual(await callsOf(calls), ['one', 'one saw two: false', 'two', 'three']);
   });
 
+  test('2 with a command handler: the first program is still running while the second runs', async () => {
+    const creds = await mail.mailbox(['one', 'two', 'three']);
+    // `one` waits (up to 2 minutes) for the file `two` writes.
+    const script = 'echo "$MAILPOLL_SUBJECT" >> "$CALLS"; cat > /dev/null; '
+      + 'if [ "$MAILPOLL_SUBJECT" = two ]; then : > "$CALLS.two"; fi; '
+      + 'if [ "$MAILPOLL_SUBJECT" = one ]; then i=0; while [ ! -e "$CALLS.two" ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; [ -e "$CALLS.two" ] && echo "one saw two" >> "$CALLS"; fi; echo 3';
+    const dir = await writeConfig({ accounts: [mail.imapAccount(creds, { command: ['sh', '-c', script], handlerConcurrency: 2 })] });
+    const calls = join(dir, 'calls.txt');
+    const result = await runCli(['--json'], { cwd: dir, env: { CALLS: calls } });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(outcomes(result), [['one', 'ok'], ['two', 'ok'], ['three', 'ok']], result.stdout);
+    assert.ok((await callsOf(calls)).includes('one saw two'), (await callsOf(calls)).join('\n'));
+    assert.deepEqual(await mail.state(creds.user), []);
+  });
+
   test('each handled row is committed before any server action: a crash repeats only the handler still running', async () => {
     // `one` waits until released; `two` and `three` are handled meanwhile (two at a time).
     const body = `if (m.subject === 'one') while (!existsSync(process.env.CALLS + '.release')) await new Promise((r) => setTimeout(r, 20));`;

@@ -213,9 +213,15 @@ export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
         }, Math.min(timeoutMs, MAX_TIMER_MS));
       }
       slot.worker.ref();
+      const request = (raw: Uint8Array): HandleRequest => ({ type: 'handle', uid: message.uid, ref, flags: message.flags, size: message.size, raw });
       const { view, transfer } = transferable(message.raw);
-      const request: HandleRequest = { type: 'handle', uid: message.uid, ref, flags: message.flags, size: message.size, raw: view };
-      slot.worker.postMessage(request, transfer);
+      try {
+        slot.worker.postMessage(request(view), transfer);
+      } catch {
+        // An ArrayBuffer Node marked untransferable (newer Nodes refuse it): a copy is.
+        const copy = new Uint8Array(message.raw);
+        slot.worker.postMessage(request(copy), [copy.buffer]);
+      }
     });
   }
 

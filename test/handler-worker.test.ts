@@ -95,8 +95,8 @@ const FAULTS: Array<{ name: string; body: string; reason: RegExp; extra?: Record
   {
     name: 'while (true) {}',
     body: `if (m.subject === 'two') while (true) {}`,
-    reason: /^handler timed out after 2s; its worker thread was stopped/,
-    extra: { handlerTimeout: '2s' },
+    reason: /^handler timed out after 4s; its worker thread was stopped/,
+    extra: { handlerTimeout: '4s' },
   },
 ];
 

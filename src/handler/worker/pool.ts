@@ -55,6 +55,8 @@ interface Slot {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** At least this long for a worker to start and import the module, whatever handlerTimeout is. */
+const MIN_LOAD_LIMIT_MS = 60_000;
 
 export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
   const { setup, size, timeoutMs, onLog } = options;
@@ -80,12 +82,14 @@ export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
         loaded = (error) => (error === undefined ? resolve() : reject(error));
       }),
     };
-    // A module stuck at its top level (a loop, a wait) is given handlerTimeout too.
+    // The main thread imported the module already, so a worker that never loads is rare; the
+    // limit is generous, as starting a worker on a loaded machine can take seconds.
+    const loadLimitMs = Math.max(timeoutMs, MIN_LOAD_LIMIT_MS);
     const loadTimer = limited
       ? setTimeout(() => {
-          loaded(new HandlerTimeoutError(`handler ${setup.file}: the module did not load within ${formatDuration(timeoutMs)} in a worker thread`, { account: setup.account }));
+          loaded(new HandlerTimeoutError(`handler ${setup.file}: the module did not load within ${formatDuration(loadLimitMs)} in a worker thread`, { account: setup.account }));
           end(slot);
-        }, Math.min(timeoutMs, MAX_TIMER_MS))
+        }, Math.min(loadLimitMs, MAX_TIMER_MS))
       : undefined;
     slot.ready.then(
       () => clearTimeout(loadTimer),
@@ -183,11 +187,11 @@ export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
   }
 
   async function run(message: FetchedMessage, ref: number | undefined): Promise<unknown> {
-    const slot = await acquire();
     // Handed over in the order asked for, even when a later message's worker is ready first.
     const turn = lastHandedOver;
     let handedOver = () => {};
     lastHandedOver = new Promise<void>((resolve) => (handedOver = resolve));
+    const slot = await acquire();
     try {
       await slot.ready;
       await turn;

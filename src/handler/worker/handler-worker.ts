@@ -4,8 +4,9 @@
  *
  * Whatever goes wrong outside the handler's promise (an exception thrown from a timer, an
  * unhandled rejection, `process.exit()`) is reported as a fault and ends this thread; the
- * pool fails that message and starts another worker. Console output goes to this thread's
- * stdout and stderr, which the pool reads (never mailpoll's stdout).
+ * pool fails that message and starts another worker. What the handler writes to its console,
+ * stdout or stderr is sent as `log` lines, which the main thread writes to stderr prefixed with
+ * the account (never to mailpoll's stdout).
  */
 import { format } from 'node:util';
 import { parentPort, workerData } from 'node:worker_threads';

@@ -21,7 +21,11 @@ const outdir = new URL('../dist/bin/', import.meta.url).pathname;
 const stub = (name) => new URL(`./bundle-stubs/${name}.mjs`, import.meta.url).pathname;
 await rm(outdir, { recursive: true, force: true });
 const result = await build({
-  entryPoints: [new URL('../dist/cli/main.js', import.meta.url).pathname],
+  // The handler worker is an entry of its own: pool.js starts `handler-worker.js` from its own folder, dist/bin/.
+  entryPoints: {
+    main: new URL('../dist/cli/main.js', import.meta.url).pathname,
+    'handler-worker': new URL('../dist/handler/worker/handler-worker.js', import.meta.url).pathname,
+  },
   outdir,
   bundle: true,
   splitting: true,

@@ -74,6 +74,14 @@ function sha256(bytes: Buffer): string {
 }
 
 describe('mailpoll try', () => {
+  test('a module that calls process.exit(0) fails the try (exit 1) instead of ending it: it runs in a worker thread, as in a run', async () => {
+    const dir = await handlers();
+    await writeFile(join(dir, 'exits.mjs'), 'export default async () => { process.exit(0); };\n');
+    const result = await runCli(['try', INVOICE, '-s', join(dir, 'exits.mjs')], { cwd: dir });
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stdout, /process\.exit\(0\)/);
+  });
+
   test('a module on a fixture file: the fields it saw, its decision, what that would do; --json one document', async () => {
     const dir = await handlers();
     const result = await runCli(['try', INVOICE, '-s', join(dir, 'archive.mjs')], { cwd: dir });

@@ -159,7 +159,7 @@ async function drain(...streams: NodeJS.ReadableStream[]): Promise<void> {
 }
 
 /** Calls `onLine` per line of UTF-8 text arriving in chunks (CRLF or LF), the unterminated tail at `end()`. */
-function splitLines(onLine: (line: string) => void): { push: (chunk: Buffer) => void; end: () => void } {
+export function splitLines(onLine: (line: string) => void): { push: (chunk: Buffer) => void; end: () => void } {
   const decoder = new StringDecoder('utf8');
   let pending = '';
   const emit = (line: string) => onLine(line.endsWith('\r') ? line.slice(0, -1) : line);

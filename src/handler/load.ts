@@ -28,7 +28,10 @@ const cache = new Map<string, Promise<LoadedHandler>>();
 export async function loadAccountHandler(account: Pick<AccountConfig, 'script' | 'command' | 'webhook' | 'handlerTimeout'>): Promise<LoadedHandler | undefined> {
   if (account.command !== undefined) return loadCommandHandler(account.command, account);
   if (account.webhook !== undefined) return createWebhookHandler(account.webhook, account.handlerTimeout);
-  return account.script === undefined ? undefined : loadHandler(account.script);
+  if (account.script === undefined) return undefined;
+  // Imported here too: a module that does not load is a usage error before any server is contacted.
+  const loaded = await loadHandler(account.script);
+  return { ...loaded, module: path.resolve(account.script) };
 }
 
 /**
@@ -48,7 +51,8 @@ export function loadHandler(file: string): Promise<LoadedHandler> {
   return loading;
 }
 
-async function importHandler(file: string): Promise<LoadedHandler> {
+/** Import and check the module at the absolute path `file` (uncached: a handler worker imports it once itself). */
+export async function importHandler(file: string): Promise<LoadedHandler> {
   const info = await stat(file).catch(() => undefined);
   if (!info) throw new HandlerLoadError(`handler ${file}: file not found`);
   if (!info.isFile()) throw new HandlerLoadError(`handler ${file}: not a file`);

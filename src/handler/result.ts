@@ -116,8 +116,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function invalid(result: unknown, reason?: string): InvalidResultError {
+  return refuseResult(describeValue(result), reason);
+}
+
+/** The error for a result that is none of the forms, given as `describeValue` renders it (a handler worker's unsendable result). */
+export function refuseResult(description: string, reason?: string): InvalidResultError {
   const why = reason === undefined ? '' : ` (${reason})`;
-  return new InvalidResultError(`handler returned ${describeValue(result)}${why}; ${ALLOWED}`);
+  return new InvalidResultError(`handler returned ${description}${why}; ${ALLOWED}`);
 }
 
 /**

@@ -53,15 +53,27 @@ export async function runHandler(
       throw new HandlerTimeoutError(`handler timed out after ${formatDuration(timeoutMs)}`, { account: context.account });
     }
     if (signal?.aborted && error === signal.reason) throw error;
-    // A command handler says itself how it failed (a temporary failure, an unreadable line).
-    if (error instanceof HandlerError) throw withAccount(error, context.account);
-    throw new HandlerThrewError(`handler failed: ${describeThrown(error)}`, { account: context.account, cause: error });
+    throw handlerFailure(error, context.account);
   }
+  return outcomeOf(result, account, context.account);
+}
 
+/**
+ * What a handler threw as a HandlerError: one that is already (a command's temporary failure,
+ * an unreadable line, a worker's fault or timeout) names the account; anything else becomes
+ * a HandlerThrewError `handler failed: <message>` with the thrown value as `cause`.
+ */
+export function handlerFailure(error: unknown, accountName: string): HandlerError {
+  if (error instanceof HandlerError) return withAccount(error, accountName);
+  return new HandlerThrewError(`handler failed: ${describeThrown(error)}`, { account: accountName, cause: error });
+}
+
+/** The handler's result as an Outcome; an InvalidResultError naming the account when it is none. */
+export function outcomeOf(result: unknown, account: Pick<AccountConfig, 'after' | 'moveTo'>, accountName: string): Outcome {
   try {
     return normaliseResult(result, account);
   } catch (error) {
-    if (error instanceof InvalidResultError) throw withAccount(error, context.account);
+    if (error instanceof InvalidResultError) throw withAccount(error, accountName);
     throw error;
   }
 }

@@ -91,4 +91,11 @@ export interface HandlerModule {
 export interface LoadedHandler {
   fn: Handler;
   parse: ParseLevel;
+  /**
+   * The absolute path of the module `fn` comes from, set by `loadAccountHandler` for a
+   * `script:`: the cycle then calls the handler in worker threads that import this file
+   * themselves, and never calls `fn`. Absent (a command, a webhook, a function passed in by a
+   * program): `fn` is called in the main thread.
+   */
+  module?: string | undefined;
 }

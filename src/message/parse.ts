@@ -29,7 +29,7 @@ const PARSE_OPTIONS = { skipTextToHtml: true, skipTextLinks: true } as const;
 // mailparser (with iconv-lite, linkify-it, ...) is the heaviest import: a run with no new
 // mail (the every-minute cron case) never loads it.
 let mailparser: Promise<typeof import('mailparser')> | undefined;
-function loadMailparser(): Promise<typeof import('mailparser')> {
+export function loadMailparser(): Promise<typeof import('mailparser')> {
   mailparser ??= import('mailparser');
   return mailparser;
 }

@@ -2,8 +2,8 @@
  * One account's poll cycle. The story of one message, and the order that keeps mail safe:
  *
  *   fetch (BODY.PEEK: reading changes nothing) -> parse -> raw copy archived + ledger
- *   `received` -> handler -> ledger `handled` with the Decision (committed before the next
- *   handler runs) -> durability barrier -> server action -> ledger `done` -> report.
+ *   `received` -> handler -> ledger `handled` with the Decision (committed as soon as that
+ *   handler answered) -> durability barrier -> server action -> ledger `done` -> report.
  *
  * The server actions are carried out by `decision/apply.ts`. What the server confirms only
  * later (an IMAP delete at its expunge, a POP3 DELE at QUIT) becomes `done` at the mailbox's
@@ -18,7 +18,8 @@
  *
  * Work goes in batches: the bodies of one batch are fetched in one streamed command and
  * collected (imapflow runs no other command while a fetch is iterated); their raw copies and
- * `received` rows are committed together; they are handled one by one; then their
+ * `received` rows are committed together; they are handled in order, `handlerConcurrency`
+ * at a time (a module's in worker threads: handle-batch.ts, handler/invoke.ts); then their
  * dispositions are applied grouped by action. No round trip per message. While a batch's
  * handlers run, the next batch is already downloading; its server actions wait for that
  * download to end, as the connection carries one command at a time.
@@ -29,9 +30,10 @@ import { applyDecisions, commitAtEnd, commitIfDue, createApplier, type Applier, 
 import { planDecision } from '../decision/plan.js';
 import type { Decision } from '../decision/types.js';
 import type { Protocol } from '../domain.js';
-import { asAccountError, describeError, MailpollError, MessageCode, messageErrorCode, StoreError } from '../errors.js';
-import { createHandlerContext, runHandler } from '../handler/run.js';
-import type { HandlerContext, LoadedHandler, MailMessage } from '../handler/types.js';
+import { asAccountError, describeError, HandlerLoadError, MailpollError, MessageCode, messageErrorCode, StoreError, TemporaryHandlerError } from '../errors.js';
+import { createHandlerInvoker, type HandlerInvoker } from '../handler/invoke.js';
+import { createHandlerContext } from '../handler/run.js';
+import type { LoadedHandler, MailMessage } from '../handler/types.js';
 import type { Logger } from '../logger.js';
 import { mailboxIdentity } from '../mailbox/identity.js';
 import type { Candidate, FetchedMessage, Mailbox, MailboxStatus } from '../mailbox/types.js';
@@ -40,6 +42,7 @@ import type { MessageEvent, Reporter } from '../report/types.js';
 import { fingerprint } from '../store/fingerprint.js';
 import type { MessageKey, MessageMeta, MessageRecord, Store } from '../store/types.js';
 import { batchCandidates, type BatchLimits } from './batches.js';
+import { handleInOrder } from './handle-batch.js';
 import { releaseGarbage } from './memory.js';
 import { metaOf, sentDateOf } from './message-meta.js';
 import { recordFailure } from './record-failure.js';
@@ -64,7 +67,11 @@ export interface CycleOptions {
 
 export interface CycleDeps {
   mailbox: Mailbox;
-  /** The handler and the parse level its module asked for. */
+  /**
+   * The handler and the parse level its module asked for. One with `module` (what
+   * `loadAccountHandler` gives for `script:`) runs in worker threads; a function without it
+   * (a command, a webhook, one a program passes in) runs in this thread.
+   */
   handler: LoadedHandler;
   reporter: Reporter;
   store: Store;
@@ -110,15 +117,14 @@ interface Cycle {
   account: AccountConfig;
   deps: CycleDeps;
   options: CycleOptions;
-  context: HandlerContext;
+  /** Calls the handler: a module's in worker threads, started at the first message. */
+  handlers: HandlerInvoker;
   now: () => number;
   result: CycleResult;
   /** The ledger's key of the opened folder, without the uid. */
   where: Omit<MessageKey, 'uid'>;
   /** Carries the Decisions out on the mailbox, and holds what waits for the server's commit. */
   applier: Applier;
-  /** The handler module exports `parse = 'headers'`: parse the header block only. */
-  headersOnly: boolean;
 }
 
 export async function pollAccount(account: AccountConfig, deps: CycleDeps, options: CycleOptions): Promise<CycleResult> {
@@ -126,7 +132,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     account,
     deps,
     options,
-    context: createHandlerContext(account.name, options.dryRun, deps.logger),
+    handlers: createHandlerInvoker(account, deps.handler, createHandlerContext(account.name, options.dryRun, deps.logger)),
     now: deps.now ?? Date.now,
     result: {
       account: account.name,
@@ -144,7 +150,6 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     },
     where: { identity: mailboxIdentity(account), mailbox: '', uidValidity: null },
     applier: createApplier(deps.mailbox, deps.store, account),
-    headersOnly: deps.handler.parse === 'headers',
   };
   const { mailbox } = deps;
 
@@ -167,6 +172,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
   // Also after a failure: what the server confirms only now (IMAP EXPUNGE, POP3 QUIT) is
   // completed if the link still works. An earlier failure of the cycle is the one reported.
   const left = await commitAtEnd(cycle.applier);
+  await cycle.handlers.close();
   if (left !== undefined && cycle.result.status === 'ok') {
     cycle.result.status = 'error';
     cycle.result.error = left;
@@ -417,7 +423,7 @@ function bytesOf(batch: readonly Candidate[]): number {
  * actions -> `done`.
  */
 async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefined>, ahead: Download | undefined): Promise<void> {
-  const { mailbox, handler, store } = cycle.deps;
+  const { mailbox, store } = cycle.deps;
   const { account, options } = cycle;
   cycle.result.fetched += fetched.length;
 
@@ -430,38 +436,37 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
   read.length = 0;
   const refs = recordReceived(cycle, items as Received[]);
 
-  const inHand: InHand[] = [];
-  for (const [index, item] of items.entries()) {
-    if (stopped(cycle)) break;
-    if (item === undefined) continue;
+  const inHand: Array<InHand | undefined> = [];
+  await handleInOrder(items, account.handlerConcurrency, async (item, index) => {
+    if (item === undefined) return;
     // Dropped after its handler: a fully parsed message is several times its source.
     items[index] = undefined;
     const ref = refs.get(item.message.uid) ?? null;
     const started = cycle.now();
     try {
-      const mailMessage = await messageFor(cycle, item);
-      if (ref !== null) mailMessage.ref = ref;
-      const outcome = await runHandler(handler.fn, mailMessage, cycle.context, account, { timeoutMs: account.handlerTimeout });
+      if (item.headers === undefined) throw item.error;
+      const outcome = await cycle.handlers.invoke(item.message, item.headers, ref ?? undefined);
       const decision = planDecision(outcome, mailbox.capabilities, account, (folder) => mailbox.isPolledFolder?.(folder) ?? false);
-      // Committed before the next handler runs: a crash repeats at most this one handler.
+      // Committed as soon as this handler answered: a crash repeats at most handlerConcurrency handlers.
       if (ref !== null) store.recordHandled(ref, decision);
       const event = { ...baseEvent(cycle, item.message.uid, ref, item.meta), ...decisionFields(decision) };
       event.status = options.dryRun ? 'dry-run' : 'ok';
       event.durationMs = cycle.now() - started;
       const disposition = options.dryRun ? undefined : { uid: item.message.uid, action: decision.action, folder: decision.folder };
-      inHand.push({ event, ref, disposition, quarantine: false });
+      inHand[index] = { event, ref, disposition, quarantine: false };
       if (options.first) cycle.result.stoppedAfterFirst = true;
     } catch (error) {
-      // The store failing is not the message's fault: it ends the cycle (exit 2), not one message.
-      if (error instanceof StoreError) throw error;
-      inHand.push(failure(cycle, item.message.uid, ref, item.meta, error, cycle.now() - started));
+      // Not the message's fault: the store failing ends the cycle (exit 2), as does a module that no longer loads.
+      if (error instanceof StoreError || error instanceof HandlerLoadError) throw error;
+      inHand[index] = failure(cycle, item.message.uid, ref, item.meta, error, cycle.now() - started);
     }
-  }
+  }, () => stopped(cycle));
+  const handled = inHand.filter((entry): entry is InHand => entry !== undefined);
 
   // One command at a time on the connection: the download ahead ends before any action.
   await ahead?.settled;
-  if (!options.dryRun) await applyDecisions(cycle.applier, inHand);
-  report(cycle, inHand);
+  if (!options.dryRun) await applyDecisions(cycle.applier, handled);
+  report(cycle, handled);
 }
 
 /** A fetched message with what the ledger records of it, read from its header block. */
@@ -486,17 +491,6 @@ async function readHeaders(cycle: Cycle, message: FetchedMessage): Promise<Recei
     const meta = { messageId: null, sender: null, subject: null, date: null, size: message.size };
     return { message, headers: undefined, error, meta, print: null, rawHash: sha256(message.raw) };
   }
-}
-
-/**
- * What the handler receives: the header-only parse if its module asked for that, else the
- * full one. A message whose header block mailparser refused has no more to parse: it goes to
- * the handler as it is, with `parseError`.
- */
-async function messageFor(cycle: Cycle, item: Received): Promise<MailMessage> {
-  if (item.headers === undefined) throw item.error;
-  if (cycle.headersOnly || item.headers.parseError !== undefined) return item.headers;
-  return parseMessage(item.message, { account: cycle.account.name, folder: cycle.account.folder });
 }
 
 /** Raw copies archived and `received` in one transaction, before any handler sees them. */

@@ -15,7 +15,8 @@ import { planDecision } from '../../decision/plan.js';
 import { describeError, ExitCode, MailpollError, messageErrorCode, UsageError } from '../../errors.js';
 import { describeFailureDetail, firstHandlerFrame } from '../../handler/failure-detail.js';
 import { loadAccountHandler } from '../../handler/load.js';
-import { createHandlerContext, runHandler } from '../../handler/run.js';
+import { createHandlerInvoker } from '../../handler/invoke.js';
+import { createHandlerContext } from '../../handler/run.js';
 import type { LoadedHandler, MailMessage } from '../../handler/types.js';
 import type { FetchedMessage, MailboxCapabilities } from '../../mailbox/types.js';
 import { parseMessage } from '../../message/parse.js';
@@ -78,8 +79,16 @@ export async function tryCommand(source: string, options: TryCommandOptions): Pr
     durationMs: 0,
   };
   try {
+    // The poll's own path: a module runs in a worker thread, so a handler that exits or
+    // loops fails here as it would in a run instead of ending `try` itself.
     const context = createHandlerContext(account.name, true, output.logger);
-    const outcome = await runHandler(handler.fn, mailMessage, context, account, { timeoutMs: account.handlerTimeout });
+    const invoker = createHandlerInvoker({ ...account, folder, handlerConcurrency: 1 }, handler, context);
+    let outcome;
+    try {
+      outcome = await invoker.invoke(message.fetched, mailMessage, message.ref);
+    } finally {
+      await invoker.close();
+    }
     result.decision = planDecision(outcome, capabilitiesOf(account), account, (target) => isSameFolder(target, folder));
   } catch (error) {
     if (!(error instanceof MailpollError)) throw error;

@@ -1,0 +1,86 @@
+/**
+ * Calling the account's handler on one fetched message, whatever its kind: a module
+ * (`script:`) in worker threads (worker/pool.ts), which parse the message themselves; a
+ * command, a webhook or a function passed in by a program in this thread, on the message
+ * parsed here.
+ */
+import type { AccountConfig } from '../config/types.js';
+import type { Outcome } from '../decision/types.js';
+import { HandlerError, HandlerThrewError, MailpollError } from '../errors.js';
+import type { FetchedMessage } from '../mailbox/types.js';
+import { parseMessage } from '../message/parse.js';
+import { refuseResult } from './result.js';
+import { handlerFailure, outcomeOf, runHandler } from './run.js';
+import type { HandlerContext, LoadedHandler, MailMessage } from './types.js';
+import { createHandlerPool, UnsendableResult, type HandlerPool } from './worker/pool.js';
+import { NOT_AN_ERROR } from './worker/protocol.js';
+
+export interface HandlerInvoker {
+  /**
+   * The Outcome of the handler for `message`, whose header block `headers` is already parsed;
+   * rejects with a HandlerError for the message's failure, a ParseError, or a HandlerLoadError
+   * when the module does not load in a worker (every message would fail: the caller stops).
+   */
+  invoke(message: FetchedMessage, headers: MailMessage, ref: number | undefined): Promise<Outcome>;
+  /** Ends the worker threads, if any were started. */
+  close(): Promise<void>;
+}
+
+export function createHandlerInvoker(
+  account: Pick<AccountConfig, 'name' | 'folder' | 'after' | 'moveTo' | 'handlerTimeout' | 'handlerConcurrency'>,
+  handler: LoadedHandler,
+  context: HandlerContext,
+): HandlerInvoker {
+  const { module } = handler;
+  if (module === undefined) {
+    return {
+      invoke: async (message, headers, ref) => {
+        const mailMessage = await messageFor(message, headers, handler, account);
+        if (ref !== undefined) mailMessage.ref = ref;
+        return runHandler(handler.fn, mailMessage, context, account, { timeoutMs: account.handlerTimeout });
+      },
+      close: async () => {},
+    };
+  }
+
+  let pool: HandlerPool | undefined;
+  return {
+    invoke: async (message, _headers, ref) => {
+      // Started at the first message: a run without new mail pays for no worker.
+      pool ??= createHandlerPool({
+        setup: { file: module, account: account.name, folder: account.folder, dryRun: context.dryRun },
+        size: account.handlerConcurrency,
+        timeoutMs: account.handlerTimeout,
+        onLog: (text) => context.log('%s', text),
+      });
+      let result: unknown;
+      try {
+        result = await pool.run(message, ref);
+      } catch (error) {
+        throw failureOf(error, context.account);
+      }
+      if (result instanceof UnsendableResult) throw handlerFailure(refuseResult(result.description), context.account);
+      return outcomeOf(result, account, context.account);
+    },
+    close: async () => {
+      await pool?.close();
+    },
+  };
+}
+
+/**
+ * What an in-process handler receives: the header-only parse if it asked for that, else the
+ * full one. A message whose header block mailparser refused has no more to parse: it goes
+ * as it is, with `parseError`.
+ */
+async function messageFor(message: FetchedMessage, headers: MailMessage, handler: LoadedHandler, account: Pick<AccountConfig, 'name' | 'folder'>): Promise<MailMessage> {
+  if (handler.parse === 'headers' || headers.parseError !== undefined) return headers;
+  return parseMessage(message, { account: account.name, folder: account.folder });
+}
+
+/** A worker's answer as a failure: a ParseError or HandlerLoadError stays as it is, a handler's thrown value is described. */
+function failureOf(error: unknown, accountName: string): unknown {
+  if (error instanceof MailpollError && !(error instanceof HandlerError)) return error;
+  if (error instanceof Error && error.name === NOT_AN_ERROR) return new HandlerThrewError(`handler failed: threw ${error.message} (not an Error)`, { account: accountName });
+  return handlerFailure(error, accountName);
+}

@@ -1,0 +1,285 @@
+/**
+ * The worker threads that run one account's handler module (README, "Handlers run in worker
+ * threads"). Up to `size` workers, each handling one message at a time, started when a
+ * message needs one (a run without new mail starts none) and ended by `close()`.
+ *
+ * The main thread only waits: a handler stuck in synchronous code cannot stop the lease
+ * renewal or the connection. `handlerTimeout` terminates the worker (a synchronous loop and
+ * `Atomics.wait` included). A fault outside the handler's promise fails the message in hand
+ * and the worker is replaced.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { formatDuration } from '../../duration.js';
+import { HandlerLoadError, HandlerThrewError, HandlerTimeoutError, ParseError } from '../../errors.js';
+import type { FetchedMessage } from '../../mailbox/types.js';
+import { splitLines } from '../command.js';
+import { describeLoadError, formatLoadError } from '../load-error.js';
+import { fromSentError, type HandleRequest, type SentError, type WorkerReply, type WorkerSetup } from './protocol.js';
+
+export interface HandlerPoolOptions {
+  setup: WorkerSetup;
+  /** Workers at most (the account's `handlerConcurrency`). */
+  size: number;
+  /** Milliseconds per message (`handlerTimeout`); 0 or Infinity: no limit. */
+  timeoutMs: number;
+  /** Text the handler logged (`context.log`), or one line it wrote to its console, stdout or stderr. */
+  onLog: (text: string) => void;
+}
+
+export interface HandlerPool {
+  /**
+   * The handler's raw result for one message. Rejects with the handler's own error (rebuilt
+   * with its stack), a HandlerThrewError (a fault), a HandlerTimeoutError, a ParseError, or a
+   * HandlerLoadError (the module does not load in a worker: every message would fail).
+   * `message.raw` is transferred to the worker: it is empty here afterwards.
+   */
+  run(message: FetchedMessage, ref: number | undefined): Promise<unknown>;
+  /** Ends every worker; resolves once they are gone. */
+  close(): Promise<void>;
+}
+
+interface Job {
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: Promise<void>;
+  job: Job | undefined;
+  /** Terminated by the pool, or ended: takes no more messages. */
+  ended: boolean;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** At least this long for a worker to start and import the module, whatever handlerTimeout is. */
+const MIN_LOAD_LIMIT_MS = 60_000;
+
+export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
+  const { setup, size, timeoutMs, onLog } = options;
+  const limited = timeoutMs > 0 && Number.isFinite(timeoutMs);
+  const slots = new Set<Slot>();
+  const exited = new Set<Promise<void>>();
+  const waiting: Array<(slot: Slot) => void> = [];
+  let lastHandedOver = Promise.resolve();
+
+  function start(): Slot {
+    const worker = startWorker(setup);
+    for (const stream of [worker.stdout, worker.stderr]) {
+      const lines = splitLines(onLog);
+      stream.on('data', lines.push);
+      stream.on('end', lines.end);
+    }
+    let loaded: (error?: Error) => void = () => {};
+    const slot: Slot = {
+      worker,
+      job: undefined,
+      ended: false,
+      ready: new Promise<void>((resolve, reject) => {
+        loaded = (error) => (error === undefined ? resolve() : reject(error));
+      }),
+    };
+    // The main thread imported the module already, so a worker that never loads is rare; the
+    // limit is generous, as starting a worker on a loaded machine can take seconds.
+    const loadLimitMs = Math.max(timeoutMs, MIN_LOAD_LIMIT_MS);
+    const loadTimer = limited
+      ? setTimeout(() => {
+          loaded(new HandlerTimeoutError(`handler ${setup.file}: the module did not load within ${formatDuration(loadLimitMs)} in a worker thread`, { account: setup.account }));
+          end(slot);
+        }, Math.min(loadLimitMs, MAX_TIMER_MS))
+      : undefined;
+    slot.ready.then(
+      () => clearTimeout(loadTimer),
+      () => clearTimeout(loadTimer),
+    );
+
+    worker.on('message', (reply: WorkerReply) => {
+      switch (reply.type) {
+        case 'ready':
+          loaded();
+          return;
+        case 'load-failed':
+          loaded(loadError(setup, reply.error, reply.importFailed));
+          end(slot);
+          return;
+        case 'log':
+          onLog(reply.text);
+          return;
+        case 'result':
+          settle(slot, (job) => job.resolve(reply.value));
+          return;
+        case 'unsendable-result':
+          settle(slot, (job) => job.resolve(new UnsendableResult(reply.description)));
+          return;
+        case 'threw':
+          settle(slot, (job) => job.reject(fromSentError(reply.error)));
+          return;
+        case 'parse-failed':
+          settle(slot, (job) => job.reject(new ParseError(reply.message)));
+          return;
+        case 'fault':
+          fail(slot, `handler failed: ${reply.reason}${detail(reply.error)}; its worker thread was replaced`);
+          return;
+      }
+    });
+    // Not caught by the worker's own handlers (a crash while starting, out of memory).
+    worker.on('error', (error) => {
+      loaded(new HandlerLoadError(`handler ${setup.file}: its worker thread failed: ${error.message}`, { cause: error }));
+      fail(slot, `handler failed: its worker thread crashed: ${error.message}`);
+    });
+    exited.add(
+      new Promise<void>((resolve) => {
+        worker.once('exit', (code) => {
+          loaded(new HandlerLoadError(`handler ${setup.file}: its worker thread ended (exit code ${code}) before the module was loaded`));
+          fail(slot, `handler failed: its worker thread ended (exit code ${code})`);
+          resolve();
+        });
+      }),
+    );
+    slots.add(slot);
+    return slot;
+  }
+
+  /** The job in hand gets its answer; the worker is free for the next message, or waits unref'd. */
+  function settle(slot: Slot, answer: (job: Job) => void): void {
+    const { job } = slot;
+    if (job === undefined) return;
+    clearTimeout(job.timer);
+    slot.job = undefined;
+    answer(job);
+    if (slot.ended) return;
+    const next = waiting.shift();
+    if (next) next(slot);
+    else slot.worker.unref();
+  }
+
+  /** The worker is lost: the message in hand fails with `reason`, and the worker goes. */
+  function fail(slot: Slot, reason: string): void {
+    end(slot);
+    settle(slot, (job) => job.reject(new HandlerThrewError(reason, { account: setup.account })));
+  }
+
+  function end(slot: Slot): void {
+    if (slot.ended) return;
+    slot.ended = true;
+    slots.delete(slot);
+    void slot.worker.terminate();
+    // A message waiting for a worker gets a new one in place of this one.
+    const next = waiting.shift();
+    if (next) void acquire().then(next);
+  }
+
+  /** A free worker, reserved (its `job` set) before anything else can pick it. */
+  function acquire(): Promise<Slot> {
+    let free: Slot | undefined;
+    for (const slot of slots) if (slot.job === undefined && !slot.ended) free ??= slot;
+    free ??= slots.size < size ? start() : undefined;
+    if (free === undefined) return new Promise<Slot>((resolve) => waiting.push((slot) => resolve(reserve(slot))));
+    return Promise.resolve(reserve(free));
+  }
+
+  function reserve(slot: Slot): Slot {
+    slot.job = { resolve: () => {}, reject: () => {}, timer: undefined };
+    return slot;
+  }
+
+  async function run(message: FetchedMessage, ref: number | undefined): Promise<unknown> {
+    // Handed over in the order asked for, even when a later message's worker is ready first.
+    const turn = lastHandedOver;
+    let handedOver = () => {};
+    lastHandedOver = new Promise<void>((resolve) => (handedOver = resolve));
+    const slot = await acquire();
+    try {
+      await slot.ready;
+      await turn;
+    } catch (error) {
+      slot.job = undefined;
+      handedOver();
+      throw error;
+    }
+    handedOver();
+    return new Promise<unknown>((resolve, reject) => {
+      const job: Job = { resolve, reject, timer: undefined };
+      if (slot.ended) {
+        reject(new HandlerThrewError('handler failed: its worker thread ended before the message was handed over', { account: setup.account }));
+        return;
+      }
+      slot.job = job;
+      if (limited) {
+        job.timer = setTimeout(() => {
+          end(slot);
+          settle(slot, (timedOut) =>
+            timedOut.reject(new HandlerTimeoutError(`handler timed out after ${formatDuration(timeoutMs)}; its worker thread was stopped`, { account: setup.account })),
+          );
+        }, Math.min(timeoutMs, MAX_TIMER_MS));
+      }
+      slot.worker.ref();
+      const request = (raw: Uint8Array): HandleRequest => ({ type: 'handle', uid: message.uid, ref, flags: message.flags, size: message.size, raw });
+      const { view, transfer } = transferable(message.raw);
+      try {
+        slot.worker.postMessage(request(view), transfer);
+      } catch {
+        // An ArrayBuffer Node marked untransferable (newer Nodes refuse it): a copy is.
+        const copy = new Uint8Array(message.raw);
+        slot.worker.postMessage(request(copy), [copy.buffer]);
+      }
+    });
+  }
+
+  async function close(): Promise<void> {
+    for (const slot of [...slots]) end(slot);
+    await Promise.all(exited);
+  }
+
+  return { run, close };
+}
+
+/**
+ * A result the worker could not send as it is (a class instance, a function): resolved as
+ * this, and refused by the caller as `normaliseResult` would refuse the value itself.
+ */
+export class UnsendableResult {
+  constructor(readonly description: string) {}
+}
+
+/**
+ * The bytes to send and the buffer to transfer. A Buffer that is a slice of a larger
+ * ArrayBuffer (Node's pool of small Buffers, a chunk of a stream) is copied first:
+ * transferring its ArrayBuffer would empty every other Buffer on it.
+ */
+function transferable(raw: Buffer): { view: Uint8Array; transfer: ArrayBuffer[] } {
+  const owns = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer;
+  const view = owns ? raw : new Uint8Array(raw);
+  return { view, transfer: [view.buffer as ArrayBuffer] };
+}
+
+function loadError(setup: WorkerSetup, sent: SentError, importFailed: boolean): HandlerLoadError {
+  const error = fromSentError(sent);
+  if (!importFailed) return new HandlerLoadError(error.message, { cause: error });
+  const description = describeLoadError(error, setup.file);
+  return new HandlerLoadError(`handler ${formatLoadError(description, setup.file)}`, { cause: error, detail: description.frame });
+}
+
+function detail(error: SentError | undefined): string {
+  if (error === undefined) return '';
+  const line = (error.message.split('\n')[0] ?? '').trim();
+  return `: ${line === '' ? error.name : line}`;
+}
+
+/**
+ * The worker's entry beside this file: `handler-worker.js` in dist/ and in the bundle (its
+ * own entry point there), `handler-worker.ts` when running from source under tsx.
+ */
+function startWorker(setup: WorkerSetup): Worker {
+  const extension = path.extname(fileURLToPath(import.meta.url));
+  const entry = new URL(`./handler-worker${extension}`, import.meta.url);
+  const options = { workerData: setup, stdout: true, stderr: true };
+  if (extension !== '.ts') return new Worker(entry, options);
+  // Node 20 does not give a worker the parent's `--import tsx` hooks for its entry: import it through tsx.
+  const api = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(api)}).then((tsx) => tsx.tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(entry.href)}))`;
+  return new Worker(code, { ...options, eval: true });
+}

@@ -146,14 +146,12 @@ class ImapMailbox implements Mailbox {
     const greeting = watchGreeting(this.#guard, client);
     try {
       await Promise.race([connecting, greeting.wrong]);
+    } catch (error) {
+      // Without credentials imapflow fails the login itself: say why there were none.
+      if (!this.#guard.account.requireAuth && !client.authenticated && (error as { authenticationFailed?: boolean }).authenticationFailed) throw this.#notPreauthenticated(error);
+      throw error;
     } finally {
       greeting.stop();
-    }
-    if (!this.#guard.account.requireAuth && !client.authenticated) {
-      throw new AuthError(
-        `${this.#guard.name} (${this.#guard.where}): the server did not pre-authenticate the session (no PREAUTH greeting), and requireAuth is false. Set a password source and remove requireAuth: false.`,
-        { account: this.#guard.name },
-      );
     }
     const folder = this.#guard.account.folder;
     const path = serverPath(this.#guard, client, folder);
@@ -498,6 +496,13 @@ class ImapMailbox implements Mailbox {
       }
     }
     client.close();
+  }
+
+  #notPreauthenticated(cause: unknown): AuthError {
+    return new AuthError(
+      `${this.#guard.name} (${this.#guard.where}): the server did not pre-authenticate the session (no PREAUTH greeting), and requireAuth is false. Set a password source and remove requireAuth: false.`,
+      { account: this.#guard.name, cause },
+    );
   }
 
   #createClient(tls: ConnectionOptions, tunnel: net.Socket | undefined, seen: { certificate?: ServerCertificate }): ImapFlow {

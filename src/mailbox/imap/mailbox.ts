@@ -32,7 +32,7 @@ import { imapTransport, openProxyTunnel, readTlsFiles, tlsOptionsOf, type Server
 import { errorCode } from '../net-errors.js';
 import type { Candidate, Disposition, DispositionResult, FetchedMessage, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus, WaitOptions } from '../types.js';
 import { hasIdle, offers } from './capabilities.js';
-import { describeImapError, refused, ServerAnswers } from './errors.js';
+import { describeImapError, notPreauthenticated, refused, ServerAnswers } from './errors.js';
 import { expungeOnly } from './expunge.js';
 import { groupDispositions } from './dispositions.js';
 import { FINGERPRINT_HEADERS, streamBodies, toCandidates } from './fetch.js';
@@ -148,7 +148,7 @@ class ImapMailbox implements Mailbox {
       await Promise.race([connecting, greeting.wrong]);
     } catch (error) {
       // Without credentials imapflow fails the login itself: say why there were none.
-      if (!this.#guard.account.requireAuth && !client.authenticated && (error as { authenticationFailed?: boolean }).authenticationFailed) throw this.#notPreauthenticated(error);
+      if (!this.#guard.account.requireAuth && !client.authenticated && (error as { authenticationFailed?: boolean }).authenticationFailed) throw notPreauthenticated(this.#guard, error);
       throw error;
     } finally {
       greeting.stop();
@@ -496,13 +496,6 @@ class ImapMailbox implements Mailbox {
       }
     }
     client.close();
-  }
-
-  #notPreauthenticated(cause: unknown): AuthError {
-    return new AuthError(
-      `${this.#guard.name} (${this.#guard.where}): the server did not pre-authenticate the session (no PREAUTH greeting), and requireAuth is false. Set a password source and remove requireAuth: false.`,
-      { account: this.#guard.name, cause },
-    );
   }
 
   #createClient(tls: ConnectionOptions, tunnel: net.Socket | undefined, seen: { certificate?: ServerCertificate }): ImapFlow {

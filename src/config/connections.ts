@@ -7,7 +7,7 @@
 import type * as z from 'zod';
 import type { Protocol } from '../domain.js';
 import { closest } from './did-you-mean.js';
-import { CONNECTION_KEYS, TRANSPORT_KEY_DOCS } from './schema-transport.js';
+import { CONNECTION_KEYS } from './schema-transport.js';
 import type { connectionSchema, ParsedAccount, ParsedDefaults } from './schema.js';
 
 export type ParsedConnection = z.output<typeof connectionSchema>;
@@ -42,8 +42,8 @@ export interface WithConnection {
 /**
  * `account` with the keys of its named connection filled in where it sets none. The password
  * keys are one setting: an account that names a password source takes none from the connection.
- * A connection key that does not apply to the account's protocol is left out (`requireAuth`
- * stays, so that the rules can refuse it for POP3).
+ * A Maildir account takes only `protocol`; a POP3 account takes `requireAuth` only when it is
+ * false, so that the rules can refuse it.
  */
 export function withConnection(account: ParsedAccount, defaults: ParsedDefaults | undefined, connections: ConnectionSet | undefined): WithConnection {
   const name = connectionName(account, defaults);
@@ -58,14 +58,10 @@ export function withConnection(account: ParsedAccount, defaults: ParsedDefaults 
     if (value === undefined || merged[key] !== undefined) continue;
     if (ownPassword && PASSWORD_KEYS.includes(key)) continue;
     if (protocol === 'maildir' && key !== 'protocol') continue;
-    if (protocol === 'pop3' && key in TRANSPORT_KEY_DOCS && key !== 'requireAuth' && !appliesToPop3(key)) continue;
+    // A shared connection may say requireAuth: true; only false means something POP3 cannot do.
+    if (protocol === 'pop3' && key === 'requireAuth' && value !== false) continue;
     merged[key] = value;
     inherited.add(key);
   }
   return { account: merged as ParsedAccount, inherited, name };
-}
-
-function appliesToPop3(key: string): boolean {
-  const doc = TRANSPORT_KEY_DOCS[key as keyof typeof TRANSPORT_KEY_DOCS];
-  return (doc.protocols as readonly Protocol[]).includes('pop3');
 }

@@ -167,7 +167,7 @@ export function parseProxy(value: string): ProxySpec {
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const protocol = url.protocol.startsWith('socks') ? 'socks5' : 'http';
   const port = proxyPort(value)!;
-  const display = `${protocol}://${username === undefined ? '' : `${encodeURIComponent(username)}@`}${url.host.includes(':') || url.port !== '' ? url.host : `${url.host}:${port}`}`;
+  const display = `${protocol}://${username === undefined ? '' : `${encodeURIComponent(username)}@`}${url.port !== '' ? url.host : `${url.host}:${port}`}`;
   return { protocol, host, port, username, password, display };
 }
 

@@ -120,7 +120,6 @@ class ImapMailbox implements Mailbox {
     let client: ImapFlow | undefined;
     const abort = new AbortController();
     const timedOut = (): string => {
-      abort.abort();
       const hint = client !== undefined && client.greeting === undefined && account.tls !== 'implicit' ? NO_GREETING_HINT : '';
       return `${phase.text} timed out after ${formatDuration(account.connectTimeout)}${hint}. Check host, port${account.proxy ? ', proxy' : ''} and tls:.`;
     };
@@ -132,7 +131,11 @@ class ImapMailbox implements Mailbox {
       return { ...status, certificate: seen.certificate };
     };
     try {
-      return await this.#guard.within(steps(), account.connectTimeout, timedOut, () => this.#client?.close(), () => true);
+      const end = (): void => {
+        abort.abort();
+        this.#client?.close();
+      };
+      return await this.#guard.within(steps(), account.connectTimeout, timedOut, end, () => true);
     } catch (error) {
       const failure = describeImapError(this.#guard, error, client?.authenticated ? `opening ${account.folder}` : 'connect');
       this.#client = undefined;

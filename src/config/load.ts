@@ -542,14 +542,15 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   const env = options.env ?? process.env;
   const { file, raw, displayName } = await readConfigFile(cwd, options.configFile);
   const dir = path.dirname(file);
-  const exposed = exposedSecretsProblem(file, displayName, literalSecrets(raw));
-  if (exposed !== undefined) throw new ConfigError(exposed);
   const named = (raw as { connectionsFile?: unknown } | null)?.connectionsFile;
   const connectionsFile =
     typeof named === 'string' && named !== ''
       ? await readConnectionsFile(expandPath(named, dir, env.HOME || homedir()), displayNameOf(expandPath(named, dir, env.HOME || homedir()), cwd), `${displayName}: connectionsFile`)
       : undefined;
   const { config, problems } = validateConfig(raw, { file, dir, env, displayName, checkReadable, connectionsFile });
+  // Listed with the file's other problems (all at once), first.
+  const exposed = exposedSecretsProblem(file, displayName, literalSecrets(raw));
+  if (exposed !== undefined) throw new ConfigError([exposed, ...problems]);
   if (config === undefined) throw new ConfigError(problems);
 
   for (const account of config.accounts) registerSecret(account.password);

@@ -8,7 +8,8 @@
 // - Tree shaking drops what is never used (zod's 50 locales, most of commander's help).
 // - Left outside: better-sqlite3 (a native addon), and tsx with its esbuild and typescript
 //   (loaded only for a `.ts` handler or config, and they find their own files at run time).
-// - pino and socks, which imapflow imports but mailpoll never uses, and js-yaml, which
+// - pino and socks, which imapflow imports but mailpoll never uses (its proxy tunnel is its
+//   own, src/mailbox/proxy-tunnel.ts), and js-yaml, which
 //   cosmiconfig's YAML loader requires but mailpoll replaces, are stubs that throw
 //   (scripts/bundle-stubs/).
 // - A CommonJS package imported with `import()` only has a default export in its chunk:

@@ -12,7 +12,8 @@ import { makeTempDir } from './helpers/temp.js';
 
 async function folderWith(name: string, content: string): Promise<string> {
   const dir = await makeTempDir('limits');
-  await writeFile(join(dir, name), content);
+  // Private: some of these hold a literal password (README, "File permissions").
+  await writeFile(join(dir, name), content, { mode: 0o600 });
   return dir;
 }
 

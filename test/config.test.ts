@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -67,6 +67,13 @@ before(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'mailpoll-config-'));
   // The search ends in the user config folder: keep a real ~/.config/mailpoll out of the tests.
   process.env.XDG_CONFIG_HOME = path.join(tmp, 'xdg');
+  // A config file with a literal password must not be readable by others (README, "File
+  // permissions"): the files written here are created private, and the fixtures (checked out
+  // 0644; git keeps no other mode) are made so.
+  process.umask(0o077);
+  for (const file of ['json/mailpoll.config.json', 'yml/mailpoll.config.yml', 'yaml/mailpoll.config.yaml', 'invalid/mailpoll.config.yaml', 'secrets/mailpoll.config.yaml', 'mjs/mailpoll.config.mjs']) {
+    await chmod(path.join(FIXTURES, file), 0o600);
+  }
 });
 after(async () => {
   if (savedXdg === undefined) delete process.env.XDG_CONFIG_HOME;
@@ -110,6 +117,12 @@ describe('defaults', () => {
       quarantineFolder: undefined,
       maxMessageSize: undefined,
       interval: 60_000,
+      tlsMinVersion: 'TLSv1.2',
+      tlsFingerprint: undefined,
+      tlsCert: undefined,
+      tlsKey: undefined,
+      proxy: undefined,
+      requireAuth: true,
       schedule: undefined,
       idle: false,
       idleHealthCheck: 300_000,
@@ -260,7 +273,7 @@ describe('schema messages', () => {
     ['unknown key with did-you-mean', { accounts: [{ ...MAILDIR, pasword: 'x' }] }, ['mailpoll.yaml: accounts[0].pasword: unknown key (did you mean "password"?)']],
     ['unknown key in another case', { accounts: [{ ...MAILDIR, MoveTo: 'x' }] }, ['mailpoll.yaml: accounts[0].MoveTo: unknown key (did you mean "moveTo"?)']],
     ['unknown key in snake case', { accounts: [{ ...MAILDIR, max_messages: 3 }] }, ['mailpoll.yaml: accounts[0].max_messages: unknown key (did you mean "maxMessages"?)']],
-    ['unknown top-level key', { accounts: [MAILDIR], colour: 'x' }, ['mailpoll.yaml: colour: unknown key (allowed: accounts, defaults, script, store, retentionDays, ledgerDays, concurrency, maxConnections, expiresAfter)']],
+    ['unknown top-level key', { accounts: [MAILDIR], colour: 'x' }, ['mailpoll.yaml: colour: unknown key (allowed: accounts, defaults, script, store, retentionDays, ledgerDays, concurrency, maxConnections, expiresAfter, connections, connectionsFile)']],
     ['account key at the top level', { accounts: [MAILDIR], folder: 'x' }, ['mailpoll.yaml: folder: unknown key (account keys go in an entry of accounts, or in defaults)']],
     ['name in defaults', { accounts: [MAILDIR], defaults: { name: 'x' } }, ['mailpoll.yaml: defaults.name: not allowed in defaults: every account needs its own name']],
     ['handlerConcurrency below 1', { accounts: [{ ...MAILDIR, handlerConcurrency: 0 }] }, ['mailpoll.yaml: accounts[0].handlerConcurrency: expected an integer 1-256, got 0']],
@@ -376,7 +389,7 @@ describe('all problems at once', () => {
   it('loads a real file with many problems and reports them all', async () => {
     const problems = await configError(() => loadConfig({ cwd: fixture('invalid'), env: {} }));
     assert.deepEqual(problems, [
-      'mailpoll.config.yaml: colour: unknown key (allowed: accounts, defaults, script, store, retentionDays, ledgerDays, concurrency, maxConnections, expiresAfter)',
+      'mailpoll.config.yaml: colour: unknown key (allowed: accounts, defaults, script, store, retentionDays, ledgerDays, concurrency, maxConnections, expiresAfter, connections, connectionsFile)',
       'mailpoll.config.yaml: accounts[0].pasword: unknown key (did you mean "password"?)',
       'mailpoll.config.yaml: accounts[1].port: expected an integer 1-65535, got "99x"',
       'mailpoll.config.yaml: accounts[1].tls: expected one of implicit, starttls, none, got "ssl"',

@@ -10,6 +10,9 @@ const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 
+/** The defaults of the connection keys of `schema-transport.ts`. */
+export const TRANSPORT_DEFAULTS = Object.freeze({ tlsMinVersion: 'TLSv1.2', requireAuth: true } as const);
+
 /** The resolved account keys a config may leave out; `undefined` where there is no default. */
 export type AccountDefaults = Omit<AccountConfig, 'name' | 'protocol'>;
 
@@ -53,6 +56,11 @@ export const ACCOUNT_DEFAULTS = Object.freeze({
   idle: false,
   idleHealthCheck: 5 * MINUTE,
   backoff: Object.freeze({ initialMs: SECOND, maxMs: HOUR }),
+  ...TRANSPORT_DEFAULTS,
+  tlsFingerprint: undefined,
+  tlsCert: undefined,
+  tlsKey: undefined,
+  proxy: undefined,
 } as const satisfies AccountDefaults);
 
 /** The `webhook` keys a config may leave out. */

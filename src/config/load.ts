@@ -15,8 +15,12 @@ import { ConfigLimitError, MAX_CONFIG_BYTES, checkConfigSize, tooLarge } from '.
 import { CONFIG_DEFAULTS, WEBHOOK_DEFAULTS, accountDefaults, defaultPort } from './defaults.js';
 import { parseJsonConfig } from './json.js';
 import { checkRules, mergeDefaults, type MergedAccount, type RulesInput } from './rules.js';
-import { PASSWORD_KEYS, SECRET_KEYS, accountSchema, configSchema, defaultsSchema, formatIssue, formatPath, type ParsedConfig } from './schema.js';
 import { buildOAuth2 } from './oauth2.js';
+import { readConnectionsFile, type ConnectionsFile } from './connections-file.js';
+import { withConnection, type ConnectionSet, type ParsedConnection } from './connections.js';
+import { exposedSecretsProblem, literalSecrets } from './permissions.js';
+import { resolveTransport } from './schema-transport.js';
+import { PASSWORD_KEYS, SECRET_KEYS, accountSchema, configSchema, connectionSchema, defaultsSchema, formatIssue, formatPath, type ParsedConfig } from './schema.js';
 import { resolvePassword, secretProblem, type PasswordSource, type PasswordSpec } from './secrets.js';
 import { selectAccounts } from './select.js';
 import type { AccountConfig, CommandSpec, Config, WebhookConfig } from './types.js';
@@ -58,6 +62,8 @@ export interface ValidateConfigContext {
    * reason. Without it, files are not checked (keeps `validateConfig` free of I/O).
    */
   checkReadable?: ((file: string) => string | undefined) | undefined;
+  /** The named connections of `connectionsFile`, as written (`loadConfig` reads the file). */
+  connectionsFile?: ConnectionsFile | undefined;
 }
 
 export interface ValidateConfigResult {
@@ -183,19 +189,51 @@ export function validateConfig(raw: unknown, context: ValidateConfigContext): Va
     }
   }
   const parts: RulesInput = parsed.success ? parsed.data : parseParts(data);
-  problems.push(...checkRules(parts), ...checkLiteralPasswords(parts));
+  const fileProblems: string[] = [];
+  const namedConnections = collectConnections(data, context, problems, fileProblems);
+  problems.push(...checkRules({ ...parts, namedConnections }), ...checkLiteralPasswords(parts));
 
   const home = context.home ?? (context.env.HOME || homedir());
   const resolvePath = (value: string) => expandPath(value, context.dir, home);
   if (context.checkReadable !== undefined) problems.push(...checkFiles(parts, resolvePath, context.checkReadable));
 
-  if (problems.length > 0 || !parsed.success) {
+  if (problems.length > 0 || fileProblems.length > 0 || !parsed.success) {
     const sorted = problems
       .map((line, order) => ({ line, order, index: accountIndex(line) }))
       .sort((a, b) => a.index - b.index || a.order - b.order);
-    return { problems: [...new Set(sorted.map(({ line }) => `${context.displayName}: ${line}`))] };
+    return { problems: [...new Set([...sorted.map(({ line }) => `${context.displayName}: ${line}`), ...fileProblems])] };
   }
-  return { config: buildConfig(parsed.data, context, resolvePath), problems: [] };
+  return { config: buildConfig(parsed.data, context, resolvePath, namedConnections), problems: [] };
+}
+
+/**
+ * The named connections of the config's `connections` and of `connectionsFile` (its `${VARS}`
+ * substituted, each entry checked by the schema: problems in `fileProblems`, naming that file).
+ * A name in both is a problem: which one wins would be a guess.
+ */
+function collectConnections(data: unknown, context: ValidateConfigContext, problems: string[], fileProblems: string[]): ConnectionSet {
+  const entries = new Map<string, ParsedConnection>();
+  const own = isPlainObject(data) && isPlainObject(data.connections) ? data.connections : {};
+  for (const [name, value] of Object.entries(own)) {
+    const result = connectionSchema.safeParse(value);
+    if (result.success) entries.set(name, result.data);
+  }
+  const file = context.connectionsFile;
+  if (file === undefined) return entries;
+  const failed = new Set<string>();
+  const local: string[] = [];
+  const raw = substituteEnv(file.raw, context.env, [], local, failed) as Record<string, unknown>;
+  for (const [name, value] of Object.entries(raw)) {
+    const result = connectionSchema.safeParse(value);
+    if (!result.success) {
+      for (const issue of result.error.issues) local.push(...formatIssue({ ...issue, path: [name, ...issue.path] }, raw));
+      continue;
+    }
+    if (entries.has(name)) problems.push(`connections.${name}: is also defined in ${file.shown}; keep one of the two`);
+    else entries.set(name, result.data);
+  }
+  fileProblems.push(...local.map((line) => `${file.shown}: ${line}`));
+  return entries;
 }
 
 /** Literal `password` values no password can be (too long, control characters); never quoted. */
@@ -226,20 +264,26 @@ function checkFiles(parts: RulesInput, resolvePath: (value: string) => string, c
     const reason = checkReadable(file);
     if (reason !== undefined) problems.push(`${formatPath(at)}: cannot read ${file}: ${reason}`);
   };
-  check(parts.defaults?.ca, ['defaults', 'ca']);
+  const tlsFiles = (object: { ca?: string | undefined; tlsCert?: string | undefined; tlsKey?: string | undefined } | undefined, at: PropertyKey[]) => {
+    for (const key of ['ca', 'tlsCert', 'tlsKey'] as const) check(object?.[key], [...at, key]);
+  };
+  tlsFiles(parts.defaults, ['defaults']);
   check(parts.defaults?.webhook?.ca, ['defaults', 'webhook', 'ca']);
+  for (const [name, connection] of Object.entries((parts as { connections?: Record<string, ParsedConnection> }).connections ?? {})) tlsFiles(connection, ['connections', name]);
   parts.accounts.forEach((account, index) => {
-    check(account?.ca, ['accounts', index, 'ca']);
+    tlsFiles(account, ['accounts', index]);
     check(account?.webhook?.ca, ['accounts', index, 'webhook', 'ca']);
   });
   return problems;
 }
 
-function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resolvePath: (value: string) => string): Config {
+function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resolvePath: (value: string) => string, connections: ConnectionSet): Config {
   const topScript = parsed.script === undefined ? undefined : resolvePath(parsed.script);
   const accounts = parsed.accounts.map((parsedAccount, index) => {
-    const merged = mergeDefaults(parsedAccount, parsed.defaults);
-    const account = buildAccount(merged, topScript, resolvePath, passwordSpecOf(merged, index, context, resolvePath), context.dir);
+    const named = withConnection(parsedAccount, parsed.defaults, connections);
+    const merged = mergeDefaults(named.account, parsed.defaults);
+    const from = (key: string) => (named.inherited.has(key) ? ['connections', named.name!, key] : undefined);
+    const account = buildAccount(merged, topScript, resolvePath, passwordSpecOf(merged, index, context, resolvePath, from), context.dir);
     if (merged.auth === 'oauth2' && merged.oauth2 !== undefined) {
       const at = merged.inherited.has('oauth2') ? ['defaults', 'oauth2'] : ['accounts', index, 'oauth2'];
       const specOf = (source: PasswordSource, value: string, key: string): PasswordSpec => ({
@@ -262,17 +306,24 @@ function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resol
     concurrency: parsed.concurrency ?? CONFIG_DEFAULTS.concurrency,
     maxConnections: parsed.maxConnections ?? CONFIG_DEFAULTS.maxConnections,
     expiresAfter: parsed.expiresAfter,
+    connectionsFile: parsed.connectionsFile === undefined ? undefined : resolvePath(parsed.connectionsFile),
   };
 }
 
 /** The account's password source, naming the key that gave it (`defaults.passwordEnv` when inherited). */
-function passwordSpecOf(merged: MergedAccount, index: number, context: ValidateConfigContext, resolvePath: (value: string) => string): PasswordSpec | undefined {
+function passwordSpecOf(
+  merged: MergedAccount,
+  index: number,
+  context: ValidateConfigContext,
+  resolvePath: (value: string) => string,
+  fromConnection: (key: string) => PropertyKey[] | undefined,
+): PasswordSpec | undefined {
   // An OAuth2 account ignores a password inherited from defaults (its own is refused by the rules).
   if (merged.auth === 'oauth2') return undefined;
   const source = PASSWORD_KEYS.find((key) => merged[key] !== undefined);
   if (source === undefined) return undefined;
   const value = merged[source]!;
-  const at = merged.inherited.has(source) ? ['defaults', source] : ['accounts', index, source];
+  const at = fromConnection(source) ?? (merged.inherited.has(source) ? ['defaults', source] : ['accounts', index, source]);
   return {
     source,
     value: source === 'passwordFile' ? resolvePath(value) : value,
@@ -343,6 +394,7 @@ function buildAccount(
     idle: merged.idle ?? defaults.idle,
     idleHealthCheck: merged.idleHealthCheck ?? defaults.idleHealthCheck,
     backoff: { initialMs: merged.backoff?.initial ?? defaults.backoff.initialMs, maxMs: merged.backoff?.max ?? defaults.backoff.maxMs },
+    ...resolveTransport(merged, optionalPath),
   };
 }
 
@@ -520,7 +572,15 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   const env = options.env ?? process.env;
   const { file, raw, displayName } = await readConfigFile(cwd, options.configFile);
   const dir = path.dirname(file);
-  const { config, problems } = validateConfig(raw, { file, dir, env, displayName, checkReadable });
+  const named = (raw as { connectionsFile?: unknown } | null)?.connectionsFile;
+  const connectionsFile =
+    typeof named === 'string' && named !== ''
+      ? await readConnectionsFile(expandPath(named, dir, env.HOME || homedir()), displayNameOf(expandPath(named, dir, env.HOME || homedir()), cwd), `${displayName}: connectionsFile`)
+      : undefined;
+  const { config, problems } = validateConfig(raw, { file, dir, env, displayName, checkReadable, connectionsFile });
+  // Listed with the file's other problems (all at once), first.
+  const exposed = exposedSecretsProblem(file, displayName, literalSecrets(raw));
+  if (exposed !== undefined) throw new ConfigError([exposed, ...problems]);
   if (config === undefined) throw new ConfigError(problems);
 
   for (const account of config.accounts) registerSecret(account.password);

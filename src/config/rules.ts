@@ -8,6 +8,7 @@ import { formatDuration } from '../duration.js';
 import { sameFolder } from '../mailbox/folder-name.js';
 import { ACCOUNT_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT } from './defaults.js';
 import { checkOAuth2 } from './oauth2.js';
+import { unknownConnection, withConnection, type ConnectionSet } from './connections.js';
 import { ACCOUNT_KEY_DOCS, HANDLER_KEYS, PASSWORD_KEYS, formatPath, type AccountKey, type ParsedAccount, type ParsedDefaults } from './schema.js';
 
 /** The parsed config as the rules see it. */
@@ -21,6 +22,8 @@ export interface RulesInput {
    * no usable name), for the duplicate check. Default: the names of `accounts`.
    */
   names?: ReadonlyArray<string | undefined> | undefined;
+  /** The named connections (`connections` and `connectionsFile`); undefined: none. */
+  namedConnections?: ConnectionSet | undefined;
 }
 
 /** An account with `defaults` applied: the keys it sets plus the ones it inherits. */
@@ -128,6 +131,7 @@ const REASONS: Partial<Record<Protocol, Partial<Record<AccountKey, string>>>> = 
     onlyUnseen: 'POP3 has no seen flag, so every message on the server is listed; remove onlyUnseen',
     moveTo: 'POP3 has no folders to move to; remove moveTo and use after: keep or delete',
     idle: 'POP3 has no IDLE, so the server cannot announce new mail; remove idle (watch mode polls pop3 accounts every interval)',
+    requireAuth: 'POP3 has no pre-authenticated sessions (every session starts by logging in); remove requireAuth',
   },
   maildir: {
     idle: 'idle keeps an IMAP connection open for the server to announce new mail, and a Maildir has no server; remove idle (watch mode polls it every interval)',
@@ -142,8 +146,16 @@ function notApplicable(key: AccountKey, protocol: Protocol): string {
 }
 
 /** Problem lines for one account (index `index`), its own keys and what it inherits. */
-function checkAccount(account: ParsedAccount, index: number, defaults: ParsedDefaults | undefined): string[] {
+function checkAccount(own: ParsedAccount, index: number, defaults: ParsedDefaults | undefined, connections: ConnectionSet | undefined): string[] {
   const problems: string[] = [];
+  const named = withConnection(own, defaults, connections);
+  if (named.name !== undefined) {
+    const unknown = unknownConnection(named.name, connections);
+    const where = own.connection !== undefined ? ['accounts', index, 'connection'] : ['defaults', 'connection'];
+    // Without its connection, what the account lacks would be guesses: say only that.
+    if (unknown !== undefined) return [`${formatPath(where)}: ${unknown}`];
+  }
+  const account = named.account;
   const at = (key: string) => formatPath(['accounts', index, key]);
   problems.push(...checkPasswordSources(account, ['accounts', index]));
   problems.push(...checkTiming(account, ['accounts', index]));
@@ -157,7 +169,9 @@ function checkAccount(account: ParsedAccount, index: number, defaults: ParsedDef
   }
 
   for (const key of Object.keys(account) as AccountKey[]) {
-    if (account[key] !== undefined && !appliesTo(key, protocol)) problems.push(`${at(key)}: ${notApplicable(key, protocol)}`);
+    if (account[key] === undefined || appliesTo(key, protocol)) continue;
+    const via = named.inherited.has(key) ? ` (from connection ${named.name})` : '';
+    problems.push(`${at(key)}${via}: ${notApplicable(key, protocol)}`);
   }
 
   const merged = mergeDefaults(account, defaults);
@@ -165,10 +179,11 @@ function checkAccount(account: ParsedAccount, index: number, defaults: ParsedDef
 
   if (protocol === 'imap' || protocol === 'pop3') {
     if (merged.host === undefined) problems.push(`${at('host')}: is required for ${protocol}`);
-    if (merged.user === undefined) problems.push(`${at('user')}: is required for ${protocol}`);
+    const preauthenticated = merged.requireAuth === false && protocol === 'imap';
+    if (merged.user === undefined && !preauthenticated) problems.push(`${at('user')}: is required for ${protocol}`);
     const own = PASSWORD_KEYS.filter((key) => account[key] !== undefined);
     problems.push(...checkOAuth2(merged, own, (...keys) => formatPath(['accounts', index, ...keys])));
-    if (merged.auth !== 'oauth2' && !PASSWORD_KEYS.some((key) => merged[key] !== undefined)) {
+    if (!preauthenticated && merged.auth !== 'oauth2' && !PASSWORD_KEYS.some((key) => merged[key] !== undefined)) {
       problems.push(`${at('password')}: a password source is required for ${protocol}: set password, passwordEnv, passwordFile, passwordCommand or passwordSecret (or auth: oauth2)`);
     }
     const tls = merged.tls ?? ACCOUNT_DEFAULTS.tls;
@@ -181,6 +196,7 @@ function checkAccount(account: ParsedAccount, index: number, defaults: ParsedDef
         `${at('tls')}: port ${port}${from('port')} is the plain ${protocol.toUpperCase()} port, but tls is implicit${tlsWhere}; set tls: starttls (or none), or port: ${IMPLICIT_TLS_PORT[protocol]}`,
       );
     }
+    problems.push(...checkTlsKeys(merged, at));
   } else if (merged.path === undefined) {
     problems.push(`${at('path')}: is required for maildir`);
   }
@@ -205,6 +221,19 @@ function checkAccount(account: ParsedAccount, index: number, defaults: ParsedDef
   return problems;
 }
 
+/** A client certificate needs its key (and the reverse); certificates need TLS. */
+function checkTlsKeys(merged: MergedAccount, at: (key: string) => string): string[] {
+  const problems: string[] = [];
+  if (merged.tlsCert !== undefined && merged.tlsKey === undefined) problems.push(`${at('tlsKey')}: is required with tlsCert (the client certificate's private key)`);
+  if (merged.tlsKey !== undefined && merged.tlsCert === undefined) problems.push(`${at('tlsCert')}: is required with tlsKey (the client certificate)`);
+  if (merged.tls === 'none') {
+    for (const key of ['tlsFingerprint', 'tlsCert', 'tlsMinVersion'] as const) {
+      if (merged[key] !== undefined) problems.push(`${at(key)}: needs TLS, but tls is none; set tls: implicit or starttls, or remove ${key}`);
+    }
+  }
+  return problems;
+}
+
 /** Every cross-field problem of the config, in file order. */
 export function checkRules(config: RulesInput): string[] {
   const problems: string[] = [];
@@ -215,7 +244,7 @@ export function checkRules(config: RulesInput): string[] {
     problems.push(...checkBackoff(config.defaults.backoff, undefined, ['defaults']));
   }
   config.accounts.forEach((account, index) => {
-    if (account !== undefined) problems.push(...checkAccount(account, index, config.defaults));
+    if (account !== undefined) problems.push(...checkAccount(account, index, config.defaults, config.namedConnections));
   });
   const names = config.names ?? config.accounts.map((account) => account?.name);
   const firstIndex = new Map<string, number>();

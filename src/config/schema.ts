@@ -14,6 +14,8 @@ import { SECRET_PLACEHOLDER } from '../redact.js';
 import { folderNameProblem } from '../mailbox/folder-name.js';
 import { checkCron } from './cron.js';
 import { OAUTH2_ACCOUNT_KEY_DOCS, OAUTH2_KEY_DOCS, oauth2Schema } from './oauth2.js';
+import { closest } from './did-you-mean.js';
+import { CONNECTIONS_KEY_DOCS, CONNECTION_KEYS, TRANSPORT_KEY_DOCS, transportFields } from './schema-transport.js';
 import { ACCOUNT_DEFAULTS, CONFIG_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT, POP3_DEFAULTS, WEBHOOK_DEFAULTS } from './defaults.js';
 
 /** Documentation of one config key; the README's config reference is written from these. */
@@ -210,6 +212,7 @@ export const ACCOUNT_KEY_DOCS = {
     default: `{initial: ${formatDuration(BACKOFF.initialMs)}, max: ${formatDuration(BACKOFF.maxMs)}}`,
     protocols: ALL,
   },
+  ...TRANSPORT_KEY_DOCS,
 } as const satisfies Record<string, KeyDoc>;
 
 export type AccountKey = keyof typeof ACCOUNT_KEY_DOCS;
@@ -243,6 +246,7 @@ export const TOP_LEVEL_KEY_DOCS = {
     description: 'Watch mode: end the watch cleanly this long after it started (`8h`, `30m`). `--until` gives an end time on the command line.',
     default: 'never',
   },
+  ...CONNECTIONS_KEY_DOCS,
 } as const satisfies Record<string, Omit<KeyDoc, 'protocols'>>;
 
 /** The keys of an account's `backoff` object. */
@@ -271,7 +275,7 @@ export const WEBHOOK_KEY_DOCS = {
 } as const satisfies Record<string, Omit<KeyDoc, 'protocols'>>;
 
 /** Keys whose values are never shown in an error message. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'passwordCommand', 'secret', 'headers', 'clientSecret', 'clientSecretCommand', 'accessTokenCommand']);
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'passwordCommand', 'secret', 'headers', 'proxy', 'clientSecret', 'clientSecretCommand', 'accessTokenCommand']);
 
 // ---------------------------------------------------------------------------------------
 // Value schemas. Every message we write starts with "expected ", and `formatIssue` adds
@@ -417,6 +421,7 @@ const accountFields = {
   idle: flag().optional().describe(doc('idle')),
   idleHealthCheck: duration().optional().describe(doc('idleHealthCheck')),
   backoff: backoff().optional().describe(doc('backoff')),
+  ...transportFields,
 };
 
 /** One entry of `accounts`, as written (before `defaults` are applied). */
@@ -424,6 +429,9 @@ export const accountSchema = z.strictObject({ name: name().describe(doc('name'))
 
 /** The `defaults` object: any account key except `name`. */
 export const defaultsSchema = z.strictObject(accountFields);
+
+/** One entry of `connections`: the connection keys of an account. */
+export const connectionSchema = z.strictObject(Object.fromEntries(CONNECTION_KEYS.map((key) => [key, accountFields[key]])) as Pick<typeof accountFields, (typeof CONNECTION_KEYS)[number]>);
 
 /** The whole config file. */
 export const configSchema = z.strictObject({
@@ -436,14 +444,19 @@ export const configSchema = z.strictObject({
   concurrency: integer(1, 64, 'expected an integer 1-64').optional().describe(TOP_LEVEL_KEY_DOCS.concurrency.description),
   maxConnections: integer(1, 64, 'expected an integer 1-64').optional().describe(TOP_LEVEL_KEY_DOCS.maxConnections.description),
   expiresAfter: duration().optional().describe(TOP_LEVEL_KEY_DOCS.expiresAfter.description),
+  connections: z.record(name(), connectionSchema).optional().describe(TOP_LEVEL_KEY_DOCS.connections.description),
+  connectionsFile: text().optional().describe(TOP_LEVEL_KEY_DOCS.connectionsFile.description),
 });
 
 export type ParsedAccount = z.output<typeof accountSchema>;
 export type ParsedDefaults = z.output<typeof defaultsSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
+export type ParsedConnection = z.output<typeof connectionSchema>;
 
 // ---------------------------------------------------------------------------------------
 // Messages
+
+export { closest, editDistance } from './did-you-mean.js';
 
 /** `accounts[1].port` from `['accounts', 1, 'port']`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -491,45 +504,13 @@ export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return current;
 }
 
-/** Edit distance (Levenshtein, with a swap of two neighbours counting as one edit), for did-you-mean hints. */
-export function editDistance(a: string, b: string): number {
-  const rows: number[][] = [Array.from({ length: b.length + 1 }, (_, index) => index)];
-  for (let i = 1; i <= a.length; i += 1) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j += 1) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let distance = Math.min(rows[i - 1]![j]! + 1, row[j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) distance = Math.min(distance, rows[i - 2]![j - 2]! + 1);
-      row[j] = distance;
-    }
-    rows.push(row);
-  }
-  return rows[a.length]![b.length]!;
-}
-
-/** The candidate closest to `word` (ignoring case, `_` and `-`), when it is close enough. */
-export function closest(word: string, candidates: Iterable<string>): string | undefined {
-  const normal = (value: string) => value.toLowerCase().replace(/[-_\s]/g, '');
-  const target = normal(word);
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const distance = editDistance(target, normal(candidate));
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  const limit = Math.max(1, Math.min(3, Math.floor(target.length / 3)));
-  return bestDistance <= limit ? best : undefined;
-}
-
 /** The keys allowed in the object at `path` (for unknown-key hints). */
 function allowedKeys(path: readonly PropertyKey[]): readonly string[] {
   if (path.length === 0) return Object.keys(TOP_LEVEL_KEY_DOCS);
   if (path.at(-1) === 'backoff') return Object.keys(BACKOFF_KEY_DOCS);
   if (path.at(-1) === 'webhook') return Object.keys(WEBHOOK_KEY_DOCS);
   if (path.at(-1) === 'oauth2') return Object.keys(OAUTH2_KEY_DOCS);
+  if (path[0] === 'connections') return CONNECTION_KEYS;
   if (path[0] === 'defaults') return Object.keys(ACCOUNT_KEY_DOCS).filter((key) => key !== 'name');
   return Object.keys(ACCOUNT_KEY_DOCS);
 }

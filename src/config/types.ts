@@ -7,6 +7,7 @@
 import type { Action, Protocol } from '../domain.js';
 import type { SecretsLocation } from '../secrets/store.js';
 import type { OAuth2Config } from './oauth2.js';
+import type { ProxySpec, TlsVersion } from './schema-transport.js';
 import type { PasswordSpec } from './secrets.js';
 
 /** `implicit`: TLS from the first byte (993/995). `starttls`: upgrade a plain connection. `none`: plaintext. */
@@ -29,6 +30,17 @@ export interface AccountConfig {
   tlsRejectUnauthorized: boolean;
   /** Absolute path of a PEM file with CA certificates to trust, in addition to the system's. */
   ca: string | undefined;
+  /** The oldest TLS version accepted. Default `TLSv1.2`. */
+  tlsMinVersion: TlsVersion;
+  /** The pinned SHA-256 fingerprint of the server certificate, lowercase hex; undefined: no pin. */
+  tlsFingerprint: string | undefined;
+  /** Absolute paths of the client certificate and its key (PEM), both or neither. */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  /** The proxy the connection goes through; undefined: straight to the server. */
+  proxy: ProxySpec | undefined;
+  /** Log in (`true`, the default), or take the server's pre-authenticated session (IMAP PREAUTH). */
+  requireAuth: boolean;
   /** The mailbox address / user name. */
   user: string | undefined;
   /** Login name, when it differs from `user`. */
@@ -148,4 +160,6 @@ export interface Config {
   expiresAfter: number | undefined;
   /** Where stored secrets are (beside the store); set by `loadConfig`, undefined from `validateConfig`. */
   secrets?: SecretsLocation | undefined;
+  /** Absolute path of `connectionsFile`, when the config names one. */
+  connectionsFile?: string | undefined;
 }

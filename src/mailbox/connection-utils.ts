@@ -1,13 +1,12 @@
 /**
- * What the IMAP and POP3 adapters share around a server connection: reading the trusted CA,
- * bounding a step by a deadline (and latching the timeout as the session's failure), the
+ * What the IMAP and POP3 adapters share around a server connection (how it is made, TLS and
+ * proxy included, is `transport.ts`): bounding a step by a deadline (and latching the timeout as the session's failure), the
  * open check, and shaping a server's text into our one-line messages.
  */
-import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { AccountConfig } from '../config/types.js';
-import { ConfigError, describeError, MailboxError, MailpollError, TimeoutError } from '../errors.js';
+import { MailboxError, MailpollError, TimeoutError } from '../errors.js';
 import { logDebug, type Logger } from '../logger.js';
 import { redact } from '../redact.js';
 import { errorCode } from './net-errors.js';
@@ -87,20 +86,6 @@ export class ConnectionGuard {
   /** The verbose log as a Logger for a protocol client (password masked), or undefined when none is wanted. */
   get trace(): Logger | undefined {
     return this.logger?.debug ? { debug: (line) => this.log(line) } : undefined;
-  }
-}
-
-/** The account's `ca:` file (PEM), or undefined for the system's CAs. Unreadable: a ConfigError. */
-export async function readCa(account: Pick<AccountConfig, 'name' | 'ca'>): Promise<Buffer | undefined> {
-  const file = account.ca;
-  if (file === undefined) return undefined;
-  try {
-    return await readFile(file);
-  } catch (error) {
-    throw new ConfigError(`${account.name}: ca: cannot read ${file} (${errorCode(error) ?? describeError(error)}). Check the path.`, {
-      account: account.name,
-      cause: error,
-    });
   }
 }
 

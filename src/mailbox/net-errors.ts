@@ -105,6 +105,11 @@ export function describeNetworkError(error: unknown, context: NetworkErrorContex
     const fix = "Set tls: starttls (or tls: none) for this port, or use the server's implicit-TLS port (IMAP 993, POP3 995).";
     return new TlsError(`${account} (${where}): TLS handshake failed: the server answered in plain text (tls: implicit on a plaintext port). ${fix}`, options);
   }
+  // The server speaks only a TLS version older than the oldest one accepted (tlsMinVersion).
+  if (code === 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' || code === 'ERR_SSL_UNSUPPORTED_PROTOCOL' || /no protocols available/i.test(errorText(error))) {
+    const fix = "Upgrade the server's TLS; if you cannot, set tlsMinVersion: TLSv1.1 or TLSv1 for this account (insecure).";
+    return new TlsError(`${account} (${where}): TLS handshake failed: the server offers only TLS versions older than tlsMinVersion allows (TLS 1.2 unless set). ${fix}`, options);
+  }
   const tlsCode = code !== undefined && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'));
   if (tlsCode || /SSL routines|alert handshake failure/i.test(errorText(error))) {
     return new TlsError(`${account} (${where}): TLS handshake failed (${oneLine(errorText(error))}). Check tls: and port.`, options);

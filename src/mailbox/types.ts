@@ -4,6 +4,7 @@
  * and dispositions are applied to sets. (imapflow cannot run another command while a
  * fetch is being iterated, so a caller never calls `apply` inside a `fetch` loop.)
  */
+import type { ServerCertificate } from './transport.js';
 import type { Action, Protocol } from '../domain.js';
 
 /** What the adapter can do. The planner turns an impossible decision into a clear failure. */
@@ -33,6 +34,8 @@ export interface MailboxStatus {
   uidValidity?: bigint | undefined;
   /** Total size in bytes, when the server says it without a scan (POP3 STAT). */
   bytes?: number | undefined;
+  /** The server's certificate, over TLS (`mailpoll check` shows it). */
+  certificate?: ServerCertificate | undefined;
 }
 
 /**

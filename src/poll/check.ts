@@ -19,6 +19,8 @@ export interface CheckOptions {
   now?: () => number;
 }
 
+const DAY = 24 * 60 * 60 * 1000;
+
 export async function checkAccounts(options: CheckOptions): Promise<ExitCode> {
   const now = options.now ?? Date.now;
   let exitCode: ExitCode = ExitCode.ok;
@@ -39,6 +41,7 @@ export async function checkAccounts(options: CheckOptions): Promise<ExitCode> {
       error: null,
       code: null,
       durationMs: 0,
+      certificate: null,
     };
     if (event.quarantined !== null && event.quarantined > 0) event.retry = retryCommand([account.name]);
     let mailbox: Awaited<ReturnType<typeof createMailbox>> | undefined;
@@ -49,6 +52,11 @@ export async function checkAccounts(options: CheckOptions): Promise<ExitCode> {
       event.total = status.total;
       event.unseen = status.unseen ?? null;
       event.bytes = status.bytes ?? null;
+      if (status.certificate) {
+        const { subject, issuer, validTo, fingerprint, protocol } = status.certificate;
+        const expiresInDays = Math.floor((Date.parse(validTo) - now()) / DAY);
+        event.certificate = { subject, issuer, validTo, fingerprint, protocol: protocol ?? null, expiresInDays };
+      }
     } catch (error) {
       event.status = 'error';
       event.error = describeError(error);

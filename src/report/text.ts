@@ -5,8 +5,8 @@
  * events' text are shown escaped (`sanitize.ts`).
  */
 import { Chalk, type ChalkInstance } from 'chalk';
-import { escapeFields } from './sanitize.js';
-import type { AccountEvent, BackoffEvent, CheckEvent, CycleEvent, MessageEvent, Reporter, ReportEvent, SummaryEvent, WatchEvent } from './types.js';
+import { escapeControls, escapeFields } from './sanitize.js';
+import type { AccountEvent, BackoffEvent, CheckCertificate, CheckEvent, CycleEvent, MessageEvent, Reporter, ReportEvent, SummaryEvent, WatchEvent } from './types.js';
 
 export interface TextReporterOptions {
   /** Where lines go (stdout). Each call is one line without its newline. */
@@ -174,7 +174,24 @@ function formatCheck(event: CheckEvent, c: ChalkInstance): string {
   const unseen = event.unseen === null ? '' : `, ${event.unseen} unseen`;
   const size = event.bytes === null ? '' : `, ${(event.bytes / 1024 / 1024).toFixed(1)} MB`;
   const quarantined = event.quarantined ? `; ${c.red(`${event.quarantined} quarantined`)}${event.retry ? `: ${event.retry}` : ''}` : '';
-  return `${c.bold(event.account)}: ${where}: ${event.total ?? 0} messages${unseen}${size} ${c.green('ok')}${quarantined} ${c.dim(`(${seconds(event.durationMs)})`)}`;
+  const line = `${c.bold(event.account)}: ${where}: ${event.total ?? 0} messages${unseen}${size} ${c.green('ok')}${quarantined} ${c.dim(`(${seconds(event.durationMs)})`)}`;
+  return event.certificate === null ? line : `${line}\n${formatCertificate(event.certificate, c)}`;
+}
+
+/** Days before expiry from which `check` warns. */
+export const CERTIFICATE_WARNING_DAYS = 14;
+
+/** The certificate lines under a check line; a warning when it expires within 14 days. */
+function formatCertificate(certificate: CheckCertificate, c: ChalkInstance): string {
+  const days = certificate.expiresInDays;
+  const expires = `expires ${certificate.validTo.slice(0, 10)}`;
+  const lines = [
+    `  certificate: ${escapeControls(certificate.subject)}, issued by ${escapeControls(certificate.issuer)}, ${expires}${certificate.protocol ? `, ${escapeControls(certificate.protocol)}` : ''}`,
+    `  tlsFingerprint: ${certificate.fingerprint}`,
+  ];
+  if (days < 0) lines.push(`  ${c.red(`warning: the certificate expired ${-days} day${days === -1 ? '' : 's'} ago`)}`);
+  else if (days <= CERTIFICATE_WARNING_DAYS) lines.push(`  ${c.yellow(`warning: the certificate expires in ${days} day${days === 1 ? '' : 's'}; renew it before then`)}`);
+  return lines.join('\n');
 }
 
 function formatSummary(event: SummaryEvent, c: ChalkInstance): string {

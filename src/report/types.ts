@@ -85,6 +85,22 @@ export interface CheckEvent {
   error: string | null;
   code: string | null;
   durationMs: number;
+  /** The server's certificate, when the connection used TLS; null otherwise. */
+  certificate: CheckCertificate | null;
+}
+
+/** What `check` shows of a server certificate (its text comes from the server: escaped on output). */
+export interface CheckCertificate {
+  subject: string;
+  issuer: string;
+  /** ISO time it expires. */
+  validTo: string;
+  /** Whole days until it expires (negative: expired). */
+  expiresInDays: number;
+  /** `sha256/<base64>`, as `tlsFingerprint` takes it. */
+  fingerprint: string;
+  /** The TLS version negotiated, e.g. `TLSv1.3`. */
+  protocol: string | null;
 }
 
 /** The last line of a run. */

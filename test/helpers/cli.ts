@@ -101,7 +101,8 @@ function parseEvents(stdout: string): Array<Record<string, unknown>> {
 export async function writeConfig(config: Record<string, unknown>, dir?: string): Promise<string> {
   const folder = dir ?? (await makeTempDir('cli'));
   const withStore = 'store' in config ? config : { store: './mailpoll.db', ...config };
-  await writeFile(join(folder, 'mailpoll.config.json'), JSON.stringify(withStore, null, 2));
+  // Private, as a config holding a literal password must be (README, "File permissions").
+  await writeFile(join(folder, 'mailpoll.config.json'), JSON.stringify(withStore, null, 2), { mode: 0o600 });
   return folder;
 }
 

@@ -6,6 +6,7 @@ import type { ExitCode } from '../../errors.js';
 import { mailboxIdentity } from '../../mailbox/identity.js';
 import { checkAccounts } from '../../poll/check.js';
 import type { Store } from '../../store/types.js';
+import { insecureTlsWarnings } from '../insecure-tls.js';
 import { createOutput } from '../output.js';
 import { openCliStore, storePath } from '../store.js';
 
@@ -25,6 +26,7 @@ export async function checkCommand(options: CheckCommandOptions): Promise<ExitCo
   const output = createOutput(options);
   const config = await loadConfig({ configFile: options.config, accounts: options.account, store: options.store });
   const accounts = selectAccounts(config, options.account);
+  for (const line of insecureTlsWarnings(accounts)) output.err(line);
   const location = { store: options.store, config };
   const store: Store | undefined = existsSync(storePath(location)) ? await openCliStore(location) : undefined;
   try {

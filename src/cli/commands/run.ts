@@ -2,6 +2,7 @@ import { loadConfig } from '../../config/load.js';
 import { selectAccounts } from '../../config/select.js';
 import type { ExitCode } from '../../errors.js';
 import { runOnce } from '../../poll/run.js';
+import { insecureTlsWarnings } from '../insecure-tls.js';
 import { createOutput } from '../output.js';
 import { openCliStore, openDryRunCliStore } from '../store.js';
 
@@ -23,6 +24,7 @@ export async function runCommand(options: RunCommandOptions, signal: AbortSignal
   const output = createOutput(options);
   const config = await loadConfig({ configFile: options.config, accounts: options.account, script: options.script, store: options.store });
   const accounts = selectAccounts(config, options.account);
+  for (const line of insecureTlsWarnings(accounts)) output.err(line);
   const location = { store: options.store, config };
   const store = options.dryRun ? await openDryRunCliStore(location) : await openCliStore(location);
   try {

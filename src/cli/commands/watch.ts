@@ -5,6 +5,7 @@ import { parseDuration } from '../../duration.js';
 import { describeError, type ExitCode, UsageError } from '../../errors.js';
 import { parseUntil } from '../../watch/until.js';
 import { runWatch, type AccountState } from '../../watch/watch.js';
+import { insecureTlsWarnings } from '../insecure-tls.js';
 import { createOutput } from '../output.js';
 import { openCliStore } from '../store.js';
 
@@ -42,8 +43,10 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
       const reload = new AbortController();
       const onHangup = (): void => reload.abort();
       process.on('SIGHUP', onHangup);
+      const accounts = selectAccounts(config, options.account);
+      for (const line of insecureTlsWarnings(accounts)) output.err(line);
       const result = await runWatch({
-        accounts: selectAccounts(config, options.account),
+        accounts,
         reporter: output.reporter,
         store,
         retention: { retentionDays: config.retentionDays, ledgerDays: config.ledgerDays },

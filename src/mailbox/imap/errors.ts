@@ -56,6 +56,14 @@ export function refused(guard: ConnectionGuard, command: string, what: string, a
   });
 }
 
+/** `requireAuth: false`, but the server asked for a login (no PREAUTH greeting). */
+export function notPreauthenticated(guard: ConnectionGuard, cause: unknown): AuthError {
+  return new AuthError(
+    `${guard.name} (${guard.where}): the server did not pre-authenticate the session (no PREAUTH greeting), and requireAuth is false. Set a password source and remove requireAuth: false.`,
+    { account: guard.name, cause },
+  );
+}
+
 /** Any failure as one of our errors, in one line; `during` says what was being done. */
 export function describeImapError(guard: ConnectionGuard, error: unknown, during: string): MailpollError {
   return guard.describe(error, () => shapeError(guard, error, during));

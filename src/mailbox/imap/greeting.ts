@@ -20,7 +20,8 @@ export function watchGreeting(guard: ConnectionGuard, client: ImapFlow): { wrong
   const socket = (client as unknown as { socket?: unknown }).socket;
   if (!(socket instanceof EventEmitter)) return { wrong, stop: () => undefined };
 
-  const probe = guard.account.tls === 'implicit' ? undefined : silentPortProbe(guard.host, guard.port, () => fail(implicitTlsPortError('imap', context)));
+  // Through a proxy, a second direct connection would not reach the same server.
+  const probe = guard.account.tls === 'implicit' || guard.account.proxy !== undefined ? undefined : silentPortProbe(guard.host, guard.port, () => fail(implicitTlsPortError('imap', context)));
   let first = Buffer.alloc(0);
   const onConnect = (): void => probe?.connected();
   const onData = (chunk: Buffer): void => {

@@ -20,17 +20,19 @@
  * entered inside `waitForChange`. imapflow does not reconnect: a dead link rejects and the
  * caller opens a new connection.
  */
+import type net from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { ImapFlow, type FetchMessageObject } from 'imapflow';
 import type { AccountConfig } from '../../config/types.js';
 import { formatDuration } from '../../duration.js';
 import { AuthError, ConfigError, ConnectionError, MailboxError, MailpollError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { ConnectionGuard, NO_GREETING_HINT, readCa } from '../connection-utils.js';
+import { ConnectionGuard, NO_GREETING_HINT } from '../connection-utils.js';
+import { imapTransport, openProxyTunnel, readTlsFiles, tlsOptionsOf, type ServerCertificate } from '../transport.js';
 import { errorCode } from '../net-errors.js';
 import type { Candidate, Disposition, DispositionResult, FetchedMessage, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus, WaitOptions } from '../types.js';
 import { hasIdle, offers } from './capabilities.js';
-import { describeImapError, refused, ServerAnswers } from './errors.js';
+import { describeImapError, notPreauthenticated, refused, ServerAnswers } from './errors.js';
 import { expungeOnly } from './expunge.js';
 import { groupDispositions } from './dispositions.js';
 import { FINGERPRINT_HEADERS, streamBodies, toCandidates } from './fetch.js';
@@ -106,29 +108,41 @@ class ImapMailbox implements Mailbox {
     this.#idleRefused = false;
     const account = this.#guard.account;
     if (!account.host) throw new ConfigError(`${this.#guard.name}: host is not set. Set host: for this imap account.`, { account: this.#guard.name });
-    if (account.auth !== 'oauth2' && account.password === undefined) {
+    if (account.auth !== 'oauth2' && account.password === undefined && account.requireAuth) {
       throw new AuthError(`${this.#guard.name}: no password configured. Set password, passwordEnv, passwordFile, passwordCommand or passwordSecret.`, {
         account: this.#guard.name,
       });
     }
-    const ca = await readCa(this.#guard.account);
+    const tlsOptions = tlsOptionsOf(account, await readTlsFiles(account));
+    const seen: { certificate?: ServerCertificate } = {};
     // OAUTHBEARER when the server announces it, else XOAUTH2 (imapflow's order).
     const accessToken = account.auth === 'oauth2' ? await getAccessToken(account) : undefined;
-    const client = this.#createClient(ca, accessToken);
-    this.#client = client;
 
-    // One budget for TCP + TLS + greeting + login + opening the folder.
+    // One budget for the proxy tunnel + TCP + TLS + greeting + login + opening the folder.
     const phase = { text: `connecting to ${this.#guard.where}` };
+    let client: ImapFlow | undefined;
+    const abort = new AbortController();
     const timedOut = (): string => {
-      const hint = client.greeting === undefined && account.tls !== 'implicit' ? NO_GREETING_HINT : '';
-      return `${phase.text} timed out after ${formatDuration(account.connectTimeout)}${hint}. Check host, port and tls:.`;
+      const hint = client !== undefined && client.greeting === undefined && account.tls !== 'implicit' ? NO_GREETING_HINT : '';
+      return `${phase.text} timed out after ${formatDuration(account.connectTimeout)}${hint}. Check host, port${account.proxy ? ', proxy' : ''} and tls:.`;
+    };
+    const steps = async (): Promise<MailboxStatus> => {
+      const tunnel = await openProxyTunnel(this.#guard, abort.signal);
+      client = this.#createClient(tlsOptions, tunnel, seen, accessToken);
+      this.#client = client;
+      const status = await this.#openSteps(client, phase);
+      return { ...status, certificate: seen.certificate };
     };
     try {
-      return await this.#within(this.#openSteps(client, phase), account.connectTimeout, timedOut);
+      const end = (): void => {
+        abort.abort();
+        this.#client?.close();
+      };
+      return await this.#guard.within(steps(), account.connectTimeout, timedOut, end, () => true);
     } catch (error) {
-      const failure = describeImapError(this.#guard, error, client.authenticated ? `opening ${account.folder}` : 'connect');
+      const failure = describeImapError(this.#guard, error, client?.authenticated ? `opening ${account.folder}` : 'connect');
       this.#client = undefined;
-      client.close();
+      client?.close();
       throw failure;
     }
   }
@@ -138,6 +152,10 @@ class ImapMailbox implements Mailbox {
     const greeting = watchGreeting(this.#guard, client);
     try {
       await Promise.race([connecting, greeting.wrong]);
+    } catch (error) {
+      // Without credentials imapflow fails the login itself: say why there were none.
+      if (!this.#guard.account.requireAuth && !client.authenticated && (error as { authenticationFailed?: boolean }).authenticationFailed) throw notPreauthenticated(this.#guard, error);
+      throw error;
     } finally {
       greeting.stop();
     }
@@ -486,20 +504,20 @@ class ImapMailbox implements Mailbox {
     client.close();
   }
 
-  #createClient(ca: Buffer | undefined, accessToken: string | undefined): ImapFlow {
+  #createClient(tls: ConnectionOptions, tunnel: net.Socket | undefined, seen: { certificate?: ServerCertificate }, accessToken: string | undefined): ImapFlow {
     const account = this.#guard.account;
-    const tls: ConnectionOptions = { rejectUnauthorized: account.tlsRejectUnauthorized };
-    if (ca) tls.ca = ca;
-    // imapflow sets the SNI servername from a host name and leaves it out for an IP
-    // address, which keeps Node's DEP0123 warning away.
+    // Sockets come from our transport: the pinned certificate is checked before imapflow
+    // sends a byte, and a proxy tunnel can carry the session. SNI is left out for an IP address.
     const client = new ImapFlow({
+      transport: imapTransport(this.#guard, tls, tunnel, seen),
       host: this.#guard.host,
       port: this.#guard.port,
       secure: account.tls === 'implicit',
       // true: STARTTLS is required and its absence is an error; false: stay in plaintext.
       doSTARTTLS: account.tls === 'starttls' ? true : account.tls === 'none' ? false : undefined,
       tls,
-      auth: accessToken === undefined ? { user: account.login ?? account.user ?? '', pass: account.password ?? '' } : { user: account.login ?? account.user ?? '', accessToken },
+      // Without auth, imapflow accepts only a session the server pre-authenticated (PREAUTH).
+      ...(account.requireAuth ? { auth: accessToken === undefined ? { user: account.login ?? account.user ?? '', pass: account.password ?? '' } : { user: account.login ?? account.user ?? '', accessToken } } : {}),
       logger: createLogger(this.#guard.trace, (entry) => this.#answers.noteWarning(entry)),
       connectionTimeout: account.connectTimeout,
       greetingTimeout: account.connectTimeout,

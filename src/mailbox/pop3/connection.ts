@@ -43,9 +43,14 @@ export interface Pop3ConnectionOptions {
   port: number;
   /** TLS from the first byte (pop3s). Otherwise plaintext, possibly upgraded by `startTls()`. */
   implicitTls: boolean;
-  /** CA certificates to trust in addition to the system's. */
-  ca?: Buffer | undefined;
-  rejectUnauthorized: boolean;
+  /**
+   * Starts TLS on `socket` (or to host:port when undefined) and calls `onSecure` once the
+   * handshake and the adapter's checks of the certificate passed; failures are emitted on
+   * the returned socket.
+   */
+  secure: (socket: net.Socket | undefined, onSecure: () => void) => tls.TLSSocket;
+  /** An open connection to the server (a proxy tunnel), instead of connecting to host:port. */
+  socket?: net.Socket | undefined;
   /** Its `debug` gets the protocol log: commands and status lines, never bodies (masking is the logger's). */
   logger?: Logger | undefined;
 }
@@ -110,21 +115,27 @@ export class Pop3Connection {
     this.#reader = new ResponseReader(this.#events);
     this.greeting = this.#expect('greeting');
 
-    const { host, port } = options;
+    const { host, port, socket } = options;
     if (options.implicitTls) {
-      const secure = tls.connect({ port, ...this.#tlsOptions() });
-      secure.once('secureConnect', () => this.#log(`* TLS established (${secure.getProtocol() ?? 'TLS'})`));
+      const secure = options.secure(socket, () => this.#log(`* TLS established (${secure.getProtocol() ?? 'TLS'})`));
       this.#raw = secure;
     } else {
-      this.#raw = net.connect({ host, port });
+      this.#raw = socket ?? net.connect({ host, port });
     }
     this.#socket = this.#raw;
     this.#attach(this.#raw);
     this.#raw.setNoDelay(true);
-    this.#raw.once('connect', () => {
-      this.#log(`* connected to ${host}:${port}${options.implicitTls ? ' (implicit TLS)' : ''}`);
+    const connected = (): void => {
+      this.#log(`* connected to ${host}:${port}${options.implicitTls ? ' (implicit TLS)' : ''}${socket ? ' through the proxy' : ''}`);
       this.onConnect?.();
-    });
+    };
+    if (socket) {
+      // A tunnel is connected already, and paused with what the server may have sent first.
+      socket.resume();
+      setImmediate(connected);
+    } else {
+      this.#raw.once('connect', connected);
+    }
   }
 
   /** Why the connection is unusable, once it is. */
@@ -170,27 +181,20 @@ export class Pop3Connection {
     raw.removeListener('data', this.#onData);
     raw.removeListener('close', this.#onClose);
     // raw keeps its 'error' listener: a socket error during the handshake fails it too.
-    const secure = tls.connect({ socket: raw, ...this.#tlsOptions() });
-    this.#socket = secure;
-    this.#attach(secure);
     const handshake = this.#expect('handshake');
-    secure.once('secureConnect', () => {
+    const secure = this.#options.secure(raw, () => {
       this.#log(`* TLS established (${secure.getProtocol() ?? 'TLS'})`);
       const head = this.#queue.shift();
       head?.resolve({ ok: true, text: 'TLS', body: undefined });
     });
+    this.#socket = secure;
+    this.#attach(secure);
     await handshake;
   }
 
   /** End the connection at once (no QUIT); every pending command fails. Safe to call twice. */
   destroy(): void {
     this.#fail(new Pop3ClosedError('connection closed by the client', undefined, true));
-  }
-
-  #tlsOptions(): tls.ConnectionOptions {
-    const { host, ca, rejectUnauthorized } = this.#options;
-    // No SNI for an IP address (Node's DEP0123); the certificate is still checked against `host`.
-    return { host, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...(ca ? { ca } : {}), rejectUnauthorized };
   }
 
   #attach(socket: net.Socket): void {

@@ -8,11 +8,13 @@
  * cannot. What leaves here is an AuthError, ConnectionError, TlsError, TimeoutError,
  * MailboxError or ConfigError with a one-line message (`errors.ts`).
  */
+import type { ConnectionOptions } from 'node:tls';
 import type { AccountConfig } from '../../config/types.js';
 import { formatDuration } from '../../duration.js';
 import { AuthError, ConfigError, ConnectionError, MailboxError, MailpollError, TimeoutError, TlsError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { ConnectionGuard, NO_GREETING_HINT, oneLine, readCa, sentence, silentPortProbe, type SilentPortProbe } from '../connection-utils.js';
+import { ConnectionGuard, NO_GREETING_HINT, oneLine, sentence, silentPortProbe, type SilentPortProbe } from '../connection-utils.js';
+import { connectTls, openProxyTunnel, readTlsFiles, tlsOptionsOf, type ServerCertificate } from '../transport.js';
 import { implicitTlsPortError } from '../net-errors.js';
 import type { Candidate, Disposition, DispositionResult, FetchedMessage, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus } from '../types.js';
 import { Pop3Connection, Pop3ProtocolError, type Pop3Reply } from './connection.js';
@@ -74,7 +76,7 @@ class Pop3Mailbox implements Mailbox {
     if (/[\r\n]/.test(user) || /[\r\n]/.test(credential.password ?? '')) {
       throw new AuthError(`${name}: the user or password contains a line break, which POP3 USER/PASS cannot send. Check them.`, { account: name });
     }
-    const ca = await readCa(this.#guard.account);
+    const tlsOptions = tlsOptionsOf(account, await readTlsFiles(account));
 
     // One budget for TCP + TLS + greeting + login + STAT.
     const attempt: { connection?: Pop3Connection; greeted: boolean; phase: string } = {
@@ -89,16 +91,20 @@ class Pop3Mailbox implements Mailbox {
     // A plaintext client on an implicit-TLS port gets silence: recognised by a TLS probe (see
     // silentPortProbe) instead of at the timeout. Nothing more happens once the server greets.
     let tlsPort: MailpollError | undefined;
+    const abort = new AbortController();
     const probe =
-      account.tls === 'implicit'
+      account.tls === 'implicit' || account.proxy !== undefined
         ? undefined
         : silentPortProbe(this.#guard.host, this.#guard.port, () => {
             tlsPort = implicitTlsPortError('pop3', { account: name, host: this.#guard.host, port: this.#guard.port });
             attempt.connection?.destroy();
           });
     try {
-      const steps = this.#openSteps(user, credential, ca, attempt, probe);
-      return await this.#within(steps, limit, timedOut, () => attempt.connection?.destroy());
+      const steps = this.#openSteps(user, credential, tlsOptions, attempt, probe, abort.signal);
+      return await this.#within(steps, limit, timedOut, () => {
+        abort.abort();
+        attempt.connection?.destroy();
+      });
     } catch (error) {
       attempt.connection?.destroy();
       this.#session = undefined;
@@ -111,19 +117,22 @@ class Pop3Mailbox implements Mailbox {
   async #openSteps(
     user: string,
     credential: Credential,
-    ca: Buffer | undefined,
+    tlsOptions: ConnectionOptions,
     attempt: { connection?: Pop3Connection; greeted: boolean; phase: string },
     probe: SilentPortProbe | undefined,
+    signal: AbortSignal,
   ): Promise<MailboxStatus> {
     const account = this.#guard.account;
     const name = this.#guard.name;
     const where = this.#guard.where;
+    const seen: { certificate?: ServerCertificate } = {};
+    const tunnel = await openProxyTunnel(this.#guard, signal);
     const connection = new Pop3Connection({
       host: this.#guard.host,
       port: this.#guard.port,
       implicitTls: account.tls === 'implicit',
-      ca,
-      rejectUnauthorized: account.tlsRejectUnauthorized,
+      secure: (socket, onSecure) => connectTls(this.#guard, tlsOptions, socket, seen, onSecure),
+      socket: tunnel,
       logger: this.#guard.trace,
     });
     attempt.connection = connection;
@@ -180,7 +189,7 @@ class Pop3Mailbox implements Mailbox {
       deleted: new Map(),
     };
     const bytes = Number(/^\d+\s+(\d+)/.exec(stat.text)?.[1]);
-    return { folder: 'INBOX', total, unseen: undefined, bytes: Number.isSafeInteger(bytes) ? bytes : undefined };
+    return { folder: 'INBOX', total, unseen: undefined, bytes: Number.isSafeInteger(bytes) ? bytes : undefined, certificate: seen.certificate };
   }
 
   /** POP3 has no seen flag: `onlyUnseen` does not apply; the ledger's `skip` leaves out what is done. */

@@ -43,6 +43,7 @@ import { fingerprint } from '../store/fingerprint.js';
 import type { MessageKey, MessageMeta, MessageRecord, Store } from '../store/types.js';
 import { batchCandidates, type BatchLimits } from './batches.js';
 import { handleInOrder } from './handle-batch.js';
+import { countInHand } from './in-hand.js';
 import { releaseGarbage } from './memory.js';
 import { metaOf, sentDateOf } from './message-meta.js';
 import { recordFailure } from './record-failure.js';
@@ -132,7 +133,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     account,
     deps,
     options,
-    handlers: createHandlerInvoker(account, deps.handler, createHandlerContext(account.name, options.dryRun, deps.logger)),
+    handlers: countInHand(createHandlerInvoker(account, deps.handler, createHandlerContext(account.name, options.dryRun, deps.logger))),
     now: deps.now ?? Date.now,
     result: {
       account: account.name,

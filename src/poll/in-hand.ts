@@ -3,7 +3,7 @@
  * SIGTERM says "stopping after the message in hand" only when there is one; between messages
  * (waiting for the next cycle, logging in) mailpoll just stops.
  */
-import type { LoadedHandler } from '../handler/types.js';
+import type { HandlerInvoker } from '../handler/invoke.js';
 
 let inHand = 0;
 
@@ -11,15 +11,14 @@ export function messagesInHand(): number {
   return inHand;
 }
 
-/** `loaded` with its handler counted in `messagesInHand` while it runs, whatever its end. */
-export function countInHand(loaded: LoadedHandler): LoadedHandler {
-  const { fn } = loaded;
+/** `invoker` with each call counted in `messagesInHand` while it runs, whatever its end. */
+export function countInHand(invoker: HandlerInvoker): HandlerInvoker {
   return {
-    ...loaded,
-    fn: async (mailMessage, context) => {
+    ...invoker,
+    invoke: async (...args) => {
       inHand += 1;
       try {
-        return await fn(mailMessage, context);
+        return await invoker.invoke(...args);
       } finally {
         inHand -= 1;
       }

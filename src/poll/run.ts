@@ -17,7 +17,6 @@ import type { Reporter } from '../report/types.js';
 import type { PurgeOptions, Store } from '../store/types.js';
 import { failedCycle, recordOutcome, retryCommand, withLease } from './account.js';
 import { pollAccount, type CycleOptions, type CycleResult } from './cycle.js';
-import { countInHand } from './in-hand.js';
 
 
 
@@ -145,7 +144,7 @@ export async function loadHandlers(accounts: readonly AccountConfig[]): Promise<
     );
   }
   const handlers = new Map<string, LoadedHandler>();
-  for (const account of accounts) handlers.set(account.name, countInHand((await loadAccountHandler(account))!));
+  for (const account of accounts) handlers.set(account.name, (await loadAccountHandler(account))!);
   return handlers;
 }
 

@@ -60,7 +60,7 @@ export async function authStatusCommand(name: string | undefined, options: AuthC
     const status = await readTokenStatus(account, process.env);
     if (status.source === 'missing' && status.grant === 'refresh_token') missing = true;
     if (options.json) {
-      output.out(JSON.stringify(status));
+      output.json('auth-status', status);
       continue;
     }
     const parts = [`${status.account}: grant ${status.grant}`];

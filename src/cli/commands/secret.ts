@@ -48,7 +48,7 @@ export async function secretListCommand(options: SecretCommandOptions): Promise<
   const location = await secretsLocation(options);
   const entries = await new SecretStore(location).list();
   if (options.json) {
-    for (const entry of entries) output.out(JSON.stringify(entry));
+    for (const entry of entries) output.json('secret', entry);
     return ExitCode.ok;
   }
   if (entries.length === 0) output.err(`no stored secrets in ${location.file}`);

@@ -81,7 +81,10 @@ async function handle(handler: LoadedHandler, request: HandleRequest): Promise<v
   if (request.ref !== undefined) message.ref = request.ref;
   let result: unknown;
   try {
-    result = await handler.fn(message, context);
+    // Called unbound, so that the stack names the user's function (`at handle (file:...)`),
+    // not `Object.handle [as fn]`, and `this` is undefined as in the main thread.
+    const { fn } = handler;
+    result = await fn(message, context);
   } catch (error) {
     flushOutput();
     send({ type: 'threw', error: toSentError(error) });

@@ -21,7 +21,12 @@ const outdir = new URL('../dist/bin/', import.meta.url).pathname;
 const stub = (name) => new URL(`./bundle-stubs/${name}.mjs`, import.meta.url).pathname;
 await rm(outdir, { recursive: true, force: true });
 const result = await build({
-  entryPoints: [new URL('../dist/cli/main.js', import.meta.url).pathname],
+  // The command launcher is a process of its own (src/handler/launcher-main.ts), found next
+  // to the chunk that forks it: a second entry, dist/bin/launcher-main.js.
+  entryPoints: {
+    main: new URL('../dist/cli/main.js', import.meta.url).pathname,
+    'launcher-main': new URL('../dist/handler/launcher-main.js', import.meta.url).pathname,
+  },
   outdir,
   bundle: true,
   splitting: true,

@@ -2,7 +2,8 @@
  * The command launcher (src/handler/launcher.ts): the process that starts command handlers.
  * Through the real CLI on Maildir accounts: the launcher killed in the middle of a message,
  * mailpoll killed in the middle of a message, none left behind after a run, and the
- * fallback to mailpoll's own spawn; in process: several programs at once through one launcher.
+ * fallback to mailpoll's own spawn; in process: several programs at once through one launcher,
+ * and the shutdown of an idle one.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -170,6 +171,20 @@ describe('the command launcher in process', () => {
     }
     assert.equal(new Set(results.map((r) => r.group)).size, count, 'each in its own process group');
     assert.deepEqual((await readdir(dir)).sort(), ['10', '11', '12', '13']);
+  });
+
+  test('a launcher with nothing to run shuts down, and the next program gets a new one', async () => {
+    const io = { started: () => {}, stdout: () => {}, stderr: () => {} };
+    const spec = { file: 'true', args: [], cwd: undefined, env: process.env, stdin: Buffer.alloc(0) };
+    assert.deepEqual(await runProgram(spec, io), { code: 0, signal: null });
+    const first = launcherPid();
+    assert.ok(first !== undefined);
+    // Idle for 5 s: disconnected, and it ends itself.
+    for (let wait = 0; wait < 300 && (launcherPid() !== undefined || isAlive(first)); wait += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(launcherPid(), undefined);
+    assert.equal(isAlive(first), false, 'the idle launcher ended');
+    assert.deepEqual(await runProgram(spec, io), { code: 0, signal: null });
+    assert.notEqual(launcherPid(), first);
   });
 
   test('a program that cannot be started fails as a spawn would', async () => {

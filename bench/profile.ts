@@ -32,7 +32,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write('usage: npm run bench:profile -- [--protocol imap|pop3] [--handler headers|full|shell] [--keep] [--n N] [--size BYTES] [--attachment BYTES] [--runs N] [--top N] [--memory] [--config JSON]\n');
+  process.stdout.write('usage: npm run bench:profile -- [--protocol imap|pop3] [--handler headers|full|shell|command-argv|command-sh] [--keep] [--n N] [--size BYTES] [--attachment BYTES] [--runs N] [--top N] [--memory] [--config JSON]\n');
   process.exit(0);
 }
 

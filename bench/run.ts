@@ -5,12 +5,14 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import {
   floorCase,
   mailpollCase,
   useMailpoll,
+  useWebhook,
   mailpollConfig,
   MODES,
   nodeReferenceCase,
@@ -29,6 +31,7 @@ import { runScenario, type ScenarioResult, type ScenarioSpec } from './lib/scena
 import { BenchServer, type MailboxSpec, type SeededMailbox } from './lib/server.js';
 import { snapshotMailpoll } from './lib/snapshot.js';
 import { systemInfo } from './lib/system.js';
+import { startWebhookServer } from './lib/webhook-server.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -47,7 +50,8 @@ const USAGE = `usage: npm run bench -- [options]
                     handler (a process per message: 10-100x longer than the others, and one
                     run settles a 2x or 5x ratio), and every case of the 1,000/10,000-message
                     and 50 MB scenarios (judged on peak RSS)
-  --peer-modes LIST modes in which getmail6 and the shell handler run, comma-separated, or
+  --peer-modes LIST modes in which getmail6, the shell handler and the command and webhook
+                    handlers run, comma-separated, or
                     "all" (default imap/markSeen,pop3/delete; fetchmail runs in all four:
                     imap/markSeen, imap/delete, pop3/keep, pop3/delete)
   --only TEXT       only cases whose "<scenario> <case>" contains TEXT (repeatable),
@@ -134,16 +138,29 @@ const progress = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
+/**
+ * The handlers in other languages: two commands and the webhook, each with the default
+ * `handlerConcurrency` (1) and with one handler per core.
+ */
+const OTHER_LANGUAGE_HANDLERS = ['command-argv', 'command-sh', 'webhook'] as const;
+
 /** The cases of the main scenario, grouped by mode (the order of the tables). */
 function mainCases(options: Options, floors: Map<string, string>, peers: PeerTool[]): Case[] {
   const cases: Case[] = [];
+  const cores = os.availableParallelism();
   for (const mode of MODES) {
     const [protocol, semantics] = mode.split('/') as ['imap' | 'pop3', string];
     const keep = semantics !== 'delete';
     const everywhere = options.peerModes.includes(mode);
     cases.push(mailpollCase({ protocol, keep, handler: 'headers', runs: options.runs }));
     cases.push(mailpollCase({ protocol, keep, handler: 'full', runs: options.runs }));
-    if (everywhere) cases.push(mailpollCase({ protocol, keep, handler: 'shell', runs: options.slowRuns }));
+    if (everywhere) {
+      cases.push(mailpollCase({ protocol, keep, handler: 'shell', runs: options.slowRuns }));
+      for (const handler of OTHER_LANGUAGE_HANDLERS) {
+        cases.push(mailpollCase({ protocol, keep, handler, runs: options.runs }));
+        cases.push(mailpollCase({ protocol, keep, handler, runs: options.runs, concurrency: cores }));
+      }
+    }
     const [fetch, parse] = protocol === 'imap' ? (['imapflow-fetch', 'imapflow-parse'] as const) : (['pop3-bare', 'pop3-parse'] as const);
     cases.push(floorCase(floors, fetch, keep, options.runs), floorCase(floors, parse, keep, options.runs));
     if (!options.noPeers) {
@@ -276,7 +293,7 @@ async function main(): Promise<number> {
   if (options.noPeers) notes.push('fetchmail and getmail6 skipped (`--no-peers`).');
   if (options.peerModes.length < MODES.length) {
     notes.push(
-      `To keep the bench short, getmail6 and the shell-handler case run only in ${options.peerModes.map((m) => `\`${m}\``).join(', ')} ` +
+      `To keep the bench short, getmail6, the shell-handler case and the command and webhook handlers run only in ${options.peerModes.map((m) => `\`${m}\``).join(', ')} ` +
         '(`--peer-modes all` for every mode); their other comparisons show as not run.',
     );
   }
@@ -290,12 +307,14 @@ async function main(): Promise<number> {
 
     progress('bench: starting a private Dovecot');
     const server = await BenchServer.start();
+    const webhook = await startWebhookServer();
+    useWebhook(webhook.url);
     let stopping = false;
     const stopOnSignal = (signal: NodeJS.Signals) => {
       if (stopping) return;
       stopping = true;
       progress(`bench: ${signal}, stopping Dovecot`);
-      void server.stop().then(removeWorkDir).finally(() => process.exit(130));
+      void Promise.all([server.stop(), webhook.close()]).then(removeWorkDir).finally(() => process.exit(130));
     };
     process.once('SIGINT', stopOnSignal);
     process.once('SIGTERM', stopOnSignal);
@@ -379,7 +398,7 @@ async function main(): Promise<number> {
       progress(`bench: wrote ${path.relative(process.cwd(), options.out) || options.out} (${((Date.now() - started) / 60_000).toFixed(1)} min)`);
       return 0;
     } finally {
-      await server.stop();
+      await Promise.all([server.stop(), webhook.close()]);
     }
   } finally {
     await removeWorkDir();

@@ -22,10 +22,13 @@ const outdir = new URL('../dist/bin/', import.meta.url).pathname;
 const stub = (name) => new URL(`./bundle-stubs/${name}.mjs`, import.meta.url).pathname;
 await rm(outdir, { recursive: true, force: true });
 const result = await build({
-  // The handler worker is an entry of its own: pool.js starts `handler-worker.js` from its own folder, dist/bin/.
+  // Two entries of their own besides main: the handler worker (pool.js starts
+  // `handler-worker.js` from its own folder, dist/bin/) and the command launcher, a process of
+  // its own (src/handler/launcher-main.ts) found next to the chunk that forks it.
   entryPoints: {
     main: new URL('../dist/cli/main.js', import.meta.url).pathname,
     'handler-worker': new URL('../dist/handler/worker/handler-worker.js', import.meta.url).pathname,
+    'launcher-main': new URL('../dist/handler/launcher-main.js', import.meta.url).pathname,
   },
   outdir,
   bundle: true,

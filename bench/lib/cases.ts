@@ -24,9 +24,16 @@ export function useMailpoll(bin: string, handlers: string): void {
   handlersDir = handlers;
 }
 
+/** The bench's local HTTP endpoint for the webhook cases (bench/lib/webhook-server.ts). */
+let webhookUrl: string | undefined;
+
+export function useWebhook(url: string): void {
+  webhookUrl = url;
+}
+
 /** What a run leaves on the server: the semantics a mailpoll case is compared under. */
 export type Mode = 'imap/markSeen' | 'imap/delete' | 'pop3/keep' | 'pop3/delete';
-export type Handler = 'headers' | 'full' | 'shell';
+export type Handler = 'headers' | 'full' | 'shell' | 'command-argv' | 'command-sh' | 'webhook';
 export type Group = 'mailpoll' | 'floor' | 'peer' | 'reference';
 
 export const MODES: readonly Mode[] = ['imap/markSeen', 'imap/delete', 'pop3/keep', 'pop3/delete'];
@@ -34,8 +41,30 @@ export const MODES: readonly Mode[] = ['imap/markSeen', 'imap/delete', 'pop3/kee
 export const HANDLER_LABEL: Record<Handler, string> = {
   headers: '(a) headers-only JS handler',
   full: '(b) full-parse JS handler',
-  shell: "(c) shell handler: sh -c 'cat > /dev/null' per message",
+  shell: "(c) JS handler spawning sh -c 'cat > /dev/null' per message",
+  'command-argv': '(d) command handler `["dd", "of=/dev/null", "status=none"]` (no shell)',
+  'command-sh': '(e) command handler `"cat > /dev/null"` (sh -c)',
+  webhook: '(f) webhook handler, `body: raw`, local server answering 204',
 };
+
+/**
+ * The account keys of each handler kind. The argv command reads the source to /dev/null as
+ * `cat > /dev/null` does, without a shell: `["cat"]` itself would echo the message to stdout,
+ * whose last line would then be read as the decision (and refused).
+ */
+function handlerKeys(handler: Handler): Record<string, unknown> {
+  switch (handler) {
+    case 'command-argv':
+      return { command: ['dd', 'of=/dev/null', 'status=none'] };
+    case 'command-sh':
+      return { command: 'cat > /dev/null' };
+    case 'webhook':
+      if (webhookUrl === undefined) throw new Error('the webhook case needs useWebhook(url) first');
+      return { webhook: { url: webhookUrl, body: 'raw' } };
+    default:
+      return { script: path.join(handlersDir, { headers: 'headers.mjs', full: 'full.mjs', shell: 'shell-cat.mjs' }[handler]) };
+  }
+}
 
 /** Everything a case needs to build its command for one run. */
 export interface RunContext {
@@ -75,6 +104,8 @@ export interface Case {
   /** The semantics this case is compared under; undefined for references. */
   mode: Mode | undefined;
   handler?: Handler;
+  /** `handlerConcurrency` of a mailpoll case, when set (else the default). */
+  concurrency?: number;
   /** Runs of this case in its scenario. */
   runs: number;
   /** Skipped with this note (e.g. a peer not installed). */
@@ -149,6 +180,8 @@ export interface MailpollCaseOptions {
   keep: boolean;
   handler: Handler;
   runs: number;
+  /** `handlerConcurrency` (unset: mailpoll's default, 1). */
+  concurrency?: number;
   /** Extra account keys (e.g. maxMessageSize). */
   account?: Record<string, unknown>;
   id?: string;
@@ -157,12 +190,16 @@ export interface MailpollCaseOptions {
 }
 
 /** The config a mailpoll case runs with (also used to probe `validate`). */
-export function mailpollConfig(server: BenchServer, user: string, options: Pick<MailpollCaseOptions, 'protocol' | 'keep' | 'handler' | 'account'>): object {
-  const handlerFile = path.join(handlersDir, { headers: 'headers.mjs', full: 'full.mjs', shell: 'shell-cat.mjs' }[options.handler]);
+export function mailpollConfig(
+  server: BenchServer,
+  user: string,
+  options: Pick<MailpollCaseOptions, 'protocol' | 'keep' | 'handler' | 'account' | 'concurrency'>,
+): object {
   return {
-    script: handlerFile,
     accounts: [
       {
+        ...handlerKeys(options.handler),
+        ...(options.concurrency === undefined ? {} : { handlerConcurrency: options.concurrency }),
         name: 'bench',
         protocol: options.protocol,
         host: server.host,
@@ -193,12 +230,13 @@ export function mailpollCase(options: MailpollCaseOptions): Case {
   const mode = modeOf(options.protocol, options.keep);
   const action = options.keep ? (options.protocol === 'imap' ? 'markSeen' : 'keep') : 'delete';
   return {
-    id: options.id ?? `mailpoll ${mode} ${options.handler}`,
+    id: options.id ?? `mailpoll ${mode} ${options.handler}${options.concurrency === undefined ? '' : ` x${options.concurrency}`}`,
     group: 'mailpoll',
     tool: 'mailpoll',
     protocol: options.protocol,
     mode,
     handler: options.handler,
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     runs: options.runs,
     async build({ server, mailbox, dir }) {
       const configFile = path.join(dir, 'mailpoll.config.json');

@@ -2,9 +2,9 @@
  * A command handler (`command:`): a program run once per message. It reads the RFC 822
  * source on stdin, finds the metadata in `MAILPOLL_*` environment variables, and answers
  * with its exit status and the last non-empty line of its stdout, read in the vocabulary of
- * a JS handler's result (README, "Command handlers").
+ * a JS handler's result (README, "Command handlers"). The programs are started by the command
+ * launcher (launcher.ts), a small process that forks far more cheaply than mailpoll can.
  */
-import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { isSecret } from '../redact.js';
 import type { AccountConfig, CommandSpec } from '../config/types.js';
 import { stopGroup, trackGroup, untrackGroup } from '../process-group.js';
 import { HandlerLoadError, TemporaryHandlerError, InvalidResultError } from '../errors.js';
+import { runProgram } from './launcher.js';
 import { describeValue } from './result.js';
 import type { HandlerContext, HandlerResult, LoadedHandler, MailMessage } from './types.js';
 
@@ -21,9 +22,6 @@ export const EX_TEMPFAIL = 75;
 
 /** After TERM, the process group has this long before KILL. */
 const KILL_GRACE_MS = 5000;
-
-/** After the program exits, how long its pipes may stay open (held by a child it left running). */
-const DRAIN_MS = 200;
 
 /** A longer output line is cut here: a decision is short, and a log line need not be whole. */
 const MAX_LINE_CHARS = 64 * 1024;
@@ -76,18 +74,6 @@ async function executableProblem(file: string): Promise<string | undefined> {
 /** What the program answered, before `normaliseResult` reads it. */
 async function runCommand(command: CommandSpec, message: MailMessage, context: HandlerContext, timeoutMs: number): Promise<unknown> {
   const [program, ...args] = command.argv as [string, ...string[]];
-  // Its own process group, so that a timeout reaches the children it started too.
-  const child = spawn(program, args, {
-    cwd: command.cwd,
-    env: commandEnv(message, context),
-    stdio: ['pipe', 'pipe', 'pipe'],
-    detached: true,
-  });
-
-  // A program that does not read its stdin closes it early: not a failure.
-  child.stdin.on('error', () => {});
-  child.stdin.end(message.raw);
-
   let decision: string | undefined;
   const stdout = splitLines((line) => {
     if (line.trim() === '') return;
@@ -99,30 +85,38 @@ async function runCommand(command: CommandSpec, message: MailMessage, context: H
     context.log(line);
     if (line.trim() !== '') lastError = line.trim();
   });
-  child.stdout.on('data', stdout.push);
-  child.stderr.on('data', stderr.push);
 
-  const group = child.pid;
-  if (group !== undefined) trackGroup(group);
   // runHandler's own timer reports the timeout; this one stops the programs.
-  const limited = timeoutMs > 0 && Number.isFinite(timeoutMs);
+  let group: number | undefined;
   let timedOut = false;
+  const stop = () => {
+    if (group !== undefined) void stopGroup(group, KILL_GRACE_MS);
+  };
+  const limited = timeoutMs > 0 && Number.isFinite(timeoutMs);
   const termTimer = limited
     ? setTimeout(() => {
         timedOut = true;
-        if (group !== undefined) void stopGroup(group, KILL_GRACE_MS);
+        stop();
       }, Math.min(timeoutMs, 2 ** 31 - 1))
     : undefined;
 
-  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal }));
-  }).finally(() => {
+  const { code, signal } = await runProgram(
+    { file: program, args, cwd: command.cwd, env: commandEnv(message, context), stdin: message.raw },
+    {
+      started: (pgid) => {
+        group = pgid;
+        trackGroup(pgid);
+        // Started by the launcher after the time was up.
+        if (timedOut) stop();
+      },
+      stdout: stdout.push,
+      stderr: stderr.push,
+    },
+  ).finally(() => {
     clearTimeout(termTimer);
     // What a program that exited normally left running is its own business; a timed-out group gets its KILL.
     if (!timedOut && group !== undefined) untrackGroup(group);
   });
-  await drain(child.stdout, child.stderr);
   stdout.end();
   stderr.end();
 
@@ -146,20 +140,8 @@ function readDecision(line: string): unknown {
   }
 }
 
-/** Wait until both pipes close, or DRAIN_MS once the program has exited: a child left running may hold them. */
-async function drain(...streams: NodeJS.ReadableStream[]): Promise<void> {
-  const closed = streams.map((stream) => new Promise<void>((resolve) => stream.once('close', () => resolve())));
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, DRAIN_MS);
-  });
-  await Promise.race([Promise.all(closed), late]);
-  clearTimeout(timer);
-  for (const stream of streams) (stream as NodeJS.ReadableStream & { destroy(): void }).destroy();
-}
-
 /** Calls `onLine` per line of UTF-8 text arriving in chunks (CRLF or LF), the unterminated tail at `end()`. */
-export function splitLines(onLine: (line: string) => void): { push: (chunk: Buffer) => void; end: () => void } {
+export function splitLines(onLine: (line: string) => void): { push: (chunk: Uint8Array) => void; end: () => void } {
   const decoder = new StringDecoder('utf8');
   let pending = '';
   const emit = (line: string) => onLine(line.endsWith('\r') ? line.slice(0, -1) : line);

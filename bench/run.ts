@@ -154,6 +154,8 @@ function mainCases(options: Options, floors: Map<string, string>, peers: PeerToo
     const everywhere = options.peerModes.includes(mode);
     cases.push(mailpollCase({ protocol, keep, handler: 'headers', runs: options.runs }));
     cases.push(mailpollCase({ protocol, keep, handler: 'full', runs: options.runs }));
+    // The full parse happens in the handler's worker threads: one per core lets it use them all.
+    cases.push(mailpollCase({ protocol, keep, handler: 'full', runs: options.runs, concurrency: cores }));
     if (everywhere) {
       cases.push(mailpollCase({ protocol, keep, handler: 'shell', runs: options.slowRuns }));
       for (const handler of OTHER_LANGUAGE_HANDLERS) {

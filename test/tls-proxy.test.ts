@@ -242,6 +242,41 @@ describe('proxies', () => {
     });
   }
 
+  test('the proxy password from a stored secret or a file (the URL names only the user): it goes through, and never shows', async () => {
+    const proxy = await startSocks5Proxy({ credentials: 'relay:proxy-st0red' });
+    closers.push(() => proxy.close());
+    const [a, b] = await Promise.all([1, 2].map(() => world.mailbox(['"keep"'])));
+    const dir = await makeTempDir('proxy-password');
+    await writeFile(join(dir, 'proxy-password'), 'proxy-st0red\n', { mode: 0o600 });
+    const url = `socks5://relay@127.0.0.1:${proxy.port}`;
+    await writeFile(
+      join(dir, 'mailpoll.config.json'),
+      JSON.stringify({
+        script: SPEC_HANDLER,
+        store: join(dir, 'mailpoll.db'),
+        accounts: [imapAccount(a!, { proxy: url, proxyPasswordSecret: 'socks' }), pop3Account(b!, { proxy: url, proxyPasswordFile: 'proxy-password' })],
+      }),
+      { mode: 0o600 },
+    );
+    const set = await runCli(['secret', 'set', 'socks'], { cwd: dir, input: 'proxy-st0red\n' });
+    assert.equal(set.code, 0, set.stderr);
+    const result = await runCli(['--json', '-v'], { cwd: dir, env: { HANDLER_LOG: join(dir, 'calls.ndjson') } });
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.equal(messageEvents(result).length, 2);
+    assert.deepEqual([...proxy.tunnels].sort(), [dovecot.ports.imaps, dovecot.ports.pop3s].map((port) => `127.0.0.1:${port}`).sort());
+    const validate = await runCli(['validate'], { cwd: dir });
+    assert.equal(validate.code, 0, validate.stderr);
+    assert.match(validate.stdout, /"proxyPasswordSource": "passwordSecret"/);
+    for (const output of [result.stdout, result.stderr, validate.stdout, validate.stderr]) assert.ok(!output.includes('proxy-st0red'), 'the proxy password is masked');
+
+    const both = await runCli(['validate'], {
+      cwd: await writeConfig({ script: SPEC_HANDLER, accounts: [imapAccount(a!, { proxy: `socks5://relay:\${X}@127.0.0.1:${proxy.port}`, proxyPasswordEnv: 'X' })] }),
+      env: { X: 'x-value' },
+    });
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /accounts\[0\]\.proxyPasswordEnv: the proxy URL has a password already; keep one of them/);
+  });
+
   test('a proxy that refuses the credentials: the account fails naming the proxy, without the password', async () => {
     const proxy = await startSocks5Proxy({ credentials: 'relay:right' });
     closers.push(() => proxy.close());

@@ -19,7 +19,7 @@ import { buildOAuth2 } from './oauth2.js';
 import { readConnectionsFile, type ConnectionsFile } from './connections-file.js';
 import { withConnection, type ConnectionSet, type ParsedConnection } from './connections.js';
 import { exposedSecretsProblem, literalSecrets } from './permissions.js';
-import { resolveTransport } from './schema-transport.js';
+import { PROXY_PASSWORD_SOURCES, resolveTransport } from './schema-transport.js';
 import { PASSWORD_KEYS, SECRET_KEYS, accountSchema, configSchema, connectionSchema, defaultsSchema, formatIssue, formatPath, type ParsedConfig } from './schema.js';
 import { resolvePassword, secretProblem, type PasswordSource, type PasswordSpec } from './secrets.js';
 import { selectAccounts } from './select.js';
@@ -294,6 +294,13 @@ function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resol
       });
       account.oauth2 = buildOAuth2(account.name, account.protocol, merged.oauth2, specOf);
     }
+    const proxySource = PROXY_PASSWORD_SOURCES.find(([key]) => merged[key] !== undefined);
+    if (proxySource !== undefined && account.proxy !== undefined) {
+      const [key, source] = proxySource;
+      const at = from(key) ?? (merged.inherited.has(key) ? ['defaults', key] : ['accounts', index, key]);
+      const value = merged[key]!;
+      account.proxyPasswordSpec = { source, value: source === 'passwordFile' ? resolvePath(value) : value, where: `${context.displayName}: ${formatPath(at)}`, cwd: context.dir };
+    }
     return account;
   });
   return {
@@ -448,6 +455,16 @@ export async function resolvePasswords(accounts: readonly AccountConfig[], optio
         const result = await resolvePassword(clientSecret, { cwd: clientSecret.cwd, env, secrets: options.secrets });
         if (result.password !== undefined) oauth2.clientSecret = result.password;
         else problems.push(`${clientSecret.where}: ${result.problem}`);
+      }
+      const proxySpec = account.proxyPasswordSpec;
+      if (proxySpec !== undefined && account.proxy !== undefined && account.proxy.password === undefined) {
+        const result = await resolvePassword(proxySpec, { cwd: proxySpec.cwd, env, secrets: options.secrets });
+        if (result.password === undefined) problems.push(`${proxySpec.where}: ${result.problem}`);
+        else {
+          // As a URL would carry it, too: a proxy's error may quote the encoded form.
+          registerSecret(encodeURIComponent(result.password));
+          account.proxy = { ...account.proxy, password: result.password };
+        }
       }
       if (spec === undefined || account.password !== undefined) return;
       const result = await resolvePassword(spec, { cwd: spec.cwd, env, secrets: options.secrets });

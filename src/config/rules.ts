@@ -8,6 +8,7 @@ import { formatDuration } from '../duration.js';
 import { sameFolder } from '../mailbox/folder-name.js';
 import { ACCOUNT_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT } from './defaults.js';
 import { checkOAuth2 } from './oauth2.js';
+import { proxyPasswordProblems } from './schema-transport.js';
 import { unknownConnection, withConnection, type ConnectionSet } from './connections.js';
 import { ACCOUNT_KEY_DOCS, HANDLER_KEYS, PASSWORD_KEYS, formatPath, type AccountKey, type ParsedAccount, type ParsedDefaults } from './schema.js';
 
@@ -197,6 +198,7 @@ function checkAccount(own: ParsedAccount, index: number, defaults: ParsedDefault
       );
     }
     problems.push(...checkTlsKeys(merged, at));
+    problems.push(...proxyPasswordProblems(merged, at));
   } else if (merged.path === undefined) {
     problems.push(`${at('path')}: is required for maildir`);
   }

@@ -28,6 +28,10 @@ export const CONNECTION_KEYS = [
   'tlsKey',
   'ca',
   'proxy',
+  'proxyPasswordEnv',
+  'proxyPasswordFile',
+  'proxyPasswordCommand',
+  'proxyPasswordSecret',
   'user',
   'login',
   'password',
@@ -65,6 +69,22 @@ export const TRANSPORT_KEY_DOCS = {
   proxy: {
     description:
       'Connect through a proxy: `socks5://host:port` or `http://host:port` (HTTP CONNECT), credentials as `socks5://user:${PROXY_PASSWORD}@host:port`. The password is masked in all output. `ALL_PROXY`/`HTTPS_PROXY` are never read.',
+    protocols: SERVER,
+  },
+  proxyPasswordEnv: {
+    description: 'Environment variable holding the proxy password (for the user named in the `proxy` URL, which then carries no password of its own).',
+    protocols: SERVER,
+  },
+  proxyPasswordFile: {
+    description: 'File whose first line is the proxy password (relative to the config file, `~/` allowed).',
+    protocols: SERVER,
+  },
+  proxyPasswordCommand: {
+    description: 'Shell command whose first output line is the proxy password (run in the config file\'s folder).',
+    protocols: SERVER,
+  },
+  proxyPasswordSecret: {
+    description: 'Name of a stored secret (`mailpoll secret set NAME`) holding the proxy password.',
     protocols: SERVER,
   },
   requireAuth: {
@@ -119,6 +139,10 @@ export const transportFields = {
     .refine((value) => PROXY_URL.test(value) && proxyPort(value) !== undefined, { error: 'expected socks5://host:port or http://host:port' })
     .optional()
     .describe(TRANSPORT_KEY_DOCS.proxy.description),
+  proxyPasswordEnv: text().optional().describe(TRANSPORT_KEY_DOCS.proxyPasswordEnv.description),
+  proxyPasswordFile: text().optional().describe(TRANSPORT_KEY_DOCS.proxyPasswordFile.description),
+  proxyPasswordCommand: text().optional().describe(TRANSPORT_KEY_DOCS.proxyPasswordCommand.description),
+  proxyPasswordSecret: text().optional().describe(TRANSPORT_KEY_DOCS.proxyPasswordSecret.description),
   requireAuth: z
     .unknown()
     .transform((value, ctx): boolean => {
@@ -186,6 +210,32 @@ export function proxyHasLiteralPassword(value: string): boolean {
 /** True when `value` holds text other than `${NAME}` references (which come from the environment). */
 export function isLiteral(value: string): boolean {
   return value.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*\}/g, '') !== '';
+}
+
+/** The proxy password's sources besides `${VAR}` in the URL, each with the password source it reads like. */
+export const PROXY_PASSWORD_SOURCES = [
+  ['proxyPasswordEnv', 'passwordEnv'],
+  ['proxyPasswordFile', 'passwordFile'],
+  ['proxyPasswordCommand', 'passwordCommand'],
+  ['proxyPasswordSecret', 'passwordSecret'],
+] as const;
+
+type ProxyPasswordKey = (typeof PROXY_PASSWORD_SOURCES)[number][0];
+
+/**
+ * What is wrong with an account's proxy password keys: more than one, one without `proxy`,
+ * one beside a password in the URL, or one for a URL that names no user.
+ */
+export function proxyPasswordProblems(merged: Partial<Record<ProxyPasswordKey, string>> & { proxy?: string | undefined }, at: (key: string) => string): string[] {
+  const given = PROXY_PASSWORD_SOURCES.map(([key]) => key).filter((key) => merged[key] !== undefined);
+  if (given.length === 0) return [];
+  if (given.length > 1) return [`${at(given[1]!)}: only one proxy password source, not ${given.join(' and ')}`];
+  const key = given[0]!;
+  if (merged.proxy === undefined) return [`${at(key)}: needs proxy (the proxy it is the password of)`];
+  const url = parseProxy(merged.proxy);
+  if (url.password !== undefined) return [`${at(key)}: the proxy URL has a password already; keep one of them`];
+  if (url.username === undefined) return [`${at(key)}: the proxy URL names no user: socks5://USER@host:port`];
+  return [];
 }
 
 /** The keys above as a parsed account holds them. */

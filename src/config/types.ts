@@ -55,6 +55,8 @@ export interface AccountConfig {
    * `source`, never its value.
    */
   passwordSpec: PasswordSpec | undefined;
+  /** Where the proxy's password comes from (`proxyPasswordFile` and the like), resolved into `proxy.password` by `resolvePasswords`. */
+  proxyPasswordSpec?: PasswordSpec | undefined;
   /** `password` (USER/PASS, LOGIN) or `oauth2` (SASL OAUTHBEARER/XOAUTH2 with a token). Default `password`. */
   auth: 'password' | 'oauth2';
   /** The OAuth2 login of `auth: oauth2`; undefined otherwise. */

@@ -77,6 +77,7 @@ function printableAccount(account: AccountConfig): Record<string, unknown> {
     else if (key === 'passwordSpec') shown.passwordSource = account.passwordSpec?.source;
     else if (key === 'oauth2' && account.oauth2 !== undefined) shown.oauth2 = printableOAuth2(account.oauth2);
     else if (key === 'proxy') shown.proxy = account.proxy?.display;
+    else if (key === 'proxyPasswordSpec') shown.proxyPasswordSource = account.proxyPasswordSpec?.source;
     else if (key === 'webhook' && account.webhook?.secret !== undefined) shown.webhook = { ...account.webhook, secret: SECRET_PLACEHOLDER };
     else shown[key] = value;
   }

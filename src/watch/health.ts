@@ -104,11 +104,6 @@ export class WatchHealth {
     const accounts = [...this.#accounts].map(([name, tracked]) => judge(name, tracked, now));
     return { healthy: accounts.every((account) => account.healthy), accounts };
   }
-
-  /** The last successful cycle of each account (epoch ms), for the metrics. */
-  lastSuccess(account: string): number | null {
-    return this.#accounts.get(account)?.lastSuccessAt ?? null;
-  }
 }
 
 function judge(name: string, tracked: Tracked, now: number): AccountHealth {

@@ -56,36 +56,12 @@ export function createWatchMetrics(): WatchMetrics {
     labelNames: ['account'],
     registers: [registry],
   });
-  const backoffState = new Gauge({
-    name: 'mailpoll_backoff_state',
-    help: 'Reconnect backoff of an account: 0 connected, 1 waiting to reconnect, 2 gave up.',
-    labelNames: ['account'],
-    registers: [registry],
-  });
-  const backoffFailures = new Gauge({
-    name: 'mailpoll_backoff_failures',
-    help: 'Failed connection attempts in a row of an account (0 after a successful cycle).',
-    labelNames: ['account'],
-    registers: [registry],
-  });
-  const lastSuccess = new Gauge({
-    name: 'mailpoll_last_success_timestamp_seconds',
-    help: 'When the last successful cycle of an account ended (Unix time).',
-    labelNames: ['account'],
-    registers: [registry],
-  });
-  const quarantined = new Gauge({
-    name: 'mailpoll_quarantined_messages',
-    help: 'Quarantined messages of an account in the store (until mailpoll retry).',
-    labelNames: ['account'],
-    registers: [registry],
-  });
-  const leases = new Gauge({
-    name: 'mailpoll_lease_held',
-    help: 'Whether this process holds the lease of an account (1) or not (0).',
-    labelNames: ['account'],
-    registers: [registry],
-  });
+  const accountGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ['account'], registers: [registry] });
+  const backoffState = accountGauge('mailpoll_backoff_state', 'Reconnect backoff of an account: 0 connected, 1 waiting to reconnect, 2 gave up.');
+  const backoffFailures = accountGauge('mailpoll_backoff_failures', 'Failed connection attempts in a row of an account (0 after a successful cycle).');
+  const lastSuccess = accountGauge('mailpoll_last_success_timestamp_seconds', 'When the last successful cycle of an account ended (Unix time).');
+  const quarantined = accountGauge('mailpoll_quarantined_messages', 'Quarantined messages of an account in the store (until mailpoll retry).');
+  const leases = accountGauge('mailpoll_lease_held', 'Whether this process holds the lease of an account (1) or not (0).');
 
   return {
     render: () => registry.metrics(),

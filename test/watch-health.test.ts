@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { FIXTURES, runCli, startCli, writeConfig, type LiveCli } from './helpers/cli.js';
+import { BIN, FIXTURES, runCli, startCli, writeConfig, type LiveCli } from './helpers/cli.js';
 import { makeTempDir } from './helpers/temp.js';
 
 const HANDLER = join(FIXTURES, 'handlers', 'spec-from-subject.mjs');
@@ -61,6 +61,19 @@ function sample(metrics: string, series: string): number | undefined {
 }
 
 describe('watch health and metrics', () => {
+  test('the bundle keeps prom-client in a chunk of its own, reached only by a dynamic import (a run without --listen never loads it)', async () => {
+    const bundle = join(BIN, '..', '..', 'dist', 'bin');
+    const chunks = (await readdir(bundle)).filter((name) => name.endsWith('.js'));
+    const texts = new Map(await Promise.all(chunks.map(async (name) => [name, await readFile(join(bundle, name), 'utf8')] as const)));
+    const withPromClient = [...texts].filter(([, text]) => text.includes('collectDefaultMetrics')).map(([name]) => name);
+    assert.equal(withPromClient.length, 1, withPromClient.join(', '));
+    const chunk = basename(withPromClient[0]!);
+    for (const [name, text] of texts) {
+      assert.ok(!new RegExp(`from\\s*["']\\./${chunk.replace('.', '\\.')}["']`).test(text), `${name} imports ${chunk} statically`);
+    }
+    assert.ok([...texts.values()].some((text) => text.includes(`import("./${chunk}")`)));
+  });
+
   test('/healthz, /readyz and /metrics during a watch: handled messages counted, an account that gave up named until it recovers', async () => {
     const root = await makeTempDir('health');
     const path = await maildir(root, ['[1] 1', '[2] "markSeen"', '[3] throw']);

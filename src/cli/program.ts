@@ -94,6 +94,7 @@ export function createProgram(context: ProgramContext): Command {
     .option('-w, --watch', 'keep running: a cycle every interval (see the watch command)')
     .option('--interval <duration>', 'with --watch: cycle every DURATION (default: interval: of each account, 60s)')
     .option('--until <time>', 'with --watch: stop cleanly at an ISO time or after a duration (3h)')
+    .option('--listen <address>', 'with --watch: serve /healthz, /readyz and /metrics at HOST:PORT (or a port, on 127.0.0.1)')
     .addHelpText('after', EXAMPLES)
     .action(async (options) => {
       if (options.watch) {
@@ -104,7 +105,9 @@ export function createProgram(context: ProgramContext): Command {
         context.setExitCode(await watchCommand(options, context.signal));
         return;
       }
-      if (options.interval !== undefined || options.until !== undefined) throw new UsageError('--interval and --until need --watch');
+      if (options.interval !== undefined || options.until !== undefined || options.listen !== undefined) {
+        throw new UsageError('--interval, --until and --listen need --watch');
+      }
       const { runCommand } = await import('./commands/run.js');
       context.setExitCode(await runCommand(options, context.signal));
     });
@@ -119,6 +122,7 @@ export function createProgram(context: ProgramContext): Command {
     .addOption(jsonOption())
     .option('--interval <duration>', 'cycle every DURATION, for every account (default: interval: of each account, 60s)')
     .option('--until <time>', 'stop cleanly at an ISO time (2026-12-01T18:00:00Z) or after a duration (3h)')
+    .option('--listen <address>', 'serve /healthz, /readyz and /metrics at HOST:PORT (or a port, on 127.0.0.1); overrides listen:')
     .option('-q, --quiet', 'report only failures and errors')
     .addOption(verboseOption())
     .action(async (options) => {

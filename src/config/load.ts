@@ -313,6 +313,7 @@ function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resol
     concurrency: parsed.concurrency ?? CONFIG_DEFAULTS.concurrency,
     maxConnections: parsed.maxConnections ?? CONFIG_DEFAULTS.maxConnections,
     expiresAfter: parsed.expiresAfter,
+    listen: parsed.listen,
     connectionsFile: parsed.connectionsFile === undefined ? undefined : resolvePath(parsed.connectionsFile),
   };
 }

@@ -13,6 +13,7 @@ import { DURATION_JSON_PATTERN, formatDuration, parseDuration } from '../duratio
 import { SECRET_PLACEHOLDER } from '../redact.js';
 import { folderNameProblem } from '../mailbox/folder-name.js';
 import { checkCron } from './cron.js';
+import { LISTEN_EXPECTATION, parseListenAddress, type ListenAddress } from './listen.js';
 import { OAUTH2_ACCOUNT_KEY_DOCS, OAUTH2_KEY_DOCS, oauth2Schema } from './oauth2.js';
 import { closest } from './did-you-mean.js';
 import { CONNECTIONS_KEY_DOCS, CONNECTION_KEYS, TRANSPORT_KEY_DOCS, transportFields } from './schema-transport.js';
@@ -246,6 +247,11 @@ export const TOP_LEVEL_KEY_DOCS = {
     description: 'Watch mode: end the watch cleanly this long after it started (`8h`, `30m`). `--until` gives an end time on the command line.',
     default: 'never',
   },
+  listen: {
+    description:
+      'Watch mode: serve `/healthz`, `/readyz` and `/metrics` (Prometheus) over HTTP at `HOST:PORT` (`127.0.0.1:9464`, `[::1]:9464`, `0.0.0.0:9464` for every interface) or a bare port (on 127.0.0.1). `--listen` overrides it.',
+    default: 'off',
+  },
   ...CONNECTIONS_KEY_DOCS,
 } as const satisfies Record<string, Omit<KeyDoc, 'protocols'>>;
 
@@ -299,6 +305,17 @@ function checked<T extends number | boolean>(parse: (value: unknown) => T | stri
 
 const text = () =>
   z.string().min(1, { error: 'expected a non-empty string' });
+
+/** `--watch`'s HTTP endpoints: `HOST:PORT` or a port. */
+const listenAddress = () =>
+  z.union([z.number(), z.string()], { error: LISTEN_EXPECTATION }).transform((value, ctx): ListenAddress => {
+    const address = parseListenAddress(value);
+    if (typeof address === 'string') {
+      ctx.addIssue({ code: 'custom', message: address, input: value });
+      return z.NEVER;
+    }
+    return address;
+  });
 
 /** A folder mailpoll moves messages to: one that can never work is refused here, not by the server run after run. */
 const folderName = () =>
@@ -444,6 +461,7 @@ export const configSchema = z.strictObject({
   concurrency: integer(1, 64, 'expected an integer 1-64').optional().describe(TOP_LEVEL_KEY_DOCS.concurrency.description),
   maxConnections: integer(1, 64, 'expected an integer 1-64').optional().describe(TOP_LEVEL_KEY_DOCS.maxConnections.description),
   expiresAfter: duration().optional().describe(TOP_LEVEL_KEY_DOCS.expiresAfter.description),
+  listen: listenAddress().optional().describe(TOP_LEVEL_KEY_DOCS.listen.description),
   connections: z.record(name(), connectionSchema).optional().describe(TOP_LEVEL_KEY_DOCS.connections.description),
   connectionsFile: text().optional().describe(TOP_LEVEL_KEY_DOCS.connectionsFile.description),
 });

@@ -6,6 +6,7 @@
  */
 import type { Action, Protocol } from '../domain.js';
 import type { SecretsLocation } from '../secrets/store.js';
+import type { ListenAddress } from './listen.js';
 import type { OAuth2Config } from './oauth2.js';
 import type { ProxySpec, TlsVersion } from './schema-transport.js';
 import type { PasswordSpec } from './secrets.js';
@@ -160,6 +161,8 @@ export interface Config {
   maxConnections: number;
   /** Watch mode: milliseconds after its start at which the watch ends; undefined: never. */
   expiresAfter: number | undefined;
+  /** Watch mode: where `/healthz`, `/readyz` and `/metrics` are served; undefined: nowhere. */
+  listen?: ListenAddress | undefined;
   /** Where stored secrets are (beside the store); set by `loadConfig`, undefined from `validateConfig`. */
   secrets?: SecretsLocation | undefined;
   /** Absolute path of `connectionsFile`, when the config names one. */

@@ -43,6 +43,8 @@ export interface Watch {
   hosts: Limiter;
   states: Map<string, AccountState>;
   lastPurge: number;
+  /** Told when this process takes and releases an account's lease (the metrics). */
+  onLease?: ((account: string, held: boolean) => void) | undefined;
 }
 
 /** Purging is cheap when there is nothing to do; once an hour is plenty for a long run. */
@@ -105,41 +107,51 @@ async function session(watch: Watch, account: AccountConfig): Promise<CycleResul
   const host = account.protocol === 'maildir' ? undefined : `${account.host ?? ''}:${account.port ?? ''}`;
   const result = await watch.hosts.run(host, () =>
     withLease(watch.store, account, async (leaseLost) => {
-      const signal = anySignal(watch.stop, leaseLost);
-      let mailbox: Mailbox;
+      watch.onLease?.(account.name, true);
       try {
-        mailbox = await createMailbox(account, { logger: watch.logger });
-      } catch (error) {
-        return report(watch, account, failedCycle(account, error), 0, false);
-      }
-      const idle = account.idle && account.protocol === 'imap';
-      const first = await watch.polls.run(undefined, () => cycle(watch, account, mailbox, { signal, keepOpen: idle }));
-      if (!idle || first.status !== 'ok' || first.opened === undefined) return first;
-      if (!canWait(mailbox)) {
-        watch.logger?.debug?.(`${account.name}: ${NO_IDLE}: polling instead`);
-        await mailbox.close().catch(() => undefined);
-        return first;
-      }
-      // IDLE: wait for the server's push (or the interval, as a safety net), then cycle again.
-      let last = first;
-      try {
-        while (!signal.aborted) {
-          const woke = await mailbox.waitForChange({ maxMs: account.interval, healthCheckMs: account.idleHealthCheck, signal });
-          if (woke === 'aborted') break;
-          last = await cycle(watch, account, mailbox, { signal, keepOpen: true, opened: last.opened ?? first.opened });
-          if (last.status !== 'ok') return last;
-        }
-      } catch (error) {
-        return report(watch, account, { ...failedCycle(account, error), connected: true }, 0, false);
+        return await leased(watch, account, leaseLost);
       } finally {
-        await mailbox.close().catch(() => undefined);
+        watch.onLease?.(account.name, false);
       }
-      return last;
     }),
   );
   // Another mailpoll holds the account: say so, and try again at the next tick.
   if (result.status === 'busy') report(watch, account, result, 0, false);
   return result;
+}
+
+/** The session's work while holding the account's lease. */
+async function leased(watch: Watch, account: AccountConfig, leaseLost: AbortSignal): Promise<CycleResult> {
+  const signal = anySignal(watch.stop, leaseLost);
+  let mailbox: Mailbox;
+  try {
+    mailbox = await createMailbox(account, { logger: watch.logger });
+  } catch (error) {
+    return report(watch, account, failedCycle(account, error), 0, false);
+  }
+  const idle = account.idle && account.protocol === 'imap';
+  const first = await watch.polls.run(undefined, () => cycle(watch, account, mailbox, { signal, keepOpen: idle }));
+  if (!idle || first.status !== 'ok' || first.opened === undefined) return first;
+  if (!canWait(mailbox)) {
+    watch.logger?.debug?.(`${account.name}: ${NO_IDLE}: polling instead`);
+    await mailbox.close().catch(() => undefined);
+    return first;
+  }
+  // IDLE: wait for the server's push (or the interval, as a safety net), then cycle again.
+  let last = first;
+  try {
+    while (!signal.aborted) {
+      const woke = await mailbox.waitForChange({ maxMs: account.interval, healthCheckMs: account.idleHealthCheck, signal });
+      if (woke === 'aborted') break;
+      last = await cycle(watch, account, mailbox, { signal, keepOpen: true, opened: last.opened ?? first.opened });
+      if (last.status !== 'ok') return last;
+    }
+  } catch (error) {
+    return report(watch, account, { ...failedCycle(account, error), connected: true }, 0, false);
+  } finally {
+    await mailbox.close().catch(() => undefined);
+  }
+  return last;
 }
 
 async function cycle(

@@ -44,6 +44,8 @@ export interface WatchOptions {
   clock?: Clock | undefined;
   /** Backoff states by account name, carried across reloads. */
   states?: Map<string, AccountState> | undefined;
+  /** Told when this process takes and releases an account's lease (the metrics). */
+  onLease?: ((account: string, held: boolean) => void) | undefined;
 }
 
 export interface WatchResult {
@@ -87,6 +89,7 @@ export async function runWatch(options: WatchOptions): Promise<WatchResult> {
       hosts: createLimiter({ concurrency: Number.POSITIVE_INFINITY, maxPerHost: options.maxConnections }),
       states: options.states ?? new Map(),
       lastPurge: clock.now(),
+      onLease: options.onLease,
     };
     options.store.purge(options.retention);
     options.reporter.report({ type: 'watch', state: 'started', accounts: options.accounts.length, reason: describeTiming(options), exitCode: null });

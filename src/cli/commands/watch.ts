@@ -1,8 +1,10 @@
+import { formatListenAddress, parseListenAddress, type ListenAddress } from '../../config/listen.js';
 import { loadConfig } from '../../config/load.js';
 import { selectAccounts } from '../../config/select.js';
 import type { Config } from '../../config/types.js';
 import { parseDuration } from '../../duration.js';
 import { describeError, type ExitCode, UsageError } from '../../errors.js';
+import { startWatchMonitor, type WatchMonitor } from '../../watch/monitor.js';
 import { parseUntil } from '../../watch/until.js';
 import { runWatch, type AccountState } from '../../watch/watch.js';
 import { insecureTlsWarnings } from '../insecure-tls.js';
@@ -19,6 +21,8 @@ export interface WatchCommandOptions {
   verbose?: boolean | undefined;
   interval?: string | undefined;
   until?: string | undefined;
+  /** `HOST:PORT` or a port: serve /healthz, /readyz and /metrics (overrides `listen:`). */
+  listen?: string | undefined;
 }
 
 /**
@@ -31,6 +35,7 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
   if (options.interval !== undefined && (interval === undefined || interval <= 0)) {
     throw new UsageError(`--interval: expected a duration like 30s, 5m or 1h, got "${options.interval}"`);
   }
+  const listenOption = parseListenOption(options.listen);
   const load = () => loadConfig({ configFile: options.config, accounts: options.account, script: options.script, store: options.store });
   let config: Config = await load();
   const started = Date.now();
@@ -38,16 +43,26 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
     options.until !== undefined ? parseUntil(options.until, started) : config.expiresAfter !== undefined ? started + config.expiresAfter : undefined;
   const store = await openCliStore({ store: options.store, config });
   const states = new Map<string, AccountState>();
+  let monitor: WatchMonitor | undefined;
+  const onStop = (): void => void monitor?.stopping('signal received');
   try {
+    // The address is read once: a reload that changes `listen:` takes effect at the next start.
+    monitor = await startWatchMonitor({ listen: listenOption ?? config.listen, env: process.env, warn: output.err });
+    if (monitor.address !== undefined) {
+      output.err(`mailpoll: serving /healthz, /readyz and /metrics at http://${formatListenAddress(monitor.address)}/`);
+    }
+    signal.addEventListener('abort', onStop, { once: true });
+    const reporter = monitor.reporter(output.reporter);
     for (;;) {
       const reload = new AbortController();
       const onHangup = (): void => reload.abort();
       process.on('SIGHUP', onHangup);
       const accounts = selectAccounts(config, options.account);
       for (const line of insecureTlsWarnings(accounts)) output.err(line);
+      monitor.watching(accounts, interval);
       const result = await runWatch({
         accounts,
-        reporter: output.reporter,
+        reporter,
         store,
         retention: { retentionDays: config.retentionDays, ledgerDays: config.ledgerDays },
         concurrency: config.concurrency,
@@ -59,16 +74,30 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
         command: ['mailpoll', ...process.argv.slice(2)].join(' '),
         logger: output.logger,
         states,
+        onLease: monitor.onLease,
       }).finally(() => process.off('SIGHUP', onHangup));
-      if (result.reason !== 'reload') return result.exitCode;
+      if (result.reason !== 'reload') {
+        await monitor.stopping(result.reason === 'signal' ? 'signal received' : result.reason === 'until' ? 'expiration reached' : 'every account gave up');
+        return result.exitCode;
+      }
       try {
         config = await load();
-        output.reporter.report({ type: 'watch', state: 'reloaded', accounts: selectAccounts(config, options.account).length, reason: 'SIGHUP', exitCode: null });
+        reporter.report({ type: 'watch', state: 'reloaded', accounts: selectAccounts(config, options.account).length, reason: 'SIGHUP', exitCode: null });
       } catch (error) {
         output.lines(`mailpoll: SIGHUP: the new config was not loaded, the previous one stays in use: ${describeError(error)}`);
       }
     }
   } finally {
+    signal.removeEventListener('abort', onStop);
+    await monitor?.close();
     store.close();
   }
+}
+
+/** `--listen`, checked before anything starts; undefined when not given. */
+function parseListenOption(value: string | undefined): ListenAddress | undefined {
+  if (value === undefined) return undefined;
+  const address = parseListenAddress(value);
+  if (typeof address === 'string') throw new UsageError(`--listen: ${address}, got "${value}"`);
+  return address;
 }

@@ -103,7 +103,7 @@ describe('maildir: open', () => {
   it('declares its capabilities and closes (twice) without effect', async () => {
     const mailbox = createMaildirMailbox(accountFor(await makeMaildir()));
     assert.equal(mailbox.protocol, 'maildir');
-    assert.deepEqual(mailbox.capabilities, { move: true, markSeen: true, idle: false, commitEndsSession: false });
+    assert.deepEqual(mailbox.capabilities, { move: true, markSeen: true, copy: true, flags: ['\\Seen', '\\Flagged'], idle: false, commitEndsSession: false });
     await mailbox.close();
     await mailbox.close();
   });

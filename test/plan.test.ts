@@ -8,9 +8,9 @@ import type { MailboxCapabilities } from '../src/mailbox/types.js';
 
 type Account = Pick<AccountConfig, 'name' | 'protocol' | 'moveTo'>;
 
-const imap: MailboxCapabilities = { move: true, markSeen: true, idle: true, commitEndsSession: false };
-const maildir: MailboxCapabilities = { move: true, markSeen: true, idle: false, commitEndsSession: false };
-const pop3: MailboxCapabilities = { move: false, markSeen: false, idle: false, commitEndsSession: true };
+const imap: MailboxCapabilities = { move: true, markSeen: true, copy: true, flags: 'any', idle: true, commitEndsSession: false };
+const maildir: MailboxCapabilities = { move: true, markSeen: true, copy: true, flags: ['\\Seen', '\\Flagged'], idle: false, commitEndsSession: false };
+const pop3: MailboxCapabilities = { move: false, markSeen: false, copy: false, flags: [], idle: false, commitEndsSession: true };
 
 const imapAccount: Account = { name: 'support', protocol: 'imap', moveTo: 'Processed' };
 const imapNoMoveTo: Account = { name: 'support', protocol: 'imap', moveTo: undefined };

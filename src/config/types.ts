@@ -4,7 +4,7 @@
  * resolved. The zod schema in `schema.ts` produces exactly these shapes; the defaults named
  * below are the values of `defaults.ts`.
  */
-import type { Action, Protocol } from '../domain.js';
+import type { Action, ActionExtras, Protocol } from '../domain.js';
 import type { SecretsLocation } from '../secrets/store.js';
 import type { OAuth2Config } from './oauth2.js';
 import type { ProxySpec, TlsVersion } from './schema-transport.js';
@@ -67,6 +67,10 @@ export interface AccountConfig {
   onlyUnseen: boolean;
   /** What to do with a message when the handler returns nothing. Default `markSeen`. */
   after: Action;
+  /** Flags to set or clear and a copy to make besides `after` (its `copy:`/`flag:` forms, its object form). Undefined: none. */
+  afterExtras?: ActionExtras | undefined;
+  /** Messages carrying this keyword are left out of the listing (IMAP `UNKEYWORD`, Maildir its flag letter). Undefined: none. */
+  skipKeyword?: string | undefined;
   /** Target folder of `after: move` and of a handler's bare `'move'`. */
   moveTo: string | undefined;
   /** At most this many messages per cycle; the rest wait for the next run. Default: no limit. */

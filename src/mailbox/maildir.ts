@@ -28,6 +28,7 @@ import path from 'node:path';
 import type { AccountConfig } from '../config/types.js';
 import { MailboxError } from '../errors.js';
 import { escapeControls } from '../report/sanitize.js';
+import { MAILDIR_FLAGS } from './flag-name.js';
 import type {
   Candidate,
   Disposition,
@@ -66,7 +67,7 @@ const FLAG_NAMES: Record<string, string> = {
 
 const INFO = ':2,';
 
-const CAPABILITIES: MailboxCapabilities = { move: true, markSeen: true, idle: false, commitEndsSession: false };
+const CAPABILITIES: MailboxCapabilities = { move: true, markSeen: true, copy: true, flags: MAILDIR_FLAGS, idle: false, commitEndsSession: false };
 
 /** Tries of one disposition when its file is renamed by another program meanwhile. */
 const APPLY_TRIES = 3;

@@ -5,7 +5,7 @@
  * fetch is being iterated, so a caller never calls `apply` inside a `fetch` loop.)
  */
 import type { ServerCertificate } from './transport.js';
-import type { Action, Protocol } from '../domain.js';
+import type { Action, ActionExtras, Protocol } from '../domain.js';
 
 /** What the adapter can do. The planner turns an impossible decision into a clear failure. */
 export interface MailboxCapabilities {
@@ -13,6 +13,10 @@ export interface MailboxCapabilities {
   move: boolean;
   /** Can mark a message as read. */
   markSeen: boolean;
+  /** Can leave a copy of a message in another folder (`copy:<Folder>`, `copyTo`). */
+  copy: boolean;
+  /** The flags `flags`/`unflags` may name: `any` keyword or system flag (IMAP), or only these (Maildir: \Seen, \Flagged). */
+  flags: 'any' | readonly string[];
   /** Can push new mail while connected (IMAP IDLE). */
   idle: boolean;
   /**
@@ -90,6 +94,8 @@ export interface Disposition {
   action: Action;
   /** Target folder of `move`, `/`-separated as in the config (the adapter maps the delimiter). */
   folder?: string | undefined;
+  /** Flags to set or clear and a copy to make, before `action`; each one idempotent but the copy (README, "Copy and keywords"). */
+  extras?: ActionExtras | undefined;
 }
 
 /**

@@ -68,7 +68,7 @@ class ImapMailbox implements Mailbox {
    * part of the base protocol), set by `open()`. Before `open()` and after `close()` it is
    * false: the greeting is not seen before connecting, and a guess would be worse than none.
    */
-  readonly capabilities: MailboxCapabilities = { move: true, markSeen: true, idle: false, commitEndsSession: false };
+  readonly capabilities: MailboxCapabilities = { move: true, markSeen: true, copy: true, flags: 'any', idle: false, commitEndsSession: false };
 
   /** Who we are, the session's failure (every later call throws it), deadlines, masking. */
   readonly #guard: ConnectionGuard;

@@ -16,6 +16,7 @@ import { checkCron } from './cron.js';
 import { OAUTH2_ACCOUNT_KEY_DOCS, OAUTH2_KEY_DOCS, oauth2Schema } from './oauth2.js';
 import { closest } from './did-you-mean.js';
 import { CONNECTIONS_KEY_DOCS, CONNECTION_KEYS, TRANSPORT_KEY_DOCS, transportFields } from './schema-transport.js';
+import { afterSchema, skipKeywordSchema } from './after.js';
 import { ACCOUNT_DEFAULTS, CONFIG_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT, POP3_DEFAULTS, WEBHOOK_DEFAULTS } from './defaults.js';
 
 /** Documentation of one config key; the README's config reference is written from these. */
@@ -111,8 +112,12 @@ export const ACCOUNT_KEY_DOCS = {
     default: String(ACCOUNT_DEFAULTS.onlyUnseen),
     protocols: ['imap', 'maildir'],
   },
+  skipKeyword: {
+    description: 'Leave out messages that carry this keyword (`$Processed`), as `onlyUnseen` leaves out read ones: IMAP searches `UNKEYWORD`; a Maildir can only look for `\\Flagged` or `\\Seen`.',
+    protocols: ['imap', 'maildir'],
+  },
   after: {
-    description: 'What to do with a message when the handler returns nothing: `markSeen`, `delete`, `move` (to `moveTo`) or `keep`. POP3 allows only `keep` and `delete`.',
+    description: 'What to do with a message when the handler returns nothing: `markSeen`, `delete`, `move` (to `moveTo`) or `keep`; `copy:<Folder>`, `flag:<keyword>` or `unflag:<keyword>` (keep it, and do that); or `{ action, flags, unflags, copyTo }`. POP3 allows only `keep` and `delete`; a Maildir only the flags `\\Seen` and `\\Flagged`.',
     default: `${ACCOUNT_DEFAULTS.after} (imap, maildir), ${POP3_DEFAULTS.after} (pop3)`,
     protocols: ALL,
   },
@@ -401,7 +406,8 @@ const accountFields = {
   folder: text().optional().describe(doc('folder')),
   path: text().optional().describe(doc('path')),
   onlyUnseen: flag().optional().describe(doc('onlyUnseen')),
-  after: z.enum(['markSeen', 'delete', 'move', 'keep']).optional().describe(doc('after')),
+  skipKeyword: skipKeywordSchema().optional().describe(doc('skipKeyword')),
+  after: afterSchema().optional().describe(doc('after')),
   moveTo: folderName().optional().describe(doc('moveTo')),
   maxMessages: integer(1, Number.MAX_SAFE_INTEGER, 'expected a positive integer').optional().describe(doc('maxMessages')),
   connectTimeout: duration().optional().describe(doc('connectTimeout')),

@@ -10,7 +10,9 @@
  */
 import type { AccountConfig } from '../config/types.js';
 import { ConnectionError, describeError, MailpollError, MessageCode, messageErrorCode, TimeoutError } from '../errors.js';
+import { hasExtras } from '../domain.js';
 import type { Disposition, Mailbox } from '../mailbox/types.js';
+import type { Decision } from './types.js';
 
 /** The ledger's part in carrying out (the Store has these; named here so that decision/ does not import store/). */
 export interface ApplyLedger {
@@ -42,6 +44,11 @@ export interface Applier {
 // Deletes wait for one commit together: each EXPUNGE costs the server a rewrite of its
 // indexes, so fewer is faster; this many bounds how long they stay flagged.
 const COMMIT_EVERY = 1000;
+
+/** What the adapter is asked to do for a Decision. */
+export function dispositionOf(uid: string, decision: Decision): Disposition {
+  return { uid, action: decision.action, folder: decision.folder, ...(hasExtras(decision.extras) ? { extras: decision.extras } : {}) };
+}
 
 export function createApplier(mailbox: Mailbox, ledger: ApplyLedger, account: Applier['account']): Applier {
   return { mailbox, ledger, account, pending: new Map() };

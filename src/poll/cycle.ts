@@ -26,7 +26,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AccountConfig } from '../config/types.js';
-import { applyDecisions, commitAtEnd, commitIfDue, createApplier, type Applier, type Carried } from '../decision/apply.js';
+import { applyDecisions, commitAtEnd, commitIfDue, createApplier, dispositionOf, type Applier, type Carried } from '../decision/apply.js';
 import { planDecision } from '../decision/plan.js';
 import type { Decision } from '../decision/types.js';
 import type { Protocol } from '../domain.js';
@@ -45,6 +45,7 @@ import { batchCandidates, type BatchLimits } from './batches.js';
 import { handleInOrder } from './handle-batch.js';
 import { countInHand } from './in-hand.js';
 import { releaseGarbage } from './memory.js';
+import { baseEvent, decisionFields, recordEvent } from './message-event.js';
 import { metaOf, sentDateOf } from './message-meta.js';
 import { recordFailure } from './record-failure.js';
 import { nextAttemptAt } from './retry-delay.js';
@@ -211,11 +212,11 @@ async function recoverDecisions(cycle: Cycle): Promise<void> {
   const inHand = pending
     .filter((record) => present.has(record.uid))
     .map((record): InHand => {
-      const decision: Decision = { action: record.action!, folder: record.moveTo ?? undefined, transition: record.transition ?? false };
+      const decision: Decision = { action: record.action!, folder: record.moveTo ?? undefined, transition: record.transition ?? false, extras: record.extras ?? undefined };
       return {
-        event: { ...recordEvent(cycle, record, decision), recovered: true },
+        event: { ...recordEvent(cycle.account, record, decision), recovered: true },
         ref: record.ref,
-        disposition: { uid: record.uid, action: decision.action, folder: decision.folder },
+        disposition: dispositionOf(record.uid, decision),
         quarantine: false,
       };
     });
@@ -366,7 +367,7 @@ function quarantineTooLarge(cycle: Cycle, candidates: Candidate[], max: number):
     const error = `larger than maxMessageSize (${formatBytes(candidate.size ?? 0)} > ${formatBytes(max)}): left on the server, not downloaded`;
     const ref = refs.get(candidate.uid) ?? null;
     if (ref !== null) store.recordFailed(ref, error, 1);
-    const event = baseEvent(cycle, candidate.uid, ref, { messageId: candidate.messageId ?? null, sender: null, subject: null, date: null, size: candidate.size ?? 0 });
+    const event = baseEvent(cycle.account, candidate.uid, ref, { messageId: candidate.messageId ?? null, sender: null, subject: null, date: null, size: candidate.size ?? 0 });
     events.push({ event: { ...event, status: 'quarantined', error, code: MessageCode.tooLarge }, ref, disposition: undefined, quarantine: false });
   }
   report(cycle, events);
@@ -450,10 +451,10 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
       const decision = planDecision(outcome, mailbox.capabilities, account, (folder) => mailbox.isPolledFolder?.(folder) ?? false);
       // Committed as soon as this handler answered: a crash repeats at most handlerConcurrency handlers.
       if (ref !== null) store.recordHandled(ref, decision);
-      const event = { ...baseEvent(cycle, item.message.uid, ref, item.meta), ...decisionFields(decision) };
+      const event = { ...baseEvent(cycle.account, item.message.uid, ref, item.meta), ...decisionFields(decision) };
       event.status = options.dryRun ? 'dry-run' : 'ok';
       event.durationMs = cycle.now() - started;
-      const disposition = options.dryRun ? undefined : { uid: item.message.uid, action: decision.action, folder: decision.folder };
+      const disposition = options.dryRun ? undefined : dispositionOf(item.message.uid, decision);
       inHand[index] = { event, ref, disposition, quarantine: false };
       if (options.first) cycle.result.stoppedAfterFirst = true;
     } catch (error) {
@@ -516,7 +517,7 @@ function recordReceived(cycle: Cycle, items: readonly Received[]): Map<string, n
 /** A failed message: recorded with its attempt; at maxAttempts quarantined (and moved aside if configured). */
 function failure(cycle: Cycle, uid: string, ref: number | null, meta: MessageMeta, thrown: unknown, durationMs: number): InHand {
   const error = describeError(thrown);
-  const event = { ...baseEvent(cycle, uid, ref, meta), status: 'failed' as const, error, code: messageErrorCode(thrown), durationMs };
+  const event = { ...baseEvent(cycle.account, uid, ref, meta), status: 'failed' as const, error, code: messageErrorCode(thrown), durationMs };
   const { account } = cycle;
   // A temporary failure is kept, uncounted, and leaves the row `received`: the next run hands the message over again.
   const state = recordFailure(cycle.deps, { ref, uid, account }, thrown, error);
@@ -548,38 +549,6 @@ async function fetchAll(mailbox: Mailbox, batch: Candidate[]): Promise<Array<Fet
   const messages: Array<FetchedMessage | undefined> = [];
   for await (const message of mailbox.fetch(batch)) messages.push(message);
   return messages;
-}
-
-function baseEvent(cycle: Cycle, uid: string, ref: number | null, meta: MessageMeta): MessageEvent {
-  return {
-    type: 'message',
-    ref,
-    account: cycle.account.name,
-    protocol: cycle.account.protocol,
-    folder: cycle.account.folder,
-    uid,
-    messageId: meta.messageId,
-    from: meta.sender,
-    subject: meta.subject,
-    date: meta.date,
-    size: meta.size ?? 0,
-    action: 'keep',
-    moveTo: null,
-    transition: false,
-    status: 'ok',
-    error: null,
-    code: null,
-    recovered: false,
-    durationMs: 0,
-  };
-}
-
-function decisionFields(decision: Decision): Pick<MessageEvent, 'action' | 'moveTo' | 'transition'> {
-  return { action: decision.action, moveTo: decision.folder ?? null, transition: decision.transition };
-}
-
-function recordEvent(cycle: Cycle, record: MessageRecord, decision: Decision): MessageEvent {
-  return { ...baseEvent(cycle, record.uid, record.ref, record), ...decisionFields(decision) };
 }
 
 function formatBytes(bytes: number): string {

@@ -25,6 +25,12 @@ export interface MessageEvent {
   /** The action taken (or, under --dry-run, that would have been; for a failure, none: `keep`). */
   action: Action;
   moveTo: string | null;
+  /** Flags and keywords the Decision set besides its action (`$Processed`), in the result's words; empty when none. */
+  flags: string[];
+  /** Flags and keywords it cleared. */
+  unflags: string[];
+  /** Where it left a copy; null when none. */
+  copyTo: string | null;
   transition: boolean;
   status: MessageStatus;
   error: string | null;

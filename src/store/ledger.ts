@@ -17,6 +17,7 @@ import {
   UID_COLUMN,
   toMessageRecord,
   toUidValidityColumn,
+  writeExtras,
 } from './message-row.js';
 import type { MessageKey, MessageRecord, QuarantineFilter, ReceivedMessage } from './types.js';
 
@@ -130,7 +131,7 @@ export class Ledger {
            account = excluded.account, protocol = excluded.protocol, fingerprint = excluded.fingerprint,
            raw_sha256 = coalesce(excluded.raw_sha256, raw_sha256), message_id = excluded.message_id,
            sender = excluded.sender, subject = excluded.subject, date = excluded.date, size = excluded.size,
-           state = 'received', action = NULL, move_to = NULL, transition = NULL, handled_at = NULL,
+           state = 'received', action = NULL, move_to = NULL, transition = NULL, extras = NULL, expired_at = NULL, handled_at = NULL,
            done_at = NULL, on_server = 1, updated_at = excluded.updated_at, run_id = excluded.run_id
          RETURNING ref`,
       )
@@ -144,7 +145,7 @@ export class Ledger {
     this.deleteFileRow = db.prepare<[number]>('DELETE FROM archive_files WHERE ref = ?');
 
     this.updateHandled = db.prepare<[HandledParams]>(
-      `UPDATE messages SET state = 'handled', action = @action, move_to = @moveTo, transition = @transition,
+      `UPDATE messages SET state = 'handled', action = @action, move_to = @moveTo, transition = @transition, extras = @extras,
          handled_at = @now, updated_at = @now, last_error = NULL, last_error_detail = NULL
        WHERE ref = @ref`,
     );
@@ -232,6 +233,7 @@ export class Ledger {
         action: decision.action,
         moveTo: decision.action === 'move' ? (decision.folder ?? null) : null,
         transition: decision.transition ? 1 : 0,
+        extras: writeExtras(decision.extras),
         now: context.now(),
       });
       if (result.changes === 0) throw unknownRefError(context, ref);
@@ -447,6 +449,7 @@ interface HandledParams {
   action: string;
   moveTo: string | null;
   transition: 0 | 1;
+  extras: string | null;
   now: number;
 }
 

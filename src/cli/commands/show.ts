@@ -1,4 +1,5 @@
 import { ExitCode, UsageError } from '../../errors.js';
+import { describeExtras } from '../../domain.js';
 import { describeIdentity } from '../../mailbox/identity.js';
 import { createOutput } from '../output.js';
 import { recordLine } from './record-json.js';
@@ -48,7 +49,7 @@ export async function showCommand(refText: string, options: ShowCommandOptions):
       ['date', record.date],
       ['size', record.size],
       ['state', record.state],
-      ['decision', record.action === null ? null : `${record.action}${record.moveTo ? ` to ${record.moveTo}` : ''}${record.transition ? ', transition' : ''}`],
+      ['decision', record.action === null ? null : `${record.action}${record.moveTo ? ` to ${record.moveTo}` : ''}${describeExtras(record.extras ?? undefined).map((word) => `, ${word}`).join('')}${record.transition ? ', transition' : ''}`],
       ['attempts', record.attempts],
       ['last error', record.lastError],
       ['first seen', new Date(record.firstSeenAt).toISOString()],

@@ -62,6 +62,8 @@ export interface Candidate {
 export interface ListOptions {
   /** Only messages without \Seen. */
   onlyUnseen: boolean;
+  /** Leave out messages with this flag or keyword (`$Processed`; a Maildir: `\Flagged` or `\Seen`). */
+  skipKeyword?: string | undefined;
   /** At most this many, oldest first (counted after `skip`). */
   limit?: number | undefined;
   /**

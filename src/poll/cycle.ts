@@ -230,6 +230,7 @@ async function selectCandidates(cycle: Cycle): Promise<Candidate[]> {
   const { store, mailbox } = cycle.deps;
   const candidates = await mailbox.list({
     onlyUnseen: account.onlyUnseen,
+    skipKeyword: account.skipKeyword,
     limit: perCycleLimit(account, cycle.options),
     skip: (uid) => {
       const record = store.findByUids(cycle.where, [uid]).get(uid);

@@ -104,6 +104,7 @@ describe('defaults', () => {
       after: 'markSeen',
       afterExtras: undefined,
       skipKeyword: undefined,
+      deleteAfter: undefined,
       moveTo: undefined,
       maxMessages: undefined,
       connectTimeout: 30_000,

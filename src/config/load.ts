@@ -389,6 +389,7 @@ function buildAccount(
     reprocess: merged.reprocess ?? defaults.reprocess,
     maxAttempts: merged.maxAttempts ?? defaults.maxAttempts,
     retryDelay: merged.retryDelay ?? defaults.retryDelay,
+    deleteAfter: merged.deleteAfter,
     quarantineFolder: merged.quarantineFolder,
     maxMessageSize: merged.maxMessageSize,
     interval: merged.interval ?? defaults.interval,

@@ -174,6 +174,12 @@ export const ACCOUNT_KEY_DOCS = {
     default: String(ACCOUNT_DEFAULTS.maxAttempts),
     protocols: ALL,
   },
+  deleteAfter: {
+    description:
+      'Delete kept mail (`keep`, `markSeen`, flags, a copy) from the server this long after it was handled (`30d`), in a later run, by the dates in the ledger. `--dry-run` lists what would be deleted.',
+    default: 'never',
+    protocols: ALL,
+  },
   retryDelay: {
     description:
       'Wait before a failed message (handler or server action) is tried again: each failure doubles the wait, up to 6 hours, so `maxAttempts` is a span of time, not a number of runs. Until then runs leave the message alone and count it as deferred.',
@@ -420,6 +426,7 @@ const accountFields = {
   reprocess: flag().optional().describe(doc('reprocess')),
   maxAttempts: integer(1, 1000, 'expected an integer 1-1000').optional().describe(doc('maxAttempts')),
   retryDelay: duration().optional().describe(doc('retryDelay')),
+  deleteAfter: duration().optional().describe(doc('deleteAfter')),
   quarantineFolder: folderName().optional().describe(doc('quarantineFolder')),
   maxMessageSize: size().optional().describe(doc('maxMessageSize')),
   interval: duration().optional().describe(doc('interval')),

@@ -95,6 +95,8 @@ export interface AccountConfig {
   maxAttempts: number;
   /** Milliseconds before a failed message is tried again, doubling per failure up to 6 h. Default 10 min. */
   retryDelay: number;
+  /** Milliseconds after its Decision was recorded that a kept message is deleted from the server (deleteAfter). Undefined: never. */
+  deleteAfter?: number | undefined;
   /** IMAP folder quarantined messages are moved to; undefined: left in place and skipped. */
   quarantineFolder: string | undefined;
   /** Bytes; larger messages are reported and skipped, never downloaded. Default: no limit. */

@@ -19,6 +19,8 @@ export interface ApplyLedger {
   /** The durability barrier: every `handled` row on disk before the server changes anything. */
   sync(): void;
   markDone(refs: readonly number[]): void;
+  /** deleteAfter's deletes, confirmed: the kept message is off the server. */
+  markExpired(refs: readonly number[]): void;
   recordActionFailed(ref: number, error: string, maxAttempts: number): 'handled' | 'quarantined';
 }
 
@@ -39,6 +41,8 @@ export interface Applier {
   readonly account: Pick<AccountConfig, 'name' | 'maxAttempts' | 'quarantineFolder'>;
   /** uid -> ref of the dispositions the server confirms only at the next `commit`. */
   readonly pending: Map<string, number>;
+  /** Refs among `pending` that are deleteAfter's deletes of kept messages: `markExpired`, not `markDone`, once confirmed. */
+  readonly expiring: Set<number>;
 }
 
 // Deletes wait for one commit together: each EXPUNGE costs the server a rewrite of its
@@ -51,7 +55,7 @@ export function dispositionOf(uid: string, decision: Decision): Disposition {
 }
 
 export function createApplier(mailbox: Mailbox, ledger: ApplyLedger, account: Applier['account']): Applier {
-  return { mailbox, ledger, account, pending: new Map() };
+  return { mailbox, ledger, account, pending: new Map(), expiring: new Set() };
 }
 
 /**
@@ -145,11 +149,13 @@ export async function commitPending(applier: Applier): Promise<void> {
   if (pending.size === 0) return;
   const confirmed = await applier.mailbox.commit();
   const refs: number[] = [];
+  const expired: number[] = [];
   for (const uid of confirmed) {
     const ref = pending.get(uid);
-    if (ref !== undefined) refs.push(ref);
+    if (ref !== undefined) (applier.expiring.delete(ref) ? expired : refs).push(ref);
   }
   if (refs.length > 0) applier.ledger.markDone(refs);
+  if (expired.length > 0) applier.ledger.markExpired(expired);
   for (const uid of confirmed) pending.delete(uid);
 }
 

@@ -42,6 +42,7 @@ import type { MessageEvent, Reporter } from '../report/types.js';
 import { fingerprint } from '../store/fingerprint.js';
 import type { MessageKey, MessageMeta, MessageRecord, Store } from '../store/types.js';
 import { batchCandidates, type BatchLimits } from './batches.js';
+import { deleteExpired } from './delete-after.js';
 import { handleInOrder } from './handle-batch.js';
 import { countInHand } from './in-hand.js';
 import { releaseGarbage } from './memory.js';
@@ -162,6 +163,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     cycle.where = { identity: cycle.where.identity, mailbox: status.folder, uidValidity: status.uidValidity?.toString() ?? null };
     deps.store.adoptLegacyRows(cycle.where, { account: account.name, protocol: account.protocol });
     await recoverDecisions(cycle);
+    await deleteExpired({ ...cycle.deps, account, applier: cycle.applier, where: cycle.where, dryRun: options.dryRun });
     injectTestFault();
     const candidates = await selectCandidates(cycle);
     // --first wants one message: don't download a batch of them.

@@ -28,6 +28,7 @@ export function baseEvent(account: AccountConfig, uid: string, ref: number | nul
     error: null,
     code: null,
     recovered: false,
+    expired: false,
     durationMs: 0,
   };
 }

@@ -138,6 +138,7 @@ function formatMessage(event: MessageEvent, c: ChalkInstance, verbose: boolean):
   if (event.transition) parts.push('+transition');
   parts.push(event.status === 'dry-run' ? c.yellow('dry-run') : c.green('ok'));
   if (event.recovered) parts.push(c.dim('(decision recorded by an interrupted run, applied now)'));
+  if (event.expired) parts.push(c.dim('(kept for deleteAfter, deleted now)'));
   return parts.join(' ');
 }
 

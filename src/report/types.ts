@@ -42,6 +42,8 @@ export interface MessageEvent {
   code: string | null;
   /** A Decision recorded by an interrupted run, carried out now without calling the handler. */
   recovered: boolean;
+  /** deleteAfter: a message kept that long is deleted now (`action` delete), without the handler. */
+  expired: boolean;
   durationMs: number;
 }
 

@@ -26,6 +26,9 @@ export class Ledger {
   private readonly selectByUid;
   private readonly selectRenumbered;
   private readonly selectPending;
+  private readonly selectKept;
+  private readonly updateExpired;
+  private readonly expiredTx;
   private readonly selectLegacy;
   private readonly updateLegacy;
   private readonly updateSetAside;
@@ -96,6 +99,19 @@ export class Ledger {
          ORDER BY m.handled_at, m.ref`,
       )
       .raw();
+    // deleteAfter: kept messages (keep, markSeen; with or without flags and a copy) still on the
+    // server, handled before the cutoff, under the folder's current UIDVALIDITY.
+    this.selectKept = db
+      .prepare<[string, string, string, number], MessageTuple>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m
+         WHERE m.identity = ? AND m.mailbox = ? AND m.uid_validity = ? AND m.state = 'done' AND m.on_server = 1
+           AND m.action IN ('keep', 'markSeen') AND m.expired_at IS NULL AND m.handled_at <= ?
+         ORDER BY m.handled_at, m.ref`,
+      )
+      .raw();
+    this.updateExpired = db.prepare<[{ ref: number; now: number }]>(
+      `UPDATE messages SET on_server = 0, expired_at = @now, updated_at = @now WHERE ref = @ref AND state = 'done'`,
+    );
     this.selectByRef = db.prepare<[number], MessageTuple>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.ref = ?`).raw();
     this.selectRefByKey = db
       .prepare<[string, string, string, string], number>(
@@ -268,6 +284,10 @@ export class Ledger {
       const result = this.updateKey.run({ ref, ...key, uidValidity, now: context.now() });
       if (result.changes === 0) throw unknownRefError(context, ref);
     });
+    this.expiredTx = db.transaction((refs: readonly number[]) => {
+      const now = context.now();
+      for (const ref of refs) this.updateExpired.run({ ref, now });
+    });
     this.releaseTx = db.transaction((ref: number) => this.updateReleased.run({ ref, now: context.now() }).changes > 0);
     this.adoptTx = db.transaction((params: LegacyParams & { identity: string }) => this.updateLegacy.run(params).changes);
     this.setAsideTx = db.transaction((ref: number) => {
@@ -306,6 +326,14 @@ export class Ledger {
 
   pendingDecisions(identity: string, mailbox: string): MessageRecord[] {
     return this.selectPending.all(identity, mailbox).map(toMessageRecord);
+  }
+
+  keptBefore(where: Omit<MessageKey, 'uid'>, handledBefore: number): MessageRecord[] {
+    return this.selectKept.all(where.identity, where.mailbox, toUidValidityColumn(where.uidValidity), handledBefore).map(toMessageRecord);
+  }
+
+  markExpired(refs: readonly number[]): void {
+    if (refs.length > 0) this.expiredTx.immediate(refs);
   }
 
   /** A read first: the write lock is taken only when there is something to adopt. */

@@ -204,6 +204,13 @@ export interface Store {
   now(): number;
   /** One transaction: these messages' Decisions are carried out. */
   markDone(refs: readonly number[]): void;
+  /**
+   * deleteAfter: `done` messages kept on the server (`keep`, `markSeen`, with or without flags
+   * and a copy) whose Decision was recorded at or before `handledBefore`, oldest first.
+   */
+  keptBefore(where: Omit<MessageKey, 'uid'>, handledBefore: number): MessageRecord[];
+  /** One transaction: deleteAfter removed these kept messages from the server (or found them gone): `expiredAt` now, off the server. */
+  markExpired(refs: readonly number[]): void;
   /** A known message was found under a new key (UIDVALIDITY change). */
   rekey(ref: number, key: MessageKey): void;
   /**

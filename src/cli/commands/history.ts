@@ -66,7 +66,7 @@ function formatRun(run: RunRecord): string[] {
 }
 
 export function formatRecord(record: MessageRecord): string {
-  const decision = record.action === null ? '' : ` ${[record.action === 'move' ? `move:${record.moveTo ?? ''}` : record.action, ...describeExtras(record.extras ?? undefined)].join(' ')}${record.transition ? ' +transition' : ''}`;
+  const decision = record.action === null ? '' : ` ${[record.action === 'move' ? `move:${record.moveTo ?? ''}` : record.action, ...describeExtras(record.extras ?? undefined)].join(' ')}${record.transition ? ' +transition' : ''}${record.expiredAt === null ? '' : ', deleted by deleteAfter'}`;
   const error = record.lastError === null || record.state === 'done' ? '' : ` (${record.lastError})`;
   const attempts = record.attempts > 0 ? ` attempts ${record.attempts}` : '';
   return `  ref:${record.ref}  ${time(record.updatedAt)}  ${record.account} (${describeIdentity(record.identity)}) #${record.uid}  ${record.state}${decision}${attempts}  ${record.sender ?? '(no sender)'}  "${record.subject ?? ''}"${error}`;

@@ -55,6 +55,7 @@ export async function showCommand(refText: string, options: ShowCommandOptions):
       ['first seen', new Date(record.firstSeenAt).toISOString()],
       ['handled', record.handledAt === null ? null : new Date(record.handledAt).toISOString()],
       ['done', record.doneAt === null ? null : new Date(record.doneAt).toISOString()],
+      ['deleted by deleteAfter', record.expiredAt === null ? null : new Date(record.expiredAt).toISOString()],
       ['on server', record.onServer ? 'yes (as far as mailpoll knows)' : 'no'],
       ['raw copy', record.hasRaw ? `yes: mailpoll show ${record.ref} --raw > message.eml` : 'no'],
     ];

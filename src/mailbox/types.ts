@@ -76,10 +76,22 @@ export interface ListOptions {
 /** A message with its RFC 822 source. */
 export interface FetchedMessage {
   uid: string;
+  /** The source, byte for byte; with `headersOnly` its header block (up to and with the empty line). */
   raw: Buffer;
+  /** Size of the whole source (RFC822.SIZE), also when only the header block was fetched. */
   size: number;
+  /** Only the header block was downloaded (`fetch` with `headersOnly`). */
+  headersOnly?: boolean | undefined;
   flags: string[];
   date?: Date | undefined;
+}
+
+export interface FetchOptions {
+  /**
+   * Download only the header block where the protocol can (IMAP: `BODY.PEEK[HEADER]` and
+   * `RFC822.SIZE`): the handler reads headers only and no raw copy is kept. Others fetch whole.
+   */
+  headersOnly?: boolean | undefined;
 }
 
 export interface WaitOptions {
@@ -127,7 +139,7 @@ export interface Mailbox {
    * Stream the sources of `candidates` (in their order). While this iterator is being
    * consumed, no other method of the mailbox may be called.
    */
-  fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage>;
+  fetch(candidates: Candidate[], options?: FetchOptions): AsyncIterable<FetchedMessage>;
   /**
    * Carry out dispositions, grouped into as few commands as possible. Never throws for one
    * message. A message that is no longer there counts as done for `delete` and `move`.

@@ -24,7 +24,6 @@
  * handlers run, the next batch is already downloading; its server actions wait for that
  * download to end, as the connection carries one command at a time.
  */
-import { createHash } from 'node:crypto';
 import type { AccountConfig } from '../config/types.js';
 import { applyDecisions, commitAtEnd, commitIfDue, createApplier, dispositionOf, type Applier, type Carried } from '../decision/apply.js';
 import { planDecision } from '../decision/plan.js';
@@ -49,6 +48,7 @@ import { releaseGarbage } from './memory.js';
 import { baseEvent, decisionFields, recordEvent } from './message-event.js';
 import { metaOf, sentDateOf } from './message-meta.js';
 import { recordFailure } from './record-failure.js';
+import { sameSource, sha256, sourceHash } from './source-hash.js';
 import { nextAttemptAt } from './retry-delay.js';
 
 export interface CycleOptions {
@@ -306,7 +306,7 @@ function recogniseByHeaderUid(cycle: Cycle, items: Received[], known: Set<Receiv
   for (const item of items) {
     const record = records.get(item.message.uid);
     if (record === undefined || record.state === 'handled' || !settled(record, cycle.account)) continue;
-    if (rawHashOf(cycle, record) === item.rawHash) known.add(item);
+    if (sameSource(rawHashOf(cycle, record), item.message, item.rawHash)) known.add(item);
     else if (!cycle.options.dryRun) store.setAside(record.ref);
   }
 }
@@ -323,7 +323,7 @@ function recogniseRenumbered(cycle: Cycle, items: Received[], known: Set<Receive
     if (item.print === null || current.has(item.message.uid)) continue;
     const record = records
       .get(item.print)
-      ?.find((candidate) => !taken.has(candidate.ref) && settled(candidate, cycle.account) && rawHashOf(cycle, candidate) === item.rawHash);
+      ?.find((candidate) => !taken.has(candidate.ref) && settled(candidate, cycle.account) && sameSource(rawHashOf(cycle, candidate), item.message, item.rawHash));
     if (record === undefined) continue;
     taken.add(record.ref);
     if (!cycle.options.dryRun) store.rekey(record.ref, { ...cycle.where, uid: item.message.uid });
@@ -341,10 +341,6 @@ function rawHashOf(cycle: Cycle, record: MessageRecord): string | null {
   } catch {
     return null;
   }
-}
-
-function sha256(raw: Buffer): string {
-  return createHash('sha256').update(raw).digest('hex');
 }
 
 /** Never downloaded, never deleted: recorded as quarantined so later runs skip it quietly. */
@@ -382,8 +378,10 @@ interface Download {
   settled: Promise<void>;
 }
 
-function download(mailbox: Mailbox, batch: Candidate[]): Download {
-  const bodies = fetchAll(mailbox, batch);
+function download(cycle: Cycle, batch: Candidate[]): Download {
+  // A handler that reads headers only, with no raw copy kept: the bodies stay on the server.
+  const headersOnly = cycle.deps.handler.parse === 'headers' && !cycle.deps.archive;
+  const bodies = fetchAll(cycle.deps.mailbox, batch, headersOnly);
   return { bodies, settled: bodies.then(noop, noop) };
 }
 
@@ -395,22 +393,21 @@ function noop(): void {}
  * is never held twice), and never for `--first`.
  */
 async function processBatches(cycle: Cycle, batches: Iterable<Candidate[]>, limits: BatchLimits): Promise<void> {
-  const { mailbox } = cycle.deps;
   const queue = batches[Symbol.iterator]();
   let current = queue.next();
-  let pending = current.done || stopped(cycle) ? undefined : download(mailbox, current.value);
+  let pending = current.done || stopped(cycle) ? undefined : download(cycle, current.value);
   try {
     while (!current.done && pending !== undefined && !stopped(cycle)) {
       const fetched = await pending.bodies;
       const next = queue.next();
       const fetchAhead = !next.done && !cycle.options.first && bytesOf(current.value) + bytesOf(next.value) <= 2 * limits.maxBytes;
-      pending = fetchAhead ? download(mailbox, next.value) : undefined;
+      pending = fetchAhead ? download(cycle, next.value) : undefined;
       await processBatch(cycle, fetched, pending);
       releaseGarbage();
       // The connection is free: processBatch waited for the download ahead before its actions.
       await commitIfDue(cycle.applier);
       current = next;
-      if (pending === undefined && !current.done && !stopped(cycle)) pending = download(mailbox, current.value);
+      if (pending === undefined && !current.done && !stopped(cycle)) pending = download(cycle, current.value);
     }
   } finally {
     // Stopped or failed with a download under way: let it end before the mailbox is closed.
@@ -491,10 +488,10 @@ async function readHeaders(cycle: Cycle, message: FetchedMessage): Promise<Recei
     const headers = await parseMessage(message, { account: cycle.account.name, folder: cycle.account.folder, headersOnly: true });
     const meta = metaOf(headers, message.size);
     const print = fingerprint({ messageId: headers.messageId, sentDate: sentDateOf(headers), size: message.size });
-    return { message, headers, error: undefined, meta, print, rawHash: sha256(message.raw) };
+    return { message, headers, error: undefined, meta, print, rawHash: sourceHash(message) };
   } catch (error) {
     const meta = { messageId: null, sender: null, subject: null, date: null, size: message.size };
-    return { message, headers: undefined, error, meta, print: null, rawHash: sha256(message.raw) };
+    return { message, headers: undefined, error, meta, print: null, rawHash: sourceHash(message) };
   }
 }
 
@@ -548,9 +545,9 @@ function perCycleLimit(account: AccountConfig, options: CycleOptions): number | 
 }
 
 /** Collect a batch before handling it: no other command may run while a fetch streams. */
-async function fetchAll(mailbox: Mailbox, batch: Candidate[]): Promise<Array<FetchedMessage | undefined>> {
+async function fetchAll(mailbox: Mailbox, batch: Candidate[], headersOnly: boolean): Promise<Array<FetchedMessage | undefined>> {
   const messages: Array<FetchedMessage | undefined> = [];
-  for await (const message of mailbox.fetch(batch)) messages.push(message);
+  for await (const message of mailbox.fetch(batch, { headersOnly })) messages.push(message);
   return messages;
 }
 

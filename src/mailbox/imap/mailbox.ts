@@ -30,7 +30,7 @@ import type { Logger } from '../../logger.js';
 import { ConnectionGuard, NO_GREETING_HINT } from '../connection-utils.js';
 import { imapTransport, openProxyTunnel, readTlsFiles, tlsOptionsOf, type ServerCertificate } from '../transport.js';
 import { errorCode } from '../net-errors.js';
-import type { Candidate, Disposition, DispositionResult, FetchedMessage, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus, WaitOptions } from '../types.js';
+import type { Candidate, Disposition, DispositionResult, FetchedMessage, FetchOptions, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus, WaitOptions } from '../types.js';
 import { hasIdle, offers } from './capabilities.js';
 import { describeImapError, notPreauthenticated, refused, ServerAnswers } from './errors.js';
 import { expungeOnly } from './expunge.js';
@@ -265,11 +265,11 @@ class ImapMailbox implements Mailbox {
     });
   }
 
-  async *fetch(candidates: Candidate[]): AsyncGenerator<FetchedMessage> {
+  async *fetch(candidates: Candidate[], options: FetchOptions = {}): AsyncGenerator<FetchedMessage> {
     const client = this.#requireOpen();
     const uids = candidates.map((candidate) => this.#parseUid(candidate.uid));
     if (uids.length === 0) return;
-    yield* streamBodies(this.#guard, client, uids, this.#folder!, (work, ms, message) => this.#within(work, ms, message));
+    yield* streamBodies(this.#guard, client, uids, this.#folder!, (work, ms, message) => this.#within(work, ms, message), options.headersOnly === true);
   }
 
   async apply(dispositions: Disposition[]): Promise<DispositionResult[]> {

@@ -90,6 +90,8 @@ export function createMaildirMailbox(account: AccountConfig, options: MaildirMai
   /** Last known place of every uid `list` returned, updated by `apply`. */
   const known = new Map<string, Location>();
   const warn = options.warn ?? ((line: string) => void process.stderr.write(`mailpoll: ${line}\n`));
+  /** The uids in each copy target folder (read once per folder): a copy made before is found under any flags. */
+  const copies = new Map<string, Set<string>>();
   /** Non-files already warned about: the folder is scanned several times per cycle, said once. */
   const skipped = new Set<string>();
 
@@ -232,12 +234,20 @@ export function createMaildirMailbox(account: AccountConfig, options: MaildirMai
 
   /**
    * A copy of the message under its own name in the folder `dir` (same new/ or cur/ and flags),
-   * written to tmp/ and fsync'd, then linked into place: a name there already is this copy,
-   * made by an earlier attempt, so copying again changes nothing. False when the source went away.
+   * written to tmp/ and fsync'd, then linked into place. Its unique name there already (with
+   * whatever flags) is this copy, made by an earlier attempt: copying again adds none. False
+   * when the source went away.
    */
   async function copyFile(from: Location, dir: string): Promise<boolean> {
+    const uid = uidOf(from.name);
+    let there = copies.get(dir);
+    if (there === undefined) {
+      const entries = await Promise.all((['new', 'cur'] as const).map((sub) => scan(dir, sub, error, skipNonFile)));
+      there = new Set(entries.flat().map((entry) => entry.uid));
+      copies.set(dir, there);
+    }
+    if (there.has(uid)) return true;
     const target = path.join(dir, from.sub, from.name);
-    if (await exists(target)) return true;
     const temporary = path.join(dir, 'tmp', from.name);
     try {
       await unlink(temporary).catch(() => undefined);
@@ -254,6 +264,7 @@ export function createMaildirMailbox(account: AccountConfig, options: MaildirMai
       await link(temporary, target).catch((cause: unknown) => {
         if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') throw cause;
       });
+      there.add(uid);
       return true;
     } catch (cause) {
       if (isNotFound(cause) && !(await exists(fullPath(from)))) return false;

@@ -176,8 +176,8 @@ describe('what the CLI says', () => {
       const [event] = run.events;
       assert.deepEqual([event?.type, event?.code, event?.exitCode], ['error', 'E_CONFIG', 2]);
       assert.match(String(event?.time), ISO);
-      assert.match(String((event?.problems as string[])[0]), /^mailpoll\.config\.json: accounts\[0\]\.after: expected one of/);
-      assert.match(run.stderr, /accounts\[0\]\.after: expected one of/, 'stderr says it too');
+      assert.match(String((event?.problems as string[])[0]), /^mailpoll\.config\.json: accounts\[0\]\.after: expected markSeen, delete, move, keep, copy:<Folder>/);
+      assert.match(run.stderr, /accounts\[0\]\.after: expected markSeen, delete, move, keep, copy:<Folder>/, 'stderr says it too');
     }
   });
 

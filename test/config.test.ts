@@ -102,6 +102,9 @@ describe('defaults', () => {
       path: undefined,
       onlyUnseen: true,
       after: 'markSeen',
+      afterExtras: undefined,
+      skipKeyword: undefined,
+      deleteAfter: undefined,
       moveTo: undefined,
       maxMessages: undefined,
       connectTimeout: 30_000,
@@ -276,6 +279,11 @@ describe('schema messages', () => {
     ['unknown top-level key', { accounts: [MAILDIR], colour: 'x' }, ['mailpoll.yaml: colour: unknown key (allowed: accounts, defaults, script, store, retentionDays, ledgerDays, concurrency, maxConnections, expiresAfter, listen, connections, connectionsFile)']],
     ['account key at the top level', { accounts: [MAILDIR], folder: 'x' }, ['mailpoll.yaml: folder: unknown key (account keys go in an entry of accounts, or in defaults)']],
     ['name in defaults', { accounts: [MAILDIR], defaults: { name: 'x' } }, ['mailpoll.yaml: defaults.name: not allowed in defaults: every account needs its own name']],
+    ['after: an unknown word', { accounts: [{ ...IMAP, after: 'archive' }] }, ['mailpoll.yaml: accounts[0].after: expected markSeen, delete, move, keep, copy:<Folder>, flag:<keyword>, unflag:<keyword> or { action, flags?, unflags?, copyTo? }, got "archive"']],
+    ['after: a bad keyword', { accounts: [{ ...IMAP, after: 'flag:two words' }] }, ['mailpoll.yaml: accounts[0].after: expected flag: a keyword cannot contain spaces, control characters or any of ( ) { % * " \\ ], got "flag:two words"']],
+    ['after: an object with an unknown key', { accounts: [{ ...IMAP, after: { action: 'keep', flag: ['$A'] } }] }, ['mailpoll.yaml: accounts[0].after: expected only the keys action, flags, unflags, copyTo (not flag), got {"action":"keep","flag":["$A"]}']],
+    ['after: an object without action', { accounts: [{ ...IMAP, after: { flags: ['$A'] } }] }, ['mailpoll.yaml: accounts[0].after: expected action to be one of markSeen, delete, move, keep, got {"flags":["$A"]}']],
+    ['skipKeyword: \\Deleted', { accounts: [{ ...IMAP, skipKeyword: '\\Deleted' }] }, ["mailpoll.yaml: accounts[0].skipKeyword: expected a keyword such as $Processed: \\Deleted is set by the action delete; return 'delete' instead, got \"\\\\Deleted\""]],
     ['handlerConcurrency below 1', { accounts: [{ ...MAILDIR, handlerConcurrency: 0 }] }, ['mailpoll.yaml: accounts[0].handlerConcurrency: expected an integer 1-256, got 0']],
     ['missing accounts', {}, ['mailpoll.yaml: accounts: is required']],
     ['empty accounts', { accounts: [] }, ['mailpoll.yaml: accounts: expected at least one account, got []']],
@@ -291,6 +299,23 @@ describe('schema messages', () => {
   it('did-you-mean stays quiet for unrelated words', () => {
     assert.equal(closest('colour', ['host', 'port']), undefined);
     assert.equal(closest('hots', ['host', 'port']), 'host');
+  });
+});
+
+describe('after and skipKeyword', () => {
+  it('resolves the word and object forms into after and afterExtras', () => {
+    const { config, problems } = validate({
+      accounts: [
+        { ...MAILDIR, after: { action: 'keep', flags: ['\\flagged'], copyTo: 'Done' }, skipKeyword: '\\Flagged' },
+        { ...IMAP, after: 'flag:$Processed', skipKeyword: '$Processed' },
+        { ...IMAP, name: 'plain', after: 'delete' },
+      ],
+    });
+    assert.deepEqual(problems, []);
+    const [local, work, plain] = config!.accounts;
+    assert.deepEqual([local!.after, local!.afterExtras, local!.skipKeyword], ['keep', { flags: ['\\Flagged'], unflags: [], copyTo: 'Done' }, '\\Flagged']);
+    assert.deepEqual([work!.after, work!.afterExtras, work!.skipKeyword], ['keep', { flags: ['$Processed'], unflags: [], copyTo: undefined }, '$Processed']);
+    assert.deepEqual([plain!.after, plain!.afterExtras], ['delete', undefined]);
   });
 });
 
@@ -311,6 +336,24 @@ describe('rules', () => {
     ['after: move needs moveTo', { accounts: [{ ...IMAP, after: 'move' }] }, ['mailpoll.yaml: accounts[0].moveTo: is required when after is move']],
     ['after: move from defaults needs moveTo', { defaults: { after: 'move' }, accounts: [MAILDIR] }, ['mailpoll.yaml: accounts[0].moveTo: is required when after is move (from defaults)']],
     ['moveTo is the polled folder', { accounts: [{ ...IMAP, after: 'move', moveTo: 'INBOX' }] }, ['mailpoll.yaml: accounts[0].moveTo: is the folder being polled ("INBOX"); name another folder']],
+    [
+      'pop3 refuses copies, flags and skipKeyword, all at once',
+      { accounts: [{ ...POP3, after: { action: 'keep', flags: ['$Processed'], copyTo: 'Archive' }, skipKeyword: '$Processed' }] },
+      [
+        'mailpoll.yaml: accounts[0].skipKeyword: POP3 has no flags or keywords to look for; remove skipKeyword',
+        'mailpoll.yaml: accounts[0].after: POP3 has no folders to copy to; use after: keep or delete',
+        'mailpoll.yaml: accounts[0].after: POP3 has no flags: $Processed cannot be set or cleared; use after: keep or delete',
+      ],
+    ],
+    [
+      'maildir stores only \\Seen and \\Flagged',
+      { accounts: [{ ...MAILDIR, after: 'flag:$Processed', skipKeyword: '$Processed' }] },
+      [
+        'mailpoll.yaml: accounts[0].after: a Maildir stores only the flags \\Seen and \\Flagged: $Processed cannot be set or cleared',
+        'mailpoll.yaml: accounts[0].skipKeyword: a Maildir stores only the flags \\Seen and \\Flagged; $Processed cannot be looked for',
+      ],
+    ],
+    ['a copy into the polled folder', { accounts: [{ ...IMAP, after: 'copy:inbox' }] }, ['mailpoll.yaml: accounts[0].after: copies to the folder being polled ("inbox"): the copy would be handed over as new mail on every run; name another folder']],
     ['pop3 cannot markSeen', { accounts: [{ ...POP3, after: 'markSeen' }] }, ['mailpoll.yaml: accounts[0].after: POP3 has no folders/flags; use after: keep or delete']],
     ['pop3 cannot move', { accounts: [{ ...POP3, after: 'move' }] }, ['mailpoll.yaml: accounts[0].after: POP3 has no folders/flags; use after: keep or delete']],
     [

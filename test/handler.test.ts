@@ -45,6 +45,17 @@ describe('normaliseResult', () => {
     ['{ action: keep, folder: undefined }', { action: 'keep', folder: undefined }, outcome('keep', true)],
     ['object without prototype', Object.assign(Object.create(null) as object, { action: 'keep' }), outcome('keep', true)],
     ['undefined (account after)', undefined, outcome('markSeen', true)],
+    ["'copy:Archive/2024'", 'copy:Archive/2024', { ...outcome('keep', true), extras: { flags: [], unflags: [], copyTo: 'Archive/2024' } }],
+    ["'flag:$Processed'", 'flag:$Processed', { ...outcome('keep', true), extras: { flags: ['$Processed'], unflags: [], copyTo: undefined } }],
+    ["'flag:\\flagged' (system flag, any case)", 'flag:\\flagged', { ...outcome('keep', true), extras: { flags: ['\\Flagged'], unflags: [], copyTo: undefined } }],
+    ["'unflag:\\Seen'", 'unflag:\\Seen', { ...outcome('keep', true), extras: { flags: [], unflags: ['\\Seen'], copyTo: undefined } }],
+    [
+      '{ action: keep, flags, unflags, copyTo }',
+      { action: 'keep', flags: ['$Processed', '$Processed'], unflags: ['$Todo'], copyTo: 'Archive' },
+      { ...outcome('keep', true), extras: { flags: ['$Processed'], unflags: ['$Todo'], copyTo: 'Archive' } },
+    ],
+    ['{ action: move, flags } (flags travel with the move)', { action: 'move', flags: ['$Done'] }, { ...outcome('move', true, 'Processed'), extras: { flags: ['$Done'], unflags: [], copyTo: undefined } }],
+    ['{ action: keep, flags: [] } (nothing besides)', { action: 'keep', flags: [] }, outcome('keep', true)],
   ];
   for (const [name, result, expected] of valid) {
     it(`accepts ${name}`, () => assert.deepEqual(normaliseResult(result, account), expected));
@@ -53,6 +64,11 @@ describe('normaliseResult', () => {
   it("uses after: move with moveTo for undefined", () => {
     assert.deepEqual(normaliseResult(undefined, { after: 'move', moveTo: 'Done' }), outcome('move', true, 'Done'));
     assert.deepEqual(normaliseResult(undefined, { after: 'delete', moveTo: 'Done' }), outcome('delete', true));
+  });
+
+  it('uses the flags and copy of after for undefined', () => {
+    const extras = { flags: ['$Processed'], unflags: [], copyTo: 'Archive' };
+    assert.deepEqual(normaliseResult(undefined, { after: 'keep', afterExtras: extras, moveTo: undefined }), { ...outcome('keep', true), extras });
   });
 
   it("leaves the folder of 'move' undefined when moveTo is not set (the planner reports it)", () => {
@@ -78,6 +94,15 @@ describe('normaliseResult', () => {
     ['{ action: move, folder: 42 }', { action: 'move', folder: 42 }, /\(folder must be a non-empty string\)/],
     ['{ action: keep, transition: "yes" }', { action: 'keep', transition: 'yes' }, /\(transition must be true or false\)/],
     ['{ action: keep, extra }', { action: 'keep', flag: 1, why: 2 }, /\(unknown keys flag, why\)/],
+    ["'copy:'", 'copy:', /\(the folder after copy: is empty\)/],
+    ["'copy:A/*'", 'copy:A/*', /\(a folder name cannot contain the IMAP wildcards/],
+    ["'flag:'", 'flag:', /\(flag: the flag name is empty\)/],
+    ["'flag:two words'", 'flag:two words', /\(flag: a keyword cannot contain spaces/],
+    ["'flag:\\Deleted'", 'flag:\\Deleted', /\\Deleted is set by the action delete/],
+    ["'unflag:\\Recent'", 'unflag:\\Recent', /\\Recent is not a flag a client may set/],
+    ['{ flags: a string }', { action: 'keep', flags: '$Processed' }, /\(flags must be a list of flag names/],
+    ['{ a flag set and cleared }', { action: 'keep', flags: ['$A'], unflags: ['$A'] }, /\(\$A is both in flags and in unflags\)/],
+    ['{ copyTo: 42 }', { action: 'keep', copyTo: 42 }, /\(copyTo must be a folder name\)/],
     ['a Date', new Date(0), /^handler returned "1970-01-01T00:00:00.000Z";/],
     ['a function', () => 1, /^handler returned a function;/],
     ['a bigint', 1n, /^handler returned 1n;/],
@@ -89,7 +114,7 @@ describe('normaliseResult', () => {
         (error: unknown) => {
           assert.ok(error instanceof HandlerError, `not a HandlerError: ${String(error)}`);
           assert.match(error.message, pattern);
-          assert.match(error.message, /expected 1, 2, 3, 4, 'delete', 'keep', 'markSeen', 'move', 'move:<Folder>', \{ action, folder\?, transition\? \} or nothing$/);
+          assert.match(error.message, /expected 1, 2, 3, 4, 'delete', 'keep', 'markSeen', 'move', 'move:<Folder>', 'copy:<Folder>', 'flag:<keyword>', 'unflag:<keyword>', \{ action, folder\?, transition\?, flags\?, unflags\?, copyTo\? \} or nothing$/);
           assert.equal(error.message.includes('\n'), false);
           return true;
         },

@@ -103,7 +103,7 @@ describe('maildir: open', () => {
   it('declares its capabilities and closes (twice) without effect', async () => {
     const mailbox = createMaildirMailbox(accountFor(await makeMaildir()));
     assert.equal(mailbox.protocol, 'maildir');
-    assert.deepEqual(mailbox.capabilities, { move: true, markSeen: true, idle: false, commitEndsSession: false });
+    assert.deepEqual(mailbox.capabilities, { move: true, markSeen: true, copy: true, flags: ['\\Seen', '\\Flagged'], idle: false, commitEndsSession: false });
     await mailbox.close();
     await mailbox.close();
   });
@@ -552,5 +552,42 @@ describe('parseMessage', () => {
     assert.equal(parsed.from?.text, 'a@example.com');
     const big = parsed.headerLines.find((line) => line.key === 'x-big');
     assert.equal(big?.line.length, 16 * 1024);
+  });
+});
+
+describe('maildir copies and flags', () => {
+  it('a copy applied again (a Decision re-applied after a crash) finds its copy and adds none; flags set again change nothing', async () => {
+    const dir = await makeMaildir();
+    await put(dir, 'new/100.M1.host', message('one'), 5);
+    const mailbox = createMaildirMailbox(accountFor(dir));
+    await mailbox.open();
+    await mailbox.list({ onlyUnseen: false });
+    const disposition = { uid: '100.M1.host', action: 'keep' as const, extras: { flags: ['\\Flagged'], unflags: [], copyTo: 'Done' } };
+    assert.deepEqual(await mailbox.apply([disposition]), [{ uid: '100.M1.host', status: 'done' }]);
+    assert.deepEqual(await mailbox.apply([disposition]), [{ uid: '100.M1.host', status: 'done' }]);
+    assert.deepEqual(await tree(dir), ['.Done/maildirfolder', '.Done/new/100.M1.host', 'cur/100.M1.host:2,F']);
+    // The copy keeps the original's mtime (Dovecot's INTERNALDATE).
+    assert.equal((await stat(path.join(dir, '.Done/new/100.M1.host'))).mtime.getTime(), T0.getTime() + 5 * 60_000);
+    // unflag \Flagged, flag \Seen: the letters follow.
+    await mailbox.apply([{ uid: '100.M1.host', action: 'keep', extras: { flags: ['\\Seen'], unflags: ['\\Flagged'], copyTo: undefined } }]);
+    assert.deepEqual(await tree(dir), ['.Done/maildirfolder', '.Done/new/100.M1.host', 'cur/100.M1.host:2,S']);
+    // A keyword a Maildir cannot store fails that message, and nothing else happens to it.
+    const [refused] = await mailbox.apply([{ uid: '100.M1.host', action: 'delete', extras: { flags: ['$Processed'], unflags: [], copyTo: undefined } }]);
+    assert.equal(refused?.status, 'failed');
+    assert.match(String(refused?.error?.message), /a Maildir stores only the flags \\Seen and \\Flagged; \$Processed cannot be set or cleared/);
+    assert.ok(existsSync(path.join(dir, 'cur/100.M1.host:2,S')));
+    await mailbox.close();
+  });
+
+  it('skipKeyword \\Flagged leaves out what has F', async () => {
+    const dir = await makeMaildir();
+    await put(dir, 'cur/1.a:2,F', message('flagged'), 1);
+    await put(dir, 'cur/2.b:2,S', message('seen'), 2);
+    await put(dir, 'new/3.c', message('new'), 3);
+    const mailbox = createMaildirMailbox(accountFor(dir));
+    await mailbox.open();
+    assert.deepEqual((await mailbox.list({ onlyUnseen: false, skipKeyword: '\\Flagged' })).map((c) => c.uid), ['2.b', '3.c']);
+    assert.deepEqual((await mailbox.list({ onlyUnseen: true, skipKeyword: '\\Flagged' })).map((c) => c.uid), ['3.c']);
+    await mailbox.close();
   });
 });

@@ -8,9 +8,9 @@ import type { MailboxCapabilities } from '../src/mailbox/types.js';
 
 type Account = Pick<AccountConfig, 'name' | 'protocol' | 'moveTo'>;
 
-const imap: MailboxCapabilities = { move: true, markSeen: true, idle: true, commitEndsSession: false };
-const maildir: MailboxCapabilities = { move: true, markSeen: true, idle: false, commitEndsSession: false };
-const pop3: MailboxCapabilities = { move: false, markSeen: false, idle: false, commitEndsSession: true };
+const imap: MailboxCapabilities = { move: true, markSeen: true, copy: true, flags: 'any', idle: true, commitEndsSession: false };
+const maildir: MailboxCapabilities = { move: true, markSeen: true, copy: true, flags: ['\\Seen', '\\Flagged'], idle: false, commitEndsSession: false };
+const pop3: MailboxCapabilities = { move: false, markSeen: false, copy: false, flags: [], idle: false, commitEndsSession: true };
 
 const imapAccount: Account = { name: 'support', protocol: 'imap', moveTo: 'Processed' };
 const imapNoMoveTo: Account = { name: 'support', protocol: 'imap', moveTo: undefined };
@@ -18,6 +18,7 @@ const maildirAccount: Account = { name: 'local', protocol: 'maildir', moveTo: un
 const pop3Account: Account = { name: 'legacy', protocol: 'pop3', moveTo: undefined };
 
 const o = (action: Outcome['action'], transition = true, folder?: string): Outcome => ({ action, folder, transition });
+const x = (flags: string[], unflags: string[] = [], copyTo?: string) => ({ flags, unflags, copyTo });
 const d = (action: Decision['action'], transition = true, folder?: string): Decision => ({ action, folder, transition });
 
 describe('planDecision', () => {
@@ -32,12 +33,23 @@ describe('planDecision', () => {
     ['delete on pop3', o('delete', false), pop3, pop3Account, d('delete', false)],
     ['keep on pop3', o('keep'), pop3, pop3Account, d('keep')],
     ['a stray folder on a non-move action is dropped', o('keep', true, 'X'), imap, imapAccount, d('keep')],
+    ['keep with a keyword and a copy on imap', { ...o('keep'), extras: x(['$Processed'], [], 'Archive') }, imap, imapAccount, { ...d('keep'), extras: x(['$Processed'], [], 'Archive') }],
+    ['\\Flagged and unflag \\Seen on maildir', { ...o('keep'), extras: x(['\\Flagged'], ['\\Seen']) }, maildir, maildirAccount, { ...d('keep'), extras: x(['\\Flagged'], ['\\Seen']) }],
   ];
   for (const [name, outcome, capabilities, account, expected] of decided) {
     it(name, () => assert.deepEqual(planDecision(outcome, capabilities, account), expected));
   }
 
   const refused: [string, Outcome, MailboxCapabilities, Account, string][] = [
+    ['a copy on pop3', { ...o('keep'), extras: x([], [], 'Archive') }, pop3, pop3Account, "POP3 cannot copy messages: copy:Archive is not possible; return 'keep' or 'delete' (or set after to keep or delete)"],
+    ['a keyword on pop3', { ...o('keep'), extras: x(['$Processed']) }, pop3, pop3Account, "POP3 has no flags: $Processed cannot be set or cleared; return 'keep' or 'delete' (or set after to keep or delete)"],
+    [
+      'a keyword on maildir',
+      { ...o('keep'), extras: x(['\\Flagged', '$Processed']) },
+      maildir,
+      maildirAccount,
+      "a Maildir stores only the flags \\Seen and \\Flagged: $Processed cannot be set or cleared; return 'keep' or 'delete' (or set after to keep or delete)",
+    ],
     [
       'move with no folder and no moveTo',
       o('move'),
@@ -95,5 +107,14 @@ describe('planDecision', () => {
     const outcome = Object.freeze(o('move'));
     assert.deepEqual(planDecision(outcome, imap, imapAccount), d('move', true, 'Processed'));
     assert.deepEqual(outcome, o('move'));
+  });
+});
+
+describe('planDecision: copies into the folder being polled', () => {
+  it('refuses a copy into the polled folder (it would come back as new mail)', () => {
+    assert.throws(
+      () => planDecision({ ...o('keep'), extras: x([], [], 'INBOX') }, imap, imapAccount, (folder) => folder === 'INBOX'),
+      /handler asked to copy the message to INBOX, the folder being polled/,
+    );
   });
 });

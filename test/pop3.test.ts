@@ -214,7 +214,7 @@ test('capabilities and the lazily loaded adapter through createMailbox', async (
   const { user, password } = await newUser();
   const mailbox = await createMailbox(account({ user, password }));
   assert.equal(mailbox.protocol, 'pop3');
-  assert.deepEqual(mailbox.capabilities, { move: false, markSeen: false, idle: false, commitEndsSession: true });
+  assert.deepEqual(mailbox.capabilities, { move: false, markSeen: false, copy: false, flags: [], idle: false, commitEndsSession: true });
   await mailbox.close(); // never opened: nothing to do
 });
 

@@ -38,7 +38,7 @@ function backoff(account: string, attempt: number, giveUp: boolean): ReportEvent
 function message(account: string, status: 'ok' | 'failed'): ReportEvent {
   return {
     type: 'message', ref: 1, account, protocol: 'maildir', folder: 'INBOX', uid: '1', messageId: null, from: null, subject: null, date: null,
-    size: 10, action: 'keep', moveTo: null, transition: false, status, error: null, code: null, recovered: false, durationMs: 1,
+    size: 10, action: 'keep', moveTo: null, transition: false, flags: [], unflags: [], copyTo: null, status, error: null, code: null, recovered: false, expired: false, durationMs: 1,
   };
 }
 

@@ -3,6 +3,7 @@
  * what that would do on the server, or why it failed (with the handler's stack). Text for
  * a person (every line escaped by `out`), or one JSON document with `--json`.
  */
+import { describeExtras } from '../domain.js';
 import type { AddressObject } from 'mailparser';
 import type { Decision } from '../decision/types.js';
 import type { MailMessage } from '../handler/types.js';
@@ -62,6 +63,11 @@ export function describeMessage(message: MailMessage, source: string, attachment
 
 /** What the Decision would do on the server: `move to Archive`, `delete it`, `mark it seen`, `keep it`. */
 export function describeDecision(decision: Decision): string {
+  const extras = describeExtras(decision.extras);
+  return extras.length === 0 ? describeAction(decision) : `${extras.join(', ')}, then ${describeAction(decision)}`;
+}
+
+function describeAction(decision: Decision): string {
   switch (decision.action) {
     case 'move':
       return `move to ${decision.folder ?? ''}`;
@@ -83,6 +89,9 @@ export function formatTryJson(result: TryResult): string {
     status: result.status,
     action: decision?.action ?? null,
     moveTo: decision?.folder ?? null,
+    flags: decision?.extras?.flags ?? [],
+    unflags: decision?.extras?.unflags ?? [],
+    copyTo: decision?.extras?.copyTo ?? null,
     transition: decision?.transition ?? null,
     would: decision === undefined ? null : describeDecision(decision),
     error: result.error,

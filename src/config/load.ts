@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Loader } from 'cosmiconfig';
 import { ConfigError, ConfigNotFoundError } from '../errors.js';
+import { resolveAfter } from './after.js';
 import { registerSecret } from '../redact.js';
 import { secretsBeside, type SecretsLocation } from '../secrets/store.js';
 import { defaultStorePath } from '../store/path.js';
@@ -381,7 +382,8 @@ function buildAccount(
     path: optionalPath(merged.path),
     // POP3 has no seen flag: its default lists every message, and the rules refuse onlyUnseen there.
     onlyUnseen: merged.onlyUnseen ?? defaults.onlyUnseen,
-    after: merged.after ?? defaults.after,
+    ...resolveAfter(merged.after, defaults.after),
+    skipKeyword: merged.skipKeyword,
     moveTo: merged.moveTo,
     maxMessages: merged.maxMessages,
     connectTimeout: merged.connectTimeout ?? defaults.connectTimeout,
@@ -395,6 +397,7 @@ function buildAccount(
     reprocess: merged.reprocess ?? defaults.reprocess,
     maxAttempts: merged.maxAttempts ?? defaults.maxAttempts,
     retryDelay: merged.retryDelay ?? defaults.retryDelay,
+    deleteAfter: merged.deleteAfter,
     quarantineFolder: merged.quarantineFolder,
     maxMessageSize: merged.maxMessageSize,
     interval: merged.interval ?? defaults.interval,

@@ -3,6 +3,7 @@
  * inherited, keys that make no sense together. Pure: problem lines in, problem lines out
  * (`accounts[0].moveTo: is required when after is move`, no file name).
  */
+import { afterProblems, skipKeywordProblem } from './after.js';
 import type { Protocol } from '../domain.js';
 import { formatDuration } from '../duration.js';
 import { sameFolder } from '../mailbox/folder-name.js';
@@ -130,6 +131,7 @@ const REASONS: Partial<Record<Protocol, Partial<Record<AccountKey, string>>>> = 
   pop3: {
     folder: 'POP3 has no folders; remove folder',
     onlyUnseen: 'POP3 has no seen flag, so every message on the server is listed; remove onlyUnseen',
+    skipKeyword: 'POP3 has no flags or keywords to look for; remove skipKeyword',
     moveTo: 'POP3 has no folders to move to; remove moveTo and use after: keep or delete',
     idle: 'POP3 has no IDLE, so the server cannot announce new mail; remove idle (watch mode polls pop3 accounts every interval)',
     requireAuth: 'POP3 has no pre-authenticated sessions (every session starts by logging in); remove requireAuth',
@@ -203,14 +205,19 @@ function checkAccount(own: ParsedAccount, index: number, defaults: ParsedDefault
     problems.push(`${at('path')}: is required for maildir`);
   }
 
+  const after = merged.after?.action;
   if (protocol === 'pop3') {
-    if (merged.after === 'markSeen' || merged.after === 'move') {
-      const hint = merged.inherited.has('after') ? `after: ${merged.after} comes from defaults; set after: keep or delete on this account` : 'use after: keep or delete';
+    if (after === 'markSeen' || after === 'move') {
+      const hint = merged.inherited.has('after') ? `after: ${after} comes from defaults; set after: keep or delete on this account` : 'use after: keep or delete';
       problems.push(`${at('after')}: POP3 has no folders/flags; ${hint}`);
     }
-  } else if (merged.after === 'move') {
+  } else if (after === 'move') {
     if (merged.moveTo === undefined) problems.push(`${at('moveTo')}: is required when after is move${from('after')}`);
   }
+
+  if (merged.after !== undefined) for (const problem of afterProblems(protocol, merged.after)) problems.push(`${at('after')}: ${problem}${from('after')}`);
+  const skipProblem = merged.skipKeyword === undefined ? undefined : skipKeywordProblem(protocol, merged.skipKeyword);
+  if (skipProblem !== undefined) problems.push(`${at('skipKeyword')}: ${skipProblem}${from('skipKeyword')}`);
 
   // A message moved into the folder being polled comes back as a new message on every run.
   const polled = merged.folder ?? ACCOUNT_DEFAULTS.folder;
@@ -219,6 +226,10 @@ function checkAccount(own: ParsedAccount, index: number, defaults: ParsedDefault
     if (protocol === 'imap' && target !== undefined && sameFolder(target, polled)) {
       problems.push(`${at(key)}: is the folder being polled ("${target}"${from(key)}); name another folder`);
     }
+  }
+  const copyTo = merged.after?.extras?.copyTo;
+  if (protocol === 'imap' && copyTo !== undefined && sameFolder(copyTo, polled)) {
+    problems.push(`${at('after')}: copies to the folder being polled ("${copyTo}"${from('after')}): the copy would be handed over as new mail on every run; name another folder`);
   }
   return problems;
 }

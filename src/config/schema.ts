@@ -17,6 +17,7 @@ import { LISTEN_EXPECTATION, parseListenAddress, type ListenAddress } from './li
 import { OAUTH2_ACCOUNT_KEY_DOCS, OAUTH2_KEY_DOCS, oauth2Schema } from './oauth2.js';
 import { closest } from './did-you-mean.js';
 import { CONNECTIONS_KEY_DOCS, CONNECTION_KEYS, TRANSPORT_KEY_DOCS, transportFields } from './schema-transport.js';
+import { afterSchema, skipKeywordSchema } from './after.js';
 import { ACCOUNT_DEFAULTS, CONFIG_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT, POP3_DEFAULTS, WEBHOOK_DEFAULTS } from './defaults.js';
 
 /** Documentation of one config key; the README's config reference is written from these. */
@@ -112,8 +113,12 @@ export const ACCOUNT_KEY_DOCS = {
     default: String(ACCOUNT_DEFAULTS.onlyUnseen),
     protocols: ['imap', 'maildir'],
   },
+  skipKeyword: {
+    description: 'Leave out messages that carry this keyword (`$Processed`), as `onlyUnseen` leaves out read ones: IMAP searches `UNKEYWORD`; a Maildir can only look for `\\Flagged` or `\\Seen`.',
+    protocols: ['imap', 'maildir'],
+  },
   after: {
-    description: 'What to do with a message when the handler returns nothing: `markSeen`, `delete`, `move` (to `moveTo`) or `keep`. POP3 allows only `keep` and `delete`.',
+    description: 'What to do with a message when the handler returns nothing: `markSeen`, `delete`, `move` (to `moveTo`) or `keep`; `copy:<Folder>`, `flag:<keyword>` or `unflag:<keyword>` (keep it, and do that); or `{ action, flags, unflags, copyTo }`. POP3 allows only `keep` and `delete`; a Maildir only the flags `\\Seen` and `\\Flagged`.',
     default: `${ACCOUNT_DEFAULTS.after} (imap, maildir), ${POP3_DEFAULTS.after} (pop3)`,
     protocols: ALL,
   },
@@ -168,6 +173,12 @@ export const ACCOUNT_KEY_DOCS = {
   maxAttempts: {
     description: 'Failed attempts (handler failures and refused server actions) before a message is quarantined (skipped by later runs until `mailpoll retry`).',
     default: String(ACCOUNT_DEFAULTS.maxAttempts),
+    protocols: ALL,
+  },
+  deleteAfter: {
+    description:
+      'Delete kept mail (`keep`, `markSeen`, flags, a copy) from the server this long after it was handled (`30d`), in a later run, by the dates in the ledger. `--dry-run` lists what would be deleted.',
+    default: 'never',
     protocols: ALL,
   },
   retryDelay: {
@@ -418,7 +429,8 @@ const accountFields = {
   folder: text().optional().describe(doc('folder')),
   path: text().optional().describe(doc('path')),
   onlyUnseen: flag().optional().describe(doc('onlyUnseen')),
-  after: z.enum(['markSeen', 'delete', 'move', 'keep']).optional().describe(doc('after')),
+  skipKeyword: skipKeywordSchema().optional().describe(doc('skipKeyword')),
+  after: afterSchema().optional().describe(doc('after')),
   moveTo: folderName().optional().describe(doc('moveTo')),
   maxMessages: integer(1, Number.MAX_SAFE_INTEGER, 'expected a positive integer').optional().describe(doc('maxMessages')),
   connectTimeout: duration().optional().describe(doc('connectTimeout')),
@@ -431,6 +443,7 @@ const accountFields = {
   reprocess: flag().optional().describe(doc('reprocess')),
   maxAttempts: integer(1, 1000, 'expected an integer 1-1000').optional().describe(doc('maxAttempts')),
   retryDelay: duration().optional().describe(doc('retryDelay')),
+  deleteAfter: duration().optional().describe(doc('deleteAfter')),
   quarantineFolder: folderName().optional().describe(doc('quarantineFolder')),
   maxMessageSize: size().optional().describe(doc('maxMessageSize')),
   interval: duration().optional().describe(doc('interval')),

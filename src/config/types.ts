@@ -4,7 +4,7 @@
  * resolved. The zod schema in `schema.ts` produces exactly these shapes; the defaults named
  * below are the values of `defaults.ts`.
  */
-import type { Action, Protocol } from '../domain.js';
+import type { Action, ActionExtras, Protocol } from '../domain.js';
 import type { SecretsLocation } from '../secrets/store.js';
 import type { ListenAddress } from './listen.js';
 import type { OAuth2Config } from './oauth2.js';
@@ -70,6 +70,10 @@ export interface AccountConfig {
   onlyUnseen: boolean;
   /** What to do with a message when the handler returns nothing. Default `markSeen`. */
   after: Action;
+  /** Flags to set or clear and a copy to make besides `after` (its `copy:`/`flag:` forms, its object form). Undefined: none. */
+  afterExtras?: ActionExtras | undefined;
+  /** Messages carrying this keyword are left out of the listing (IMAP `UNKEYWORD`, Maildir its flag letter). Undefined: none. */
+  skipKeyword?: string | undefined;
   /** Target folder of `after: move` and of a handler's bare `'move'`. */
   moveTo: string | undefined;
   /** At most this many messages per cycle; the rest wait for the next run. Default: no limit. */
@@ -94,6 +98,8 @@ export interface AccountConfig {
   maxAttempts: number;
   /** Milliseconds before a failed message is tried again, doubling per failure up to 6 h. Default 10 min. */
   retryDelay: number;
+  /** Milliseconds after its Decision was recorded that a kept message is deleted from the server (deleteAfter). Undefined: never. */
+  deleteAfter?: number | undefined;
   /** IMAP folder quarantined messages are moved to; undefined: left in place and skipped. */
   quarantineFolder: string | undefined;
   /** Bytes; larger messages are reported and skipped, never downloaded. Default: no limit. */

@@ -10,13 +10,17 @@
  */
 import type { AccountConfig } from '../config/types.js';
 import { ConnectionError, describeError, MailpollError, MessageCode, messageErrorCode, TimeoutError } from '../errors.js';
+import { hasExtras } from '../domain.js';
 import type { Disposition, Mailbox } from '../mailbox/types.js';
+import type { Decision } from './types.js';
 
 /** The ledger's part in carrying out (the Store has these; named here so that decision/ does not import store/). */
 export interface ApplyLedger {
   /** The durability barrier: every `handled` row on disk before the server changes anything. */
   sync(): void;
   markDone(refs: readonly number[]): void;
+  /** deleteAfter's deletes, confirmed: the kept message is off the server. */
+  markExpired(refs: readonly number[]): void;
   recordActionFailed(ref: number, error: string, maxAttempts: number): 'handled' | 'quarantined';
 }
 
@@ -37,14 +41,21 @@ export interface Applier {
   readonly account: Pick<AccountConfig, 'name' | 'maxAttempts' | 'quarantineFolder'>;
   /** uid -> ref of the dispositions the server confirms only at the next `commit`. */
   readonly pending: Map<string, number>;
+  /** Refs among `pending` that are deleteAfter's deletes of kept messages: `markExpired`, not `markDone`, once confirmed. */
+  readonly expiring: Set<number>;
 }
 
 // Deletes wait for one commit together: each EXPUNGE costs the server a rewrite of its
 // indexes, so fewer is faster; this many bounds how long they stay flagged.
 const COMMIT_EVERY = 1000;
 
+/** What the adapter is asked to do for a Decision. */
+export function dispositionOf(uid: string, decision: Decision): Disposition {
+  return { uid, action: decision.action, folder: decision.folder, ...(hasExtras(decision.extras) ? { extras: decision.extras } : {}) };
+}
+
 export function createApplier(mailbox: Mailbox, ledger: ApplyLedger, account: Applier['account']): Applier {
-  return { mailbox, ledger, account, pending: new Map() };
+  return { mailbox, ledger, account, pending: new Map(), expiring: new Set() };
 }
 
 /**
@@ -138,11 +149,13 @@ export async function commitPending(applier: Applier): Promise<void> {
   if (pending.size === 0) return;
   const confirmed = await applier.mailbox.commit();
   const refs: number[] = [];
+  const expired: number[] = [];
   for (const uid of confirmed) {
     const ref = pending.get(uid);
-    if (ref !== undefined) refs.push(ref);
+    if (ref !== undefined) (applier.expiring.delete(ref) ? expired : refs).push(ref);
   }
   if (refs.length > 0) applier.ledger.markDone(refs);
+  if (expired.length > 0) applier.ledger.markExpired(expired);
   for (const uid of confirmed) pending.delete(uid);
 }
 

@@ -4,6 +4,7 @@
  * becomes one clear InvalidResultError here instead of special cases in every adapter.
  */
 import type { AccountConfig } from '../config/types.js';
+import { hasExtras, type ActionExtras } from '../domain.js';
 import { InvalidResultError } from '../errors.js';
 import type { MailboxCapabilities } from '../mailbox/types.js';
 import type { Decision, Outcome } from './types.js';
@@ -18,6 +19,18 @@ export function planDecision(
   capabilities: MailboxCapabilities,
   account: Pick<AccountConfig, 'name' | 'protocol' | 'moveTo'>,
   isPolledFolder: (folder: string) => boolean = () => false,
+): Decision {
+  const decision = planAction(outcome, capabilities, account, isPolledFolder);
+  if (!hasExtras(outcome.extras)) return decision;
+  checkExtras(outcome.extras, capabilities, account, isPolledFolder);
+  return { ...decision, extras: outcome.extras };
+}
+
+function planAction(
+  outcome: Outcome,
+  capabilities: MailboxCapabilities,
+  account: Pick<AccountConfig, 'name' | 'protocol' | 'moveTo'>,
+  isPolledFolder: (folder: string) => boolean,
 ): Decision {
   const { action, transition } = outcome;
 
@@ -46,6 +59,33 @@ export function planDecision(
     case 'keep':
       return { action, folder: undefined, transition };
   }
+}
+
+/** Flags the mailbox cannot store and copies it cannot make fail here, with what to do instead. */
+function checkExtras(
+  extras: ActionExtras,
+  capabilities: MailboxCapabilities,
+  account: Pick<AccountConfig, 'name' | 'protocol'>,
+  isPolledFolder: (folder: string) => boolean,
+): void {
+  const refuse = (message: string): never => {
+    throw new InvalidResultError(message, { account: account.name });
+  };
+  if (extras.copyTo !== undefined) {
+    if (!capabilities.copy) refuse(`${describeProtocol(account.protocol)} cannot copy messages: copy:${extras.copyTo} is not possible; ${ALTERNATIVES}`);
+    // A copy into the folder being polled is a new message there: handed over again on every run.
+    if (isPolledFolder(extras.copyTo)) refuse(`handler asked to copy the message to ${extras.copyTo}, the folder being polled: the copy would be handed over as new mail on every run; name another folder`);
+  }
+  const allowed = capabilities.flags;
+  if (allowed === 'any') return;
+  const refused = [...extras.flags, ...extras.unflags].filter((flag) => !allowed.includes(flag));
+  if (refused.length === 0) return;
+  const can = allowed.length === 0 ? 'has no flags' : `stores only the flags ${allowed.join(' and ')}`;
+  refuse(`${describeProtocol(account.protocol)} ${can}: ${refused.join(', ')} cannot be set or cleared; ${ALTERNATIVES}`);
+}
+
+function describeProtocol(protocol: AccountConfig['protocol']): string {
+  return protocol === 'pop3' ? 'POP3' : protocol === 'maildir' ? 'a Maildir' : `${protocol} mailbox`;
 }
 
 // `after` applies when the handler returns nothing, so the hint names both ways out.

@@ -3,7 +3,7 @@
  * the planner turns an Outcome plus the mailbox's capabilities into a *Decision*,
  * which the adapter performs as a *disposition*.
  */
-import type { Action } from '../domain.js';
+import type { Action, ActionExtras } from '../domain.js';
 
 /** A handler's result, normalised but not yet checked against what the mailbox can do. */
 export interface Outcome {
@@ -12,6 +12,8 @@ export interface Outcome {
   folder: string | undefined;
   /** The message is passed on to what follows (a workflow's outgoing transition). */
   transition: boolean;
+  /** Flags set or cleared and a copy, carried out before the action; undefined: none. */
+  extras?: ActionExtras | undefined;
 }
 
 /** What will be done with one message. */
@@ -20,4 +22,6 @@ export interface Decision {
   /** Set exactly when `action` is `move`. */
   folder: string | undefined;
   transition: boolean;
+  /** Flags set or cleared and a copy, carried out before the action; undefined: none. */
+  extras?: ActionExtras | undefined;
 }

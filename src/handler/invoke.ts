@@ -27,7 +27,7 @@ export interface HandlerInvoker {
 }
 
 export function createHandlerInvoker(
-  account: Pick<AccountConfig, 'name' | 'folder' | 'after' | 'moveTo' | 'handlerTimeout' | 'handlerConcurrency'>,
+  account: Pick<AccountConfig, 'name' | 'folder' | 'after' | 'afterExtras' | 'moveTo' | 'handlerTimeout' | 'handlerConcurrency'>,
   handler: LoadedHandler,
   context: HandlerContext,
 ): HandlerInvoker {

@@ -5,9 +5,10 @@
  * - the workflow codes 1-4: 1 delete + transition, 2 keep + transition,
  *   3 delete, 4 keep;
  * - the strings `'delete'`, `'keep'`, `'markSeen'`, `'move'` and `'move:<Folder>'`,
- *   exact and case-sensitive;
- * - an object `{ action, folder?, transition? }`;
- * - nothing (`undefined`): the account's `after`.
+ *   exact and case-sensitive; `'copy:<Folder>'`, `'flag:<keyword>'` and `'unflag:<keyword>'`,
+ *   which keep the message and do that besides (action-forms.ts);
+ * - an object `{ action, folder?, transition?, flags?, unflags?, copyTo? }`;
+ * - nothing (`undefined`): the account's `after` (with its flags and copy).
  *
  * Every string and object form, and nothing, mean "the handler processed the message",
  * so they fire the transition unless an object says `transition: false`. Only the codes
@@ -15,11 +16,12 @@
  */
 import type { AccountConfig } from '../config/types.js';
 import type { Outcome } from '../decision/types.js';
-import type { Action } from '../domain.js';
+import { EXTRAS_KEYS, readExtrasKeys, readExtrasWord } from '../action-forms.js';
+import { hasExtras, type Action } from '../domain.js';
 import { InvalidResultError } from '../errors.js';
 import { folderNameProblem } from '../mailbox/folder-name.js';
 
-const ALLOWED = `expected 1, 2, 3, 4, 'delete', 'keep', 'markSeen', 'move', 'move:<Folder>', { action, folder?, transition? } or nothing`;
+const ALLOWED = `expected 1, 2, 3, 4, 'delete', 'keep', 'markSeen', 'move', 'move:<Folder>', 'copy:<Folder>', 'flag:<keyword>', 'unflag:<keyword>', { action, folder?, transition?, flags?, unflags?, copyTo? } or nothing`;
 
 const ACTIONS: readonly Action[] = ['delete', 'keep', 'markSeen', 'move'];
 
@@ -30,7 +32,7 @@ const CODES: Record<number, Outcome> = {
   4: { action: 'keep', folder: undefined, transition: false },
 };
 
-const OBJECT_KEYS = new Set(['action', 'folder', 'transition']);
+const OBJECT_KEYS = new Set(['action', 'folder', 'transition', ...EXTRAS_KEYS]);
 
 /** Longest value shown in an error message. */
 const MAX_SHOWN = 80;
@@ -39,12 +41,13 @@ const MAX_SHOWN = 80;
  * Normalise a handler's result. Throws an InvalidResultError naming what came back and what is
  * allowed when the result is not one of the forms above.
  */
-export function normaliseResult(result: unknown, account: Pick<AccountConfig, 'after' | 'moveTo'>): Outcome {
+export function normaliseResult(result: unknown, account: Pick<AccountConfig, 'after' | 'afterExtras' | 'moveTo'>): Outcome {
   if (result === undefined) {
     return {
       action: account.after,
       folder: account.after === 'move' ? account.moveTo : undefined,
       transition: true,
+      ...(hasExtras(account.afterExtras) ? { extras: account.afterExtras } : {}),
     };
   }
 
@@ -63,6 +66,9 @@ export function normaliseResult(result: unknown, account: Pick<AccountConfig, 'a
       return { action: 'move', folder, transition: true };
     }
     if (isAction(result)) return { action: result, folder: undefined, transition: true };
+    const extras = readExtrasWord(result);
+    if (typeof extras === 'string') throw invalid(result, extras);
+    if (extras !== undefined) return { action: 'keep', folder: undefined, transition: true, extras };
     throw invalid(result);
   }
 
@@ -91,11 +97,14 @@ function normaliseObject(result: Record<string, unknown>, account: Pick<AccountC
     if (typeof folder !== 'string' || folder.trim() === '') throw invalid(result, 'folder must be a non-empty string');
     checkFolderName(result, folder);
   }
+  const extras = readExtrasKeys(result);
+  if (typeof extras === 'string') throw invalid(result, extras);
 
   return {
     action,
     folder: action === 'move' ? ((folder as string | undefined) ?? account.moveTo) : undefined,
     transition: transition ?? true,
+    ...(hasExtras(extras) ? { extras } : {}),
   };
 }
 

@@ -32,7 +32,7 @@ export async function runHandler(
   handler: Handler,
   message: MailMessage,
   context: HandlerContext,
-  account: Pick<AccountConfig, 'after' | 'moveTo'>,
+  account: Pick<AccountConfig, 'after' | 'afterExtras' | 'moveTo'>,
   options: RunHandlerOptions,
 ): Promise<Outcome> {
   const { timeoutMs, signal } = options;
@@ -69,7 +69,7 @@ export function handlerFailure(error: unknown, accountName: string): HandlerErro
 }
 
 /** The handler's result as an Outcome; an InvalidResultError naming the account when it is none. */
-export function outcomeOf(result: unknown, account: Pick<AccountConfig, 'after' | 'moveTo'>, accountName: string): Outcome {
+export function outcomeOf(result: unknown, account: Pick<AccountConfig, 'after' | 'afterExtras' | 'moveTo'>, accountName: string): Outcome {
   try {
     return normaliseResult(result, account);
   } catch (error) {

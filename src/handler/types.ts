@@ -50,6 +50,12 @@ export interface HandlerResultObject {
   action: Action;
   folder?: string;
   transition?: boolean;
+  /** IMAP flags or keywords to set (`$Processed`, `\Flagged`), before the action. */
+  flags?: string[];
+  /** Flags or keywords to clear (`\Seen`: unread again). */
+  unflags?: string[];
+  /** A copy goes to this folder; the message itself stays (or gets `action`). */
+  copyTo?: string;
 }
 
 /** Everything a handler may return (README, "Results"). */
@@ -63,6 +69,9 @@ export type HandlerResult =
   | 'markSeen'
   | 'move'
   | `move:${string}`
+  | `copy:${string}`
+  | `flag:${string}`
+  | `unflag:${string}`
   | HandlerResultObject
   | undefined
   | void;

@@ -23,11 +23,13 @@
  */
 import { constants, type Dirent, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { lstat, mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { copyFile as copyFileTo, link, lstat, mkdir, open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AccountConfig } from '../config/types.js';
+import { hasExtras, type ActionExtras } from '../domain.js';
 import { MailboxError } from '../errors.js';
 import { escapeControls } from '../report/sanitize.js';
+import { MAILDIR_FLAGS } from './flag-name.js';
 import type {
   Candidate,
   Disposition,
@@ -66,7 +68,7 @@ const FLAG_NAMES: Record<string, string> = {
 
 const INFO = ':2,';
 
-const CAPABILITIES: MailboxCapabilities = { move: true, markSeen: true, idle: false, commitEndsSession: false };
+const CAPABILITIES: MailboxCapabilities = { move: true, markSeen: true, copy: true, flags: MAILDIR_FLAGS, idle: false, commitEndsSession: false };
 
 /** Tries of one disposition when its file is renamed by another program meanwhile. */
 const APPLY_TRIES = 3;
@@ -88,6 +90,8 @@ export function createMaildirMailbox(account: AccountConfig, options: MaildirMai
   /** Last known place of every uid `list` returned, updated by `apply`. */
   const known = new Map<string, Location>();
   const warn = options.warn ?? ((line: string) => void process.stderr.write(`mailpoll: ${line}\n`));
+  /** The uids in each copy target folder (read once per folder): a copy made before is found under any flags. */
+  const copies = new Map<string, Set<string>>();
   /** Non-files already warned about: the folder is scanned several times per cycle, said once. */
   const skipped = new Set<string>();
 
@@ -137,6 +141,8 @@ export function createMaildirMailbox(account: AccountConfig, options: MaildirMai
    */
   async function applyOne(disposition: Disposition): Promise<void> {
     const { uid, action } = disposition;
+    // What comes with the action first: a copy of the message as it was, then its flags.
+    if (hasExtras(disposition.extras) && !(await applyExtras(uid, disposition.extras))) return;
     if (action === 'keep') return;
     if (action !== 'delete' && action !== 'markSeen' && action !== 'move') {
       const unknown: string = action;
@@ -188,6 +194,86 @@ export function createMaildirMailbox(account: AccountConfig, options: MaildirMai
     throw error(`message ${uid} keeps being renamed by another program; try again`);
   }
 
+  /** The copy and flags of `extras`. False when the message is not there (nothing left to do). */
+  async function applyExtras(uid: string, extras: ActionExtras): Promise<boolean> {
+    const add = extras.flags.map(letterOf);
+    const remove = extras.unflags.map(letterOf);
+    let copyDir: string | undefined;
+    if (extras.copyTo !== undefined) {
+      let target: { dir: string; subfolder: boolean };
+      try {
+        target = folderDir(root(), extras.copyTo);
+      } catch (cause) {
+        throw error(`cannot copy message ${uid}: ${(cause as Error).message}`, cause);
+      }
+      copyDir = await ensureFolder(target.dir, target.subfolder, extras.copyTo);
+    }
+    for (let attempt = 0; attempt < APPLY_TRIES; attempt += 1) {
+      const from = await locate(uid);
+      if (!from) return false;
+      if (copyDir !== undefined && !(await copyFile(from, copyDir))) continue;
+      copyDir = undefined;
+      if (add.length === 0 && remove.length === 0) return true;
+      const letters = sortLetters([...lettersOf(from.name), ...add].filter((letter) => !remove.includes(letter)).join(''));
+      // Unchanged (a flag set again, one cleared that was not there): nothing to rename.
+      if (letters === sortLetters(lettersOf(from.name)) && (from.sub === 'cur' || letters === '')) return true;
+      const to: Location = { dir: from.dir, sub: 'cur', name: `${uid}${INFO}${letters}` };
+      if (!(await moveFile(from, to))) continue;
+      known.set(uid, to);
+      return true;
+    }
+    throw error(`message ${uid} keeps being renamed by another program; try again`);
+  }
+
+  /** The Maildir letter of a flag a handler may set; the planner refuses the others before this. */
+  function letterOf(flag: string): string {
+    const letter = Object.keys(FLAG_NAMES).find((key) => FLAG_NAMES[key] === flag);
+    if (letter === undefined || !MAILDIR_FLAGS.includes(flag)) throw error(`a Maildir stores only the flags ${MAILDIR_FLAGS.join(' and ')}; ${flag} cannot be set or cleared`);
+    return letter;
+  }
+
+  /**
+   * A copy of the message under its own name in the folder `dir` (same new/ or cur/ and flags),
+   * written to tmp/ and fsync'd, then linked into place. Its unique name there already (with
+   * whatever flags) is this copy, made by an earlier attempt: copying again adds none. False
+   * when the source went away.
+   */
+  async function copyFile(from: Location, dir: string): Promise<boolean> {
+    const uid = uidOf(from.name);
+    let there = copies.get(dir);
+    if (there === undefined) {
+      const entries = await Promise.all((['new', 'cur'] as const).map((sub) => scan(dir, sub, error, skipNonFile)));
+      there = new Set(entries.flat().map((entry) => entry.uid));
+      copies.set(dir, there);
+    }
+    if (there.has(uid)) return true;
+    const target = path.join(dir, from.sub, from.name);
+    const temporary = path.join(dir, 'tmp', from.name);
+    try {
+      await unlink(temporary).catch(() => undefined);
+      await copyFileTo(fullPath(from), temporary, constants.COPYFILE_EXCL);
+      // Its mtime is its INTERNALDATE for Dovecot: the copy keeps the original's.
+      const times = await stat(fullPath(from));
+      await utimes(temporary, times.atime, times.mtime);
+      const handle = await open(temporary, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await link(temporary, target).catch((cause: unknown) => {
+        if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') throw cause;
+      });
+      there.add(uid);
+      return true;
+    } catch (cause) {
+      if (isNotFound(cause) && !(await exists(fullPath(from)))) return false;
+      throw error(`cannot copy ${fullPath(from)} to ${target}: ${describeFsError(cause)}`, cause);
+    } finally {
+      await unlink(temporary).catch(() => undefined);
+    }
+  }
+
   /**
    * Atomic rename; refuses to replace an existing file (Maildir names are unique, but a
    * replace would lose mail). False when the source is gone (renamed or removed meanwhile).
@@ -235,12 +321,14 @@ export function createMaildirMailbox(account: AccountConfig, options: MaildirMai
     },
 
     /**
-     * `new/` and `cur/`, or with `onlyUnseen` `new/` plus `cur/` without S (a message flagged
+     * `new/` and `cur/`, or with `onlyUnseen` `new/` plus `cur/` without S, and with `skipKeyword`
+     * (`\Flagged`, `\Seen`) without its letter (a message flagged
      * T, trashed, still counts: like IMAP's UNSEEN, which ignores \Deleted). Oldest first by
      * mtime, then name; dotfiles and anything that is not a file are skipped.
      */
-    async list({ onlyUnseen, limit, skip }: ListOptions): Promise<Candidate[]> {
-      let entries = (await scanAll()).filter((entry) => !onlyUnseen || isUnseen(entry));
+    async list({ onlyUnseen, skipKeyword, limit, skip }: ListOptions): Promise<Candidate[]> {
+      const skipLetter = skipKeyword === undefined ? undefined : letterOf(skipKeyword);
+      let entries = (await scanAll()).filter((entry) => (!onlyUnseen || isUnseen(entry)) && (skipLetter === undefined || !entry.letters.includes(skipLetter)));
       entries.sort((a, b) => a.stats.mtimeMs - b.stats.mtimeMs || compareText(a.name, b.name));
       // What the ledger has finished with is left out before `limit` counts.
       if (skip) entries = entries.filter((entry) => !skip(entry.uid));

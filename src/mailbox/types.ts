@@ -5,7 +5,7 @@
  * fetch is being iterated, so a caller never calls `apply` inside a `fetch` loop.)
  */
 import type { ServerCertificate } from './transport.js';
-import type { Action, Protocol } from '../domain.js';
+import type { Action, ActionExtras, Protocol } from '../domain.js';
 
 /** What the adapter can do. The planner turns an impossible decision into a clear failure. */
 export interface MailboxCapabilities {
@@ -13,6 +13,10 @@ export interface MailboxCapabilities {
   move: boolean;
   /** Can mark a message as read. */
   markSeen: boolean;
+  /** Can leave a copy of a message in another folder (`copy:<Folder>`, `copyTo`). */
+  copy: boolean;
+  /** The flags `flags`/`unflags` may name: `any` keyword or system flag (IMAP), or only these (Maildir: \Seen, \Flagged). */
+  flags: 'any' | readonly string[];
   /** Can push new mail while connected (IMAP IDLE). */
   idle: boolean;
   /**
@@ -58,6 +62,8 @@ export interface Candidate {
 export interface ListOptions {
   /** Only messages without \Seen. */
   onlyUnseen: boolean;
+  /** Leave out messages with this flag or keyword (`$Processed`; a Maildir: `\Flagged` or `\Seen`). */
+  skipKeyword?: string | undefined;
   /** At most this many, oldest first (counted after `skip`). */
   limit?: number | undefined;
   /**
@@ -70,10 +76,22 @@ export interface ListOptions {
 /** A message with its RFC 822 source. */
 export interface FetchedMessage {
   uid: string;
+  /** The source, byte for byte; with `headersOnly` its header block (up to and with the empty line). */
   raw: Buffer;
+  /** Size of the whole source (RFC822.SIZE), also when only the header block was fetched. */
   size: number;
+  /** Only the header block was downloaded (`fetch` with `headersOnly`). */
+  headersOnly?: boolean | undefined;
   flags: string[];
   date?: Date | undefined;
+}
+
+export interface FetchOptions {
+  /**
+   * Download only the header block where the protocol can (IMAP: `BODY.PEEK[HEADER]` and
+   * `RFC822.SIZE`): the handler reads headers only and no raw copy is kept. Others fetch whole.
+   */
+  headersOnly?: boolean | undefined;
 }
 
 export interface WaitOptions {
@@ -90,6 +108,8 @@ export interface Disposition {
   action: Action;
   /** Target folder of `move`, `/`-separated as in the config (the adapter maps the delimiter). */
   folder?: string | undefined;
+  /** Flags to set or clear and a copy to make, before `action`; each one idempotent but the copy (README, "Copy and keywords"). */
+  extras?: ActionExtras | undefined;
 }
 
 /**
@@ -119,7 +139,7 @@ export interface Mailbox {
    * Stream the sources of `candidates` (in their order). While this iterator is being
    * consumed, no other method of the mailbox may be called.
    */
-  fetch(candidates: Candidate[]): AsyncIterable<FetchedMessage>;
+  fetch(candidates: Candidate[], options?: FetchOptions): AsyncIterable<FetchedMessage>;
   /**
    * Carry out dispositions, grouped into as few commands as possible. Never throws for one
    * message. A message that is no longer there counts as done for `delete` and `move`.

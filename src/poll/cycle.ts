@@ -24,9 +24,8 @@
  * handlers run, the next batch is already downloading; its server actions wait for that
  * download to end, as the connection carries one command at a time.
  */
-import { createHash } from 'node:crypto';
 import type { AccountConfig } from '../config/types.js';
-import { applyDecisions, commitAtEnd, commitIfDue, createApplier, type Applier, type Carried } from '../decision/apply.js';
+import { applyDecisions, commitAtEnd, commitIfDue, createApplier, dispositionOf, type Applier, type Carried } from '../decision/apply.js';
 import { planDecision } from '../decision/plan.js';
 import type { Decision } from '../decision/types.js';
 import type { Protocol } from '../domain.js';
@@ -42,11 +41,14 @@ import type { MessageEvent, Reporter } from '../report/types.js';
 import { fingerprint } from '../store/fingerprint.js';
 import type { MessageKey, MessageMeta, MessageRecord, Store } from '../store/types.js';
 import { batchCandidates, type BatchLimits } from './batches.js';
+import { deleteExpired } from './delete-after.js';
 import { handleInOrder } from './handle-batch.js';
 import { countInHand } from './in-hand.js';
 import { releaseGarbage } from './memory.js';
+import { baseEvent, decisionFields, recordEvent } from './message-event.js';
 import { metaOf, sentDateOf } from './message-meta.js';
 import { recordFailure } from './record-failure.js';
+import { sameSource, sha256, sourceHash } from './source-hash.js';
 import { nextAttemptAt } from './retry-delay.js';
 
 export interface CycleOptions {
@@ -161,6 +163,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     cycle.where = { identity: cycle.where.identity, mailbox: status.folder, uidValidity: status.uidValidity?.toString() ?? null };
     deps.store.adoptLegacyRows(cycle.where, { account: account.name, protocol: account.protocol });
     await recoverDecisions(cycle);
+    await deleteExpired({ ...cycle.deps, account, applier: cycle.applier, where: cycle.where, dryRun: options.dryRun });
     injectTestFault();
     const candidates = await selectCandidates(cycle);
     // --first wants one message: don't download a batch of them.
@@ -211,11 +214,11 @@ async function recoverDecisions(cycle: Cycle): Promise<void> {
   const inHand = pending
     .filter((record) => present.has(record.uid))
     .map((record): InHand => {
-      const decision: Decision = { action: record.action!, folder: record.moveTo ?? undefined, transition: record.transition ?? false };
+      const decision: Decision = { action: record.action!, folder: record.moveTo ?? undefined, transition: record.transition ?? false, extras: record.extras ?? undefined };
       return {
-        event: { ...recordEvent(cycle, record, decision), recovered: true },
+        event: { ...recordEvent(cycle.account, record, decision), recovered: true },
         ref: record.ref,
-        disposition: { uid: record.uid, action: decision.action, folder: decision.folder },
+        disposition: dispositionOf(record.uid, decision),
         quarantine: false,
       };
     });
@@ -229,6 +232,7 @@ async function selectCandidates(cycle: Cycle): Promise<Candidate[]> {
   const { store, mailbox } = cycle.deps;
   const candidates = await mailbox.list({
     onlyUnseen: account.onlyUnseen,
+    skipKeyword: account.skipKeyword,
     limit: perCycleLimit(account, cycle.options),
     skip: (uid) => {
       const record = store.findByUids(cycle.where, [uid]).get(uid);
@@ -302,7 +306,7 @@ function recogniseByHeaderUid(cycle: Cycle, items: Received[], known: Set<Receiv
   for (const item of items) {
     const record = records.get(item.message.uid);
     if (record === undefined || record.state === 'handled' || !settled(record, cycle.account)) continue;
-    if (rawHashOf(cycle, record) === item.rawHash) known.add(item);
+    if (sameSource(rawHashOf(cycle, record), item.message, item.rawHash)) known.add(item);
     else if (!cycle.options.dryRun) store.setAside(record.ref);
   }
 }
@@ -319,7 +323,7 @@ function recogniseRenumbered(cycle: Cycle, items: Received[], known: Set<Receive
     if (item.print === null || current.has(item.message.uid)) continue;
     const record = records
       .get(item.print)
-      ?.find((candidate) => !taken.has(candidate.ref) && settled(candidate, cycle.account) && rawHashOf(cycle, candidate) === item.rawHash);
+      ?.find((candidate) => !taken.has(candidate.ref) && settled(candidate, cycle.account) && sameSource(rawHashOf(cycle, candidate), item.message, item.rawHash));
     if (record === undefined) continue;
     taken.add(record.ref);
     if (!cycle.options.dryRun) store.rekey(record.ref, { ...cycle.where, uid: item.message.uid });
@@ -337,10 +341,6 @@ function rawHashOf(cycle: Cycle, record: MessageRecord): string | null {
   } catch {
     return null;
   }
-}
-
-function sha256(raw: Buffer): string {
-  return createHash('sha256').update(raw).digest('hex');
 }
 
 /** Never downloaded, never deleted: recorded as quarantined so later runs skip it quietly. */
@@ -366,7 +366,7 @@ function quarantineTooLarge(cycle: Cycle, candidates: Candidate[], max: number):
     const error = `larger than maxMessageSize (${formatBytes(candidate.size ?? 0)} > ${formatBytes(max)}): left on the server, not downloaded`;
     const ref = refs.get(candidate.uid) ?? null;
     if (ref !== null) store.recordFailed(ref, error, 1);
-    const event = baseEvent(cycle, candidate.uid, ref, { messageId: candidate.messageId ?? null, sender: null, subject: null, date: null, size: candidate.size ?? 0 });
+    const event = baseEvent(cycle.account, candidate.uid, ref, { messageId: candidate.messageId ?? null, sender: null, subject: null, date: null, size: candidate.size ?? 0 });
     events.push({ event: { ...event, status: 'quarantined', error, code: MessageCode.tooLarge }, ref, disposition: undefined, quarantine: false });
   }
   report(cycle, events);
@@ -378,8 +378,10 @@ interface Download {
   settled: Promise<void>;
 }
 
-function download(mailbox: Mailbox, batch: Candidate[]): Download {
-  const bodies = fetchAll(mailbox, batch);
+function download(cycle: Cycle, batch: Candidate[]): Download {
+  // A handler that reads headers only, with no raw copy kept: the bodies stay on the server.
+  const headersOnly = cycle.deps.handler.parse === 'headers' && !cycle.deps.archive;
+  const bodies = fetchAll(cycle.deps.mailbox, batch, headersOnly);
   return { bodies, settled: bodies.then(noop, noop) };
 }
 
@@ -391,22 +393,21 @@ function noop(): void {}
  * is never held twice), and never for `--first`.
  */
 async function processBatches(cycle: Cycle, batches: Iterable<Candidate[]>, limits: BatchLimits): Promise<void> {
-  const { mailbox } = cycle.deps;
   const queue = batches[Symbol.iterator]();
   let current = queue.next();
-  let pending = current.done || stopped(cycle) ? undefined : download(mailbox, current.value);
+  let pending = current.done || stopped(cycle) ? undefined : download(cycle, current.value);
   try {
     while (!current.done && pending !== undefined && !stopped(cycle)) {
       const fetched = await pending.bodies;
       const next = queue.next();
       const fetchAhead = !next.done && !cycle.options.first && bytesOf(current.value) + bytesOf(next.value) <= 2 * limits.maxBytes;
-      pending = fetchAhead ? download(mailbox, next.value) : undefined;
+      pending = fetchAhead ? download(cycle, next.value) : undefined;
       await processBatch(cycle, fetched, pending);
       releaseGarbage();
       // The connection is free: processBatch waited for the download ahead before its actions.
       await commitIfDue(cycle.applier);
       current = next;
-      if (pending === undefined && !current.done && !stopped(cycle)) pending = download(mailbox, current.value);
+      if (pending === undefined && !current.done && !stopped(cycle)) pending = download(cycle, current.value);
     }
   } finally {
     // Stopped or failed with a download under way: let it end before the mailbox is closed.
@@ -450,10 +451,10 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
       const decision = planDecision(outcome, mailbox.capabilities, account, (folder) => mailbox.isPolledFolder?.(folder) ?? false);
       // Committed as soon as this handler answered: a crash repeats at most handlerConcurrency handlers.
       if (ref !== null) store.recordHandled(ref, decision);
-      const event = { ...baseEvent(cycle, item.message.uid, ref, item.meta), ...decisionFields(decision) };
+      const event = { ...baseEvent(cycle.account, item.message.uid, ref, item.meta), ...decisionFields(decision) };
       event.status = options.dryRun ? 'dry-run' : 'ok';
       event.durationMs = cycle.now() - started;
-      const disposition = options.dryRun ? undefined : { uid: item.message.uid, action: decision.action, folder: decision.folder };
+      const disposition = options.dryRun ? undefined : dispositionOf(item.message.uid, decision);
       inHand[index] = { event, ref, disposition, quarantine: false };
       if (options.first) cycle.result.stoppedAfterFirst = true;
     } catch (error) {
@@ -487,10 +488,10 @@ async function readHeaders(cycle: Cycle, message: FetchedMessage): Promise<Recei
     const headers = await parseMessage(message, { account: cycle.account.name, folder: cycle.account.folder, headersOnly: true });
     const meta = metaOf(headers, message.size);
     const print = fingerprint({ messageId: headers.messageId, sentDate: sentDateOf(headers), size: message.size });
-    return { message, headers, error: undefined, meta, print, rawHash: sha256(message.raw) };
+    return { message, headers, error: undefined, meta, print, rawHash: sourceHash(message) };
   } catch (error) {
     const meta = { messageId: null, sender: null, subject: null, date: null, size: message.size };
-    return { message, headers: undefined, error, meta, print: null, rawHash: sha256(message.raw) };
+    return { message, headers: undefined, error, meta, print: null, rawHash: sourceHash(message) };
   }
 }
 
@@ -516,7 +517,7 @@ function recordReceived(cycle: Cycle, items: readonly Received[]): Map<string, n
 /** A failed message: recorded with its attempt; at maxAttempts quarantined (and moved aside if configured). */
 function failure(cycle: Cycle, uid: string, ref: number | null, meta: MessageMeta, thrown: unknown, durationMs: number): InHand {
   const error = describeError(thrown);
-  const event = { ...baseEvent(cycle, uid, ref, meta), status: 'failed' as const, error, code: messageErrorCode(thrown), durationMs };
+  const event = { ...baseEvent(cycle.account, uid, ref, meta), status: 'failed' as const, error, code: messageErrorCode(thrown), durationMs };
   const { account } = cycle;
   // A temporary failure is kept, uncounted, and leaves the row `received`: the next run hands the message over again.
   const state = recordFailure(cycle.deps, { ref, uid, account }, thrown, error);
@@ -544,42 +545,10 @@ function perCycleLimit(account: AccountConfig, options: CycleOptions): number | 
 }
 
 /** Collect a batch before handling it: no other command may run while a fetch streams. */
-async function fetchAll(mailbox: Mailbox, batch: Candidate[]): Promise<Array<FetchedMessage | undefined>> {
+async function fetchAll(mailbox: Mailbox, batch: Candidate[], headersOnly: boolean): Promise<Array<FetchedMessage | undefined>> {
   const messages: Array<FetchedMessage | undefined> = [];
-  for await (const message of mailbox.fetch(batch)) messages.push(message);
+  for await (const message of mailbox.fetch(batch, { headersOnly })) messages.push(message);
   return messages;
-}
-
-function baseEvent(cycle: Cycle, uid: string, ref: number | null, meta: MessageMeta): MessageEvent {
-  return {
-    type: 'message',
-    ref,
-    account: cycle.account.name,
-    protocol: cycle.account.protocol,
-    folder: cycle.account.folder,
-    uid,
-    messageId: meta.messageId,
-    from: meta.sender,
-    subject: meta.subject,
-    date: meta.date,
-    size: meta.size ?? 0,
-    action: 'keep',
-    moveTo: null,
-    transition: false,
-    status: 'ok',
-    error: null,
-    code: null,
-    recovered: false,
-    durationMs: 0,
-  };
-}
-
-function decisionFields(decision: Decision): Pick<MessageEvent, 'action' | 'moveTo' | 'transition'> {
-  return { action: decision.action, moveTo: decision.folder ?? null, transition: decision.transition };
-}
-
-function recordEvent(cycle: Cycle, record: MessageRecord, decision: Decision): MessageEvent {
-  return { ...baseEvent(cycle, record.uid, record.ref, record), ...decisionFields(decision) };
 }
 
 function formatBytes(bytes: number): string {

@@ -4,6 +4,7 @@
  * detection ignores NO_COLOR, so the level is decided here). Control and bidi characters in the
  * events' text are shown escaped (`sanitize.ts`).
  */
+import { describeExtras } from '../domain.js';
 import { Chalk, type ChalkInstance } from 'chalk';
 import { escapeControls, escapeFields } from './sanitize.js';
 import type { AccountEvent, BackoffEvent, CheckCertificate, CheckEvent, CycleEvent, MessageEvent, Reporter, ReportEvent, SummaryEvent, WatchEvent } from './types.js';
@@ -133,10 +134,11 @@ function formatMessage(event: MessageEvent, c: ChalkInstance, verbose: boolean):
     parts.push(c.red(`${event.status}: ${event.error ?? 'unknown error'}`));
     return parts.join(' ');
   }
-  parts.push(action);
+  parts.push(action, ...describeExtras({ flags: event.flags, unflags: event.unflags, copyTo: event.copyTo ?? undefined }));
   if (event.transition) parts.push('+transition');
   parts.push(event.status === 'dry-run' ? c.yellow('dry-run') : c.green('ok'));
   if (event.recovered) parts.push(c.dim('(decision recorded by an interrupted run, applied now)'));
+  if (event.expired) parts.push(c.dim('(kept for deleteAfter, deleted now)'));
   return parts.join(' ');
 }
 

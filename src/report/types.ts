@@ -25,6 +25,12 @@ export interface MessageEvent {
   /** The action taken (or, under --dry-run, that would have been; for a failure, none: `keep`). */
   action: Action;
   moveTo: string | null;
+  /** Flags and keywords the Decision set besides its action (`$Processed`), in the result's words; empty when none. */
+  flags: string[];
+  /** Flags and keywords it cleared. */
+  unflags: string[];
+  /** Where it left a copy; null when none. */
+  copyTo: string | null;
   transition: boolean;
   status: MessageStatus;
   error: string | null;
@@ -36,6 +42,8 @@ export interface MessageEvent {
   code: string | null;
   /** A Decision recorded by an interrupted run, carried out now without calling the handler. */
   recovered: boolean;
+  /** deleteAfter: a message kept that long is deleted now (`action` delete), without the handler. */
+  expired: boolean;
   durationMs: number;
 }
 

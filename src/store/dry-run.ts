@@ -53,6 +53,9 @@ class DryRunStore implements Store {
   pendingDecisions(identity: string, mailbox: string): MessageRecord[] {
     return this.inner.pendingDecisions(identity, mailbox);
   }
+  keptBefore(where: Omit<MessageKey, 'uid'>, handledBefore: number): MessageRecord[] {
+    return this.inner.keptBefore(where, handledBefore);
+  }
   get(ref: number): MessageRecord | undefined {
     return this.inner.get(ref);
   }
@@ -104,6 +107,7 @@ class DryRunStore implements Store {
     return record !== undefined && record.attempts + 1 >= maxAttempts ? 'quarantined' : 'handled';
   }
   markDone(_refs: readonly number[]): void {}
+  markExpired(_refs: readonly number[]): void {}
   rekey(_ref: number, _key: MessageKey): void {}
   setAside(_ref: number): void {}
   release(_ref: number): boolean {

@@ -17,6 +17,7 @@ import {
   UID_COLUMN,
   toMessageRecord,
   toUidValidityColumn,
+  writeExtras,
 } from './message-row.js';
 import type { MessageKey, MessageRecord, QuarantineFilter, ReceivedMessage } from './types.js';
 
@@ -25,6 +26,9 @@ export class Ledger {
   private readonly selectByUid;
   private readonly selectRenumbered;
   private readonly selectPending;
+  private readonly selectKept;
+  private readonly updateExpired;
+  private readonly expiredTx;
   private readonly selectLegacy;
   private readonly updateLegacy;
   private readonly updateSetAside;
@@ -95,6 +99,19 @@ export class Ledger {
          ORDER BY m.handled_at, m.ref`,
       )
       .raw();
+    // deleteAfter: kept messages (keep, markSeen; with or without flags and a copy) still on the
+    // server, handled before the cutoff, under the folder's current UIDVALIDITY.
+    this.selectKept = db
+      .prepare<[string, string, string, number], MessageTuple>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages m
+         WHERE m.identity = ? AND m.mailbox = ? AND m.uid_validity = ? AND m.state = 'done' AND m.on_server = 1
+           AND m.action IN ('keep', 'markSeen') AND m.expired_at IS NULL AND m.handled_at <= ?
+         ORDER BY m.handled_at, m.ref`,
+      )
+      .raw();
+    this.updateExpired = db.prepare<[{ ref: number; now: number }]>(
+      `UPDATE messages SET on_server = 0, expired_at = @now, updated_at = @now WHERE ref = @ref AND state = 'done'`,
+    );
     this.selectByRef = db.prepare<[number], MessageTuple>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.ref = ?`).raw();
     this.selectRefByKey = db
       .prepare<[string, string, string, string], number>(
@@ -130,7 +147,7 @@ export class Ledger {
            account = excluded.account, protocol = excluded.protocol, fingerprint = excluded.fingerprint,
            raw_sha256 = coalesce(excluded.raw_sha256, raw_sha256), message_id = excluded.message_id,
            sender = excluded.sender, subject = excluded.subject, date = excluded.date, size = excluded.size,
-           state = 'received', action = NULL, move_to = NULL, transition = NULL, handled_at = NULL,
+           state = 'received', action = NULL, move_to = NULL, transition = NULL, extras = NULL, expired_at = NULL, handled_at = NULL,
            done_at = NULL, on_server = 1, updated_at = excluded.updated_at, run_id = excluded.run_id
          RETURNING ref`,
       )
@@ -144,7 +161,7 @@ export class Ledger {
     this.deleteFileRow = db.prepare<[number]>('DELETE FROM archive_files WHERE ref = ?');
 
     this.updateHandled = db.prepare<[HandledParams]>(
-      `UPDATE messages SET state = 'handled', action = @action, move_to = @moveTo, transition = @transition,
+      `UPDATE messages SET state = 'handled', action = @action, move_to = @moveTo, transition = @transition, extras = @extras,
          handled_at = @now, updated_at = @now, last_error = NULL, last_error_detail = NULL
        WHERE ref = @ref`,
     );
@@ -232,6 +249,7 @@ export class Ledger {
         action: decision.action,
         moveTo: decision.action === 'move' ? (decision.folder ?? null) : null,
         transition: decision.transition ? 1 : 0,
+        extras: writeExtras(decision.extras),
         now: context.now(),
       });
       if (result.changes === 0) throw unknownRefError(context, ref);
@@ -265,6 +283,10 @@ export class Ledger {
       }
       const result = this.updateKey.run({ ref, ...key, uidValidity, now: context.now() });
       if (result.changes === 0) throw unknownRefError(context, ref);
+    });
+    this.expiredTx = db.transaction((refs: readonly number[]) => {
+      const now = context.now();
+      for (const ref of refs) this.updateExpired.run({ ref, now });
     });
     this.releaseTx = db.transaction((ref: number) => this.updateReleased.run({ ref, now: context.now() }).changes > 0);
     this.adoptTx = db.transaction((params: LegacyParams & { identity: string }) => this.updateLegacy.run(params).changes);
@@ -304,6 +326,14 @@ export class Ledger {
 
   pendingDecisions(identity: string, mailbox: string): MessageRecord[] {
     return this.selectPending.all(identity, mailbox).map(toMessageRecord);
+  }
+
+  keptBefore(where: Omit<MessageKey, 'uid'>, handledBefore: number): MessageRecord[] {
+    return this.selectKept.all(where.identity, where.mailbox, toUidValidityColumn(where.uidValidity), handledBefore).map(toMessageRecord);
+  }
+
+  markExpired(refs: readonly number[]): void {
+    if (refs.length > 0) this.expiredTx.immediate(refs);
   }
 
   /** A read first: the write lock is taken only when there is something to adopt. */
@@ -447,6 +477,7 @@ interface HandledParams {
   action: string;
   moveTo: string | null;
   transition: 0 | 1;
+  extras: string | null;
   now: number;
 }
 

@@ -4,14 +4,14 @@
  * arrays several times faster, which matters when a cycle looks up 10,000 uids), so the
  * column order and the mapping live here, side by side.
  */
-import type { Action, Protocol } from '../domain.js';
+import { hasExtras, type Action, type ActionExtras, type Protocol } from '../domain.js';
 import type { MessageRecord, MessageState } from './types.js';
 
 export const MESSAGE_COLUMNS = `m.ref, m.identity, m.mailbox, m.uid_validity, m.uid, m.protocol, m.fingerprint,
   m.message_id, m.sender, m.subject, m.date, m.size, m.state, m.action, m.move_to, m.transition,
   m.attempts, m.last_error, m.first_seen_at, m.updated_at, m.handled_at, m.done_at, m.on_server,
   (EXISTS (SELECT 1 FROM archive a WHERE a.ref = m.ref) OR EXISTS (SELECT 1 FROM archive_files f WHERE f.ref = m.ref)),
-  m.run_id, m.account, m.raw_sha256, m.last_error_detail`;
+  m.run_id, m.account, m.raw_sha256, m.last_error_detail, m.extras, m.expired_at`;
 
 /** One row of `SELECT ${MESSAGE_COLUMNS}` in raw mode, in that order. */
 export type MessageTuple = [
@@ -43,6 +43,8 @@ export type MessageTuple = [
   account: string,
   rawHash: string | null,
   lastErrorDetail: string | null,
+  extras: string | null,
+  expiredAt: number | null,
 ];
 
 /** Positions in MessageTuple used outside the mapping. */
@@ -84,5 +86,24 @@ export function toMessageRecord(row: MessageTuple): MessageRecord {
     onServer: row[22] === 1,
     hasRaw: row[23] === 1,
     runId: row[24],
+    extras: readExtras(row[28]),
+    expiredAt: row[29],
   };
+}
+
+/** The `extras` column: JSON written by `writeExtras`; null (none, or an unreadable value) reads as none. */
+function readExtras(column: string | null): ActionExtras | null {
+  if (column === null) return null;
+  try {
+    const value = JSON.parse(column) as Partial<ActionExtras>;
+    const list = (items: unknown): string[] => (Array.isArray(items) ? items.filter((item): item is string => typeof item === 'string') : []);
+    return { flags: list(value.flags), unflags: list(value.unflags), copyTo: typeof value.copyTo === 'string' ? value.copyTo : undefined };
+  } catch {
+    return null;
+  }
+}
+
+/** A Decision's extras as the `extras` column holds them; null when there are none. */
+export function writeExtras(extras: ActionExtras | undefined): string | null {
+  return hasExtras(extras) ? JSON.stringify({ flags: extras.flags, unflags: extras.unflags, copyTo: extras.copyTo }) : null;
 }

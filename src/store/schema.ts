@@ -159,6 +159,17 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE messages ADD COLUMN last_error_detail TEXT;
     `,
   },
+  {
+    version: 5,
+    description: "what comes with a Decision's action (flags set or cleared, a copy); when a kept message was deleted by deleteAfter",
+    // `extras` is JSON `{"flags":[...],"unflags":[...],"copyTo":"..."}`, NULL when the
+    // Decision has none: read by the crash recovery, which applies it without the handler.
+    // `expired_at`: deleteAfter removed the kept message from the server at this time.
+    sql: `
+      ALTER TABLE messages ADD COLUMN extras TEXT;
+      ALTER TABLE messages ADD COLUMN expired_at INTEGER;
+    `,
+  },
 ];
 
 /** The version this mailpoll writes and understands. */

@@ -125,6 +125,14 @@ export class SqliteStore implements Store {
     return this.context.now();
   }
 
+  keptBefore(where: Omit<MessageKey, 'uid'>, handledBefore: number): MessageRecord[] {
+    return this.guard(() => this.ledger.keptBefore(where, handledBefore));
+  }
+
+  markExpired(refs: readonly number[]): void {
+    this.guard(() => this.ledger.markExpired(refs));
+  }
+
   markDone(refs: readonly number[]): void {
     this.guard(() => this.ledger.markDone(refs));
   }

@@ -10,7 +10,7 @@
  * `handled` and `done` the recorded Decision is applied without calling the handler again.
  */
 import type { Decision } from '../decision/types.js';
-import type { Action, Protocol } from '../domain.js';
+import type { Action, ActionExtras, Protocol } from '../domain.js';
 
 export type MessageState = 'received' | 'handled' | 'done' | 'failed' | 'quarantined';
 
@@ -70,6 +70,10 @@ export interface MessageRecord extends MessageKey, MessageMeta {
   hasRaw: boolean;
   /** The run that last touched it. */
   runId: number | null;
+  /** Flags set or cleared and the copy its Decision asked for besides `action`; null: none. */
+  extras: ActionExtras | null;
+  /** When deleteAfter removed this kept message from the server; null: it was not. */
+  expiredAt: number | null;
 }
 
 export interface ReceivedMessage {
@@ -200,6 +204,13 @@ export interface Store {
   now(): number;
   /** One transaction: these messages' Decisions are carried out. */
   markDone(refs: readonly number[]): void;
+  /**
+   * deleteAfter: `done` messages kept on the server (`keep`, `markSeen`, with or without flags
+   * and a copy) whose Decision was recorded at or before `handledBefore`, oldest first.
+   */
+  keptBefore(where: Omit<MessageKey, 'uid'>, handledBefore: number): MessageRecord[];
+  /** One transaction: deleteAfter removed these kept messages from the server (or found them gone): `expiredAt` now, off the server. */
+  markExpired(refs: readonly number[]): void;
   /** A known message was found under a new key (UIDVALIDITY change). */
   rekey(ref: number, key: MessageKey): void;
   /**

@@ -1,4 +1,5 @@
 import { parseDuration } from '../../duration.js';
+import { describeExtras } from '../../domain.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { describeIdentity } from '../../mailbox/identity.js';
 import type { MessageRecord, MessageState, RunRecord } from '../../store/types.js';
@@ -65,7 +66,7 @@ function formatRun(run: RunRecord): string[] {
 }
 
 export function formatRecord(record: MessageRecord): string {
-  const decision = record.action === null ? '' : ` ${record.action === 'move' ? `move:${record.moveTo ?? ''}` : record.action}${record.transition ? ' +transition' : ''}`;
+  const decision = record.action === null ? '' : ` ${[record.action === 'move' ? `move:${record.moveTo ?? ''}` : record.action, ...describeExtras(record.extras ?? undefined)].join(' ')}${record.transition ? ' +transition' : ''}${record.expiredAt === null ? '' : ', deleted by deleteAfter'}`;
   const error = record.lastError === null || record.state === 'done' ? '' : ` (${record.lastError})`;
   const attempts = record.attempts > 0 ? ` attempts ${record.attempts}` : '';
   return `  ref:${record.ref}  ${time(record.updatedAt)}  ${record.account} (${describeIdentity(record.identity)}) #${record.uid}  ${record.state}${decision}${attempts}  ${record.sender ?? '(no sender)'}  "${record.subject ?? ''}"${error}`;

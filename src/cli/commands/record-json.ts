@@ -15,11 +15,11 @@ export interface JsonLine {
 }
 
 export function recordLine(record: MessageRecord): JsonLine {
-  const { sender, firstSeenAt, updatedAt, handledAt, doneAt, ...rest } = record;
+  const { sender, firstSeenAt, updatedAt, handledAt, doneAt, expiredAt, extras, ...rest } = record;
   return {
     type: 'record',
     time: isoTime(updatedAt),
-    fields: { ...rest, from: sender, firstSeenAt: isoTime(firstSeenAt), updatedAt: isoTime(updatedAt), handledAt: isoOrNull(handledAt), doneAt: isoOrNull(doneAt) },
+    fields: { ...rest, from: sender, firstSeenAt: isoTime(firstSeenAt), updatedAt: isoTime(updatedAt), handledAt: isoOrNull(handledAt), doneAt: isoOrNull(doneAt), expiredAt: isoOrNull(expiredAt), flags: extras?.flags ?? [], unflags: extras?.unflags ?? [], copyTo: extras?.copyTo ?? null },
   };
 }
 

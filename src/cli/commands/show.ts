@@ -1,4 +1,5 @@
 import { ExitCode, UsageError } from '../../errors.js';
+import { describeExtras } from '../../domain.js';
 import { describeIdentity } from '../../mailbox/identity.js';
 import { createOutput } from '../output.js';
 import { recordLine } from './record-json.js';
@@ -48,12 +49,13 @@ export async function showCommand(refText: string, options: ShowCommandOptions):
       ['date', record.date],
       ['size', record.size],
       ['state', record.state],
-      ['decision', record.action === null ? null : `${record.action}${record.moveTo ? ` to ${record.moveTo}` : ''}${record.transition ? ', transition' : ''}`],
+      ['decision', record.action === null ? null : `${record.action}${record.moveTo ? ` to ${record.moveTo}` : ''}${describeExtras(record.extras ?? undefined).map((word) => `, ${word}`).join('')}${record.transition ? ', transition' : ''}`],
       ['attempts', record.attempts],
       ['last error', record.lastError],
       ['first seen', new Date(record.firstSeenAt).toISOString()],
       ['handled', record.handledAt === null ? null : new Date(record.handledAt).toISOString()],
       ['done', record.doneAt === null ? null : new Date(record.doneAt).toISOString()],
+      ['deleted by deleteAfter', record.expiredAt === null ? null : new Date(record.expiredAt).toISOString()],
       ['on server', record.onServer ? 'yes (as far as mailpoll knows)' : 'no'],
       ['raw copy', record.hasRaw ? `yes: mailpoll show ${record.ref} --raw > message.eml` : 'no'],
     ];

@@ -5,6 +5,7 @@
  * functions a poll uses; nothing touches a server, and the store (for a ref) is opened for
  * reading only.
  */
+import { MAILDIR_FLAGS } from '../../mailbox/flag-name.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -187,10 +188,11 @@ async function attachmentsOf(message: MailMessage, handler: LoadedHandler, fetch
   return full.attachments.map((attachment) => ({ filename: attachment.filename ?? null, contentType: attachment.contentType, size: attachment.size }));
 }
 
-/** What the account's kind of mailbox can do, without connecting: POP3 neither moves nor marks. */
+/** What the account's kind of mailbox can do, without connecting: POP3 neither moves, copies nor marks; a Maildir has two flags. */
 function capabilitiesOf(account: AccountConfig): MailboxCapabilities {
   const server = account.protocol !== 'pop3';
-  return { move: server, markSeen: server, idle: false, commitEndsSession: !server };
+  const flags = account.protocol === 'imap' ? 'any' : account.protocol === 'maildir' ? MAILDIR_FLAGS : [];
+  return { move: server, markSeen: server, copy: server, flags, idle: false, commitEndsSession: !server };
 }
 
 /** The server compares folder names itself; INBOX is case-insensitive everywhere. */

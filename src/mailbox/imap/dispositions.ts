@@ -1,10 +1,10 @@
-/** Dispositions sorted into the IMAP commands that carry them out: one per action and move target. */
+/** Dispositions sorted into the IMAP commands that carry them out: one per action, move or copy target, and flag. */
 import { MailboxError } from '../../errors.js';
 import type { Disposition, DispositionResult } from '../types.js';
 
 /** The UIDs of one command, and the input positions its outcome lands on. */
 export interface DispositionGroup {
-  /** `markSeen`, `delete` or `move:<folder>`. */
+  /** `copy:<folder>`, `flag:<flag>`, `unflag:<flag>`, `markSeen`, `move:<folder>` or `delete`. */
   key: string;
   uids: number[];
   indexes: number[];
@@ -15,11 +15,15 @@ export interface GroupedDispositions {
   results: DispositionResult[];
   /** The UID of each input position that has one. */
   numeric: number[];
-  /** In command order: markSeen first, then the moves (in the order given), then delete. */
+  /**
+   * In command order: copies, then flags set and cleared, then markSeen, the moves (in the
+   * order given), delete. What comes with an action goes first: a flag then travels with a
+   * move, and a message whose copy failed is not deleted (the caller skips its later groups).
+   */
   groups: DispositionGroup[];
 }
 
-/** One group per command: markSeen, delete, and one per move target. */
+/** One group per command: markSeen, delete, one per move or copy target, one per flag set or cleared. */
 export function groupDispositions(name: string, dispositions: Disposition[], parseUid: (uid: string) => number): GroupedDispositions {
   const results: DispositionResult[] = dispositions.map((disposition) => ({ uid: disposition.uid, status: 'failed' }));
   // One group per command: markSeen, delete, and one per move target. Each holds its UIDs
@@ -42,6 +46,10 @@ export function groupDispositions(name: string, dispositions: Disposition[], par
       return;
     }
     numeric[index] = uid;
+    const extras = disposition.extras;
+    if (extras?.copyTo !== undefined) group(`copy:${extras.copyTo}`, uid, index);
+    for (const flag of extras?.flags ?? []) group(`flag:${flag}`, uid, index);
+    for (const flag of extras?.unflags ?? []) group(`unflag:${flag}`, uid, index);
     switch (disposition.action) {
       case 'keep':
         results[index] = { uid: disposition.uid, status: 'done' };
@@ -80,7 +88,9 @@ export function groupDispositions(name: string, dispositions: Disposition[], par
   return { results, numeric, groups: ordered.map(([key, entry]) => ({ key, ...entry })) };
 }
 
-/** markSeen first, then the moves (in the order given), then delete. */
+/** Copies, flags, markSeen, the moves (in the order given), delete. */
 function rank(key: string): number {
-  return key === 'markSeen' ? 0 : key === 'delete' ? 2 : 1;
+  if (key.startsWith('copy:')) return 0;
+  if (key.startsWith('flag:') || key.startsWith('unflag:')) return 1;
+  return key === 'markSeen' ? 2 : key === 'delete' ? 4 : 3;
 }

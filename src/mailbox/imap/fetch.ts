@@ -20,7 +20,7 @@ type Within = <T>(work: Promise<T>, ms: number, message: () => string) => Promis
  * BODY.PEEK[] (never sets \Seen). Only the time spent waiting for the server counts against
  * fetchTimeout; a stall names the UIDs still awaited.
  */
-export async function* streamBodies(guard: ConnectionGuard, client: ImapFlow, uids: number[], folder: string, within: Within): AsyncGenerator<FetchedMessage> {
+export async function* streamBodies(guard: ConnectionGuard, client: ImapFlow, uids: number[], folder: string, within: Within, headersOnly = false): AsyncGenerator<FetchedMessage> {
   const limit = guard.account.fetchTimeout;
   // A stall names the UIDs still awaited (the first is usually the one that stalls, often
   // one huge message), so that an operator can find it.
@@ -30,9 +30,10 @@ export async function* streamBodies(guard: ConnectionGuard, client: ImapFlow, ui
     return `fetch of ${uidLabel(waiting.length > 0 ? waiting : uids)} from ${folder}`;
   };
 
-  // BODY.PEEK[] (imapflow's `source`) never sets \Seen.
+  // BODY.PEEK[] (imapflow's `source`) never sets \Seen, nor does BODY.PEEK[HEADER] (`headers`).
   // One command: the cycle's batches are small (100 messages), so the set stays short.
-  const rows = client.fetch(toSequenceSets(uids, Infinity).join(','), { uid: true, source: true, flags: true, size: true, internalDate: true }, { uid: true });
+  const body = headersOnly ? { headers: true } : { source: true };
+  const rows = client.fetch(toSequenceSets(uids, Infinity).join(','), { uid: true, ...body, flags: true, size: true, internalDate: true }, { uid: true });
   const iterator = rows[Symbol.asyncIterator]();
   // Only the time spent waiting for the server counts against fetchTimeout: imapflow
   // reads the next message when the previous one is taken, so a slow consumer (a
@@ -124,11 +125,13 @@ function toDate(value: Date | string | undefined): Date | undefined {
 
 function toFetchedMessage(row: FetchMessageObject): FetchedMessage | undefined {
   // A FETCH without a body (flags changed by another client meanwhile) is not a message.
-  if (!row.source) return undefined;
+  const raw = row.source ?? row.headers;
+  if (!raw) return undefined;
   return {
     uid: String(row.uid),
-    raw: row.source,
-    size: row.size ?? row.source.length,
+    raw,
+    size: row.size ?? raw.length,
+    ...(row.source ? {} : { headersOnly: true }),
     flags: [...(row.flags ?? [])],
     date: toDate(row.internalDate),
   };

@@ -30,18 +30,20 @@ import type { Logger } from '../../logger.js';
 import { ConnectionGuard, NO_GREETING_HINT } from '../connection-utils.js';
 import { imapTransport, openProxyTunnel, readTlsFiles, tlsOptionsOf, type ServerCertificate } from '../transport.js';
 import { errorCode } from '../net-errors.js';
-import type { Candidate, Disposition, DispositionResult, FetchedMessage, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus, WaitOptions } from '../types.js';
+import type { Candidate, Disposition, DispositionResult, FetchedMessage, FetchOptions, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus, WaitOptions } from '../types.js';
 import { hasIdle, offers } from './capabilities.js';
 import { describeImapError, notPreauthenticated, refused, ServerAnswers } from './errors.js';
 import { expungeOnly } from './expunge.js';
 import { groupDispositions } from './dispositions.js';
+import { listQuery } from './list-query.js';
+import { groupCommand, type GroupContext } from './group-commands.js';
 import { FINGERPRINT_HEADERS, streamBodies, toCandidates } from './fetch.js';
 import { ensureFolder, isSameFolder, missingFolder, serverPath } from './folders.js';
 import { watchGreeting } from './greeting.js';
 import { checkWaitOptions, IdleWait, planWatchdog, systemTimers, type IdleHost, type Timers, type WaitOutcome } from './idle.js';
 import { getAccessToken } from '../../oauth2/tokens.js';
 import { createLogger } from './log.js';
-import { fromSequenceSet, toSequenceSets, toUid } from './uid-set.js';
+import { toSequenceSets, toUid } from './uid-set.js';
 
 export interface ImapMailboxOptions {
   /**
@@ -68,7 +70,7 @@ class ImapMailbox implements Mailbox {
    * part of the base protocol), set by `open()`. Before `open()` and after `close()` it is
    * false: the greeting is not seen before connecting, and a guess would be worse than none.
    */
-  readonly capabilities: MailboxCapabilities = { move: true, markSeen: true, idle: false, commitEndsSession: false };
+  readonly capabilities: MailboxCapabilities = { move: true, markSeen: true, copy: true, flags: 'any', idle: false, commitEndsSession: false };
 
   /** Who we are, the session's failure (every later call throws it), deadlines, masking. */
   readonly #guard: ConnectionGuard;
@@ -189,7 +191,7 @@ class ImapMailbox implements Mailbox {
     // extra cycle, never a missed message).
     this.#changed = false;
     const found = await this.#command(`listing messages in ${folder}`, during, async () => {
-      const result = await client.search(options.onlyUnseen ? { seen: false } : { all: true }, { uid: true });
+      const result = await client.search(listQuery(options), { uid: true });
       if (!Array.isArray(result)) throw refused(this.#guard, 'UID SEARCH', `searching ${folder}`);
       return result;
     });
@@ -263,58 +265,34 @@ class ImapMailbox implements Mailbox {
     });
   }
 
-  async *fetch(candidates: Candidate[]): AsyncGenerator<FetchedMessage> {
+  async *fetch(candidates: Candidate[], options: FetchOptions = {}): AsyncGenerator<FetchedMessage> {
     const client = this.#requireOpen();
     const uids = candidates.map((candidate) => this.#parseUid(candidate.uid));
     if (uids.length === 0) return;
-    yield* streamBodies(this.#guard, client, uids, this.#folder!, (work, ms, message) => this.#within(work, ms, message));
+    yield* streamBodies(this.#guard, client, uids, this.#folder!, (work, ms, message) => this.#within(work, ms, message), options.headersOnly === true);
   }
 
   async apply(dispositions: Disposition[]): Promise<DispositionResult[]> {
     const { results, numeric, groups } = groupDispositions(this.#guard.name, dispositions, (uid) => this.#parseUid(uid));
     const folder = this.#folder ?? this.#guard.account.folder;
-    const count = (uids: number[]): string => `${uids.length} message${uids.length === 1 ? '' : 's'}`;
     /** Moved by COPY + \Deleted (no MOVE, no UIDPLUS): done once `#expungeOurs` has removed them below. */
     const copied = new Set<number>();
-    // markSeen first, then moves, then deletes (as before); each group in one command.
-    for (const { key, uids, indexes } of groups) {
-      let what: (uids: number[]) => string;
-      let run: (client: ImapFlow, set: string, what: string) => Promise<void>;
-      if (key === 'markSeen') {
-        what = (uids) => `marking ${count(uids)} as seen in ${folder}`;
-        run = (client, set, what) => this.#answers.exact('UID STORE +FLAGS (\\Seen)', what, () => client.messageFlagsAdd(set, ['\\Seen'], { uid: true }));
-      } else if (key === 'delete') {
-        // Flagged now (pending), expunged by `commit` (the caller's, every ~1,000 and at the end).
-        what = (uids) => `flagging ${count(uids)} as deleted in ${folder}`;
-        run = (client, set, what) => this.#answers.exact('UID STORE +FLAGS (\\Deleted)', what, () => client.messageFlagsAdd(set, ['\\Deleted'], { uid: true }));
-      } else {
-        const target = key.slice('move:'.length);
-        what = (uids) => `moving ${count(uids)} from ${folder} to ${target}`;
-        run = async (client, set, what) => {
-          const path = await ensureFolder(this.#guard, client, target, this.#knownFolders);
-          if (!offers(client, 'MOVE') && !offers(client, 'UIDPLUS')) {
-            // imapflow's fallback (COPY, then a plain EXPUNGE) would also remove what other
-            // clients flagged \Deleted: copy and flag here, expunge with care below.
-            // A retry of the group (see #settle) does not copy a second time.
-            const fresh = fromSequenceSet(set).filter((uid) => !copied.has(uid));
-            if (fresh.length === 0) return;
-            const todo = toSequenceSets(fresh, Infinity).join(',');
-            await this.#answers.exact('UID COPY', what, () => client.messageCopy(todo, path, { uid: true }));
-            await this.#answers.exact('UID STORE +FLAGS (\\Deleted)', what, () => client.messageFlagsAdd(todo, ['\\Deleted'], { uid: true }));
-            for (const uid of fresh) copied.add(uid);
-            return;
-          }
-          // MOVE, or imapflow's COPY + UID EXPUNGE of exactly these UIDs. Dovecot: OK "No
-          // messages found" and no COPYUID for UIDs that are no longer there.
-          await this.#answers.exact('UID MOVE', what, () => client.messageMove(set, path, { uid: true }));
-        };
-      }
+    const context: GroupContext = { answers: this.#answers, folder, copied, ensureFolder: (client, target) => ensureFolder(this.#guard, client, target, this.#knownFolders) };
+    /** Input positions whose copy or flag failed: their later commands are not run, and the whole Decision is applied again. */
+    const refused = new Set<number>();
+    // In the order of groupDispositions, each group in one command.
+    for (const { key, ...group } of groups) {
+      const indexes = group.indexes.filter((index) => !refused.has(index));
+      const uids = indexes.map((index) => numeric[index]!);
+      if (uids.length === 0) continue;
+      const { what, run } = groupCommand(key, context);
       const failed = await this.#settle(uids, what, run);
       const success = key === 'delete' ? 'pending' : 'done';
       for (const index of indexes) {
         const uid = dispositions[index]!.uid;
         const error = failed.get(numeric[index]!);
         if (error === undefined && success === 'pending') this.#flagged.set(numeric[index]!, uid);
+        if (error !== undefined) refused.add(index);
         results[index] = error === undefined ? { uid, status: success } : { uid, status: 'failed', error };
       }
     }

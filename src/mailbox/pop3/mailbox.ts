@@ -47,7 +47,7 @@ const PIPELINE_MAX_BYTES = 8 * 1024 * 1024;
 
 class Pop3Mailbox implements Mailbox {
   readonly protocol = 'pop3' as const;
-  readonly capabilities: MailboxCapabilities = { move: false, markSeen: false, idle: false, commitEndsSession: true };
+  readonly capabilities: MailboxCapabilities = { move: false, markSeen: false, copy: false, flags: [], idle: false, commitEndsSession: true };
 
   /** Who we are, the session's failure (a timeout: every later call throws it), deadlines, masking. */
   readonly #guard: ConnectionGuard;

@@ -8,6 +8,7 @@ import { formatDuration } from '../duration.js';
 import { sameFolder } from '../mailbox/folder-name.js';
 import { ACCOUNT_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT } from './defaults.js';
 import { checkOAuth2 } from './oauth2.js';
+import { checkDeliver } from './schema-deliver.js';
 import { unknownConnection, withConnection, type ConnectionSet } from './connections.js';
 import { ACCOUNT_KEY_DOCS, HANDLER_KEYS, PASSWORD_KEYS, formatPath, type AccountKey, type ParsedAccount, type ParsedDefaults } from './schema.js';
 
@@ -209,6 +210,8 @@ function checkAccount(own: ParsedAccount, index: number, defaults: ParsedDefault
   } else if (merged.after === 'move') {
     if (merged.moveTo === undefined) problems.push(`${at('moveTo')}: is required when after is move${from('after')}`);
   }
+
+  problems.push(...checkDeliver({ ...merged, protocol }, at));
 
   // A message moved into the folder being polled comes back as a new message on every run.
   const polled = merged.folder ?? ACCOUNT_DEFAULTS.folder;

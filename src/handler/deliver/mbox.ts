@@ -19,6 +19,7 @@ import { syncDirectory } from './maildir.js';
 /** A lock older than this is a crashed writer's (sendmail's mail.local uses 5 minutes too). */
 const STALE_MS = 5 * 60_000;
 const RETRY_MS = 25;
+const CHUNK = 64 * 1024;
 
 export interface MboxOptions {
   /** Give up waiting for the lock after this long. */
@@ -36,7 +37,9 @@ export async function deliverToMbox(file: string, raw: Buffer, sender: string, d
       // A file that does not end with an empty line (written by something else) gets one, so our From line starts a message.
       const size = (await handle.stat()).size;
       const separator = size === 0 ? '' : await missingSeparator(file, size);
-      await handle.writeFile(Buffer.concat([Buffer.from(separator), entry]));
+      // In pieces, not one copy of the whole entry: the lock, not write(2)'s atomicity, keeps writers apart.
+      if (separator !== '') await handle.write(separator);
+      for (const piece of entry) await handle.write(piece);
       await handle.sync();
     } finally {
       await handle.close();
@@ -47,11 +50,13 @@ export async function deliverToMbox(file: string, raw: Buffer, sender: string, d
   }
 }
 
-/** The mboxrd entry for `raw`: From line, quoted source, final newline, empty line. */
-export function mboxEntry(raw: Buffer, sender: string, date: Date): Buffer {
+/** Pieces of the mboxrd entry for `raw`: From line, quoted source in chunks, final newline, empty line. */
+export function* mboxEntry(raw: Buffer, sender: string, date: Date): Generator<Buffer> {
+  yield Buffer.from(`From ${sender || 'MAILER-DAEMON'} ${asctime(date)}\n`, 'latin1');
+  // latin1 maps each byte to one character and back: any bytes, 8-bit or not, survive as they are.
   const quoted = raw.toString('latin1').replace(/^(>*From )/gm, '>$1');
-  const ending = quoted.endsWith('\n') ? '\n' : '\n\n';
-  return Buffer.concat([Buffer.from(`From ${sender || 'MAILER-DAEMON'} ${asctime(date)}\n`, 'latin1'), Buffer.from(quoted + ending, 'latin1')]);
+  for (let start = 0; start < quoted.length; start += CHUNK) yield Buffer.from(quoted.slice(start, start + CHUNK), 'latin1');
+  yield Buffer.from(quoted.endsWith('\n') ? '\n' : '\n\n');
 }
 
 /** The newlines a file of `size` bytes lacks to end with an empty line. */

@@ -9,11 +9,11 @@
  * most 200 bytes. Nothing is written outside `<dir>`: every folder below it is created
  * without following symbolic links and checked with realpath, files are opened O_NOFOLLOW.
  */
-import { constants } from 'node:fs';
-import { lstat, mkdir, open, realpath, rename, unlink } from 'node:fs/promises';
+import { lstat, mkdir, realpath, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { SaveAttachmentsConfig } from '../config/types.js';
 import type { MailMessage } from './types.js';
+import { writeNewFile } from './write-new-file.js';
 
 /** Bytes a saved file name may take (most file systems allow 255; room is left for a suffix). */
 export const MAX_NAME_BYTES = 200;
@@ -132,15 +132,6 @@ async function privateFolder(root: string, parts: string[]): Promise<string> {
 /** Written beside the target then renamed over it, 0600, never through a symbolic link. */
 async function writePrivate(file: string, content: Buffer): Promise<void> {
   const temporary = `${file}.${process.pid}.tmp`;
-  const handle = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
-  try {
-    await handle.chmod(0o600);
-    await handle.writeFile(content);
-  } catch (error) {
-    await handle.close().catch(() => {});
-    await unlink(temporary).catch(() => {});
-    throw error;
-  }
-  await handle.close();
+  await writeNewFile(temporary, content, { exclusive: false, sync: false });
   await rename(temporary, file);
 }

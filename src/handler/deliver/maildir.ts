@@ -5,9 +5,10 @@
  * one, never a half-written file another reader can see.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, rename } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { writeNewFile } from '../write-new-file.js';
 
 /** Per process: with time, microseconds and pid, names are unique even for several per microsecond. */
 let sequence = 0;
@@ -28,17 +29,8 @@ export async function deliverToMaildir(root: string, raw: Buffer): Promise<strin
   const name = uniqueName();
   const temporary = path.join(root, 'tmp', name);
   const final = path.join(root, 'new', name);
-  // O_EXCL: a name already in tmp/ (another writer's) is never overwritten.
-  const file = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
-    await file.writeFile(raw);
-    await file.sync();
-  } catch (error) {
-    await file.close().catch(() => {});
-    await unlink(temporary).catch(() => {});
-    throw error;
-  }
-  await file.close();
+  // Exclusive: a name already in tmp/ (another writer's) is never overwritten.
+  await writeNewFile(temporary, raw, { exclusive: true, sync: true });
   await rename(temporary, final);
   await syncDirectory(path.join(root, 'new'));
   return final;

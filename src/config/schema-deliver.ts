@@ -40,7 +40,8 @@ export const SAVE_ATTACHMENTS_KEY_DOCS = {
   maxSize: { description: 'Attachments larger than this are not saved: bytes or `500KB`, `25MB`.', default: 'no limit' },
 } as const;
 
-const DELIVER_URL = /^(maildir|mbox):.+|^(smtp|smtps|lmtp):\/\/[^/]+\/?$/i;
+// No `user:password@`: delivery does not log in, and a password in the URL would be shown in messages.
+const DELIVER_URL = /^(maildir|mbox):.+|^(smtp|smtps|lmtp):\/\/[^/@]+\/?$/i;
 
 const text = () => z.string().min(1, { error: 'expected a non-empty string' });
 

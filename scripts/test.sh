@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command (README: `npm test`). On a fresh Debian/Ubuntu machine it installs
-# what the suite needs (npm dependencies, Dovecot, openssl), then type-checks, builds and runs
+# what the suite needs (npm dependencies, Dovecot with its LMTP service, aiosmtpd, openssl), then type-checks, builds and runs
 # every test. Dovecot missing is never a silent skip: it is installed, or this stops with
 # the exact command to run.
 set -euo pipefail
@@ -15,6 +15,9 @@ missing=()
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-core)
 [ -x /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
 [ -x /usr/lib/dovecot/pop3 ] || missing+=(dovecot-pop3d)
+# Built-in delivery: LMTP into Dovecot's own service, SMTP to an aiosmtpd the tests start.
+[ -x /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
 command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   install="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"

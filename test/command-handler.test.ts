@@ -329,7 +329,7 @@ describe('command handlers: config and validate', () => {
     const both = await writeConfig({ accounts: [{ name: 'local', protocol: 'maildir', path, script: './h.mjs', command: 'cat' }] });
     const refused = await runCli(['validate'], { cwd: both });
     assert.equal(refused.code, 2, refused.stderr);
-    assert.match(refused.stderr, /accounts\[0\]\.command: conflicts with script; set one handler kind \(script, command, webhook\)/);
+    assert.match(refused.stderr, /accounts\[0\]\.command: conflicts with script; set one handler kind \(script, command, webhook, deliver\)/);
 
     const missing = await writeConfig({ accounts: [{ name: 'local', protocol: 'maildir', path, command: ['./nowhere.sh'] }] });
     const validate = await runCli(['validate'], { cwd: missing });

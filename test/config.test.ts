@@ -114,6 +114,8 @@ describe('defaults', () => {
       script: undefined,
       command: undefined,
       webhook: undefined,
+      deliver: undefined,
+      saveAttachments: undefined,
       reprocess: false,
       maxAttempts: 5,
       retryDelay: 600_000,
@@ -251,8 +253,8 @@ describe('defaults', () => {
       'mailpoll.yaml: defaults.command: expected a non-empty list: the program and its arguments, got []',
     ]);
     assert.deepEqual(validate({ defaults: { script: 'a.mjs', command: 'cat' }, accounts: [{ ...MAILDIR, name: 'a', script: 'b.mjs', command: ['cat'] }] }).problems, [
-      'mailpoll.yaml: defaults.command: conflicts with script; set one handler kind (script, command, webhook)',
-      'mailpoll.yaml: accounts[0].command: conflicts with script; set one handler kind (script, command, webhook)',
+      'mailpoll.yaml: defaults.command: conflicts with script; set one handler kind (script, command, webhook, deliver)',
+      'mailpoll.yaml: accounts[0].command: conflicts with script; set one handler kind (script, command, webhook, deliver)',
     ]);
   });
 });

@@ -120,6 +120,7 @@ describe('webhook handler', () => {
         dryRun: false,
         text: 'déjà vu',
         html: null,
+        savedAttachments: null,
         attachments: [{ filename: 'a.bin', contentType: 'application/octet-stream', size: 4, content: 'AAEC/w==' }],
       },
     );

@@ -46,6 +46,8 @@ export const ACCOUNT_DEFAULTS = Object.freeze({
   script: undefined,
   command: undefined,
   webhook: undefined,
+  deliver: undefined,
+  saveAttachments: undefined,
   reprocess: false,
   maxAttempts: 5,
   retryDelay: 10 * MINUTE,

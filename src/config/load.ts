@@ -20,6 +20,7 @@ import { buildOAuth2 } from './oauth2.js';
 import { readConnectionsFile, type ConnectionsFile } from './connections-file.js';
 import { withConnection, type ConnectionSet, type ParsedConnection } from './connections.js';
 import { exposedSecretsProblem, literalSecrets } from './permissions.js';
+import { resolveDeliver } from './schema-deliver.js';
 import { PROXY_PASSWORD_SOURCES, resolveTransport } from './schema-transport.js';
 import { PASSWORD_KEYS, SECRET_KEYS, accountSchema, configSchema, connectionSchema, defaultsSchema, formatIssue, formatPath, type ParsedConfig } from './schema.js';
 import { resolvePassword, secretProblem, type PasswordSource, type PasswordSpec } from './secrets.js';
@@ -391,7 +392,7 @@ function buildAccount(
     handlerTimeout: merged.handlerTimeout ?? defaults.handlerTimeout,
     handlerConcurrency: merged.handlerConcurrency ?? defaults.handlerConcurrency,
     // An account with a command or a webhook names its handler: the top-level script is for accounts that name none.
-    script: optionalPath(merged.script) ?? (merged.webhook === undefined && merged.command === undefined ? topScript : undefined),
+    script: optionalPath(merged.script) ?? (merged.webhook === undefined && merged.command === undefined && merged.deliver === undefined ? topScript : undefined),
     command: commandSpecOf(merged.command, resolvePath, dir),
     webhook: buildWebhook(merged.webhook, optionalPath),
     reprocess: merged.reprocess ?? defaults.reprocess,
@@ -406,6 +407,7 @@ function buildAccount(
     idleHealthCheck: merged.idleHealthCheck ?? defaults.idleHealthCheck,
     backoff: { initialMs: merged.backoff?.initial ?? defaults.backoff.initialMs, maxMs: merged.backoff?.max ?? defaults.backoff.maxMs },
     ...resolveTransport(merged, optionalPath),
+    ...resolveDeliver(merged, resolvePath),
   };
 }
 
@@ -611,11 +613,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   for (const account of config.accounts) if (account.oauth2 !== undefined) account.oauth2.secrets = secrets;
   if (options.script !== undefined) {
     const script = expandPath(options.script, cwd, env.HOME || homedir());
-    for (const account of config.accounts) {
-      account.script = script;
-      account.command = undefined;
-      account.webhook = undefined;
-    }
+    for (const account of config.accounts) Object.assign(account, { script, command: undefined, webhook: undefined, deliver: undefined });
   }
   const selected = selectAccounts(config, options.accounts);
   if (options.resolveSecrets !== false) await resolvePasswords(selected, { env, secrets });

@@ -9,6 +9,7 @@ import { formatDuration } from '../duration.js';
 import { sameFolder } from '../mailbox/folder-name.js';
 import { ACCOUNT_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT } from './defaults.js';
 import { checkOAuth2 } from './oauth2.js';
+import { checkDeliver } from './schema-deliver.js';
 import { proxyPasswordProblems } from './schema-transport.js';
 import { unknownConnection, withConnection, type ConnectionSet } from './connections.js';
 import { ACCOUNT_KEY_DOCS, HANDLER_KEYS, PASSWORD_KEYS, formatPath, type AccountKey, type ParsedAccount, type ParsedDefaults } from './schema.js';
@@ -218,6 +219,7 @@ function checkAccount(own: ParsedAccount, index: number, defaults: ParsedDefault
   if (merged.after !== undefined) for (const problem of afterProblems(protocol, merged.after)) problems.push(`${at('after')}: ${problem}${from('after')}`);
   const skipProblem = merged.skipKeyword === undefined ? undefined : skipKeywordProblem(protocol, merged.skipKeyword);
   if (skipProblem !== undefined) problems.push(`${at('skipKeyword')}: ${skipProblem}${from('skipKeyword')}`);
+  problems.push(...checkDeliver({ ...merged, protocol }, at));
 
   // A message moved into the folder being polled comes back as a new message on every run.
   const polled = merged.folder ?? ACCOUNT_DEFAULTS.folder;

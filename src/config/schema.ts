@@ -16,6 +16,7 @@ import { checkCron } from './cron.js';
 import { LISTEN_EXPECTATION, parseListenAddress, type ListenAddress } from './listen.js';
 import { OAUTH2_ACCOUNT_KEY_DOCS, OAUTH2_KEY_DOCS, oauth2Schema } from './oauth2.js';
 import { closest } from './did-you-mean.js';
+import { DELIVER_KEY_DOCS, SAVE_ATTACHMENTS_KEY_DOCS, deliverFields } from './schema-deliver.js';
 import { CONNECTIONS_KEY_DOCS, CONNECTION_KEYS, TRANSPORT_KEY_DOCS, transportFields } from './schema-transport.js';
 import { afterSchema, skipKeywordSchema } from './after.js';
 import { ACCOUNT_DEFAULTS, CONFIG_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT, POP3_DEFAULTS, WEBHOOK_DEFAULTS } from './defaults.js';
@@ -157,12 +158,12 @@ export const ACCOUNT_KEY_DOCS = {
   },
   command: {
     description:
-      'A program run per message instead of a `script`: a list (`["./handle.py", "--queue", "support"]`) run without a shell, or a string run by `/bin/sh -c`, in the config file\'s folder (a relative program path resolves against it). It reads the message source on stdin and prints its decision (README, "Command handlers"). An account names one handler kind: `script`, `command` or `webhook`.',
+      'A program run per message instead of a `script`: a list (`["./handle.py", "--queue", "support"]`) run without a shell, or a string run by `/bin/sh -c`, in the config file\'s folder (a relative program path resolves against it). It reads the message source on stdin and prints its decision (README, "Command handlers"). An account names one handler kind: `script`, `command`, `webhook` or `deliver`.',
     protocols: ALL,
   },
   webhook: {
     description:
-      'A handler that is an HTTP endpoint instead of a module: `{url, method, headers, body, timeout, secret, ca}` (README, "Webhook handlers"). An account names one handler kind: `script`, `command` or `webhook`.',
+      'A handler that is an HTTP endpoint instead of a module: `{url, method, headers, body, timeout, secret, ca}` (README, "Webhook handlers"). An account names one handler kind: `script`, `command`, `webhook` or `deliver`.',
     protocols: ALL,
   },
   reprocess: {
@@ -225,6 +226,7 @@ export const ACCOUNT_KEY_DOCS = {
     protocols: ALL,
   },
   ...TRANSPORT_KEY_DOCS,
+  ...DELIVER_KEY_DOCS,
 } as const satisfies Record<string, KeyDoc>;
 
 export type AccountKey = keyof typeof ACCOUNT_KEY_DOCS;
@@ -277,7 +279,7 @@ export const PASSWORD_KEYS = ['password', 'passwordEnv', 'passwordFile', 'passwo
 export type PasswordKey = (typeof PASSWORD_KEYS)[number];
 
 /** The kinds of handler an account may name; at most one per account (or per `defaults`). */
-export const HANDLER_KEYS = ['script', 'command', 'webhook'] as const;
+export const HANDLER_KEYS = ['script', 'command', 'webhook', 'deliver'] as const;
 export type HandlerKey = (typeof HANDLER_KEYS)[number];
 
 /** The keys of an account's `webhook` object. */
@@ -452,6 +454,7 @@ const accountFields = {
   idleHealthCheck: duration().optional().describe(doc('idleHealthCheck')),
   backoff: backoff().optional().describe(doc('backoff')),
   ...transportFields,
+  ...deliverFields(size, flag),
 };
 
 /** One entry of `accounts`, as written (before `defaults` are applied). */
@@ -540,6 +543,7 @@ function allowedKeys(path: readonly PropertyKey[]): readonly string[] {
   if (path.length === 0) return Object.keys(TOP_LEVEL_KEY_DOCS);
   if (path.at(-1) === 'backoff') return Object.keys(BACKOFF_KEY_DOCS);
   if (path.at(-1) === 'webhook') return Object.keys(WEBHOOK_KEY_DOCS);
+  if (path.at(-1) === 'saveAttachments') return Object.keys(SAVE_ATTACHMENTS_KEY_DOCS);
   if (path.at(-1) === 'oauth2') return Object.keys(OAUTH2_KEY_DOCS);
   if (path[0] === 'connections') return CONNECTION_KEYS;
   if (path[0] === 'defaults') return Object.keys(ACCOUNT_KEY_DOCS).filter((key) => key !== 'name');

@@ -92,6 +92,10 @@ export interface AccountConfig {
   command: CommandSpec | undefined;
   /** The account's webhook handler, instead of `script`. */
   webhook: WebhookConfig | undefined;
+  /** Built-in delivery (`deliver:`) instead of a handler. */
+  deliver: DeliverTarget | undefined;
+  /** Attachments written to files before the handler runs (`saveAttachments:`). */
+  saveAttachments: SaveAttachmentsConfig | undefined;
   /** Hand messages the ledger has as done to the handler again. Default `false`. */
   reprocess: boolean;
   /** Failed attempts (handler failures and refused server actions) before a message is quarantined. Default 5. */
@@ -173,4 +177,41 @@ export interface Config {
   secrets?: SecretsLocation | undefined;
   /** Absolute path of `connectionsFile`, when the config names one. */
   connectionsFile?: string | undefined;
+}
+
+/** Where `deliver:` puts each message (README, "Built-in delivery"). */
+export type DeliverTarget = FileDeliverTarget | ServerDeliverTarget;
+
+/** `maildir:/path` or `mbox:/path`. */
+export interface FileDeliverTarget {
+  kind: 'maildir' | 'mbox';
+  /** Absolute path. */
+  path: string;
+  /** As written, for messages. */
+  display: string;
+}
+
+/** `smtp://`, `smtps://` or `lmtp://host:port`. */
+export interface ServerDeliverTarget {
+  kind: 'smtp' | 'lmtp';
+  host: string;
+  port: number;
+  /** `smtps://`: TLS from the first byte. */
+  secure: boolean;
+  /** Refuse a server that does not offer STARTTLS (`requireTls`). */
+  requireTls: boolean;
+  /** Envelope recipients (`deliverTo`, else the account's user). */
+  to: string[];
+  /** `smtp://host:port`, for messages. */
+  display: string;
+}
+
+/** `saveAttachments:` resolved. */
+export interface SaveAttachmentsConfig {
+  /** Absolute path of the folder files go under. */
+  dir: string;
+  /** File-name globs and MIME types; empty: every attachment. */
+  match: string[];
+  /** Bytes; larger attachments are not saved. */
+  maxSize: number | undefined;
 }

@@ -187,6 +187,8 @@ function commandEnv(message: MailMessage, context: HandlerContext): NodeJS.Proce
     MAILPOLL_DRY_RUN: context.dryRun ? '1' : '0',
   };
   for (const [name, value] of Object.entries(metadata)) env[name] = withoutControls(value);
+  // With saveAttachments only. Paths of our own making (save-attachments.ts: no control characters), one per line.
+  if (message.savedAttachments !== undefined) env.MAILPOLL_ATTACHMENTS = message.savedAttachments.join('\n');
   return env;
 }
 

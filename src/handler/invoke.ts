@@ -2,7 +2,8 @@
  * Calling the account's handler on one fetched message, whatever its kind: a module
  * (`script:`) in worker threads (worker/pool.ts), which parse the message themselves; a
  * command, a webhook or a function passed in by a program in this thread, on the message
- * parsed here.
+ * parsed here. Both save the account's attachments (`saveAttachments`) right after parsing,
+ * before the handler is called.
  */
 import type { AccountConfig } from '../config/types.js';
 import type { Outcome } from '../decision/types.js';
@@ -10,6 +11,7 @@ import { HandlerError, HandlerThrewError, MailpollError } from '../errors.js';
 import type { FetchedMessage } from '../mailbox/types.js';
 import { parseMessage } from '../message/parse.js';
 import { refuseResult } from './result.js';
+import { saveAttachments } from './save-attachments.js';
 import { handlerFailure, outcomeOf, runHandler } from './run.js';
 import type { HandlerContext, LoadedHandler, MailMessage } from './types.js';
 import { createHandlerPool, UnsendableResult, type HandlerPool } from './worker/pool.js';
@@ -27,7 +29,7 @@ export interface HandlerInvoker {
 }
 
 export function createHandlerInvoker(
-  account: Pick<AccountConfig, 'name' | 'folder' | 'after' | 'afterExtras' | 'moveTo' | 'handlerTimeout' | 'handlerConcurrency'>,
+  account: Pick<AccountConfig, 'name' | 'folder' | 'after' | 'afterExtras' | 'moveTo' | 'handlerTimeout' | 'handlerConcurrency' | 'saveAttachments'>,
   handler: LoadedHandler,
   context: HandlerContext,
 ): HandlerInvoker {
@@ -37,6 +39,13 @@ export function createHandlerInvoker(
       invoke: async (message, headers, ref) => {
         const mailMessage = await messageFor(message, headers, handler, account);
         if (ref !== undefined) mailMessage.ref = ref;
+        if (account.saveAttachments !== undefined) {
+          try {
+            mailMessage.savedAttachments = await saveAttachments(mailMessage, account.saveAttachments, context.dryRun);
+          } catch (error) {
+            throw handlerFailure(error, context.account);
+          }
+        }
         return runHandler(handler.fn, mailMessage, context, account, { timeoutMs: account.handlerTimeout });
       },
       close: async () => {},
@@ -48,7 +57,7 @@ export function createHandlerInvoker(
     invoke: async (message, _headers, ref) => {
       // Started at the first message: a run without new mail pays for no worker.
       pool ??= createHandlerPool({
-        setup: { file: module, account: account.name, folder: account.folder, dryRun: context.dryRun },
+        setup: { file: module, account: account.name, folder: account.folder, dryRun: context.dryRun, saveAttachments: account.saveAttachments },
         size: account.handlerConcurrency,
         timeoutMs: account.handlerTimeout,
         onLog: (text) => context.log('%s', text),
@@ -73,8 +82,10 @@ export function createHandlerInvoker(
  * full one. A message whose header block mailparser refused has no more to parse: it goes
  * as it is, with `parseError`.
  */
-async function messageFor(message: FetchedMessage, headers: MailMessage, handler: LoadedHandler, account: Pick<AccountConfig, 'name' | 'folder'>): Promise<MailMessage> {
-  if (handler.parse === 'headers' || headers.parseError !== undefined) return headers;
+async function messageFor(message: FetchedMessage, headers: MailMessage, handler: LoadedHandler, account: Pick<AccountConfig, 'name' | 'folder' | 'saveAttachments'>): Promise<MailMessage> {
+  // Attachments to save need the full parse, whatever the handler asked for.
+  const wanted = handler.parse === 'full' || account.saveAttachments !== undefined;
+  if (!wanted || headers.parseError !== undefined) return headers;
   return parseMessage(message, { account: account.name, folder: account.folder });
 }
 

@@ -15,6 +15,7 @@ import { loadCommandHandler } from './command.js';
 import { describeLoadError, formatLoadError } from './load-error.js';
 import type { Handler, LoadedHandler } from './types.js';
 import { createWebhookHandler } from './webhook.js';
+import { createDeliverHandler } from './deliver.js';
 
 const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
 
@@ -22,12 +23,13 @@ const TS_EXTENSIONS = new Set(['.ts', '.mts', '.cts']);
 const cache = new Map<string, Promise<LoadedHandler>>();
 
 /**
- * The account's handler, whichever kind it names: its webhook, its command, else its module.
+ * The account's handler, whichever kind it names: its webhook, its command, its built-in delivery, else its module.
  * Undefined when it names none (the caller says what to set).
  */
-export async function loadAccountHandler(account: Pick<AccountConfig, 'script' | 'command' | 'webhook' | 'handlerTimeout'>): Promise<LoadedHandler | undefined> {
+export async function loadAccountHandler(account: Pick<AccountConfig, 'script' | 'command' | 'webhook' | 'deliver' | 'handlerTimeout'>): Promise<LoadedHandler | undefined> {
   if (account.command !== undefined) return loadCommandHandler(account.command, account);
   if (account.webhook !== undefined) return createWebhookHandler(account.webhook, account.handlerTimeout);
+  if (account.deliver !== undefined) return createDeliverHandler(account.deliver, account.handlerTimeout);
   if (account.script === undefined) return undefined;
   // Imported here too: a module that does not load is a usage error before any server is contacted.
   const loaded = await loadHandler(account.script);

@@ -34,6 +34,12 @@ export interface MailMessage extends ParsedMail {
   parseError?: string;
   /** mailparser's error code with `parseError`: `EMAXLEN` for its limits. */
   parseErrorCode?: string;
+  /**
+   * With the account's `saveAttachments`: the absolute paths of the attachments written for
+   * this message, in its order (README, "Saved attachments"); empty under `--dry-run`.
+   * Undefined without `saveAttachments`.
+   */
+  savedAttachments?: string[];
 }
 
 export interface HandlerContext {

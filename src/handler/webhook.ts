@@ -84,6 +84,7 @@ function bodyOf(webhook: WebhookConfig, message: MailMessage, context: HandlerCo
     dryRun: context.dryRun,
     text: message.text ?? null,
     html: message.html === false ? null : (message.html ?? null),
+    savedAttachments: message.savedAttachments ?? null,
     attachments: message.attachments.map((attachment) => ({
       filename: attachment.filename ?? null,
       contentType: attachment.contentType,

@@ -135,11 +135,11 @@ function debugStack(error: InternalError, logger: Logger | undefined): void {
 
 /** One load per module file, all before any network traffic. */
 export async function loadHandlers(accounts: readonly AccountConfig[]): Promise<Map<string, LoadedHandler>> {
-  const missing = accounts.filter((account) => account.script === undefined && account.webhook === undefined && account.command === undefined);
+  const missing = accounts.filter((account) => account.script === undefined && account.webhook === undefined && account.command === undefined && account.deliver === undefined);
   if (missing.length > 0) {
     throw new ConfigError(
       missing.map(
-        (account) => `${account.name}: no handler. Set script: (or command: or webhook:) for the account or at top level, or pass -s FILE.`,
+        (account) => `${account.name}: no handler. Set script: (or command:, webhook: or deliver:) for the account or at top level, or pass -s FILE.`,
       ),
     );
   }

@@ -155,24 +155,25 @@ function accountFor(options: TryCommandOptions, config: Config | undefined, reco
   return { ...accountDefaults('imap'), name: 'try', protocol: 'imap', ...given };
 }
 
-/** The handler named on the command line, as the three account keys (one set); undefined: none. */
-function handlerOf(options: TryCommandOptions): Pick<AccountConfig, 'script' | 'command' | 'webhook'> | undefined {
+/** The handler named on the command line, as the four account keys (one set); undefined: none. */
+function handlerOf(options: TryCommandOptions): Pick<AccountConfig, 'script' | 'command' | 'webhook' | 'deliver'> | undefined {
   const named = [options.script, options.command, options.webhook].filter((value) => value !== undefined);
   if (named.length > 1) throw new UsageError('try: -s, --command and --webhook name one handler each: give one of them');
   if (options.webhookBody !== undefined && options.webhook === undefined) throw new UsageError('try: --webhook-body goes with --webhook URL');
-  if (options.script !== undefined) return { script: path.resolve(options.script), command: undefined, webhook: undefined };
+  if (options.script !== undefined) return { script: path.resolve(options.script), command: undefined, webhook: undefined, deliver: undefined };
   if (options.command !== undefined) {
-    return { script: undefined, command: { argv: ['/bin/sh', '-c', options.command], shell: true, cwd: process.cwd() }, webhook: undefined };
+    return { script: undefined, command: { argv: ['/bin/sh', '-c', options.command], shell: true, cwd: process.cwd() }, webhook: undefined, deliver: undefined };
   }
   if (options.webhook !== undefined) {
     const webhook = { url: options.webhook, method: WEBHOOK_DEFAULTS.method, headers: {}, body: options.webhookBody ?? WEBHOOK_DEFAULTS.body, timeout: WEBHOOK_DEFAULTS.timeout, secret: undefined, ca: undefined };
-    return { script: undefined, command: undefined, webhook };
+    return { script: undefined, command: undefined, webhook, deliver: undefined };
   }
   return undefined;
 }
 
 function describeHandler(account: AccountConfig): string {
   if (account.command !== undefined) return `command ${account.command.shell ? account.command.argv[2] : account.command.argv.join(' ')}`;
+  if (account.deliver !== undefined) return `deliver ${account.deliver.display}`;
   if (account.webhook !== undefined) return `webhook ${account.webhook.method} ${account.webhook.url} (body ${account.webhook.body})`;
   return `module ${account.script ?? ''}`;
 }

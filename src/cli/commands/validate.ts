@@ -49,7 +49,7 @@ interface HandlerProblem {
 async function handlerProblems(accounts: readonly AccountConfig[]): Promise<HandlerProblem[]> {
   const byHandler = new Map<string, HandlerProblem | undefined>();
   for (const account of accounts) {
-    const key = account.command !== undefined || account.webhook !== undefined ? `account:${account.name}` : `script:${account.script ?? ''}`;
+    const key = account.command !== undefined || account.webhook !== undefined || account.deliver !== undefined ? `account:${account.name}` : `script:${account.script ?? ''}`;
     if (byHandler.has(key)) {
       byHandler.get(key)?.names.push(account.name);
       continue;

@@ -1,6 +1,7 @@
 /**
  * A handler worker thread: imports the handler module once, then per message parses the
- * source it receives, calls the handler and answers with its raw result (protocol.ts).
+ * source it receives, saves its attachments when the account says so (save-attachments.ts),
+ * calls the handler and answers with its raw result (protocol.ts).
  *
  * Whatever goes wrong outside the handler's promise (an exception thrown from a timer, an
  * unhandled rejection, `process.exit()`) is reported as a fault and ends this thread; the
@@ -14,6 +15,7 @@ import { ParseError, HandlerLoadError } from '../../errors.js';
 import { loadMailparser, parseMessage } from '../../message/parse.js';
 import { splitLines } from '../command.js';
 import { importHandler } from '../load.js';
+import { saveAttachments } from '../save-attachments.js';
 import { describeValue } from '../result.js';
 import type { HandlerContext, LoadedHandler } from '../types.js';
 import { toSentError, type HandleRequest, type WorkerReply, type WorkerSetup } from './protocol.js';
@@ -73,7 +75,9 @@ async function handle(handler: LoadedHandler, request: HandleRequest): Promise<v
   let message;
   try {
     const fetched = { uid: request.uid, raw, size: request.size, flags: request.flags };
-    message = await parseMessage(fetched, { account: setup.account, folder: setup.folder, headersOnly: handler.parse === 'headers' });
+    // Attachments to save need the full parse, whatever the handler asked for.
+    const headersOnly = handler.parse === 'headers' && setup.saveAttachments === undefined;
+    message = await parseMessage(fetched, { account: setup.account, folder: setup.folder, headersOnly });
   } catch (error) {
     send({ type: 'parse-failed', message: error instanceof ParseError ? error.message : String(error) });
     return;
@@ -81,6 +85,7 @@ async function handle(handler: LoadedHandler, request: HandleRequest): Promise<v
   if (request.ref !== undefined) message.ref = request.ref;
   let result: unknown;
   try {
+    if (setup.saveAttachments !== undefined) message.savedAttachments = await saveAttachments(message, setup.saveAttachments, setup.dryRun);
     // Called unbound, so that the stack names the user's function (`at handle (file:...)`),
     // not `Object.handle [as fn]`, and `this` is undefined as in the main thread.
     const { fn } = handler;

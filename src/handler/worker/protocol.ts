@@ -7,12 +7,15 @@ import { describeValue } from '../result.js';
 import type { ParseLevel } from '../types.js';
 
 /** What a worker is started with (`workerData`). */
+import type { SaveAttachmentsConfig } from '../../config/types.js';
 export interface WorkerSetup {
   /** Absolute path of the handler module. */
   file: string;
   account: string;
   folder: string;
   dryRun: boolean;
+  /** The account's `saveAttachments`: the worker saves them after parsing (save-attachments.ts). */
+  saveAttachments?: SaveAttachmentsConfig | undefined;
 }
 
 /** Main -> worker: handle one message. `raw` is transferred, not copied, when it can be. */

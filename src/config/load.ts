@@ -10,7 +10,7 @@ import type { Loader } from 'cosmiconfig';
 import { ConfigError, ConfigNotFoundError } from '../errors.js';
 import { resolveAfter } from './after.js';
 import { registerSecret } from '../redact.js';
-import { secretsBeside, type SecretsLocation } from '../secrets/store.js';
+import { secretsBeside } from '../secrets/store.js';
 import { defaultStorePath } from '../store/path.js';
 import { ConfigLimitError, MAX_CONFIG_BYTES, checkConfigSize, tooLarge } from './limits.js';
 import { CONFIG_DEFAULTS, WEBHOOK_DEFAULTS, accountDefaults, defaultPort } from './defaults.js';
@@ -20,10 +20,11 @@ import { buildOAuth2 } from './oauth2.js';
 import { readConnectionsFile, type ConnectionsFile } from './connections-file.js';
 import { withConnection, type ConnectionSet, type ParsedConnection } from './connections.js';
 import { exposedSecretsProblem, literalSecrets } from './permissions.js';
+import { resolvePasswords } from './resolve-passwords.js';
 import { resolveDeliver } from './schema-deliver.js';
 import { PROXY_PASSWORD_SOURCES, resolveTransport } from './schema-transport.js';
 import { PASSWORD_KEYS, SECRET_KEYS, accountSchema, configSchema, connectionSchema, defaultsSchema, formatIssue, formatPath, type ParsedConfig } from './schema.js';
-import { resolvePassword, secretProblem, type PasswordSource, type PasswordSpec } from './secrets.js';
+import { secretProblem, type PasswordSource, type PasswordSpec } from './secrets.js';
 import { selectAccounts } from './select.js';
 import type { AccountConfig, CommandSpec, Config, WebhookConfig } from './types.js';
 
@@ -433,53 +434,8 @@ function buildWebhook(parsed: MergedAccount['webhook'], optionalPath: (value: st
 /** Header names whose values are credentials whether or not they came from `${VARS}`. */
 const SECRET_HEADER = /^(proxy-)?authorization$|^cookie$/i;
 
-// ---------------------------------------------------------------------------------------
-// Passwords
-
-export interface ResolvePasswordsOptions {
-  /** Source of `passwordEnv` and the environment of `passwordCommand`. Default process.env. */
-  env?: NodeJS.ProcessEnv | undefined;
-  /** Where `passwordSecret` and `clientSecretSecret` read stored secrets. */
-  secrets?: SecretsLocation | undefined;
-}
-
-/**
- * Fill in `password` for `accounts` from their `passwordSpec` (`passwordEnv`,
- * `passwordFile` or `passwordCommand`), in parallel, registering each value with `redact`.
- * Accounts that have a password already are skipped. Throws one ConfigError listing every
- * source that failed.
- */
-export async function resolvePasswords(accounts: readonly AccountConfig[], options: ResolvePasswordsOptions = {}): Promise<void> {
-  const env = options.env ?? process.env;
-  const problems: string[] = [];
-  await Promise.all(
-    accounts.map(async (account) => {
-      const spec = account.passwordSpec;
-      const oauth2 = account.oauth2;
-      const clientSecret = oauth2?.clientSecretSpec;
-      if (oauth2 !== undefined && clientSecret !== undefined && oauth2.clientSecret === undefined) {
-        const result = await resolvePassword(clientSecret, { cwd: clientSecret.cwd, env, secrets: options.secrets });
-        if (result.password !== undefined) oauth2.clientSecret = result.password;
-        else problems.push(`${clientSecret.where}: ${result.problem}`);
-      }
-      const proxySpec = account.proxyPasswordSpec;
-      if (proxySpec !== undefined && account.proxy !== undefined && account.proxy.password === undefined) {
-        const result = await resolvePassword(proxySpec, { cwd: proxySpec.cwd, env, secrets: options.secrets });
-        if (result.password === undefined) problems.push(`${proxySpec.where}: ${result.problem}`);
-        else {
-          // As a URL would carry it, too: a proxy's error may quote the encoded form.
-          registerSecret(encodeURIComponent(result.password));
-          account.proxy = { ...account.proxy, password: result.password };
-        }
-      }
-      if (spec === undefined || account.password !== undefined) return;
-      const result = await resolvePassword(spec, { cwd: spec.cwd, env, secrets: options.secrets });
-      if (result.password !== undefined) account.password = result.password;
-      else problems.push(`${spec.where}: ${result.problem}`);
-    }),
-  );
-  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
-}
+// Passwords are resolved later, by a run: resolve-passwords.ts.
+export { resolvePasswords, type ResolvePasswordsOptions } from './resolve-passwords.js';
 
 // ---------------------------------------------------------------------------------------
 // Files

@@ -53,7 +53,7 @@ async function loadTsx(file: string): Promise<TsImport> {
   }
   throw new HandlerLoadError(
     `handler ${file}: a TypeScript handler needs tsx on Node ${process.versions.node}, which does not strip types: ` +
-      'run `npm install tsx` where mailpoll is installed, or use Node 23.6 or newer (22.6 or newer with --experimental-strip-types), or compile the handler to .js',
+      'run: npm install tsx (where mailpoll is installed), or use Node 23.6 or newer (22.6 or newer with --experimental-strip-types), or compile the handler to .js',
   );
 }
 

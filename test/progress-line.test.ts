@@ -4,12 +4,12 @@
  * the account's lines; never in a pipe, with --json or with -q. The real CLI over a local Maildir.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { BIN, runCli, writeConfig } from './helpers/cli.js';
+import { runCli, writeConfig } from './helpers/cli.js';
 import { makeTempDir } from './helpers/temp.js';
+import { hasScript, runOnTerminal } from './helpers/terminal.js';
 
 const MESSAGES = 6;
 const LIVE_LINE = /local \d\/6 messages(, [\d.]+\/s, ETA \d+s)?/;
@@ -29,29 +29,10 @@ async function slowRun(): Promise<string> {
   return writeConfig({ script: handler, accounts: [{ name: 'local', protocol: 'maildir', path: maildir }] }, dir);
 }
 
-const hasScript = spawnSync('script', ['--version']).status === 0;
-
-/** The CLI with stdout and stderr on a pseudo-terminal; both arrive on one stream. */
-function runOnTerminal(args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
-  const command = [process.execPath, BIN, ...args].map((part) => `'${part.replace(/'/g, `'\\''`)}'`).join(' ');
-  return new Promise((done, reject) => {
-    const child = spawn('script', ['-qec', command, '/dev/null'], {
-      cwd,
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: undefined, TERM: 'xterm', XDG_STATE_HOME: join(cwd, 'state') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => done({ code, output: output.replace(/\r\n/g, '\n') }));
-  });
-}
-
 describe('progress on a terminal', { skip: hasScript ? false : 'script(1) (util-linux) is not installed' }, () => {
   test('a live line per account while its messages take seconds, wiped before the account line', async () => {
     const dir = await slowRun();
-    const { code, output } = await runOnTerminal([], dir);
+    const { code, output } = await runOnTerminal([], dir, { NO_COLOR: '1' });
     assert.equal(code, 0, output);
     assert.match(output, LIVE_LINE, output);
     assert.match(output, /local [1-6]\/6 messages, [\d.]+\/s, ETA \d+s/, 'rate and ETA once a message is done');
@@ -65,7 +46,7 @@ describe('progress on a terminal', { skip: hasScript ? false : 'script(1) (util-
   });
 
   test('nothing drawn with --json or -q', async () => {
-    const [json, quiet] = await Promise.all([runOnTerminal(['--json'], await slowRun()), runOnTerminal(['-q'], await slowRun())]);
+    const [json, quiet] = await Promise.all([runOnTerminal(['--json'], await slowRun(), { NO_COLOR: '1' }), runOnTerminal(['-q'], await slowRun(), { NO_COLOR: '1' })]);
     for (const [what, run] of [['--json', json], ['-q', quiet]] as const) {
       assert.equal(run.code, 0, run.output);
       assert.doesNotMatch(run.output, LIVE_LINE, what);

@@ -6,13 +6,14 @@
  * real CLI over local Maildirs; the terminal cases run it under script(1), a real pseudo-terminal.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { BIN, FIXTURES, TIME_PREFIX, messageEvents, runCli, startCli, writeConfig } from './helpers/cli.js';
 import { makeTempDir } from './helpers/temp.js';
+import { hasScript, runOnTerminal } from './helpers/terminal.js';
 
 const HANDLER = join(FIXTURES, 'handlers', 'spec-from-subject.mjs');
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -46,25 +47,6 @@ function stampedTimes(raw: string, what: string): number[] {
 
 function assertInOrder(times: readonly number[], what: string): void {
   for (let index = 1; index < times.length; index += 1) assert.ok(times[index]! >= times[index - 1]!, `${what}: times never go back`);
-}
-
-const hasScript = spawnSync('script', ['--version']).status === 0;
-
-/** The CLI with stdout and stderr on a pseudo-terminal (script(1)); both arrive on one stream. */
-function runOnTerminal(args: string[], cwd: string, env: Record<string, string | undefined> = {}): Promise<{ code: number | null; output: string }> {
-  const command = [process.execPath, BIN, ...args].map((part) => `'${part.replace(/'/g, `'\\''`)}'`).join(' ');
-  return new Promise((done, reject) => {
-    const child = spawn('script', ['-qec', command, '/dev/null'], {
-      cwd,
-      env: { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, TERM: 'xterm', XDG_STATE_HOME: join(cwd, 'state'), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => done({ code, output: output.replace(/\r\n/g, '\n') }));
-  });
 }
 
 describe('time on every line', () => {

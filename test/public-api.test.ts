@@ -55,8 +55,8 @@ after(async () => {
 });
 
 describe('the package entry', () => {
-  test('is the built dist/index.js, found by the package name', () => {
-    assert.equal(import.meta.resolve(ENTRY), new URL('dist/index.js', `file://${ROOT}`).href);
+  test('is the bundled dist/bin/index.js, found by the package name', () => {
+    assert.equal(import.meta.resolve(ENTRY), new URL('dist/bin/index.js', `file://${ROOT}`).href);
   });
 
   test('exports what a library user needs', () => {

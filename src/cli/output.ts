@@ -40,24 +40,29 @@ export interface OutputOptions {
   verbose?: boolean | undefined;
   /** --timestamps (true), --no-timestamps (false); undefined: where the stream is not a terminal. */
   timestamps?: boolean | undefined;
+  /** Every write goes through it: a live progress line (`progress-line.ts`) steps out of the way. */
+  around?: ((write: () => void) => void) | undefined;
 }
 
 export function createOutput(options: OutputOptions): Output {
   const now = outputClock();
   const stampOut = wantsTimestamps(options.timestamps, process.stdout) ? (text: string) => stampLines(text, now) : (text: string) => text;
   const stampErr = wantsTimestamps(options.timestamps, process.stderr) ? (text: string) => stampLines(text, now) : (text: string) => text;
+  const around = options.around ?? ((write: () => void) => write());
+  const toStdout = (text: string): void => around(() => process.stdout.write(text));
+  const toStderr = (text: string): void => around(() => process.stderr.write(text));
   const print = (line: string): void => {
-    process.stdout.write(`${escapeControls(redact(line))}\n`);
+    toStdout(`${escapeControls(redact(line))}\n`);
   };
   const out = (line: string): void => {
-    process.stdout.write(`${stampOut(escapeControls(redact(line)))}\n`);
+    toStdout(`${stampOut(escapeControls(redact(line)))}\n`);
   };
   const json = (type: string, fields: object, time = isoTime(now())): void => print(JSON.stringify({ type, time, ...fields }));
   const err = (line: string): void => {
-    process.stderr.write(`${stampErr(escapeControls(redact(line)))}\n`);
+    toStderr(`${stampErr(escapeControls(redact(line)))}\n`);
   };
   const lines = (text: string): void => {
-    process.stderr.write(`${stampErr(escapeLines(redact(text)))}\n`);
+    toStderr(`${stampErr(escapeLines(redact(text)))}\n`);
   };
   // Protocol logs and stack traces are several lines.
   const logger: Logger = { debug: options.verbose ? (text: string) => lines(`debug: ${text}`) : undefined, info: lines, warn: (line) => err(`mailpoll: ${line}`) };
@@ -65,7 +70,7 @@ export function createOutput(options: OutputOptions): Output {
     ? createJsonReporter(print, now)
     : createTextReporter({
         // The text reporter escapes the events' fields itself, before colouring them.
-        write: (line) => process.stdout.write(`${stampOut(redact(line))}\n`),
+        write: (line) => toStdout(`${stampOut(redact(line))}\n`),
         color: shouldColor(process.stdout),
         quiet: options.quiet,
         verbose: options.verbose,

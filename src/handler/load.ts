@@ -2,9 +2,9 @@
  * Load a user's handler module: `export default async (mailMessage, context) => result`.
  *
  * JavaScript (`.js`, `.mjs`, `.cjs`) goes through Node's own `import()`. TypeScript
- * (`.ts`, `.mts`, `.cts`) goes through tsx's `tsImport`, imported only when a TS handler is
- * loaded so that starting mailpoll with a JS handler does not pay for esbuild. tsx looks for
- * a tsconfig.json from the current directory, as `tsx` itself does.
+ * (`.ts`, `.mts`, `.cts`) goes through typescript.ts: Node's own type stripping where it has
+ * it, else tsx (an optional peer, imported only then, so that a JS handler never pays for
+ * esbuild; it looks for a tsconfig.json from the current directory, as `tsx` itself does).
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { HandlerLoadError } from '../errors.js';
 import { loadCommandHandler } from './command.js';
 import { describeLoadError, formatLoadError } from './load-error.js';
 import type { Handler, LoadedHandler } from './types.js';
+import { importTypeScript } from './typescript.js';
 import { createWebhookHandler } from './webhook.js';
 import { createDeliverHandler } from './deliver.js';
 
@@ -62,13 +63,9 @@ export async function importHandler(file: string): Promise<LoadedHandler> {
   const url = pathToFileURL(file).href;
   let namespace: unknown;
   try {
-    if (TS_EXTENSIONS.has(path.extname(file).toLowerCase())) {
-      const { tsImport } = await import('tsx/esm/api');
-      namespace = await tsImport(url, import.meta.url);
-    } else {
-      namespace = await import(url);
-    }
+    namespace = TS_EXTENSIONS.has(path.extname(file).toLowerCase()) ? await importTypeScript(file) : await import(url);
   } catch (error) {
+    if (error instanceof HandlerLoadError) throw error;
     const description = describeLoadError(error, file);
     throw new HandlerLoadError(`handler ${formatLoadError(description, file)}`, { cause: error, detail: description.frame });
   }

@@ -44,6 +44,7 @@ import { batchCandidates, type BatchLimits } from './batches.js';
 import { deleteExpired } from './delete-after.js';
 import { handleInOrder } from './handle-batch.js';
 import { countInHand } from './in-hand.js';
+import { countHandled, type CycleProgress } from './progress.js';
 import { releaseGarbage } from './memory.js';
 import { baseEvent, decisionFields, recordEvent } from './message-event.js';
 import { metaOf, sentDateOf } from './message-meta.js';
@@ -85,6 +86,8 @@ export interface CycleDeps {
   /** Its `info` gets handler `context.log` lines (default: stderr). */
   logger?: Logger | undefined;
   now?: () => number;
+  /** Told the cycle's total and each message back from its handler (poll/progress.ts). */
+  progress?: CycleProgress | undefined;
 }
 
 export interface CycleResult {
@@ -135,7 +138,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     account,
     deps,
     options,
-    handlers: countInHand(createHandlerInvoker(account, deps.handler, createHandlerContext(account.name, options.dryRun, deps.logger))),
+    handlers: countHandled(countInHand(createHandlerInvoker(account, deps.handler, createHandlerContext(account.name, options.dryRun, deps.logger))), deps.progress, account.name),
     now: deps.now ?? Date.now,
     result: {
       account: account.name,
@@ -166,6 +169,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     await deleteExpired({ ...cycle.deps, account, applier: cycle.applier, where: cycle.where, dryRun: options.dryRun });
     injectTestFault();
     const candidates = await selectCandidates(cycle);
+    deps.progress?.start(account.name, candidates.length);
     // --first wants one message: don't download a batch of them.
     const limits = options.first ? { maxCount: 1, maxBytes: Infinity } : (options.batch ?? DEFAULT_BATCH);
     await processBatches(cycle, batchCandidates(candidates, limits), limits);

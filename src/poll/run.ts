@@ -17,6 +17,7 @@ import type { Reporter } from '../report/types.js';
 import type { PurgeOptions, Store } from '../store/types.js';
 import { failedCycle, recordOutcome, retryCommand, withLease } from './account.js';
 import { pollAccount, type CycleOptions, type CycleResult } from './cycle.js';
+import type { CycleProgress } from './progress.js';
 
 
 
@@ -32,6 +33,8 @@ export interface RunOptions extends CycleOptions {
   /** `debug`: the protocol log and a bug's stack under --verbose; `info`: handler `context.log` lines (both stderr). */
   logger?: Logger | undefined;
   now?: () => number;
+  /** A live progress line (the CLI's, on a terminal): each cycle's total and messages handled. */
+  progress?: CycleProgress | undefined;
 }
 
 export interface RunResult {
@@ -67,12 +70,14 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
               archive: options.retention.retentionDays > 0,
               logger: options.logger,
               now,
+              progress: options.progress,
             },
             { ...options, signal: anySignal(options.signal, leaseLost) },
           ),
         (error: unknown) => failedCycle(account, error),
       ),
     );
+    options.progress?.end(account.name);
     results.push(result);
     if (result.error instanceof InternalError) debugStack(result.error, options.logger);
     const outcome = recordOutcome(store, runId, account, result, now() - accountStarted);

@@ -4,6 +4,7 @@ import type { ExitCode } from '../../errors.js';
 import { runOnce } from '../../poll/run.js';
 import { insecureTlsWarnings } from '../insecure-tls.js';
 import { createOutput } from '../output.js';
+import { createProgressLine, wantsProgress } from '../progress-line.js';
 import { openCliStore, openDryRunCliStore } from '../store.js';
 
 export interface RunCommandOptions {
@@ -21,7 +22,8 @@ export interface RunCommandOptions {
 
 /** `mailpoll [run]`: one cycle over the selected accounts. */
 export async function runCommand(options: RunCommandOptions, signal: AbortSignal): Promise<ExitCode> {
-  const output = createOutput(options);
+  const progress = wantsProgress(options, process.stderr) ? createProgressLine(process.stderr) : undefined;
+  const output = createOutput({ ...options, around: progress?.around });
   const config = await loadConfig({ configFile: options.config, accounts: options.account, script: options.script, store: options.store });
   const accounts = selectAccounts(config, options.account);
   for (const line of insecureTlsWarnings(accounts)) output.err(line);
@@ -39,9 +41,11 @@ export async function runCommand(options: RunCommandOptions, signal: AbortSignal
       first: options.first,
       signal,
       logger: output.logger,
+      progress,
     });
     return result.exitCode;
   } finally {
+    progress?.close();
     store.close();
   }
 }

@@ -373,6 +373,8 @@ function buildAccount(
     path: optionalPath(merged.path),
     // POP3 has no seen flag: its default lists every message, and the rules refuse onlyUnseen there.
     onlyUnseen: merged.onlyUnseen ?? defaults.onlyUnseen,
+    search: merged.search ?? defaults.search,
+    startFrom: merged.startFrom ?? defaults.startFrom,
     after: merged.after ?? defaults.after,
     moveTo: merged.moveTo,
     maxMessages: merged.maxMessages,

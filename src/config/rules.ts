@@ -8,6 +8,7 @@ import { formatDuration } from '../duration.js';
 import { sameFolder } from '../mailbox/folder-name.js';
 import { ACCOUNT_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT } from './defaults.js';
 import { checkOAuth2 } from './oauth2.js';
+import { checkSearch } from './search.js';
 import { unknownConnection, withConnection, type ConnectionSet } from './connections.js';
 import { ACCOUNT_KEY_DOCS, HANDLER_KEYS, PASSWORD_KEYS, formatPath, type AccountKey, type ParsedAccount, type ParsedDefaults } from './schema.js';
 
@@ -208,6 +209,11 @@ function checkAccount(own: ParsedAccount, index: number, defaults: ParsedDefault
     }
   } else if (merged.after === 'move') {
     if (merged.moveTo === undefined) problems.push(`${at('moveTo')}: is required when after is move${from('after')}`);
+  }
+
+  if (merged.search !== undefined) {
+    const where = merged.inherited.has('search') ? 'defaults.search' : at('search');
+    problems.push(...checkSearch(merged.search, protocol, where).map((line) => (merged.inherited.has('search') ? line.replace(': not', ` (for ${at('search')}): not`) : line)));
   }
 
   // A message moved into the folder being polled comes back as a new message on every run.

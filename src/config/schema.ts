@@ -13,6 +13,7 @@ import { DURATION_JSON_PATTERN, formatDuration, parseDuration } from '../duratio
 import { SECRET_PLACEHOLDER } from '../redact.js';
 import { folderNameProblem } from '../mailbox/folder-name.js';
 import { checkCron } from './cron.js';
+import { SEARCH_KEY_DOCS, searchSchema } from './search.js';
 import { OAUTH2_ACCOUNT_KEY_DOCS, OAUTH2_KEY_DOCS, oauth2Schema } from './oauth2.js';
 import { closest } from './did-you-mean.js';
 import { CONNECTIONS_KEY_DOCS, CONNECTION_KEYS, TRANSPORT_KEY_DOCS, transportFields } from './schema-transport.js';
@@ -110,6 +111,18 @@ export const ACCOUNT_KEY_DOCS = {
     description: 'Only work on messages not yet marked as read. POP3 has no flags, so it does not apply there.',
     default: String(ACCOUNT_DEFAULTS.onlyUnseen),
     protocols: ['imap', 'maildir'],
+  },
+  search: {
+    description:
+      'Which messages are candidates at all: `{from, to, cc, subject, body, header, since, before, larger, smaller, keyword, unkeyword, seen, flagged}`, every key set must match, with `or: [...]` and `not: {...}` for the rest, or `raw:` for a literal IMAP SEARCH string (README, "Choosing messages"). IMAP searches on the server; POP3 and Maildir filter locally on the headers and size. Messages that do not match are neither handed over nor recorded.',
+    default: 'every message (unread ones with `onlyUnseen`)',
+    protocols: ALL,
+  },
+  startFrom: {
+    description:
+      'A baseline on the first run (no ledger rows for the mailbox yet): `now` records every message already there as `skipped`, an ISO date or time (`2026-01-31`, `2026-01-31T08:00:00Z`) only those that arrived before it. Skipped messages are never handed over and left untouched on the server; `mailpoll baseline` does the same on demand (README, "First run: a baseline").',
+    default: 'no baseline: the first run hands over what is there',
+    protocols: ALL,
   },
   after: {
     description: 'What to do with a message when the handler returns nothing: `markSeen`, `delete`, `move` (to `moveTo`) or `keep`. POP3 allows only `keep` and `delete`.',
@@ -350,6 +363,19 @@ const duration = () =>
     return ms;
   }, [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string', pattern: DURATION_JSON_PATTERN }]);
 
+/** `now`, or an ISO date or date-time: milliseconds since the epoch. */
+const startFrom = () =>
+  z.string().transform((value, ctx): 'now' | number => {
+    const trimmed = value.trim();
+    if (trimmed === 'now') return 'now';
+    const time = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(trimmed) ? Date.parse(trimmed) : NaN;
+    if (Number.isNaN(time)) {
+      ctx.addIssue({ code: 'custom', message: 'expected now, or an ISO date like 2026-01-31 (or 2026-01-31T08:00:00Z)', input: value });
+      return z.NEVER;
+    }
+    return time;
+  });
+
 /** A cron expression `checkCron` accepts (croner itself is not loaded here); it reports "" too. */
 const cron = () =>
   z.string().superRefine((value, ctx) => {
@@ -401,6 +427,8 @@ const accountFields = {
   folder: text().optional().describe(doc('folder')),
   path: text().optional().describe(doc('path')),
   onlyUnseen: flag().optional().describe(doc('onlyUnseen')),
+  search: searchSchema(size, flag).optional().describe(doc('search')),
+  startFrom: startFrom().optional().describe(doc('startFrom')),
   after: z.enum(['markSeen', 'delete', 'move', 'keep']).optional().describe(doc('after')),
   moveTo: folderName().optional().describe(doc('moveTo')),
   maxMessages: integer(1, Number.MAX_SAFE_INTEGER, 'expected a positive integer').optional().describe(doc('maxMessages')),
@@ -508,6 +536,7 @@ export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 function allowedKeys(path: readonly PropertyKey[]): readonly string[] {
   if (path.length === 0) return Object.keys(TOP_LEVEL_KEY_DOCS);
   if (path.at(-1) === 'backoff') return Object.keys(BACKOFF_KEY_DOCS);
+  if (path.includes('search')) return Object.keys(SEARCH_KEY_DOCS);
   if (path.at(-1) === 'webhook') return Object.keys(WEBHOOK_KEY_DOCS);
   if (path.at(-1) === 'oauth2') return Object.keys(OAUTH2_KEY_DOCS);
   if (path[0] === 'connections') return CONNECTION_KEYS;

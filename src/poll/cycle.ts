@@ -229,6 +229,8 @@ async function selectCandidates(cycle: Cycle): Promise<Candidate[]> {
   const { store, mailbox } = cycle.deps;
   const candidates = await mailbox.list({
     onlyUnseen: account.onlyUnseen,
+    search: account.search,
+    now: store.now(),
     limit: perCycleLimit(account, cycle.options),
     skip: (uid) => {
       const record = store.findByUids(cycle.where, [uid]).get(uid);

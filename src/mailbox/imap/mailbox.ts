@@ -1,6 +1,6 @@
 /**
  * The IMAP adapter: the `Mailbox` interface on top of imapflow. One connection per
- * `open()`; candidates come from one UID SEARCH (minus what the ledger skips) and one
+ * `open()`; candidates come from one UID SEARCH (`search-query.ts`; minus what the ledger skips) and one
  * metadata UID FETCH, bodies from one UID FETCH BODY.PEEK[] (never sets \Seen),
  * dispositions are applied to UID sets; deletes are flagged \Deleted (pending) and expunged
  * by `commit`.
@@ -31,7 +31,9 @@ import { ConnectionGuard, NO_GREETING_HINT } from '../connection-utils.js';
 import { imapTransport, openProxyTunnel, readTlsFiles, tlsOptionsOf, type ServerCertificate } from '../transport.js';
 import { errorCode } from '../net-errors.js';
 import type { Candidate, Disposition, DispositionResult, FetchedMessage, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus, WaitOptions } from '../types.js';
+import { effectiveSearch } from '../../config/search.js';
 import { hasIdle, offers } from './capabilities.js';
+import { searchUids } from './search-query.js';
 import { describeImapError, notPreauthenticated, refused, ServerAnswers } from './errors.js';
 import { expungeOnly } from './expunge.js';
 import { groupDispositions } from './dispositions.js';
@@ -189,8 +191,8 @@ class ImapMailbox implements Mailbox {
     // extra cycle, never a missed message).
     this.#changed = false;
     const found = await this.#command(`listing messages in ${folder}`, during, async () => {
-      const result = await client.search(options.onlyUnseen ? { seen: false } : { all: true }, { uid: true });
-      if (!Array.isArray(result)) throw refused(this.#guard, 'UID SEARCH', `searching ${folder}`);
+      const result = await searchUids(client, effectiveSearch(options.search, options.onlyUnseen), options.now ?? Date.now());
+      if (result === false) throw refused(this.#guard, 'UID SEARCH', `searching ${folder}`);
       return result;
     });
     // Oldest first: UIDs grow with arrival. What the ledger has finished with goes before

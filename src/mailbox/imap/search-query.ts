@@ -34,9 +34,9 @@ export function rawSearchText(criteria: SearchCriteria): string | undefined {
   return [...flags.filter((flag) => flag !== ''), `(${criteria.raw})`].join(' ');
 }
 
-/** imapflow's command runner, which `search()` itself uses: the way to send SEARCH keys as written. */
+/** imapflow's command runner, which `search()` itself uses: a TEXT token goes on the wire as written (an ATOM would be quoted). */
 interface CommandRunner {
-  exec(command: string, attributes: unknown[], options: { untagged: Record<string, (untagged: RawUntagged | undefined) => Promise<void>> }): Promise<unknown>;
+  exec(command: string, attributes: unknown[], options: { untagged: Record<string, (untagged: RawUntagged | undefined) => Promise<void>> }): Promise<{ next(): void }>;
 }
 interface RawUntagged {
   numbers?: number[] | undefined;
@@ -57,7 +57,8 @@ export async function searchUids(client: ImapFlow, criteria: SearchCriteria | un
   const found: number[] = [];
   const runner = client as unknown as CommandRunner;
   try {
-    await runner.exec('UID SEARCH', [{ type: 'ATOM', value: raw }], {
+    // `next()` lets imapflow send the following command: without it the connection waits forever.
+    const response = await runner.exec('UID SEARCH', [{ type: 'TEXT', value: raw }], {
       untagged: {
         SEARCH: async (untagged) => {
           const values = untagged?.numbers ?? (untagged?.attributes ?? []).map((attribute) => Number(attribute.value));
@@ -65,6 +66,7 @@ export async function searchUids(client: ImapFlow, criteria: SearchCriteria | un
         },
       },
     });
+    response.next();
   } catch (error) {
     // A NO or BAD answer: the server refused what was written.
     const status = (error as { responseStatus?: unknown }).responseStatus;

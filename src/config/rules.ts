@@ -211,6 +211,9 @@ function checkAccount(own: ParsedAccount, index: number, defaults: ParsedDefault
     if (merged.moveTo === undefined) problems.push(`${at('moveTo')}: is required when after is move${from('after')}`);
   }
 
+  if (protocol === 'pop3' && typeof merged.startFrom === 'number') {
+    problems.push(`${at('startFrom')}${from('startFrom')}: POP3 does not say when a message arrived; use startFrom: now`);
+  }
   if (merged.search !== undefined) {
     const where = merged.inherited.has('search') ? 'defaults.search' : at('search');
     problems.push(...checkSearch(merged.search, protocol, where).map((line) => (merged.inherited.has('search') ? line.replace(': not', ` (for ${at('search')}): not`) : line)));

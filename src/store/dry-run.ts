@@ -65,6 +65,9 @@ class DryRunStore implements Store {
   history(query: HistoryQuery): { runs: RunRecord[]; messages: MessageRecord[] } {
     return this.inner.history(query);
   }
+  isFirstRun(identity: string, mailbox: string): boolean {
+    return this.inner.isFirstRun(identity, mailbox);
+  }
   quarantinedCount(identity: string): number {
     return this.inner.quarantinedCount(identity);
   }
@@ -106,6 +109,9 @@ class DryRunStore implements Store {
   markDone(_refs: readonly number[]): void {}
   rekey(_ref: number, _key: MessageKey): void {}
   setAside(_ref: number): void {}
+  recordBaseline(_runId: number, _where: { identity: string; mailbox: string }, messages: readonly ReceivedMessage[]): number {
+    return messages.length;
+  }
   release(_ref: number): boolean {
     return false;
   }

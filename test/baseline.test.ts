@@ -61,6 +61,12 @@ describe('baseline', () => {
     await dovecot.deliver(creds.user, message({ subject: '[1] "keep"', date: day(2) }), { date: day(2) });
     await dovecot.deliver(creds.user, message({ subject: '[2] "keep"', date: day(20) }), { date: day(20) });
     const { dir, log } = await configureSpec(world.imapAccount(creds, { startFrom: '2026-01-10' }));
+    // A dry run shows what the first run would do, and records nothing.
+    for (let round = 0; round < 2; round += 1) {
+      const dry = await runSpec(dir, log, ['--dry-run']);
+      assert.equal(dry.events.find((event) => event.type === 'baseline')?.recorded, 1);
+      assert.deepEqual(messageEvents(dry).map((event) => event.subject), ['[2] "keep"']);
+    }
     const first = await runSpec(dir, log);
     assert.equal(first.events.find((event) => event.type === 'baseline')?.recorded, 1);
     assert.deepEqual(messageEvents(first).map((event) => event.subject), ['[2] "keep"']);

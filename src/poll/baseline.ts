@@ -20,8 +20,6 @@ export interface BaselineContext {
   /** The ledger's key of the opened folder. */
   where: Omit<MessageKey, 'uid'>;
   folder: string;
-  /** Count and report, record nothing. */
-  dryRun: boolean;
 }
 
 /**
@@ -51,7 +49,8 @@ export async function takeBaseline(context: BaselineContext, always: boolean): P
     meta: { messageId: candidate.messageId ?? null, sender: null, subject: null, date: candidate.date?.toISOString() ?? null, size: candidate.size ?? null },
     raw: undefined,
   }));
-  const recorded = context.dryRun ? records.length : store.recordBaseline(context.runId, where, records);
+  // A dry run's store keeps them in memory only: the rest of the run leaves them out, nothing is written.
+  const recorded = store.recordBaseline(context.runId, where, records);
   context.reporter.report({ type: 'baseline', account: account.name, protocol: account.protocol, folder: context.folder, recorded, handled: 0 });
   return recorded;
 }

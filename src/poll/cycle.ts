@@ -165,7 +165,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     deps.store.adoptLegacyRows(cycle.where, { account: account.name, protocol: account.protocol });
     await recoverDecisions(cycle);
     injectTestFault();
-    await takeBaseline({ account, mailbox, store: deps.store, runId: deps.runId, reporter: deps.reporter, where: cycle.where, folder: status.folder, dryRun: options.dryRun }, options.baseline === true);
+    await takeBaseline({ account, mailbox, store: deps.store, runId: deps.runId, reporter: deps.reporter, where: cycle.where, folder: status.folder }, options.baseline === true);
     // --first wants one message: don't download a batch of them.
     const limits = options.first ? { maxCount: 1, maxBytes: Infinity } : (options.batch ?? DEFAULT_BATCH);
     if (options.baseline !== true) await processBatches(cycle, batchCandidates(await selectCandidates(cycle), limits), limits);

@@ -14,6 +14,7 @@ import { SECRET_PLACEHOLDER } from '../redact.js';
 import { folderNameProblem } from '../mailbox/folder-name.js';
 import { checkCron } from './cron.js';
 import { SEARCH_KEY_DOCS, searchSchema } from './search.js';
+import { startFrom } from './start-from.js';
 import { OAUTH2_ACCOUNT_KEY_DOCS, OAUTH2_KEY_DOCS, oauth2Schema } from './oauth2.js';
 import { closest } from './did-you-mean.js';
 import { CONNECTIONS_KEY_DOCS, CONNECTION_KEYS, TRANSPORT_KEY_DOCS, transportFields } from './schema-transport.js';
@@ -362,19 +363,6 @@ const duration = () =>
     if (ms <= 0) return 'expected a duration longer than 0, like 30s, 2m or 1h';
     return ms;
   }, [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string', pattern: DURATION_JSON_PATTERN }]);
-
-/** `now`, or an ISO date or date-time: milliseconds since the epoch. */
-const startFrom = () =>
-  z.string().transform((value, ctx): 'now' | number => {
-    const trimmed = value.trim();
-    if (trimmed === 'now') return 'now';
-    const time = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(trimmed) ? Date.parse(trimmed) : NaN;
-    if (Number.isNaN(time)) {
-      ctx.addIssue({ code: 'custom', message: 'expected now, or an ISO date like 2026-01-31 (or 2026-01-31T08:00:00Z)', input: value });
-      return z.NEVER;
-    }
-    return time;
-  });
 
 /** A cron expression `checkCron` accepts (croner itself is not loaded here); it reports "" too. */
 const cron = () =>

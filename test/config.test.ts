@@ -101,6 +101,8 @@ describe('defaults', () => {
       folder: 'INBOX',
       path: undefined,
       onlyUnseen: true,
+      search: undefined,
+      startFrom: undefined,
       after: 'markSeen',
       afterExtras: undefined,
       skipKeyword: undefined,

@@ -280,6 +280,47 @@ describe('openStore', () => {
     assert.equal(pragma(path, 'user_version'), SCHEMA_VERSION);
   });
 
+  it('migration 5 keeps refs, raw copies and the ref high-water mark, and takes skipped rows', () => {
+    const path = freshPath();
+    mkdirSync(dirname(path), { recursive: true });
+    const v4 = rawDatabase(path);
+    v4.exec('PRAGMA journal_mode = WAL');
+    v4.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
+    for (const migration of migrations.filter((entry) => entry.version <= 4)) v4.exec(migration.sql);
+    v4.exec('PRAGMA user_version = 4');
+    const raw = Buffer.from('Subject: kept\r\n\r\nfrom version 4\r\n');
+    for (const ref of [3, 9]) {
+      v4.prepare(
+        `INSERT INTO messages (ref, identity, account, mailbox, uid_validity, uid, protocol, state, first_seen_at, updated_at)
+         VALUES (?, 'imap://a@h/INBOX', 'support', 'INBOX', '1', ?, 'imap', 'done', ?, ?)`,
+      ).run(ref, String(ref), T0, T0);
+    }
+    v4.prepare('INSERT INTO archive (ref, stored_at, raw) VALUES (3, ?, ?)').run(T0, raw);
+    // Ref 9 purged: 9 must never be handed out again.
+    v4.prepare('DELETE FROM messages WHERE ref = 9').run();
+    v4.close();
+
+    const store = open(path);
+    assert.equal(pragma(path, 'user_version'), SCHEMA_VERSION);
+    assert.ok(store.raw(3)?.equals(raw));
+    const where = { identity: 'imap://a@h/INBOX', mailbox: 'INBOX', uidValidity: '1' };
+    assert.equal(store.isFirstRun(where.identity, where.mailbox), false);
+    assert.equal(store.isFirstRun(where.identity, 'Other'), true);
+    const runId = store.beginRun({ pid: 1, command: 'baseline', dryRun: false });
+    const skipped = { ...message('20'), key: { ...where, uid: '20' }, raw: undefined };
+    const known = { ...message('3'), key: { ...where, uid: '3' }, raw: undefined };
+    assert.equal(store.recordBaseline(runId, { identity: where.identity, mailbox: 'Other' }, []), 0);
+    assert.equal(store.isFirstRun(where.identity, 'Other'), false, 'an empty baseline still counts');
+    assert.equal(store.recordBaseline(runId, where, [skipped, known]), 1);
+    const rows = store.findByUids(where, ['3', '20']);
+    assert.equal(rows.get('3')?.state, 'done');
+    assert.equal(rows.get('20')?.state, 'skipped');
+    assert.ok((rows.get('20')?.ref ?? 0) > 9);
+    assert.equal(store.release(rows.get('20')!.ref), true);
+    assert.equal(store.get(rows.get('20')!.ref)?.state, 'failed');
+    store.close();
+  });
+
   it('says so when the store cannot be created (a path under a regular file, which stops root too)', () => {
     const file = join(tmp, `plain-file-${++stores}`);
     writeFileSync(file, 'not a folder');

@@ -209,6 +209,20 @@ Exit codes: 0 a valid decision, 1 the handler failed (its stack is shown), 2 usa
     });
 
   program
+    .command('baseline')
+    .description('record the mail already in each account as skipped, without calling the handler or touching it on the server: later runs hand over only new mail')
+    .addOption(configOption())
+    .addOption(accountOption())
+    .addOption(storeOption())
+    .addOption(jsonOption())
+    .option('--dry-run', 'count what would be recorded; record nothing')
+    .addOption(verboseOption())
+    .action(async (options) => {
+      const { runCommand } = await import('./commands/run.js');
+      context.setExitCode(await runCommand({ ...options, baseline: true }, context.signal));
+    });
+
+  program
     .command('retry')
     .description('release quarantined (or failed) messages: the next run hands them to the handler again (moved back from quarantineFolder first)')
     .argument('[refs...]', 'refs from the report or from history')

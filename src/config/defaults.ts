@@ -36,6 +36,8 @@ export const ACCOUNT_DEFAULTS = Object.freeze({
   folder: 'INBOX',
   path: undefined,
   onlyUnseen: true,
+  search: undefined,
+  startFrom: undefined,
   after: 'markSeen',
   moveTo: undefined,
   maxMessages: undefined,

@@ -384,6 +384,8 @@ function buildAccount(
     path: optionalPath(merged.path),
     // POP3 has no seen flag: its default lists every message, and the rules refuse onlyUnseen there.
     onlyUnseen: merged.onlyUnseen ?? defaults.onlyUnseen,
+    search: merged.search ?? defaults.search,
+    startFrom: merged.startFrom ?? defaults.startFrom,
     ...resolveAfter(merged.after, defaults.after),
     skipKeyword: merged.skipKeyword,
     moveTo: merged.moveTo,

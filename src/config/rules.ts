@@ -11,6 +11,7 @@ import { ACCOUNT_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT } from './defaults.js';
 import { checkOAuth2 } from './oauth2.js';
 import { checkDeliver } from './schema-deliver.js';
 import { proxyPasswordProblems } from './schema-transport.js';
+import { checkSearch } from './search.js';
 import { unknownConnection, withConnection, type ConnectionSet } from './connections.js';
 import { ACCOUNT_KEY_DOCS, HANDLER_KEYS, PASSWORD_KEYS, formatPath, type AccountKey, type ParsedAccount, type ParsedDefaults } from './schema.js';
 
@@ -220,6 +221,13 @@ function checkAccount(own: ParsedAccount, index: number, defaults: ParsedDefault
   const skipProblem = merged.skipKeyword === undefined ? undefined : skipKeywordProblem(protocol, merged.skipKeyword);
   if (skipProblem !== undefined) problems.push(`${at('skipKeyword')}: ${skipProblem}${from('skipKeyword')}`);
   problems.push(...checkDeliver({ ...merged, protocol }, at));
+  if (protocol === 'pop3' && typeof merged.startFrom === 'number') {
+    problems.push(`${at('startFrom')}${from('startFrom')}: POP3 does not say when a message arrived; use startFrom: now`);
+  }
+  if (merged.search !== undefined) {
+    const where = merged.inherited.has('search') ? 'defaults.search' : at('search');
+    problems.push(...checkSearch(merged.search, protocol, where).map((line) => (merged.inherited.has('search') ? line.replace(': not', ` (for ${at('search')}): not`) : line)));
+  }
 
   // A message moved into the folder being polled comes back as a new message on every run.
   const polled = merged.folder ?? ACCOUNT_DEFAULTS.folder;

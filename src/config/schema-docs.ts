@@ -107,6 +107,18 @@ export const ACCOUNT_KEY_DOCS = {
     description: 'Leave out messages that carry this keyword (`$Processed`), as `onlyUnseen` leaves out read ones: IMAP searches `UNKEYWORD`; a Maildir can only look for `\\Flagged` or `\\Seen`.',
     protocols: ['imap', 'maildir'],
   },
+  search: {
+    description:
+      'Which messages are candidates at all: `{from, to, cc, subject, body, header, since, before, larger, smaller, keyword, unkeyword, seen, flagged}`, every key set must match, with `or: [...]` and `not: {...}` for the rest, or `raw:` for a literal IMAP SEARCH string (README, "Choosing messages"). IMAP searches on the server; POP3 and Maildir filter locally on the headers and size. Messages that do not match are neither handed over nor recorded.',
+    default: 'every message (unread ones with `onlyUnseen`)',
+    protocols: ALL,
+  },
+  startFrom: {
+    description:
+      'A baseline on the first run (no ledger rows for the mailbox yet): `now` records every message already there as `skipped`, an ISO date or time (`2026-01-31`, `2026-01-31T08:00:00Z`) only those that arrived before it. Skipped messages are never handed over and left untouched on the server; `mailpoll baseline` does the same on demand (README, "First run: a baseline").',
+    default: 'no baseline: the first run hands over what is there',
+    protocols: ALL,
+  },
   after: {
     description: 'What to do with a message when the handler returns nothing: `markSeen`, `delete`, `move` (to `moveTo`) or `keep`; `copy:<Folder>`, `flag:<keyword>` or `unflag:<keyword>` (keep it, and do that); or `{ action, flags, unflags, copyTo }`. POP3 allows only `keep` and `delete`; a Maildir only the flags `\\Seen` and `\\Flagged`.',
     default: `${ACCOUNT_DEFAULTS.after} (imap, maildir), ${POP3_DEFAULTS.after} (pop3)`,

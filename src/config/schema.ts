@@ -14,6 +14,8 @@ import { folderNameProblem } from '../mailbox/folder-name.js';
 import { checkCron } from './cron.js';
 import { LISTEN_EXPECTATION, parseListenAddress, type ListenAddress } from './listen.js';
 import { OAUTH2_KEY_DOCS, oauth2Schema } from './oauth2.js';
+import { SEARCH_KEY_DOCS, searchSchema } from './search.js';
+import { startFrom } from './start-from.js';
 import { closest } from './did-you-mean.js';
 import { SAVE_ATTACHMENTS_KEY_DOCS, deliverFields } from './schema-deliver.js';
 import { CONNECTION_KEYS, transportFields } from './schema-transport.js';
@@ -158,6 +160,8 @@ const accountFields = {
   folder: text().optional().describe(doc('folder')),
   path: text().optional().describe(doc('path')),
   onlyUnseen: flag().optional().describe(doc('onlyUnseen')),
+  search: searchSchema(size, flag).optional().describe(doc('search')),
+  startFrom: startFrom().optional().describe(doc('startFrom')),
   skipKeyword: skipKeywordSchema().optional().describe(doc('skipKeyword')),
   after: afterSchema().optional().describe(doc('after')),
   moveTo: folderName().optional().describe(doc('moveTo')),
@@ -269,6 +273,7 @@ export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 function allowedKeys(path: readonly PropertyKey[]): readonly string[] {
   if (path.length === 0) return Object.keys(TOP_LEVEL_KEY_DOCS);
   if (path.at(-1) === 'backoff') return Object.keys(BACKOFF_KEY_DOCS);
+  if (path.includes('search')) return Object.keys(SEARCH_KEY_DOCS);
   if (path.at(-1) === 'webhook') return Object.keys(WEBHOOK_KEY_DOCS);
   if (path.at(-1) === 'saveAttachments') return Object.keys(SAVE_ATTACHMENTS_KEY_DOCS);
   if (path.at(-1) === 'oauth2') return Object.keys(OAUTH2_KEY_DOCS);

@@ -9,6 +9,7 @@ import type { SecretsLocation } from '../secrets/store.js';
 import type { ListenAddress } from './listen.js';
 import type { OAuth2Config } from './oauth2.js';
 import type { ProxySpec, TlsVersion } from './schema-transport.js';
+import type { SearchCriteria } from './search.js';
 import type { PasswordSpec } from './secrets.js';
 
 /** `implicit`: TLS from the first byte (993/995). `starttls`: upgrade a plain connection. `none`: plaintext. */
@@ -68,6 +69,13 @@ export interface AccountConfig {
   path: string | undefined;
   /** Only messages not yet read. Default `true`. */
   onlyUnseen: boolean;
+  /** Which messages are candidates at all (`search:`), besides `onlyUnseen`; undefined: every message. */
+  search: SearchCriteria | undefined;
+  /**
+   * The first run's baseline: `now` (everything already there), or a time in milliseconds
+   * (what arrived before it) is recorded as skipped, never handed over. Undefined: none.
+   */
+  startFrom: 'now' | number | undefined;
   /** What to do with a message when the handler returns nothing. Default `markSeen`. */
   after: Action;
   /** Flags to set or clear and a copy to make besides `after` (its `copy:`/`flag:` forms, its object form). Undefined: none. */

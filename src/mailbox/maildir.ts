@@ -27,7 +27,9 @@ import { copyFile as copyFileTo, link, lstat, mkdir, open, readdir, rename, stat
 import path from 'node:path';
 import type { AccountConfig } from '../config/types.js';
 import { hasExtras, type ActionExtras } from '../domain.js';
+import type { SearchCriteria } from '../config/search.js';
 import { MailboxError } from '../errors.js';
+import { matchesLocally, needsHeaders, refuseUnsearchable } from './local-search.js';
 import { escapeControls } from '../report/sanitize.js';
 import { MAILDIR_FLAGS } from './flag-name.js';
 import type {
@@ -82,6 +84,8 @@ const OPEN_MESSAGE = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NON
 export interface MaildirMailboxOptions {
   /** Where a warning goes (a non-file skipped). Default: stderr. */
   warn?: ((line: string) => void) | undefined;
+  /** The verbose log (what `search:` selected). Default: none. */
+  log?: ((line: string) => void) | undefined;
 }
 
 /** A Mailbox over the local Maildir at `account.path`. Nothing is touched before `open()`. */
@@ -92,6 +96,7 @@ export function createMaildirMailbox(account: AccountConfig, options: MaildirMai
   const warn = options.warn ?? ((line: string) => void process.stderr.write(`mailpoll: ${line}\n`));
   /** The uids in each copy target folder (read once per folder): a copy made before is found under any flags. */
   const copies = new Map<string, Set<string>>();
+  const log = options.log;
   /** Non-files already warned about: the folder is scanned several times per cycle, said once. */
   const skipped = new Set<string>();
 
@@ -326,12 +331,16 @@ export function createMaildirMailbox(account: AccountConfig, options: MaildirMai
      * T, trashed, still counts: like IMAP's UNSEEN, which ignores \Deleted). Oldest first by
      * mtime, then name; dotfiles and anything that is not a file are skipped.
      */
-    async list({ onlyUnseen, skipKeyword, limit, skip }: ListOptions): Promise<Candidate[]> {
+    async list({ onlyUnseen, skipKeyword, limit, skip, search, now }: ListOptions): Promise<Candidate[]> {
+      if (search !== undefined) refuseUnsearchable(search, 'maildir', name);
       const skipLetter = skipKeyword === undefined ? undefined : letterOf(skipKeyword);
-      let entries = (await scanAll()).filter((entry) => (!onlyUnseen || isUnseen(entry)) && (skipLetter === undefined || !entry.letters.includes(skipLetter)));
+      let entries = (await scanAll()).filter(
+        (entry) => (!onlyUnseen || search?.seen !== undefined || isUnseen(entry)) && (skipLetter === undefined || !entry.letters.includes(skipLetter)),
+      );
       entries.sort((a, b) => a.stats.mtimeMs - b.stats.mtimeMs || compareText(a.name, b.name));
-      // What the ledger has finished with is left out before `limit` counts.
+      // What the ledger has finished with is left out before `limit` counts, and so is what does not match.
       if (skip) entries = entries.filter((entry) => !skip(entry.uid));
+      if (search !== undefined) entries = await selectMatching(entries, search, now ?? Date.now(), (line) => log?.(`info: ${name}: ${line}`));
       const chosen = limit === undefined ? entries : entries.slice(0, Math.max(0, limit));
       for (const entry of chosen) known.set(entry.uid, { dir: entry.dir, sub: entry.sub, name: entry.name });
       return chosen.map((entry) => ({
@@ -514,6 +523,45 @@ function isUnseen(entry: Entry): boolean {
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * `search:` applied here (a Maildir has no server to ask): flags from the file name, the size
+ * of the file, the header block read from its start when a criterion needs it.
+ */
+async function selectMatching(entries: Entry[], criteria: SearchCriteria, now: number, log: (line: string) => void): Promise<Entry[]> {
+  const withHeaders = needsHeaders(criteria);
+  const chosen: Entry[] = [];
+  for (const entry of entries) {
+    const headers = withHeaders ? await readHeaderBlock(fullPath(entry)) : undefined;
+    if (matchesLocally(criteria, { headers, size: entry.stats.size, flags: flagNames(entry.letters) }, now)) chosen.push(entry);
+  }
+  log(`search applied by mailpoll (a Maildir has no server to search), on ${withHeaders ? 'each header block and size' : 'flags and sizes'}: ${chosen.length} of ${entries.length} match`);
+  return chosen;
+}
+
+/** The start of a message file up to its first empty line (at most 256 KiB); empty when it cannot be read (gone since the scan). */
+async function readHeaderBlock(file: string): Promise<Buffer> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(file, OPEN_MESSAGE);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    while (total < HEADER_BLOCK_LIMIT) {
+      const { bytesRead, buffer } = await handle.read(Buffer.alloc(16 * 1024), 0, 16 * 1024, total);
+      if (bytesRead === 0) break;
+      chunks.push(buffer.subarray(0, bytesRead));
+      total += bytesRead;
+      if (/\r?\n\r?\n/.test(buffer.subarray(0, bytesRead).toString('latin1'))) break;
+    }
+    return Buffer.concat(chunks);
+  } catch {
+    return Buffer.alloc(0);
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+const HEADER_BLOCK_LIMIT = 256 * 1024;
 
 function fullPath(location: Location): string {
   return path.join(location.dir, location.sub, location.name);

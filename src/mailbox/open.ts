@@ -27,7 +27,7 @@ async function createAdapter(account: AccountConfig, options: CreateMailboxOptio
     }
     case 'maildir': {
       const { createMaildirMailbox } = await import('./maildir.js');
-      return createMaildirMailbox(account, { warn: options.warn ?? options.logger?.warn });
+      return createMaildirMailbox(account, { warn: options.warn ?? options.logger?.warn, log: options.logger?.debug });
     }
     case 'pop3': {
       const { createPop3Mailbox } = await import('./pop3/mailbox.js');

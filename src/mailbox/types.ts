@@ -6,6 +6,7 @@
  */
 import type { ServerCertificate } from './transport.js';
 import type { Action, ActionExtras, Protocol } from '../domain.js';
+import type { SearchCriteria } from '../config/search.js';
 
 /** What the adapter can do. The planner turns an impossible decision into a clear failure. */
 export interface MailboxCapabilities {
@@ -60,10 +61,17 @@ export interface Candidate {
 }
 
 export interface ListOptions {
-  /** Only messages without \Seen. */
+  /** Only messages without \Seen (`search.seen: false`; a `seen` of the search's own wins). */
   onlyUnseen: boolean;
   /** Leave out messages with this flag or keyword (`$Processed`; a Maildir: `\Flagged` or `\Seen`). */
   skipKeyword?: string | undefined;
+  /**
+   * Only messages matching this (the account's `search:`): IMAP asks the server in the same
+   * UID SEARCH; POP3 and Maildir read each message's header block and size to decide.
+   */
+  search?: SearchCriteria | undefined;
+  /** The time durations in `search` count back from (ms since the epoch). Default: now. */
+  now?: number | undefined;
   /** At most this many, oldest first (counted after `skip`). */
   limit?: number | undefined;
   /**

@@ -40,6 +40,7 @@ import { parseMessage } from '../message/parse.js';
 import type { MessageEvent, Reporter } from '../report/types.js';
 import { fingerprint } from '../store/fingerprint.js';
 import type { MessageKey, MessageMeta, MessageRecord, Store } from '../store/types.js';
+import { takeBaseline } from './baseline.js';
 import { batchCandidates, type BatchLimits } from './batches.js';
 import { deleteExpired } from './delete-after.js';
 import { handleInOrder } from './handle-batch.js';
@@ -67,6 +68,8 @@ export interface CycleOptions {
   opened?: MailboxStatus | undefined;
   /** Leave the mailbox open afterwards for the next cycle (not after a failure, not for POP3). */
   keepOpen?: boolean | undefined;
+  /** `mailpoll baseline`: record what is there as skipped (poll/baseline.ts), hand nothing over. */
+  baseline?: boolean | undefined;
 }
 
 export interface CycleDeps {
@@ -168,11 +171,14 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     await recoverDecisions(cycle);
     await deleteExpired({ ...cycle.deps, account, applier: cycle.applier, where: cycle.where, dryRun: options.dryRun });
     injectTestFault();
-    const candidates = await selectCandidates(cycle);
-    deps.progress?.start(account.name, candidates.length);
+    await takeBaseline({ account, mailbox, store: deps.store, runId: deps.runId, reporter: deps.reporter, where: cycle.where, folder: status.folder }, options.baseline === true);
     // --first wants one message: don't download a batch of them.
     const limits = options.first ? { maxCount: 1, maxBytes: Infinity } : (options.batch ?? DEFAULT_BATCH);
-    await processBatches(cycle, batchCandidates(candidates, limits), limits);
+    if (options.baseline !== true) {
+      const candidates = await selectCandidates(cycle);
+      deps.progress?.start(account.name, candidates.length);
+      await processBatches(cycle, batchCandidates(candidates, limits), limits);
+    }
   } catch (error) {
     cycle.result.status = 'error';
     cycle.result.error = asAccountError(account.name, error);
@@ -237,6 +243,8 @@ async function selectCandidates(cycle: Cycle): Promise<Candidate[]> {
   const candidates = await mailbox.list({
     onlyUnseen: account.onlyUnseen,
     skipKeyword: account.skipKeyword,
+    search: account.search,
+    now: store.now(),
     limit: perCycleLimit(account, cycle.options),
     skip: (uid) => {
       const record = store.findByUids(cycle.where, [uid]).get(uid);
@@ -262,10 +270,10 @@ function finished(record: MessageRecord | undefined, account: AccountConfig): bo
   return settled(record, account);
 }
 
-/** Done (unless reprocess), quarantined (until `mailpoll retry`) or handled (its Decision is applied, not the handler). */
+/** Done (unless reprocess), quarantined or skipped by a baseline (until `mailpoll retry`), or handled (its Decision is applied, not the handler). */
 function settled(record: MessageRecord, account: AccountConfig): boolean {
   if (record.state === 'done') return !account.reprocess;
-  return record.state === 'quarantined' || record.state === 'handled';
+  return record.state === 'quarantined' || record.state === 'handled' || record.state === 'skipped';
 }
 
 /** A failed message whose next attempt is not due yet: left alone, and counted as deferred. */

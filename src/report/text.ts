@@ -54,6 +54,8 @@ function formatEvent(event: ReportEvent, c: ChalkInstance, quiet: boolean, verbo
     case 'account':
       if (quiet && event.status !== 'error' && event.failed === 0 && event.quarantined === 0) return undefined;
       return formatAccount(event, c);
+    case 'baseline':
+      return `${c.bold(event.account)}: baseline: ${event.recorded.toLocaleString('en-US')} message${event.recorded === 1 ? '' : 's'} recorded, none handled`;
     case 'check':
       return formatCheck(event, c);
     case 'summary':

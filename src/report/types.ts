@@ -74,6 +74,19 @@ export interface AccountEvent {
   durationMs: number;
 }
 
+/** A baseline was taken (`startFrom` on a first run, `mailpoll baseline`): what was there is recorded as skipped. */
+export interface BaselineEvent {
+  type: 'baseline';
+  account: string;
+  protocol: Protocol;
+  /** The folder as the server names it (the Maildir path; POP3: INBOX). */
+  folder: string;
+  /** Messages recorded as skipped now (already known ones are left as they are). */
+  recorded: number;
+  /** Always 0: a baseline hands nothing over. */
+  handled: 0;
+}
+
 /** `mailpoll check`: one account's connection test. */
 export interface CheckEvent {
   type: 'check';
@@ -186,7 +199,7 @@ export interface WatchEvent {
   exitCode: number | null;
 }
 
-export type ReportEvent = MessageEvent | AccountEvent | CheckEvent | SummaryEvent | CycleEvent | BackoffEvent | WatchEvent;
+export type ReportEvent = MessageEvent | AccountEvent | BaselineEvent | CheckEvent | SummaryEvent | CycleEvent | BackoffEvent | WatchEvent;
 
 /** Where events go. `text.ts` and `json.ts` implement it. */
 export interface Reporter {

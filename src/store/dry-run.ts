@@ -38,6 +38,8 @@ const NO_LEASE: LeaseResult = { ok: true, lease: { renew: () => true, release: (
 
 class DryRunStore implements Store {
   readonly path: string;
+  /** Rows this run's baseline would have written, by `keyOf`. */
+  private readonly baselined = new Map<string, MessageRecord>();
 
   constructor(private readonly inner: Store) {
     this.path = inner.path;
@@ -45,7 +47,13 @@ class DryRunStore implements Store {
 
   // Reads: from the ledger as it is.
   findByUids(key: Omit<MessageKey, 'uid'>, uids: readonly string[]): Map<string, MessageRecord> {
-    return this.inner.findByUids(key, uids);
+    const found = this.inner.findByUids(key, uids);
+    // What this dry run's baseline would have skipped is skipped in the rest of the run too.
+    for (const uid of uids) {
+      const skipped = found.has(uid) ? undefined : this.baselined.get(keyOf({ ...key, uid }));
+      if (skipped !== undefined) found.set(uid, skipped);
+    }
+    return found;
   }
   findRenumbered(where: Omit<MessageKey, 'uid'>, fingerprints: readonly string[]): Map<string, MessageRecord[]> {
     return this.inner.findRenumbered(where, fingerprints);
@@ -67,6 +75,9 @@ class DryRunStore implements Store {
   }
   history(query: HistoryQuery): { runs: RunRecord[]; messages: MessageRecord[] } {
     return this.inner.history(query);
+  }
+  isFirstRun(identity: string, mailbox: string): boolean {
+    return this.inner.isFirstRun(identity, mailbox);
   }
   quarantinedCount(identity: string): number {
     return this.inner.quarantinedCount(identity);
@@ -110,6 +121,17 @@ class DryRunStore implements Store {
   markExpired(_refs: readonly number[]): void {}
   rekey(_ref: number, _key: MessageKey): void {}
   setAside(_ref: number): void {}
+  /** Kept in memory only, so that the run's report shows what the baseline leaves out. */
+  recordBaseline(_runId: number, _where: { identity: string; mailbox: string }, messages: readonly ReceivedMessage[]): number {
+    let recorded = 0;
+    for (const message of messages) {
+      const key = keyOf(message.key);
+      if (this.baselined.has(key) || this.inner.findByUids(message.key, [message.key.uid]).has(message.key.uid)) continue;
+      this.baselined.set(key, skippedRecord(message, this.inner.now()));
+      recorded += 1;
+    }
+    return recorded;
+  }
   release(_ref: number): boolean {
     return false;
   }
@@ -117,4 +139,37 @@ class DryRunStore implements Store {
   purge(_options: PurgeOptions): PurgeResult {
     return { rawDeleted: 0, rowsDeleted: 0, runsDeleted: 0 };
   }
+}
+
+function keyOf(key: MessageKey): string {
+  return JSON.stringify([key.identity, key.mailbox, key.uidValidity, key.uid]);
+}
+
+/** The row a baseline would write (no ref: a dry run hands out none). */
+function skippedRecord(message: ReceivedMessage, now: number): MessageRecord {
+  return {
+    ...message.key,
+    ...message.meta,
+    ref: 0,
+    account: message.account,
+    protocol: message.protocol,
+    fingerprint: message.fingerprint,
+    rawHash: null,
+    state: 'skipped',
+    action: null,
+    moveTo: null,
+    extras: null,
+    expiredAt: null,
+    transition: null,
+    attempts: 0,
+    lastError: null,
+    lastErrorDetail: null,
+    firstSeenAt: now,
+    updatedAt: now,
+    handledAt: null,
+    doneAt: null,
+    onServer: true,
+    hasRaw: false,
+    runId: null,
+  };
 }

@@ -208,7 +208,7 @@ export class Ledger {
     );
     this.updateReleased = db.prepare<[{ ref: number; now: number }]>(
       `UPDATE messages SET state = 'failed', attempts = 0, updated_at = @now
-       WHERE ref = @ref AND state IN ('failed', 'quarantined')`,
+       WHERE ref = @ref AND state IN ('failed', 'quarantined', 'skipped')`,
     );
 
     this.receiveTx = db.transaction(

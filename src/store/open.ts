@@ -98,7 +98,6 @@ function prepareConnection(db: Database.Database, file: string, readOnly: boolea
   if (fresh) setPragma(db, 'auto_vacuum = INCREMENTAL');
   setPragma(db, 'journal_mode = WAL');
   setPragma(db, 'synchronous = NORMAL');
-  setPragma(db, 'foreign_keys = ON');
   // Statement journals and IN-list tables in memory: as temp files (the default) every write
   // of a row with its raw copy costs several times as much (figures: bench/ANALYSIS.md).
   setPragma(db, 'temp_store = MEMORY');
@@ -106,6 +105,8 @@ function prepareConnection(db: Database.Database, file: string, readOnly: boolea
   setPragma(db, `journal_size_limit = ${WAL_SIZE_LIMIT}`);
 
   if (version < SCHEMA_VERSION) {
+    // Off while migrating (better-sqlite3 turns it on by default): see schema.ts.
+    setPragma(db, 'foreign_keys = OFF');
     try {
       migrateStore(db);
     } catch (error) {
@@ -113,6 +114,8 @@ function prepareConnection(db: Database.Database, file: string, readOnly: boolea
       throw error;
     }
   }
+  // After the migrations: one that rebuilds a table must not cascade its DROP (schema.ts).
+  setPragma(db, 'foreign_keys = ON');
 }
 
 /**

@@ -5,8 +5,8 @@
  * version is above `SCHEMA_VERSION` is refused (see `open.ts`), never touched.
  *
  * Rules for the next migration: append, never edit a shipped one; keep it idempotent within
- * its transaction; `PRAGMA foreign_keys` cannot change inside a transaction, so a migration
- * that rebuilds a table must not rely on turning it off.
+ * its transaction. Migrations run before `PRAGMA foreign_keys` is turned on (open.ts; it cannot
+ * change inside a transaction), so a table can be rebuilt without cascading deletes.
  */
 import type Database from 'better-sqlite3';
 import { readScalar, setPragma } from './pragma.js';
@@ -168,6 +168,75 @@ export const migrations: readonly Migration[] = [
     sql: `
       ALTER TABLE messages ADD COLUMN extras TEXT;
       ALTER TABLE messages ADD COLUMN expired_at INTEGER;
+    `,
+  },
+  {
+    version: 6,
+    description: "the `skipped` state (a first run's baseline), and which mailboxes have had their baseline",
+    // SQLite cannot change a CHECK constraint in place: `messages` is rebuilt (the twelve steps
+    // of SQLite's "Making Other Kinds Of Table Schema Changes"). Migrations run before
+    // `foreign_keys` is turned on (open.ts), so dropping the old table cascades nowhere; the
+    // archive's REFERENCES name `messages` and find the new one. Refs are kept, and so is the
+    // AUTOINCREMENT high-water mark: a purged ref is never handed out again.
+    sql: `
+      CREATE TABLE messages_new (
+        ref               INTEGER PRIMARY KEY AUTOINCREMENT,
+        identity          TEXT    NOT NULL,
+        mailbox           TEXT    NOT NULL,
+        uid_validity      TEXT    NOT NULL,
+        uid               TEXT    NOT NULL,
+        protocol          TEXT    NOT NULL CHECK (protocol IN ('imap', 'pop3', 'maildir')),
+        fingerprint       TEXT,
+        message_id        TEXT,
+        sender            TEXT,
+        subject           TEXT,
+        date              TEXT,
+        size              INTEGER,
+        state             TEXT    NOT NULL CHECK (state IN ('received', 'handled', 'done', 'failed', 'quarantined', 'skipped')),
+        action            TEXT    CHECK (action IN ('delete', 'keep', 'markSeen', 'move')),
+        move_to           TEXT,
+        transition        INTEGER CHECK (transition IN (0, 1)),
+        attempts          INTEGER NOT NULL DEFAULT 0,
+        last_error        TEXT,
+        first_seen_at     INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL,
+        handled_at        INTEGER,
+        done_at           INTEGER,
+        on_server         INTEGER NOT NULL DEFAULT 1 CHECK (on_server IN (0, 1)),
+        run_id            INTEGER REFERENCES runs (id) ON DELETE SET NULL,
+        account           TEXT    NOT NULL DEFAULT '',
+        raw_sha256        TEXT,
+        last_error_detail TEXT,
+        extras            TEXT,
+        expired_at        INTEGER,
+        UNIQUE (identity, mailbox, uid_validity, uid)
+      );
+      INSERT INTO messages_new (ref, identity, mailbox, uid_validity, uid, protocol, fingerprint, message_id, sender,
+          subject, date, size, state, action, move_to, transition, attempts, last_error, first_seen_at, updated_at,
+          handled_at, done_at, on_server, run_id, account, raw_sha256, last_error_detail, extras, expired_at)
+        SELECT ref, identity, mailbox, uid_validity, uid, protocol, fingerprint, message_id, sender,
+          subject, date, size, state, action, move_to, transition, attempts, last_error, first_seen_at, updated_at,
+          handled_at, done_at, on_server, run_id, account, raw_sha256, last_error_detail, extras, expired_at
+        FROM messages;
+      DELETE FROM sqlite_sequence WHERE name = 'messages_new';
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'messages_new', seq FROM sqlite_sequence WHERE name = 'messages';
+      DROP TABLE messages;
+      ALTER TABLE messages_new RENAME TO messages;
+      CREATE INDEX messages_fingerprint ON messages (identity, fingerprint) WHERE fingerprint IS NOT NULL;
+      CREATE INDEX messages_state ON messages (identity, mailbox, state);
+      CREATE INDEX messages_updated ON messages (updated_at);
+      CREATE INDEX messages_purgeable ON messages (updated_at) WHERE state = 'done' AND on_server = 0;
+      CREATE INDEX messages_run ON messages (run_id);
+      CREATE INDEX messages_account ON messages (account);
+
+      -- One row per mailbox whose baseline was taken (startFrom, mailpoll baseline): a first
+      -- run that found an empty mailbox must not take it again when mail arrives later.
+      CREATE TABLE baselines (
+        identity  TEXT    NOT NULL,
+        mailbox   TEXT    NOT NULL,
+        taken_at  INTEGER NOT NULL,
+        PRIMARY KEY (identity, mailbox)
+      ) WITHOUT ROWID;
     `,
   },
 ];

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import type { Decision } from '../decision/types.js';
 import type { Protocol } from '../domain.js';
 import { ArchiveFiles } from './archive-files.js';
+import { Baselines } from './baselines.js';
 import type { StoreContext } from './context.js';
 import { toStoreError } from './failure.js';
 import { RunLog } from './history.js';
@@ -43,6 +44,7 @@ export class SqliteStore implements Store {
   private readonly leases: Leases;
   private readonly runLog: RunLog;
   private readonly retention: Retention;
+  private readonly baselines: Baselines;
   private readonly markSynced;
 
   constructor(
@@ -55,6 +57,7 @@ export class SqliteStore implements Store {
     this.leases = new Leases(context, owner);
     this.runLog = new RunLog(context);
     this.retention = new Retention(context, files);
+    this.baselines = new Baselines(context);
     const mark = context.db.prepare<[number]>(
       'INSERT INTO sync_mark (id, synced_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET synced_at = excluded.synced_at',
     );
@@ -111,6 +114,14 @@ export class SqliteStore implements Store {
 
   recordActionFailed(ref: number, error: string, maxAttempts: number): 'handled' | 'quarantined' {
     return this.guard(() => this.ledger.recordActionFailed(ref, error, maxAttempts));
+  }
+
+  isFirstRun(identity: string, mailbox: string): boolean {
+    return this.guard(() => this.baselines.isFirstRun(identity, mailbox));
+  }
+
+  recordBaseline(runId: number, where: { identity: string; mailbox: string }, messages: readonly ReceivedMessage[]): number {
+    return this.guard(() => this.baselines.record(runId, where, messages));
   }
 
   quarantinedCount(identity: string): number {

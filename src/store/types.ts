@@ -12,7 +12,8 @@
 import type { Decision } from '../decision/types.js';
 import type { Action, ActionExtras, Protocol } from '../domain.js';
 
-export type MessageState = 'received' | 'handled' | 'done' | 'failed' | 'quarantined';
+/** `skipped`: recorded by a baseline (`startFrom`, `mailpoll baseline`), never handed over until `mailpoll retry`. */
+export type MessageState = 'received' | 'handled' | 'done' | 'failed' | 'quarantined' | 'skipped';
 
 /** Where a message lives: the key the ledger knows it by. */
 export interface MessageKey {
@@ -196,6 +197,14 @@ export interface Store {
    * Returns the new state.
    */
   recordActionFailed(ref: number, error: string, maxAttempts: number): 'handled' | 'quarantined';
+  /** The mailbox has neither a baseline nor any ledger row: `startFrom` takes its baseline now. */
+  isFirstRun(identity: string, mailbox: string): boolean;
+  /**
+   * A baseline: these messages are recorded as `skipped` (those the ledger does not know; a
+   * known one keeps its row) and the mailbox is marked as having had its baseline, in one
+   * transaction. Returns how many rows were added.
+   */
+  recordBaseline(runId: number, where: { identity: string; mailbox: string }, messages: readonly ReceivedMessage[]): number;
   /** How many messages of this mailbox (its identity) are quarantined (waiting for `mailpoll retry`). */
   quarantinedCount(identity: string): number;
   /** The refs of the quarantined messages that match (every one when the filter is empty), oldest first (`mailpoll retry`). */

@@ -9,11 +9,18 @@ export type JsonSchema = Record<string, unknown>;
 const ANNOTATIONS = new Set(['$schema', 'title', 'description', 'default', 'examples']);
 
 /** The problems of `value` against `schema`, each `path: what`; empty when it is valid. */
-export function checkJsonSchema(schema: JsonSchema, value: unknown, path = '$'): string[] {
+export function checkJsonSchema(schema: JsonSchema, value: unknown, path = '$', root: JsonSchema = schema): string[] {
   const problems: string[] = [];
+  const check = (inner: JsonSchema, item: unknown, at: string): string[] => checkJsonSchema(inner, item, at, root);
   for (const [keyword, rule] of Object.entries(schema)) {
     if (ANNOTATIONS.has(keyword)) continue;
     switch (keyword) {
+      case 'definitions':
+        // Named schemas, checked where a `$ref` points at them (the search's `or`/`not` nest).
+        break;
+      case '$ref':
+        problems.push(...check(resolveRef(root, rule as string), value, path));
+        break;
       case 'type':
         if (!hasType(value, rule as string)) problems.push(`${path}: expected ${String(rule)}`);
         break;
@@ -21,7 +28,7 @@ export function checkJsonSchema(schema: JsonSchema, value: unknown, path = '$'):
         if (!(rule as unknown[]).includes(value)) problems.push(`${path}: not one of ${JSON.stringify(rule)}`);
         break;
       case 'anyOf':
-        if (!(rule as JsonSchema[]).some((option) => checkJsonSchema(option, value, path).length === 0)) problems.push(`${path}: matches no alternative`);
+        if (!(rule as JsonSchema[]).some((option) => check(option, value, path).length === 0)) problems.push(`${path}: matches no alternative`);
         break;
       case 'pattern':
         if (typeof value === 'string' && !new RegExp(rule as string, 'u').test(value)) problems.push(`${path}: does not match ${String(rule)}`);
@@ -42,7 +49,7 @@ export function checkJsonSchema(schema: JsonSchema, value: unknown, path = '$'):
         if (Array.isArray(value) && value.length < (rule as number)) problems.push(`${path}: fewer than ${String(rule)} items`);
         break;
       case 'items':
-        if (Array.isArray(value)) value.forEach((item, index) => problems.push(...checkJsonSchema(rule as JsonSchema, item, `${path}[${index}]`)));
+        if (Array.isArray(value)) value.forEach((item, index) => problems.push(...check(rule as JsonSchema, item, `${path}[${index}]`)));
         break;
       case 'required':
         if (isObject(value)) for (const key of rule as string[]) if (!(key in value)) problems.push(`${path}.${key}: required`);
@@ -50,12 +57,12 @@ export function checkJsonSchema(schema: JsonSchema, value: unknown, path = '$'):
       case 'properties':
         if (isObject(value)) {
           for (const [key, inner] of Object.entries(rule as Record<string, JsonSchema>)) {
-            if (key in value) problems.push(...checkJsonSchema(inner, value[key], `${path}.${key}`));
+            if (key in value) problems.push(...check(inner, value[key], `${path}.${key}`));
           }
         }
         break;
       case 'propertyNames':
-        if (isObject(value)) for (const key of Object.keys(value)) problems.push(...checkJsonSchema(rule as JsonSchema, key, `${path}{${key}}`));
+        if (isObject(value)) for (const key of Object.keys(value)) problems.push(...check(rule as JsonSchema, key, `${path}{${key}}`));
         break;
       case 'additionalProperties':
         if (isObject(value)) {
@@ -63,7 +70,7 @@ export function checkJsonSchema(schema: JsonSchema, value: unknown, path = '$'):
           for (const [key, inner] of Object.entries(value)) {
             if (known.has(key)) continue;
             if (rule === false) problems.push(`${path}.${key}: unknown key`);
-            else if (isObject(rule)) problems.push(...checkJsonSchema(rule, inner, `${path}.${key}`));
+            else if (isObject(rule)) problems.push(...check(rule, inner, `${path}.${key}`));
           }
         }
         break;
@@ -72,6 +79,14 @@ export function checkJsonSchema(schema: JsonSchema, value: unknown, path = '$'):
     }
   }
   return problems;
+}
+
+/** `#/definitions/name` in `root`. */
+function resolveRef(root: JsonSchema, ref: string): JsonSchema {
+  const match = /^#\/definitions\/(.+)$/.exec(ref);
+  const target = match ? (root.definitions as Record<string, JsonSchema> | undefined)?.[match[1]!] : undefined;
+  if (target === undefined) throw new Error(`the checker cannot resolve $ref ${ref}`);
+  return target;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

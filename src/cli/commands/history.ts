@@ -18,7 +18,7 @@ export interface HistoryCommandOptions {
   json?: boolean | undefined;
 }
 
-const STATES: readonly MessageState[] = ['received', 'handled', 'done', 'failed', 'quarantined'];
+const STATES: readonly MessageState[] = ['received', 'handled', 'done', 'failed', 'quarantined', 'skipped'];
 
 /** `mailpoll history`: runs and per-message outcomes, newest first. */
 export async function historyCommand(options: HistoryCommandOptions): Promise<ExitCode> {

@@ -58,8 +58,8 @@ function selectRecords(store: Store, refs: readonly number[], options: RetryComm
   for (const ref of refs) {
     const record = store.get(ref);
     if (record === undefined) problems.push(`no message with ref ${ref} in ${store.path}`);
-    else if (record.state !== 'quarantined' && record.state !== 'failed') {
-      problems.push(`ref ${ref} is ${record.state}, not quarantined or failed: nothing to retry`);
+    else if (record.state !== 'quarantined' && record.state !== 'failed' && record.state !== 'skipped') {
+      problems.push(`ref ${ref} is ${record.state}, not quarantined, failed or skipped: nothing to retry`);
     } else selected.set(ref, record);
   }
   if (problems.length > 0) throw new UsageError(problems.length === 1 ? problems[0]! : `nothing released: ${problems.join('; ')}`);

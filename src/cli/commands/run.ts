@@ -18,6 +18,8 @@ export interface RunCommandOptions {
   first?: boolean | undefined;
   quiet?: boolean | undefined;
   verbose?: boolean | undefined;
+  /** `mailpoll baseline`: record what is there as skipped, hand nothing over. */
+  baseline?: boolean | undefined;
 }
 
 /** `mailpoll [run]`: one cycle over the selected accounts. */
@@ -39,6 +41,7 @@ export async function runCommand(options: RunCommandOptions, signal: AbortSignal
       dryRun: options.dryRun ?? false,
       limit: options.limit,
       first: options.first,
+      baseline: options.baseline,
       signal,
       logger: output.logger,
       progress,

@@ -1,6 +1,6 @@
 /**
  * The IMAP adapter: the `Mailbox` interface on top of imapflow. One connection per
- * `open()`; candidates come from one UID SEARCH (minus what the ledger skips) and one
+ * `open()`; candidates come from one UID SEARCH (`search-query.ts`; minus what the ledger skips) and one
  * metadata UID FETCH, bodies from one UID FETCH BODY.PEEK[] (never sets \Seen),
  * dispositions are applied to UID sets; deletes are flagged \Deleted (pending) and expunged
  * by `commit`.
@@ -31,7 +31,9 @@ import { ConnectionGuard, NO_GREETING_HINT } from '../connection-utils.js';
 import { imapTransport, openProxyTunnel, readTlsFiles, tlsOptionsOf, type ServerCertificate } from '../transport.js';
 import { errorCode } from '../net-errors.js';
 import type { Candidate, Disposition, DispositionResult, FetchedMessage, FetchOptions, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus, WaitOptions } from '../types.js';
+import { effectiveSearch } from '../../config/search.js';
 import { hasIdle, offers } from './capabilities.js';
+import { searchUids } from './search-query.js';
 import { describeImapError, notPreauthenticated, refused, ServerAnswers } from './errors.js';
 import { expungeOnly } from './expunge.js';
 import { groupDispositions } from './dispositions.js';
@@ -191,9 +193,20 @@ class ImapMailbox implements Mailbox {
     // extra cycle, never a missed message).
     this.#changed = false;
     const found = await this.#command(`listing messages in ${folder}`, during, async () => {
-      const result = await client.search(listQuery(options), { uid: true });
-      if (!Array.isArray(result)) throw refused(this.#guard, 'UID SEARCH', `searching ${folder}`);
-      return result;
+      if (options.search === undefined) {
+        const result = await client.search(listQuery(options), { uid: true });
+        if (!Array.isArray(result)) throw refused(this.#guard, 'UID SEARCH', `searching ${folder}`);
+        return result;
+      }
+      const result = await searchUids(client, effectiveSearch(options.search, options.onlyUnseen), options.now ?? Date.now());
+      if (result === false) throw refused(this.#guard, 'UID SEARCH', `searching ${folder}`);
+      if (options.skipKeyword === undefined) return result;
+      // A search of the user's own and skipKeyword: two searches, intersected (a raw search
+      // cannot be extended, and its keys may already use the flag skipKeyword names).
+      const unmarked = await client.search(listQuery({ onlyUnseen: false, skipKeyword: options.skipKeyword }), { uid: true });
+      if (!Array.isArray(unmarked)) throw refused(this.#guard, 'UID SEARCH', `searching ${folder}`);
+      const keep = new Set(unmarked);
+      return result.filter((uid) => keep.has(uid));
     });
     // Oldest first: UIDs grow with arrival. What the ledger has finished with goes before
     // `limit` counts and before anything is fetched. (`skip` is the caller's code: its

@@ -21,6 +21,8 @@ import { Pop3Connection, Pop3ProtocolError, type Pop3Reply } from './connection.
 import { cleanLine, closedReason, describePop3Error, loginRefused, refused, TLS_ALTERNATIVES } from './errors.js';
 import { fingerprintUpTo, sessionListing, type Entry, type ListingContext } from './listing.js';
 import { authenticateWithToken } from './sasl.js';
+import { selectMatching } from './search.js';
+import { refuseUnsearchable } from '../local-search.js';
 import { parseCapabilities, PIPELINE_BATCH, type Session } from './session.js';
 import { getAccessToken } from '../../oauth2/tokens.js';
 
@@ -192,16 +194,21 @@ class Pop3Mailbox implements Mailbox {
     return { folder: 'INBOX', total, unseen: undefined, bytes: Number.isSafeInteger(bytes) ? bytes : undefined, certificate: seen.certificate };
   }
 
-  /** POP3 has no seen flag: `onlyUnseen` does not apply; the ledger's `skip` leaves out what is done. */
+  /** POP3 has no seen flag: `onlyUnseen` does not apply; the ledger's `skip` leaves out what is done, `search.ts` what does not match. */
   async list(options: ListOptions): Promise<Candidate[]> {
     const session = this.#requireOpen();
-    const limit = options.limit;
-    if (limit !== undefined && limit <= 0) return [];
+    const search = options.search;
+    if (search !== undefined) refuseUnsearchable(search, 'pop3', this.#guard.name);
+    if (options.limit !== undefined && options.limit <= 0) return [];
+    // With a search, `limit` counts matching messages: it applies after the filter.
+    const limit = search === undefined ? options.limit : undefined;
     const full = (found: Candidate[]): boolean => limit !== undefined && found.length >= limit;
     try {
       return await this.#bounded('listing messages', async () => {
         const listing = await sessionListing(session, this.#listing);
         const found: Candidate[] = [];
+        const chosen = async (): Promise<Candidate[]> =>
+          search === undefined ? found : (await selectMatching(this.#guard, session, listing, found, search, options.now ?? Date.now(), (line) => this.#log(line))).slice(0, options.limit);
         const consider = (entry: Entry): void => {
           if (entry.uid === undefined || session.deleted.has(entry.number)) return;
           if (options.skip?.(entry.uid)) return;
@@ -218,7 +225,7 @@ class Pop3Mailbox implements Mailbox {
             if (full(found)) break;
             consider(entry);
           }
-          return found;
+          return chosen();
         }
         // Fingerprints cost a TOP each: compute only as far as `limit` needs.
         let index = 0;
@@ -227,7 +234,7 @@ class Pop3Mailbox implements Mailbox {
           await fingerprintUpTo(this.#guard, session, listing, Math.min(listing.entries.length, index + want));
           for (; index < listing.fingerprinted && !full(found); index += 1) consider(listing.entries[index]!);
         }
-        return found;
+        return chosen();
       });
     } catch (error) {
       throw describePop3Error(this.#guard, error, 'listing messages');

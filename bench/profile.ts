@@ -63,7 +63,7 @@ try {
     await mkdir(runDir, { recursive: true });
     const config = path.join(runDir, 'mailpoll.config.json');
     const extra = JSON.parse(values.config) as Record<string, unknown>;
-    await writeFile(config, JSON.stringify({ ...mailpollConfig(server, mailbox.user, { protocol, keep: values.keep, handler }), ...extra }));
+    await writeFile(config, JSON.stringify({ ...mailpollConfig(server, mailbox.user, { protocol, keep: values.keep, handler }), ...extra }), { mode: 0o600 });
     const result = await measure({
       command: process.execPath,
       args: [

@@ -240,7 +240,7 @@ export function mailpollCase(options: MailpollCaseOptions): Case {
     runs: options.runs,
     async build({ server, mailbox, dir }) {
       const configFile = path.join(dir, 'mailpoll.config.json');
-      await writeFile(configFile, JSON.stringify(mailpollConfig(server, mailbox.user, options), null, 2));
+      await writeFile(configFile, JSON.stringify(mailpollConfig(server, mailbox.user, options), null, 2), { mode: 0o600 });
       return {
         command: process.execPath,
         args: [mailpollBin, '-c', configFile, '--json'],
@@ -382,7 +382,7 @@ export function runDir(): Promise<string> {
 export async function validateConfig(config: object): Promise<string | undefined> {
   const dir = await runDir();
   const file = path.join(dir, 'mailpoll.config.json');
-  await writeFile(file, JSON.stringify(config, null, 2));
+  await writeFile(file, JSON.stringify(config, null, 2), { mode: 0o600 });
   try {
     await execFileAsync(process.execPath, [mailpollBin, 'validate', '-c', file], {
       env: { ...process.env, ...mailpollEnv(dir, 'keep') } as NodeJS.ProcessEnv,

@@ -50,17 +50,17 @@ export const ACCOUNT_KEY_DOCS = {
     protocols: SERVER,
   },
   tls: {
-    description: '`implicit` (TLS from the first byte, ports 993/995), `starttls` (upgrade a plain connection) or `none` (plaintext, strongly discouraged).',
+    description: '`implicit` (TLS from the first byte, ports 993/995), `starttls` (upgrade a plain connection with STARTTLS, on POP3 STLS; refused if the server does not offer it) or `none` (plaintext, strongly discouraged).',
     default: ACCOUNT_DEFAULTS.tls,
     protocols: SERVER,
   },
   tlsRejectUnauthorized: {
-    description: 'Verify the server certificate. Turn off only for testing.',
+    description: 'Verify the server certificate. `false` accepts any certificate (insecure; prefer `ca` or `tlsFingerprint`), and every run, check and watch start then prints a warning on stderr.',
     default: String(ACCOUNT_DEFAULTS.tlsRejectUnauthorized),
     protocols: SERVER,
   },
   ca: {
-    description: 'PEM file with CA certificates to trust in addition to the system ones (relative to the config file, `~/` allowed). Must exist.',
+    description: 'PEM file with CA certificates to trust in addition to the system ones, for a private CA or a self-signed server (relative to the config file, `~/` allowed). Must exist.',
     protocols: SERVER,
   },
   user: {
@@ -73,7 +73,7 @@ export const ACCOUNT_KEY_DOCS = {
     protocols: SERVER,
   },
   password: {
-    description: 'The password, literally (prefer `passwordEnv`, `passwordFile` or `passwordCommand`). Set exactly one password source for imap and pop3.',
+    description: 'The password, literally (prefer `passwordEnv`, `passwordFile`, `passwordCommand` or `passwordSecret`). Set exactly one password source for imap and pop3 (none with `auth: oauth2`). A password is never printed; from any source it must be at most 8192 bytes with no control character but tab (NUL, CR, LF, ESC...), else it is refused with exit 2.',
     protocols: SERVER,
   },
   passwordEnv: {
@@ -85,21 +85,21 @@ export const ACCOUNT_KEY_DOCS = {
     protocols: SERVER,
   },
   passwordCommand: {
-    description: 'Shell command printing the password on its first line of output, e.g. `pass show mail/work`. Runs with `/bin/sh -c` in the config file\'s folder, for at most 30 s.',
+    description: 'Shell command printing the password on its first line of output, e.g. `pass show mail/work`. Runs with `/bin/sh -c` in the config file\'s folder, in its own process group and without a terminal (use an agent, not a prompt); if it fails or runs 30 s, the whole group, background children included, gets SIGTERM, then SIGKILL 1 s later.',
     protocols: SERVER,
   },
   ...OAUTH2_ACCOUNT_KEY_DOCS,
   folder: {
-    description: 'IMAP folder to poll, `/`-separated (`Inbox/Incidents`).',
+    description: 'IMAP folder to poll, named as a mail client shows it: `/` separates sub-folders (`Support/Incidents`) and is mapped to the server\'s delimiter, the server\'s personal prefix is added (README, "Config").',
     default: ACCOUNT_DEFAULTS.folder,
     protocols: ['imap'],
   },
   path: {
-    description: 'The Maildir folder (relative to the config file, `~/` allowed). Required for maildir.',
+    description: 'The Maildir folder, with `cur/ new/ tmp/` (relative to the config file, `~/` allowed). Required for maildir. Only regular files in `new/` and `cur/` are messages: a symlink (never followed), a FIFO, a folder or a device there is skipped with a warning on stderr naming it and left untouched; it is not a failure.',
     protocols: ['maildir'],
   },
   onlyUnseen: {
-    description: 'Only work on messages not yet marked as read. POP3 has no flags, so it does not apply there.',
+    description: 'Only work on messages not yet marked as read (IMAP: without `\\Seen`; Maildir: in `new/`, or in `cur/` without `S`). POP3 has no flags, so it does not apply there.',
     default: String(ACCOUNT_DEFAULTS.onlyUnseen),
     protocols: ['imap', 'maildir'],
   },
@@ -109,23 +109,23 @@ export const ACCOUNT_KEY_DOCS = {
   },
   search: {
     description:
-      'Which messages are candidates at all: `{from, to, cc, subject, body, header, since, before, larger, smaller, keyword, unkeyword, seen, flagged}`, every key set must match, with `or: [...]` and `not: {...}` for the rest, or `raw:` for a literal IMAP SEARCH string (README, "Choosing messages"). IMAP searches on the server; POP3 and Maildir filter locally on the headers and size. Messages that do not match are neither handed over nor recorded.',
+      'Which messages are candidates at all: `{from, to, cc, subject, body, header, since, before, larger, smaller, keyword, unkeyword, seen, flagged}`, every key set must match, with `or: [...]` and `not: {...}` for the rest, or `raw:` for a literal IMAP SEARCH string (README, "Choosing messages"). IMAP searches on the server (one `UID SEARCH`); POP3 and Maildir filter locally on the headers and size. With `onlyUnseen` only unread matches count, unless the search sets `seen` itself. Messages that do not match are neither handed over nor recorded.',
     default: 'every message (unread ones with `onlyUnseen`)',
     protocols: ALL,
   },
   startFrom: {
     description:
-      'A baseline on the first run (no ledger rows for the mailbox yet): `now` records every message already there as `skipped`, an ISO date or time (`2026-01-31`, `2026-01-31T08:00:00Z`) only those that arrived before it. Skipped messages are never handed over and left untouched on the server; `mailpoll baseline` does the same on demand (README, "First run: a baseline").',
+      'A baseline on the first run (no ledger rows for the mailbox yet): `now` records every message already there as `skipped`, an ISO date or time (`2026-01-31`, `2026-01-31T08:00:00Z`) only those that arrived before it. Skipped messages are never handed over and left untouched on the server; `mailpoll baseline` does the same on demand (README, "First run: a baseline"). POP3 takes only `now`.',
     default: 'no baseline: the first run hands over what is there',
     protocols: ALL,
   },
   after: {
-    description: 'What to do with a message when the handler returns nothing: `markSeen`, `delete`, `move` (to `moveTo`) or `keep`; `copy:<Folder>`, `flag:<keyword>` or `unflag:<keyword>` (keep it, and do that); or `{ action, flags, unflags, copyTo }`. POP3 allows only `keep` and `delete`; a Maildir only the flags `\\Seen` and `\\Flagged`.',
+    description: 'What to do with a message when the handler returns nothing: `markSeen`, `delete`, `move` (to `moveTo`) or `keep`; `copy:<Folder>`, `flag:<keyword>` or `unflag:<keyword>` (keep it, and do that); or `{ action, flags, unflags, copyTo }`. POP3 allows only `keep` and `delete`; a Maildir only the flags `\\Seen` and `\\Flagged` (README, "Copy and keywords").',
     default: `${ACCOUNT_DEFAULTS.after} (imap, maildir), ${POP3_DEFAULTS.after} (pop3)`,
     protocols: ALL,
   },
   moveTo: {
-    description: 'Target folder of `after: move` and of a handler\'s `move`. Required when `after` is `move`.',
+    description: 'Target folder of `after: move` and of a handler\'s `move`, created if missing. Required when `after` is `move`. Not the polled folder; no `*`, `%`, `..` or control characters.',
     protocols: ['imap', 'maildir'],
   },
   maxMessages: {
@@ -139,17 +139,17 @@ export const ACCOUNT_KEY_DOCS = {
     protocols: SERVER,
   },
   fetchTimeout: {
-    description: 'Time allowed for fetching one batch of messages.',
+    description: 'Time allowed for fetching one batch of messages; a stalled server is cut off and the account reported.',
     default: formatDuration(ACCOUNT_DEFAULTS.fetchTimeout),
     protocols: ALL,
   },
   handlerTimeout: {
-    description: 'Time a handler may run for one message.',
+    description: 'Time a handler may run for one message; then it is a failure and the message stays untouched (a JS handler\'s worker thread is stopped, even in a synchronous loop).',
     default: formatDuration(ACCOUNT_DEFAULTS.handlerTimeout),
     protocols: ALL,
   },
   handlerConcurrency: {
-    description: 'How many messages of this account may be in their handlers at once (a positive integer). Handlers still see messages in mailbox order, each decision is recorded before its server action, and the report keeps mailbox order.',
+    description: 'How many messages of this account may be in their handlers at once, 1-256, for every handler kind (README, "Handlers side by side"). Handlers still see messages in mailbox order, each decision is recorded before its server action, and the report keeps mailbox order.',
     default: String(ACCOUNT_DEFAULTS.handlerConcurrency),
     protocols: ALL,
   },
@@ -179,7 +179,7 @@ export const ACCOUNT_KEY_DOCS = {
   },
   deleteAfter: {
     description:
-      'Delete kept mail (`keep`, `markSeen`, flags, a copy) from the server this long after it was handled (`30d`), in a later run, by the dates in the ledger. `--dry-run` lists what would be deleted.',
+      'Delete kept mail (`keep`, `markSeen`, flags, a copy) from the server this long after it was handled (`30d`), in a later run, by the dates in the ledger. `--dry-run` lists what would be deleted (README, "Delete after N days").',
     default: 'never',
     protocols: ALL,
   },
@@ -190,11 +190,11 @@ export const ACCOUNT_KEY_DOCS = {
     protocols: ALL,
   },
   quarantineFolder: {
-    description: 'IMAP folder a quarantined message is moved to (created if missing). Without it, the message stays where it is and is skipped.',
+    description: 'IMAP folder a quarantined message is moved to (created if missing). Without it, the message stays where it is and is skipped. Not the polled folder; no `*`, `%`, `..` or control characters.',
     protocols: ['imap'],
   },
   maxMessageSize: {
-    description: 'Messages larger than this are reported and skipped, never downloaded or deleted: a number of bytes or `500KB`, `25MB`, `1GB`.',
+    description: 'Messages larger than this are reported (as quarantined) and skipped, never downloaded or deleted: a number of bytes or `500KB`, `25MB`, `1GB`.',
     default: 'no limit',
     protocols: ALL,
   },
@@ -263,7 +263,7 @@ export const TOP_LEVEL_KEY_DOCS = {
   },
   listen: {
     description:
-      'Watch mode: serve `/healthz`, `/readyz` and `/metrics` (Prometheus) over HTTP at `HOST:PORT` (`127.0.0.1:9464`, `[::1]:9464`, `0.0.0.0:9464` for every interface) or a bare port (on 127.0.0.1). `--listen` overrides it.',
+      'Watch mode: serve `/healthz`, `/readyz` and `/metrics` (Prometheus) over HTTP at `HOST:PORT` (`127.0.0.1:9464`, `[::1]:9464`, `0.0.0.0:9464` for every interface) or a bare port (on 127.0.0.1). `--listen` overrides it (README, "Health and metrics").',
     default: 'off',
   },
   ...CONNECTIONS_KEY_DOCS,

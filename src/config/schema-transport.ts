@@ -55,7 +55,7 @@ export const TRANSPORT_KEY_DOCS = {
   },
   tlsFingerprint: {
     description:
-      'Pin the server certificate: `sha256/` and its SHA-256 fingerprint in base64 or hex (colons allowed), as `mailpoll check` prints it. Any other certificate is refused before logging in. Checked in addition to `ca`/the system CAs; with `tlsRejectUnauthorized: false` the pin is the only check.',
+      'Pin the server certificate: `sha256/` and its SHA-256 fingerprint in base64 or hex (colons allowed), as `mailpoll check` prints it. Any other certificate is refused before logging in. Checked in addition to `ca`/the system CAs; with `tlsRejectUnauthorized: false` the pin is the only check (README, "TLS").',
     protocols: SERVER,
   },
   tlsCert: {
@@ -68,7 +68,7 @@ export const TRANSPORT_KEY_DOCS = {
   },
   proxy: {
     description:
-      'Connect through a proxy: `socks5://host:port` or `http://host:port` (HTTP CONNECT), credentials as `socks5://user:${PROXY_PASSWORD}@host:port`. The password is masked in all output. `ALL_PROXY`/`HTTPS_PROXY` are never read.',
+      'Connect through a proxy: `socks5://host:port` or `http://host:port` (HTTP CONNECT), credentials as `socks5://user:${PROXY_PASSWORD}@host:port`. The password is masked in all output. `ALL_PROXY`/`HTTPS_PROXY` are never read (README, "Proxies").',
     protocols: SERVER,
   },
   proxyPasswordEnv: {
@@ -94,7 +94,7 @@ export const TRANSPORT_KEY_DOCS = {
     protocols: ['imap'],
   },
   connection: {
-    description: 'Name of an entry of `connections` (or of `connectionsFile`) whose keys this account inherits; the account\'s own keys win.',
+    description: 'Name of an entry of `connections` (or of `connectionsFile`) whose keys this account inherits; the account\'s own keys win (README, "Named connections").',
     protocols: SERVER,
   },
 } as const;

@@ -229,6 +229,9 @@ function checkAccount(own: ParsedAccount, index: number, defaults: ParsedDefault
     problems.push(...checkSearch(merged.search, protocol, where).map((line) => (merged.inherited.has('search') ? line.replace(': not', ` (for ${at('search')}): not`) : line)));
   }
 
+  if (merged.folder !== undefined && merged.folders !== undefined) {
+    problems.push(`${at('folders')}${from('folders')}: cannot be used together with folder${from('folder')}; keep one (folders: [${merged.folder}, ...] lists several)`);
+  }
   // A message moved into the folder being polled comes back as a new message on every run.
   const polled = merged.folder ?? ACCOUNT_DEFAULTS.folder;
   for (const key of ['moveTo', 'quarantineFolder'] as const) {

@@ -30,7 +30,7 @@ import type { Logger } from '../../logger.js';
 import { ConnectionGuard, NO_GREETING_HINT } from '../connection-utils.js';
 import { imapTransport, openProxyTunnel, readTlsFiles, tlsOptionsOf, type ServerCertificate } from '../transport.js';
 import { errorCode } from '../net-errors.js';
-import type { Candidate, Disposition, DispositionResult, FetchedMessage, FetchOptions, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus, WaitOptions } from '../types.js';
+import type { Candidate, Disposition, FolderListing, DispositionResult, FetchedMessage, FetchOptions, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus, WaitOptions } from '../types.js';
 import { effectiveSearch } from '../../config/search.js';
 import { hasIdle, offers } from './capabilities.js';
 import { searchUids } from './search-query.js';
@@ -41,6 +41,7 @@ import { listQuery } from './list-query.js';
 import { groupCommand, type GroupContext } from './group-commands.js';
 import { FINGERPRINT_HEADERS, streamBodies, toCandidates } from './fetch.js';
 import { ensureFolder, isSameFolder, missingFolder, serverPath } from './folders.js';
+import { matchFolders } from './folder-patterns.js';
 import { watchGreeting } from './greeting.js';
 import { checkWaitOptions, IdleWait, planWatchdog, systemTimers, type IdleHost, type Timers, type WaitOutcome } from './idle.js';
 import { getAccessToken } from '../../oauth2/tokens.js';
@@ -163,7 +164,27 @@ class ImapMailbox implements Mailbox {
     } finally {
       greeting.stop();
     }
-    const folder = this.#guard.account.folder;
+    return this.#select(client, this.#guard.account.folder, phase);
+  }
+
+  /** Another folder on the open connection (`folders:`); a missing one is a MailboxError naming it. */
+  async selectFolder(folder: string): Promise<MailboxStatus> {
+    const client = this.#requireOpen();
+    try {
+      return await this.#select(client, folder, { text: '' });
+    } catch (error) {
+      throw describeImapError(this.#guard, error, `opening ${folder}`);
+    }
+  }
+
+  /** The folders `folders:` names: `found` in server order (config syntax), `unmatched` the names and patterns that matched none. */
+  async listFolders(patterns: readonly string[] | 'all', exclude: readonly string[]): Promise<FolderListing> {
+    const client = this.#requireOpen();
+    const entries = await client.list();
+    return matchFolders(client, entries, patterns, exclude);
+  }
+
+  async #select(client: ImapFlow, folder: string, phase: { text: string }): Promise<MailboxStatus> {
     const path = serverPath(this.#guard, client, folder);
     phase.text = `opening ${path} on ${this.#guard.where}`;
     let unseen: number | undefined;

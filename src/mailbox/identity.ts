@@ -20,6 +20,8 @@ export function mailboxIdentity(account: AccountConfig): string {
   const login = encodeURIComponent(account.login ?? account.user ?? '');
   const server = `${account.protocol}://${login}@${(account.host ?? '').toLowerCase()}`;
   if (account.protocol === 'pop3') return server;
+  // `folders:`: the account's lease covers all its folders; each folder's cycle keys its ledger rows by its own folder.
+  if (account.folders !== undefined) return `${server}/*`;
   const folder = account.folder.toUpperCase() === 'INBOX' ? 'INBOX' : account.folder;
   return `${server}/${folder}`;
 }

@@ -122,3 +122,25 @@ test('validate: folder with folders, and folders on POP3 and Maildir, are refuse
   assert.match(result.stderr, /accounts\[2\]\.folders/);
   assert.match(result.stderr, /accounts\[3\]\.folders: expected at least one folder/);
 });
+
+test('folders: a message quarantined out of one folder is counted, and retry -a moves it back to that folder', async () => {
+  const creds = await seed(['INBOX']);
+  const client = dovecot.imapClient(creds.user, creds.password);
+  await client.connect();
+  await client.mailboxCreate('Support');
+  await client.append('Support', message({ subject: 'please refuse' }));
+  await client.logout();
+  const { dir, result } = await run(creds, { folders: ['INBOX', 'Support'], maxAttempts: 1, quarantineFolder: 'Held' });
+  assert.equal(result.code, 1, result.stdout + result.stderr);
+  assert.equal(result.events.find((event) => event.type === 'account')?.quarantined, 1);
+
+  const retry = await runCli(['retry', '-a', 'support'], { cwd: dir });
+  assert.equal(retry.code, 0, retry.stdout + retry.stderr);
+  const check = dovecot.imapClient(creds.user, creds.password);
+  await check.connect();
+  const support = await check.status('Support', { messages: true });
+  const held = await check.status('Held', { messages: true });
+  await check.logout();
+  assert.equal(support.messages, 1);
+  assert.equal(held.messages, 0);
+});

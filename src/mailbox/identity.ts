@@ -26,6 +26,14 @@ export function mailboxIdentity(account: AccountConfig): string {
   return `${server}/${folder}`;
 }
 
+/** The account (with `folder` set) whose cycle wrote `identity`: itself, or for `folders:` the one folder's account; undefined: another mailbox. */
+export function accountOfIdentity(account: AccountConfig, identity: string): AccountConfig | undefined {
+  if (account.folders === undefined) return mailboxIdentity(account) === identity ? account : undefined;
+  const server = mailboxIdentity(account).slice(0, -1);
+  if (!identity.startsWith(server)) return undefined;
+  return { ...account, folder: identity.slice(server.length), folders: undefined };
+}
+
 /** How `history` and `show` name where a message came from; rows of an older store did not record it. */
 export function describeIdentity(identity: string): string {
   if (identity.startsWith('legacy:')) return 'server not recorded (older store)';

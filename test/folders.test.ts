@@ -75,6 +75,11 @@ test('folders: "Projects/*" reaches every depth, and a second run hands nothing 
   const again = await runCli(['--json'], { cwd: dir });
   assert.equal(again.code, 0, again.stdout + again.stderr);
   assert.equal(messageEvents(again).length, 0);
+  // history and show name each message's folder.
+  const history = await runCli(['history'], { cwd: dir });
+  assert.match(history.stdout, /Projects.B.Deep/, history.stdout + history.stderr);
+  const show = await runCli(['show', '1'], { cwd: dir });
+  assert.match(show.stdout, /\/Projects.A|\/Projects.B/, show.stdout + show.stderr);
 });
 
 test('folders: all skips the special-use folders and the account\'s moveTo', async () => {

@@ -118,6 +118,7 @@ test('validate: folder with folders, and folders on POP3 and Maildir, are refuse
       { name: 'pop', protocol: 'pop3', host: 'pop.example.com', user: 'u', password: 'p', folders: ['INBOX'] },
       { name: 'md', protocol: 'maildir', path: './Maildir', folders: 'all' },
       { name: 'empty', protocol: 'imap', host: 'imap.example.com', user: 'u', password: 'p', folders: [] },
+      { name: 'loop', protocol: 'imap', host: 'imap.example.com', user: 'u', password: 'p', folders: ['INBOX', 'Archive'], after: 'move', moveTo: 'Archive' },
     ],
   });
   const result = await runCli(['validate'], { cwd: dir });
@@ -126,6 +127,7 @@ test('validate: folder with folders, and folders on POP3 and Maildir, are refuse
   assert.match(result.stderr, /accounts\[1\]\.folders/);
   assert.match(result.stderr, /accounts\[2\]\.folders/);
   assert.match(result.stderr, /accounts\[3\]\.folders: expected at least one folder/);
+  assert.match(result.stderr, /accounts\[4\]\.moveTo: is the folder being polled \("Archive"\)/);
 });
 
 test('folders: a message quarantined out of one folder is counted, and retry -a moves it back to that folder', async () => {
@@ -146,6 +148,7 @@ test('folders: a message quarantined out of one folder is counted, and retry -a 
   const support = await check.status('Support', { messages: true });
   const held = await check.status('Held', { messages: true });
   await check.logout();
+  assert.ok(support !== false && held !== false);
   assert.equal(support.messages, 1);
   assert.equal(held.messages, 0);
 });

@@ -65,6 +65,9 @@ test('folders: a list and patterns read each named folder and name it in every e
   assert.deepEqual(Object.keys(seen).sort(), ['in INBOX', 'in Projects/A', 'in Projects/B', 'in Support']);
   assert.match(String(seen['in Projects/A']), /^Projects.A$/);
   assert.equal(seen['in Support'], 'Support');
+  // One connection for all of them (the seeding client logged in once before).
+  const logins = (await dovecot.logLines()).filter((line) => line.includes('Login: user=<' + creds.user + '>'));
+  assert.equal(logins.length, 2, logins.join('\n'));
 });
 
 test('folders: "Projects/*" reaches every depth, and a second run hands nothing over again', async () => {

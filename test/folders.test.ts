@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { FIXTURES, messageEvents, runCli, writeConfig } from './helpers/cli.js';
+import { FIXTURES, messageEvents, runCli, startCli, writeConfig } from './helpers/cli.js';
 import { message } from './helpers/dovecot.js';
 import { useDovecot } from './helpers/use-dovecot.js';
 import { scenario, type Credentials } from './helpers/scenario.js';
@@ -154,4 +154,27 @@ test('folders: a message quarantined out of one folder is counted, and retry -a 
   assert.ok(support !== false && held !== false);
   assert.equal(support.messages, 1);
   assert.equal(held.messages, 0);
+});
+
+test('--watch: an account with folders and idle: true polls every interval, and the start says so', async () => {
+  const creds = await seed(['INBOX', 'Support']);
+  const dir = await writeConfig({ script: KEEP_HANDLER, accounts: [world.imapAccount(creds, { folders: ['INBOX', 'Support'], idle: true, interval: '1s' })] });
+  const cli = startCli(['--watch', '--json'], { cwd: dir });
+  try {
+    const started = await cli.waitFor((event) => event.type === 'watch' && event.state === 'started', 'the start');
+    assert.match(String(started.reason), /no IDLE with folders \(polling every interval\): support/);
+    const cycle = await cli.waitFor((event) => event.type === 'cycle', 'the first cycle');
+    assert.equal(cycle.idle, false);
+    await cli.waitFor((event) => event.type === 'message' && event.subject === 'in Support', 'the message in Support');
+    // Mail arriving later in a folder that is not the first is picked up by the next poll.
+    const client = dovecot.imapClient(creds.user, creds.password);
+    await client.connect();
+    await client.append('Support', message({ subject: 'later in Support' }));
+    await client.logout();
+    const later = await cli.waitFor((event) => event.type === 'message' && event.subject === 'later in Support', 'the later message', 20_000);
+    assert.equal(later.folder, 'Support');
+  } finally {
+    cli.signal('SIGTERM');
+    await cli.exited;
+  }
 });

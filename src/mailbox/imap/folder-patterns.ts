@@ -10,12 +10,9 @@ import type { FolderListing } from '../types.js';
 
 const SKIPPED_BY_ALL = new Set(['\\Trash', '\\Junk', '\\Sent', '\\Drafts']);
 
-export function matchFolders(
-  client: ImapFlow,
-  entries: readonly ListResponse[],
-  patterns: readonly string[] | 'all',
-  exclude: readonly string[],
-): FolderListing {
+/** One LIST on `client`'s connection, matched against `patterns` (or `all`); `exclude`: folders never read. */
+export async function listMatchingFolders(client: ImapFlow, patterns: readonly string[] | 'all', exclude: readonly string[]): Promise<FolderListing> {
+  const entries: readonly ListResponse[] = await client.list();
   const prefix = client.namespace?.prefix ?? '';
   const selectable = entries
     .filter((entry) => !entry.flags.has('\\Noselect') && !entry.flags.has('\\NonExistent'))

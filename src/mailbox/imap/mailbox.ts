@@ -41,7 +41,7 @@ import { listQuery } from './list-query.js';
 import { groupCommand, type GroupContext } from './group-commands.js';
 import { FINGERPRINT_HEADERS, streamBodies, toCandidates } from './fetch.js';
 import { ensureFolder, isSameFolder, missingFolder, serverPath } from './folders.js';
-import { matchFolders } from './folder-patterns.js';
+import { listMatchingFolders } from './folder-patterns.js';
 import { watchGreeting } from './greeting.js';
 import { checkWaitOptions, IdleWait, planWatchdog, systemTimers, type IdleHost, type Timers, type WaitOutcome } from './idle.js';
 import { getAccessToken } from '../../oauth2/tokens.js';
@@ -167,21 +167,13 @@ class ImapMailbox implements Mailbox {
     return this.#select(client, this.#guard.account.folder, phase);
   }
 
-  /** Another folder on the open connection (`folders:`); a missing one is a MailboxError naming it. */
+  // `folders:` (see Mailbox): another folder on this connection; the folders the names and patterns stand for.
   async selectFolder(folder: string): Promise<MailboxStatus> {
-    const client = this.#requireOpen();
-    try {
-      return await this.#select(client, folder, { text: '' });
-    } catch (error) {
-      throw describeImapError(this.#guard, error, `opening ${folder}`);
-    }
+    return this.#select(this.#requireOpen(), folder, { text: '' }).catch((error: unknown) => Promise.reject(describeImapError(this.#guard, error, `opening ${folder}`)));
   }
 
-  /** The folders `folders:` names: `found` in server order (config syntax), `unmatched` the names and patterns that matched none. */
   async listFolders(patterns: readonly string[] | 'all', exclude: readonly string[]): Promise<FolderListing> {
-    const client = this.#requireOpen();
-    const entries = await client.list();
-    return matchFolders(client, entries, patterns, exclude);
+    return listMatchingFolders(this.#requireOpen(), patterns, exclude);
   }
 
   async #select(client: ImapFlow, folder: string, phase: { text: string }): Promise<MailboxStatus> {

@@ -99,6 +99,7 @@ describe('defaults', () => {
       auth: 'password',
       oauth2: undefined,
       folder: 'INBOX',
+      folders: undefined,
       path: undefined,
       onlyUnseen: true,
       search: undefined,

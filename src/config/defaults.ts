@@ -34,6 +34,7 @@ export const ACCOUNT_DEFAULTS = Object.freeze({
   auth: 'password',
   oauth2: undefined,
   folder: 'INBOX',
+  folders: undefined,
   path: undefined,
   onlyUnseen: true,
   search: undefined,

@@ -381,6 +381,7 @@ function buildAccount(
     auth: merged.auth ?? defaults.auth,
     oauth2: undefined,
     folder: merged.folder ?? defaults.folder,
+    folders: merged.folders ?? defaults.folders,
     path: optionalPath(merged.path),
     // POP3 has no seen flag: its default lists every message, and the rules refuse onlyUnseen there.
     onlyUnseen: merged.onlyUnseen ?? defaults.onlyUnseen,

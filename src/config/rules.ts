@@ -229,16 +229,20 @@ function checkAccount(own: ParsedAccount, index: number, defaults: ParsedDefault
     problems.push(...checkSearch(merged.search, protocol, where).map((line) => (merged.inherited.has('search') ? line.replace(': not', ` (for ${at('search')}): not`) : line)));
   }
 
+  if (merged.folder !== undefined && merged.folders !== undefined) {
+    problems.push(`${at('folders')}${from('folders')}: cannot be used together with folder${from('folder')}; keep one (folders: [${merged.folder}, ...] lists several)`);
+  }
   // A message moved into the folder being polled comes back as a new message on every run.
-  const polled = merged.folder ?? ACCOUNT_DEFAULTS.folder;
+  // With `folders`, the names written out (patterns and `all` leave the targets out when matching).
+  const polledFolders = merged.folders === undefined ? [merged.folder ?? ACCOUNT_DEFAULTS.folder] : merged.folders === 'all' ? [] : merged.folders;
   for (const key of ['moveTo', 'quarantineFolder'] as const) {
     const target = merged[key];
-    if (protocol === 'imap' && target !== undefined && sameFolder(target, polled)) {
+    if (protocol === 'imap' && target !== undefined && polledFolders.some((polled) => sameFolder(target, polled))) {
       problems.push(`${at(key)}: is the folder being polled ("${target}"${from(key)}); name another folder`);
     }
   }
   const copyTo = merged.after?.extras?.copyTo;
-  if (protocol === 'imap' && copyTo !== undefined && sameFolder(copyTo, polled)) {
+  if (protocol === 'imap' && copyTo !== undefined && polledFolders.some((polled) => sameFolder(copyTo, polled))) {
     problems.push(`${at('after')}: copies to the folder being polled ("${copyTo}"${from('after')}): the copy would be handed over as new mail on every run; name another folder`);
   }
   return problems;

@@ -94,6 +94,12 @@ export const ACCOUNT_KEY_DOCS = {
     default: ACCOUNT_DEFAULTS.folder,
     protocols: ['imap'],
   },
+  folders: {
+    description:
+      'Several IMAP folders read one after another over one connection: a list of names and LIST patterns (`[INBOX, Support, "Projects/*"]`; `*` matches any depth, `%` one level), or `all` (every selectable folder except those the server marks `\\Trash`, `\\Junk`, `\\Sent`, `\\Drafts`, and the account\'s `moveTo`/`quarantineFolder`). Not together with `folder` (README, "Several folders").',
+    default: 'one folder (`folder`)',
+    protocols: ['imap'],
+  },
   path: {
     description: 'The Maildir folder, with `cur/ new/ tmp/` (relative to the config file, `~/` allowed). Required for maildir. Only regular files in `new/` and `cur/` are messages: a symlink (never followed), a FIFO, a folder or a device there is skipped with a warning on stderr naming it and left untouched; it is not a failure.',
     protocols: ['maildir'],

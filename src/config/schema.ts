@@ -158,6 +158,12 @@ const accountFields = {
   auth: z.enum(['password', 'oauth2']).optional().describe(doc('auth')),
   oauth2: oauth2Schema().optional().describe(doc('oauth2')),
   folder: text().optional().describe(doc('folder')),
+  folders: z
+    .union([z.literal('all'), z.array(text()).min(1, { error: 'expected at least one folder or pattern' })], {
+      error: 'expected all or a list of folders and IMAP LIST patterns (* and %)',
+    })
+    .optional()
+    .describe(doc('folders')),
   path: text().optional().describe(doc('path')),
   onlyUnseen: flag().optional().describe(doc('onlyUnseen')),
   search: searchSchema(size, flag).optional().describe(doc('search')),

@@ -65,6 +65,8 @@ export interface AccountConfig {
   oauth2: OAuth2Config | undefined;
   /** IMAP folder, `/`-separated (`Inbox/Incidents`). Default `INBOX`. */
   folder: string;
+  /** Several folders (names and LIST patterns, or `all`), read one after another; undefined: `folder` alone. */
+  folders: string[] | 'all' | undefined;
   /** Absolute path of the Maildir (maildir). */
   path: string | undefined;
   /** Only messages not yet read. Default `true`. */

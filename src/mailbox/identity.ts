@@ -20,8 +20,18 @@ export function mailboxIdentity(account: AccountConfig): string {
   const login = encodeURIComponent(account.login ?? account.user ?? '');
   const server = `${account.protocol}://${login}@${(account.host ?? '').toLowerCase()}`;
   if (account.protocol === 'pop3') return server;
+  // `folders:`: the account's lease covers all its folders; each folder's cycle keys its ledger rows by its own folder.
+  if (account.folders !== undefined) return `${server}/*`;
   const folder = account.folder.toUpperCase() === 'INBOX' ? 'INBOX' : account.folder;
   return `${server}/${folder}`;
+}
+
+/** The account (with `folder` set) whose cycle wrote `identity`: itself, or for `folders:` the one folder's account; undefined: another mailbox. */
+export function accountOfIdentity(account: AccountConfig, identity: string): AccountConfig | undefined {
+  if (account.folders === undefined) return mailboxIdentity(account) === identity ? account : undefined;
+  const server = mailboxIdentity(account).slice(0, -1);
+  if (!identity.startsWith(server)) return undefined;
+  return { ...account, folder: identity.slice(server.length), folders: undefined };
 }
 
 /** How `history` and `show` name where a message came from; rows of an older store did not record it. */

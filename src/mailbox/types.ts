@@ -27,6 +27,12 @@ export interface MailboxCapabilities {
   commitEndsSession: boolean;
 }
 
+/** What `folders:` stands for on the server: folders to read (config syntax), and names or patterns that matched none. */
+export interface FolderListing {
+  found: string[];
+  unmatched: string[];
+}
+
 /** State of the opened folder. */
 export interface MailboxStatus {
   /** The folder as the server names it (delimiter mapped), e.g. `INBOX.Incidents`. */
@@ -143,6 +149,10 @@ export interface Mailbox {
   open(): Promise<MailboxStatus>;
   /** The messages to work on, oldest first, from one search. */
   list(options: ListOptions): Promise<Candidate[]>;
+  /** IMAP `folders:`: which folders the names, patterns or `all` stand for (on the open connection). */
+  listFolders?(patterns: readonly string[] | 'all', exclude: readonly string[]): Promise<FolderListing>;
+  /** IMAP `folders:`: select another folder on the open connection; a missing one throws a MailboxError naming it. */
+  selectFolder?(folder: string): Promise<MailboxStatus>;
   /**
    * Stream the sources of `candidates` (in their order). While this iterator is being
    * consumed, no other method of the mailbox may be called.

@@ -52,7 +52,8 @@ function counts(result: CycleResult): Pick<CycleResult, 'fetched' | 'processed' 
 export function recordOutcome(store: Store, runId: number, account: AccountConfig, result: CycleResult, durationMs: number) {
   const error = result.error?.message ?? null;
   store.recordAccountRun(runId, { ...counts(result), account: account.name, status: result.status, error, durationMs });
-  const quarantined = store.quarantinedCount(mailboxIdentity(account));
+  // Several folders are several mailboxes in the ledger: their rows carry the account's name.
+  const quarantined = account.folders === undefined ? store.quarantinedCount(mailboxIdentity(account)) : store.quarantinedRefs({ account: account.name }).length;
   return {
     account: account.name,
     protocol: account.protocol,

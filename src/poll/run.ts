@@ -16,7 +16,8 @@ import { createMailbox } from '../mailbox/open.js';
 import type { Reporter } from '../report/types.js';
 import type { PurgeOptions, Store } from '../store/types.js';
 import { failedCycle, recordOutcome, retryCommand, withLease } from './account.js';
-import { pollAccount, type CycleOptions, type CycleResult } from './cycle.js';
+import type { CycleOptions, CycleResult } from './cycle.js';
+import { pollFolders } from './folders.js';
 import type { CycleProgress } from './progress.js';
 
 
@@ -59,7 +60,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
     const result = await withLease(store, account, (leaseLost) =>
       createMailbox(account, { logger: options.logger }).then(
         (mailbox) =>
-          pollAccount(
+          pollFolders(
             account,
             {
               mailbox,

@@ -11,7 +11,8 @@ import type { Logger } from '../logger.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { Mailbox } from '../mailbox/types.js';
 import { failedCycle, recordOutcome, withLease } from '../poll/account.js';
-import { pollAccount, type CycleResult } from '../poll/cycle.js';
+import type { CycleResult } from '../poll/cycle.js';
+import { pollFolders } from '../poll/folders.js';
 import { anySignal } from '../poll/run.js';
 import type { Reporter } from '../report/types.js';
 import type { PurgeOptions, Store } from '../store/types.js';
@@ -129,7 +130,8 @@ async function leased(watch: Watch, account: AccountConfig, leaseLost: AbortSign
   } catch (error) {
     return report(watch, account, failedCycle(account, error), 0, false);
   }
-  const idle = account.idle && account.protocol === 'imap';
+  // IDLE waits on one folder: an account with several polls every interval instead.
+  const idle = account.idle && account.protocol === 'imap' && account.folders === undefined;
   const first = await watch.polls.run(undefined, () => cycle(watch, account, mailbox, { signal, keepOpen: idle }));
   if (!idle || first.status !== 'ok' || first.opened === undefined) return first;
   if (!canWait(mailbox)) {
@@ -162,7 +164,7 @@ async function cycle(
 ): Promise<CycleResult> {
   const { clock } = watch;
   const started = clock.now();
-  const result = await pollAccount(
+  const result = await pollFolders(
     account,
     {
       mailbox,

@@ -116,8 +116,11 @@ function describeTiming(options: WatchOptions): string {
   const parts: string[] = [];
   if (options.interval !== undefined) parts.push(`every ${Math.round(options.interval / 1000)}s`);
   if (options.until !== undefined) parts.push(`until ${new Date(options.until).toISOString()}`);
-  const idle = options.accounts.filter((account) => account.idle).map((account) => account.name);
+  const idle = options.accounts.filter((account) => account.idle && account.folders === undefined).map((account) => account.name);
   if (idle.length > 0) parts.push(`IDLE: ${idle.join(', ')}`);
+  // IDLE waits on one folder only.
+  const several = options.accounts.filter((account) => account.idle && account.folders !== undefined).map((account) => account.name);
+  if (several.length > 0) parts.push(`no IDLE with folders (polling every interval): ${several.join(', ')}`);
   return parts.join(', ');
 }
 

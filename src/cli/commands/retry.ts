@@ -1,7 +1,7 @@
 import type { AccountConfig } from '../../config/types.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { mailboxIdentity } from '../../mailbox/identity.js';
+import { accountOfIdentity, mailboxIdentity } from '../../mailbox/identity.js';
 import type { MessageRecord, QuarantineFilter, Store } from '../../store/types.js';
 import { createOutput } from '../output.js';
 import { withCliStore } from '../store.js';
@@ -68,7 +68,7 @@ function selectRecords(store: Store, refs: readonly number[], options: RetryComm
     ? [{}]
     : (options.account ?? []).map((name) => {
         const account = configured.find((candidate) => candidate.name === name);
-        return account === undefined ? { account: name } : { identity: mailboxIdentity(account) };
+        return account === undefined || account.folders !== undefined ? { account: name } : { identity: mailboxIdentity(account) };
       });
   for (const filter of filters) {
     for (const ref of store.quarantinedRefs(filter)) {
@@ -87,7 +87,11 @@ function groupByMailbox(records: readonly MessageRecord[]): MessageRecord[][] {
 
 /** The config's account for a record: the one of its mailbox, else (an older store's rows) the one of its name. */
 function configuredAccount(record: MessageRecord, configured: readonly AccountConfig[]): AccountConfig | undefined {
-  return configured.find((account) => mailboxIdentity(account) === record.identity) ?? configured.find((account) => account.name === record.account);
+  for (const account of configured) {
+    const own = accountOfIdentity(account, record.identity);
+    if (own !== undefined) return own;
+  }
+  return configured.find((account) => account.name === record.account);
 }
 
 async function moveBack(

@@ -30,7 +30,7 @@ import type { Logger } from '../../logger.js';
 import { ConnectionGuard, NO_GREETING_HINT } from '../connection-utils.js';
 import { imapTransport, openProxyTunnel, readTlsFiles, tlsOptionsOf, type ServerCertificate } from '../transport.js';
 import { errorCode } from '../net-errors.js';
-import type { Candidate, Disposition, DispositionResult, FetchedMessage, FetchOptions, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus, WaitOptions } from '../types.js';
+import type { Candidate, Disposition, FolderListing, DispositionResult, FetchedMessage, FetchOptions, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus, WaitOptions } from '../types.js';
 import { effectiveSearch } from '../../config/search.js';
 import { hasIdle, offers } from './capabilities.js';
 import { searchUids } from './search-query.js';
@@ -41,6 +41,7 @@ import { listQuery } from './list-query.js';
 import { groupCommand, type GroupContext } from './group-commands.js';
 import { FINGERPRINT_HEADERS, streamBodies, toCandidates } from './fetch.js';
 import { ensureFolder, isSameFolder, missingFolder, serverPath } from './folders.js';
+import { listMatchingFolders } from './folder-patterns.js';
 import { watchGreeting } from './greeting.js';
 import { checkWaitOptions, IdleWait, planWatchdog, systemTimers, type IdleHost, type Timers, type WaitOutcome } from './idle.js';
 import { getAccessToken } from '../../oauth2/tokens.js';
@@ -163,7 +164,19 @@ class ImapMailbox implements Mailbox {
     } finally {
       greeting.stop();
     }
-    const folder = this.#guard.account.folder;
+    return this.#select(client, this.#guard.account.folder, phase);
+  }
+
+  // `folders:` (see Mailbox): another folder on this connection; the folders the names and patterns stand for.
+  async selectFolder(folder: string): Promise<MailboxStatus> {
+    return this.#select(this.#requireOpen(), folder, { text: '' }).catch((error: unknown) => Promise.reject(describeImapError(this.#guard, error, `opening ${folder}`)));
+  }
+
+  async listFolders(patterns: readonly string[] | 'all', exclude: readonly string[]): Promise<FolderListing> {
+    return listMatchingFolders(this.#requireOpen(), patterns, exclude);
+  }
+
+  async #select(client: ImapFlow, folder: string, phase: { text: string }): Promise<MailboxStatus> {
     const path = serverPath(this.#guard, client, folder);
     phase.text = `opening ${path} on ${this.#guard.where}`;
     let unseen: number | undefined;

@@ -4,7 +4,7 @@
  * is never handed over (not even with `reprocess`) until `mailpoll retry` releases it.
  */
 import type { StoreContext } from './context.js';
-import { toUidValidityColumn } from './message-row.js';
+import { firstSeenParams, type FirstSeenParams } from './message-row.js';
 import type { ReceivedMessage } from './types.js';
 
 export class Baselines {
@@ -19,7 +19,7 @@ export class Baselines {
     this.selectTaken = db.prepare<[string, string], number>('SELECT 1 FROM baselines WHERE identity = ? AND mailbox = ?').pluck();
     this.selectAnyRow = db.prepare<[string, string], number>('SELECT 1 FROM messages WHERE identity = ? AND mailbox = ? LIMIT 1').pluck();
     // A message the ledger knows already keeps its row (and its state).
-    this.insertSkipped = db.prepare<[SkippedParams]>(
+    this.insertSkipped = db.prepare<[FirstSeenParams]>(
       `INSERT INTO messages (identity, account, mailbox, uid_validity, uid, protocol, fingerprint, message_id, sender, subject,
          date, size, state, attempts, first_seen_at, updated_at, on_server, run_id)
        VALUES (@identity, @account, @mailbox, @uidValidity, @uid, @protocol, @fingerprint, @messageId, NULL, NULL,
@@ -33,21 +33,7 @@ export class Baselines {
       const now = context.now();
       let recorded = 0;
       for (const message of messages) {
-        const { key, meta } = message;
-        const result = this.insertSkipped.run({
-          identity: key.identity,
-          account: message.account,
-          mailbox: key.mailbox,
-          uidValidity: toUidValidityColumn(key.uidValidity),
-          uid: key.uid,
-          protocol: message.protocol,
-          fingerprint: message.fingerprint,
-          messageId: meta.messageId,
-          date: meta.date,
-          size: meta.size,
-          now,
-          runId,
-        });
+        const result = this.insertSkipped.run(firstSeenParams(message, now, runId));
         recorded += result.changes;
       }
       this.insertMark.run(where.identity, where.mailbox, now);
@@ -64,19 +50,4 @@ export class Baselines {
   record(runId: number, where: { identity: string; mailbox: string }, messages: readonly ReceivedMessage[]): number {
     return this.recordTx.immediate(runId, where, messages);
   }
-}
-
-interface SkippedParams {
-  identity: string;
-  account: string;
-  mailbox: string;
-  uidValidity: string;
-  uid: string;
-  protocol: string;
-  fingerprint: string | null;
-  messageId: string | null;
-  date: string | null;
-  size: number | null;
-  now: number;
-  runId: number;
 }

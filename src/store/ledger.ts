@@ -12,6 +12,8 @@ import { ARCHIVE_FILE_MIN_BYTES, type ArchiveFiles } from './archive-files.js';
 import { type StoreContext, unknownRefError } from './context.js';
 import {
   FINGERPRINT_COLUMN,
+  firstSeenParams,
+  type FirstSeenParams,
   MESSAGE_COLUMNS,
   type MessageTuple,
   UID_COLUMN,
@@ -138,7 +140,7 @@ export class Ledger {
     // `received` from a crashed run, `done` being reprocessed) goes back to `received`,
     // keeps its attempts, ref and first_seen_at, and forgets the previous Decision.
     this.upsertReceived = db
-      .prepare<[UpsertParams], number>(
+      .prepare<[FirstSeenParams], number>(
         `INSERT INTO messages (identity, account, mailbox, uid_validity, uid, protocol, fingerprint, raw_sha256,
            message_id, sender, subject, date, size, state, attempts, first_seen_at, updated_at, on_server, run_id)
          VALUES (@identity, @account, @mailbox, @uidValidity, @uid, @protocol, @fingerprint, @rawHash,
@@ -216,24 +218,8 @@ export class Ledger {
         const now = context.now();
         const refs = new Map<string, number>();
         for (const message of messages) {
-          const { key, meta } = message;
-          const ref = this.upsertReceived.get({
-            identity: key.identity,
-            account: message.account,
-            mailbox: key.mailbox,
-            uidValidity: toUidValidityColumn(key.uidValidity),
-            uid: key.uid,
-            protocol: message.protocol,
-            fingerprint: message.fingerprint,
-            rawHash: message.rawHash,
-            messageId: meta.messageId,
-            sender: meta.sender,
-            subject: meta.subject,
-            date: meta.date,
-            size: meta.size,
-            now,
-            runId,
-          });
+          const { key } = message;
+          const ref = this.upsertReceived.get(firstSeenParams(message, now, runId));
           if (ref === undefined) throw new StoreError(`store ${context.file}: recording ${key.uid} returned no ref`);
           if (archive && message.raw !== undefined) this.archiveRaw(ref, now, message.raw, files);
           refs.set(key.uid, ref);
@@ -452,24 +438,6 @@ interface FileWork {
   fresh: number[];
   /** Refs now archived as blobs: any file of theirs is removed once the transaction has committed. */
   stale: number[];
-}
-
-interface UpsertParams {
-  identity: string;
-  account: string;
-  mailbox: string;
-  uidValidity: string;
-  uid: string;
-  protocol: string;
-  fingerprint: string | null;
-  rawHash: string | null;
-  messageId: string | null;
-  sender: string | null;
-  subject: string | null;
-  date: string | null;
-  size: number | null;
-  now: number;
-  runId: number;
 }
 
 interface HandledParams {

@@ -5,7 +5,7 @@
  * column order and the mapping live here, side by side.
  */
 import { hasExtras, type Action, type ActionExtras, type Protocol } from '../domain.js';
-import type { MessageRecord, MessageState } from './types.js';
+import type { MessageRecord, MessageState, ReceivedMessage } from './types.js';
 
 export const MESSAGE_COLUMNS = `m.ref, m.identity, m.mailbox, m.uid_validity, m.uid, m.protocol, m.fingerprint,
   m.message_id, m.sender, m.subject, m.date, m.size, m.state, m.action, m.move_to, m.transition,
@@ -106,4 +106,47 @@ function readExtras(column: string | null): ActionExtras | null {
 /** A Decision's extras as the `extras` column holds them; null when there are none. */
 export function writeExtras(extras: ActionExtras | undefined): string | null {
   return hasExtras(extras) ? JSON.stringify({ flags: extras.flags, unflags: extras.unflags, copyTo: extras.copyTo }) : null;
+}
+
+/**
+ * A message's columns as it is first recorded (`received`, or `skipped` by a baseline), as
+ * named statement parameters; a statement uses the ones it names.
+ */
+export interface FirstSeenParams {
+  identity: string;
+  account: string;
+  mailbox: string;
+  uidValidity: string;
+  uid: string;
+  protocol: string;
+  fingerprint: string | null;
+  rawHash: string | null;
+  messageId: string | null;
+  sender: string | null;
+  subject: string | null;
+  date: string | null;
+  size: number | null;
+  now: number;
+  runId: number;
+}
+
+export function firstSeenParams(message: ReceivedMessage, now: number, runId: number): FirstSeenParams {
+  const { key, meta } = message;
+  return {
+    identity: key.identity,
+    account: message.account,
+    mailbox: key.mailbox,
+    uidValidity: toUidValidityColumn(key.uidValidity),
+    uid: key.uid,
+    protocol: message.protocol,
+    fingerprint: message.fingerprint,
+    rawHash: message.rawHash,
+    messageId: meta.messageId,
+    sender: meta.sender,
+    subject: meta.subject,
+    date: meta.date,
+    size: meta.size,
+    now,
+    runId,
+  };
 }

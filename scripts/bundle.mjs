@@ -43,7 +43,8 @@ const result = await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['better-sqlite3', 'tsx', 'tsx/*', 'typescript', 'esbuild'],
+  // pg-native: the optional libpq binding pg tries only when asked for (`pg.native`); never.
+  external: ['better-sqlite3', 'tsx', 'tsx/*', 'typescript', 'esbuild', 'pg-native'],
   // Dependencies of imapflow that mailpoll never reaches: see the stubs for why.
   alias: {
     pino: stub('pino'),

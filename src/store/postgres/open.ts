@@ -1,0 +1,102 @@
+/**
+ * Opening a PostgreSQL store: load the driver (only now: nothing of `pg` is loaded unless a
+ * postgres:// store is used), register the password so that no output shows it, check the
+ * server answers, and bring the `mailpoll` schema up to date (each migration under an advisory
+ * lock, so that hosts starting together do not race). The common path (a current schema) is
+ * a connection and two small reads.
+ */
+import { hostname as osHostname } from 'node:os';
+import { StoreError } from '../../errors.js';
+import { isProcessAlive } from '../leases.js';
+import { Connection, storeTypes } from './connection.js';
+import { newerPostgresStoreError, type StoreLabel, toPostgresStoreError } from './failure.js';
+import { PostgresStore } from './postgres-store.js';
+import { ForeignPostgresSchema, migratePostgres, NewerPostgresSchema, POSTGRES_SCHEMA_VERSION, readSchemaVersion } from './schema.js';
+import { describeServer, isPostgresUrl, maskStoreUrl, registerStoreSecrets } from './store-url.js';
+
+export interface OpenPostgresStoreOptions {
+  /** The clock, in milliseconds since the epoch (timestamps, lease expiry, retention). Default `Date.now`; tests set MAILPOLL_NOW. */
+  now?: () => number;
+  /** The host name written in leases and runs; a dead pid is only judged on the same host. Default `os.hostname()`. */
+  hostname?: string;
+  /** Whether a pid on this host is running. Default `process.kill(pid, 0)`: ESRCH = dead, EPERM = alive. */
+  isAlive?: (pid: number) => boolean;
+  /**
+   * The password, when the URL has none (from the config's secret sources). Without either,
+   * the driver reads PGPASSWORD, then ~/.pgpass. Registered as a secret: never printed.
+   */
+  password?: string;
+  /**
+   * Open for reading only (`mailpoll try REF`): nothing is created or migrated, a database
+   * without the current schema is refused with the way out, and writes fail with StoreError.
+   */
+  readOnly?: boolean;
+  /** Connections the store keeps open at the most. Default 10. */
+  maxConnections?: number;
+  /** How long a connection may take to open (and a call may wait for a free one), in ms. Default 10 s. */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * Open the PostgreSQL store at `url` (`postgres://user@host:5432/db`). Throws StoreError (exit
+ * 2) when the driver cannot be loaded, the server cannot be reached or refuses the login, the
+ * database holds a schema named mailpoll of another application or of a newer mailpoll, or
+ * (read-only) has no current schema. Never drops or resets anything.
+ */
+export async function openPostgresStore(url: string, options: OpenPostgresStoreOptions = {}): Promise<PostgresStore> {
+  registerStoreSecrets(url, options.password);
+  const label: StoreLabel = { url: maskStoreUrl(url), server: describeServer(url) };
+  if (!isPostgresUrl(url)) throw new StoreError(`store ${label.url}: not a PostgreSQL URL (postgres://user@host:5432/database)`);
+  let pg: (typeof import('pg'))['default'];
+  try {
+    pg = (await import('pg')).default;
+  } catch (error) {
+    throw new StoreError(`store ${label.url}: the PostgreSQL driver (the pg package) cannot be loaded: ${(error as Error).message}. Reinstall mailpoll.`, {
+      cause: error,
+    });
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    ...(options.password === undefined ? {} : { password: options.password }),
+    max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    // A one-shot command that forgets to close must still exit.
+    allowExitOnIdle: true,
+    application_name: 'mailpoll',
+    types: storeTypes((oid, format) => pg.types.getTypeParser(oid, format)),
+    ...(options.readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
+  });
+  const connection = new Connection(pool);
+  try {
+    await prepareSchema(connection, label, options.readOnly === true);
+    const clock = options.now ?? Date.now;
+    return new PostgresStore(
+      connection,
+      label,
+      { hostname: options.hostname ?? osHostname(), pid: process.pid, isAlive: options.isAlive ?? isProcessAlive },
+      () => Math.floor(clock()),
+    );
+  } catch (error) {
+    await connection.close().catch(() => undefined);
+    throw toPostgresStoreError(error, label);
+  }
+}
+
+async function prepareSchema(connection: Connection, label: StoreLabel, readOnly: boolean): Promise<void> {
+  const version = await readSchemaVersion(connection);
+  if (version > POSTGRES_SCHEMA_VERSION) throw newerPostgresStoreError(label.url, version, POSTGRES_SCHEMA_VERSION);
+  if (version === POSTGRES_SCHEMA_VERSION) return;
+  if (readOnly) {
+    if (version === 0) throw new StoreError(`store ${label.url}: empty, no message recorded yet`);
+    throw new StoreError(`store ${label.url}: written by an older mailpoll; run mailpoll history once to bring it up to date, then try again`);
+  }
+  try {
+    await migratePostgres(connection);
+  } catch (error) {
+    if (error instanceof NewerPostgresSchema) throw newerPostgresStoreError(label.url, error.version, POSTGRES_SCHEMA_VERSION);
+    if (error instanceof ForeignPostgresSchema) {
+      throw new StoreError(`store ${label.url} is not a mailpoll store (${error.message}). Use another database, or move that schema away; mailpoll never changes it.`);
+    }
+    throw error;
+  }
+}

@@ -38,8 +38,8 @@ export class PostgresBaselines {
               `INSERT INTO mailpoll.messages (identity, account, mailbox, uid_validity, uid, protocol, fingerprint, message_id,
                  date, size, state, attempts, first_seen_at, updated_at, on_server, run_id)
                SELECT t.identity, t.account, t.mailbox, t.uid_validity, t.uid, t.protocol, t.fingerprint, t.message_id,
-                 t.date, t.size, 'skipped', 0, $10, $10, true, (SELECT id FROM mailpoll.runs WHERE id = $11)
-               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])
+                 t.date, t.size, 'skipped', 0, $11, $11, true, (SELECT id FROM mailpoll.runs WHERE id = $12)
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])
                  AS t(identity, account, mailbox, uid_validity, uid, protocol, fingerprint, message_id, date, size)
                ON CONFLICT (identity, mailbox, uid_validity, uid) DO NOTHING`,
               [

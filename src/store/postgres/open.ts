@@ -56,8 +56,7 @@ export async function openPostgresStore(url: string, options: OpenPostgresStoreO
     });
   }
   const pool = new pg.Pool({
-    connectionString: url,
-    ...(options.password === undefined ? {} : { password: options.password }),
+    connectionString: withPassword(url, options.password),
     max: options.maxConnections ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     // A one-shot command that forgets to close must still exit.
@@ -80,6 +79,16 @@ export async function openPostgresStore(url: string, options: OpenPostgresStoreO
     await connection.close().catch(() => undefined);
     throw toPostgresStoreError(error, label);
   }
+}
+
+/**
+ * The URL with `password` as its `password` parameter, when it names none of its own: the
+ * driver lets the URL's fields override its other settings, and reads this parameter in every
+ * URL form (a host, or a socket folder).
+ */
+function withPassword(url: string, password: string | undefined): string {
+  if (password === undefined || /^[a-z]+:\/\/[^/?#@:]*:[^/?#@]*@/i.test(url) || /[?&]password=/i.test(url)) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}password=${encodeURIComponent(password)}`;
 }
 
 async function prepareSchema(connection: Connection, label: StoreLabel, readOnly: boolean): Promise<void> {

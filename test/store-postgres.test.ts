@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { StoreError } from '../src/errors.js';
 import { LeaseLostError } from '../src/store/contract.js';
 import type { AsyncStore } from '../src/store/contract.js';
 import { type OpenPostgresStoreOptions, openPostgresStore } from '../src/store/postgres/open.js';
@@ -252,6 +253,25 @@ describe('postgres: the server goes away under an open store', () => {
     await store.recordHandled(ref, decide('delete'), lease.lease);
     await store.markDone([ref], lease.lease);
     assert.equal((await store.get(ref))?.state, 'done');
+  });
+
+  it('a batch in flight when the server stops is recorded whole or not at all, and the process carries on', async () => {
+    const store = await openOn(url);
+    const runId = await store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    const batch = Array.from({ length: 40 }, (_, i) => message(`inflight-${i}`, { raw: bytes(256 * 1024, i) }));
+    const outcome = store.recordReceived(runId, batch, { archive: true }).then(
+      () => 'recorded',
+      (error: unknown) => {
+        assert.ok(error instanceof StoreError, String(error));
+        assert.ok(!error.message.includes('\n') && !error.message.includes(postgres.password), error.message);
+        return 'refused';
+      },
+    );
+    await postgres.restart();
+    const result = await outcome;
+    const found = await store.findByUids(message('x').key, batch.map((one) => one.key.uid));
+    assert.equal(found.size, result === 'recorded' ? batch.length : 0, `${result}: ${found.size} rows`);
+    if (result === 'recorded') assert.ok((await store.raw(found.get('inflight-39')?.ref ?? -1))?.equals(bytes(256 * 1024, 39)));
   });
 
   it('a restart between two calls costs nothing but a new connection', async () => {

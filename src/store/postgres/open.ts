@@ -8,29 +8,24 @@
 import { hostname as osHostname } from 'node:os';
 import { StoreError } from '../../errors.js';
 import { isProcessAlive } from '../leases.js';
+import type { OpenStoreOptions } from '../open.js';
 import { Connection, storeTypes } from './connection.js';
 import { newerPostgresStoreError, type StoreLabel, toPostgresStoreError } from './failure.js';
 import { PostgresStore } from './postgres-store.js';
 import { ForeignPostgresSchema, migratePostgres, NewerPostgresSchema, POSTGRES_SCHEMA_VERSION, readSchemaVersion } from './schema.js';
 import { describeServer, isPostgresUrl, maskStoreUrl, registerStoreSecrets } from './store-url.js';
 
-export interface OpenPostgresStoreOptions {
-  /** The clock, in milliseconds since the epoch (timestamps, lease expiry, retention). Default `Date.now`; tests set MAILPOLL_NOW. */
-  now?: () => number;
-  /** The host name written in leases and runs; a dead pid is only judged on the same host. Default `os.hostname()`. */
-  hostname?: string;
-  /** Whether a pid on this host is running. Default `process.kill(pid, 0)`: ESRCH = dead, EPERM = alive. */
-  isAlive?: (pid: number) => boolean;
+/**
+ * The SQLite opener's options that mean the same here: the clock (MAILPOLL_NOW in tests), the
+ * lease owner's host and liveness check, and read-only (nothing created or migrated, a database
+ * without the current schema refused with the way out, writes failing with StoreError).
+ */
+export interface OpenPostgresStoreOptions extends Pick<OpenStoreOptions, 'now' | 'hostname' | 'isAlive' | 'readOnly'> {
   /**
    * The password, when the URL has none (from the config's secret sources). Without either,
    * the driver reads PGPASSWORD, then ~/.pgpass. Registered as a secret: never printed.
    */
   password?: string;
-  /**
-   * Open for reading only (`mailpoll try REF`): nothing is created or migrated, a database
-   * without the current schema is refused with the way out, and writes fail with StoreError.
-   */
-  readOnly?: boolean;
   /** Connections the store keeps open at the most. Default 10. */
   maxConnections?: number;
   /** How long a connection may take to open (and a call may wait for a free one), in ms. Default 10 s. */

@@ -285,7 +285,7 @@ export function renderTargets(rows: TargetRow[], judged: boolean, analysis: stri
   let previous = '';
   for (const row of rows) {
     const verdict = !judged && row.verdict !== 'n/a' ? 'not judged' : row.verdict === 'NOT met' ? '**NOT met**' : row.verdict;
-    const why = row.verdict === 'NOT met' && anchors.has(row.key) ? `[ANALYSIS](#miss-${row.key})` : '';
+    const why = judged && row.verdict === 'NOT met' && anchors.has(row.key) ? `[ANALYSIS](#miss-${row.key})` : '';
     const target = row.target === previous ? '' : row.target;
     previous = row.target;
     lines.push(`| ${[target, row.what, row.figure, row.limit, verdict, why].map(escapeCell).join(' | ')} |`);

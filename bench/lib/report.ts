@@ -7,22 +7,8 @@
  * (the raw figures saved next to it), so `--report-only` can write it again.
  */
 import { HANDLER_LABEL, MODES, TRANSPORT_LABEL, type Handler, type Mode, type Transport } from './cases.js';
-import {
-  caseId,
-  escapeCell,
-  figure,
-  find,
-  fitCase,
-  fmtCount,
-  fmtMb,
-  fmtMs,
-  fmtRatio,
-  fmtS,
-  fmtSize,
-  isFit,
-  missing,
-  MB,
-} from './figures.js';
+import { caseId, figure, find, fitCase, isFit, missing } from './figures.js';
+import { MB, escapeCell, fmtCount, fmtMb, fmtMs, fmtRatio, fmtS, fmtSize } from './format.js';
 import { summarize, type CaseResult, type CaseSummary, type ScenarioResult } from './scenario.js';
 import type { SystemInfo } from './system.js';
 import { judgeTargets, renderTargets } from './targets.js';

@@ -7,23 +7,8 @@
  */
 import type { Mode, Transport } from './cases.js';
 import { TRANSPORT_LABEL } from './cases.js';
-import {
-  MB,
-  caseId,
-  escapeCell,
-  figure,
-  find,
-  findAll,
-  fitCase,
-  fmtCount,
-  fmtMb,
-  fmtMs,
-  fmtRatio,
-  fmtS,
-  fmtSize,
-  isFit,
-  missing,
-} from './figures.js';
+import { caseId, figure, find, findAll, fitCase, isFit, missing } from './figures.js';
+import { MB, escapeCell, fmtCount, fmtMb, fmtMs, fmtRatio, fmtS, fmtSize } from './format.js';
 import type { ScenarioResult } from './scenario.js';
 
 export type TargetVerdict = 'met' | 'NOT met' | 'n/a' | 'info';

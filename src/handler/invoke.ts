@@ -24,6 +24,11 @@ export interface HandlerInvoker {
    * when the module does not load in a worker (every message would fail: the caller stops).
    */
   invoke(message: FetchedMessage, headers: MailMessage, ref: number | undefined): Promise<Outcome>;
+  /**
+   * `message` is next after the ones in hand: a module's worker may parse it meanwhile
+   * (worker/pool.ts). Its handler still starts only at its `invoke`. Optional, a hint only.
+   */
+  prepare?(message: FetchedMessage): void;
   /** Ends the worker threads, if any were started. */
   close(): Promise<void>;
 }
@@ -71,6 +76,7 @@ export function createHandlerInvoker(
       if (result instanceof UnsendableResult) throw handlerFailure(refuseResult(result.description), context.account);
       return outcomeOf(result, account, context.account);
     },
+    prepare: (message) => pool?.prepare(message),
     close: async () => {
       await pool?.close();
     },

@@ -474,7 +474,7 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
       if (error instanceof StoreError || error instanceof HandlerLoadError) throw error;
       inHand[index] = failure(cycle, item.message.uid, ref, item.meta, error, cycle.now() - started);
     }
-  }, () => stopped(cycle));
+  }, () => stopped(cycle), (next) => next?.headers !== undefined && cycle.handlers.prepare?.(next.message));
   const handled = inHand.filter((entry): entry is InHand => entry !== undefined);
 
   // One command at a time on the connection: the download ahead ends before any action.

@@ -142,10 +142,13 @@ class PostgresWorker implements Worker {
       const wanted = share - this.leases.size;
       const free = configured.filter((identity) => !this.leases.has(identity));
       if (this.gone || wanted <= 0 || free.length === 0) return { claimed: [], share, liveWorkers };
-      // A row for every mailbox, so that the claim below has one to lock (sorted: two workers inserting wait in one order).
+      // A row for every mailbox, so that the claim below has one to lock. Only where there is
+      // none: ON CONFLICT alone would wait for a session that is updating an existing row.
+      // Sorted, so that two workers inserting the same new rows wait in one order.
       await connection.run(
         `INSERT INTO mailpoll.leases (identity, pid, host, token, acquired_at, expires_at)
-         SELECT identity, 0, '', 0, 0, 0 FROM unnest($1::text[]) AS identity
+         SELECT wanted.identity, 0, '', 0, 0, 0 FROM unnest($1::text[]) AS wanted (identity)
+         WHERE NOT EXISTS (SELECT 1 FROM mailpoll.leases l WHERE l.identity = wanted.identity)
          ON CONFLICT (identity) DO NOTHING`,
         [free],
       );

@@ -19,6 +19,8 @@ import type { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { Connection } from '../src/store/postgres/connection.js';
 import { migratePostgres, POSTGRES_MIGRATIONS } from '../src/store/postgres/schema.js';
 import { fairShare, hasWorkers } from '../src/store/workers.js';
+import { runCli, writeConfig } from './helpers/cli.js';
+import { SPEC_HANDLER } from './helpers/scenario.js';
 import { decide, manualClock, message, startStoreChild } from './helpers/store-contract.js';
 import { usePostgres } from './helpers/use-postgres.js';
 
@@ -494,5 +496,61 @@ describe('the accounts table', () => {
     assert.ok(problems.some((line) => line.startsWith('accountsTable.proxied.proxy: the accounts table holds no secret')));
     assert.ok(problems.includes('accountsTable.proxied.name: differs from the row\'s name "proxied"; leave it out'));
     assert.ok(!problems.join('\n').includes('hunter2') && !problems.join('\n').includes(':pw@'), 'no secret in a message');
+  });
+});
+
+describe('mailpoll workers', () => {
+  it('lists the live workers and the accounts each holds, named from the config; text and --json; never the password', async () => {
+    const url = await postgres.createDatabase();
+    const workers = await Promise.all([0, 1].map(() => startWorker(url, 60_000, 4)));
+    const held = await tickUntilSettled(workers);
+    // The config names three of the four mailboxes, and one more that no worker has in its list.
+    const account = (i: number) => ({ name: `rep${i}`, protocol: 'imap', host: 'mail.test', user: `user${String(i).padStart(2, '0')}`, passwordEnv: 'REP_PASSWORD' });
+    const dir = await writeConfig({ script: SPEC_HANDLER, accounts: [account(0), account(1), account(2), account(7)] });
+    const config = join(dir, 'mailpoll.config.json');
+
+    const text = await runCli(['workers', '-c', config, '--store', url]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.ok(!text.stdout.includes(postgres.password) && !text.stderr.includes(postgres.password));
+    const lines = text.stdout.trimEnd().split('\n');
+    assert.match(lines[0] ?? '', /^workers: 2 live on postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\//);
+    for (const [index, worker] of workers.entries()) {
+      const at = lines.findIndex((line) => line.includes(`pid ${worker.pid} `) && line.includes(`(worker ${worker.id})`));
+      assert.ok(at > 0, text.stdout);
+      assert.match(lines[at] ?? '', / 2 accounts /);
+      const shown = lines.slice(at + 1, at + 3).map((line) => line.trim());
+      const expected = held[index]!.held.map((identity) => {
+        const i = Number(/user(\d+)/.exec(identity)?.[1]);
+        return i <= 2 ? `rep${i} (${identity})` : identity;
+      });
+      assert.deepEqual(shown, expected);
+    }
+    assert.deepEqual(lines.slice(-2), ['not held: 1 account', '      rep7 (imap://user07@mail.test/INBOX)']);
+
+    const json = await runCli(['workers', '-c', config, '--store', url, '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const lineOf = (type: string) => json.events.filter((event) => event.type === type);
+    assert.deepEqual(
+      lineOf('worker').map((event) => [event.id, event.pid, (event.accounts as Array<{ identity: string }>).map((one) => one.identity)]).sort(),
+      workers.map((worker, index) => [worker.id, worker.pid, held[index]!.held]).sort(),
+    );
+    const summary = lineOf('workers')[0];
+    assert.equal(summary?.live, 2);
+    assert.deepEqual(summary?.unheld, [{ name: 'rep7', identity: 'imap://user07@mail.test/INBOX' }]);
+    assert.ok(!json.stdout.includes(postgres.password));
+
+    await workers[0]!.send('deregister');
+    const one = await runCli(['workers', '--store', url]);
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, /^workers: 1 live on /);
+    assert.ok(!one.stdout.includes(workers[0]!.id) && one.stdout.includes(workers[1]!.id));
+    assert.ok(!one.stdout.includes('not held'), 'without a config, nothing is known of unheld accounts');
+  });
+
+  it('a SQLite store has no workers: exit 2 and what to pass', async () => {
+    const dir = await writeConfig({ script: SPEC_HANDLER, accounts: [{ name: 'a', protocol: 'maildir', path: './Maildir' }] });
+    const result = await runCli(['workers', '-c', join(dir, 'mailpoll.config.json')]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /workers share a PostgreSQL store, and this store is a SQLite file \(.*mailpoll\.db\): pass --store postgres:\/\//);
   });
 });

@@ -77,11 +77,12 @@ describe('workers in one process (one database, a manual clock)', () => {
   }
 
   it('register, claim up to the share, list with what each holds, deregister hands everything back', async () => {
-    const { url, a, b } = await twoHosts();
+    const { clock, url, a, b } = await twoHosts();
     assert.ok(hasWorkers(a));
     const first = await a.workerRegistry().register();
     const alone = await first.claim(identities(10));
     assert.deepEqual([alone.claimed.length, alone.share, alone.liveWorkers], [10, 10, 1]);
+    clock.advance(1_000); // the list is oldest first
     const second = await b.workerRegistry().register();
     const none = await second.claim(identities(10));
     assert.deepEqual([none.claimed.length, none.share, none.liveWorkers], [0, 5, 2], 'every lease is held and unexpired');

@@ -18,7 +18,7 @@ import { type OpenPostgresStoreOptions, openPostgresStore } from '../src/store/p
 import type { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { Connection } from '../src/store/postgres/connection.js';
 import { migratePostgres, POSTGRES_MIGRATIONS } from '../src/store/postgres/schema.js';
-import { fairShare, hasWorkers } from '../src/store/workers.js';
+import { DEFAULT_LEASE_TTL_MS, fairShare, hasWorkers, heartbeatIntervalMs } from '../src/store/workers.js';
 import { runCli, writeConfig } from './helpers/cli.js';
 import { SPEC_HANDLER } from './helpers/scenario.js';
 import { decide, manualClock, message, startStoreChild } from './helpers/store-contract.js';
@@ -64,6 +64,10 @@ describe('fair share', () => {
       assert.equal(fairShare(accounts, workers), share, `${accounts} / ${workers}`);
       assert.ok(share * Math.max(1, workers) >= accounts);
     }
+  });
+
+  it('a heartbeat every third of the TTL: 20 s with the default 60 s', () => {
+    assert.equal(heartbeatIntervalMs(DEFAULT_LEASE_TTL_MS), 20_000);
   });
 });
 

@@ -6,7 +6,7 @@
  * refused. Only a store shared by several hosts has workers (PostgreSQL); the interface is
  * the store's, so that another backend can implement it.
  *
- * The watch loop drives it, on every heartbeat (a third of the lease TTL, say):
+ * The watch loop drives it, on every heartbeat (`heartbeatIntervalMs(ttl)`: a third of the TTL):
  *
  *   const worker = await registry.register();
  *   every heartbeat:
@@ -96,6 +96,14 @@ export interface WorkerStore {
 }
 
 export const DEFAULT_LEASE_TTL_MS = 60_000;
+
+/**
+ * How often a worker beats: a third of its TTL, so that a heartbeat delayed once (a slow
+ * query, a GC) still renews its leases before they expire.
+ */
+export function heartbeatIntervalMs(ttlMs: number): number {
+  return Math.max(1, Math.floor(ttlMs / 3));
+}
 
 /** Whether `store` has workers: true for a PostgreSQL store. */
 export function hasWorkers<T extends object>(store: T): store is T & WorkerStore {

@@ -137,7 +137,7 @@ describe('what the CLI says', () => {
     assert.doesNotMatch(typo.stderr, /too many arguments/);
     const other = await runCli(['status']);
     assert.equal(other.code, 2);
-    assert.match(other.stderr, /unknown command 'status' \(commands: run, watch, check, validate, try, history, show, baseline, retry, purge, secret, auth, init, schema;/);
+    assert.match(other.stderr, /unknown command 'status' \(commands: run, watch, check, validate, try, history, show, baseline, retry, purge, workers, secret, auth, init, schema;/);
     assert.equal(other.stdout, '');
   });
 

@@ -58,7 +58,19 @@ describe('postgres: schema and migrations', () => {
     const versions = await query<{ version: number; applied_at: Date }>(url, 'SELECT version, applied_at FROM mailpoll.schema_migrations ORDER BY version');
     assert.deepEqual(versions.map((row) => row.version), POSTGRES_MIGRATIONS.map((migration) => migration.version));
     const tables = await query<{ tablename: string }>(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'mailpoll' ORDER BY tablename");
-    assert.deepEqual(tables.map((row) => row.tablename), ['archive', 'archive_chunks', 'baselines', 'leases', 'messages', 'run_accounts', 'runs', 'schema_migrations']);
+    assert.deepEqual(tables.map((row) => row.tablename), [
+      'accounts',
+      'accounts_revision',
+      'archive',
+      'archive_chunks',
+      'baselines',
+      'leases',
+      'messages',
+      'run_accounts',
+      'runs',
+      'schema_migrations',
+      'workers',
+    ]);
     await openOn(url);
     assert.deepEqual(await query(url, 'SELECT version, applied_at FROM mailpoll.schema_migrations ORDER BY version'), versions);
   });
@@ -69,7 +81,7 @@ describe('postgres: schema and migrations', () => {
     assert.deepEqual(await Promise.all(children.map((child) => child.line())), ['ready', 'ready', 'ready']);
     await Promise.all(children.map((child) => child.exit()));
     const versions = await query<{ version: number }>(url, 'SELECT version FROM mailpoll.schema_migrations ORDER BY version');
-    assert.deepEqual(versions.map((row) => row.version), [POSTGRES_SCHEMA_VERSION]);
+    assert.deepEqual(versions.map((row) => row.version), POSTGRES_MIGRATIONS.map((migration) => migration.version));
   });
 
   it('two pools applying a later migration at once: one applies it, the other waits and finds it done', async () => {

@@ -248,6 +248,17 @@ Exit codes: 0 a valid decision, 1 the handler failed (its stack is shown), 2 usa
       context.setExitCode(await purgeCommand(options));
     });
 
+  program
+    .command('workers')
+    .description('a PostgreSQL store: the live workers (every --watch process on it) and the accounts each holds')
+    .addOption(configOption())
+    .addOption(new Option('--store <url>', 'the PostgreSQL store (postgres://user@host:5432/database); default: store: in the config'))
+    .addOption(jsonOption())
+    .action(async (options) => {
+      const { workersCommand } = await import('./commands/workers.js');
+      context.setExitCode(await workersCommand(options));
+    });
+
   const secret = program.command('secret').description('stored secrets (passwordSecret, clientSecretSecret, OAuth2 refresh tokens): encrypted beside the store; no command prints a value');
   secret
     .command('set')

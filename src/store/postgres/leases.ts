@@ -5,6 +5,10 @@
  * is taken over by a compare-and-set on its token. A pid on another host is never judged:
  * only the expiry frees it.
  *
+ * Workers (workers.ts) claim these same rows, with tokens from the same sequence; a row taken
+ * here belongs to no worker (`worker_id` NULL). A row with pid 0 and no expiry is a place
+ * holder a worker put there so that it can claim it (nobody holds it).
+ *
  * Fencing: every take-over draws a new token from a sequence, so tokens only grow. A fenced
  * write (`fenced`, `checkFence`) locks the lease row FOR SHARE in its own transaction and
  * finds its token there, or writes nothing: a take-over waits for that transaction, and a
@@ -64,7 +68,7 @@ export class PostgresLeases {
         `INSERT INTO mailpoll.leases AS l (identity, pid, host, token, acquired_at, expires_at)
          VALUES ($1, $2, $3, nextval('mailpoll.lease_tokens'), $4, $5)
          ON CONFLICT (identity) DO UPDATE SET pid = excluded.pid, host = excluded.host, token = excluded.token,
-           acquired_at = excluded.acquired_at, expires_at = excluded.expires_at
+           acquired_at = excluded.acquired_at, expires_at = excluded.expires_at, worker_id = NULL
          WHERE l.expires_at < $4 OR (l.host = $3 AND l.pid = $2)
          RETURNING token::text`,
         [identity, pid, hostname, now, now + ttl],
@@ -78,7 +82,8 @@ export class PostgresLeases {
       if (holder[1] !== hostname || this.owner.isAlive(holder[0])) break;
       // A dead pid on this host: take it over unless someone else did first.
       const taken = await this.connection.value<string>(
-        `UPDATE mailpoll.leases SET pid = $3, host = $4, token = nextval('mailpoll.lease_tokens'), acquired_at = $5, expires_at = $6
+        `UPDATE mailpoll.leases SET pid = $3, host = $4, token = nextval('mailpoll.lease_tokens'), acquired_at = $5, expires_at = $6,
+           worker_id = NULL
          WHERE identity = $1 AND token = $2::bigint RETURNING token::text`,
         [identity, holder[2], pid, hostname, now, now + ttl],
       );

@@ -5,6 +5,7 @@
  */
 import type { Decision } from '../../decision/types.js';
 import type { Protocol } from '../../domain.js';
+import type { AccountsTable, AccountsTableStore } from '../accounts-table.js';
 import type { AsyncLeaseResult, AsyncStore, Fence } from '../contract.js';
 import type { LeaseOwner } from '../leases.js';
 import type {
@@ -18,6 +19,8 @@ import type {
   ReceivedMessage,
   RunRecord,
 } from '../types.js';
+import type { WorkerRegistry, WorkerRegistryOptions, WorkerStore } from '../workers.js';
+import { PostgresAccountsTable } from './accounts-table.js';
 import { PostgresBaselines } from './baselines.js';
 import type { Connection } from './connection.js';
 import { type StoreLabel, toPostgresStoreError } from './failure.js';
@@ -25,8 +28,9 @@ import { PostgresRunLog } from './history.js';
 import { PostgresLeases } from './leases.js';
 import { PostgresLedger } from './ledger.js';
 import { PostgresRetention } from './retention.js';
+import { PostgresWorkerRegistry } from './workers.js';
 
-export class PostgresStore implements AsyncStore {
+export class PostgresStore implements AsyncStore, WorkerStore, AccountsTableStore {
   /** The URL, password masked: what messages name the store by. */
   readonly path: string;
   private readonly ledger: PostgresLedger;
@@ -38,7 +42,7 @@ export class PostgresStore implements AsyncStore {
   constructor(
     private readonly connection: Connection,
     private readonly label: StoreLabel,
-    owner: LeaseOwner,
+    private readonly owner: LeaseOwner,
     private readonly clock: () => number,
   ) {
     this.path = label.url;
@@ -63,6 +67,17 @@ export class PostgresStore implements AsyncStore {
 
   acquireLease(identity: string, options: { ttlMs: number }): Promise<AsyncLeaseResult> {
     return this.guard(() => this.leases.acquire(identity, options.ttlMs, (work) => this.guard(work)));
+  }
+
+  /** Workers on this store (every --watch process on it), with leases of `options.ttlMs` (default 60 s). */
+  workerRegistry(options?: WorkerRegistryOptions): WorkerRegistry {
+    const parts = { connection: this.connection, leases: this.leases, owner: this.owner, now: this.clock, guard: <T>(work: () => Promise<T>) => this.guard(work) };
+    return new PostgresWorkerRegistry(parts, options);
+  }
+
+  /** The accounts table (`accountsTable: true`). */
+  accountsTable(): AccountsTable {
+    return new PostgresAccountsTable(this.connection, (work) => this.guard(work));
   }
 
   findByUids(key: Omit<MessageKey, 'uid'>, uids: readonly string[]): Promise<Map<string, MessageRecord>> {

@@ -15,7 +15,8 @@
  * - raw copies are in the database, whatever their size: `archive` (one row per message:
  *   when, how many bytes) and `archive_chunks` (the bytes, in pieces of at most
  *   ARCHIVE_CHUNK_BYTES, so that neither side ever holds a large message twice);
- * - lease tokens are numbers from a sequence: each takeover gets a larger one (fencing).
+ * - lease tokens are numbers from a sequence: each takeover gets a larger one (fencing);
+ * - workers (every --watch process on the store) and the accounts table exist only here.
  */
 import { APPLICATION_ID } from '../schema.js';
 import type { Connection, Sql } from './connection.js';
@@ -136,6 +137,70 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
         taken_at  bigint NOT NULL,
         PRIMARY KEY (identity, mailbox)
       );
+    `,
+  },
+  {
+    version: 2,
+    description: 'workers, their leases, the accounts table',
+    sql: `
+      -- Every --watch process on this store: it claims its share of the mailboxes (workers.ts).
+      -- Live while expires_at (its last heartbeat plus its own lease TTL) is not past.
+      CREATE TABLE mailpoll.workers (
+        id            text    PRIMARY KEY,
+        host          text    NOT NULL,
+        pid           integer NOT NULL,
+        started_at    bigint  NOT NULL,
+        heartbeat_at  bigint  NOT NULL,
+        expires_at    bigint  NOT NULL
+      );
+      CREATE INDEX workers_expires ON mailpoll.workers (expires_at);
+
+      -- The worker that claimed the lease; NULL for a one-shot process (acquireLease).
+      ALTER TABLE mailpoll.leases ADD COLUMN worker_id text;
+      CREATE INDEX leases_worker ON mailpoll.leases (worker_id) WHERE worker_id IS NOT NULL;
+
+      -- accountsTable: accounts an application adds and removes without a redeploy. Each row is
+      -- one entry of the config's accounts (its name in the column), secrets only by reference.
+      CREATE SEQUENCE mailpoll.account_versions;
+      CREATE TABLE mailpoll.accounts (
+        name        text        PRIMARY KEY CHECK (name <> ''),
+        account     jsonb       NOT NULL CHECK (jsonb_typeof(account) = 'object'),
+        version     bigint      NOT NULL DEFAULT nextval('mailpoll.account_versions'),
+        updated_at  timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT accounts_name_matches CHECK (NOT account ? 'name' OR account->>'name' = name),
+        CONSTRAINT accounts_secrets_by_reference CHECK (
+          NOT account ? 'password'
+          AND NOT coalesce(jsonb_typeof(account->'oauth2') = 'object' AND account->'oauth2' ? 'clientSecret', false)
+          AND coalesce(account->>'proxy', '') !~ '^[A-Za-z0-9+.-]+://[^:@/]*:[^@/]*@'
+        )
+      );
+
+      -- One number that moves with every write to the accounts (insert, update, delete,
+      -- truncate): a worker compares it on each heartbeat. Bumped under the row's lock, so it
+      -- grows in commit order.
+      CREATE TABLE mailpoll.accounts_revision (
+        only_row    boolean     PRIMARY KEY DEFAULT true CHECK (only_row),
+        revision    bigint      NOT NULL,
+        changed_at  timestamptz NOT NULL
+      );
+      INSERT INTO mailpoll.accounts_revision (revision, changed_at) VALUES (0, now());
+
+      CREATE FUNCTION mailpoll.stamp_account() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        NEW.version := nextval('mailpoll.account_versions');
+        NEW.updated_at := now();
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER accounts_stamp BEFORE INSERT OR UPDATE ON mailpoll.accounts
+        FOR EACH ROW EXECUTE FUNCTION mailpoll.stamp_account();
+
+      CREATE FUNCTION mailpoll.bump_accounts_revision() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        UPDATE mailpoll.accounts_revision SET revision = revision + 1, changed_at = now();
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER accounts_revision AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON mailpoll.accounts
+        FOR EACH STATEMENT EXECUTE FUNCTION mailpoll.bump_accounts_revision();
     `,
   },
 ];

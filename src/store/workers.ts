@@ -1,0 +1,121 @@
+/**
+ * Workers: every `mailpoll --watch` process on one shared store registers itself and splits
+ * the mailboxes with the others. What a worker holds is a lease of the store contract (the
+ * same rows, the same fencing tokens as `acquireLease`), so a one-shot `mailpoll run` sees an
+ * account held by a worker as busy, and a fenced write by a worker that lost its lease is
+ * refused. Only a store shared by several hosts has workers (PostgreSQL); the interface is
+ * the store's, so that another backend can implement it.
+ *
+ * The watch loop drives it, on every heartbeat (`heartbeatIntervalMs(ttl)`: a third of the TTL):
+ *
+ *   const worker = await registry.register();
+ *   every heartbeat:
+ *     const { lost } = await worker.heartbeat();        // stop these accounts now (fencing stops them anyway)
+ *     for (const lease of await worker.surplus(ids))    // above the fair share, or no longer configured:
+ *       stop its account after the message in hand, then await lease.release();
+ *     const { claimed } = await worker.claim(ids);      // start an account for each
+ *   on SIGTERM, after the messages in hand: await worker.deregister();
+ */
+import type { AsyncLease } from './contract.js';
+
+/** One registered worker, as the store has it. Times are the store's clock, in milliseconds. */
+export interface WorkerRecord {
+  /** Unique per registration: a restarted process is a new worker. */
+  id: string;
+  host: string;
+  pid: number;
+  startedAt: number;
+  /** Its last heartbeat. */
+  heartbeatAt: number;
+  /** Its last heartbeat plus its lease TTL: past this, it is no longer counted as live. */
+  expiresAt: number;
+}
+
+/** A live worker and the mailbox identities it holds (unexpired leases), sorted. */
+export interface LiveWorker extends WorkerRecord {
+  identities: string[];
+}
+
+export interface ClaimResult {
+  /** Leases taken by this call, one per newly held mailbox. */
+  claimed: AsyncLease[];
+  /** The share this call filled up to: `fairShare(identities, liveWorkers)`. */
+  share: number;
+  /** Live workers counted, this one included. */
+  liveWorkers: number;
+}
+
+export interface HeartbeatResult {
+  /**
+   * Leases found taken over by another worker or process (their token is no longer the
+   * row's): no longer held. Stop those accounts at once; a fenced write would be refused.
+   */
+  lost: AsyncLease[];
+}
+
+/** A registered worker: this process's handle. */
+export interface Worker {
+  readonly id: string;
+  /** The lease TTL its heartbeat renews to. */
+  readonly ttlMs: number;
+  /** What it holds now, by mailbox identity, in the order it claimed them. */
+  held(): ReadonlyMap<string, AsyncLease>;
+  /** Mark itself live for another TTL and renew every lease it holds, in one round. */
+  heartbeat(): Promise<HeartbeatResult>;
+  /**
+   * Take mailboxes of `identities` (every configured one, the same list on every host) that
+   * nobody holds or whose lease expired, up to the fair share (`SELECT ... FOR UPDATE SKIP
+   * LOCKED`: concurrent workers never wait for each other and never take one mailbox twice).
+   */
+  claim(identities: readonly string[]): Promise<ClaimResult>;
+  /**
+   * What to give up: held leases of mailboxes no longer in `identities`, then the most recently
+   * claimed ones above the fair share. Nothing is released here: the caller stops each account
+   * after the message in hand, then calls the lease's `release()`.
+   */
+  surplus(identities: readonly string[]): Promise<AsyncLease[]>;
+  /** Release every lease and remove the worker, in one transaction (SIGTERM, after the messages in hand). Safe to call twice. */
+  deregister(): Promise<void>;
+}
+
+export interface WorkerRegistry {
+  /** Register this process as a worker (host, pid, start time, first heartbeat). */
+  register(): Promise<Worker>;
+  /** The live workers (heartbeat within their TTL), oldest first, with what each holds. */
+  list(): Promise<LiveWorker[]>;
+}
+
+export interface WorkerRegistryOptions {
+  /** How long a heartbeat and a claimed lease last. Default DEFAULT_LEASE_TTL_MS (60 s). */
+  ttlMs?: number;
+}
+
+/** A store that has workers (PostgreSQL). */
+export interface WorkerStore {
+  workerRegistry(options?: WorkerRegistryOptions): WorkerRegistry;
+}
+
+export const DEFAULT_LEASE_TTL_MS = 60_000;
+
+/**
+ * How often a worker beats: a third of its TTL, so that a heartbeat delayed once (a slow
+ * query, a GC) still renews its leases before they expire.
+ */
+export function heartbeatIntervalMs(ttlMs: number): number {
+  return Math.max(1, Math.floor(ttlMs / 3));
+}
+
+/** Whether `store` has workers: true for a PostgreSQL store. */
+export function hasWorkers<T extends object>(store: T): store is T & WorkerStore {
+  return typeof (store as Partial<WorkerStore>).workerRegistry === 'function';
+}
+
+/**
+ * The most mailboxes one worker keeps: `ceil(accounts / live workers)`. Every mailbox can be
+ * held (workers x share >= accounts), and when a worker joins, the others' share drops so
+ * that they give it work.
+ */
+export function fairShare(accounts: number, liveWorkers: number): number {
+  if (accounts <= 0) return 0;
+  return Math.ceil(accounts / Math.max(1, liveWorkers));
+}

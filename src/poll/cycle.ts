@@ -251,7 +251,8 @@ async function selectCandidates(cycle: Cycle): Promise<Candidate[]> {
     limit: perCycleLimit(account, cycle.options),
     skip: async (uids) => {
       const records = await store.findByUids(cycle.where, uids);
-      return new Set(uids.filter((uid) => { const record = records.get(uid); return finished(record, account) || (record !== undefined && deferred(cycle, record)); }));
+      const leftOut = (record: MessageRecord | undefined) => finished(record, account) || (record !== undefined && deferred(cycle, record));
+      return new Set(uids.filter((uid) => leftOut(records.get(uid))));
     },
   });
 

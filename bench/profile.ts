@@ -16,6 +16,8 @@ import { BenchServer } from './lib/server.js';
 const { values } = parseArgs({
   options: {
     protocol: { type: 'string', default: 'imap' },
+    // plain (no TLS) or tls (implicit TLS), as the bench's two transports.
+    transport: { type: 'string', default: 'tls' },
     handler: { type: 'string', default: 'headers' },
     keep: { type: 'boolean', default: false },
     n: { type: 'string', default: '2000' },
@@ -32,7 +34,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  process.stdout.write('usage: npm run bench:profile -- [--protocol imap|pop3] [--handler headers|full|shell|command-argv|command-sh] [--keep] [--n N] [--size BYTES] [--attachment BYTES] [--runs N] [--top N] [--memory] [--config JSON]\n');
+  process.stdout.write('usage: npm run bench:profile -- [--protocol imap|pop3] [--transport plain|tls] [--handler headers|full|shell|command-argv|command-sh] [--keep] [--n N] [--size BYTES] [--attachment BYTES] [--runs N] [--top N] [--memory] [--config JSON]\n');
   process.exit(0);
 }
 
@@ -48,6 +50,7 @@ interface Profile {
 }
 
 const protocol = values.protocol === 'pop3' ? 'pop3' : 'imap';
+const transport = values.transport === 'plain' ? 'plain' : 'tls';
 const handler = values.handler as Handler;
 const count = Number(values.n);
 const dir = path.join(CACHE, `profile-${process.pid}`);
@@ -63,7 +66,7 @@ try {
     await mkdir(runDir, { recursive: true });
     const config = path.join(runDir, 'mailpoll.config.json');
     const extra = JSON.parse(values.config) as Record<string, unknown>;
-    await writeFile(config, JSON.stringify({ ...mailpollConfig(server, mailbox.user, { protocol, keep: values.keep, handler }), ...extra }), { mode: 0o600 });
+    await writeFile(config, JSON.stringify({ ...mailpollConfig(server, mailbox.user, { protocol, transport, keep: values.keep, handler }), ...extra }), { mode: 0o600 });
     const result = await measure({
       command: process.execPath,
       args: [

@@ -15,6 +15,7 @@ import {
   useWebhook,
   mailpollConfig,
   MODES,
+  TRANSPORTS,
   nodeReferenceCase,
   peerCase,
   validateConfig,
@@ -23,7 +24,8 @@ import {
   type RunOutcome,
   type Verdict,
 } from './lib/cases.js';
-import { buildFloors, CACHE, REPO, removeWorkDir } from './lib/floors.js';
+import { buildFloors, REPO, removeWorkDir } from './lib/floors.js';
+import { loadThreshold, settleLoad } from './lib/load.js';
 import { GNU_TIME, haveGnuTime } from './lib/measure.js';
 import { findPeers, type PeerTool } from './lib/peers.js';
 import { renderReport, type ReportInput } from './lib/report.js';
@@ -43,50 +45,76 @@ async function readAnalysis(): Promise<string | undefined> {
 
 const USAGE = `usage: npm run bench -- [options]
 
-  --n N             messages in the main mailbox (default 2000)
-  --size SIZE       size of each message: 20KB, 512KB, 1MB or bytes (default 20KB)
-  --runs N          runs of each mailpoll and floor case; the median is reported (default 3)
-  --slow-runs N     runs of the slow cases (default 1): fetchmail, getmail6 and the shell
-                    handler (a process per message: 10-100x longer than the others, and one
-                    run settles a 2x or 5x ratio), and every case of the 1,000/10,000-message
-                    and 50 MB scenarios (judged on peak RSS)
-  --peer-modes LIST modes in which getmail6, the shell handler and the command and webhook
-                    handlers run, comma-separated, or
-                    "all" (default imap/markSeen,pop3/delete; fetchmail runs in all four:
-                    imap/markSeen, imap/delete, pop3/keep, pop3/delete)
-  --only TEXT       only cases whose "<scenario> <case>" contains TEXT (repeatable),
-                    e.g. --only main --only "imap/markSeen headers" --only cold
-  --skip-large      skip the 1,000/10,000-message and the 50 MB-attachment runs
-  --no-peers        skip fetchmail and getmail6
-  --seed N          content seed (default 42)
-  --out FILE        where the Markdown goes (default bench/RESULTS.md)
-  --build           run \`npm run build\` first (default: use dist/ as it is)
-  --report-only     measure nothing: write --out again from the figures of the last
-                    bench (kept in node_modules/.cache/mailpoll-bench/last-run.json)
-  -h, --help        this text
+  --sizes LIST        message counts of the main mailboxes, comma-separated (default
+                      500,2000): every case runs on each, and the fixed cost per run and
+                      the cost per message are fitted from them (two or more sizes)
+  --message-size SIZE size of each message: 20KB, 512KB, 1MB or bytes (default 20KB)
+  --transports LIST   plain, tls or both (default plain,tls): plain IMAP/POP3 (no TLS,
+                      no STARTTLS) and implicit TLS (imaps/pop3s), side by side
+  --modes LIST        what a run leaves on the server, comma-separated, or "all"
+                      (default imap/markSeen,pop3/keep: each protocol's default \`after\`;
+                      all: imap/markSeen, imap/delete, pop3/keep, pop3/delete)
+  --runs N            runs of the JS-handler cases and the floors on each mailbox; the
+                      median is reported (default 3)
+  --slow-runs N       runs of the cases that start a process per message (command
+                      handlers, fetchmail, getmail6, the shell handler) and of the webhook
+                      cases (default 1)
+  --cold-runs N       runs of each empty-mailbox case (default 5)
+  --scale-sizes LIST  message counts of the memory scenario (default 1000,10000; one run
+                      each, judged on peak RSS)
+  --skip-scale        skip the memory scenario
+  --with LIST         extra cases, comma-separated: webhook (the webhook handler against a
+                      local server), getmail6, shell (a JS handler spawning sh per message),
+                      big-message (one message with a 50 MB attachment, and maxMessageSize)
+  --no-peers          skip fetchmail (and getmail6)
+  --settle SECONDS    before each scenario, wait at most this long for the 1-minute load
+                      average to come down to 0.5 per core (default 120); a scenario that
+                      starts above it marks the whole run loaded: no target verdicts
+  --only TEXT         only cases whose "<scenario> <case>" contains TEXT (repeatable),
+                      e.g. --only main --only "imap/markSeen plain headers" --only cold
+  --seed N            content seed (default 42)
+  --out FILE          where the Markdown goes (default bench/RESULTS.md); the raw figures
+                      go next to it (FILE with .json instead of .md)
+  --build             run \`npm run build\` first (default: use dist/ as it is)
+  --report-only       measure nothing: write --out again from its raw figures (.json),
+                      e.g. after editing bench/ANALYSIS.md or the report code
+  -h, --help          this text
+
+A quiet run with the defaults takes about 15 minutes on a 2-core machine; bench/README.md
+says which options trade time for precision.
 
 Needs Dovecot (apt-get install dovecot-imapd dovecot-pop3d) and GNU time for peak RSS
-(apt-get install time). fetchmail and getmail6 are compared when installed
-(apt-get install fetchmail getmail6) and skipped with a note otherwise.
+(apt-get install time). fetchmail is compared when installed (apt-get install fetchmail),
+getmail6 with --with getmail6 (apt-get install getmail6); each is reported missing otherwise.
 Progress goes to stderr.`;
 
 function parseSize(text: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)b?\s*$/i.exec(text);
-  if (!match) throw new Error(`--size: expected 20KB, 1MB or a number of bytes, got ${text}`);
+  if (!match) throw new Error(`--message-size: expected 20KB, 1MB or a number of bytes, got ${text}`);
   const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] ?? '').toLowerCase()] ?? 1;
   return Math.round(Number(match[1]) * unit);
 }
 
-const DEFAULT_PEER_MODES: Mode[] = ['imap/markSeen', 'pop3/delete'];
+const DEFAULT_MODES: Mode[] = ['imap/markSeen', 'pop3/keep'];
 
-function parseModes(text: string | undefined): Mode[] {
-  if (text === undefined) return DEFAULT_PEER_MODES;
-  if (text.trim() === 'all') return [...MODES];
-  const modes = text.split(',').map((mode) => mode.trim()).filter(Boolean);
-  for (const mode of modes) {
-    if (!(MODES as readonly string[]).includes(mode)) throw new Error(`--peer-modes: unknown mode ${mode} (known: ${MODES.join(', ')}, all)`);
+function parseList<T extends string>(name: string, text: string | undefined, known: readonly T[], fallback: readonly T[], all = false): T[] {
+  if (text === undefined) return [...fallback];
+  if (all && text.trim() === 'all') return [...known];
+  const items = [...new Set(text.split(',').map((item) => item.trim()).filter(Boolean))];
+  for (const item of items) {
+    if (!(known as readonly string[]).includes(item)) throw new Error(`--${name}: unknown value ${item} (known: ${known.join(', ')}${all ? ', all' : ''})`);
   }
-  return modes as Mode[];
+  if (items.length === 0) throw new Error(`--${name}: expected at least one of ${known.join(', ')}`);
+  return items as T[];
+}
+
+function parseCounts(name: string, text: string | undefined, fallback: number[]): number[] {
+  if (text === undefined) return fallback;
+  const counts = [...new Set(text.split(',').map((item) => Number(item.trim())))].sort((a, b) => a - b);
+  if (counts.length === 0 || counts.some((count) => !Number.isInteger(count) || count < 1)) {
+    throw new Error(`--${name}: expected message counts >= 1, comma-separated (e.g. 500,2000), got ${text}`);
+  }
+  return counts;
 }
 
 function positive(name: string, text: string | undefined, fallback: number, min = 1): number {
@@ -96,17 +124,25 @@ function positive(name: string, text: string | undefined, fallback: number, min 
   return value;
 }
 
+const EXTRAS = ['webhook', 'getmail6', 'shell', 'big-message'] as const;
+type Extra = (typeof EXTRAS)[number];
+
 function parseOptions() {
   const { values } = parseArgs({
     options: {
-      n: { type: 'string' },
-      size: { type: 'string' },
+      sizes: { type: 'string' },
+      'message-size': { type: 'string' },
+      transports: { type: 'string' },
+      modes: { type: 'string' },
       runs: { type: 'string' },
       'slow-runs': { type: 'string' },
-      'peer-modes': { type: 'string' },
-      only: { type: 'string', multiple: true },
-      'skip-large': { type: 'boolean' },
+      'cold-runs': { type: 'string' },
+      'scale-sizes': { type: 'string' },
+      'skip-scale': { type: 'boolean' },
+      with: { type: 'string' },
       'no-peers': { type: 'boolean' },
+      settle: { type: 'string' },
+      only: { type: 'string', multiple: true },
       seed: { type: 'string' },
       out: { type: 'string' },
       build: { type: 'boolean' },
@@ -115,18 +151,25 @@ function parseOptions() {
     },
     strict: true,
   });
+  const out = path.resolve(values.out ?? path.join(REPO, 'bench', 'RESULTS.md'));
   return {
     help: values.help ?? false,
-    n: positive('n', values.n, 2000),
-    size: values.size === undefined ? 20 * 1024 : parseSize(values.size),
+    sizes: parseCounts('sizes', values.sizes, [500, 2000]),
+    size: values['message-size'] === undefined ? 20 * 1024 : parseSize(values['message-size']),
+    transports: parseList('transports', values.transports, TRANSPORTS, TRANSPORTS),
+    modes: parseList('modes', values.modes, MODES, DEFAULT_MODES, true),
     runs: positive('runs', values.runs, 3),
     slowRuns: positive('slow-runs', values['slow-runs'], 1),
-    peerModes: parseModes(values['peer-modes']),
-    only: values.only ?? [],
-    skipLarge: values['skip-large'] ?? false,
+    coldRuns: positive('cold-runs', values['cold-runs'], 5),
+    scaleSizes: parseCounts('scale-sizes', values['scale-sizes'], [1000, 10_000]),
+    skipScale: values['skip-scale'] ?? false,
+    extras: values.with === undefined ? [] : parseList<Extra>('with', values.with, EXTRAS, []),
     noPeers: values['no-peers'] ?? false,
+    settleS: positive('settle', values.settle, 120, 0),
+    only: values.only ?? [],
     seed: positive('seed', values.seed, 42, 0),
-    out: path.resolve(values.out ?? path.join(REPO, 'bench', 'RESULTS.md')),
+    out,
+    raw: out.replace(/\.md$/i, '') + '.json',
     build: values.build ?? false,
     reportOnly: values['report-only'] ?? false,
   };
@@ -138,50 +181,58 @@ const progress = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
-/**
- * The handlers in other languages: two commands and the webhook, each with the default
- * `handlerConcurrency` (1) and with one handler per core.
- */
-const OTHER_LANGUAGE_HANDLERS = ['command-argv', 'command-sh', 'webhook'] as const;
+/** The peers this run compares: fetchmail always (unless --no-peers), getmail6 on request. */
+function comparedPeers(options: Options, peers: PeerTool[]): PeerTool[] {
+  if (options.noPeers) return [];
+  return peers.filter((peer) => peer.name === 'fetchmail' || options.extras.includes('getmail6'));
+}
 
-/** The cases of the main scenario, grouped by mode (the order of the tables). */
+/**
+ * The cases of the main scenario, by mode then transport (the order of the tables). The
+ * JS handlers and the floors run `--runs` times; whatever starts a process per message
+ * (command handlers, fetchmail) `--slow-runs` times: a 2x or 5x ratio settles in one run.
+ */
 function mainCases(options: Options, floors: Map<string, string>, peers: PeerTool[]): Case[] {
   const cases: Case[] = [];
   const cores = os.availableParallelism();
-  for (const mode of MODES) {
+  const { runs, slowRuns } = options;
+  for (const mode of options.modes) {
     const [protocol, semantics] = mode.split('/') as ['imap' | 'pop3', string];
     const keep = semantics !== 'delete';
-    const everywhere = options.peerModes.includes(mode);
-    cases.push(mailpollCase({ protocol, keep, handler: 'headers', runs: options.runs }));
-    cases.push(mailpollCase({ protocol, keep, handler: 'full', runs: options.runs }));
-    // The full parse happens in the handler's worker threads: one per core lets it use them all.
-    cases.push(mailpollCase({ protocol, keep, handler: 'full', runs: options.runs, concurrency: cores }));
-    if (everywhere) {
-      cases.push(mailpollCase({ protocol, keep, handler: 'shell', runs: options.slowRuns }));
-      for (const handler of OTHER_LANGUAGE_HANDLERS) {
-        cases.push(mailpollCase({ protocol, keep, handler, runs: options.runs }));
-        cases.push(mailpollCase({ protocol, keep, handler, runs: options.runs, concurrency: cores }));
+    for (const transport of options.transports) {
+      const base = { protocol, transport, keep };
+      cases.push(mailpollCase({ ...base, handler: 'headers', runs }));
+      cases.push(mailpollCase({ ...base, handler: 'full', runs }));
+      // The full parse happens in the handler's worker threads: one per core lets it use them all.
+      cases.push(mailpollCase({ ...base, handler: 'full', runs, concurrency: cores }));
+      for (const handler of ['command-argv', 'command-sh'] as const) {
+        cases.push(mailpollCase({ ...base, handler, runs: slowRuns }));
+        cases.push(mailpollCase({ ...base, handler, runs: slowRuns, concurrency: cores }));
       }
-    }
-    const [fetch, parse] = protocol === 'imap' ? (['imapflow-fetch', 'imapflow-parse'] as const) : (['pop3-bare', 'pop3-parse'] as const);
-    cases.push(floorCase(floors, fetch, keep, options.runs), floorCase(floors, parse, keep, options.runs));
-    if (!options.noPeers) {
-      for (const peer of peers) if (peer.name === 'fetchmail' || everywhere) cases.push(peerCase(peer, protocol, keep, options.slowRuns));
+      if (options.extras.includes('webhook')) {
+        cases.push(mailpollCase({ ...base, handler: 'webhook', runs: slowRuns }));
+        cases.push(mailpollCase({ ...base, handler: 'webhook', runs: slowRuns, concurrency: cores }));
+      }
+      if (options.extras.includes('shell')) cases.push(mailpollCase({ ...base, handler: 'shell', runs: slowRuns }));
+      const [fetch, parse] = protocol === 'imap' ? (['imapflow-fetch', 'imapflow-parse'] as const) : (['pop3-bare', 'pop3-parse'] as const);
+      cases.push(floorCase(floors, fetch, transport, keep, runs), floorCase(floors, parse, transport, keep, runs));
+      for (const peer of peers) cases.push(peerCase(peer, protocol, transport, keep, slowRuns));
     }
   }
   return cases;
 }
 
-/** The 1,000 and 10,000-message runs: what memory does as the mailbox grows. */
-function scaleCases(options: Options, floors: Map<string, string>): Case[] {
-  const runs = options.slowRuns;
-  return [
-    mailpollCase({ protocol: 'imap', keep: true, handler: 'headers', runs }),
-    mailpollCase({ protocol: 'imap', keep: true, handler: 'full', runs }),
-    mailpollCase({ protocol: 'pop3', keep: false, handler: 'headers', runs }),
-    floorCase(floors, 'imapflow-fetch', true, runs),
-    floorCase(floors, 'pop3-bare', false, runs),
-  ];
+/**
+ * The 1,000 and 10,000-message runs: what mailpoll's memory does as the mailbox grows, once
+ * each (peak RSS varies little between runs; the floors' RSS is in the main tables).
+ */
+function scaleCases(options: Options): Case[] {
+  const runs = 1;
+  return options.transports.flatMap((transport) => [
+    mailpollCase({ protocol: 'imap', transport, keep: true, handler: 'headers', runs }),
+    mailpollCase({ protocol: 'imap', transport, keep: true, handler: 'full', runs }),
+    mailpollCase({ protocol: 'pop3', transport, keep: true, handler: 'headers', runs }),
+  ]);
 }
 
 /** A `maxMessageSize` the configured mailpoll accepts, or why there is none. */
@@ -191,14 +242,15 @@ async function probeMaxMessageSize(server: BenchServer, user: string): Promise<{
   return error ? { error } : { value };
 }
 
-function largeCases(options: Options, floors: Map<string, string>, maxSize: { value?: string; error?: string }): Case[] {
-  const runs = options.slowRuns;
+/** One message with a 50 MB attachment (implicit TLS, once each): peak RSS, and maxMessageSize. */
+function largeCases(floors: Map<string, string>, maxSize: { value?: string; error?: string }): Case[] {
+  const runs = 1;
   const oversize = mailpollCase({
     protocol: 'imap',
     keep: true,
     handler: 'headers',
     runs: 1,
-    id: 'mailpoll imap/markSeen headers maxMessageSize',
+    id: 'mailpoll imap/markSeen tls headers maxMessageSize',
     account: maxSize.value ? { maxMessageSize: maxSize.value } : {},
     // Judged on one thing: the server never sent the message. What mailpoll reports
     // (skipped, failed) and its exit code are shown, not judged.
@@ -214,25 +266,24 @@ function largeCases(options: Options, floors: Map<string, string>, maxSize: { va
     mailpollCase({ protocol: 'imap', keep: true, handler: 'headers', runs }),
     mailpollCase({ protocol: 'imap', keep: true, handler: 'full', runs }),
     mailpollCase({ protocol: 'pop3', keep: false, handler: 'headers', runs }),
-    floorCase(floors, 'imapflow-fetch', true, runs),
-    floorCase(floors, 'pop3-bare', false, runs),
+    floorCase(floors, 'imapflow-fetch', 'tls', true, runs),
+    floorCase(floors, 'pop3-bare', 'tls', false, runs),
   ];
   if (maxSize.value) cases.push(oversize);
   else cases.push({ ...oversize, skip: `this mailpoll does not accept maxMessageSize (${maxSize.error ?? 'validate failed'})` });
   return cases;
 }
 
+/** The every-minute cron case: an empty INBOX, in each transport. */
 function coldCases(options: Options, floors: Map<string, string>, peers: PeerTool[]): Case[] {
-  const runs = Math.max(options.runs, 5);
-  const cases: Case[] = [
-    mailpollCase({ protocol: 'imap', keep: true, handler: 'headers', runs }),
-    mailpollCase({ protocol: 'pop3', keep: true, handler: 'headers', runs }),
-    floorCase(floors, 'imapflow-fetch', true, runs),
-    floorCase(floors, 'pop3-bare', true, runs),
-  ];
-  if (!options.noPeers) {
-    for (const peer of peers) for (const protocol of ['imap', 'pop3'] as const) cases.push(peerCase(peer, protocol, true, runs));
-  }
+  const runs = options.coldRuns;
+  const cases: Case[] = options.transports.flatMap((transport) => [
+    mailpollCase({ protocol: 'imap', transport, keep: true, handler: 'headers', runs }),
+    mailpollCase({ protocol: 'pop3', transport, keep: true, handler: 'headers', runs }),
+    floorCase(floors, 'imapflow-fetch', transport, true, runs),
+    floorCase(floors, 'pop3-bare', transport, true, runs),
+    ...peers.flatMap((peer) => (['imap', 'pop3'] as const).map((protocol) => peerCase(peer, protocol, transport, true, runs))),
+  ]);
   cases.push(nodeReferenceCase(runs));
   return cases;
 }
@@ -257,12 +308,15 @@ async function main(): Promise<number> {
   }
   const started = Date.now();
   const notes: string[] = [];
-  const lastRun = path.join(CACHE, 'last-run.json');
   if (options.reportOnly) {
     // The figures are plain data (a case's functions are not needed to render).
-    const input = JSON.parse(await readFile(lastRun, 'utf8')) as ReportInput;
+    if (!existsSync(options.raw)) {
+      progress(`bench: --report-only needs the raw figures of a bench in ${options.raw}; there are none (run the bench first)`);
+      return 1;
+    }
+    const input = JSON.parse(await readFile(options.raw, 'utf8')) as ReportInput;
     await writeFile(options.out, renderReport(input, await readAnalysis()));
-    progress(`bench: wrote ${options.out} from ${lastRun}`);
+    progress(`bench: wrote ${options.out} from ${options.raw}`);
     return 0;
   }
 
@@ -284,28 +338,22 @@ async function main(): Promise<number> {
     progress(`bench: ${note}`);
     notes.push(note);
   }
-  const peers = await findPeers();
+  const peers = comparedPeers(options, await findPeers());
   for (const peer of peers) {
-    if (!peer.binary && !options.noPeers) {
-      const note = `${peer.name} is not installed: its cases are skipped. Install it with: ${peer.install}`;
-      progress(`bench: ${note}`);
+    if (!peer.binary) {
+      const note = `**${peer.name} is not installed**: its cases are skipped and every comparison with it is n/a. Install it with: ${peer.install}`;
+      progress(`bench: ${note.replace(/\*\*/g, '')}`);
       notes.push(note);
     }
   }
-  if (options.noPeers) notes.push('fetchmail and getmail6 skipped (`--no-peers`).');
-  if (options.peerModes.length < MODES.length) {
-    notes.push(
-      `To keep the bench short, getmail6, the shell-handler case and the command and webhook handlers run only in ${options.peerModes.map((m) => `\`${m}\``).join(', ')} ` +
-        '(`--peer-modes all` for every mode); their other comparisons show as not run.',
-    );
-  }
+  if (options.noPeers) notes.push('fetchmail skipped (`--no-peers`): its comparisons are n/a.');
   // Everything below lives in this process's work folder (floors, the mailpoll copy).
   try {
     const floors = await buildFloors();
     // System facts and a copy of mailpoll as it is now: the whole bench measures this build.
     const snapshot = await snapshotMailpoll(progress);
     useMailpoll(snapshot.bin, snapshot.handlers);
-    const system = { ...(await systemInfo(options.noPeers ? [] : peers)), distBuilt: snapshot.distBuilt };
+    const system = { ...(await systemInfo(peers)), distBuilt: snapshot.distBuilt };
 
     progress('bench: starting a private Dovecot');
     const server = await BenchServer.start();
@@ -329,67 +377,82 @@ async function main(): Promise<number> {
         progress(`bench: mailpoll rejects the bench's config (mailpoll validate): ${configError}`);
         return 1;
       }
-      const maxSize = await probeMaxMessageSize(server, 'probe');
+      const bigMessage = options.extras.includes('big-message');
+      const maxSize = bigMessage ? await probeMaxMessageSize(server, 'probe') : {};
       if (maxSize.error) notes.push(`\`maxMessageSize\` is not accepted by this mailpoll (\`mailpoll validate\`: ${maxSize.error}): that target is n/a.`);
       notes.push(
         'mailpoll runs as `node bin/mailpoll.js -c <config> --json` with a fresh `XDG_STATE_HOME` and `HOME` per run (its own store), ' +
-          'the handler modules in bench/handlers/ ((a) and (c) declare `export const parse = \'headers\'`), `tls: implicit` and the test CA. ' +
-        'Floors run as plain JS (transpiled, no tsx); every case is its own process.',
+          'the handler modules in bench/handlers/ ((a) and (c) declare `export const parse = \'headers\'`); `plain` cases use `tls: none` on the ' +
+          'plain port (no STARTTLS), `implicit TLS` cases `tls: implicit` with the test CA; the server log confirms each login\'s transport. ' +
+          'Floors run as plain JS (transpiled, no tsx); every case is its own process.',
       );
 
       const seedSpec = (user: string, count: number, extra: Partial<MailboxSpec> = {}): MailboxSpec => ({ user, count, size: options.size, seed: options.seed, ...extra });
-      const plans: Array<{ name: string; title: string; mailbox: MailboxSpec; cases: Case[]; notes?: string[] }> = [
+      const kb = `${Math.round(options.size / 1024)} KB`;
+      const plans: Array<{ name: string; title: string; mailboxes: MailboxSpec[]; cases: Case[] }> = [
         {
           name: 'main',
-          title: `${options.n.toLocaleString('en-US')} messages × ${Math.round(options.size / 1024)} KB, side by side`,
-          mailbox: seedSpec('main', options.n),
+          title: `${options.sizes.map((n) => n.toLocaleString('en-US')).join(' and ')} messages × ${kb}, side by side`,
+          mailboxes: options.sizes.map((n) => seedSpec(`main${n}`, n)),
           cases: mainCases(options, floors, peers),
         },
         {
           name: 'cold',
           title: 'Empty mailbox, cold start',
-          mailbox: seedSpec('empty', 0),
+          mailboxes: [seedSpec('empty', 0)],
           cases: coldCases(options, floors, peers),
         },
       ];
-      if (!options.skipLarge) {
-        plans.push(
-          { name: 'scale-1000', title: '1,000 messages', mailbox: seedSpec('s1000', 1000), cases: scaleCases(options, floors) },
-          { name: 'scale-10000', title: '10,000 messages', mailbox: seedSpec('s10000', 10_000), cases: scaleCases(options, floors) },
-          {
-            name: 'big-message',
-            title: 'One message with a 50 MB attachment',
-            mailbox: seedSpec('big', 1, { attachmentBytes: 50 * 1024 * 1024 }),
-            cases: largeCases(options, floors, maxSize),
-          },
-        );
+      if (!options.skipScale) {
+        plans.push({
+          name: 'scale',
+          title: `Memory: ${options.scaleSizes.map((n) => n.toLocaleString('en-US')).join(' and ')} messages × ${kb}`,
+          mailboxes: options.scaleSizes.map((n) => seedSpec(`scale${n}`, n)),
+          cases: scaleCases(options),
+        });
       } else {
-        notes.push('`--skip-large`: the 1,000/10,000-message and 50 MB runs were not made.');
+        notes.push('`--skip-scale`: the memory scenario (1,000 and 10,000 messages) was not run; its targets are n/a.');
+      }
+      if (bigMessage) {
+        plans.push({
+          name: 'big-message',
+          title: 'One message with a 50 MB attachment',
+          mailboxes: [seedSpec('big', 1, { attachmentBytes: 50 * 1024 * 1024 })],
+          cases: largeCases(floors, maxSize),
+        });
       }
 
       const results: ScenarioResult[] = [];
+      const cores = os.availableParallelism();
       const write = async (final: boolean) => {
         const input: ReportInput = {
           system,
           scenarios: results,
           command: ['npm run bench', ...(process.argv.slice(2).length > 0 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
           options,
+          load: { cores, threshold: loadThreshold(cores) },
           notes: final ? notes : [...notes, '**Incomplete**: the bench was still running (or stopped) when this was written.'],
           durationS: (Date.now() - started) / 1000,
+          complete: final,
         };
         await mkdir(path.dirname(options.out), { recursive: true });
         await writeFile(options.out, renderReport(input, await readAnalysis()));
-        await mkdir(path.dirname(lastRun), { recursive: true });
-        await writeFile(lastRun, JSON.stringify(input));
+        await writeFile(options.raw, `${JSON.stringify(input, null, 1)}\n`);
       };
 
-      for (const plan of plans) {
-        const cases = plan.cases.filter((c) => matches(options, plan.name, c));
-        if (cases.length === 0) continue;
-        progress(`bench: scenario ${plan.name}: ${plan.title} (${cases.length} cases)`);
-        const mailbox: SeededMailbox = await server.seed(plan.mailbox, progress);
-        const spec: ScenarioSpec = { name: plan.name, title: plan.title, mailbox, cases, ...(plan.notes ? { notes: plan.notes } : {}) };
-        results.push(await runScenario(server, spec, progress));
+      // Every mailbox is seeded first: seeding loads the machine, and the first scenario
+      // waits for that load to settle like every other.
+      const planned = plans
+        .map((plan) => ({ ...plan, cases: plan.cases.filter((c) => matches(options, plan.name, c)) }))
+        .filter((plan) => plan.cases.length > 0);
+      const seeded = new Map<string, SeededMailbox>();
+      for (const plan of planned) for (const mailbox of plan.mailboxes) seeded.set(mailbox.user, await server.seed(mailbox, progress));
+      for (const plan of planned) {
+        const load = await settleLoad(loadThreshold(cores), options.settleS, progress);
+        progress(`bench: scenario ${plan.name}: ${plan.title} (${plan.cases.length} cases; load ${(load.loadavg[0] ?? 0).toFixed(2)})`);
+        const mailboxes = plan.mailboxes.map((mailbox) => seeded.get(mailbox.user) as SeededMailbox);
+        const spec: ScenarioSpec = { name: plan.name, title: plan.title, mailboxes, cases: plan.cases };
+        results.push(await runScenario(server, spec, load, progress));
         await write(false);
       }
       const builtNow = await stat(path.join(REPO, 'dist', 'cli', 'main.js')).then((info) => info.mtime.toISOString().replace(/\.\d+Z$/, 'Z'), () => 'missing');

@@ -25,6 +25,7 @@ import { rm } from 'node:fs/promises';
 const debug = process.argv.includes('--debug');
 const outdir = new URL('../dist/bin/', import.meta.url).pathname;
 const stub = (name) => new URL(`./bundle-stubs/${name}.mjs`, import.meta.url).pathname;
+const lazyStub = (name) => new URL(`./bundle-stubs/lazy-${name}.cjs`, import.meta.url).pathname;
 await rm(outdir, { recursive: true, force: true });
 const result = await build({
   // Entries besides main: the programmatic API (the package's `exports`), the handler worker
@@ -43,12 +44,18 @@ const result = await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['better-sqlite3', 'tsx', 'tsx/*', 'typescript', 'esbuild'],
+  // pg-native: the optional libpq binding pg tries only when asked for (`pg.native`); never.
+  // ./charsets.cjs: the character-set libraries, bundled apart below (bundle-stubs/lazy.cjs).
+  external: ['better-sqlite3', 'tsx', 'tsx/*', 'typescript', 'esbuild', 'pg-native', './charsets.cjs'],
   // Dependencies of imapflow that mailpoll never reaches: see the stubs for why.
   alias: {
     pino: stub('pino'),
     socks: stub('socks'),
     'js-yaml': stub('js-yaml'),
+    // Loaded on first use instead of at start-up: see bundle-stubs/lazy.cjs.
+    libmime: lazyStub('libmime'),
+    'iconv-lite': lazyStub('iconv-lite'),
+    'encoding-japanese': lazyStub('encoding-japanese'),
     // yaml's ESM build (the one it gives browsers; plain JS, no Node APIs used): tree shaking
     // drops the stringifier and the YAML 1.1 tags, half a cold start's parse of its CommonJS.
     yaml: new URL('../node_modules/yaml/browser/dist/index.js', import.meta.url).pathname,
@@ -60,6 +67,17 @@ const result = await build({
   legalComments: 'none',
   logLevel: 'warning',
   metafile: Boolean(process.env.BUNDLE_META),
+});
+// The character-set libraries, apart: required on first use (bundle-stubs/lazy.cjs).
+await build({
+  entryPoints: [new URL('./bundle-stubs/charsets.cjs', import.meta.url).pathname],
+  outfile: `${outdir}charsets.cjs`,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  legalComments: 'none',
+  logLevel: 'warning',
 });
 if (process.env.BUNDLE_META) {
   const { writeFile } = await import('node:fs/promises');

@@ -17,8 +17,11 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NPM_CLI = join(process.execPath, '..', '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
 
-/** Named in the bundle, never loaded: cosmiconfig's loader for `.ts` configs, and mailpoll searches for none. */
-const NEVER_REACHED = new Set(['typescript']);
+/**
+ * Named in the bundle, never loaded: cosmiconfig's loader for `.ts` configs (mailpoll searches
+ * for none), and pg's optional libpq binding (loaded only through `pg.native`, never used).
+ */
+const NEVER_REACHED = new Set(['typescript', 'pg-native']);
 
 interface PackedFile {
   path: string;

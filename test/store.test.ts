@@ -18,6 +18,7 @@ import { type OpenStoreOptions, openStore } from '../src/store/open.js';
 import { defaultStorePath } from '../src/store/path.js';
 import { APPLICATION_ID, SCHEMA_VERSION, migrations } from '../src/store/schema.js';
 import type { MessageKey, ReceivedMessage, Store } from '../src/store/types.js';
+import { describeStoreContract } from './helpers/store-contract.js';
 
 /**
  * A plain better-sqlite3 connection for looking at (or preparing) a store file behind the
@@ -144,6 +145,13 @@ async function assertStoreError(work: () => unknown, ...fragments: string[]): Pr
   for (const fragment of fragments) assert.ok(caught.message.includes(fragment), `"${caught.message}" should include "${fragment}"`);
   return caught;
 }
+
+// The contract every backend keeps (test/helpers/store-contract.ts), here over SQLite files.
+describeStoreContract('sqlite', {
+  open: async (options) => openStore(freshPath(), options),
+  reopen: async (store, options) => openStore(store.path, options),
+  target: (store) => store.path,
+});
 
 describe('openStore', () => {
   it('creates the folder and the file, in WAL with incremental auto-vacuum, tagged as ours', async () => {
@@ -481,10 +489,6 @@ describe('ledger', () => {
     await assertStoreError(() => store.recordTemporaryFailure(424_242, 'x'), 'no message with ref 424242');
   });
 
-  it('maxAttempts 1 quarantines at the first failure', async () => {
-    const { store, ref } = await withReceived(['1']);
-    assert.equal(await store.recordFailed(ref('1'), 'nope', 1), 'quarantined');
-  });
 
   it('recordReceived on a failed row keeps ref, attempts and first_seen_at, and updates the rest', async () => {
     const clock = manualClock();
@@ -548,28 +552,7 @@ describe('ledger', () => {
     assert.equal((await store.get(ref('1')))?.lastError, null);
   });
 
-  it('a server action refused maxAttempts times quarantines the message: its decision is no longer pending', async () => {
-    const { store, ref } = await withReceived(['1']);
-    await store.recordHandled(ref('1'), decide('move', 'Gone'));
-    assert.equal(await store.recordActionFailed(ref('1'), 'move failed: 1', 2), 'handled');
-    assert.equal(await store.recordActionFailed(ref('1'), 'move failed: 2', 2), 'quarantined');
-    assert.equal((await store.get(ref('1')))?.state, 'quarantined');
-    assert.equal(await store.quarantinedCount('support'), 1);
-    assert.deepEqual(await store.quarantinedRefs({ identity: 'support' }), [ref('1')]);
-    assert.deepEqual(await store.quarantinedRefs({ identity: 'elsewhere' }), []);
-    assert.deepEqual(await store.quarantinedRefs({}), [ref('1')]);
-    assert.deepEqual(await store.pendingDecisions('support', 'INBOX'), []);
-  });
 
-  it('rekey moves a record to a new UIDVALIDITY; a key that is taken is refused', async () => {
-    const { store, ref } = await withReceived(['1', '2']);
-    await store.rekey(ref('1'), key('41', { uidValidity: '1800000000' }));
-    assert.equal((await store.findByUids(key(''), ['1'])).size, 0);
-    const moved = await store.findByUids({ identity: 'support', mailbox: 'INBOX', uidValidity: '1800000000' }, ['41']);
-    assert.equal(moved.get('41')?.ref, ref('1'));
-    await assertStoreError(() => store.rekey(ref('2'), key('41', { uidValidity: '1800000000' })), `ref ${ref('1')} already has it`);
-    await assertStoreError(() => store.rekey(999_999, key('99')), 'no message with ref 999999');
-  });
 
   it('findByUids returns only records of that account, mailbox and UIDVALIDITY', async () => {
     const store = open();
@@ -592,18 +575,6 @@ describe('ledger', () => {
     assert.equal((await store.findByUids(key(''), [])).size, 0);
   });
 
-  it('a key without UIDVALIDITY (POP3, Maildir) is still unique', async () => {
-    const store = open();
-    const runId = await store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    const pop = { key: { identity: 'legacy', mailbox: '', uidValidity: null } };
-    const first = (await store.recordReceived(runId, [message('UIDL-1', pop)], { archive: false })).get('UIDL-1');
-    const second = (await store.recordReceived(runId, [message('UIDL-1', pop)], { archive: false })).get('UIDL-1');
-    assert.equal(first, second);
-    const found = await store.findByUids({ identity: 'legacy', mailbox: '', uidValidity: null }, ['UIDL-1']);
-    assert.equal(found.get('UIDL-1')?.uidValidity, null);
-    assert.equal(found.get('UIDL-1')?.protocol, 'pop3');
-    assert.equal((await store.history({ account: 'legacy' })).messages.length, 1);
-  });
 
   it('findRenumbered looks in one mailbox of one identity, under other UIDVALIDITYs, on the server only', async () => {
     const store = open();
@@ -654,15 +625,6 @@ describe('ledger', () => {
     assert.equal((await store.findByUids(key(''), ['2', '3'])).size, 0);
   });
 
-  it('markDone is one transaction; an unknown ref is an error and changes nothing', async () => {
-    const { store, ref } = await withReceived(['1']);
-    await store.recordHandled(ref('1'), decide('delete'));
-    await assertStoreError(() => store.markDone([ref('1'), 424_242]), 'no message with ref 424242');
-    assert.equal((await store.get(ref('1')))?.state, 'handled');
-    await assertStoreError(() => store.recordHandled(424_242, decide('keep')), 'no message with ref 424242');
-    await assertStoreError(() => store.recordFailed(424_242, 'x', 3), 'no message with ref 424242');
-    assert.equal(await store.get(424_242), undefined);
-  });
 });
 
 describe('archive', () => {
@@ -680,21 +642,6 @@ describe('archive', () => {
     assert.equal(new Set(big).size, 256);
   });
 
-  it('archives nothing with archive: false or without raw, and keeps an earlier copy', async () => {
-    const store = open();
-    const runId = await store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    const refs = await store.recordReceived(runId, [message('1'), { ...message('2'), raw: undefined }], { archive: false });
-    assert.equal((await store.get(refs.get('1') ?? -1))?.hasRaw, false);
-    assert.equal(await store.raw(refs.get('1') ?? -1), undefined);
-    await store.recordReceived(runId, [{ ...message('2'), raw: undefined }], { archive: true });
-    assert.equal((await store.get(refs.get('2') ?? -1))?.hasRaw, false);
-    await store.recordReceived(runId, [message('1', { raw: Buffer.from('first') })], { archive: true });
-    await store.recordReceived(runId, [message('1', { raw: Buffer.from('second') })], { archive: true });
-    assert.equal((await store.raw(refs.get('1') ?? -1))?.toString(), 'second');
-    await store.recordReceived(runId, [message('1', { raw: Buffer.from('third') })], { archive: false });
-    assert.equal((await store.raw(refs.get('1') ?? -1))?.toString(), 'second');
-    assert.equal(await store.raw(123_456), undefined);
-  });
 });
 
 describe('archive: large raw copies as files', () => {
@@ -814,72 +761,7 @@ describe('archive: large raw copies as files', () => {
 });
 
 describe('purge', () => {
-  it('drops raw copies after retentionDays and rows only when done, off the server and older than ledgerDays', async () => {
-    const clock = manualClock();
-    const store = open(freshPath(), { now: clock.now });
-    const oldRun = await store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    const uids = ['deleted', 'moved', 'kept', 'seen', 'failed', 'quarantined', 'handled', 'received'];
-    const refs = await store.recordReceived(oldRun, uids.map((uid) => message(uid)), { archive: true });
-    const ref = (uid: string) => refs.get(uid) ?? -1;
-    await store.recordHandled(ref('deleted'), decide('delete'));
-    await store.recordHandled(ref('moved'), decide('move', 'Archive'));
-    await store.recordHandled(ref('kept'), decide('keep'));
-    await store.recordHandled(ref('seen'), decide('markSeen'));
-    await store.recordHandled(ref('handled'), decide('delete'));
-    await store.markDone([ref('deleted'), ref('moved'), ref('kept'), ref('seen')]);
-    await store.recordFailed(ref('failed'), 'x', 5);
-    await store.recordFailed(ref('quarantined'), 'x', 1);
-    await store.endRun(oldRun, 0);
 
-    clock.advance(10 * DAY);
-    const newRun = await store.beginRun({ pid: 2, command: 'run', dryRun: false });
-    const fresh = (await store.recordReceived(newRun, [message('fresh')], { archive: true })).get('fresh') ?? -1;
-    await store.recordHandled(fresh, decide('delete'));
-    await store.markDone([fresh]);
-    await store.endRun(newRun, 0);
-
-    // Raw copies are 10 days old: retention 30 keeps them, ledger 30 keeps every row.
-    assert.deepEqual(await store.purge({ retentionDays: 30, ledgerDays: 30 }), { rawDeleted: 0, rowsDeleted: 0, runsDeleted: 0 });
-
-    // Retention 7: the old raw copies go, rows stay (ledger 30).
-    assert.deepEqual(await store.purge({ retentionDays: 7, ledgerDays: 30 }), { rawDeleted: uids.length, rowsDeleted: 0, runsDeleted: 0 });
-    assert.equal((await store.get(ref('kept')))?.hasRaw, false);
-    assert.equal(await store.raw(ref('failed')), undefined);
-    assert.ok(await store.raw(fresh));
-
-    // Ledger 7: only the old rows that are done and off the server go; the old run too.
-    assert.deepEqual(await store.purge({ retentionDays: 7, ledgerDays: 7 }), { rawDeleted: 0, rowsDeleted: 2, runsDeleted: 1 });
-    assert.equal(await store.get(ref('deleted')), undefined);
-    assert.equal(await store.get(ref('moved')), undefined);
-    for (const uid of ['kept', 'seen', 'failed', 'quarantined', 'handled', 'received']) {
-      assert.ok(await store.get(ref(uid)), `${uid} stays`);
-      assert.equal((await store.get(ref(uid)))?.runId, null, `${uid}: its run was purged`);
-    }
-    assert.equal((await store.get(fresh))?.state, 'done');
-    assert.deepEqual((await store.history({})).runs.map((run) => run.id), [newRun]);
-
-    // Retention 0: every raw copy goes, however new.
-    assert.deepEqual(await store.purge({ retentionDays: 0, ledgerDays: 7 }), { rawDeleted: 1, rowsDeleted: 0, runsDeleted: 0 });
-    assert.equal((await store.get(fresh))?.hasRaw, false);
-
-    // A purged ref is never handed out again.
-    const next = (await store.recordReceived(newRun, [message('next')], { archive: false })).get('next') ?? -1;
-    assert.ok(next > fresh);
-  });
-
-  it('counts the raw copies of purged rows, and keeps a run still going in this process', async () => {
-    const clock = manualClock();
-    const store = open(freshPath(), { now: clock.now });
-    const running = await store.beginRun({ pid: 1, command: 'watch', dryRun: false });
-    const ref = (await store.recordReceived(running, [message('1')], { archive: true })).get('1') ?? -1;
-    await store.recordHandled(ref, decide('delete'));
-    await store.markDone([ref]);
-    clock.advance(100 * DAY);
-    assert.deepEqual(await store.purge({ retentionDays: 365, ledgerDays: 30 }), { rawDeleted: 1, rowsDeleted: 1, runsDeleted: 0 });
-    await store.recordAccountRun(running, { account: 'support', status: 'ok', fetched: 1, processed: 1, failed: 0, transitions: 1, error: null, durationMs: 5 });
-    await store.endRun(running, 0);
-    assert.equal((await store.history({})).runs[0]?.accounts.length, 1);
-  });
 
   it('rejects a negative number of days', async () => {
     const store = open();
@@ -888,66 +770,7 @@ describe('purge', () => {
 });
 
 describe('history', () => {
-  it('lists runs newest first with their accounts, and messages newest first, filtered and limited', async () => {
-    const clock = manualClock();
-    const store = open(freshPath(), { now: clock.now });
-    const run1 = await store.beginRun({ pid: 11, command: 'run', dryRun: true });
-    await store.recordReceived(run1, [message('1'), message('2', { key: { identity: 'sales' } })], { archive: false });
-    await store.recordAccountRun(run1, { account: 'support', status: 'ok', fetched: 1, processed: 1, failed: 0, transitions: 0, error: null, durationMs: 12.6 });
-    await store.recordAccountRun(run1, { account: 'sales', status: 'error', fetched: 0, processed: 0, failed: 0, transitions: 0, error: 'login failed', durationMs: 3 });
-    await store.endRun(run1, 3);
-    clock.advance(60_000);
-    const run2 = await store.beginRun({ pid: 12, command: 'run', dryRun: false });
-    const refs = await store.recordReceived(run2, [message('3'), message('4')], { archive: false });
-    await store.recordFailed(refs.get('4') ?? -1, 'boom', 3);
-    await store.recordAccountRun(run2, { account: 'support', status: 'busy', fetched: 0, processed: 0, failed: 0, transitions: 0, error: null, durationMs: 0 });
-    clock.advance(60_000);
-    const run3 = await store.beginRun({ pid: 13, command: 'run', dryRun: false });
-    await store.recordAccountRun(run3, { account: 'sales', status: 'ok', fetched: 0, processed: 0, failed: 0, transitions: 0, error: null, durationMs: 1 });
 
-    const all = await store.history({});
-    assert.deepEqual(all.runs.map((run) => run.id), [run3, run2, run1]);
-    assert.deepEqual(all.runs[2], {
-      id: run1,
-      startedAt: T0,
-      endedAt: T0,
-      pid: 11,
-      command: 'run',
-      dryRun: true,
-      exitCode: 3,
-      accounts: [
-        { account: 'support', status: 'ok', fetched: 1, processed: 1, failed: 0, transitions: 0, error: null, durationMs: 13 },
-        { account: 'sales', status: 'error', fetched: 0, processed: 0, failed: 0, transitions: 0, error: 'login failed', durationMs: 3 },
-      ],
-    });
-    assert.equal(all.runs[1]?.endedAt, null);
-    assert.deepEqual(all.messages.map((m) => m.uid), ['4', '3', '2', '1']);
-
-    const support = await store.history({ account: 'support' });
-    assert.deepEqual(support.runs.map((run) => run.id), [run2, run1]);
-    assert.deepEqual(support.runs[1]?.accounts.map((a) => a.account), ['support']);
-    assert.deepEqual(support.messages.map((m) => m.uid), ['4', '3', '1']);
-
-    const since = await store.history({ since: T0 + 60_000 });
-    assert.deepEqual(since.runs.map((run) => run.id), [run3, run2]);
-    assert.deepEqual(since.messages.map((m) => m.uid), ['4', '3']);
-
-    assert.deepEqual((await store.history({ state: 'failed' })).messages.map((m) => m.uid), ['4']);
-    assert.deepEqual((await store.history({ account: 'sales', state: 'failed' })).messages, []);
-    const limited = await store.history({ limit: 1 });
-    assert.equal(limited.runs.length, 1);
-    assert.equal(limited.messages.length, 1);
-  });
-
-  it('returns 50 of each by default', async () => {
-    const store = open();
-    const runId = await store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    for (let i = 0; i < 55; i++) await store.beginRun({ pid: i, command: 'run', dryRun: false });
-    await store.recordReceived(runId, Array.from({ length: 60 }, (_, i) => message(String(i))), { archive: false });
-    const history = await store.history({});
-    assert.equal(history.runs.length, 50);
-    assert.equal(history.messages.length, 50);
-  });
 });
 
 describe('leases', () => {

@@ -16,6 +16,8 @@ interface Params {
   port: number;
   user: string;
   password: string;
+  /** Implicit TLS; false: plain, no STARTTLS. */
+  tls: boolean;
   caFile: string;
   action: 'keep' | 'markSeen' | 'delete';
 }
@@ -25,8 +27,9 @@ const params = JSON.parse(process.env.BENCH_PARAMS ?? '{}') as Params;
 const client = new ImapFlow({
   host: params.host,
   port: params.port,
-  secure: true,
-  tls: { ca: readFileSync(params.caFile, 'utf8'), servername: 'localhost' },
+  ...(params.tls
+    ? { secure: true, tls: { ca: readFileSync(params.caFile, 'utf8'), servername: 'localhost' } }
+    : { secure: false, doSTARTTLS: false }),
   auth: { user: params.user, pass: params.password },
   logger: false,
 });

@@ -1,5 +1,5 @@
 /**
- * Floor: a minimal POP3 client on `node:tls` (implicit TLS, pop3s). CAPA, USER/PASS, UIDL,
+ * Floor: a minimal POP3 client on `node:tls` (implicit TLS, pop3s) or `node:net` (plain). CAPA, USER/PASS, UIDL,
  * LIST, then RETR of every message (all commands sent at once when the server announces
  * PIPELINING, else one by one), each message's bytes read and dot-unstuffed, then DELE of
  * every message with `action: delete`, QUIT. With `parse: true` every message also goes
@@ -9,6 +9,7 @@
  * bench/run.ts transpiles this file to plain JS before running it.
  */
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import tls from 'node:tls';
 
 interface Params {
@@ -16,6 +17,8 @@ interface Params {
   port: number;
   user: string;
   password: string;
+  /** Implicit TLS; false: plain (no STLS). */
+  tls: boolean;
   caFile: string;
   action: 'keep' | 'delete';
   parse?: boolean;
@@ -184,12 +187,9 @@ function unstuff(data: Buffer): Buffer {
 const params = JSON.parse(process.env.BENCH_PARAMS ?? '{}') as Params;
 const simpleParser = params.parse ? (await import('mailparser')).simpleParser : undefined;
 
-const socket = tls.connect({
-  host: params.host,
-  port: params.port,
-  servername: 'localhost',
-  ca: readFileSync(params.caFile, 'utf8'),
-});
+const socket = params.tls
+  ? tls.connect({ host: params.host, port: params.port, servername: 'localhost', ca: readFileSync(params.caFile, 'utf8') })
+  : net.connect({ host: params.host, port: params.port });
 const reader = new ResponseReader(socket);
 socket.on('data', (chunk: Buffer) => reader.push(chunk));
 socket.on('error', (error) => reader.fail(error));

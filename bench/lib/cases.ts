@@ -33,10 +33,15 @@ export function useWebhook(url: string): void {
 
 /** What a run leaves on the server: the semantics a mailpoll case is compared under. */
 export type Mode = 'imap/markSeen' | 'imap/delete' | 'pop3/keep' | 'pop3/delete';
+/** `plain`: no TLS at all (ports 143/110, no STARTTLS); `tls`: implicit TLS (imaps/pop3s). */
+export type Transport = 'plain' | 'tls';
 export type Handler = 'headers' | 'full' | 'shell' | 'command-argv' | 'command-sh' | 'webhook';
 export type Group = 'mailpoll' | 'floor' | 'peer' | 'reference';
 
 export const MODES: readonly Mode[] = ['imap/markSeen', 'imap/delete', 'pop3/keep', 'pop3/delete'];
+export const TRANSPORTS: readonly Transport[] = ['plain', 'tls'];
+
+export const TRANSPORT_LABEL: Record<Transport, string> = { plain: 'plain', tls: 'implicit TLS' };
 
 export const HANDLER_LABEL: Record<Handler, string> = {
   headers: '(a) headers-only JS handler',
@@ -101,6 +106,8 @@ export interface Case {
   /** Short tool label for tables: `mailpoll`, `imapflow fetch`, `fetchmail`, ... */
   tool: string;
   protocol: Protocol | 'none';
+  /** How it connects; undefined for references. */
+  transport: Transport | undefined;
   /** The semantics this case is compared under; undefined for references. */
   mode: Mode | undefined;
   handler?: Handler;
@@ -121,14 +128,21 @@ function modeOf(protocol: Protocol, keep: boolean): Mode {
   return keep ? 'pop3/keep' : 'pop3/delete';
 }
 
-function portOf(server: BenchServer, protocol: Protocol): number {
+function portOf(server: BenchServer, protocol: Protocol, transport: Transport): number {
+  if (transport === 'plain') return protocol === 'imap' ? server.ports.imap : server.ports.pop3;
   return protocol === 'imap' ? server.ports.imaps : server.ports.pop3s;
 }
 
-/** The server state each mode must leave, plus "every byte was sent". */
-function checkState(mode: Mode | undefined, outcome: RunOutcome, options: { seenAfterKeep?: boolean } = {}): string | undefined {
+/**
+ * The server state each mode must leave, plus "every byte was sent" and "over the transport
+ * the case names" (a plain case that negotiated STARTTLS, or the reverse, measured the wrong thing).
+ */
+function checkState(mode: Mode | undefined, transport: Transport | undefined, outcome: RunOutcome, options: { seenAfterKeep?: boolean } = {}): string | undefined {
   const { state, sessions, mailbox } = outcome;
   const count = mailbox.count;
+  if (transport !== undefined && mode !== undefined && sessions.logins === 0) return 'no login in the server log';
+  if (transport === 'plain' && sessions.tlsLogins > 0) return `${sessions.tlsLogins} of ${sessions.logins} logins used TLS, expected plain`;
+  if (transport === 'tls' && sessions.tlsLogins < sessions.logins) return `${sessions.logins - sessions.tlsLogins} of ${sessions.logins} logins without TLS, expected implicit TLS`;
   if (mode === 'imap/delete' || mode === 'pop3/delete') {
     if (state.messages !== 0) return `${state.messages} of ${count} messages left after delete`;
   } else if (mode !== undefined) {
@@ -177,6 +191,8 @@ function parseEvents(stdout: string): JsonEvent[] {
 
 export interface MailpollCaseOptions {
   protocol: Protocol;
+  /** Default: implicit TLS. */
+  transport?: Transport;
   keep: boolean;
   handler: Handler;
   runs: number;
@@ -193,8 +209,9 @@ export interface MailpollCaseOptions {
 export function mailpollConfig(
   server: BenchServer,
   user: string,
-  options: Pick<MailpollCaseOptions, 'protocol' | 'keep' | 'handler' | 'account' | 'concurrency'>,
+  options: Pick<MailpollCaseOptions, 'protocol' | 'transport' | 'keep' | 'handler' | 'account' | 'concurrency'>,
 ): object {
+  const transport = options.transport ?? 'tls';
   return {
     accounts: [
       {
@@ -203,9 +220,8 @@ export function mailpollConfig(
         name: 'bench',
         protocol: options.protocol,
         host: server.host,
-        port: portOf(server, options.protocol),
-        tls: 'implicit',
-        ca: server.caFile,
+        port: portOf(server, options.protocol, transport),
+        ...(transport === 'tls' ? { tls: 'implicit', ca: server.caFile } : { tls: 'none' }),
         user,
         password: PASSWORD,
         after: options.keep ? (options.protocol === 'imap' ? 'markSeen' : 'keep') : 'delete',
@@ -228,12 +244,14 @@ function mailpollEnv(dir: string, action: string): Record<string, string | undef
 
 export function mailpollCase(options: MailpollCaseOptions): Case {
   const mode = modeOf(options.protocol, options.keep);
+  const transport = options.transport ?? 'tls';
   const action = options.keep ? (options.protocol === 'imap' ? 'markSeen' : 'keep') : 'delete';
   return {
-    id: options.id ?? `mailpoll ${mode} ${options.handler}${options.concurrency === undefined ? '' : ` x${options.concurrency}`}`,
+    id: options.id ?? `mailpoll ${mode} ${transport} ${options.handler}${options.concurrency === undefined ? '' : ` x${options.concurrency}`}`,
     group: 'mailpoll',
     tool: 'mailpoll',
     protocol: options.protocol,
+    transport,
     mode,
     handler: options.handler,
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
@@ -265,7 +283,7 @@ export function mailpollCase(options: MailpollCaseOptions): Case {
       if (summary.processed !== count || (summary.failed ?? 0) !== 0) {
         return { valid: false, note: `processed ${summary.processed ?? '?'} of ${count}, ${summary.failed ?? '?'} failed` };
       }
-      const wrong = checkState(mode, outcome);
+      const wrong = checkState(mode, transport, outcome);
       return wrong ? { valid: false, note: wrong } : { valid: true };
     },
   };
@@ -280,22 +298,24 @@ export const FLOOR_LABEL: Record<FloorName, string> = {
   'pop3-parse': 'floor: bare POP3 client + simpleParser each',
 };
 
-export function floorCase(floors: Map<string, string>, name: FloorName, keep: boolean, runs: number): Case {
+export function floorCase(floors: Map<string, string>, name: FloorName, transport: Transport, keep: boolean, runs: number): Case {
   const protocol: Protocol = name.startsWith('imap') ? 'imap' : 'pop3';
   const mode = modeOf(protocol, keep);
   const script = floors.get(name === 'pop3-parse' ? 'pop3-bare' : name);
   return {
-    id: `floor ${mode} ${name}`,
+    id: `floor ${mode} ${transport} ${name}`,
     group: 'floor',
     tool: name,
     protocol,
+    transport,
     mode,
     runs,
     ...(script ? {} : { skip: `floor script for ${name} missing` }),
     async build({ server, mailbox }) {
       const params = {
         host: server.host,
-        port: portOf(server, protocol),
+        port: portOf(server, protocol, transport),
+        tls: transport === 'tls',
         user: mailbox.user,
         password: PASSWORD,
         caFile: server.caFile,
@@ -314,34 +334,35 @@ export function floorCase(floors: Map<string, string>, name: FloorName, keep: bo
         return { valid: false, note: 'no result line' };
       }
       if (reported.messages !== outcome.mailbox.count) return { valid: false, note: `read ${reported.messages} of ${outcome.mailbox.count} messages` };
-      const wrong = checkState(mode, outcome);
+      const wrong = checkState(mode, transport, outcome);
       return wrong ? { valid: false, note: wrong } : { valid: true };
     },
   };
 }
 
-export function peerCase(tool: PeerTool, protocol: Protocol, keep: boolean, runs: number): Case {
+export function peerCase(tool: PeerTool, protocol: Protocol, transport: Transport, keep: boolean, runs: number): Case {
   const mode = modeOf(protocol, keep);
   // getmail fetches with BODY.PEEK[] and sets no flag: its IMAP "keep" leaves mail unseen.
   const seenAfterKeep = tool.name === 'fetchmail';
   return {
-    id: `${tool.name} ${mode}`,
+    id: `${tool.name} ${mode} ${transport}`,
     group: 'peer',
     tool: tool.name,
     protocol,
+    transport,
     mode,
     runs,
     ...(tool.binary ? {} : { skip: `${tool.name} not installed (${tool.install})` }),
     // getmail 6.18 can lose its MDA child's SIGCHLD and abort (see peers.ts): one more try.
     ...(tool.name === 'getmail6' ? { retry: { when: /waiting child pid \d+ timed out/, max: 1, reason: "getmail6 lost its MDA child's exit" } } : {}),
     async build({ server, mailbox, dir }) {
-      return peerCommand(tool, { protocol, port: portOf(server, protocol), user: mailbox.user, password: PASSWORD, caFile: server.caFile, keep }, dir);
+      return peerCommand(tool, { protocol, tls: transport === 'tls', port: portOf(server, protocol, transport), user: mailbox.user, password: PASSWORD, caFile: server.caFile, keep }, dir);
     },
     check(outcome) {
       const { measurement } = outcome;
       // fetchmail: 0 = mail delivered, 1 = no mail (an empty mailbox).
       const okCodes = tool.name === 'fetchmail' && outcome.mailbox.count === 0 ? [0, 1] : [0];
-      const wrong = checkState(mode, outcome, { seenAfterKeep });
+      const wrong = checkState(mode, transport, outcome, { seenAfterKeep });
       if (!okCodes.includes(measurement.code ?? -1)) {
         const error = `exit code ${measurement.code ?? measurement.signal}: ${lastLine(measurement.stderr || measurement.stdout)}`;
         return { valid: false, note: wrong ? `${error}; ${wrong}` : error };
@@ -359,6 +380,7 @@ export function nodeReferenceCase(runs: number): Case {
     group: 'reference',
     tool: 'node -e 0',
     protocol: 'none',
+    transport: undefined,
     mode: undefined,
     runs,
     async build() {

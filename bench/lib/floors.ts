@@ -13,7 +13,7 @@ import ts from 'typescript';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SOURCE = path.join(REPO, 'bench', 'floors');
-/** Shared by every bench: last-run.json. */
+/** The bench's cache folder (each bench process works in its own run-<pid> below it). */
 export const CACHE = path.join(REPO, 'node_modules', '.cache', 'mailpoll-bench');
 /** This process's floors and mailpoll copy; removed when the bench ends (removeWorkDir). */
 export const WORK = path.join(CACHE, `run-${process.pid}`);

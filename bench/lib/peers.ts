@@ -1,7 +1,7 @@
 /**
  * The peers: fetchmail and getmail6, each handing every message to the MDA
  * `cat > /dev/null` (through /bin/sh, once per message), configured to match a mailpoll
- * case's semantics (keep vs delete). Each run gets a fresh HOME/state folder, so no
+ * case's semantics (keep vs delete) and transport (implicit TLS, or plain without STARTTLS). Each run gets a fresh HOME/state folder, so no
  * "already seen" memory (fetchmail's .fetchids, getmail's oldmail-*) carries over.
  */
 import { execFile } from 'node:child_process';
@@ -17,7 +17,8 @@ export type Protocol = 'imap' | 'pop3';
 
 export interface PeerTarget {
   protocol: Protocol;
-  /** Implicit-TLS port (imaps / pop3s). */
+  /** Implicit TLS (imaps / pop3s), or none at all (no STARTTLS either). */
+  tls: boolean;
   port: number;
   user: string;
   password: string;
@@ -34,8 +35,10 @@ export interface PeerTool {
   install: string;
 }
 
+/** The program in PATH, else in the usual system folders (npm scripts may run with a narrow PATH). */
 async function which(name: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/local/bin', '/usr/bin', '/bin', '/usr/sbin'].filter(Boolean);
+  for (const dir of new Set(dirs)) {
     const file = path.join(dir, name);
     try {
       await execFileAsync('test', ['-x', file]);
@@ -48,7 +51,7 @@ async function which(name: string): Promise<string | undefined> {
 }
 
 export async function findPeers(): Promise<PeerTool[]> {
-  const install = 'apt-get install -y fetchmail getmail6 (Debian/Ubuntu; run apt-get update first)';
+  const install = (name: string) => `apt-get install -y ${name} (Debian/Ubuntu; run apt-get update first)`;
   const fetchmail = await which('fetchmail');
   const getmail = await which('getmail');
   const versionOf = async (binary: string | undefined, args: string[], pattern: RegExp): Promise<string | undefined> => {
@@ -68,13 +71,13 @@ export async function findPeers(): Promise<PeerTool[]> {
       name: 'fetchmail',
       binary: fetchmail,
       version: await versionOf(fetchmail, ['--version'], /fetchmail release ([^\s,+]+)/),
-      install,
+      install: install('fetchmail'),
     },
     {
       name: 'getmail6',
       binary: getmail,
       version: await versionOf(getmail, ['--version'], /getmail\s+([\d.]+)/),
-      install,
+      install: install('getmail6'),
     },
   ];
 }
@@ -98,7 +101,8 @@ async function fetchmailCommand(binary: string, target: PeerTarget, dir: string)
     'set no bouncemail',
     `poll localhost protocol ${target.protocol === 'imap' ? 'IMAP' : 'POP3'} service ${target.port}`,
     `  user ${quote(target.user)} there with password ${quote(target.password)} is ${quote(localUser)} here`,
-    `  options ssl sslcertck sslcertfile ${quote(target.caFile)}`,
+    // Plain: without `sslproto ''` fetchmail would upgrade with STARTTLS when offered.
+    target.tls ? `  options ssl sslcertck sslcertfile ${quote(target.caFile)}` : `  options sslproto ''`,
     `  ${target.keep ? 'keep' : 'no keep'}${target.protocol === 'pop3' ? ' fetchall' : ''}`,
     '  mda "cat > /dev/null"',
     '',
@@ -118,12 +122,12 @@ async function getmailCommand(binary: string, target: PeerTarget, dir: string): 
   const isRoot = process.getuid?.() === 0;
   const rc = [
     '[retriever]',
-    `type = ${target.protocol === 'imap' ? 'SimpleIMAPSSLRetriever' : 'SimplePOP3SSLRetriever'}`,
+    `type = Simple${target.protocol === 'imap' ? 'IMAP' : 'POP3'}${target.tls ? 'SSL' : ''}Retriever`,
     'server = localhost',
     `port = ${target.port}`,
     `username = ${target.user}`,
     `password = ${target.password}`,
-    `ca_certs = ${target.caFile}`,
+    ...(target.tls ? [`ca_certs = ${target.caFile}`] : []),
     ...(target.protocol === 'imap' ? ['mailboxes = ("INBOX",)'] : []),
     // Also how long getmail waits for its MDA child. getmail 6.18 can miss the child's
     // SIGCHLD (it arrives before the wait starts) and then waits this long and aborts the

@@ -1,13 +1,15 @@
 /**
- * Running a scenario: one seeded mailbox, a list of cases, each run `case.runs` times.
- * Runs are interleaved (run 1 of every case, then run 2 of every case, ...) so that a
- * burst of load from elsewhere on the machine spreads over all cases instead of landing
- * on one. Before every run the mailbox is restored and checked (STATUS: all messages
- * there, all unseen); after it, the server's log and state are checked by the case.
+ * Running a scenario: one or more seeded mailboxes (e.g. 500 and 2,000 messages), a list
+ * of cases, each run `case.runs` times on every mailbox. Runs are interleaved (run 1 of
+ * every case on every mailbox, then run 2, ...) so that a burst of load from elsewhere on
+ * the machine spreads over all cases and sizes instead of landing on one. Before every run
+ * the mailbox is restored and checked (STATUS: all messages there, all unseen); after it,
+ * the server's log and state are checked by the case.
  */
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import { runDir, type Case, type Verdict } from './cases.js';
+import type { LoadSample } from './load.js';
 import { measure } from './measure.js';
 import type { BenchServer, SeededMailbox } from './server.js';
 
@@ -26,6 +28,8 @@ export interface RunRecord {
 
 export interface CaseResult {
   case: Case;
+  /** The mailbox of these runs (a scenario may have several sizes). */
+  mailbox: SeededMailbox;
   runs: RunRecord[];
   /** The case cannot run with this mailpoll (or tool): `n/a (error: ...)`. */
   unsupported?: string;
@@ -35,9 +39,14 @@ export interface CaseResult {
 export interface ScenarioResult {
   name: string;
   title: string;
-  mailbox: SeededMailbox;
+  /** Smallest first. */
+  mailboxes: SeededMailbox[];
+  /** One per case and mailbox. */
   cases: CaseResult[];
-  loadStart: number[];
+  /** The load when the scenario started (after waiting for it to settle). */
+  loadStart: LoadSample;
+  /** The 1-minute load average at the start of each round (information, not judged). */
+  loadRounds: number[];
   loadEnd: number[];
   durationS: number;
   notes: string[];
@@ -46,7 +55,7 @@ export interface ScenarioResult {
 export interface ScenarioSpec {
   name: string;
   title: string;
-  mailbox: SeededMailbox;
+  mailboxes: SeededMailbox[];
   cases: Case[];
   notes?: string[];
 }
@@ -59,14 +68,17 @@ function mb(bytes: number | null): string {
   return bytes === null ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 }
 
-export async function runScenario(server: BenchServer, spec: ScenarioSpec, progress: Progress): Promise<ScenarioResult> {
+export async function runScenario(server: BenchServer, spec: ScenarioSpec, loadStart: LoadSample, progress: Progress): Promise<ScenarioResult> {
   const started = Date.now();
-  const loadStart = os.loadavg();
-  const results: CaseResult[] = spec.cases.map((c) => (c.skip ? { case: c, runs: [], skipped: c.skip } : { case: c, runs: [] }));
+  const mailboxes = [...spec.mailboxes].sort((a, b) => a.count - b.count);
+  const results: CaseResult[] = mailboxes.flatMap((mailbox) =>
+    spec.cases.map((c): CaseResult => (c.skip ? { case: c, mailbox, runs: [], skipped: c.skip } : { case: c, mailbox, runs: [] })),
+  );
   const rounds = Math.max(0, ...spec.cases.map((c) => c.runs));
-  const { user, count } = spec.mailbox;
+  const loadRounds: number[] = [];
   /** One run of `result`'s case: its record, or undefined when the case turned out unsupported. */
   const runOnce = async (result: CaseResult, label: string): Promise<RunRecord | undefined> => {
+    const { user, count } = result.mailbox;
     const current = result.case;
     await server.restore(user);
     const before = await server.status(user);
@@ -75,7 +87,7 @@ export async function runScenario(server: BenchServer, spec: ScenarioSpec, progr
     }
     const dir = await runDir();
     try {
-      const command = await current.build({ server, mailbox: spec.mailbox, dir });
+      const command = await current.build({ server, mailbox: result.mailbox, dir });
       await server.markLog();
       const measurement = await measure({ ...command, timeoutMs: RUN_TIMEOUT_MS });
       // mailpoll exits 0 or 1 (a message failed) after a session; 2 and 3 may have had none.
@@ -84,9 +96,10 @@ export async function runScenario(server: BenchServer, spec: ScenarioSpec, progr
       const state = await server.status(user);
       const verdict: Verdict = measurement.timedOut
         ? { valid: false, note: `killed after ${RUN_TIMEOUT_MS / 60_000} min` }
-        : current.check({ measurement, state, sessions, mailbox: spec.mailbox });
+        : current.check({ measurement, state, sessions, mailbox: result.mailbox });
       if (verdict.unsupported) {
-        result.unsupported = verdict.unsupported;
+        // A case that cannot run with this mailpoll cannot run on any mailbox size.
+        for (const other of results) if (other.case.id === current.id) other.unsupported = verdict.unsupported;
         progress(`${label} ${current.id}: n/a (error: ${verdict.unsupported})`);
         return undefined;
       }
@@ -110,10 +123,11 @@ export async function runScenario(server: BenchServer, spec: ScenarioSpec, progr
   };
 
   for (let round = 0; round < rounds; round += 1) {
+    loadRounds.push(os.loadavg()[0] ?? 0);
     for (const result of results) {
       const current = result.case;
       if (result.skipped || result.unsupported || round >= current.runs) continue;
-      const label = `[${spec.name} ${round + 1}/${current.runs}]`;
+      const label = `[${spec.name} n=${result.mailbox.count} ${round + 1}/${current.runs}]`;
       let record = await runOnce(result, label);
       // A known flaky failure of the tool itself (not of what is measured): try again, and
       // keep the failed attempt in the table (it shows as an invalid run).
@@ -130,9 +144,10 @@ export async function runScenario(server: BenchServer, spec: ScenarioSpec, progr
   return {
     name: spec.name,
     title: spec.title,
-    mailbox: spec.mailbox,
+    mailboxes,
     cases: results,
     loadStart,
+    loadRounds,
     loadEnd: os.loadavg(),
     durationS: (Date.now() - started) / 1000,
     notes: spec.notes ?? [],

@@ -5,7 +5,7 @@
  * same vocabulary as a handler's result (action-forms.ts). Here: its schema, its resolution
  * into the account's `after` and `afterExtras`, and what each protocol refuses of it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { EXTRAS_KEYS, readExtrasKeys, readExtrasWord } from '../action-forms.js';
 import { hasExtras, type Action, type ActionExtras, type Protocol } from '../domain.js';
 import { MAILDIR_FLAGS, readFlagName } from '../mailbox/flag-name.js';

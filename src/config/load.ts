@@ -3,7 +3,7 @@
  * validate (schema + rules), resolve paths and password sources. Every problem found is
  * reported at once, in one ConfigError, each line `FILE: path.to.key: message`.
  */
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { Loader } from 'cosmiconfig';
@@ -474,7 +474,36 @@ function errorReason(error: unknown): string {
   return useful[0] ?? message;
 }
 
+/** YAML and JSON files named with `-c`: read here, without loading cosmiconfig (a cron run's cold start). */
+const DATA_EXTENSIONS = new Set(['', '.yaml', '.yml', '.json']);
+
+async function readDataFile(file: string, cwd: string): Promise<ReadResult> {
+  const displayName = displayNameOf(file, cwd);
+  const content = readFileSync(file, 'utf8');
+  if (content.trim() === '') throw new ConfigError(`${displayName}: is empty; run \`mailpoll init\` for a commented example`);
+  let raw: unknown;
+  try {
+    if (path.extname(file) === '.json') {
+      checkConfigSize(content);
+      raw = parseJsonConfig(content);
+    } else {
+      const { parseYaml } = await import('./yaml.js');
+      raw = parseYaml(content);
+    }
+  } catch (error) {
+    if (error instanceof ConfigLimitError) throw new ConfigError(`${displayName}: ${error.message}`, { cause: error });
+    throw new ConfigError(`${displayName}: cannot parse: ${errorReason(error)}`, { cause: error });
+  }
+  if (raw === undefined || raw === null) throw new ConfigError(`${displayName}: is empty; run \`mailpoll init\` for a commented example`);
+  return { file, raw, displayName };
+}
+
 async function readConfigFile(cwd: string, configFile: string | undefined): Promise<ReadResult> {
+  if (configFile !== undefined) {
+    const file = path.resolve(cwd, configFile);
+    checkNamedFile(file, configFile);
+    if (DATA_EXTENSIONS.has(path.extname(file)) && path.basename(file) !== 'package.json') return readDataFile(file, cwd);
+  }
   const { cosmiconfig, parseYaml } = await import('./cosmiconfig.js');
   // A YAML file holding only comments loads as undefined, not null (which cosmiconfig takes
   // for "no config here" and skips), so that it is reported as empty rather than passed over.
@@ -497,16 +526,6 @@ async function readConfigFile(cwd: string, configFile: string | undefined): Prom
   let file: string | undefined;
   if (configFile !== undefined) {
     file = path.resolve(cwd, configFile);
-    const extension = path.extname(file);
-    if (!LOADABLE_EXTENSIONS.has(extension)) {
-      throw new ConfigError(`${configFile}: unsupported config file type "${extension}"; use .yaml, .yml, .json, .js, .mjs or .cjs`);
-    }
-    const reason = checkReadable(file);
-    if (reason === 'no such file') throw new ConfigError(`${configFile}: config file not found`);
-    if (reason !== undefined) throw new ConfigError(`${configFile}: cannot read the config file: ${reason}`);
-    // Before cosmiconfig reads it whole.
-    const { size } = statSync(file);
-    if (size > MAX_CONFIG_BYTES) throw new ConfigError(`${configFile}: ${tooLarge(size)}`);
   }
   try {
     result = file === undefined ? await explorer.search(cwd) : await explorer.load(file);
@@ -531,6 +550,19 @@ async function readConfigFile(cwd: string, configFile: string | undefined): Prom
     throw new ConfigError(`${displayName}: is empty; run \`mailpoll init\` for a commented example`);
   }
   return { file: result.filepath, raw: result.config as unknown, displayName };
+}
+
+/** A file named with `-c`: a kind mailpoll reads, there, readable, and not too large to read whole. */
+function checkNamedFile(file: string, configFile: string): void {
+  const extension = path.extname(file);
+  if (!LOADABLE_EXTENSIONS.has(extension)) {
+    throw new ConfigError(`${configFile}: unsupported config file type "${extension}"; use .yaml, .yml, .json, .js, .mjs or .cjs`);
+  }
+  const reason = checkReadable(file);
+  if (reason === 'no such file') throw new ConfigError(`${configFile}: config file not found`);
+  if (reason !== undefined) throw new ConfigError(`${configFile}: cannot read the config file: ${reason}`);
+  const { size } = statSync(file);
+  if (size > MAX_CONFIG_BYTES) throw new ConfigError(`${configFile}: ${tooLarge(size)}`);
 }
 
 function checkReadable(file: string): string | undefined {

@@ -17,10 +17,14 @@ import { OAUTH2_KEY_DOCS, oauth2Schema } from './oauth2.js';
 import { SEARCH_KEY_DOCS, searchSchema } from './search.js';
 import { startFrom } from './start-from.js';
 import { closest } from './did-you-mean.js';
+
 import { SAVE_ATTACHMENTS_KEY_DOCS, deliverFields } from './schema-deliver.js';
 import { CONNECTION_KEYS, transportFields } from './schema-transport.js';
 import { afterSchema, skipKeywordSchema } from './after.js';
 import { ACCOUNT_KEY_DOCS, BACKOFF_KEY_DOCS, TOP_LEVEL_KEY_DOCS, WEBHOOK_KEY_DOCS, SECRET_KEYS, type AccountKey } from './schema-docs.js';
+
+// One parse per run: zod's compiled fast path (`new Function`) costs more to build than it saves.
+z.config({ jitless: true });
 
 // The key docs live in schema-docs.ts (pure data); importers of the schema find them here too.
 export * from './schema-docs.js';

@@ -10,6 +10,7 @@ import { capErrorText, StoreError } from '../errors.js';
 import { redact } from '../redact.js';
 import { ARCHIVE_FILE_MIN_BYTES, type ArchiveFiles } from './archive-files.js';
 import { type StoreContext, unknownRefError } from './context.js';
+import { preparingOnFirstUse } from './lazy-statements.js';
 import {
   FINGERPRINT_COLUMN,
   firstSeenParams,

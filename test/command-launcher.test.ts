@@ -2,15 +2,16 @@
  * The command launcher (src/handler/launcher.ts): the process that starts command handlers.
  * Through the real CLI on Maildir accounts: the launcher killed in the middle of a message,
  * mailpoll killed in the middle of a message, none left behind after a run, and the
- * fallback to mailpoll's own spawn; in process: several programs at once through one launcher,
+ * fallback to mailpoll's own spawn; in process: several programs at once (a launcher per core),
  * and the shutdown of an idle one.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { launcherPid, runProgram } from '../src/handler/launcher.js';
+import { launcherPids, runProgram } from '../src/handler/launcher.js';
 import { messageEvents, runCli, startCli, writeConfig } from './helpers/cli.js';
 import { bySubject, readMaildir } from './helpers/maildir-state.js';
 import { makeTempDir } from './helpers/temp.js';
@@ -145,7 +146,7 @@ describe('the command launcher through the CLI', () => {
 });
 
 describe('the command launcher in process', () => {
-  test('several programs in flight at once through one launcher, each with its own output and status', async () => {
+  test('several programs in flight at once, over at most one launcher per core, each with its own output and status', async () => {
     const dir = await makeTempDir('launcher-many');
     const count = 4;
     // Each waits (up to ~10 s) until all have started: only programs that run side by side all exit 0.
@@ -160,12 +161,13 @@ describe('the command launcher in process', () => {
       );
       return done.then((exit) => ({ exit, out: Buffer.concat(out).toString(), err: Buffer.concat(err).toString(), group }));
     });
-    const launcher = launcherPid();
-    assert.ok(launcher !== undefined && launcher !== process.pid, 'a launcher was started');
+    const launchers = launcherPids();
+    assert.ok(launchers.length >= 1 && !launchers.includes(process.pid), 'a launcher was started');
+    assert.equal(launchers.length, Math.min(count, availableParallelism()), 'one launcher per core while all are busy');
     const results = await Promise.all(runs);
     for (const [index, result] of results.entries()) {
       assert.deepEqual(result.exit, { code: index + 10, signal: null }, `program ${index}: ${result.err}`);
-      assert.equal(result.out.trim(), String(launcher), 'started by the launcher');
+      assert.ok(launchers.includes(Number(result.out.trim())), 'started by a launcher');
       assert.equal(result.err, `err ${index + 10}\n`);
       assert.ok(result.group !== undefined);
     }
@@ -176,15 +178,18 @@ describe('the command launcher in process', () => {
   test('a launcher with nothing to run shuts down, and the next program gets a new one', async () => {
     const io = { started: () => {}, stdout: () => {}, stderr: () => {} };
     const spec = { file: 'true', args: [], cwd: undefined, env: process.env, stdin: Buffer.alloc(0) };
+    // Whatever the test before left running has ended too.
+    for (let wait = 0; wait < 300 && launcherPids().length > 0; wait += 1) await new Promise((resolve) => setTimeout(resolve, 50));
     assert.deepEqual(await runProgram(spec, io), { code: 0, signal: null });
-    const first = launcherPid();
+    const [first, ...others] = launcherPids();
     assert.ok(first !== undefined);
+    assert.deepEqual(others, [], 'one program at a time needs one launcher');
     // Idle for 5 s: disconnected, and it ends itself.
-    for (let wait = 0; wait < 300 && (launcherPid() !== undefined || isAlive(first)); wait += 1) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(launcherPid(), undefined);
+    for (let wait = 0; wait < 300 && (launcherPids().length > 0 || isAlive(first)); wait += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(launcherPids(), []);
     assert.equal(isAlive(first), false, 'the idle launcher ended');
     assert.deepEqual(await runProgram(spec, io), { code: 0, signal: null });
-    assert.notEqual(launcherPid(), first);
+    assert.notDeepEqual(launcherPids(), [first]);
   });
 
   test('a program that cannot be started fails as a spawn would', async () => {

@@ -19,11 +19,17 @@ import { NOT_AN_ERROR } from './worker/protocol.js';
 
 export interface HandlerInvoker {
   /**
-   * The Outcome of the handler for `message`, whose header block `headers` is already parsed;
+   * The Outcome of the handler for `message`, whose header block `headers` is already parsed
+   * when the handler runs in this thread (a module's worker parses the message itself);
    * rejects with a HandlerError for the message's failure, a ParseError, or a HandlerLoadError
    * when the module does not load in a worker (every message would fail: the caller stops).
    */
-  invoke(message: FetchedMessage, headers: MailMessage, ref: number | undefined): Promise<Outcome>;
+  invoke(message: FetchedMessage, headers: MailMessage | undefined, ref: number | undefined): Promise<Outcome>;
+  /**
+   * `message` is next after the ones in hand: a module's worker may parse it meanwhile
+   * (worker/pool.ts). Its handler still starts only at its `invoke`. Optional, a hint only.
+   */
+  prepare?(message: FetchedMessage): void;
   /** Ends the worker threads, if any were started. */
   close(): Promise<void>;
 }
@@ -71,6 +77,7 @@ export function createHandlerInvoker(
       if (result instanceof UnsendableResult) throw handlerFailure(refuseResult(result.description), context.account);
       return outcomeOf(result, account, context.account);
     },
+    prepare: (message) => pool?.prepare(message),
     close: async () => {
       await pool?.close();
     },
@@ -82,7 +89,8 @@ export function createHandlerInvoker(
  * full one. A message whose header block mailparser refused has no more to parse: it goes
  * as it is, with `parseError`.
  */
-async function messageFor(message: FetchedMessage, headers: MailMessage, handler: LoadedHandler, account: Pick<AccountConfig, 'name' | 'folder' | 'saveAttachments'>): Promise<MailMessage> {
+async function messageFor(message: FetchedMessage, parsed: MailMessage | undefined, handler: LoadedHandler, account: Pick<AccountConfig, 'name' | 'folder' | 'saveAttachments'>): Promise<MailMessage> {
+  const headers = parsed ?? (await parseMessage(message, { account: account.name, folder: account.folder, headersOnly: true }));
   // Attachments to save need the full parse, whatever the handler asked for.
   const wanted = handler.parse === 'full' || account.saveAttachments !== undefined;
   if (!wanted || headers.parseError !== undefined) return headers;

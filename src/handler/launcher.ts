@@ -1,10 +1,13 @@
 /**
- * mailpoll's side of the command launcher (launcher-main.ts says why there is one): started
- * on the first command-handler message, shared by every account of the process, each
- * program a request over its IPC channel, as many at once as the callers make.
+ * mailpoll's side of the command launchers (launcher-main.ts says why there are any): the
+ * first is started on the first command-handler message and shared by every account of the
+ * process, each program a request over its IPC channel. A program is sent to a launcher with
+ * nothing running; when every launcher is busy, another is started, up to one per core
+ * (`handlerConcurrency` above 1 then forks on every core instead of queueing behind one
+ * event loop), and beyond that the least busy one runs it beside its others.
  *
- * - It keeps no run alive: its channel is referenced only while a program runs, it is
- *   disconnected after IDLE_MS without one (a watch between cycles), and killed when
+ * - A launcher keeps no run alive: its channel is referenced only while a program runs, it
+ *   is disconnected after IDLE_MS without one (a watch between cycles), and killed when
  *   mailpoll exits. When mailpoll dies first, the launcher sees its channel close, kills
  *   what is still running and exits.
  * - If it dies (killed, out of memory), a program it had not started yet is started again
@@ -15,6 +18,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { TemporaryHandlerError } from '../errors.js';
 import { stopGroup } from '../process-group.js';
@@ -26,6 +30,13 @@ const IDLE_MS = 5000;
 
 /** After TERM, a process group orphaned by a dead launcher has this long before KILL. */
 const KILL_GRACE_MS = 5000;
+
+/**
+ * The launcher's V8 heap kept small: every fork copies the page tables of its written memory
+ * and every write after it faults, so a spawn costs in proportion to that memory
+ * (bench/ANALYSIS.md, "Command handler launcher, round two").
+ */
+const LAUNCHER_FLAGS = ['--max-semi-space-size=1'];
 
 /** Test hook (CONTRIBUTING.md): `off` spawns every program from mailpoll itself. */
 const TEST_HOOK = 'MAILPOLL_TEST_LAUNCHER';
@@ -41,7 +52,8 @@ interface Request {
   retried: boolean;
 }
 
-let current: CommandLauncher | undefined;
+/** The launchers running now, oldest first. */
+const launchers: CommandLauncher[] = [];
 /** The launcher could not start here once: spawn directly from now on. */
 let unavailable = false;
 let exitHookInstalled = false;
@@ -54,22 +66,38 @@ export function runProgram(spec: ProgramSpec, io: ProgramIO): Promise<ProgramExi
   return new Promise((resolve, reject) => dispatch({ spec, io, resolve, reject, retried: false }));
 }
 
-/** The launcher's pid, while one runs (tests check that none is left behind). */
-export function launcherPid(): number | undefined {
-  return current?.pid;
+/** The pids of the launchers running now (tests check that none is left behind). */
+export function launcherPids(): number[] {
+  return launchers.flatMap((launcher) => (launcher.pid === undefined ? [] : [launcher.pid]));
 }
 
 function dispatch(request: Request): void {
-  if (!unavailable && current === undefined) {
-    const entry = launcherEntry();
-    if (entry === undefined) unavailable = true;
-    else current = new CommandLauncher(entry);
-  }
-  if (unavailable || current === undefined) {
+  const launcher = unavailable ? undefined : pickLauncher();
+  if (launcher === undefined) {
     spawnProgram(request.spec, request.io).then(request.resolve, request.reject);
     return;
   }
-  current.run(request);
+  launcher.run(request);
+}
+
+/** An idle launcher, else a new one while there are fewer than cores, else the least busy. */
+function pickLauncher(): CommandLauncher | undefined {
+  let least: CommandLauncher | undefined;
+  for (const launcher of launchers) if (least === undefined || launcher.running < least.running) least = launcher;
+  if (least !== undefined && (least.running === 0 || launchers.length >= availableParallelism())) return least;
+  const entry = launcherEntry();
+  if (entry === undefined) {
+    unavailable = true;
+    return least;
+  }
+  const started = new CommandLauncher(entry);
+  launchers.push(started);
+  return started;
+}
+
+function forget(launcher: CommandLauncher): void {
+  const index = launchers.indexOf(launcher);
+  if (index !== -1) launchers.splice(index, 1);
 }
 
 /** The launcher's own file: beside this module (built: dist/bin/ or dist/handler/; from source, with tsx). */
@@ -77,7 +105,7 @@ function launcherEntry(): { file: string; execArgv: string[] } | undefined {
   if (process.env[TEST_HOOK] === 'off') return undefined;
   const built = fileURLToPath(new URL('./launcher-main.js', import.meta.url));
   // None of mailpoll's own Node options (a loader, a heap size, --cpu-prof) is the launcher's business.
-  if (existsSync(built)) return { file: built, execArgv: [] };
+  if (existsSync(built)) return { file: built, execArgv: LAUNCHER_FLAGS };
   const source = fileURLToPath(new URL('./launcher-main.ts', import.meta.url));
   const viaTsx = process.execArgv.some((arg) => arg.includes('tsx'));
   return viaTsx && existsSync(source) ? { file: source, execArgv: process.execArgv } : undefined;
@@ -117,6 +145,11 @@ class CommandLauncher {
 
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** Programs sent to it and not yet ended. */
+  get running(): number {
+    return this.requests.size;
   }
 
   run(request: Request): void {
@@ -173,7 +206,7 @@ class CommandLauncher {
 
   private shutDown(): void {
     if (this.requests.size > 0 || this.ended) return;
-    if (current === this) current = undefined;
+    forget(this);
     if (this.child.connected) this.child.disconnect();
   }
 
@@ -182,7 +215,7 @@ class CommandLauncher {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.idleTimer);
-    if (current === this) current = undefined;
+    forget(this);
     // It never answered: it cannot run here; mailpoll spawns the programs itself.
     if (!this.ready) unavailable = true;
     const how = this.child.signalCode ? `killed by ${this.child.signalCode}` : `exited with ${this.child.exitCode ?? 'an error'}`;
@@ -206,5 +239,7 @@ class CommandLauncher {
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => current?.kill());
+  process.once('exit', () => {
+    for (const launcher of launchers) launcher.kill();
+  });
 }

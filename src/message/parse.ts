@@ -106,7 +106,7 @@ async function refusedMessage(fetched: FetchedMessage, meta: ParseMessageMeta, e
  * every such message look brand new to a handler filtering on age. Report no date instead;
  * the original text stays in `headerLines`.
  */
-function withoutParseTimeDate(parsed: { date?: Date | undefined; headers: Map<string, unknown>; headerLines: ReadonlyArray<{ key: string; line: string }> }): void {
+export function withoutParseTimeDate(parsed: { date?: Date | undefined; headers: Map<string, unknown>; headerLines: ReadonlyArray<{ key: string; line: string }> }): void {
   if (parsed.date !== undefined && !hasValidDateHeader(parsed.headerLines)) {
     parsed.date = undefined;
     parsed.headers.delete('date');
@@ -129,7 +129,7 @@ const FALLBACK_MAX_OTHER_BYTES = 256 * 1024;
  * Date, Message-ID, ...) always kept, other fields in order while they fit (1000 fields,
  * 256 KB). Followed by an empty line and no body.
  */
-function readableHeaderBlock(raw: Buffer): Buffer {
+export function readableHeaderBlock(raw: Buffer): Buffer {
   const head = raw.subarray(0, headerBlockEnd(raw));
   const kept: Buffer[] = [];
   const seen = new Set<string>();
@@ -224,7 +224,7 @@ function hasValidDateHeader(headerLines: ReadonlyArray<{ key: string; line: stri
  * client was using), or windows-1252 when there is none or it is UTF-8, and handed to
  * mailparser as UTF-8. The body is passed through unchanged, and `raw` stays the exact source.
  */
-function decodeLegacyHeaders(raw: Buffer): Buffer {
+export function decodeLegacyHeaders(raw: Buffer): Buffer {
   const end = headerBlockEnd(raw);
   const head = raw.subarray(0, end);
   if (isUtf8(head)) return raw;
@@ -243,7 +243,7 @@ function decodeLegacyHeaders(raw: Buffer): Buffer {
 }
 
 /** Offset just past the top-level header block (before the empty line), or the whole buffer. */
-function headerBlockEnd(raw: Buffer): number {
+export function headerBlockEnd(raw: Buffer): number {
   let start = 0;
   while (start < raw.length) {
     if (raw[start] === 0x0a || (raw[start] === 0x0d && raw[start + 1] === 0x0a)) return start;

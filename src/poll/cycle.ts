@@ -32,11 +32,10 @@ import type { Protocol } from '../domain.js';
 import { describeError, HandlerLoadError, LeaseLostAccountError, MailpollError, MessageCode, messageErrorCode, StoreError, TemporaryHandlerError } from '../errors.js';
 import { createHandlerInvoker, type HandlerInvoker } from '../handler/invoke.js';
 import { createHandlerContext } from '../handler/run.js';
-import type { LoadedHandler, MailMessage } from '../handler/types.js';
+import type { LoadedHandler } from '../handler/types.js';
 import type { Logger } from '../logger.js';
 import { mailboxIdentity } from '../mailbox/identity.js';
 import type { Candidate, FetchedMessage, Mailbox, MailboxStatus } from '../mailbox/types.js';
-import { parseMessage } from '../message/parse.js';
 import type { MessageEvent, Reporter } from '../report/types.js';
 import { fingerprint } from '../store/fingerprint.js';
 import type { Lease, MessageKey, MessageMeta, MessageRecord, Store } from '../store/types.js';
@@ -49,9 +48,9 @@ import { countInHand } from './in-hand.js';
 import { countHandled, type CycleProgress } from './progress.js';
 import { releaseGarbage } from './memory.js';
 import { baseEvent, decisionFields, recordEvent } from './message-event.js';
-import { metaOf, sentDateOf } from './message-meta.js';
 import { recordFailure } from './record-failure.js';
-import { sameSource, sha256, sourceHash } from './source-hash.js';
+import { readHeaders, type Received } from './read-headers.js';
+import { sameSource, sha256 } from './source-hash.js';
 import { nextAttemptAt } from './retry-delay.js';
 
 export interface CycleOptions {
@@ -449,7 +448,7 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
   cycle.result.fetched += fetched.length;
 
   const read: Received[] = [];
-  for (const message of fetched) if (message !== undefined) read.push(await readHeaders(cycle, message));
+  for (const message of fetched) if (message !== undefined) read.push(await readHeaders(account, cycle.deps.handler, message));
   fetched.length = 0;
   // Recognised as already handled under another name: not handed over, not counted as fetched.
   const items: Array<Received | undefined> = await skipKnown(cycle, read);
@@ -465,7 +464,7 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
     const ref = refs.get(item.message.uid) ?? null;
     const started = cycle.now();
     try {
-      if (item.headers === undefined) throw item.error;
+      if (item.unreadable !== undefined) throw item.unreadable.error;
       const outcome = await cycle.handlers.invoke(item.message, item.headers, ref ?? undefined);
       const decision = planDecision(outcome, mailbox.capabilities, account, (folder) => mailbox.isPolledFolder?.(folder) ?? false);
       // Committed as soon as this handler answered: a crash repeats at most handlerConcurrency handlers.
@@ -481,37 +480,13 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
       if (error instanceof StoreError || error instanceof HandlerLoadError) throw error;
       inHand[index] = await failure(cycle, item.message.uid, ref, item.meta, error, cycle.now() - started);
     }
-  }, () => stopped(cycle));
+  }, () => stopped(cycle), (next) => next !== undefined && next.unreadable === undefined && cycle.handlers.prepare?.(next.message));
   const handled = inHand.filter((entry): entry is InHand => entry !== undefined);
 
   // One command at a time on the connection: the download ahead ends before any action.
   await ahead?.settled;
   if (!options.dryRun) await applyDecisions(cycle.applier, handled);
   report(cycle, handled);
-}
-
-/** A fetched message with what the ledger records of it, read from its header block. */
-interface Received {
-  message: FetchedMessage;
-  /** The header-only parse (what a `parse = 'headers'` handler receives), or why it failed. */
-  headers: MailMessage | undefined;
-  error: unknown;
-  meta: MessageMeta & { size: number };
-  print: string | null;
-  /** sha256 of the source as downloaded: what proves it is a message already handled. */
-  rawHash: string;
-}
-
-async function readHeaders(cycle: Cycle, message: FetchedMessage): Promise<Received> {
-  try {
-    const headers = await parseMessage(message, { account: cycle.account.name, folder: cycle.account.folder, headersOnly: true });
-    const meta = metaOf(headers, message.size);
-    const print = fingerprint({ messageId: headers.messageId, sentDate: sentDateOf(headers), size: message.size });
-    return { message, headers, error: undefined, meta, print, rawHash: sourceHash(message) };
-  } catch (error) {
-    const meta = { messageId: null, sender: null, subject: null, date: null, size: message.size };
-    return { message, headers: undefined, error, meta, print: null, rawHash: sourceHash(message) };
-  }
 }
 
 /** Raw copies archived and `received` in one transaction, before any handler sees them. */

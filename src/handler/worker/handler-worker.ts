@@ -1,7 +1,9 @@
 /**
  * A handler worker thread: imports the handler module once, then per message parses the
  * source it receives, saves its attachments when the account says so (save-attachments.ts),
- * calls the handler and answers with its raw result (protocol.ts).
+ * calls the handler and answers with its raw result (protocol.ts). A message sent ahead
+ * (`prepare`) is parsed at once, while the previous one is still in its handler or being
+ * recorded by the main thread, and handled on its `call`.
  *
  * Whatever goes wrong outside the handler's promise (an exception thrown from a timer, an
  * unhandled rejection, `process.exit()`) is reported as a fault and ends this thread; the
@@ -17,8 +19,8 @@ import { splitLines } from '../command.js';
 import { importHandler } from '../load.js';
 import { saveAttachments } from '../save-attachments.js';
 import { describeValue } from '../result.js';
-import type { HandlerContext, LoadedHandler } from '../types.js';
-import { toSentError, type HandleRequest, type WorkerReply, type WorkerSetup } from './protocol.js';
+import type { HandlerContext, LoadedHandler, MailMessage } from '../types.js';
+import { toSentError, type HandleRequest, type PrepareRequest, type WorkerReply, type WorkerRequest, type WorkerSetup } from './protocol.js';
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
@@ -70,19 +72,31 @@ const context: HandlerContext = {
   log: (...args: unknown[]) => send({ type: 'log', text: format(...args) }),
 };
 
-async function handle(handler: LoadedHandler, request: HandleRequest): Promise<void> {
+/** A parse's outcome, never a rejection: a prepared message may wait for its call. */
+type Parsed = { message: MailMessage } | { failed: string };
+
+/** Messages parsed ahead of their handler, by the main thread's id (at most one at a time). */
+const prepared = new Map<number, Promise<Parsed>>();
+
+function parse(handler: LoadedHandler, request: HandleRequest | PrepareRequest): Promise<Parsed> {
   const raw = Buffer.from(request.raw.buffer, request.raw.byteOffset, request.raw.byteLength);
-  let message;
-  try {
-    const fetched = { uid: request.uid, raw, size: request.size, flags: request.flags };
-    // Attachments to save need the full parse, whatever the handler asked for.
-    const headersOnly = handler.parse === 'headers' && setup.saveAttachments === undefined;
-    message = await parseMessage(fetched, { account: setup.account, folder: setup.folder, headersOnly });
-  } catch (error) {
-    send({ type: 'parse-failed', message: error instanceof ParseError ? error.message : String(error) });
+  const fetched = { uid: request.uid, raw, size: request.size, flags: request.flags };
+  // Attachments to save need the full parse, whatever the handler asked for.
+  const headersOnly = handler.parse === 'headers' && setup.saveAttachments === undefined;
+  return parseMessage(fetched, { account: setup.account, folder: setup.folder, headersOnly }).then(
+    (message) => ({ message }),
+    (error: unknown) => ({ failed: error instanceof ParseError ? error.message : String(error) }),
+  );
+}
+
+async function handle(handler: LoadedHandler, parsing: Promise<Parsed>, ref: number | undefined): Promise<void> {
+  const parsed = await parsing;
+  if ('failed' in parsed) {
+    send({ type: 'parse-failed', message: parsed.failed });
     return;
   }
-  if (request.ref !== undefined) message.ref = request.ref;
+  const { message } = parsed;
+  if (ref !== undefined) message.ref = ref;
   let result: unknown;
   try {
     if (setup.saveAttachments !== undefined) message.savedAttachments = await saveAttachments(message, setup.saveAttachments, setup.dryRun);
@@ -97,6 +111,28 @@ async function handle(handler: LoadedHandler, request: HandleRequest): Promise<v
   }
   flushOutput();
   sendResult(result);
+}
+
+/** Parsing is not handling: a prepared message's handler (and its attachments) wait for its call. */
+function receive(handler: LoadedHandler, request: WorkerRequest): void {
+  switch (request.type) {
+    case 'handle':
+      void handle(handler, parse(handler, request), request.ref);
+      return;
+    case 'prepare':
+      prepared.set(request.id, parse(handler, request));
+      return;
+    case 'call': {
+      const parsing = prepared.get(request.id);
+      prepared.delete(request.id);
+      if (parsing === undefined) fault(`mailpoll called a message it had not handed over (${request.id})`, undefined);
+      else void handle(handler, parsing, request.ref);
+      return;
+    }
+    case 'forget':
+      prepared.delete(request.id);
+      return;
+  }
 }
 
 /** Plain values and plain objects cross as they are; anything else is refused by the main thread, as normaliseResult would. */
@@ -132,7 +168,7 @@ async function start(): Promise<void> {
     send({ type: 'load-failed', error: toSentError(importFailed ? error.cause : error), importFailed });
     return;
   }
-  port.on('message', (request: HandleRequest) => void handle(handler, request));
+  port.on('message', (request: WorkerRequest) => receive(handler, request));
   send({ type: 'ready', parse: handler.parse });
 }
 

@@ -16,7 +16,7 @@ import { HandlerLoadError, HandlerThrewError, HandlerTimeoutError, ParseError } 
 import type { FetchedMessage } from '../../mailbox/types.js';
 import { splitLines } from '../command.js';
 import { describeLoadError, formatLoadError } from '../load-error.js';
-import { fromSentError, type HandleRequest, type SentError, type WorkerReply, type WorkerSetup } from './protocol.js';
+import { fromSentError, type CallRequest, type ForgetRequest, type HandleRequest, type PrepareRequest, type SentError, type WorkerReply, type WorkerSetup } from './protocol.js';
 
 export interface HandlerPoolOptions {
   setup: WorkerSetup;
@@ -36,6 +36,13 @@ export interface HandlerPool {
    * `message.raw` is transferred to the worker: it is empty here afterwards.
    */
   run(message: FetchedMessage, ref: number | undefined): Promise<unknown>;
+  /**
+   * Sends `message` ahead to a worker busy with an earlier one, to be parsed there meanwhile;
+   * its handler still starts only at `run(message)`. A copy goes: a worker lost before
+   * the run loses nothing. Skipped for sources of PREPARE_MAX_BYTES and more, or when every
+   * worker has a message prepared already.
+   */
+  prepare(message: FetchedMessage): void;
   /** Ends every worker; resolves once they are gone. */
   close(): Promise<void>;
 }
@@ -52,7 +59,19 @@ interface Slot {
   job: Job | undefined;
   /** Terminated by the pool, or ended: takes no more messages. */
   ended: boolean;
+  /** The id of the message parsed ahead in this worker, waiting for its run. */
+  preparedId: number | undefined;
 }
+
+/** A message sent ahead: its worker, and when the request was posted. */
+interface Prepared {
+  slot: Slot;
+  id: number;
+  posted: Promise<void>;
+}
+
+/** Larger sources are not copied ahead: memory over a parse saved. */
+const PREPARE_MAX_BYTES = 1024 * 1024;
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** At least this long for a worker to start and import the module, whatever handlerTimeout is. */
@@ -65,6 +84,8 @@ export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
   const exited = new Set<Promise<void>>();
   const waiting: Array<(slot: Slot) => void> = [];
   let lastHandedOver = Promise.resolve();
+  const preparedOf = new WeakMap<FetchedMessage, Prepared>();
+  let lastPreparedId = 0;
 
   function start(): Slot {
     const worker = startWorker(setup);
@@ -78,6 +99,7 @@ export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
       worker,
       job: undefined,
       ended: false,
+      preparedId: undefined,
       ready: new Promise<void>((resolve, reject) => {
         loaded = (error) => (error === undefined ? resolve() : reject(error));
       }),
@@ -172,9 +194,9 @@ export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
     if (next) void acquire().then(next);
   }
 
-  /** A free worker, reserved (its `job` set) before anything else can pick it. */
-  function acquire(): Promise<Slot> {
-    let free: Slot | undefined;
+  /** A free worker, `preferred` if it is free, reserved (its `job` set) before anything else can pick it. */
+  function acquire(preferred?: Slot): Promise<Slot> {
+    let free: Slot | undefined = preferred !== undefined && preferred.job === undefined && !preferred.ended ? preferred : undefined;
     for (const slot of slots) if (slot.job === undefined && !slot.ended) free ??= slot;
     free ??= slots.size < size ? start() : undefined;
     if (free === undefined) return new Promise<Slot>((resolve) => waiting.push((slot) => resolve(reserve(slot))));
@@ -186,15 +208,48 @@ export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
     return slot;
   }
 
+  function prepare(message: FetchedMessage): void {
+    if (message.raw.byteLength >= PREPARE_MAX_BYTES || preparedOf.has(message)) return;
+    let slot: Slot | undefined;
+    for (const candidate of slots) {
+      if (candidate.ended || candidate.preparedId !== undefined) continue;
+      if (candidate.job === undefined) {
+        slot = candidate;
+        break;
+      }
+      slot ??= candidate;
+    }
+    if (slot === undefined) return;
+    const id = (lastPreparedId += 1);
+    const target = slot;
+    target.preparedId = id;
+    const copy = new Uint8Array(message.raw);
+    // Posted after the messages before it: the worker parses in the order it handles.
+    const posted = lastHandedOver.then(() => {
+      if (target.ended || target.preparedId !== id) return;
+      const request: PrepareRequest = { type: 'prepare', id, uid: message.uid, flags: message.flags, size: message.size, raw: copy };
+      try {
+        target.worker.postMessage(request, [copy.buffer]);
+      } catch {
+        // Not sent: the message goes whole at its run, as without this.
+        target.preparedId = undefined;
+      }
+    });
+    preparedOf.set(message, { slot: target, id, posted });
+  }
+
   async function run(message: FetchedMessage, ref: number | undefined): Promise<unknown> {
     // Handed over in the order asked for, even when a later message's worker is ready first.
     const turn = lastHandedOver;
     let handedOver = () => {};
     lastHandedOver = new Promise<void>((resolve) => (handedOver = resolve));
-    const slot = await acquire();
+    const prepared = preparedOf.get(message);
+    preparedOf.delete(message);
+    const slot = await acquire(prepared?.slot);
     try {
       await slot.ready;
       await turn;
+      await prepared?.posted;
     } catch (error) {
       slot.job = undefined;
       handedOver();
@@ -217,6 +272,17 @@ export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
         }, Math.min(timeoutMs, MAX_TIMER_MS));
       }
       slot.worker.ref();
+      if (prepared !== undefined && prepared.slot.preparedId === prepared.id) {
+        prepared.slot.preparedId = undefined;
+        if (prepared.slot === slot) {
+          const call: CallRequest = { type: 'call', id: prepared.id, ref };
+          slot.worker.postMessage(call);
+          return;
+        }
+        // Another worker was free first: this one drops its copy.
+        const forget: ForgetRequest = { type: 'forget', id: prepared.id };
+        if (!prepared.slot.ended) prepared.slot.worker.postMessage(forget);
+      }
       const request = (raw: Uint8Array): HandleRequest => ({ type: 'handle', uid: message.uid, ref, flags: message.flags, size: message.size, raw });
       const { view, transfer } = transferable(message.raw);
       try {
@@ -234,7 +300,7 @@ export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
     await Promise.all(exited);
   }
 
-  return { run, close };
+  return { run, prepare, close };
 }
 
 /**

@@ -28,6 +28,36 @@ export interface HandleRequest {
   raw: Uint8Array;
 }
 
+/**
+ * Main -> worker: parse this message now, while the worker's previous message is still in
+ * its handler; its handler is called only on the `call` with the same `id` (or never, after a
+ * `forget`). `raw` is a copy: the main thread keeps the source until the message is handled,
+ * so that a worker lost meanwhile loses nothing.
+ */
+export interface PrepareRequest {
+  type: 'prepare';
+  id: number;
+  uid: string;
+  flags: string[];
+  size: number;
+  raw: Uint8Array;
+}
+
+/** Main -> worker: call the handler on the message prepared under `id`. */
+export interface CallRequest {
+  type: 'call';
+  id: number;
+  ref: number | undefined;
+}
+
+/** Main -> worker: the message prepared under `id` went to another worker: drop it. */
+export interface ForgetRequest {
+  type: 'forget';
+  id: number;
+}
+
+export type WorkerRequest = HandleRequest | PrepareRequest | CallRequest | ForgetRequest;
+
 /** An Error as data; anything else thrown is described in `message` with `name` `NotAnError`. */
 export interface SentError {
   name: string;

@@ -1,0 +1,98 @@
+/**
+ * The header reader the main thread uses for the ledger (src/message/header-fields.ts) gives
+ * what a header-only parse gives: the same ledger and report fields and the same fingerprint,
+ * over every fixture (the hostile corpus, its large cases built now, and the mail fixtures)
+ * and over header blocks made to find where the two could part.
+ */
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { readHeaderFields } from '../src/message/header-fields.js';
+import { parseMessage } from '../src/message/parse.js';
+import { metaOf, sentDateOf } from '../src/poll/message-meta.js';
+import { fingerprint } from '../src/store/fingerprint.js';
+import { cases as hostileCases } from './fixtures/hostile/generate.mjs';
+
+const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+
+interface Recorded {
+  meta: ReturnType<typeof metaOf>;
+  sentDate: string | undefined;
+  print: string | null;
+}
+
+async function byParse(raw: Buffer): Promise<Recorded | 'refused'> {
+  let message;
+  try {
+    message = await parseMessage({ uid: '1', raw, size: raw.length, flags: [] }, { account: 'a', folder: 'INBOX', headersOnly: true });
+  } catch {
+    return 'refused';
+  }
+  const sentDate = sentDateOf(message);
+  return { meta: metaOf(message, raw.length), sentDate, print: fingerprint({ messageId: message.messageId, sentDate, size: raw.length }) };
+}
+
+async function byReader(raw: Buffer): Promise<Recorded> {
+  const fields = await readHeaderFields(raw);
+  const sentDate = sentDateOf(fields);
+  return { meta: metaOf(fields, raw.length), sentDate, print: fingerprint({ messageId: fields.messageId, sentDate, size: raw.length }) };
+}
+
+async function assertSame(name: string, raw: Buffer): Promise<void> {
+  const parsed = await byParse(raw);
+  // A message even the fallback parse cannot read fails in its handler's parse instead; the
+  // reader's fields are then only the report's (the parse recorded none).
+  if (parsed === 'refused') return;
+  assert.deepEqual(await byReader(raw), parsed, name);
+}
+
+async function emlFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  return entries.filter((entry) => entry.isFile() && entry.name.endsWith('.eml')).map((entry) => path.join(entry.parentPath, entry.name));
+}
+
+const crlf = (...lines: string[]) => Buffer.from(`${lines.join('\r\n')}\r\n\r\nbody\r\n`);
+
+const MADE: Array<[string, Buffer]> = [
+  ['encoded words in subject and name', crlf('From: =?utf-8?B?SsO8cmdlbg==?= <j@example.org>', 'Subject: =?iso-8859-1?Q?Gr=FC=DFe?= und =?utf-8?Q?mehr?=', 'Message-ID: <a@b>', 'Date: Tue, 1 Dec 2026 10:00:00 +0100')],
+  ['folded fields', crlf('From: "A, B"\r\n <ab@example.org>', 'Subject: one\r\n\ttwo\r\n  three', 'Date: Tue, 1 Dec 2026\r\n 10:00:00 +0100', 'Message-ID:\r\n <folded@x>')],
+  ['bare LF line ends', Buffer.from('From: a@example.org\nSubject: lf only\nDate: Tue, 1 Dec 2026 10:00:00 +0000\nMessage-ID: <lf@x>\n\nbody\n')],
+  ['mbox preamble', crlf('From sender@example.org Tue Dec  1 10:00:00 2026', 'From: a@example.org', 'Subject: after the preamble')],
+  ['an empty subject before a real one', crlf('Subject:', 'Subject: second', 'From: a@example.org')],
+  ['repeated fields: the first counts', crlf('Message-ID: <one@x>', 'Message-ID: <two@x>', 'From: first@example.org', 'From: second@example.org', 'Date: Tue, 1 Dec 2026 10:00:00 +0000', 'Date: Wed, 2 Dec 2026 10:00:00 +0000')],
+  ['an unparseable date', crlf('Date: yesterday-ish', 'Subject: x')],
+  ['an empty date', crlf('Date:', 'Subject: x')],
+  ['a message-id without brackets', crlf('Message-ID: naked@x', 'Subject: x')],
+  ['upper-case keys, spaces before the colon', crlf('SUBJECT : shouting', 'FROM: A <a@example.org>', 'MESSAGE-ID : <up@x>')],
+  ['a line without a colon, its key on the continuation', crlf('Subject: x', 'Broken', ' line: value', 'From: a@example.org')],
+  ['raw ISO-8859-1 bytes', Buffer.concat([Buffer.from('Content-Type: text/plain; charset=iso-8859-1\r\nSubject: Gr'), Buffer.from([0xfc, 0xdf]), Buffer.from('e\r\nFrom: M'), Buffer.from([0xfc]), Buffer.from('ller <m@example.org>\r\n\r\nbody\r\n')])],
+  ['raw UTF-8', crlf('Subject: Grüße 🎉', 'From: Jürgen <j@example.org>')],
+  ['no header block at all', Buffer.from('\r\njust a body\r\n')],
+  ['no empty line', Buffer.from('Subject: only headers\r\nFrom: a@example.org')],
+  ['a group and several senders', crlf('From: Team: a@example.org, "B" <b@example.org>;, c@example.org')],
+  ['over the header limit: 20,000 short lines', crlf('Subject: many lines', 'From: a@example.org', ...Array.from({ length: 20_000 }, (_, i) => `X-${i}: y`), 'Message-ID: <late@x>')],
+  ['over the header limit: a 2 MB subject', crlf(`Subject: ${'s'.repeat(2 * 1024 * 1024)}`, 'From: a@example.org', 'Message-ID: <big@x>')],
+];
+
+describe('the header reader gives what a header-only parse gives', () => {
+  test('every fixture .eml', async () => {
+    const files = await emlFiles(FIXTURES);
+    assert.ok(files.length > 50, `fixtures found: ${files.length}`);
+    for (const file of files) await assertSame(path.relative(FIXTURES, file), await readFile(file));
+  });
+
+  test('the hostile cases built at test time', async () => {
+    const built = (hostileCases as Array<{ name: string; committed?: boolean; build: () => Buffer }>).filter((c) => c.committed === false);
+    assert.ok(built.length > 0);
+    for (const c of built) await assertSame(c.name, c.build());
+  });
+
+  for (const [name, raw] of MADE) {
+    test(name, async () => {
+      assert.notEqual(await byParse(raw), 'refused', 'the parse reads it');
+      await assertSame(name, raw);
+    });
+  }
+});

@@ -157,6 +157,15 @@ export class StoreError extends MailpollError {
   override readonly exitCode = ExitCode.usage;
 }
 
+/**
+ * Another process took the mailbox over after this one's lease expired (this one was paused,
+ * or the machine slept): the account stopped without acting on the server or recording
+ * anything more. Exit 3, as an account that could not be worked on.
+ */
+export class LeaseLostAccountError extends MailpollError {
+  override readonly code = 'E_LEASE_LOST';
+}
+
 /** Something thrown inside mailpoll that is none of the above: a bug (a TypeError, say). Exit 70. */
 export class InternalError extends MailpollError {
   override readonly code = 'E_INTERNAL';

@@ -36,6 +36,8 @@ export type * from './report/types.js';
 export { openStore, type OpenStoreOptions } from './store/open.js';
 export { defaultStorePath } from './store/path.js';
 export type * from './store/types.js';
+/** Thrown (as a rejection) by a store write fenced by a lease that another process has taken over. */
+export { LeaseLostError } from './store/contract.js';
 
 // Errors, each with a stable code (README, "Error codes").
 export * from './errors.js';

@@ -288,7 +288,7 @@ test('list: oldest first, skip applied before limit, present()', async () => {
     assert.deepEqual(limited.map((candidate) => candidate.uid), all.slice(0, 2).map((candidate) => candidate.uid));
 
     const done = new Set([all[0]!.uid, all[2]!.uid]);
-    const skipped = await mailbox.list({ onlyUnseen: false, limit: 2, skip: (uid) => done.has(uid) });
+    const skipped = await mailbox.list({ onlyUnseen: false, limit: 2, skip: async (uids) => new Set(uids.filter((uid) => done.has(uid))) });
     assert.deepEqual(skipped.map((candidate) => candidate.uid), [all[1]!.uid, all[3]!.uid]);
     assert.deepEqual(await mailbox.list({ onlyUnseen: false, limit: 0 }), []);
 
@@ -646,7 +646,7 @@ test('no UIDL: uids are fingerprints from TOP n 0, stable across sessions, told 
         candidates.map((candidate) => candidate.uid),
         first.map((candidate) => candidate.uid),
       );
-      const skipped = await mailbox.list({ onlyUnseen: false, limit: 1, skip: (uid) => uid === first[0]!.uid });
+      const skipped = await mailbox.list({ onlyUnseen: false, limit: 1, skip: async (uids) => new Set(uids.filter((uid) => uid === first[0]!.uid)) });
       assert.deepEqual(skipped.map((candidate) => candidate.uid), [first[1]!.uid]);
       const results = await mailbox.apply([{ uid: first[0]!.uid, action: 'delete' }]);
       assert.equal(results[0]!.status, 'pending');

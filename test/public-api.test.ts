@@ -163,14 +163,14 @@ describe('a library caller', () => {
           handler: wrapped,
           reporter: { report: (event) => events.push(event) },
           store,
-          runId: store.beginRun({ pid: process.pid, command: 'test', dryRun: false }),
+          runId: await store.beginRun({ pid: process.pid, command: 'test', dryRun: false }),
           archive: false,
         },
         { dryRun: false },
       );
       assert.equal(result.status, 'ok', result.error?.message);
     } finally {
-      store.close();
+      await store.close();
     }
     assert.deepEqual(seen, ['hello']);
     assert.deepEqual(events.map((event) => event.type === 'message' && [event.status, event.code]), [['ok', null]]);
@@ -190,7 +190,7 @@ describe('a library caller', () => {
           dryRun: false,
         });
       } finally {
-        store.close();
+        await store.close();
       }
     };
     // Over the limit at which mailpoll would collect: only the opt-in decides.

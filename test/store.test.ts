@@ -12,11 +12,13 @@ import Database from 'better-sqlite3';
 import type { Decision } from '../src/decision/types.js';
 import { StoreError } from '../src/errors.js';
 import { registerSecret } from '../src/redact.js';
+import { LeaseLostError } from '../src/store/contract.js';
 import { fingerprint } from '../src/store/fingerprint.js';
 import { type OpenStoreOptions, openStore } from '../src/store/open.js';
 import { defaultStorePath } from '../src/store/path.js';
 import { APPLICATION_ID, SCHEMA_VERSION, migrations } from '../src/store/schema.js';
 import type { MessageKey, ReceivedMessage, Store } from '../src/store/types.js';
+import { describeStoreContract } from './helpers/store-contract.js';
 
 /**
  * A plain better-sqlite3 connection for looking at (or preparing) a store file behind the
@@ -60,7 +62,9 @@ function manualClock(start = T0): { now: () => number; advance: (ms: number) => 
 }
 
 const opened: Store[] = [];
-after(() => opened.forEach((store) => store.close()));
+after(async () => {
+  for (const store of opened) await store.close();
+});
 function open(path = freshPath(), options: OpenStoreOptions = {}): Store {
   const store = openStore(path, options);
   opened.push(store);
@@ -96,10 +100,10 @@ function message(uid: string, over: { key?: Partial<MessageKey>; raw?: Buffer; s
 const decide = (action: Decision['action'], folder?: string, transition = true): Decision => ({ action, folder, transition });
 
 /** A store with one run and these messages received; returns the refs. */
-function withReceived(uids: string[], options: OpenStoreOptions = {}) {
+async function withReceived(uids: string[], options: OpenStoreOptions = {}) {
   const store = open(freshPath(), options);
-  const runId = store.beginRun({ pid: process.pid, command: 'run', dryRun: false });
-  const refs = store.recordReceived(runId, uids.map((uid) => message(uid)), { archive: true });
+  const runId = await store.beginRun({ pid: process.pid, command: 'run', dryRun: false });
+  const refs = await store.recordReceived(runId, uids.map((uid) => message(uid)), { archive: true });
   const ref = (uid: string): number => {
     const found = refs.get(uid);
     assert.ok(found !== undefined, `no ref for ${uid}`);
@@ -127,10 +131,10 @@ function query(path: string, sql: string): unknown[] {
   }
 }
 
-function assertStoreError(work: () => unknown, ...fragments: string[]): StoreError {
+async function assertStoreError(work: () => unknown, ...fragments: string[]): Promise<StoreError> {
   let caught: unknown;
   try {
-    work();
+    await work();
   } catch (error) {
     caught = error;
   }
@@ -142,13 +146,20 @@ function assertStoreError(work: () => unknown, ...fragments: string[]): StoreErr
   return caught;
 }
 
+// The contract every backend keeps (test/helpers/store-contract.ts), here over SQLite files.
+describeStoreContract('sqlite', {
+  open: async (options) => openStore(freshPath(), options),
+  reopen: async (store, options) => openStore(store.path, options),
+  target: (store) => store.path,
+});
+
 describe('openStore', () => {
-  it('creates the folder and the file, in WAL with incremental auto-vacuum, tagged as ours', () => {
+  it('creates the folder and the file, in WAL with incremental auto-vacuum, tagged as ours', async () => {
     const path = freshPath();
     assert.equal(existsSync(dirname(path)), false);
     const store = openStore(path);
     assert.equal(store.path, path);
-    store.close();
+    await store.close();
     assert.ok(statSync(path).isFile());
     assert.equal(pragma(path, 'user_version'), SCHEMA_VERSION);
     assert.equal(pragma(path, 'application_id'), APPLICATION_ID);
@@ -156,21 +167,21 @@ describe('openStore', () => {
     assert.equal(pragma(path, 'auto_vacuum'), 2);
   });
 
-  it('reopens an existing store without migrating it again and keeps its data', () => {
+  it('reopens an existing store without migrating it again and keeps its data', async () => {
     const path = freshPath();
     const first = openStore(path);
-    const runId = first.beginRun({ pid: 1, command: 'run', dryRun: false });
-    const ref = first.recordReceived(runId, [message('1')], { archive: true }).get('1');
-    first.close();
+    const runId = await first.beginRun({ pid: 1, command: 'run', dryRun: false });
+    const ref = (await first.recordReceived(runId, [message('1')], { archive: true })).get('1');
+    await first.close();
     const schema = rawDatabase(path, { readonly: true });
     const before = schema.prepare('SELECT sql FROM sqlite_schema ORDER BY name').all();
     schema.close();
 
     for (let i = 0; i < 2; i++) {
       const again = openStore(path);
-      assert.equal(again.get(ref ?? -1)?.uid, '1');
-      assert.equal(again.history({}).runs.length, 1);
-      again.close();
+      assert.equal((await again.get(ref ?? -1))?.uid, '1');
+      assert.equal((await again.history({})).runs.length, 1);
+      await again.close();
     }
     const after = rawDatabase(path, { readonly: true });
     assert.deepEqual(after.prepare('SELECT sql FROM sqlite_schema ORDER BY name').all(), before);
@@ -178,20 +189,20 @@ describe('openStore', () => {
     assert.equal(pragma(path, 'user_version'), SCHEMA_VERSION);
   });
 
-  it('takes an empty file (0 bytes) as a new store', () => {
+  it('takes an empty file (0 bytes) as a new store', async () => {
     const path = freshPath();
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, '');
-    open(path).close();
+    await open(path).close();
     assert.equal(pragma(path, 'application_id'), APPLICATION_ID);
   });
 
-  it('refuses a file of garbage bytes and leaves it as it was', () => {
+  it('refuses a file of garbage bytes and leaves it as it was', async () => {
     const path = freshPath();
     mkdirSync(dirname(path), { recursive: true });
     const garbage = Buffer.alloc(10_000, 0x5a);
     writeFileSync(path, garbage);
-    assertStoreError(
+    await assertStoreError(
       () => openStore(path),
       `store ${path} is not a mailpoll store or is damaged (file is not a database).`,
       'Move it away to start a new one; mailpoll never resets it by itself.',
@@ -199,30 +210,30 @@ describe('openStore', () => {
     assert.deepEqual(readFileSync(path), garbage);
   });
 
-  it('refuses the SQLite database of another application', () => {
+  it('refuses the SQLite database of another application', async () => {
     const withTables = freshPath();
     mkdirSync(dirname(withTables), { recursive: true });
     const other = rawDatabase(withTables);
     other.exec('CREATE TABLE contacts (name TEXT)');
     other.close();
-    assertStoreError(() => openStore(withTables), 'not a mailpoll store', 'another application', 'Move it away');
+    await assertStoreError(() => openStore(withTables), 'not a mailpoll store', 'another application', 'Move it away');
 
     const withId = freshPath();
     mkdirSync(dirname(withId), { recursive: true });
     const tagged = rawDatabase(withId);
     tagged.pragma('application_id = 42');
     tagged.close();
-    assertStoreError(() => openStore(withId), 'not a mailpoll store');
+    await assertStoreError(() => openStore(withId), 'not a mailpoll store');
     assert.equal(pragma(withId, 'application_id'), 42);
   });
 
-  it('refuses a store written by a newer mailpoll, naming both versions', () => {
+  it('refuses a store written by a newer mailpoll, naming both versions', async () => {
     const path = freshPath();
     openStore(path).close();
     const db = rawDatabase(path);
     db.pragma(`user_version = ${SCHEMA_VERSION + 7}`);
     db.close();
-    assertStoreError(
+    await assertStoreError(
       () => openStore(path),
       `store ${path}`,
       `store version ${SCHEMA_VERSION + 7}`,
@@ -232,7 +243,7 @@ describe('openStore', () => {
     assert.equal(pragma(path, 'user_version'), SCHEMA_VERSION + 7);
   });
 
-  it('migrates a store of version 1 (before archive_files) on open, keeping its data', () => {
+  it('migrates a store of version 1 (before archive_files) on open, keeping its data', async () => {
     const path = freshPath();
     mkdirSync(dirname(path), { recursive: true });
     const v1Sql = migrations.find((migration) => migration.version === 1)?.sql;
@@ -260,27 +271,27 @@ describe('openStore', () => {
       query(path, "SELECT name FROM sqlite_schema WHERE name LIKE 'archive_files%' ORDER BY name"),
       [{ name: 'archive_files' }, { name: 'archive_files_stored' }],
     );
-    const record = store.get(7);
+    const record = await store.get(7);
     assert.deepEqual([record?.uid, record?.state, record?.hasRaw], ['1', 'done', true]);
-    assert.ok(store.raw(7)?.equals(raw));
+    assert.ok((await store.raw(7))?.equals(raw));
     // Its row knows no server until an account of that name adopts it (migration 3).
-    assert.equal(store.findByUids(key(''), ['1']).size, 0);
-    assert.equal(store.findByUids(key('', { identity: 'legacy:support' }), ['1']).get('1')?.ref, 7);
-    assert.equal(store.adoptLegacyRows({ identity: 'support', mailbox: 'INBOX' }, { account: 'support', protocol: 'imap' }), 1);
-    assert.equal(store.findByUids(key(''), ['1']).get('1')?.ref, 7);
-    assert.equal(store.get(7)?.account, 'support');
+    assert.equal((await store.findByUids(key(''), ['1'])).size, 0);
+    assert.equal((await store.findByUids(key('', { identity: 'legacy:support' }), ['1'])).get('1')?.ref, 7);
+    assert.equal(await store.adoptLegacyRows({ identity: 'support', mailbox: 'INBOX' }, { account: 'support', protocol: 'imap' }), 1);
+    assert.equal((await store.findByUids(key(''), ['1'])).get('1')?.ref, 7);
+    assert.equal((await store.get(7))?.account, 'support');
 
     // The new table works at once: a large copy becomes a file.
-    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    const runId = await store.beginRun({ pid: 1, command: 'run', dryRun: false });
     const big = Buffer.alloc(2 * 1024 * 1024, 0x61);
-    const ref = store.recordReceived(runId, [message('2', { raw: big })], { archive: true }).get('2') ?? -1;
+    const ref = (await store.recordReceived(runId, [message('2', { raw: big })], { archive: true })).get('2') ?? -1;
     assert.ok(readFileSync(join(`${path}-archive`, `${ref}.eml`)).equals(big));
-    store.close();
-    open(path).close(); // and it opens again as current
+    await store.close();
+    await open(path).close(); // and it opens again as current
     assert.equal(pragma(path, 'user_version'), SCHEMA_VERSION);
   });
 
-  it('migration 5 keeps refs, raw copies and the ref high-water mark, and takes skipped rows', () => {
+  it('migration 5 keeps refs, raw copies and the ref high-water mark, and takes skipped rows', async () => {
     const path = freshPath();
     mkdirSync(dirname(path), { recursive: true });
     const v4 = rawDatabase(path);
@@ -302,33 +313,33 @@ describe('openStore', () => {
 
     const store = open(path);
     assert.equal(pragma(path, 'user_version'), SCHEMA_VERSION);
-    assert.ok(store.raw(3)?.equals(raw));
+    assert.ok((await store.raw(3))?.equals(raw));
     const where = { identity: 'imap://a@h/INBOX', mailbox: 'INBOX', uidValidity: '1' };
-    assert.equal(store.isFirstRun(where.identity, where.mailbox), false);
-    assert.equal(store.isFirstRun(where.identity, 'Other'), true);
-    const runId = store.beginRun({ pid: 1, command: 'baseline', dryRun: false });
+    assert.equal(await store.isFirstRun(where.identity, where.mailbox), false);
+    assert.equal(await store.isFirstRun(where.identity, 'Other'), true);
+    const runId = await store.beginRun({ pid: 1, command: 'baseline', dryRun: false });
     const skipped = { ...message('20'), key: { ...where, uid: '20' }, raw: undefined };
     const known = { ...message('3'), key: { ...where, uid: '3' }, raw: undefined };
-    assert.equal(store.recordBaseline(runId, { identity: where.identity, mailbox: 'Other' }, []), 0);
-    assert.equal(store.isFirstRun(where.identity, 'Other'), false, 'an empty baseline still counts');
-    assert.equal(store.recordBaseline(runId, where, [skipped, known]), 1);
-    const rows = store.findByUids(where, ['3', '20']);
+    assert.equal(await store.recordBaseline(runId, { identity: where.identity, mailbox: 'Other' }, []), 0);
+    assert.equal(await store.isFirstRun(where.identity, 'Other'), false, 'an empty baseline still counts');
+    assert.equal(await store.recordBaseline(runId, where, [skipped, known]), 1);
+    const rows = await store.findByUids(where, ['3', '20']);
     assert.equal(rows.get('3')?.state, 'done');
     assert.equal(rows.get('20')?.state, 'skipped');
     assert.ok((rows.get('20')?.ref ?? 0) > 9);
-    assert.equal(store.release(rows.get('20')!.ref), true);
-    assert.equal(store.get(rows.get('20')!.ref)?.state, 'failed');
-    store.close();
+    assert.equal(await store.release(rows.get('20')!.ref), true);
+    assert.equal((await store.get(rows.get('20')!.ref))?.state, 'failed');
+    await store.close();
   });
 
-  it('says so when the store cannot be created (a path under a regular file, which stops root too)', () => {
+  it('says so when the store cannot be created (a path under a regular file, which stops root too)', async () => {
     const file = join(tmp, `plain-file-${++stores}`);
     writeFileSync(file, 'not a folder');
     const path = join(file, 'mailpoll.db');
-    assertStoreError(() => openStore(path), `cannot open store ${path}`, 'not a folder', '--store PATH', "'store:'");
+    await assertStoreError(() => openStore(path), `cannot open store ${path}`, 'not a folder', '--store PATH', "'store:'");
   });
 
-  it('says so when the folder is read-only', (t) => {
+  it('says so when the folder is read-only', async (t) => {
     const folder = join(tmp, `read-only-${++stores}`);
     mkdirSync(folder);
     chmodSync(folder, 0o555);
@@ -341,55 +352,55 @@ describe('openStore', () => {
         // Writes are refused: the real case.
       }
       const path = join(folder, 'mailpoll.db');
-      assertStoreError(() => openStore(path), `cannot open store ${path}`, 'no write permission', '--store PATH');
+      await assertStoreError(() => openStore(path), `cannot open store ${path}`, 'no write permission', '--store PATH');
     } finally {
       chmodSync(folder, 0o755);
     }
   });
 
-  it('refuses a damaged store when it is used, never resetting it', () => {
+  it('refuses a damaged store when it is used, never resetting it', async () => {
     const path = freshPath();
     const store = openStore(path);
-    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    store.recordReceived(runId, Array.from({ length: 200 }, (_, i) => message(String(i))), { archive: true });
-    store.close();
+    const runId = await store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    await store.recordReceived(runId, Array.from({ length: 200 }, (_, i) => message(String(i))), { archive: true });
+    await store.close();
     const bytes = readFileSync(path);
     const pageSize = bytes.readUInt16BE(16);
     bytes.fill(0xa5, pageSize, bytes.length); // everything after the header page
     writeFileSync(path, bytes);
-    assertStoreError(() => {
+    await assertStoreError(async () => {
       const damaged = open(path);
-      damaged.findByUids(key(''), ['1', '2']);
-      damaged.history({});
+      await damaged.findByUids(key(''), ['1', '2']);
+      await damaged.history({});
     }, 'is not a mailpoll store or is damaged');
     assert.deepEqual(readFileSync(path), bytes);
   });
 
-  it('says the store is locked when another writer holds it past the busy timeout', () => {
-    const { store, runId } = withReceived(['1']);
+  it('says the store is locked when another writer holds it past the busy timeout', async () => {
+    const { store, runId } = await withReceived(['1']);
     const other = rawDatabase(store.path);
     other.exec('BEGIN IMMEDIATE');
     try {
-      assertStoreError(() => store.recordReceived(runId, [message('2')], { archive: false }), `store ${store.path} is locked`);
+      await assertStoreError(() => store.recordReceived(runId, [message('2')], { archive: false }), `store ${store.path} is locked`);
     } finally {
       other.exec('ROLLBACK');
-      other.close();
+      await other.close();
     }
-    assert.equal(store.findByUids(key(''), ['2']).size, 0);
+    assert.equal((await store.findByUids(key(''), ['2'])).size, 0);
   });
 
-  it('closes safely twice', () => {
+  it('closes safely twice', async () => {
     const store = openStore(freshPath());
-    store.close();
-    store.close();
+    await store.close();
+    await store.close();
   });
 });
 
 describe('ledger', () => {
-  it('received -> handled -> done, with on_server from the action', () => {
+  it('received -> handled -> done, with on_server from the action', async () => {
     const clock = manualClock();
-    const { store, runId, ref } = withReceived(['del', 'keep', 'move', 'seen'], { now: clock.now });
-    const record = store.get(ref('del'));
+    const { store, runId, ref } = await withReceived(['del', 'keep', 'move', 'seen'], { now: clock.now });
+    const record = await store.get(ref('del'));
     assert.ok(record);
     assert.deepEqual(
       { state: record.state, attempts: record.attempts, firstSeenAt: record.firstSeenAt, runId: record.runId, hasRaw: record.hasRaw },
@@ -401,98 +412,94 @@ describe('ledger', () => {
     assert.equal(record.messageId, '<del@example.com>');
 
     clock.advance(1000);
-    store.recordHandled(ref('del'), decide('delete'));
-    store.recordHandled(ref('keep'), decide('keep', undefined, false));
-    store.recordHandled(ref('move'), decide('move', 'Archive/2025'));
-    store.recordHandled(ref('seen'), decide('markSeen'));
-    const handled = store.get(ref('move'));
+    await store.recordHandled(ref('del'), decide('delete'));
+    await store.recordHandled(ref('keep'), decide('keep', undefined, false));
+    await store.recordHandled(ref('move'), decide('move', 'Archive/2025'));
+    await store.recordHandled(ref('seen'), decide('markSeen'));
+    const handled = await store.get(ref('move'));
     assert.equal(handled?.state, 'handled');
     assert.equal(handled?.action, 'move');
     assert.equal(handled?.moveTo, 'Archive/2025');
     assert.equal(handled?.transition, true);
     assert.equal(handled?.handledAt, T0 + 1000);
-    assert.equal(store.get(ref('keep'))?.transition, false);
+    assert.equal((await store.get(ref('keep')))?.transition, false);
 
     clock.advance(1000);
-    store.sync();
-    store.markDone([ref('del'), ref('keep'), ref('move'), ref('seen')]);
-    const done = (uid: string) => {
-      const r = store.get(ref(uid));
+    await store.sync();
+    await store.markDone([ref('del'), ref('keep'), ref('move'), ref('seen')]);
+    const done = async (uid: string) => {
+      const r = await store.get(ref(uid));
       return { state: r?.state, onServer: r?.onServer, doneAt: r?.doneAt, updatedAt: r?.updatedAt };
     };
-    assert.deepEqual(done('del'), { state: 'done', onServer: false, doneAt: T0 + 2000, updatedAt: T0 + 2000 });
-    assert.deepEqual(done('move'), { state: 'done', onServer: false, doneAt: T0 + 2000, updatedAt: T0 + 2000 });
-    assert.deepEqual(done('keep'), { state: 'done', onServer: true, doneAt: T0 + 2000, updatedAt: T0 + 2000 });
-    assert.deepEqual(done('seen'), { state: 'done', onServer: true, doneAt: T0 + 2000, updatedAt: T0 + 2000 });
+    assert.deepEqual(await done('del'), { state: 'done', onServer: false, doneAt: T0 + 2000, updatedAt: T0 + 2000 });
+    assert.deepEqual(await done('move'), { state: 'done', onServer: false, doneAt: T0 + 2000, updatedAt: T0 + 2000 });
+    assert.deepEqual(await done('keep'), { state: 'done', onServer: true, doneAt: T0 + 2000, updatedAt: T0 + 2000 });
+    assert.deepEqual(await done('seen'), { state: 'done', onServer: true, doneAt: T0 + 2000, updatedAt: T0 + 2000 });
   });
 
-  it('failed attempts count up to quarantine at maxAttempts; release gives a fresh start', () => {
-    const { store, ref } = withReceived(['1']);
-    assert.equal(store.recordFailed(ref('1'), 'handler threw: boom 1', 3), 'failed');
-    assert.equal(store.recordFailed(ref('1'), 'handler threw: boom 2', 3), 'failed');
-    assert.equal(store.recordFailed(ref('1'), 'handler threw: boom 3', 3), 'quarantined');
-    const quarantined = store.get(ref('1'));
+  it('failed attempts count up to quarantine at maxAttempts; release gives a fresh start', async () => {
+    const { store, ref } = await withReceived(['1']);
+    assert.equal(await store.recordFailed(ref('1'), 'handler threw: boom 1', 3), 'failed');
+    assert.equal(await store.recordFailed(ref('1'), 'handler threw: boom 2', 3), 'failed');
+    assert.equal(await store.recordFailed(ref('1'), 'handler threw: boom 3', 3), 'quarantined');
+    const quarantined = await store.get(ref('1'));
     assert.equal(quarantined?.state, 'quarantined');
     assert.equal(quarantined?.attempts, 3);
     assert.equal(quarantined?.lastError, 'handler threw: boom 3');
 
-    assert.equal(store.release(ref('1')), true);
-    const released = store.get(ref('1'));
+    assert.equal(await store.release(ref('1')), true);
+    const released = await store.get(ref('1'));
     assert.equal(released?.state, 'failed');
     assert.equal(released?.attempts, 0);
     assert.equal(released?.lastError, 'handler threw: boom 3');
-    assert.equal(store.release(ref('1')), true, 'a failed message can be released too');
+    assert.equal(await store.release(ref('1')), true, 'a failed message can be released too');
 
-    assert.equal(store.release(987_654), false, 'unknown ref');
-    store.recordHandled(ref('1'), decide('keep'));
-    assert.equal(store.release(ref('1')), false, 'a handled message is not released');
-    assert.equal(store.get(ref('1'))?.state, 'handled');
-    assert.equal(store.get(ref('1'))?.lastError, null, 'handled clears the error');
+    assert.equal(await store.release(987_654), false, 'unknown ref');
+    await store.recordHandled(ref('1'), decide('keep'));
+    assert.equal(await store.release(ref('1')), false, 'a handled message is not released');
+    assert.equal((await store.get(ref('1')))?.state, 'handled');
+    assert.equal((await store.get(ref('1')))?.lastError, null, 'handled clears the error');
   });
 
-  it('keeps a failure\'s detail (masked, capped) until the message is handled', () => {
-    const { store, ref } = withReceived(['1']);
+  it('keeps a failure\'s detail (masked, capped) until the message is handled', async () => {
+    const { store, ref } = await withReceived(['1']);
     registerSecret('detail-secret-value-1234');
     const stack = 'Error: boom\n    at handle (file:///srv/handler.mjs:4:11) token=detail-secret-value-1234';
-    store.recordFailed(ref('1'), 'handler failed: boom', 5, stack);
-    assert.equal(store.get(ref('1'))?.lastErrorDetail, 'Error: boom\n    at handle (file:///srv/handler.mjs:4:11) token=***');
-    store.recordFailed(ref('1'), 'handler failed: huge', 5, `x${'y'.repeat(100_000)}`);
-    assert.match(store.get(ref('1'))?.lastErrorDetail ?? '', /bytes cut/);
-    store.recordFailed(ref('1'), 'handler timed out after 1s', 5);
-    assert.equal(store.get(ref('1'))?.lastErrorDetail, null, 'a failure without detail does not keep an older one');
-    store.recordFailed(ref('1'), 'handler failed: boom', 5, stack);
-    store.recordHandled(ref('1'), decide('keep'));
-    assert.equal(store.get(ref('1'))?.lastErrorDetail, null);
+    await store.recordFailed(ref('1'), 'handler failed: boom', 5, stack);
+    assert.equal((await store.get(ref('1')))?.lastErrorDetail, 'Error: boom\n    at handle (file:///srv/handler.mjs:4:11) token=***');
+    await store.recordFailed(ref('1'), 'handler failed: huge', 5, `x${'y'.repeat(100_000)}`);
+    assert.match((await store.get(ref('1')))?.lastErrorDetail ?? '', /bytes cut/);
+    await store.recordFailed(ref('1'), 'handler timed out after 1s', 5);
+    assert.equal((await store.get(ref('1')))?.lastErrorDetail, null, 'a failure without detail does not keep an older one');
+    await store.recordFailed(ref('1'), 'handler failed: boom', 5, stack);
+    await store.recordHandled(ref('1'), decide('keep'));
+    assert.equal((await store.get(ref('1')))?.lastErrorDetail, null);
   });
 
-  it('a temporary failure is kept without counting: the row stays received, attempts unchanged', () => {
-    const { store, ref } = withReceived(['1']);
-    store.recordFailed(ref('1'), 'handler failed: boom', 5);
-    const run2 = store.beginRun({ pid: 2, command: 'run', dryRun: false });
-    store.recordReceived(run2, [message('1')], { archive: true });
-    store.recordTemporaryFailure(ref('1'), 'webhook answered 503 Service Unavailable; tried again on the next run');
-    const record = store.get(ref('1'));
+  it('a temporary failure is kept without counting: the row stays received, attempts unchanged', async () => {
+    const { store, ref } = await withReceived(['1']);
+    await store.recordFailed(ref('1'), 'handler failed: boom', 5);
+    const run2 = await store.beginRun({ pid: 2, command: 'run', dryRun: false });
+    await store.recordReceived(run2, [message('1')], { archive: true });
+    await store.recordTemporaryFailure(ref('1'), 'webhook answered 503 Service Unavailable; tried again on the next run');
+    const record = await store.get(ref('1'));
     assert.equal(record?.state, 'received');
     assert.equal(record?.attempts, 1);
     assert.equal(record?.lastError, 'webhook answered 503 Service Unavailable; tried again on the next run');
-    assertStoreError(() => store.recordTemporaryFailure(424_242, 'x'), 'no message with ref 424242');
+    await assertStoreError(() => store.recordTemporaryFailure(424_242, 'x'), 'no message with ref 424242');
   });
 
-  it('maxAttempts 1 quarantines at the first failure', () => {
-    const { store, ref } = withReceived(['1']);
-    assert.equal(store.recordFailed(ref('1'), 'nope', 1), 'quarantined');
-  });
 
-  it('recordReceived on a failed row keeps ref, attempts and first_seen_at, and updates the rest', () => {
+  it('recordReceived on a failed row keeps ref, attempts and first_seen_at, and updates the rest', async () => {
     const clock = manualClock();
-    const { store, ref } = withReceived(['1'], { now: clock.now });
-    store.recordFailed(ref('1'), 'boom', 5);
-    store.recordFailed(ref('1'), 'boom again', 5);
+    const { store, ref } = await withReceived(['1'], { now: clock.now });
+    await store.recordFailed(ref('1'), 'boom', 5);
+    await store.recordFailed(ref('1'), 'boom again', 5);
     clock.advance(60_000);
-    const run2 = store.beginRun({ pid: 2, command: 'run', dryRun: false });
-    const again = store.recordReceived(run2, [message('1', { subject: 'new subject', fingerprint: 'fp-new' })], { archive: true });
+    const run2 = await store.beginRun({ pid: 2, command: 'run', dryRun: false });
+    const again = await store.recordReceived(run2, [message('1', { subject: 'new subject', fingerprint: 'fp-new' })], { archive: true });
     assert.equal(again.get('1'), ref('1'));
-    const record = store.get(ref('1'));
+    const record = await store.get(ref('1'));
     assert.deepEqual(
       {
         state: record?.state,
@@ -517,13 +524,13 @@ describe('ledger', () => {
     );
   });
 
-  it('a done row reprocessed goes back to received without its old Decision', () => {
-    const { store, runId, ref } = withReceived(['1']);
-    store.recordHandled(ref('1'), decide('move', 'Done'));
-    store.markDone([ref('1')]);
-    assert.equal(store.get(ref('1'))?.onServer, false);
-    store.recordReceived(runId, [message('1')], { archive: false });
-    const record = store.get(ref('1'));
+  it('a done row reprocessed goes back to received without its old Decision', async () => {
+    const { store, runId, ref } = await withReceived(['1']);
+    await store.recordHandled(ref('1'), decide('move', 'Done'));
+    await store.markDone([ref('1')]);
+    assert.equal((await store.get(ref('1')))?.onServer, false);
+    await store.recordReceived(runId, [message('1')], { archive: false });
+    const record = await store.get(ref('1'));
     assert.equal(record?.state, 'received');
     assert.equal(record?.action, null);
     assert.equal(record?.moveTo, null);
@@ -532,46 +539,25 @@ describe('ledger', () => {
     assert.equal(record?.onServer, true);
   });
 
-  it('a failed server action leaves the message handled with the error', () => {
-    const { store, ref } = withReceived(['1']);
-    store.recordHandled(ref('1'), decide('move', 'Gone'));
-    assert.equal(store.recordActionFailed(ref('1'), 'move failed: no such folder', 5), 'handled');
-    const record = store.get(ref('1'));
+  it('a failed server action leaves the message handled with the error', async () => {
+    const { store, ref } = await withReceived(['1']);
+    await store.recordHandled(ref('1'), decide('move', 'Gone'));
+    assert.equal(await store.recordActionFailed(ref('1'), 'move failed: no such folder', 5), 'handled');
+    const record = await store.get(ref('1'));
     assert.equal(record?.state, 'handled');
     assert.equal(record?.attempts, 1, 'a refused action is an attempt');
     assert.equal(record?.action, 'move');
     assert.equal(record?.lastError, 'move failed: no such folder');
-    store.markDone([ref('1')]);
-    assert.equal(store.get(ref('1'))?.lastError, null);
+    await store.markDone([ref('1')]);
+    assert.equal((await store.get(ref('1')))?.lastError, null);
   });
 
-  it('a server action refused maxAttempts times quarantines the message: its decision is no longer pending', () => {
-    const { store, ref } = withReceived(['1']);
-    store.recordHandled(ref('1'), decide('move', 'Gone'));
-    assert.equal(store.recordActionFailed(ref('1'), 'move failed: 1', 2), 'handled');
-    assert.equal(store.recordActionFailed(ref('1'), 'move failed: 2', 2), 'quarantined');
-    assert.equal(store.get(ref('1'))?.state, 'quarantined');
-    assert.equal(store.quarantinedCount('support'), 1);
-    assert.deepEqual(store.quarantinedRefs({ identity: 'support' }), [ref('1')]);
-    assert.deepEqual(store.quarantinedRefs({ identity: 'elsewhere' }), []);
-    assert.deepEqual(store.quarantinedRefs({}), [ref('1')]);
-    assert.deepEqual(store.pendingDecisions('support', 'INBOX'), []);
-  });
 
-  it('rekey moves a record to a new UIDVALIDITY; a key that is taken is refused', () => {
-    const { store, ref } = withReceived(['1', '2']);
-    store.rekey(ref('1'), key('41', { uidValidity: '1800000000' }));
-    assert.equal(store.findByUids(key(''), ['1']).size, 0);
-    const moved = store.findByUids({ identity: 'support', mailbox: 'INBOX', uidValidity: '1800000000' }, ['41']);
-    assert.equal(moved.get('41')?.ref, ref('1'));
-    assertStoreError(() => store.rekey(ref('2'), key('41', { uidValidity: '1800000000' })), `ref ${ref('1')} already has it`);
-    assertStoreError(() => store.rekey(999_999, key('99')), 'no message with ref 999999');
-  });
 
-  it('findByUids returns only records of that account, mailbox and UIDVALIDITY', () => {
+  it('findByUids returns only records of that account, mailbox and UIDVALIDITY', async () => {
     const store = open();
-    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    store.recordReceived(
+    const runId = await store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    await store.recordReceived(
       runId,
       [
         message('1'),
@@ -582,30 +568,18 @@ describe('ledger', () => {
       ],
       { archive: false },
     );
-    const found = store.findByUids(key(''), ['1', '2', '3']);
+    const found = await store.findByUids(key(''), ['1', '2', '3']);
     assert.deepEqual([...found.keys()].sort(), ['1', '2']);
     assert.equal(found.get('1')?.mailbox, 'INBOX');
     assert.equal(found.get('1')?.uidValidity, '1700000000');
-    assert.equal(store.findByUids(key(''), []).size, 0);
+    assert.equal((await store.findByUids(key(''), [])).size, 0);
   });
 
-  it('a key without UIDVALIDITY (POP3, Maildir) is still unique', () => {
-    const store = open();
-    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    const pop = { key: { identity: 'legacy', mailbox: '', uidValidity: null } };
-    const first = store.recordReceived(runId, [message('UIDL-1', pop)], { archive: false }).get('UIDL-1');
-    const second = store.recordReceived(runId, [message('UIDL-1', pop)], { archive: false }).get('UIDL-1');
-    assert.equal(first, second);
-    const found = store.findByUids({ identity: 'legacy', mailbox: '', uidValidity: null }, ['UIDL-1']);
-    assert.equal(found.get('UIDL-1')?.uidValidity, null);
-    assert.equal(found.get('UIDL-1')?.protocol, 'pop3');
-    assert.equal(store.history({ account: 'legacy' }).messages.length, 1);
-  });
 
-  it('findRenumbered looks in one mailbox of one identity, under other UIDVALIDITYs, on the server only', () => {
+  it('findRenumbered looks in one mailbox of one identity, under other UIDVALIDITYs, on the server only', async () => {
     const store = open();
-    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    const refs = store.recordReceived(
+    const runId = await store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    const refs = await store.recordReceived(
       runId,
       [
         message('1', { fingerprint: 'fp-a', key: { uidValidity: '9' } }),
@@ -617,81 +591,57 @@ describe('ledger', () => {
       ],
       { archive: false },
     );
-    store.recordHandled(refs.get('9')!, decide('delete'));
-    store.markDone([refs.get('9')!]);
-    const found = store.findRenumbered({ identity: 'support', mailbox: 'INBOX', uidValidity: '1700000000' }, ['fp-a', 'fp-b', 'fp-c', 'fp-d', 'fp-e', 'fp-zzz']);
+    await store.recordHandled(refs.get('9')!, decide('delete'));
+    await store.markDone([refs.get('9')!]);
+    const found = await store.findRenumbered({ identity: 'support', mailbox: 'INBOX', uidValidity: '1700000000' }, ['fp-a', 'fp-b', 'fp-c', 'fp-d', 'fp-e', 'fp-zzz']);
     assert.deepEqual([...found.keys()], ['fp-a'], 'same key, other folder, other identity and deleted rows are left out');
     assert.deepEqual(found.get('fp-a')?.map((record) => record.uid), ['1', '2']);
     assert.equal(found.get('fp-a')?.[0]?.rawHash, createHash('sha256').update('Subject: 1\r\n\r\nbody 1\r\n').digest('hex'));
-    assert.equal(store.findRenumbered({ identity: 'support', mailbox: 'INBOX', uidValidity: '1700000000' }, []).size, 0);
+    assert.equal((await store.findRenumbered({ identity: 'support', mailbox: 'INBOX', uidValidity: '1700000000' }, [])).size, 0);
   });
 
-  it('pendingDecisions lists handled messages of one mailbox, oldest first', () => {
+  it('pendingDecisions lists handled messages of one mailbox, oldest first', async () => {
     const clock = manualClock();
-    const { store, runId, ref } = withReceived(['1', '2', '3', '4'], { now: clock.now });
-    const other = store.recordReceived(runId, [message('1', { key: { mailbox: 'Other' } })], { archive: false }).get('1') ?? -1;
+    const { store, runId, ref } = await withReceived(['1', '2', '3', '4'], { now: clock.now });
+    const other = (await store.recordReceived(runId, [message('1', { key: { mailbox: 'Other' } })], { archive: false })).get('1') ?? -1;
     for (const uid of ['3', '1', '4']) {
       clock.advance(10);
-      store.recordHandled(ref(uid), decide('delete'));
+      await store.recordHandled(ref(uid), decide('delete'));
     }
-    store.recordHandled(other, decide('delete'));
-    store.markDone([ref('4')]);
+    await store.recordHandled(other, decide('delete'));
+    await store.markDone([ref('4')]);
     assert.deepEqual(
-      store.pendingDecisions('support', 'INBOX').map((r) => r.uid),
+      (await store.pendingDecisions('support', 'INBOX')).map((r) => r.uid),
       ['3', '1'],
     );
-    assert.deepEqual(store.pendingDecisions('support', 'Other').map((r) => r.ref), [other]);
-    assert.deepEqual(store.pendingDecisions('sales', 'INBOX'), []);
+    assert.deepEqual((await store.pendingDecisions('support', 'Other')).map((r) => r.ref), [other]);
+    assert.deepEqual(await store.pendingDecisions('sales', 'INBOX'), []);
   });
 
-  it('a batch is one transaction: one bad message records none of them', () => {
-    const { store, runId } = withReceived(['1']);
+  it('a batch is one transaction: one bad message records none of them', async () => {
+    const { store, runId } = await withReceived(['1']);
     const bad = { ...message('3'), protocol: 'smtp' } as unknown as ReceivedMessage;
-    assert.throws(() => store.recordReceived(runId, [message('2'), bad], { archive: true }), StoreError);
-    assert.equal(store.findByUids(key(''), ['2', '3']).size, 0);
+    await assert.rejects(async () => store.recordReceived(runId, [message('2'), bad], { archive: true }), StoreError);
+    assert.equal((await store.findByUids(key(''), ['2', '3'])).size, 0);
   });
 
-  it('markDone is one transaction; an unknown ref is an error and changes nothing', () => {
-    const { store, ref } = withReceived(['1']);
-    store.recordHandled(ref('1'), decide('delete'));
-    assertStoreError(() => store.markDone([ref('1'), 424_242]), 'no message with ref 424242');
-    assert.equal(store.get(ref('1'))?.state, 'handled');
-    assertStoreError(() => store.recordHandled(424_242, decide('keep')), 'no message with ref 424242');
-    assertStoreError(() => store.recordFailed(424_242, 'x', 3), 'no message with ref 424242');
-    assert.equal(store.get(424_242), undefined);
-  });
 });
 
 describe('archive', () => {
-  it('keeps raw bytes exactly, including 5 MB of every byte value', () => {
+  it('keeps raw bytes exactly, including 5 MB of every byte value', async () => {
     const big = Buffer.alloc(5 * 1024 * 1024);
     for (let i = 0; i < big.length; i++) big[i] = (i * 31 + (i >> 8)) & 0xff;
     const small = Buffer.from([0, 13, 10, 0xff, 0x80, 0]);
     const store = open();
-    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    const refs = store.recordReceived(runId, [message('big', { raw: big }), message('small', { raw: small })], { archive: true });
+    const runId = await store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    const refs = await store.recordReceived(runId, [message('big', { raw: big }), message('small', { raw: small })], { archive: true });
     const bigRef = refs.get('big') ?? -1;
-    assert.ok(store.raw(bigRef)?.equals(big));
-    assert.ok(store.raw(refs.get('small') ?? -1)?.equals(small));
-    assert.equal(store.get(bigRef)?.hasRaw, true);
+    assert.ok((await store.raw(bigRef))?.equals(big));
+    assert.ok((await store.raw(refs.get('small') ?? -1))?.equals(small));
+    assert.equal((await store.get(bigRef))?.hasRaw, true);
     assert.equal(new Set(big).size, 256);
   });
 
-  it('archives nothing with archive: false or without raw, and keeps an earlier copy', () => {
-    const store = open();
-    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    const refs = store.recordReceived(runId, [message('1'), { ...message('2'), raw: undefined }], { archive: false });
-    assert.equal(store.get(refs.get('1') ?? -1)?.hasRaw, false);
-    assert.equal(store.raw(refs.get('1') ?? -1), undefined);
-    store.recordReceived(runId, [{ ...message('2'), raw: undefined }], { archive: true });
-    assert.equal(store.get(refs.get('2') ?? -1)?.hasRaw, false);
-    store.recordReceived(runId, [message('1', { raw: Buffer.from('first') })], { archive: true });
-    store.recordReceived(runId, [message('1', { raw: Buffer.from('second') })], { archive: true });
-    assert.equal(store.raw(refs.get('1') ?? -1)?.toString(), 'second');
-    store.recordReceived(runId, [message('1', { raw: Buffer.from('third') })], { archive: false });
-    assert.equal(store.raw(refs.get('1') ?? -1)?.toString(), 'second');
-    assert.equal(store.raw(123_456), undefined);
-  });
 });
 
 describe('archive: large raw copies as files', () => {
@@ -705,13 +655,13 @@ describe('archive: large raw copies as files', () => {
   const folderOf = (store: Store) => `${store.path}-archive`;
   const fileOf = (store: Store, ref: number) => join(folderOf(store), `${ref}.eml`);
 
-  it('puts a 2 MiB copy in <store>-archive/<ref>.eml and keeps 20 KB as a blob; raw() gives both back exactly', () => {
+  it('puts a 2 MiB copy in <store>-archive/<ref>.eml and keeps 20 KB as a blob; raw() gives both back exactly', async () => {
     const store = open();
     assert.equal(existsSync(folderOf(store)), false, 'no folder before the first large copy');
-    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    const runId = await store.beginRun({ pid: 1, command: 'run', dryRun: false });
     const big = bytes(2 * MiB);
     const small = bytes(20 * 1024, 7);
-    const refs = store.recordReceived(runId, [message('big', { raw: big }), message('small', { raw: small })], { archive: true });
+    const refs = await store.recordReceived(runId, [message('big', { raw: big }), message('small', { raw: small })], { archive: true });
     const bigRef = refs.get('big') ?? -1;
     const smallRef = refs.get('small') ?? -1;
 
@@ -722,229 +672,105 @@ describe('archive: large raw copies as files', () => {
       { ref: bigRef, dated: 1, bytes: big.length },
     ]);
 
-    assert.ok(store.raw(bigRef)?.equals(big));
-    assert.ok(store.raw(smallRef)?.equals(small));
-    assert.equal(store.get(bigRef)?.hasRaw, true);
-    assert.equal(store.get(smallRef)?.hasRaw, true);
-    assert.equal(store.findByUids(key(''), ['big']).get('big')?.hasRaw, true);
+    assert.ok((await store.raw(bigRef))?.equals(big));
+    assert.ok((await store.raw(smallRef))?.equals(small));
+    assert.equal((await store.get(bigRef))?.hasRaw, true);
+    assert.equal((await store.get(smallRef))?.hasRaw, true);
+    assert.equal((await store.findByUids(key(''), ['big'])).get('big')?.hasRaw, true);
   });
 
-  it('a message received again changes sides as its size says, leaving nothing behind', () => {
+  it('a message received again changes sides as its size says, leaving nothing behind', async () => {
     const store = open();
-    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    const ref = store.recordReceived(runId, [message('1', { raw: bytes(2 * MiB) })], { archive: true }).get('1') ?? -1;
+    const runId = await store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    const ref = (await store.recordReceived(runId, [message('1', { raw: bytes(2 * MiB) })], { archive: true })).get('1') ?? -1;
     assert.ok(existsSync(fileOf(store, ref)));
 
     const small = bytes(20 * 1024, 3);
-    store.recordReceived(runId, [message('1', { raw: small })], { archive: true });
+    await store.recordReceived(runId, [message('1', { raw: small })], { archive: true });
     assert.equal(existsSync(fileOf(store, ref)), false, 'the file of the earlier copy is gone');
     assert.deepEqual(query(store.path, 'SELECT ref FROM archive_files'), []);
-    assert.ok(store.raw(ref)?.equals(small));
+    assert.ok((await store.raw(ref))?.equals(small));
 
     const big = bytes(3 * MiB, 5);
-    store.recordReceived(runId, [message('1', { raw: big })], { archive: true });
+    await store.recordReceived(runId, [message('1', { raw: big })], { archive: true });
     assert.deepEqual(query(store.path, 'SELECT ref FROM archive'), [], 'the blob of the earlier copy is gone');
-    assert.ok(store.raw(ref)?.equals(big));
+    assert.ok((await store.raw(ref))?.equals(big));
     assert.deepEqual(readdirSync(folderOf(store)), [`${ref}.eml`]);
 
-    store.recordReceived(runId, [message('1', { raw: bytes(20 * 1024) })], { archive: false });
-    assert.ok(store.raw(ref)?.equals(big), 'archive: false keeps the earlier copy');
+    await store.recordReceived(runId, [message('1', { raw: bytes(20 * 1024) })], { archive: false });
+    assert.ok((await store.raw(ref))?.equals(big), 'archive: false keeps the earlier copy');
   });
 
-  it('a batch that fails leaves no file for the refs it would have added', () => {
+  it('a batch that fails leaves no file for the refs it would have added', async () => {
     const store = open();
-    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    const runId = await store.beginRun({ pid: 1, command: 'run', dryRun: false });
     const kept = bytes(2 * MiB, 9);
-    const keptRef = store.recordReceived(runId, [message('kept', { raw: kept })], { archive: true }).get('kept') ?? -1;
+    const keptRef = (await store.recordReceived(runId, [message('kept', { raw: kept })], { archive: true })).get('kept') ?? -1;
     const bad = { ...message('bad'), protocol: 'smtp' } as unknown as ReceivedMessage;
-    assert.throws(() => store.recordReceived(runId, [message('big', { raw: bytes(2 * MiB) }), bad], { archive: true }), StoreError);
+    await assert.rejects(async () => store.recordReceived(runId, [message('big', { raw: bytes(2 * MiB) }), bad], { archive: true }), StoreError);
     assert.deepEqual(readdirSync(folderOf(store)), [`${keptRef}.eml`]);
-    assert.ok(store.raw(keptRef)?.equals(kept));
+    assert.ok((await store.raw(keptRef))?.equals(kept));
   });
 
-  it('a file gone from the folder is a StoreError naming the ref and the path', () => {
+  it('a file gone from the folder is a StoreError naming the ref and the path', async () => {
     const store = open();
-    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    const ref = store.recordReceived(runId, [message('1', { raw: bytes(2 * MiB) })], { archive: true }).get('1') ?? -1;
+    const runId = await store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    const ref = (await store.recordReceived(runId, [message('1', { raw: bytes(2 * MiB) })], { archive: true })).get('1') ?? -1;
     rmSync(fileOf(store, ref));
-    assertStoreError(() => store.raw(ref), `store ${store.path}`, `raw copy of ref ${ref}`, fileOf(store, ref), 'the file is missing');
+    await assertStoreError(() => store.raw(ref), `store ${store.path}`, `raw copy of ref ${ref}`, fileOf(store, ref), 'the file is missing');
   });
 
-  it('purge deletes files like blobs (by age, with their rows, all at retention 0) and counts them', () => {
+  it('purge deletes files like blobs (by age, with their rows, all at retention 0) and counts them', async () => {
     const clock = manualClock();
     const store = open(freshPath(), { now: clock.now });
-    const oldRun = store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    const refs = store.recordReceived(
+    const oldRun = await store.beginRun({ pid: 1, command: 'run', dryRun: false });
+    const refs = await store.recordReceived(
       oldRun,
       [message('old', { raw: bytes(2 * MiB) }), message('deleted', { raw: bytes(2 * MiB, 2) }), message('blob', { raw: bytes(1000) })],
       { archive: true },
     );
     const ref = (uid: string) => refs.get(uid) ?? -1;
-    store.recordHandled(ref('deleted'), decide('delete'));
-    store.markDone([ref('deleted')]);
+    await store.recordHandled(ref('deleted'), decide('delete'));
+    await store.markDone([ref('deleted')]);
     clock.advance(10 * DAY);
-    const fresh = store.recordReceived(oldRun, [message('fresh', { raw: bytes(2 * MiB, 4) })], { archive: true }).get('fresh') ?? -1;
+    const fresh = (await store.recordReceived(oldRun, [message('fresh', { raw: bytes(2 * MiB, 4) })], { archive: true })).get('fresh') ?? -1;
 
     // Retention 30, ledger 5: only the row of the deleted message goes, and its file with it.
-    assert.deepEqual(store.purge({ retentionDays: 30, ledgerDays: 5 }), { rawDeleted: 1, rowsDeleted: 1, runsDeleted: 0 });
+    assert.deepEqual(await store.purge({ retentionDays: 30, ledgerDays: 5 }), { rawDeleted: 1, rowsDeleted: 1, runsDeleted: 0 });
     assert.equal(existsSync(fileOf(store, ref('deleted'))), false);
-    assert.equal(store.get(ref('deleted')), undefined);
+    assert.equal(await store.get(ref('deleted')), undefined);
 
     // Retention 7: the old file and the old blob go; the fresh file stays. A file that cannot
     // be unlinked (here a folder in its place) is left behind without failing the purge.
     rmSync(fileOf(store, ref('old')));
     mkdirSync(fileOf(store, ref('old')));
-    assert.deepEqual(store.purge({ retentionDays: 7, ledgerDays: 30 }), { rawDeleted: 2, rowsDeleted: 0, runsDeleted: 0 });
-    assert.equal(store.get(ref('old'))?.hasRaw, false);
-    assert.equal(store.raw(ref('old')), undefined);
+    assert.deepEqual(await store.purge({ retentionDays: 7, ledgerDays: 30 }), { rawDeleted: 2, rowsDeleted: 0, runsDeleted: 0 });
+    assert.equal((await store.get(ref('old')))?.hasRaw, false);
+    assert.equal(await store.raw(ref('old')), undefined);
     assert.ok(existsSync(fileOf(store, fresh)));
     rmSync(fileOf(store, ref('old')), { recursive: true });
 
     // Retention 0: every copy goes.
-    assert.deepEqual(store.purge({ retentionDays: 0, ledgerDays: 30 }), { rawDeleted: 1, rowsDeleted: 0, runsDeleted: 0 });
+    assert.deepEqual(await store.purge({ retentionDays: 0, ledgerDays: 30 }), { rawDeleted: 1, rowsDeleted: 0, runsDeleted: 0 });
     assert.equal(existsSync(fileOf(store, fresh)), false);
-    assert.equal(store.get(fresh)?.hasRaw, false);
-    assert.equal(store.raw(fresh), undefined);
+    assert.equal((await store.get(fresh))?.hasRaw, false);
+    assert.equal(await store.raw(fresh), undefined);
     assert.deepEqual(readdirSync(folderOf(store)), []);
     assert.deepEqual(query(store.path, 'SELECT ref FROM archive_files'), []);
   });
 });
 
 describe('purge', () => {
-  it('drops raw copies after retentionDays and rows only when done, off the server and older than ledgerDays', () => {
-    const clock = manualClock();
-    const store = open(freshPath(), { now: clock.now });
-    const oldRun = store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    const uids = ['deleted', 'moved', 'kept', 'seen', 'failed', 'quarantined', 'handled', 'received'];
-    const refs = store.recordReceived(oldRun, uids.map((uid) => message(uid)), { archive: true });
-    const ref = (uid: string) => refs.get(uid) ?? -1;
-    store.recordHandled(ref('deleted'), decide('delete'));
-    store.recordHandled(ref('moved'), decide('move', 'Archive'));
-    store.recordHandled(ref('kept'), decide('keep'));
-    store.recordHandled(ref('seen'), decide('markSeen'));
-    store.recordHandled(ref('handled'), decide('delete'));
-    store.markDone([ref('deleted'), ref('moved'), ref('kept'), ref('seen')]);
-    store.recordFailed(ref('failed'), 'x', 5);
-    store.recordFailed(ref('quarantined'), 'x', 1);
-    store.endRun(oldRun, 0);
 
-    clock.advance(10 * DAY);
-    const newRun = store.beginRun({ pid: 2, command: 'run', dryRun: false });
-    const fresh = store.recordReceived(newRun, [message('fresh')], { archive: true }).get('fresh') ?? -1;
-    store.recordHandled(fresh, decide('delete'));
-    store.markDone([fresh]);
-    store.endRun(newRun, 0);
 
-    // Raw copies are 10 days old: retention 30 keeps them, ledger 30 keeps every row.
-    assert.deepEqual(store.purge({ retentionDays: 30, ledgerDays: 30 }), { rawDeleted: 0, rowsDeleted: 0, runsDeleted: 0 });
-
-    // Retention 7: the old raw copies go, rows stay (ledger 30).
-    assert.deepEqual(store.purge({ retentionDays: 7, ledgerDays: 30 }), { rawDeleted: uids.length, rowsDeleted: 0, runsDeleted: 0 });
-    assert.equal(store.get(ref('kept'))?.hasRaw, false);
-    assert.equal(store.raw(ref('failed')), undefined);
-    assert.ok(store.raw(fresh));
-
-    // Ledger 7: only the old rows that are done and off the server go; the old run too.
-    assert.deepEqual(store.purge({ retentionDays: 7, ledgerDays: 7 }), { rawDeleted: 0, rowsDeleted: 2, runsDeleted: 1 });
-    assert.equal(store.get(ref('deleted')), undefined);
-    assert.equal(store.get(ref('moved')), undefined);
-    for (const uid of ['kept', 'seen', 'failed', 'quarantined', 'handled', 'received']) {
-      assert.ok(store.get(ref(uid)), `${uid} stays`);
-      assert.equal(store.get(ref(uid))?.runId, null, `${uid}: its run was purged`);
-    }
-    assert.equal(store.get(fresh)?.state, 'done');
-    assert.deepEqual(store.history({}).runs.map((run) => run.id), [newRun]);
-
-    // Retention 0: every raw copy goes, however new.
-    assert.deepEqual(store.purge({ retentionDays: 0, ledgerDays: 7 }), { rawDeleted: 1, rowsDeleted: 0, runsDeleted: 0 });
-    assert.equal(store.get(fresh)?.hasRaw, false);
-
-    // A purged ref is never handed out again.
-    const next = store.recordReceived(newRun, [message('next')], { archive: false }).get('next') ?? -1;
-    assert.ok(next > fresh);
-  });
-
-  it('counts the raw copies of purged rows, and keeps a run still going in this process', () => {
-    const clock = manualClock();
-    const store = open(freshPath(), { now: clock.now });
-    const running = store.beginRun({ pid: 1, command: 'watch', dryRun: false });
-    const ref = store.recordReceived(running, [message('1')], { archive: true }).get('1') ?? -1;
-    store.recordHandled(ref, decide('delete'));
-    store.markDone([ref]);
-    clock.advance(100 * DAY);
-    assert.deepEqual(store.purge({ retentionDays: 365, ledgerDays: 30 }), { rawDeleted: 1, rowsDeleted: 1, runsDeleted: 0 });
-    store.recordAccountRun(running, { account: 'support', status: 'ok', fetched: 1, processed: 1, failed: 0, transitions: 1, error: null, durationMs: 5 });
-    store.endRun(running, 0);
-    assert.equal(store.history({}).runs[0]?.accounts.length, 1);
-  });
-
-  it('rejects a negative number of days', () => {
+  it('rejects a negative number of days', async () => {
     const store = open();
-    assert.throws(() => store.purge({ retentionDays: -1, ledgerDays: 30 }), RangeError);
+    await assert.rejects(async () => store.purge({ retentionDays: -1, ledgerDays: 30 }), RangeError);
   });
 });
 
 describe('history', () => {
-  it('lists runs newest first with their accounts, and messages newest first, filtered and limited', () => {
-    const clock = manualClock();
-    const store = open(freshPath(), { now: clock.now });
-    const run1 = store.beginRun({ pid: 11, command: 'run', dryRun: true });
-    store.recordReceived(run1, [message('1'), message('2', { key: { identity: 'sales' } })], { archive: false });
-    store.recordAccountRun(run1, { account: 'support', status: 'ok', fetched: 1, processed: 1, failed: 0, transitions: 0, error: null, durationMs: 12.6 });
-    store.recordAccountRun(run1, { account: 'sales', status: 'error', fetched: 0, processed: 0, failed: 0, transitions: 0, error: 'login failed', durationMs: 3 });
-    store.endRun(run1, 3);
-    clock.advance(60_000);
-    const run2 = store.beginRun({ pid: 12, command: 'run', dryRun: false });
-    const refs = store.recordReceived(run2, [message('3'), message('4')], { archive: false });
-    store.recordFailed(refs.get('4') ?? -1, 'boom', 3);
-    store.recordAccountRun(run2, { account: 'support', status: 'busy', fetched: 0, processed: 0, failed: 0, transitions: 0, error: null, durationMs: 0 });
-    clock.advance(60_000);
-    const run3 = store.beginRun({ pid: 13, command: 'run', dryRun: false });
-    store.recordAccountRun(run3, { account: 'sales', status: 'ok', fetched: 0, processed: 0, failed: 0, transitions: 0, error: null, durationMs: 1 });
 
-    const all = store.history({});
-    assert.deepEqual(all.runs.map((run) => run.id), [run3, run2, run1]);
-    assert.deepEqual(all.runs[2], {
-      id: run1,
-      startedAt: T0,
-      endedAt: T0,
-      pid: 11,
-      command: 'run',
-      dryRun: true,
-      exitCode: 3,
-      accounts: [
-        { account: 'support', status: 'ok', fetched: 1, processed: 1, failed: 0, transitions: 0, error: null, durationMs: 13 },
-        { account: 'sales', status: 'error', fetched: 0, processed: 0, failed: 0, transitions: 0, error: 'login failed', durationMs: 3 },
-      ],
-    });
-    assert.equal(all.runs[1]?.endedAt, null);
-    assert.deepEqual(all.messages.map((m) => m.uid), ['4', '3', '2', '1']);
-
-    const support = store.history({ account: 'support' });
-    assert.deepEqual(support.runs.map((run) => run.id), [run2, run1]);
-    assert.deepEqual(support.runs[1]?.accounts.map((a) => a.account), ['support']);
-    assert.deepEqual(support.messages.map((m) => m.uid), ['4', '3', '1']);
-
-    const since = store.history({ since: T0 + 60_000 });
-    assert.deepEqual(since.runs.map((run) => run.id), [run3, run2]);
-    assert.deepEqual(since.messages.map((m) => m.uid), ['4', '3']);
-
-    assert.deepEqual(store.history({ state: 'failed' }).messages.map((m) => m.uid), ['4']);
-    assert.deepEqual(store.history({ account: 'sales', state: 'failed' }).messages, []);
-    const limited = store.history({ limit: 1 });
-    assert.equal(limited.runs.length, 1);
-    assert.equal(limited.messages.length, 1);
-  });
-
-  it('returns 50 of each by default', () => {
-    const store = open();
-    const runId = store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    for (let i = 0; i < 55; i++) store.beginRun({ pid: i, command: 'run', dryRun: false });
-    store.recordReceived(runId, Array.from({ length: 60 }, (_, i) => message(String(i))), { archive: false });
-    const history = store.history({});
-    assert.equal(history.runs.length, 50);
-    assert.equal(history.messages.length, 50);
-  });
 });
 
 describe('leases', () => {
@@ -955,30 +781,30 @@ describe('leases', () => {
     return { clock, path, a: open(path, { now: clock.now, hostname: 'host-a' }), b: open(path, { now: clock.now, hostname: 'host-b' }) };
   }
 
-  it('refuses a second holder with who has it and since when; release lets it in', () => {
+  it('refuses a second holder with who has it and since when; release lets it in', async () => {
     const { clock, a, b } = twoHosts();
-    const first = a.acquireLease('support', { ttlMs: 60_000 });
+    const first = await a.acquireLease('support', { ttlMs: 60_000 });
     assert.equal(first.ok, true);
     clock.advance(1000);
-    assert.deepEqual(b.acquireLease('support', { ttlMs: 60_000 }), { ok: false, holder: { pid: process.pid, host: 'host-a', since: T0 } });
-    assert.equal(b.acquireLease('sales', { ttlMs: 60_000 }).ok, true, 'another account is free');
+    assert.deepEqual(await b.acquireLease('support', { ttlMs: 60_000 }), { ok: false, holder: { pid: process.pid, host: 'host-a', since: T0 } });
+    assert.equal((await b.acquireLease('sales', { ttlMs: 60_000 })).ok, true, 'another account is free');
     if (first.ok) {
-      first.lease.release();
-      first.lease.release();
+      await first.lease.release();
+      await first.lease.release();
     }
-    assert.equal(b.acquireLease('support', { ttlMs: 60_000 }).ok, true);
+    assert.equal((await b.acquireLease('support', { ttlMs: 60_000 })).ok, true);
   });
 
-  it('takes over a lease past its expiry; the old holder can then neither renew nor release it', () => {
+  it('takes over a lease past its expiry; the old holder can then neither renew nor release it', async () => {
     const { clock, path, a, b } = twoHosts();
-    const old = a.acquireLease('support', { ttlMs: 60_000 });
+    const old = await a.acquireLease('support', { ttlMs: 60_000 });
     assert.ok(old.ok);
     clock.advance(30_000);
-    old.lease.renew(); // expires at T0 + 90 s now
+    await old.lease.renew(); // expires at T0 + 90 s now
     clock.advance(60_000);
-    assert.equal(b.acquireLease('support', { ttlMs: 60_000 }).ok, false, 'renewed: not expired yet');
+    assert.equal((await b.acquireLease('support', { ttlMs: 60_000 })).ok, false, 'renewed: not expired yet');
     clock.advance(1);
-    const taken = b.acquireLease('support', { ttlMs: 60_000 });
+    const taken = await b.acquireLease('support', { ttlMs: 60_000 });
     assert.ok(taken.ok, 'past its expiry');
 
     const leaseRow = () => {
@@ -991,28 +817,76 @@ describe('leases', () => {
     };
     const before = leaseRow();
     clock.advance(5000);
-    old.lease.renew();
-    old.lease.release();
+    await old.lease.renew();
+    await old.lease.release();
     assert.deepEqual(leaseRow(), before, 'the old token changes nothing');
-    taken.lease.renew();
+    await taken.lease.renew();
     assert.deepEqual(leaseRow(), { host: 'host-b', expires_at: T0 + 90_001 + 5000 + 60_000 });
-    assert.deepEqual(a.acquireLease('support', { ttlMs: 1 }), { ok: false, holder: { pid: process.pid, host: 'host-b', since: T0 + 90_001 } });
+    assert.deepEqual(await a.acquireLease('support', { ttlMs: 1 }), { ok: false, holder: { pid: process.pid, host: 'host-b', since: T0 + 90_001 } });
   });
 
-  it('the same process takes its own lease again', () => {
+  it('fencing: once another process took the lease over, the old holder\'s fenced writes are refused and write nothing', async () => {
+    const { clock, path, a, b } = twoHosts();
+    const runId = await a.beginRun({ pid: process.pid, command: 'run', dryRun: false });
+    const refs = await a.recordReceived(runId, [message('1'), message('2')], { archive: false });
+    const [one, two] = [refs.get('1')!, refs.get('2')!];
+    const held = await a.acquireLease('support', { ttlMs: 60_000 });
+    assert.ok(held.ok);
+    assert.equal(held.lease.identity, 'support');
+    await a.recordHandled(one, decide('delete'), held.lease); // still ours: written
+
+    clock.advance(60_001); // A was paused past its lease
+    const taken = await b.acquireLease('support', { ttlMs: 60_000 });
+    assert.ok(taken.ok);
+    assert.notEqual(taken.lease.token, held.lease.token, 'a takeover writes a new token');
+
+    const rows = () => query(path, 'SELECT ref, state, action, attempts, last_error, handled_at, done_at, updated_at, expired_at FROM messages ORDER BY ref');
+    const before = rows();
+    const lost = (error: unknown) => error instanceof LeaseLostError && error.identity === 'support' && error.code === 'E_STORE';
+    // Each is a rejected promise, never a synchronous throw: the argument is the call's result.
+    await assert.rejects(a.recordHandled(two, decide('keep'), held.lease), lost);
+    await assert.rejects(a.markDone([one], held.lease), lost);
+    await assert.rejects(a.recordFailed(two, 'boom', 3, undefined, held.lease), lost);
+    await assert.rejects(a.recordTemporaryFailure(two, 'later', undefined, held.lease), lost);
+    await assert.rejects(a.recordActionFailed(one, 'refused', 3, held.lease), lost);
+    await assert.rejects(a.markExpired([one], held.lease), lost);
+    assert.deepEqual(rows(), before, 'nothing written');
+    assert.equal(await held.lease.renew(), false, 'its renewal says it was lost');
+
+    // The holder's fence is current: its writes go through.
+    await b.markDone([one], taken.lease);
+    await b.recordHandled(two, decide('keep'), taken.lease);
+    assert.deepEqual([(await b.get(one))?.state, (await b.get(two))?.state], ['done', 'handled']);
+  });
+
+  it('fencing: a released lease fences like a lost one; an unfenced write is not checked', async () => {
+    const { store, ref } = await withReceived(['1', '2']);
+    const held = await store.acquireLease('support', { ttlMs: 60_000 });
+    assert.ok(held.ok);
+    await held.lease.release();
+    await assert.rejects(store.recordHandled(ref('1'), decide('keep'), held.lease), LeaseLostError);
+    assert.equal((await store.get(ref('1')))?.state, 'received');
+    await store.recordHandled(ref('2'), decide('keep'));
+    assert.equal((await store.get(ref('2')))?.state, 'handled');
+    // A SQLite failure is a rejected promise too.
+    await assert.rejects(store.recordHandled(424_242, decide('keep'), held.lease), LeaseLostError);
+    await assert.rejects(store.recordHandled(424_242, decide('keep')), StoreError);
+  });
+
+  it('the same process takes its own lease again', async () => {
     const store = open();
-    const first = store.acquireLease('support', { ttlMs: 60_000 });
-    const again = store.acquireLease('support', { ttlMs: 60_000 });
+    const first = await store.acquireLease('support', { ttlMs: 60_000 });
+    const again = await store.acquireLease('support', { ttlMs: 60_000 });
     assert.ok(first.ok && again.ok);
-    first.lease.release(); // the older token: no effect
+    await first.lease.release(); // the older token: no effect
     const other = open(store.path, { hostname: 'elsewhere' });
-    assert.equal(other.acquireLease('support', { ttlMs: 60_000 }).ok, false);
+    assert.equal((await other.acquireLease('support', { ttlMs: 60_000 })).ok, false);
   });
 
-  it('a dead pid on this host loses its lease; a pid on another host is never judged', () => {
+  it('a dead pid on this host loses its lease; a pid on another host is never judged', async () => {
     const path = freshPath();
     const seed = open(path);
-    seed.close();
+    await seed.close();
     const db = rawDatabase(path);
     const insert = db.prepare("INSERT OR REPLACE INTO leases VALUES (?, 424242, ?, 'token', ?, ?)");
     insert.run('support', 'this-host', T0, T0 + DAY);
@@ -1020,27 +894,27 @@ describe('leases', () => {
     db.close();
     const clock = manualClock();
     const alive = open(path, { now: clock.now, hostname: 'this-host', isAlive: () => true });
-    assert.deepEqual(alive.acquireLease('support', { ttlMs: 1000 }), { ok: false, holder: { pid: 424242, host: 'this-host', since: T0 } });
+    assert.deepEqual(await alive.acquireLease('support', { ttlMs: 1000 }), { ok: false, holder: { pid: 424242, host: 'this-host', since: T0 } });
     const seen: number[] = [];
     const dead = open(path, { now: clock.now, hostname: 'this-host', isAlive: (pid) => (seen.push(pid), false) });
-    assert.equal(dead.acquireLease('support', { ttlMs: 1000 }).ok, true);
+    assert.equal((await dead.acquireLease('support', { ttlMs: 1000 })).ok, true);
     assert.deepEqual(seen, [424242]);
-    assert.equal(dead.acquireLease('sales', { ttlMs: 1000 }).ok, false);
+    assert.equal((await dead.acquireLease('sales', { ttlMs: 1000 })).ok, false);
   });
 
   it('a lease held by a process that exited is taken over (real pid, default liveness check)', async () => {
     const path = freshPath();
-    open(path).close();
+    await open(path).close();
     const child = startLeaseChild(path, 'support');
     await child.line(); // ready
     child.send('go');
     assert.deepEqual(JSON.parse(await child.line()), { ok: true, pid: child.pid });
     const store = open(path);
-    const busy = store.acquireLease('support', { ttlMs: 60_000 });
+    const busy = await store.acquireLease('support', { ttlMs: 60_000 });
     assert.equal(busy.ok, false, 'the child is alive and holds it');
     if (!busy.ok) assert.equal(busy.holder.pid, child.pid);
     await child.exit();
-    const taken = store.acquireLease('support', { ttlMs: 60_000 });
+    const taken = await store.acquireLease('support', { ttlMs: 60_000 });
     assert.equal(taken.ok, true, 'its pid is dead now');
   });
 
@@ -1063,7 +937,7 @@ describe('leases', () => {
 describe('fingerprint', () => {
   const base = { messageId: '<Abc.123@Example.COM>', sentDate: 'Mon, 6 Jan 2025 10:00:00 +0000', size: 2048 };
 
-  it('is a stable 32-digit hex digest', () => {
+  it('is a stable 32-digit hex digest', async () => {
     const value = fingerprint(base);
     assert.match(value ?? '', /^[0-9a-f]{32}$/);
     assert.equal(fingerprint({ ...base }), value);
@@ -1071,13 +945,13 @@ describe('fingerprint', () => {
     assert.equal(value, 'e5bdcab0fc5b7f9f91f617b35d55acc4');
   });
 
-  it('ignores brackets, case and whitespace that do not identify the message', () => {
+  it('ignores brackets, case and whitespace that do not identify the message', async () => {
     const value = fingerprint(base);
     assert.equal(fingerprint({ ...base, messageId: '  abc.123@example.com ' }), value);
     assert.equal(fingerprint({ ...base, sentDate: ' Mon,  6 Jan 2025\t10:00:00\r\n +0000 ' }), value);
   });
 
-  it('changes with any identifying part', () => {
+  it('changes with any identifying part', async () => {
     const value = fingerprint(base);
     assert.notEqual(fingerprint({ ...base, messageId: '<abc.124@example.com>' }), value);
     assert.notEqual(fingerprint({ ...base, sentDate: 'Mon, 6 Jan 2025 10:00:01 +0000' }), value);
@@ -1086,7 +960,7 @@ describe('fingerprint', () => {
     assert.notEqual(fingerprint({ messageId: 'a', sentDate: null }), fingerprint({ messageId: null, sentDate: 'a' }));
   });
 
-  it('is null without a Message-ID and a Date: size alone is too weak', () => {
+  it('is null without a Message-ID and a Date: size alone is too weak', async () => {
     assert.equal(fingerprint({ size: 100 }), null);
     assert.equal(fingerprint({ messageId: '  ', sentDate: '', size: 100 }), null);
     assert.equal(fingerprint({ messageId: '<>', sentDate: null, size: 100 }), null);
@@ -1096,7 +970,7 @@ describe('fingerprint', () => {
 });
 
 describe('defaultStorePath', () => {
-  it('uses XDG_STATE_HOME, else ~/.local/state', () => {
+  it('uses XDG_STATE_HOME, else ~/.local/state', async () => {
     assert.equal(defaultStorePath({ XDG_STATE_HOME: '/var/state' }, '/home/ann'), '/var/state/mailpoll/mailpoll.db');
     assert.equal(defaultStorePath({}, '/home/ann'), '/home/ann/.local/state/mailpoll/mailpoll.db');
     assert.equal(defaultStorePath({ XDG_STATE_HOME: '' }, '/home/ann'), '/home/ann/.local/state/mailpoll/mailpoll.db');

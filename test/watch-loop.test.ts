@@ -87,7 +87,7 @@ describe('runWatch in virtual time', () => {
       const result = await runWatch({ ...options, reporter, until: T0 + 3000, signal: new AbortController().signal, clock });
       assert.deepEqual(result, { exitCode: 0, reason: 'until' });
     } finally {
-      store.close();
+      await store.close();
     }
     const cycles = events.filter(({ event }) => event.type === 'cycle');
     assert.deepEqual(cycles.map(({ at }) => at), [0, 700, 1400, 2100, 2800], 'a cycle every 700 ms until the end');
@@ -107,7 +107,7 @@ describe('runWatch in virtual time', () => {
         assert.equal(result.reason, 'until');
       }
     } finally {
-      store.close();
+      await store.close();
     }
     assert.equal(getEventListeners(signal, 'abort').length, 0);
   });
@@ -117,13 +117,13 @@ describe('runWatch in virtual time', () => {
     const clock = virtualClock(T0, 1);
     // The store as another process holding it locked leaves it: every lease fails.
     const locked: Store = Object.create(store, {
-      acquireLease: { value: () => { throw new StoreError(`store ${store.path}: the database is locked`); } },
+      acquireLease: { value: async () => { throw new StoreError(`store ${store.path}: the database is locked`); } },
     });
     try {
       const watching = runWatch({ ...options, store: locked, reporter: { report: () => undefined }, signal: new AbortController().signal, clock });
       await assert.rejects(watching, (error: unknown) => error instanceof StoreError && error.exitCode === 2);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

@@ -74,6 +74,6 @@ export async function withCliStore<T>(
   try {
     return await work(store, config);
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -7,6 +7,10 @@
  * once `commit` names it. A refused action counts as a failed attempt; at maxAttempts the
  * message is quarantined, and moved aside where a quarantineFolder is set. The cycle does not
  * call any of this under --dry-run.
+ *
+ * Right before each batch of server actions the account's lease is confirmed (renewed), and
+ * the ledger writes that follow carry it as their fence: a process that lost the mailbox to
+ * another (paused past its lease) changes nothing on the server and records nothing.
  */
 import type { AccountConfig } from '../config/types.js';
 import { ConnectionError, describeError, MailpollError, MessageCode, messageErrorCode, TimeoutError } from '../errors.js';
@@ -17,11 +21,20 @@ import type { Decision } from './types.js';
 /** The ledger's part in carrying out (the Store has these; named here so that decision/ does not import store/). */
 export interface ApplyLedger {
   /** The durability barrier: every `handled` row on disk before the server changes anything. */
-  sync(): void;
-  markDone(refs: readonly number[]): void;
+  sync(): Promise<void>;
+  markDone(refs: readonly number[], fence?: ApplyLease): Promise<void>;
   /** deleteAfter's deletes, confirmed: the kept message is off the server. */
-  markExpired(refs: readonly number[]): void;
-  recordActionFailed(ref: number, error: string, maxAttempts: number): 'handled' | 'quarantined';
+  markExpired(refs: readonly number[], fence?: ApplyLease): Promise<void>;
+  recordActionFailed(ref: number, error: string, maxAttempts: number, fence?: ApplyLease): Promise<'handled' | 'quarantined'>;
+}
+
+/** The account's lease as carrying out uses it (poll/fence.ts makes it from the store's Lease). */
+export interface ApplyLease {
+  /** The mailbox and the lease's token: the fence of the ledger writes. */
+  readonly identity: string;
+  readonly token: string;
+  /** Renew the lease right before server actions; throws (LeaseLostError) when another process holds it now. */
+  confirm(): Promise<void>;
 }
 
 /** A message whose Decision is committed in the ledger, with the report it gets (carrying out may change it). */
@@ -43,6 +56,8 @@ export interface Applier {
   readonly pending: Map<string, number>;
   /** Refs among `pending` that are deleteAfter's deletes of kept messages: `markExpired`, not `markDone`, once confirmed. */
   readonly expiring: Set<number>;
+  /** Undefined: no lease to confirm (a caller that holds none), the writes unfenced. */
+  readonly lease: ApplyLease | undefined;
 }
 
 // Deletes wait for one commit together: each EXPUNGE costs the server a rewrite of its
@@ -54,8 +69,14 @@ export function dispositionOf(uid: string, decision: Decision): Disposition {
   return { uid, action: decision.action, folder: decision.folder, ...(hasExtras(decision.extras) ? { extras: decision.extras } : {}) };
 }
 
-export function createApplier(mailbox: Mailbox, ledger: ApplyLedger, account: Applier['account']): Applier {
-  return { mailbox, ledger, account, pending: new Map(), expiring: new Set() };
+export function createApplier(mailbox: Mailbox, ledger: ApplyLedger, account: Applier['account'], lease?: ApplyLease): Applier {
+  return { mailbox, ledger, account, pending: new Map(), expiring: new Set(), lease };
+}
+
+/** Before a batch of server actions: the lease still ours (throws otherwise), then every `handled` row on disk. */
+export async function prepareActions(applier: Applier): Promise<void> {
+  await applier.lease?.confirm();
+  await applier.ledger.sync();
 }
 
 /**
@@ -66,10 +87,10 @@ export function createApplier(mailbox: Mailbox, ledger: ApplyLedger, account: Ap
  * `maxAttempts` it is quarantined instead.
  */
 export async function applyDecisions(applier: Applier, items: readonly Carried[]): Promise<void> {
-  const { ledger, mailbox, account } = applier;
+  const { ledger, mailbox, account, lease } = applier;
   const todo = items.filter((item): item is Carried & { disposition: Disposition } => item.disposition !== undefined);
   if (todo.length === 0) return;
-  ledger.sync();
+  await prepareActions(applier);
   const results = await mailbox.apply(todo.map((item) => item.disposition));
   const byUid = new Map(results.map((result) => [result.uid, result]));
   const done: number[] = [];
@@ -95,7 +116,7 @@ export async function applyDecisions(applier: Applier, items: readonly Carried[]
       continue;
     }
     item.event.code = MessageCode.actionRefused;
-    const state = item.ref === null ? 'handled' : ledger.recordActionFailed(item.ref, error, account.maxAttempts);
+    const state = item.ref === null ? 'handled' : await ledger.recordActionFailed(item.ref, error, account.maxAttempts, lease);
     if (state === 'quarantined') {
       item.event.status = 'quarantined';
       item.event.error = `${error} (failed ${account.maxAttempts} times: quarantined, its decision is no longer applied; mailpoll retry ${item.ref} releases it)`;
@@ -105,7 +126,7 @@ export async function applyDecisions(applier: Applier, items: readonly Carried[]
     item.event.status = 'failed';
     item.event.error = `${error}; the handler's decision is kept and applied again by a run after retryDelay`;
   }
-  if (done.length > 0) ledger.markDone(done);
+  if (done.length > 0) await ledger.markDone(done, lease);
   await moveAside(applier, quarantined);
 }
 
@@ -145,8 +166,9 @@ export async function commitIfDue(applier: Applier): Promise<void> {
  * those messages stay `handled`, and the next run applies their Decisions again.
  */
 export async function commitPending(applier: Applier): Promise<void> {
-  const { pending } = applier;
+  const { pending, ledger, lease } = applier;
   if (pending.size === 0) return;
+  await lease?.confirm();
   const confirmed = await applier.mailbox.commit();
   const refs: number[] = [];
   const expired: number[] = [];
@@ -154,8 +176,8 @@ export async function commitPending(applier: Applier): Promise<void> {
     const ref = pending.get(uid);
     if (ref !== undefined) (applier.expiring.delete(ref) ? expired : refs).push(ref);
   }
-  if (refs.length > 0) applier.ledger.markDone(refs);
-  if (expired.length > 0) applier.ledger.markExpired(expired);
+  if (refs.length > 0) await ledger.markDone(refs, lease);
+  if (expired.length > 0) await ledger.markExpired(expired, lease);
   for (const uid of confirmed) pending.delete(uid);
 }
 

@@ -339,7 +339,7 @@ export function createMaildirMailbox(account: AccountConfig, options: MaildirMai
       );
       entries.sort((a, b) => a.stats.mtimeMs - b.stats.mtimeMs || compareText(a.name, b.name));
       // What the ledger has finished with is left out before `limit` counts, and so is what does not match.
-      if (skip) entries = entries.filter((entry) => !skip(entry.uid));
+      if (skip) entries = await skip(entries.map((entry) => entry.uid)).then((leftOut) => entries.filter((entry) => !leftOut.has(entry.uid)));
       if (search !== undefined) entries = await selectMatching(entries, search, now ?? Date.now(), (line) => log?.(`info: ${name}: ${line}`));
       const chosen = limit === undefined ? entries : entries.slice(0, Math.max(0, limit));
       for (const entry of chosen) known.set(entry.uid, { dir: entry.dir, sub: entry.sub, name: entry.name });

@@ -81,10 +81,12 @@ export interface ListOptions {
   /** At most this many, oldest first (counted after `skip`). */
   limit?: number | undefined;
   /**
-   * Leave out messages the ledger has finished with. Applied to the search result, before
-   * any per-message metadata is fetched and before `limit`.
+   * Leave out messages the ledger has finished with: given uids of the search result, it
+   * answers which of them to leave out (one ledger query for many, as the store may be a
+   * database over the network). Applied before any per-message metadata is fetched and
+   * before `limit`.
    */
-  skip?: ((uid: string) => boolean) | undefined;
+  skip?: ((uids: readonly string[]) => Promise<ReadonlySet<string>>) | undefined;
 }
 
 /** A message with its RFC 822 source. */

@@ -8,6 +8,7 @@ import { asAccountError, describeError, MailpollError } from '../errors.js';
 import { mailboxIdentity } from '../mailbox/identity.js';
 import type { Lease, Store } from '../store/types.js';
 import type { CycleResult } from './cycle.js';
+import { leaseLostError } from './fence.js';
 
 /** A lease outlives a crashed holder by at most this long (a dead local pid is taken over at once). */
 const LEASE_TTL_MS = 60_000;
@@ -16,28 +17,42 @@ const LEASE_RENEW_MS = 20_000;
 /**
  * Work on an account only while holding its lease; renewed on a timer, released at the end.
  * Another live process holding it: the account is skipped as busy (exit 0), not an error.
- * The work gets a signal that aborts if the lease is lost (it expired, e.g. while the machine
- * slept, and another process took it): the work stops after the message in hand.
+ * The work gets the lease (the cycle fences its ledger writes with it and renews it before
+ * server actions) and a signal that aborts if a renewal finds it lost (it expired, e.g. while
+ * the machine slept, and another process took it): the work stops after the message in hand,
+ * and the account's result says the mailbox was taken over.
  */
-export async function withLease(store: Store, account: AccountConfig, work: (leaseLost: AbortSignal) => Promise<CycleResult>): Promise<CycleResult> {
+export async function withLease(
+  store: Store,
+  account: AccountConfig,
+  work: (leaseLost: AbortSignal, lease: Lease) => Promise<CycleResult>,
+): Promise<CycleResult> {
   // By the mailbox, not the name: one mailbox under two names is one lease, two under one name two.
-  const taken = store.acquireLease(mailboxIdentity(account), { ttlMs: LEASE_TTL_MS });
+  const taken = await store.acquireLease(mailboxIdentity(account), { ttlMs: LEASE_TTL_MS });
   if (!taken.ok) {
     const since = new Date(taken.holder.since).toTimeString().slice(0, 8);
     const result = failedCycle(account, new MailpollError(`${account.name}: busy (pid ${taken.holder.pid} since ${since})`));
     return { ...result, status: 'busy' };
   }
-  const lease: Lease = taken.lease;
+  const { lease } = taken;
   const lost = new AbortController();
+  // One renewal at a time: a slow store (a remote database) never has them pile up.
+  let renewing: Promise<void> | undefined;
   const timer = setInterval(() => {
-    if (!lease.renew()) lost.abort(new MailpollError(`${account.name}: lease lost to another mailpoll process; stopping after the message in hand`));
+    renewing ??= lease
+      .renew()
+      // A store that fails to answer is not a lost lease: the next renewal, or the fenced writes, tell.
+      .then((held) => void (held || lost.abort()), () => undefined)
+      .finally(() => (renewing = undefined));
   }, LEASE_RENEW_MS);
   timer.unref();
   try {
-    return await work(lost.signal);
+    const result = await work(lost.signal, lease);
+    return lost.signal.aborted && result.error === undefined ? { ...result, status: 'error', error: leaseLostError(account.name) } : result;
   } finally {
     clearInterval(timer);
-    lease.release();
+    await renewing;
+    await lease.release();
   }
 }
 
@@ -49,11 +64,12 @@ function counts(result: CycleResult): Pick<CycleResult, 'fetched' | 'processed' 
  * Record one account's outcome in the run history; returns the fields its `account` or
  * `cycle` event shows. A busy account has a reason but no error code: it is not a failure.
  */
-export function recordOutcome(store: Store, runId: number, account: AccountConfig, result: CycleResult, durationMs: number) {
+export async function recordOutcome(store: Store, runId: number, account: AccountConfig, result: CycleResult, durationMs: number) {
   const error = result.error?.message ?? null;
-  store.recordAccountRun(runId, { ...counts(result), account: account.name, status: result.status, error, durationMs });
+  await store.recordAccountRun(runId, { ...counts(result), account: account.name, status: result.status, error, durationMs });
   // Several folders are several mailboxes in the ledger: their rows carry the account's name.
-  const quarantined = account.folders === undefined ? store.quarantinedCount(mailboxIdentity(account)) : store.quarantinedRefs({ account: account.name }).length;
+  const quarantined =
+    account.folders === undefined ? await store.quarantinedCount(mailboxIdentity(account)) : (await store.quarantinedRefs({ account: account.name })).length;
   return {
     account: account.name,
     protocol: account.protocol,

@@ -29,9 +29,9 @@ export interface BaselineContext {
  */
 export async function takeBaseline(context: BaselineContext, always: boolean): Promise<number | undefined> {
   const { account, mailbox, store, where } = context;
-  if (!always && (account.startFrom === undefined || !store.isFirstRun(where.identity, where.mailbox))) return undefined;
+  if (!always && (account.startFrom === undefined || !(await store.isFirstRun(where.identity, where.mailbox)))) return undefined;
   // Everything there (read or not, matching the search or not): only new mail is handed over later.
-  const known = (uid: string): boolean => store.findByUids(where, [uid]).has(uid);
+  const known = async (uids: readonly string[]): Promise<ReadonlySet<string>> => new Set((await store.findByUids(where, uids)).keys());
   const candidates = await mailbox.list({ onlyUnseen: false, skip: known });
   const before = typeof account.startFrom === 'number' ? account.startFrom : undefined;
   const old = candidates.filter((candidate) => {
@@ -50,7 +50,7 @@ export async function takeBaseline(context: BaselineContext, always: boolean): P
     raw: undefined,
   }));
   // A dry run's store keeps them in memory only: the rest of the run leaves them out, nothing is written.
-  const recorded = store.recordBaseline(context.runId, where, records);
+  const recorded = await store.recordBaseline(context.runId, where, records);
   context.reporter.report({ type: 'baseline', account: account.name, protocol: account.protocol, folder: context.folder, recorded, handled: 0 });
   return recorded;
 }

@@ -15,7 +15,7 @@ export interface CheckOptions {
   /** Its `debug` gets the protocol log (--verbose). */
   logger?: Logger | undefined;
   /** The account's quarantined messages in the store; absent when there is no store yet. */
-  quarantined?: ((account: AccountConfig) => number) | undefined;
+  quarantined?: ((account: AccountConfig) => Promise<number>) | undefined;
   now?: () => number;
 }
 
@@ -35,7 +35,7 @@ export async function checkAccounts(options: CheckOptions): Promise<ExitCode> {
       total: null,
       unseen: null,
       bytes: null,
-      quarantined: options.quarantined?.(account) ?? null,
+      quarantined: (await options.quarantined?.(account)) ?? null,
       retry: null,
       status: 'ok',
       error: null,

@@ -29,7 +29,7 @@ import { applyDecisions, commitAtEnd, commitIfDue, createApplier, dispositionOf,
 import { planDecision } from '../decision/plan.js';
 import type { Decision } from '../decision/types.js';
 import type { Protocol } from '../domain.js';
-import { asAccountError, describeError, HandlerLoadError, MailpollError, MessageCode, messageErrorCode, StoreError, TemporaryHandlerError } from '../errors.js';
+import { describeError, HandlerLoadError, LeaseLostAccountError, MailpollError, MessageCode, messageErrorCode, StoreError, TemporaryHandlerError } from '../errors.js';
 import { createHandlerInvoker, type HandlerInvoker } from '../handler/invoke.js';
 import { createHandlerContext } from '../handler/run.js';
 import type { LoadedHandler } from '../handler/types.js';
@@ -38,10 +38,11 @@ import { mailboxIdentity } from '../mailbox/identity.js';
 import type { Candidate, FetchedMessage, Mailbox, MailboxStatus } from '../mailbox/types.js';
 import type { MessageEvent, Reporter } from '../report/types.js';
 import { fingerprint } from '../store/fingerprint.js';
-import type { MessageKey, MessageMeta, MessageRecord, Store } from '../store/types.js';
+import type { Lease, MessageKey, MessageMeta, MessageRecord, Store } from '../store/types.js';
 import { takeBaseline } from './baseline.js';
 import { batchCandidates, type BatchLimits } from './batches.js';
 import { deleteExpired } from './delete-after.js';
+import { applyLease, cycleError } from './fence.js';
 import { handleInOrder } from './handle-batch.js';
 import { countInHand } from './in-hand.js';
 import { countHandled, type CycleProgress } from './progress.js';
@@ -81,6 +82,8 @@ export interface CycleDeps {
   handler: LoadedHandler;
   reporter: Reporter;
   store: Store;
+  /** The account's lease (`withLease`): fences the ledger's decision writes, renewed before server actions. Absent: unfenced. */
+  lease?: Lease | undefined;
   /** The run this cycle belongs to (`store.beginRun`). */
   runId: number;
   /** Keep raw copies in the archive (retentionDays > 0). */
@@ -157,7 +160,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
       opened: undefined,
     },
     where: { identity: mailboxIdentity(account), mailbox: '', uidValidity: null },
-    applier: createApplier(deps.mailbox, deps.store, account),
+    applier: createApplier(deps.mailbox, deps.store, account, applyLease(deps.lease)),
   };
   const { mailbox } = deps;
 
@@ -166,7 +169,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     cycle.result.connected = true;
     cycle.result.opened = status;
     cycle.where = { identity: cycle.where.identity, mailbox: status.folder, uidValidity: status.uidValidity?.toString() ?? null };
-    deps.store.adoptLegacyRows(cycle.where, { account: account.name, protocol: account.protocol });
+    await deps.store.adoptLegacyRows(cycle.where, { account: account.name, protocol: account.protocol });
     await recoverDecisions(cycle);
     await deleteExpired({ ...cycle.deps, account, applier: cycle.applier, where: cycle.where, dryRun: options.dryRun });
     injectTestFault();
@@ -180,15 +183,16 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     }
   } catch (error) {
     cycle.result.status = 'error';
-    cycle.result.error = asAccountError(account.name, error);
+    cycle.result.error = cycleError(account.name, error);
   }
   // Also after a failure: what the server confirms only now (IMAP EXPUNGE, POP3 QUIT) is
-  // completed if the link still works. An earlier failure of the cycle is the one reported.
-  const left = await commitAtEnd(cycle.applier);
+  // completed if the link still works (not once the mailbox was taken over). An earlier
+  // failure of the cycle is the one reported.
+  const left = cycle.result.error instanceof LeaseLostAccountError ? undefined : await commitAtEnd(cycle.applier);
   await cycle.handlers.close();
   if (left !== undefined && cycle.result.status === 'ok') {
     cycle.result.status = 'error';
-    cycle.result.error = left;
+    cycle.result.error = cycleError(account.name, left);
   }
 
   const keep = options.keepOpen === true && cycle.result.status === 'ok' && !mailbox.capabilities.commitEndsSession;
@@ -210,15 +214,14 @@ function stopped(cycle: Cycle): boolean {
 async function recoverDecisions(cycle: Cycle): Promise<void> {
   const { store, mailbox } = cycle.deps;
   if (cycle.options.dryRun) return;
-  const pending = store
-    .pendingDecisions(cycle.where.identity, cycle.where.mailbox)
+  const pending = (await store.pendingDecisions(cycle.where.identity, cycle.where.mailbox))
     .filter((record) => record.uidValidity === cycle.where.uidValidity && record.action !== null)
     .filter((record) => !deferred(cycle, record));
   if (pending.length === 0) return;
 
   const present = await mailbox.present(pending.map((record) => record.uid));
   const gone = pending.filter((record) => !present.has(record.uid));
-  if (gone.length > 0) store.markDone(gone.map((record) => record.ref));
+  if (gone.length > 0) await store.markDone(gone.map((record) => record.ref), cycle.deps.lease);
 
   const inHand = pending
     .filter((record) => present.has(record.uid))
@@ -245,16 +248,17 @@ async function selectCandidates(cycle: Cycle): Promise<Candidate[]> {
     search: account.search,
     now: store.now(),
     limit: perCycleLimit(account, cycle.options),
-    skip: (uid) => {
-      const record = store.findByUids(cycle.where, [uid]).get(uid);
-      return finished(record, account) || (record !== undefined && deferred(cycle, record));
+    skip: async (uids) => {
+      const records = await store.findByUids(cycle.where, uids);
+      const leftOut = (record: MessageRecord | undefined) => finished(record, account) || (record !== undefined && deferred(cycle, record));
+      return new Set(uids.filter((uid) => leftOut(records.get(uid))));
     },
   });
 
   const max = account.maxMessageSize;
   if (max === undefined) return candidates;
   const tooLarge = candidates.filter((candidate) => (candidate.size ?? 0) > max);
-  if (tooLarge.length > 0) quarantineTooLarge(cycle, tooLarge, max);
+  if (tooLarge.length > 0) await quarantineTooLarge(cycle, tooLarge, max);
   return candidates.filter((candidate) => (candidate.size ?? 0) <= max);
 }
 
@@ -303,51 +307,54 @@ function namedByHeaders(protocol: Protocol, uid: string): boolean {
  *   short by maxMessages goes on next run) or purged.
  * Returns the messages to hand over, in a new array.
  */
-function skipKnown(cycle: Cycle, items: Received[]): Received[] {
+async function skipKnown(cycle: Cycle, items: Received[]): Promise<Received[]> {
   const known = new Set<Received>();
   const byHeaders = items.filter((item) => namedByHeaders(cycle.account.protocol, item.message.uid));
-  if (byHeaders.length > 0) recogniseByHeaderUid(cycle, byHeaders, known);
-  if (cycle.where.uidValidity !== null) recogniseRenumbered(cycle, items, known);
+  if (byHeaders.length > 0) await recogniseByHeaderUid(cycle, byHeaders, known);
+  if (cycle.where.uidValidity !== null) await recogniseRenumbered(cycle, items, known);
   return items.filter((item) => !known.has(item));
 }
 
-function recogniseByHeaderUid(cycle: Cycle, items: Received[], known: Set<Received>): void {
+async function recogniseByHeaderUid(cycle: Cycle, items: Received[], known: Set<Received>): Promise<void> {
   const { store } = cycle.deps;
-  const records = store.findByUids(cycle.where, items.map((item) => item.message.uid));
+  const records = await store.findByUids(cycle.where, items.map((item) => item.message.uid));
   for (const item of items) {
     const record = records.get(item.message.uid);
     if (record === undefined || record.state === 'handled' || !settled(record, cycle.account)) continue;
-    if (sameSource(rawHashOf(cycle, record), item.message, item.rawHash)) known.add(item);
-    else if (!cycle.options.dryRun) store.setAside(record.ref);
+    if (sameSource(await rawHashOf(cycle, record), item.message, item.rawHash)) known.add(item);
+    else if (!cycle.options.dryRun) await store.setAside(record.ref);
   }
 }
 
-function recogniseRenumbered(cycle: Cycle, items: Received[], known: Set<Received>): void {
+async function recogniseRenumbered(cycle: Cycle, items: Received[], known: Set<Received>): Promise<void> {
   const { store } = cycle.deps;
   const prints = items.flatMap((item) => (item.print === null ? [] : [item.print]));
-  const records = prints.length === 0 ? new Map<string, MessageRecord[]>() : store.findRenumbered(cycle.where, prints);
+  const records = prints.length === 0 ? new Map<string, MessageRecord[]>() : await store.findRenumbered(cycle.where, prints);
   if (records.size === 0) return;
   // A uid the ledger has under the current key already (a failed attempt) is not a new name.
-  const current = store.findByUids(cycle.where, items.map((item) => item.message.uid));
+  const current = await store.findByUids(cycle.where, items.map((item) => item.message.uid));
   const taken = new Set<number>();
   for (const item of items) {
     if (item.print === null || current.has(item.message.uid)) continue;
-    const record = records
-      .get(item.print)
-      ?.find((candidate) => !taken.has(candidate.ref) && settled(candidate, cycle.account) && sameSource(rawHashOf(cycle, candidate), item.message, item.rawHash));
+    let record: MessageRecord | undefined;
+    for (const candidate of records.get(item.print) ?? []) {
+      if (taken.has(candidate.ref) || !settled(candidate, cycle.account)) continue;
+      record = sameSource(await rawHashOf(cycle, candidate), item.message, item.rawHash) ? candidate : undefined;
+      if (record !== undefined) break;
+    }
     if (record === undefined) continue;
     taken.add(record.ref);
-    if (!cycle.options.dryRun) store.rekey(record.ref, { ...cycle.where, uid: item.message.uid });
+    if (!cycle.options.dryRun) await store.rekey(record.ref, { ...cycle.where, uid: item.message.uid });
     known.add(item);
   }
 }
 
 /** The recorded hash, else (a row of an older store) the hash of its archived copy; null: no proof. */
-function rawHashOf(cycle: Cycle, record: MessageRecord): string | null {
+async function rawHashOf(cycle: Cycle, record: MessageRecord): Promise<string | null> {
   if (record.rawHash !== null) return record.rawHash;
   if (!record.hasRaw) return null;
   try {
-    const raw = cycle.deps.store.raw(record.ref);
+    const raw = await cycle.deps.store.raw(record.ref);
     return raw === undefined ? null : sha256(raw);
   } catch {
     return null;
@@ -355,12 +362,12 @@ function rawHashOf(cycle: Cycle, record: MessageRecord): string | null {
 }
 
 /** Never downloaded, never deleted: recorded as quarantined so later runs skip it quietly. */
-function quarantineTooLarge(cycle: Cycle, candidates: Candidate[], max: number): void {
-  const { store, runId } = cycle.deps;
+async function quarantineTooLarge(cycle: Cycle, candidates: Candidate[], max: number): Promise<void> {
+  const { store, runId, lease } = cycle.deps;
   const events: InHand[] = [];
   const refs = cycle.options.dryRun
     ? new Map<string, number>()
-    : store.recordReceived(
+    : await store.recordReceived(
         runId,
         candidates.map((candidate) => ({
           key: { ...cycle.where, uid: candidate.uid },
@@ -376,7 +383,7 @@ function quarantineTooLarge(cycle: Cycle, candidates: Candidate[], max: number):
   for (const candidate of candidates) {
     const error = `larger than maxMessageSize (${formatBytes(candidate.size ?? 0)} > ${formatBytes(max)}): left on the server, not downloaded`;
     const ref = refs.get(candidate.uid) ?? null;
-    if (ref !== null) store.recordFailed(ref, error, 1);
+    if (ref !== null) await store.recordFailed(ref, error, 1, undefined, lease);
     const event = baseEvent(cycle.account, candidate.uid, ref, { messageId: candidate.messageId ?? null, sender: null, subject: null, date: null, size: candidate.size ?? 0 });
     events.push({ event: { ...event, status: 'quarantined', error, code: MessageCode.tooLarge }, ref, disposition: undefined, quarantine: false });
   }
@@ -444,10 +451,10 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
   for (const message of fetched) if (message !== undefined) read.push(await readHeaders(account, cycle.deps.handler, message));
   fetched.length = 0;
   // Recognised as already handled under another name: not handed over, not counted as fetched.
-  const items: Array<Received | undefined> = skipKnown(cycle, read);
+  const items: Array<Received | undefined> = await skipKnown(cycle, read);
   cycle.result.fetched -= read.length - items.length;
   read.length = 0;
-  const refs = recordReceived(cycle, items as Received[]);
+  const refs = await recordReceived(cycle, items as Received[]);
 
   const inHand: Array<InHand | undefined> = [];
   await handleInOrder(items, account.handlerConcurrency, async (item, index) => {
@@ -461,7 +468,7 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
       const outcome = await cycle.handlers.invoke(item.message, item.headers, ref ?? undefined);
       const decision = planDecision(outcome, mailbox.capabilities, account, (folder) => mailbox.isPolledFolder?.(folder) ?? false);
       // Committed as soon as this handler answered: a crash repeats at most handlerConcurrency handlers.
-      if (ref !== null) store.recordHandled(ref, decision);
+      if (ref !== null) await store.recordHandled(ref, decision, cycle.deps.lease);
       const event = { ...baseEvent(cycle.account, item.message.uid, ref, item.meta), ...decisionFields(decision) };
       event.status = options.dryRun ? 'dry-run' : 'ok';
       event.durationMs = cycle.now() - started;
@@ -471,7 +478,7 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
     } catch (error) {
       // Not the message's fault: the store failing ends the cycle (exit 2), as does a module that no longer loads.
       if (error instanceof StoreError || error instanceof HandlerLoadError) throw error;
-      inHand[index] = failure(cycle, item.message.uid, ref, item.meta, error, cycle.now() - started);
+      inHand[index] = await failure(cycle, item.message.uid, ref, item.meta, error, cycle.now() - started);
     }
   }, () => stopped(cycle), (next) => next !== undefined && next.unreadable === undefined && cycle.handlers.prepare?.(next.message));
   const handled = inHand.filter((entry): entry is InHand => entry !== undefined);
@@ -483,7 +490,7 @@ async function processBatch(cycle: Cycle, fetched: Array<FetchedMessage | undefi
 }
 
 /** Raw copies archived and `received` in one transaction, before any handler sees them. */
-function recordReceived(cycle: Cycle, items: readonly Received[]): Map<string, number> {
+async function recordReceived(cycle: Cycle, items: readonly Received[]): Promise<Map<string, number>> {
   if (cycle.options.dryRun || items.length === 0) return new Map();
   const { store, runId, archive } = cycle.deps;
   return store.recordReceived(
@@ -502,12 +509,12 @@ function recordReceived(cycle: Cycle, items: readonly Received[]): Map<string, n
 }
 
 /** A failed message: recorded with its attempt; at maxAttempts quarantined (and moved aside if configured). */
-function failure(cycle: Cycle, uid: string, ref: number | null, meta: MessageMeta, thrown: unknown, durationMs: number): InHand {
+async function failure(cycle: Cycle, uid: string, ref: number | null, meta: MessageMeta, thrown: unknown, durationMs: number): Promise<InHand> {
   const error = describeError(thrown);
   const event = { ...baseEvent(cycle.account, uid, ref, meta), status: 'failed' as const, error, code: messageErrorCode(thrown), durationMs };
   const { account } = cycle;
   // A temporary failure is kept, uncounted, and leaves the row `received`: the next run hands the message over again.
-  const state = recordFailure(cycle.deps, { ref, uid, account }, thrown, error);
+  const state = await recordFailure(cycle.deps, { ref, uid, account }, thrown, error);
   if (state !== 'quarantined') return { event, ref, disposition: undefined, quarantine: false };
   const quarantined = { ...event, status: 'quarantined' as const, error: `${error} (attempt ${account.maxAttempts} of ${account.maxAttempts}: quarantined; mailpoll retry ${ref} releases it)` };
   const folder = account.quarantineFolder;

@@ -8,7 +8,7 @@
  * refuses is reported and tried again by the next run; it counts towards nothing.
  */
 import type { AccountConfig } from '../config/types.js';
-import type { Applier } from '../decision/apply.js';
+import { prepareActions, type Applier } from '../decision/apply.js';
 import { describeError, messageErrorCode } from '../errors.js';
 import type { Reporter } from '../report/types.js';
 import type { MessageKey, Store } from '../store/types.js';
@@ -28,13 +28,13 @@ export interface DeleteAfterStage {
 export async function deleteExpired(stage: DeleteAfterStage): Promise<number> {
   const { account, store, reporter, applier, where, dryRun } = stage;
   if (account.deleteAfter === undefined) return 0;
-  const kept = store.keptBefore(where, store.now() - account.deleteAfter);
+  const kept = await store.keptBefore(where, store.now() - account.deleteAfter);
   if (kept.length === 0) return 0;
   const { mailbox } = applier;
   const present = await mailbox.present(kept.map((record) => record.uid));
   // Gone already (another client deleted it): nothing to do but to say it is off the server.
   const gone = kept.filter((record) => !present.has(record.uid));
-  if (gone.length > 0 && !dryRun) store.markExpired(gone.map((record) => record.ref));
+  if (gone.length > 0 && !dryRun) await store.markExpired(gone.map((record) => record.ref), applier.lease);
   const due = kept.filter((record) => present.has(record.uid));
   const event = (record: (typeof due)[number]) => ({ ...baseEvent(account, record.uid, record.ref, record), action: 'delete' as const, expired: true });
   if (dryRun) {
@@ -42,7 +42,7 @@ export async function deleteExpired(stage: DeleteAfterStage): Promise<number> {
     return due.length;
   }
   if (due.length === 0) return 0;
-  store.sync();
+  await prepareActions(applier);
   const results = await mailbox.apply(due.map((record) => ({ uid: record.uid, action: 'delete' as const })));
   const byUid = new Map(results.map((result) => [result.uid, result]));
   const expired: number[] = [];
@@ -63,6 +63,6 @@ export async function deleteExpired(stage: DeleteAfterStage): Promise<number> {
     deleted += 1;
     reporter.report(event(record));
   }
-  store.markExpired(expired);
+  await store.markExpired(expired, applier.lease);
   return deleted;
 }

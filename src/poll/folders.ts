@@ -3,10 +3,11 @@
  * own mailbox for the ledger (its identity names the folder) and each by the ordinary cycle.
  * A folder that is missing (deleted since the last run, or a pattern that matches nothing)
  * stops only itself: the others are still read, and the account's result names it (exit 3).
- * One lease covers the account (see `mailboxIdentity`).
+ * One lease covers the account (see `mailboxIdentity`): once another process took it over,
+ * no further folder is read.
  */
 import type { AccountConfig } from '../config/types.js';
-import { MailboxError } from '../errors.js';
+import { LeaseLostAccountError, MailboxError } from '../errors.js';
 import { failedCycle } from './account.js';
 import { pollAccount, type CycleDeps, type CycleOptions, type CycleResult } from './cycle.js';
 
@@ -38,7 +39,7 @@ export async function pollFolders(account: AccountConfig, deps: CycleDeps, optio
       const result = await pollAccount(one, deps, { ...options, opened, keepOpen: true });
       connected = result.opened !== undefined;
       results.push(result);
-      if (result.stoppedAfterFirst) break;
+      if (result.stoppedAfterFirst || result.error instanceof LeaseLostAccountError) break;
     } catch (error) {
       // The folder could not be selected (gone since the listing, no rights): only it is skipped.
       results.push(failedCycle(one, error));
@@ -53,6 +54,8 @@ function combine(account: AccountConfig, results: readonly CycleResult[], missin
   const failures = [...missing.map((line) => `${account.name}: folder ${line}`), ...results.flatMap((result) => (result.error === undefined ? [] : [result.error.message]))];
   const add = (key: 'fetched' | 'processed' | 'failed' | 'transitions' | 'deferred') => results.reduce((total, result) => total + result[key], 0);
   const next = results.map((result) => result.nextAttemptAt).filter((at): at is number => at !== undefined);
+  // The mailbox taken over says so as it is: what happened and what to do.
+  const lost = results.find((result) => result.error instanceof LeaseLostAccountError)?.error;
   return {
     account: account.name,
     status: failures.length > 0 ? 'error' : 'ok',
@@ -62,7 +65,7 @@ function combine(account: AccountConfig, results: readonly CycleResult[], missin
     transitions: add('transitions'),
     deferred: add('deferred'),
     nextAttemptAt: next.length > 0 ? Math.min(...next) : undefined,
-    error: failures.length > 0 ? new MailboxError(failures.join('; '), { account: account.name }) : undefined,
+    error: lost ?? (failures.length > 0 ? new MailboxError(failures.join('; '), { account: account.name }) : undefined),
     stoppedAfterFirst: results.some((result) => result.stoppedAfterFirst),
     connected: true,
     opened: undefined,

@@ -7,7 +7,7 @@ import type { AccountConfig } from '../config/types.js';
 import { TemporaryHandlerError } from '../errors.js';
 import { describeFailureDetail } from '../handler/failure-detail.js';
 import type { Logger } from '../logger.js';
-import type { Store } from '../store/types.js';
+import type { Lease, Store } from '../store/types.js';
 
 export interface FailedMessage {
   /** Null under --dry-run: nothing is recorded. */
@@ -21,19 +21,20 @@ export interface FailedMessage {
  * stays `received`, so the next run hands the message over again without waiting for
  * `retryDelay` (as an MDA's temporary failure is retried on the next poll).
  */
-export function recordFailure(
-  deps: { store: Store; logger?: Logger | undefined },
+export async function recordFailure(
+  deps: { store: Store; lease?: Lease | undefined; logger?: Logger | undefined },
   message: FailedMessage,
   thrown: unknown,
   error: string,
-): 'failed' | 'quarantined' | 'temporary' | 'unrecorded' {
+): Promise<'failed' | 'quarantined' | 'temporary' | 'unrecorded'> {
   const { ref, uid, account } = message;
   const detail = describeFailureDetail(thrown);
   if (detail !== undefined) deps.logger?.debug?.(`${account.name} #${uid}${ref === null ? '' : ` ref:${ref}`}: ${detail}`);
   if (ref === null) return 'unrecorded';
   if (thrown instanceof TemporaryHandlerError) {
-    deps.store.recordTemporaryFailure(ref, error, detail);
+    await deps.store.recordTemporaryFailure(ref, error, detail, deps.lease);
     return 'temporary';
   }
-  return deps.store.recordFailed(ref, error, account.maxAttempts, detail);
+  // Fenced by the account's lease: a process that lost the mailbox records nothing (LeaseLostError).
+  return deps.store.recordFailed(ref, error, account.maxAttempts, detail, deps.lease);
 }

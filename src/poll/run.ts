@@ -48,8 +48,8 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
   const started = now();
   const handlers = await loadHandlers(options.accounts);
   const { store } = options;
-  const runId = store.beginRun({ pid: process.pid, command: options.command ?? 'run', dryRun: options.dryRun });
-  if (!options.dryRun) store.purge(options.retention);
+  const runId = await store.beginRun({ pid: process.pid, command: options.command ?? 'run', dryRun: options.dryRun });
+  if (!options.dryRun) await store.purge(options.retention);
   const results: CycleResult[] = [];
   /** Quarantined messages per account that has any. */
   const quarantined = new Map<string, number>();
@@ -57,7 +57,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
   for (const account of options.accounts) {
     if (options.signal?.aborted) break;
     const accountStarted = now();
-    const result = await withLease(store, account, (leaseLost) =>
+    const result = await withLease(store, account, (leaseLost, lease) =>
       createMailbox(account, { logger: options.logger }).then(
         (mailbox) =>
           pollFolders(
@@ -67,6 +67,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
               handler: handlers.get(account.name)!,
               reporter: options.reporter,
               store,
+              lease,
               runId,
               archive: options.retention.retentionDays > 0,
               logger: options.logger,
@@ -81,14 +82,14 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
     options.progress?.end(account.name);
     results.push(result);
     if (result.error instanceof InternalError) debugStack(result.error, options.logger);
-    const outcome = recordOutcome(store, runId, account, result, now() - accountStarted);
+    const outcome = await recordOutcome(store, runId, account, result, now() - accountStarted);
     if (outcome.quarantined > 0) quarantined.set(account.name, outcome.quarantined);
     options.reporter.report({ type: 'account', ...outcome });
     if (result.stoppedAfterFirst) break;
   }
 
   const exitCode = exitCodeOf(results);
-  store.endRun(runId, exitCode);
+  await store.endRun(runId, exitCode);
   options.reporter.report({
     type: 'summary',
     accounts: results.length,

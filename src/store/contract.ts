@@ -25,11 +25,11 @@ import type {
   RunRecord,
 } from './types.js';
 
-export type AsyncLeaseResult =
-  | { ok: true; lease: AsyncLease }
+export type LeaseResult =
+  | { ok: true; lease: Lease }
   | { ok: false; holder: { pid: number; host: string; since: number } };
 
-export interface AsyncLease {
+export interface Lease {
   /** The mailbox identity this lease is for. */
   readonly identity: string;
   /**
@@ -44,7 +44,7 @@ export interface AsyncLease {
 }
 
 /** What a fenced write checks: the lease the caller believes it holds. */
-export type Fence = Pick<AsyncLease, 'identity' | 'token'>;
+export type Fence = Pick<Lease, 'identity' | 'token'>;
 
 /** A fenced write found its lease taken over: nothing was written; the caller stops that mailbox. */
 export class LeaseLostError extends StoreError {
@@ -54,7 +54,7 @@ export class LeaseLostError extends StoreError {
   }
 }
 
-export interface AsyncStore {
+export interface Store {
   readonly path: string;
 
   beginRun(info: { pid: number; command: string; dryRun: boolean }): Promise<number>;
@@ -62,7 +62,7 @@ export interface AsyncStore {
   endRun(runId: number, exitCode: number): Promise<void>;
 
   /** Take the mailbox (by identity) for this process, or learn who has it. A lease of a dead local pid or past its expiry is taken over. */
-  acquireLease(identity: string, options: { ttlMs: number }): Promise<AsyncLeaseResult>;
+  acquireLease(identity: string, options: { ttlMs: number }): Promise<LeaseResult>;
 
   /** Records by uid for these keys (same account, mailbox, uidValidity). */
   findByUids(key: Omit<MessageKey, 'uid'>, uids: readonly string[]): Promise<Map<string, MessageRecord>>;
@@ -147,3 +147,8 @@ export interface AsyncStore {
   previewPurge(options: PurgeOptions): Promise<PurgeResult>;
   close(): Promise<void>;
 }
+
+/** The names the contract had while it stood beside the synchronous Store: the same types. */
+export type AsyncStore = Store;
+export type AsyncLease = Lease;
+export type AsyncLeaseResult = LeaseResult;

@@ -34,7 +34,9 @@ export function openDryRunStore(path: string, options: OpenStoreOptions = {}): S
 }
 
 /** A lease nobody else sees: a dry run takes none, and waits for none. */
-const NO_LEASE: LeaseResult = { ok: true, lease: { renew: () => true, release: () => undefined } };
+function noLease(identity: string): LeaseResult {
+  return { ok: true, lease: { identity, token: 'dry-run', renew: async () => true, release: async () => undefined } };
+}
 
 class DryRunStore implements Store {
   readonly path: string;
@@ -46,8 +48,8 @@ class DryRunStore implements Store {
   }
 
   // Reads: from the ledger as it is.
-  findByUids(key: Omit<MessageKey, 'uid'>, uids: readonly string[]): Map<string, MessageRecord> {
-    const found = this.inner.findByUids(key, uids);
+  async findByUids(key: Omit<MessageKey, 'uid'>, uids: readonly string[]): Promise<Map<string, MessageRecord>> {
+    const found = await this.inner.findByUids(key, uids);
     // What this dry run's baseline would have skipped is skipped in the rest of the run too.
     for (const uid of uids) {
       const skipped = found.has(uid) ? undefined : this.baselined.get(keyOf({ ...key, uid }));
@@ -55,88 +57,88 @@ class DryRunStore implements Store {
     }
     return found;
   }
-  findRenumbered(where: Omit<MessageKey, 'uid'>, fingerprints: readonly string[]): Map<string, MessageRecord[]> {
+  async findRenumbered(where: Omit<MessageKey, 'uid'>, fingerprints: readonly string[]): Promise<Map<string, MessageRecord[]>> {
     return this.inner.findRenumbered(where, fingerprints);
   }
-  pendingDecisions(identity: string, mailbox: string): MessageRecord[] {
+  async pendingDecisions(identity: string, mailbox: string): Promise<MessageRecord[]> {
     return this.inner.pendingDecisions(identity, mailbox);
   }
-  keptBefore(where: Omit<MessageKey, 'uid'>, handledBefore: number): MessageRecord[] {
+  async keptBefore(where: Omit<MessageKey, 'uid'>, handledBefore: number): Promise<MessageRecord[]> {
     return this.inner.keptBefore(where, handledBefore);
   }
-  get(ref: number): MessageRecord | undefined {
+  async get(ref: number): Promise<MessageRecord | undefined> {
     return this.inner.get(ref);
   }
-  raw(ref: number): Buffer | undefined {
+  async raw(ref: number): Promise<Buffer | undefined> {
     return this.inner.raw(ref);
   }
-  previewPurge(options: PurgeOptions): PurgeResult {
+  async previewPurge(options: PurgeOptions): Promise<PurgeResult> {
     return this.inner.previewPurge(options);
   }
-  history(query: HistoryQuery): { runs: RunRecord[]; messages: MessageRecord[] } {
+  async history(query: HistoryQuery): Promise<{ runs: RunRecord[]; messages: MessageRecord[] }> {
     return this.inner.history(query);
   }
-  isFirstRun(identity: string, mailbox: string): boolean {
+  async isFirstRun(identity: string, mailbox: string): Promise<boolean> {
     return this.inner.isFirstRun(identity, mailbox);
   }
-  quarantinedCount(identity: string): number {
+  async quarantinedCount(identity: string): Promise<number> {
     return this.inner.quarantinedCount(identity);
   }
-  quarantinedRefs(filter: QuarantineFilter): number[] {
+  async quarantinedRefs(filter: QuarantineFilter): Promise<number[]> {
     return this.inner.quarantinedRefs(filter);
   }
   now(): number {
     return this.inner.now();
   }
-  close(): void {
+  async close(): Promise<void> {
     this.inner.close();
   }
 
   // Writes: none.
-  beginRun(_info: { pid: number; command: string; dryRun: boolean }): number {
+  async beginRun(_info: { pid: number; command: string; dryRun: boolean }): Promise<number> {
     return 0;
   }
-  recordAccountRun(_runId: number, _result: AccountRunRecord): void {}
-  endRun(_runId: number, _exitCode: number): void {}
-  acquireLease(_identity: string, _options: { ttlMs: number }): LeaseResult {
-    return NO_LEASE;
+  async recordAccountRun(_runId: number, _result: AccountRunRecord): Promise<void> {}
+  async endRun(_runId: number, _exitCode: number): Promise<void> {}
+  async acquireLease(identity: string, _options: { ttlMs: number }): Promise<LeaseResult> {
+    return noLease(identity);
   }
-  adoptLegacyRows(_where: Omit<MessageKey, 'uid' | 'uidValidity'>, _owner: { account: string; protocol: Protocol }): number {
+  async adoptLegacyRows(_where: Omit<MessageKey, 'uid' | 'uidValidity'>, _owner: { account: string; protocol: Protocol }): Promise<number> {
     return 0;
   }
-  recordReceived(_runId: number, _messages: readonly ReceivedMessage[], _options: { archive: boolean }): Map<string, number> {
+  async recordReceived(_runId: number, _messages: readonly ReceivedMessage[], _options: { archive: boolean }): Promise<Map<string, number>> {
     return new Map();
   }
-  recordHandled(_ref: number, _decision: Decision): void {}
-  recordFailed(ref: number, _error: string, maxAttempts: number): 'failed' | 'quarantined' {
-    const record = this.inner.get(ref);
+  async recordHandled(_ref: number, _decision: Decision): Promise<void> {}
+  async recordFailed(ref: number, _error: string, maxAttempts: number): Promise<'failed' | 'quarantined'> {
+    const record = await this.inner.get(ref);
     return record !== undefined && record.attempts + 1 >= maxAttempts ? 'quarantined' : 'failed';
   }
-  recordTemporaryFailure(_ref: number, _error: string, _detail?: string | undefined): void {}
-  recordActionFailed(ref: number, _error: string, maxAttempts: number): 'handled' | 'quarantined' {
-    const record = this.inner.get(ref);
+  async recordTemporaryFailure(_ref: number, _error: string, _detail?: string | undefined): Promise<void> {}
+  async recordActionFailed(ref: number, _error: string, maxAttempts: number): Promise<'handled' | 'quarantined'> {
+    const record = await this.inner.get(ref);
     return record !== undefined && record.attempts + 1 >= maxAttempts ? 'quarantined' : 'handled';
   }
-  markDone(_refs: readonly number[]): void {}
-  markExpired(_refs: readonly number[]): void {}
-  rekey(_ref: number, _key: MessageKey): void {}
-  setAside(_ref: number): void {}
+  async markDone(_refs: readonly number[]): Promise<void> {}
+  async markExpired(_refs: readonly number[]): Promise<void> {}
+  async rekey(_ref: number, _key: MessageKey): Promise<void> {}
+  async setAside(_ref: number): Promise<void> {}
   /** Kept in memory only, so that the run's report shows what the baseline leaves out. */
-  recordBaseline(_runId: number, _where: { identity: string; mailbox: string }, messages: readonly ReceivedMessage[]): number {
+  async recordBaseline(_runId: number, _where: { identity: string; mailbox: string }, messages: readonly ReceivedMessage[]): Promise<number> {
     let recorded = 0;
     for (const message of messages) {
       const key = keyOf(message.key);
-      if (this.baselined.has(key) || this.inner.findByUids(message.key, [message.key.uid]).has(message.key.uid)) continue;
+      if (this.baselined.has(key) || (await this.inner.findByUids(message.key, [message.key.uid])).has(message.key.uid)) continue;
       this.baselined.set(key, skippedRecord(message, this.inner.now()));
       recorded += 1;
     }
     return recorded;
   }
-  release(_ref: number): boolean {
+  async release(_ref: number): Promise<boolean> {
     return false;
   }
-  sync(): void {}
-  purge(_options: PurgeOptions): PurgeResult {
+  async sync(): Promise<void> {}
+  async purge(_options: PurgeOptions): Promise<PurgeResult> {
     return { rawDeleted: 0, rowsDeleted: 0, runsDeleted: 0 };
   }
 }

@@ -8,10 +8,13 @@
  * A lease is taken over when it is past its expiry, or when its pid is dead on this host
  * (a crashed run must not block the next one for a whole TTL). A pid on another host is never
  * judged: only the expiry frees it.
+ *
+ * The token is the fence (contract.ts): a takeover writes a new one, so a write fenced by the
+ * old lease finds its token gone and is refused (`assertHeld`).
  */
 import { randomBytes } from 'node:crypto';
 import type { StoreContext } from './context.js';
-import type { Lease, LeaseResult } from './types.js';
+import { type Fence, type Lease, type LeaseResult, LeaseLostError } from './contract.js';
 
 interface LeaseRow {
   pid: number;
@@ -43,6 +46,7 @@ export function isProcessAlive(pid: number): boolean {
 
 export class Leases {
   private readonly selectLease;
+  private readonly selectToken;
   private readonly upsertLease;
   private readonly updateExpiry;
   private readonly deleteLease;
@@ -58,6 +62,7 @@ export class Leases {
     this.selectLease = db.prepare<[string], LeaseRow>(
       'SELECT pid, host, token, acquired_at, expires_at FROM leases WHERE identity = ?',
     );
+    this.selectToken = db.prepare<[string], string>('SELECT token FROM leases WHERE identity = ?').pluck();
     this.upsertLease = db.prepare<[{ identity: string; pid: number; host: string; token: string; now: number; expiresAt: number }]>(
       `INSERT OR REPLACE INTO leases (identity, pid, host, token, acquired_at, expires_at)
        VALUES (@identity, @pid, @host, @token, @now, @expiresAt)`,
@@ -98,6 +103,11 @@ export class Leases {
     return { ok: true, lease: new AccountLease(this, identity, result.token, ttl, guard) };
   }
 
+  /** Inside a fenced write's transaction: the lease row still carries the fence's token, else LeaseLostError. */
+  assertHeld(fence: Fence): void {
+    if (this.selectToken.get(fence.identity) !== fence.token) throw new LeaseLostError(fence.identity);
+  }
+
   /** Push the expiry forward if the lease is still ours. False when it was lost (taken over). */
   renew(identity: string, token: string, ttlMs: number): boolean {
     if (!this.context.db.open) return false;
@@ -123,19 +133,19 @@ class AccountLease implements Lease {
 
   constructor(
     private readonly leases: Leases,
-    private readonly identity: string,
-    private readonly token: string,
+    readonly identity: string,
+    readonly token: string,
     private readonly ttlMs: number,
     private readonly guard: <T>(work: () => T) => T,
   ) {}
 
-  /** Returns false when the lease is no longer ours (released, expired and taken over, store closed). */
-  renew(): boolean {
+  /** Resolves false when the lease is no longer ours (released, expired and taken over, store closed). */
+  async renew(): Promise<boolean> {
     if (this.released) return false;
     return this.guard(() => this.leases.renew(this.identity, this.token, this.ttlMs));
   }
 
-  release(): void {
+  async release(): Promise<void> {
     if (this.released) return;
     this.guard(() => this.leases.release(this.identity, this.token));
     this.released = true;

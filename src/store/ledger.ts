@@ -78,7 +78,7 @@ export class Ledger {
          WHERE m.identity = ? AND m.mailbox = ? AND m.uid_validity = ? AND m.uid IN (SELECT value FROM json_each(?))`,
       )
       .raw();
-    // The cycle's `skip` asks one uid at a time: no JSON array for that.
+    // One uid (a single message looked up): no JSON array for that.
     this.selectByUid = db
       .prepare<[string, string, string, string], MessageTuple>(
         `SELECT ${MESSAGE_COLUMNS} FROM messages m

@@ -1,12 +1,19 @@
 /**
  * The Store over one SQLite connection (and the folder of large raw copies beside it):
  * composes the ledger, leases, run history and retention, and turns every SQLite failure
- * into a one-line StoreError on the way out.
+ * into a one-line StoreError on the way out. The parts are synchronous (better-sqlite3 is,
+ * and a local call is faster than any hop); the contract is asynchronous, so every method
+ * is `async`: its result, or its failure as a rejected promise, and nothing else per call.
+ *
+ * A fenced write (contract.ts) runs in one `BEGIN IMMEDIATE` transaction with the check that
+ * the lease row of `fence.identity` still carries `fence.token`: a takeover replaced it, and
+ * then nothing is written (LeaseLostError).
  */
 import Database from 'better-sqlite3';
 import type { Decision } from '../decision/types.js';
 import type { Protocol } from '../domain.js';
 import { ArchiveFiles } from './archive-files.js';
+import type { Fence, LeaseResult, Store } from './contract.js';
 import { Baselines } from './baselines.js';
 import type { StoreContext } from './context.js';
 import { toStoreError } from './failure.js';
@@ -18,7 +25,6 @@ import { setPragma } from './pragma.js';
 import type {
   AccountRunRecord,
   HistoryQuery,
-  LeaseResult,
   MessageKey,
   MessageRecord,
   PurgeOptions,
@@ -26,7 +32,6 @@ import type {
   QuarantineFilter,
   ReceivedMessage,
   RunRecord,
-  Store,
 } from './types.js';
 
 /**
@@ -46,6 +51,8 @@ export class SqliteStore implements Store {
   private readonly retention: Retention;
   private readonly baselines: Baselines;
   private readonly markSynced;
+  /** `work` (a ledger step, its own transaction becoming a savepoint) after the fence's check, in one transaction. */
+  private readonly fencedTx;
 
   constructor(
     private readonly context: StoreContext,
@@ -62,73 +69,77 @@ export class SqliteStore implements Store {
       'INSERT INTO sync_mark (id, synced_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET synced_at = excluded.synced_at',
     );
     this.markSynced = context.db.transaction(() => void mark.run(context.now()));
+    this.fencedTx = context.db.transaction((fence: Fence, work: () => unknown): unknown => {
+      this.leases.assertHeld(fence);
+      return work();
+    });
   }
 
-  beginRun(info: { pid: number; command: string; dryRun: boolean }): number {
+  async beginRun(info: { pid: number; command: string; dryRun: boolean }): Promise<number> {
     return this.guard(() => this.runLog.beginRun(info));
   }
 
-  recordAccountRun(runId: number, result: AccountRunRecord): void {
+  async recordAccountRun(runId: number, result: AccountRunRecord): Promise<void> {
     this.guard(() => this.runLog.recordAccountRun(runId, result));
   }
 
-  endRun(runId: number, exitCode: number): void {
+  async endRun(runId: number, exitCode: number): Promise<void> {
     this.guard(() => this.runLog.endRun(runId, exitCode));
   }
 
-  acquireLease(identity: string, options: { ttlMs: number }): LeaseResult {
+  async acquireLease(identity: string, options: { ttlMs: number }): Promise<LeaseResult> {
     return this.guard(() => this.leases.acquire(identity, options.ttlMs, (work) => this.guard(work)));
   }
 
-  findByUids(key: Omit<MessageKey, 'uid'>, uids: readonly string[]): Map<string, MessageRecord> {
+  async findByUids(key: Omit<MessageKey, 'uid'>, uids: readonly string[]): Promise<Map<string, MessageRecord>> {
     return this.guard(() => this.ledger.findByUids(key, uids));
   }
 
-  findRenumbered(where: Omit<MessageKey, 'uid'>, fingerprints: readonly string[]): Map<string, MessageRecord[]> {
+  async findRenumbered(where: Omit<MessageKey, 'uid'>, fingerprints: readonly string[]): Promise<Map<string, MessageRecord[]>> {
     return this.guard(() => this.ledger.findRenumbered(where, fingerprints));
   }
 
-  pendingDecisions(identity: string, mailbox: string): MessageRecord[] {
+  async pendingDecisions(identity: string, mailbox: string): Promise<MessageRecord[]> {
     return this.guard(() => this.ledger.pendingDecisions(identity, mailbox));
   }
 
-  adoptLegacyRows(where: Omit<MessageKey, 'uid' | 'uidValidity'>, owner: { account: string; protocol: Protocol }): number {
+  async adoptLegacyRows(where: Omit<MessageKey, 'uid' | 'uidValidity'>, owner: { account: string; protocol: Protocol }): Promise<number> {
     return this.guard(() => this.ledger.adoptLegacyRows(where, owner));
   }
 
-  recordReceived(runId: number, messages: readonly ReceivedMessage[], options: { archive: boolean }): Map<string, number> {
+  async recordReceived(runId: number, messages: readonly ReceivedMessage[], options: { archive: boolean }): Promise<Map<string, number>> {
     return this.guard(() => this.ledger.recordReceived(runId, messages, options));
   }
 
-  recordHandled(ref: number, decision: Decision): void {
-    this.guard(() => this.ledger.recordHandled(ref, decision));
+  async recordHandled(ref: number, decision: Decision, fence?: Fence): Promise<void> {
+    this.fenced(fence, () => this.ledger.recordHandled(ref, decision));
   }
 
-  recordFailed(ref: number, error: string, maxAttempts: number, detail?: string | undefined): 'failed' | 'quarantined' {
-    return this.guard(() => this.ledger.recordFailed(ref, error, maxAttempts, detail));
+  async recordFailed(ref: number, error: string, maxAttempts: number, detail?: string | undefined, fence?: Fence): Promise<'failed' | 'quarantined'> {
+    return this.fenced(fence, () => this.ledger.recordFailed(ref, error, maxAttempts, detail));
   }
 
-  recordTemporaryFailure(ref: number, error: string, detail?: string | undefined): void {
-    this.guard(() => this.ledger.recordTemporaryFailure(ref, error, detail));
+  async recordTemporaryFailure(ref: number, error: string, detail?: string | undefined, fence?: Fence): Promise<void> {
+    this.fenced(fence, () => this.ledger.recordTemporaryFailure(ref, error, detail));
   }
 
-  recordActionFailed(ref: number, error: string, maxAttempts: number): 'handled' | 'quarantined' {
-    return this.guard(() => this.ledger.recordActionFailed(ref, error, maxAttempts));
+  async recordActionFailed(ref: number, error: string, maxAttempts: number, fence?: Fence): Promise<'handled' | 'quarantined'> {
+    return this.fenced(fence, () => this.ledger.recordActionFailed(ref, error, maxAttempts));
   }
 
-  isFirstRun(identity: string, mailbox: string): boolean {
+  async isFirstRun(identity: string, mailbox: string): Promise<boolean> {
     return this.guard(() => this.baselines.isFirstRun(identity, mailbox));
   }
 
-  recordBaseline(runId: number, where: { identity: string; mailbox: string }, messages: readonly ReceivedMessage[]): number {
+  async recordBaseline(runId: number, where: { identity: string; mailbox: string }, messages: readonly ReceivedMessage[]): Promise<number> {
     return this.guard(() => this.baselines.record(runId, where, messages));
   }
 
-  quarantinedCount(identity: string): number {
+  async quarantinedCount(identity: string): Promise<number> {
     return this.guard(() => this.ledger.quarantinedCount(identity));
   }
 
-  quarantinedRefs(filter: QuarantineFilter): number[] {
+  async quarantinedRefs(filter: QuarantineFilter): Promise<number[]> {
     return this.guard(() => this.ledger.quarantinedRefs(filter));
   }
 
@@ -136,27 +147,27 @@ export class SqliteStore implements Store {
     return this.context.now();
   }
 
-  keptBefore(where: Omit<MessageKey, 'uid'>, handledBefore: number): MessageRecord[] {
+  async keptBefore(where: Omit<MessageKey, 'uid'>, handledBefore: number): Promise<MessageRecord[]> {
     return this.guard(() => this.ledger.keptBefore(where, handledBefore));
   }
 
-  markExpired(refs: readonly number[]): void {
-    this.guard(() => this.ledger.markExpired(refs));
+  async markExpired(refs: readonly number[], fence?: Fence): Promise<void> {
+    if (refs.length > 0) this.fenced(fence, () => this.ledger.markExpired(refs));
   }
 
-  markDone(refs: readonly number[]): void {
-    this.guard(() => this.ledger.markDone(refs));
+  async markDone(refs: readonly number[], fence?: Fence): Promise<void> {
+    if (refs.length > 0) this.fenced(fence, () => this.ledger.markDone(refs));
   }
 
-  rekey(ref: number, key: MessageKey): void {
+  async rekey(ref: number, key: MessageKey): Promise<void> {
     this.guard(() => this.ledger.rekey(ref, key));
   }
 
-  setAside(ref: number): void {
+  async setAside(ref: number): Promise<void> {
     this.guard(() => this.ledger.setAside(ref));
   }
 
-  release(ref: number): boolean {
+  async release(ref: number): Promise<boolean> {
     return this.guard(() => this.ledger.release(ref));
   }
 
@@ -166,7 +177,7 @@ export class SqliteStore implements Store {
    * (A checkpoint is no barrier: it skips the fsync when readers keep it from copying anything.)
    * `fullfsync` makes it a real flush on macOS; elsewhere it does nothing.
    */
-  sync(): void {
+  async sync(): Promise<void> {
     this.guard(() => {
       const { db } = this.context;
       setPragma(db, 'synchronous = FULL');
@@ -180,31 +191,37 @@ export class SqliteStore implements Store {
     });
   }
 
-  get(ref: number): MessageRecord | undefined {
+  async get(ref: number): Promise<MessageRecord | undefined> {
     return this.guard(() => this.ledger.get(ref));
   }
 
-  raw(ref: number): Buffer | undefined {
+  async raw(ref: number): Promise<Buffer | undefined> {
     return this.guard(() => this.ledger.raw(ref));
   }
 
-  history(query: HistoryQuery): { runs: RunRecord[]; messages: MessageRecord[] } {
+  async history(query: HistoryQuery): Promise<{ runs: RunRecord[]; messages: MessageRecord[] }> {
     return this.guard(() => this.runLog.history(query));
   }
 
-  purge(options: PurgeOptions): PurgeResult {
+  async purge(options: PurgeOptions): Promise<PurgeResult> {
     return this.guard(() => this.retention.purge(options, this.runLog.activeRuns()));
   }
 
-  previewPurge(options: PurgeOptions): PurgeResult {
+  async previewPurge(options: PurgeOptions): Promise<PurgeResult> {
     return this.guard(() => this.retention.preview(options, this.runLog.activeRuns()));
   }
 
-  close(): void {
+  async close(): Promise<void> {
     const { db } = this.context;
     if (db.open) this.guard(() => db.close());
     // Kept reachable, statements and all, until the process ends: see CLOSED_STORES.
     CLOSED_STORES.add(this);
+  }
+
+  /** `work` as it is without a fence; with one, in one transaction after the check that the lease is still ours. */
+  private fenced<T>(fence: Fence | undefined, work: () => T): T {
+    if (fence === undefined) return this.guard(work);
+    return this.guard(() => this.fencedTx.immediate(fence, work) as T);
   }
 
   /** SQLite's failures leave as StoreError; programming errors (RangeError, TypeError) as they are. */

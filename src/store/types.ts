@@ -9,8 +9,10 @@
  * Nothing on the server changes before `handled` is committed; after a crash between
  * `handled` and `done` the recorded Decision is applied without calling the handler again.
  */
-import type { Decision } from '../decision/types.js';
 import type { Action, ActionExtras, Protocol } from '../domain.js';
+
+/** The store contract (every method a Promise, fenced writes) lives in contract.ts; named here too, where the records are. */
+export type { Fence, Lease, LeaseResult, Store } from './contract.js';
 
 /** `skipped`: recorded by a baseline (`startFrom`, `mailpoll baseline`), never handed over until `mailpoll retry`. */
 export type MessageState = 'received' | 'handled' | 'done' | 'failed' | 'quarantined' | 'skipped';
@@ -90,17 +92,6 @@ export interface ReceivedMessage {
   raw: Buffer | undefined;
 }
 
-export type LeaseResult =
-  | { ok: true; lease: Lease }
-  | { ok: false; holder: { pid: number; host: string; since: number } };
-
-export interface Lease {
-  /** Push the expiry forward (called on a timer while the account is worked on). False: the lease was lost to another process. */
-  renew(): boolean;
-  /** Give the account up. Safe to call twice. */
-  release(): void;
-}
-
 export interface RunRecord {
   id: number;
   startedAt: number;
@@ -149,98 +140,4 @@ export interface QuarantineFilter {
   identity?: string | undefined;
   /** The account name recorded with the rows (a store without the config that named them). */
   account?: string | undefined;
-}
-
-export interface Store {
-  readonly path: string;
-
-  beginRun(info: { pid: number; command: string; dryRun: boolean }): number;
-  recordAccountRun(runId: number, result: AccountRunRecord): void;
-  endRun(runId: number, exitCode: number): void;
-
-  /** Take the mailbox (by identity) for this process, or learn who has it. A lease of a dead local pid or past its expiry is taken over. */
-  acquireLease(identity: string, options: { ttlMs: number }): LeaseResult;
-
-  /** Records by uid for these keys (same account, mailbox, uidValidity). */
-  findByUids(key: Omit<MessageKey, 'uid'>, uids: readonly string[]): Map<string, MessageRecord>;
-  /**
-   * After a UIDVALIDITY change: records of this identity and mailbox under another
-   * uidValidity, still believed on the server, with one of these fingerprints (by fingerprint).
-   */
-  findRenumbered(where: Omit<MessageKey, 'uid'>, fingerprints: readonly string[]): Map<string, MessageRecord[]>;
-  /** Records in state `handled`: decisions recorded but not known to be carried out. */
-  pendingDecisions(identity: string, mailbox: string): MessageRecord[];
-  /**
-   * Rows of an older store (`legacy:<account name>`) with this protocol and mailbox take the
-   * identity of `where`. Once per identity and process; returns how many were adopted.
-   */
-  adoptLegacyRows(where: Omit<MessageKey, 'uid' | 'uidValidity'>, owner: { account: string; protocol: Protocol }): number;
-
-  /** One transaction for a batch: upsert rows to `received` (attempts kept), archive raw copies. Returns refs by uid. */
-  recordReceived(runId: number, messages: readonly ReceivedMessage[], options: { archive: boolean }): Map<string, number>;
-  /** Commit the handler's Decision for one message (its own transaction: at most one handler re-run per crash). */
-  recordHandled(ref: number, decision: Decision): void;
-  /**
-   * A failed attempt: attempts + 1; at `maxAttempts` the state becomes `quarantined`. Returns the
-   * new state. `detail` (a handler's stack) is kept beside the error, masked and capped.
-   */
-  recordFailed(ref: number, error: string, maxAttempts: number, detail?: string | undefined): 'failed' | 'quarantined';
-  /**
-   * A temporary failure (`TemporaryHandlerError`): the error and its detail are kept for `show`
-   * and `history`, the attempt is not counted and the row stays `received`, so the next run
-   * hands the message over again without waiting for `retryDelay`.
-   */
-  recordTemporaryFailure(ref: number, error: string, detail?: string | undefined): void;
-  /**
-   * The server action of a handled message failed: attempts + 1, error kept. It stays `handled`
-   * (re-applied by a later run, without the handler) until `maxAttempts`, then it is `quarantined`.
-   * Returns the new state.
-   */
-  recordActionFailed(ref: number, error: string, maxAttempts: number): 'handled' | 'quarantined';
-  /** The mailbox has neither a baseline nor any ledger row: `startFrom` takes its baseline now. */
-  isFirstRun(identity: string, mailbox: string): boolean;
-  /**
-   * A baseline: these messages are recorded as `skipped` (those the ledger does not know; a
-   * known one keeps its row) and the mailbox is marked as having had its baseline, in one
-   * transaction. Returns how many rows were added.
-   */
-  recordBaseline(runId: number, where: { identity: string; mailbox: string }, messages: readonly ReceivedMessage[]): number;
-  /** How many messages of this mailbox (its identity) are quarantined (waiting for `mailpoll retry`). */
-  quarantinedCount(identity: string): number;
-  /** The refs of the quarantined messages that match (every one when the filter is empty), oldest first (`mailpoll retry`). */
-  quarantinedRefs(filter: QuarantineFilter): number[];
-  /** The store's clock (milliseconds; fixed by MAILPOLL_NOW in tests): what `updatedAt` is measured with. */
-  now(): number;
-  /** One transaction: these messages' Decisions are carried out. */
-  markDone(refs: readonly number[]): void;
-  /**
-   * deleteAfter: `done` messages kept on the server (`keep`, `markSeen`, with or without flags
-   * and a copy) whose Decision was recorded at or before `handledBefore`, oldest first.
-   */
-  keptBefore(where: Omit<MessageKey, 'uid'>, handledBefore: number): MessageRecord[];
-  /** One transaction: deleteAfter removed these kept messages from the server (or found them gone): `expiredAt` now, off the server. */
-  markExpired(refs: readonly number[]): void;
-  /** A known message was found under a new key (UIDVALIDITY change). */
-  rekey(ref: number, key: MessageKey): void;
-  /**
-   * Its key now names another message (POP3 without UIDL: a look-alike with other bytes):
-   * the row keeps its ref and history under `<uid>#<ref>`, no longer on the server.
-   */
-  setAside(ref: number): void;
-  /** `mailpoll retry`: a quarantined or failed message gets a fresh start (attempts 0, state failed). False if unknown. */
-  release(ref: number): boolean;
-  /**
-   * Durability barrier before server actions: everything committed so far reaches the disk
-   * (WAL fsync), so that even a power loss cannot leave a server action without its `handled` row.
-   */
-  sync(): void;
-
-  get(ref: number): MessageRecord | undefined;
-  /** The archived RFC 822 source, undefined when there is none; StoreError when its file cannot be read. */
-  raw(ref: number): Buffer | undefined;
-  history(query: HistoryQuery): { runs: RunRecord[]; messages: MessageRecord[] };
-  purge(options: PurgeOptions): PurgeResult;
-  /** What `purge` would delete now, counted and rolled back: a read (`mailpoll purge --dry-run`). */
-  previewPurge(options: PurgeOptions): PurgeResult;
-  close(): void;
 }

@@ -15,7 +15,7 @@ import type { CycleResult } from '../poll/cycle.js';
 import { pollFolders } from '../poll/folders.js';
 import { anySignal } from '../poll/run.js';
 import type { Reporter } from '../report/types.js';
-import type { PurgeOptions, Store } from '../store/types.js';
+import type { Lease, PurgeOptions, Store } from '../store/types.js';
 import { nextBackoff } from './backoff.js';
 import type { Clock } from './clock.js';
 import type { Limiter } from './limiter.js';
@@ -94,7 +94,7 @@ export async function watchAccount(watch: Watch, account: AccountConfig): Promis
     }
 
     state.failures = 0;
-    purgeNow(watch);
+    await purgeNow(watch);
     await sleepUntil(watch, nextStart(watch, account, started));
   }
   return 'stopped';
@@ -107,32 +107,32 @@ export async function watchAccount(watch: Watch, account: AccountConfig): Promis
 async function session(watch: Watch, account: AccountConfig): Promise<CycleResult> {
   const host = account.protocol === 'maildir' ? undefined : `${account.host ?? ''}:${account.port ?? ''}`;
   const result = await watch.hosts.run(host, () =>
-    withLease(watch.store, account, async (leaseLost) => {
+    withLease(watch.store, account, async (leaseLost, lease) => {
       watch.onLease?.(account.name, true);
       try {
-        return await leased(watch, account, leaseLost);
+        return await leased(watch, account, leaseLost, lease);
       } finally {
         watch.onLease?.(account.name, false);
       }
     }),
   );
   // Another mailpoll holds the account: say so, and try again at the next tick.
-  if (result.status === 'busy') report(watch, account, result, 0, false);
+  if (result.status === 'busy') await report(watch, account, result, 0, false);
   return result;
 }
 
 /** The session's work while holding the account's lease. */
-async function leased(watch: Watch, account: AccountConfig, leaseLost: AbortSignal): Promise<CycleResult> {
+async function leased(watch: Watch, account: AccountConfig, leaseLost: AbortSignal, lease: Lease): Promise<CycleResult> {
   const signal = anySignal(watch.stop, leaseLost);
   let mailbox: Mailbox;
   try {
     mailbox = await createMailbox(account, { logger: watch.logger });
   } catch (error) {
-    return report(watch, account, failedCycle(account, error), 0, false);
+    return await report(watch, account, failedCycle(account, error), 0, false);
   }
   // IDLE waits on one folder: an account with several polls every interval instead.
   const idle = account.idle && account.protocol === 'imap' && account.folders === undefined;
-  const first = await watch.polls.run(undefined, () => cycle(watch, account, mailbox, { signal, keepOpen: idle }));
+  const first = await watch.polls.run(undefined, () => cycle(watch, account, mailbox, { signal, lease, keepOpen: idle }));
   if (!idle || first.status !== 'ok' || first.opened === undefined) return first;
   if (!canWait(mailbox)) {
     watch.logger?.debug?.(`${account.name}: ${NO_IDLE}: polling instead`);
@@ -145,11 +145,11 @@ async function leased(watch: Watch, account: AccountConfig, leaseLost: AbortSign
     while (!signal.aborted) {
       const woke = await mailbox.waitForChange({ maxMs: account.interval, healthCheckMs: account.idleHealthCheck, signal });
       if (woke === 'aborted') break;
-      last = await cycle(watch, account, mailbox, { signal, keepOpen: true, opened: last.opened ?? first.opened });
+      last = await cycle(watch, account, mailbox, { signal, lease, keepOpen: true, opened: last.opened ?? first.opened });
       if (last.status !== 'ok') return last;
     }
   } catch (error) {
-    return report(watch, account, { ...failedCycle(account, error), connected: true }, 0, false);
+    return await report(watch, account, { ...failedCycle(account, error), connected: true }, 0, false);
   } finally {
     await mailbox.close().catch(() => undefined);
   }
@@ -160,7 +160,7 @@ async function cycle(
   watch: Watch,
   account: AccountConfig,
   mailbox: Mailbox,
-  extra: { signal: AbortSignal; keepOpen: boolean; opened?: CycleResult['opened'] },
+  extra: { signal: AbortSignal; lease: Lease; keepOpen: boolean; opened?: CycleResult['opened'] },
 ): Promise<CycleResult> {
   const { clock } = watch;
   const started = clock.now();
@@ -171,6 +171,7 @@ async function cycle(
       handler: watch.handlers.get(account.name)!,
       reporter: watch.reporter,
       store: watch.store,
+      lease: extra.lease,
       runId: watch.runId,
       archive: watch.retention.retentionDays > 0,
       logger: watch.logger,
@@ -193,8 +194,8 @@ function canWait(mailbox: Mailbox): mailbox is Mailbox & Required<Pick<Mailbox, 
 }
 
 /** The `cycle` event and the run history row of one cycle. */
-function report(watch: Watch, account: AccountConfig, result: CycleResult, durationMs: number, idle: boolean, fallback: string | null = null): CycleResult {
-  const outcome = recordOutcome(watch.store, watch.runId, account, result, durationMs);
+async function report(watch: Watch, account: AccountConfig, result: CycleResult, durationMs: number, idle: boolean, fallback: string | null = null): Promise<CycleResult> {
+  const outcome = await recordOutcome(watch.store, watch.runId, account, result, durationMs);
   const next = idle || result.status === 'error' || watch.stop.aborted ? null : new Date(nextStart(watch, account, watch.clock.now() - durationMs));
   watch.reporter.report({ type: 'cycle', ...outcome, idle, fallback, nextAt: next?.toISOString() ?? null });
   return result;
@@ -211,11 +212,11 @@ function nextStart(watch: Watch, account: AccountConfig, started: number): numbe
   return Math.max(nextRun(schedule, new Date(started)).getTime(), watch.clock.now());
 }
 
-function purgeNow(watch: Watch): void {
+async function purgeNow(watch: Watch): Promise<void> {
   const now = watch.clock.now();
   if (now - watch.lastPurge < PURGE_EVERY_MS) return;
   watch.lastPurge = now;
-  watch.store.purge(watch.retention);
+  await watch.store.purge(watch.retention);
 }
 
 /** Sleep until `at` or until the watch stops, whichever comes first. */

@@ -81,7 +81,7 @@ export async function runWatch(options: WatchOptions): Promise<WatchResult> {
       interval: options.interval,
       logger: options.logger,
       handlers,
-      runId: options.store.beginRun({ pid: process.pid, command: options.command ?? 'watch', dryRun: false }),
+      runId: await options.store.beginRun({ pid: process.pid, command: options.command ?? 'watch', dryRun: false }),
       stop: stopper.signal,
       clock,
       // Polls share `concurrency`; every connection (IDLE included) counts against its host.
@@ -91,7 +91,7 @@ export async function runWatch(options: WatchOptions): Promise<WatchResult> {
       lastPurge: clock.now(),
       onLease: options.onLease,
     };
-    options.store.purge(options.retention);
+    await options.store.purge(options.retention);
     options.reporter.report({ type: 'watch', state: 'started', accounts: options.accounts.length, reason: describeTiming(options), exitCode: null });
 
     const outcomes = await Promise.all(options.accounts.map((account) => watchAccount(watch, account)));
@@ -101,7 +101,7 @@ export async function runWatch(options: WatchOptions): Promise<WatchResult> {
     const allGaveUp = outcomes.length > 0 && outcomes.every((outcome) => outcome === 'gave-up');
     if (allGaveUp) stopped.reason = 'gave-up';
     const exitCode = allGaveUp ? ExitCode.accountFailed : ExitCode.ok;
-    options.store.endRun(watch.runId, exitCode);
+    await options.store.endRun(watch.runId, exitCode);
     if (stopped.reason !== 'reload') {
       options.reporter.report({ type: 'watch', state: 'stopped', accounts: options.accounts.length, reason: describeStop(stopped.reason, options), exitCode });
     }

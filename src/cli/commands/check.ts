@@ -33,6 +33,6 @@ export async function checkCommand(options: CheckCommandOptions): Promise<ExitCo
     const quarantined = store === undefined ? undefined : (account: AccountConfig) => store.quarantinedCount(mailboxIdentity(account));
     return await checkAccounts({ accounts, reporter: output.reporter, logger: output.logger, quarantined });
   } finally {
-    store?.close();
+    await store?.close();
   }
 }

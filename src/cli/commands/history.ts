@@ -34,7 +34,7 @@ export async function historyCommand(options: HistoryCommandOptions): Promise<Ex
     since = storeClock()() - ms;
   }
   return withCliStore(options, async (store) => {
-    const { runs, messages } = store.history({ account: options.account, since, state, limit: options.limit });
+    const { runs, messages } = await store.history({ account: options.account, since, state, limit: options.limit });
     if (options.json) {
       for (const { type, time, fields } of [...runs.map(runLine), ...messages.map(recordLine)]) output.json(type, fields, time);
       return ExitCode.ok;

@@ -20,7 +20,7 @@ export async function purgeCommand(options: PurgeCommandOptions): Promise<ExitCo
   return withCliStore(options, async (store, config) => {
     // Without a config file: the same defaults a config would have.
     const retention = { retentionDays: config?.retentionDays ?? CONFIG_DEFAULTS.retentionDays, ledgerDays: config?.ledgerDays ?? CONFIG_DEFAULTS.ledgerDays };
-    const result = dryRun ? store.previewPurge(retention) : store.purge(retention);
+    const result = dryRun ? await store.previewPurge(retention) : await store.purge(retention);
     if (options.json) output.json('purge', { ...retention, ...result, dryRun });
     else output.out(describePurge(result, retention, store.path, dryRun));
     return ExitCode.ok;

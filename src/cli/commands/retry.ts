@@ -30,7 +30,7 @@ export async function retryCommand(refTexts: readonly string[], options: RetryCo
   }
   const output = createOutput(options);
   return withCliStore(options, async (store, config) => {
-    const records = selectRecords(store, refs, options, config?.accounts ?? []);
+    const records = await selectRecords(store, refs, options, config?.accounts ?? []);
     if (records.length === 0) {
       output.err(`no quarantined messages${options.all ? '' : ` for ${options.account?.join(', ')}`} in ${store.path}: nothing to retry`);
       return ExitCode.ok;
@@ -42,7 +42,7 @@ export async function retryCommand(refTexts: readonly string[], options: RetryCo
       const moved = group.filter((record) => record.state === 'quarantined');
       if (aside !== undefined && account !== undefined && moved.length > 0) await moveBack(moved, account, aside, output.err, output.logger);
       for (const record of group) {
-        store.release(record.ref);
+        await store.release(record.ref);
         output.err(`ref ${record.ref} (${record.account} #${record.uid}) released: the next run hands it to the handler again.`);
       }
     }
@@ -52,11 +52,11 @@ export async function retryCommand(refTexts: readonly string[], options: RetryCo
 }
 
 /** The records to release: the refs named (each must be quarantined or failed), plus the quarantined of the accounts named. */
-function selectRecords(store: Store, refs: readonly number[], options: RetryCommandOptions, configured: readonly AccountConfig[]): MessageRecord[] {
+async function selectRecords(store: Store, refs: readonly number[], options: RetryCommandOptions, configured: readonly AccountConfig[]): Promise<MessageRecord[]> {
   const problems: string[] = [];
   const selected = new Map<number, MessageRecord>();
   for (const ref of refs) {
-    const record = store.get(ref);
+    const record = await store.get(ref);
     if (record === undefined) problems.push(`no message with ref ${ref} in ${store.path}`);
     else if (record.state !== 'quarantined' && record.state !== 'failed' && record.state !== 'skipped') {
       problems.push(`ref ${ref} is ${record.state}, not quarantined, failed or skipped: nothing to retry`);
@@ -71,8 +71,8 @@ function selectRecords(store: Store, refs: readonly number[], options: RetryComm
         return account === undefined || account.folders !== undefined ? { account: name } : { identity: mailboxIdentity(account) };
       });
   for (const filter of filters) {
-    for (const ref of store.quarantinedRefs(filter)) {
-      const record = store.get(ref);
+    for (const ref of await store.quarantinedRefs(filter)) {
+      const record = await store.get(ref);
       if (record !== undefined) selected.set(ref, record);
     }
   }

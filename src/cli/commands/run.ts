@@ -49,6 +49,6 @@ export async function runCommand(options: RunCommandOptions, signal: AbortSignal
     return result.exitCode;
   } finally {
     progress?.close();
-    store.close();
+    await store.close();
   }
 }

@@ -17,14 +17,14 @@ export async function showCommand(refText: string, options: ShowCommandOptions):
   const ref = parseRef(refText);
   const output = createOutput(options);
   return withCliStore(options, async (store) => {
-    const record = store.get(ref);
+    const record = await store.get(ref);
     if (record === undefined) throw new UsageError(`no message with ref ${ref} in ${store.path}`);
     if (options.raw) {
       // Raw mail can carry escape sequences: its exact bytes go to a file or a pipe, never a terminal.
       if (process.stdout.isTTY) {
         throw new UsageError(`show ${ref} --raw: stdout is a terminal, and raw mail can carry control sequences that drive it. Redirect it: mailpoll show ${ref} --raw > message.eml (or | less)`);
       }
-      const raw = store.raw(ref);
+      const raw = await store.raw(ref);
       if (raw === undefined) {
         throw new UsageError(`ref ${ref}: no raw copy in the archive (kept for retentionDays after fetching; this one was purged or never archived)`);
       }

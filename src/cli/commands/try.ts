@@ -126,15 +126,15 @@ function fromBytes(raw: Buffer, uid: string, label: string): Source {
 async function readArchived(ref: number, options: TryCommandOptions, config: Config | undefined): Promise<Source> {
   const store = await openReadOnlyCliStore({ store: options.store, config });
   try {
-    const record = store.get(ref);
+    const record = await store.get(ref);
     if (record === undefined) throw new UsageError(`no message with ref ${ref} in ${store.path}`);
-    const raw = store.raw(ref);
+    const raw = await store.raw(ref);
     if (raw === undefined) {
       throw new UsageError(`ref ${ref}: no raw copy in the archive (kept for retentionDays after fetching; this one was purged or never archived)`);
     }
     return { fetched: { uid: record.uid, raw, size: raw.length, flags: [] }, label: `ref ${ref}`, ref, account: record.account, folder: record.mailbox || undefined };
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -90,7 +90,7 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
   } finally {
     signal.removeEventListener('abort', onStop);
     await monitor?.close();
-    store.close();
+    await store.close();
   }
 }
 

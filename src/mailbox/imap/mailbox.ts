@@ -226,7 +226,7 @@ class ImapMailbox implements Mailbox {
     // errors pass through unchanged.)
     const skip = options.skip;
     let uids = [...found].sort((a, b) => a - b);
-    if (skip) uids = uids.filter((uid) => !skip(String(uid)));
+    if (skip) uids = await skip(uids.map(String)).then((leftOut) => uids.filter((uid) => !leftOut.has(String(uid))));
     uids = uids.slice(0, options.limit);
     if (uids.length === 0) return [];
     // RFC822.SIZE, INTERNALDATE, flags and BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE)]: the

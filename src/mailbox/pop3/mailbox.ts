@@ -209,9 +209,11 @@ class Pop3Mailbox implements Mailbox {
         const found: Candidate[] = [];
         const chosen = async (): Promise<Candidate[]> =>
           search === undefined ? found : (await selectMatching(this.#guard, session, listing, found, search, options.now ?? Date.now(), (line) => this.#log(line))).slice(0, options.limit);
-        const consider = (entry: Entry): void => {
-          if (entry.uid === undefined || session.deleted.has(entry.number)) return;
-          if (options.skip?.(entry.uid)) return;
+        // The ledger asked once per run of entries, not once per message.
+        const skipped = async (entries: readonly Entry[]): Promise<ReadonlySet<string>> =>
+          options.skip?.(entries.flatMap((entry) => (entry.uid === undefined ? [] : [entry.uid]))) ?? new Set<string>();
+        const consider = (entry: Entry, leftOut: ReadonlySet<string>): void => {
+          if (entry.uid === undefined || session.deleted.has(entry.number) || leftOut.has(entry.uid)) return;
           found.push({
             uid: entry.uid,
             size: entry.size,
@@ -221,9 +223,10 @@ class Pop3Mailbox implements Mailbox {
           });
         };
         if (listing.mode === 'uidl') {
+          const leftOut = await skipped(listing.entries);
           for (const entry of listing.entries) {
             if (full(found)) break;
-            consider(entry);
+            consider(entry, leftOut);
           }
           return chosen();
         }
@@ -232,7 +235,8 @@ class Pop3Mailbox implements Mailbox {
         while (index < listing.entries.length && !full(found)) {
           const want = limit === undefined ? listing.entries.length : Math.max(PIPELINE_BATCH, limit - found.length);
           await fingerprintUpTo(this.#guard, session, listing, Math.min(listing.entries.length, index + want));
-          for (; index < listing.fingerprinted && !full(found); index += 1) consider(listing.entries[index]!);
+          const leftOut = await skipped(listing.entries.slice(index, listing.fingerprinted));
+          for (; index < listing.fingerprinted && !full(found); index += 1) consider(listing.entries[index]!, leftOut);
         }
         return chosen();
       });

@@ -1,12 +1,15 @@
 /**
- * Which store file a command uses, and opening it: `--store PATH` (relative to the current
- * folder), else `store:` of the config, else the default under $XDG_STATE_HOME.
+ * Which store a command uses, and opening it: `--store PATH|URL` (a path relative to the
+ * current folder), else `store:` of the config, else the default file under $XDG_STATE_HOME.
+ * A `postgres://` URL names a PostgreSQL store (its driver loaded only then); anything else is
+ * a SQLite file.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config } from '../config/types.js';
 import { ConfigNotFoundError, UsageError } from '../errors.js';
 import { defaultStorePath } from '../store/path.js';
+import { isPostgresUrl } from '../store/postgres/store-url.js';
 import type { Store } from '../store/types.js';
 import { writeDiagnostic } from './diagnostic.js';
 import { storeClock } from './timestamps.js';
@@ -17,23 +20,39 @@ export interface StoreLocation {
   config?: Pick<Config, 'store'> | undefined;
 }
 
+/** The store's file path, or its URL for a PostgreSQL store. */
 export function storePath(location: StoreLocation, cwd = process.cwd()): string {
-  if (location.store !== undefined) return resolve(cwd, location.store);
+  if (location.store !== undefined) return isPostgresUrl(location.store) ? location.store : resolve(cwd, location.store);
   return location.config?.store ?? defaultStorePath();
+}
+
+/** Whether the store exists already: a PostgreSQL store is a server's, asked when opened. */
+export function storeExists(location: StoreLocation): boolean {
+  const path = storePath(location);
+  return isPostgresUrl(path) || existsSync(path);
 }
 
 /** The store's notices (a file made private), as the CLI's other stderr lines. */
 const notice = (line: string): void => writeDiagnostic(`mailpoll: ${line}`);
 
 export async function openCliStore(location: StoreLocation): Promise<Store> {
+  const path = storePath(location);
+  if (isPostgresUrl(path)) {
+    const { openPostgresStore } = await import('../store/postgres/open.js');
+    return openPostgresStore(path, { now: storeClock() });
+  }
   // better-sqlite3 is a native module: loaded only by commands that use the store.
   const { openStore } = await import('../store/open.js');
-  return openStore(storePath(location), { now: storeClock(), notice });
+  return openStore(path, { now: storeClock(), notice });
 }
 
 /** `mailpoll try REF`: an existing store, opened for reading only. */
 export async function openReadOnlyCliStore(location: StoreLocation): Promise<Store> {
   const path = storePath(location);
+  if (isPostgresUrl(path)) {
+    const { openPostgresStore } = await import('../store/postgres/open.js');
+    return openPostgresStore(path, { now: storeClock(), readOnly: true });
+  }
   if (!existsSync(path)) throw new UsageError(`no store at ${path}: a ref can only be looked up there (--store FILE, or store: in the config)`);
   const { openStore } = await import('../store/open.js');
   return openStore(path, { now: storeClock(), readOnly: true });
@@ -41,8 +60,20 @@ export async function openReadOnlyCliStore(location: StoreLocation): Promise<Sto
 
 /** `--dry-run`: the store read as it is, nothing written, no file created (dry-run.ts). */
 export async function openDryRunCliStore(location: StoreLocation): Promise<Store> {
-  const { openDryRunStore } = await import('../store/dry-run.js');
-  return openDryRunStore(storePath(location), { now: storeClock(), notice });
+  const path = storePath(location);
+  const { openDryRunStore, dryRunOver } = await import('../store/dry-run.js');
+  if (isPostgresUrl(path)) {
+    // Read-only: a dry run creates no schema; a database without one reads as an empty ledger.
+    const { openPostgresStore, isSchemaMissing } = await import('../store/postgres/open.js');
+    try {
+      return dryRunOver(await openPostgresStore(path, { now: storeClock(), readOnly: true }));
+    } catch (error) {
+      if (!isSchemaMissing(error)) throw error;
+      const { openStore } = await import('../store/open.js');
+      return dryRunOver(openStore(':memory:', { now: storeClock(), memory: true }));
+    }
+  }
+  return openDryRunStore(path, { now: storeClock(), notice });
 }
 
 /**

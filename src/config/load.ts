@@ -12,6 +12,7 @@ import { resolveAfter } from './after.js';
 import { registerSecret } from '../redact.js';
 import { secretsBeside } from '../secrets/store.js';
 import { defaultStorePath } from '../store/path.js';
+import { isPostgresUrl } from '../store/postgres/store-url.js';
 import { ConfigLimitError, MAX_CONFIG_BYTES, checkConfigSize, tooLarge } from './limits.js';
 import { CONFIG_DEFAULTS, WEBHOOK_DEFAULTS, accountDefaults, defaultPort } from './defaults.js';
 import { parseJsonConfig } from './json.js';
@@ -310,7 +311,7 @@ function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resol
     file: context.file,
     dir: context.dir,
     accounts,
-    store: parsed.store === undefined ? undefined : resolvePath(parsed.store),
+    store: parsed.store === undefined ? undefined : isPostgresUrl(parsed.store) ? parsed.store : resolvePath(parsed.store),
     retentionDays: parsed.retentionDays ?? CONFIG_DEFAULTS.retentionDays,
     ledgerDays: parsed.ledgerDays ?? CONFIG_DEFAULTS.ledgerDays,
     concurrency: parsed.concurrency ?? CONFIG_DEFAULTS.concurrency,
@@ -598,7 +599,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   if (config === undefined) throw new ConfigError(problems);
 
   for (const account of config.accounts) registerSecret(account.password);
-  const storeFile = options.store !== undefined ? path.resolve(cwd, options.store) : (config.store ?? defaultStorePath(env));
+  const storeFile =
+    options.store === undefined ? (config.store ?? defaultStorePath(env)) : isPostgresUrl(options.store) ? options.store : path.resolve(cwd, options.store);
   const secrets = secretsBeside(storeFile);
   config.secrets = secrets;
   for (const account of config.accounts) if (account.oauth2 !== undefined) account.oauth2.secrets = secrets;

@@ -17,6 +17,8 @@ import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, describeError } from '../errors.js';
+import { defaultStorePath } from '../store/path.js';
+import { isPostgresUrl } from '../store/postgres/store-url.js';
 import { loadKey } from './key.js';
 
 /** Where the secrets and their key file are. */
@@ -27,7 +29,8 @@ export interface SecretsLocation {
 
 /** The secrets beside the store file `storeFile`. */
 export function secretsBeside(storeFile: string): SecretsLocation {
-  const dir = path.dirname(storeFile);
+  // A PostgreSQL store keeps no files: the secrets stay in the default store's folder.
+  const dir = path.dirname(isPostgresUrl(storeFile) ? defaultStorePath() : storeFile);
   return { file: path.join(dir, 'mailpoll.secrets'), keyFile: path.join(dir, 'mailpoll.key') };
 }
 

@@ -30,7 +30,12 @@ import type {
  */
 export function openDryRunStore(path: string, options: OpenStoreOptions = {}): Store {
   const memory = !existsSync(resolve(path));
-  return new DryRunStore(openStore(path, { ...options, memory }));
+  return dryRunOver(openStore(path, { ...options, memory }));
+}
+
+/** Any store, as a dry run sees it: reads through, writes nothing. */
+export function dryRunOver(inner: Store): Store {
+  return new DryRunStore(inner);
 }
 
 /** A lease nobody else sees: a dry run takes none, and waits for none. */

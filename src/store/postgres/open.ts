@@ -32,6 +32,14 @@ export interface OpenPostgresStoreOptions extends Pick<OpenStoreOptions, 'now' |
   connectTimeoutMs?: number;
 }
 
+/** Read-only, a database without mailpoll's schema: nothing recorded there yet. */
+class EmptyPostgresStoreError extends StoreError {}
+
+/** Whether opening read-only failed only because nothing was ever recorded there (a dry run reads that as an empty ledger). */
+export function isSchemaMissing(error: unknown): boolean {
+  return error instanceof EmptyPostgresStoreError;
+}
+
 /**
  * Open the PostgreSQL store at `url` (`postgres://user@host:5432/db`). Throws StoreError (exit
  * 2) when the driver cannot be loaded, the server cannot be reached or refuses the login, the
@@ -91,7 +99,7 @@ async function prepareSchema(connection: Connection, label: StoreLabel, readOnly
   if (version > POSTGRES_SCHEMA_VERSION) throw newerPostgresStoreError(label.url, version, POSTGRES_SCHEMA_VERSION);
   if (version === POSTGRES_SCHEMA_VERSION) return;
   if (readOnly) {
-    if (version === 0) throw new StoreError(`store ${label.url}: empty, no message recorded yet`);
+    if (version === 0) throw new EmptyPostgresStoreError(`store ${label.url}: empty, no message recorded yet`);
     throw new StoreError(`store ${label.url}: written by an older mailpoll; run mailpoll history once to bring it up to date, then try again`);
   }
   try {

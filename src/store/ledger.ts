@@ -12,12 +12,12 @@ import { ARCHIVE_FILE_MIN_BYTES, type ArchiveFiles } from './archive-files.js';
 import { type StoreContext, unknownRefError } from './context.js';
 import { preparingOnFirstUse } from './lazy-statements.js';
 import {
-  FINGERPRINT_COLUMN,
   firstSeenParams,
   type FirstSeenParams,
   MESSAGE_COLUMNS,
   type MessageTuple,
   UID_COLUMN,
+  recordsByFingerprint,
   toMessageRecord,
   toUidValidityColumn,
   writeExtras,
@@ -301,14 +301,7 @@ export class Ledger {
     const wanted = fingerprints.filter((fingerprint) => typeof fingerprint === 'string' && fingerprint !== '');
     if (wanted.length === 0) return found;
     const uidValidity = toUidValidityColumn(where.uidValidity);
-    for (const row of this.selectRenumbered.all(where.identity, JSON.stringify(wanted), where.mailbox, uidValidity)) {
-      const value = row[FINGERPRINT_COLUMN];
-      if (value === null) continue;
-      let list = found.get(value);
-      if (!list) found.set(value, (list = []));
-      list.push(toMessageRecord(row));
-    }
-    return found;
+    return recordsByFingerprint(this.selectRenumbered.all(where.identity, JSON.stringify(wanted), where.mailbox, uidValidity));
   }
 
   pendingDecisions(identity: string, mailbox: string): MessageRecord[] {

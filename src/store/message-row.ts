@@ -150,3 +150,16 @@ export function firstSeenParams(message: ReceivedMessage, now: number, runId: nu
     runId,
   };
 }
+
+/** Rows found by fingerprint (`findRenumbered`), grouped under it in the order read; rows without one left out. */
+export function recordsByFingerprint(rows: Iterable<MessageTuple>): Map<string, MessageRecord[]> {
+  const found = new Map<string, MessageRecord[]>();
+  for (const row of rows) {
+    const value = row[FINGERPRINT_COLUMN];
+    if (value === null) continue;
+    let list = found.get(value);
+    if (!list) found.set(value, (list = []));
+    list.push(toMessageRecord(row));
+  }
+  return found;
+}

@@ -8,15 +8,13 @@ import type { Decision } from '../../decision/types.js';
 import { capErrorText, StoreError } from '../../errors.js';
 import { redact } from '../../redact.js';
 import { type Fence, LeaseLostError } from '../contract.js';
-import { firstSeenParams, type MessageTuple, toMessageRecord, toUidValidityColumn, writeExtras } from '../message-row.js';
+import { firstSeenParams, type MessageTuple, recordsByFingerprint, toMessageRecord, UID_COLUMN, toUidValidityColumn, writeExtras } from '../message-row.js';
 import type { MessageKey, MessageRecord, QuarantineFilter, ReceivedMessage } from '../types.js';
 import { readRawCopy, writeRawCopies } from './archive.js';
 import type { Connection } from './connection.js';
 import { checkFence, FENCE_CTE, FENCE_HOLDS, fenceParams, isFenceHeld } from './leases.js';
 import { PG_MESSAGE_COLUMNS, storableText } from './message-columns.js';
 
-const UID_COLUMN = 4;
-const FINGERPRINT_COLUMN = 6;
 
 export class PostgresLedger {
   /** `identity|mailbox|account` whose legacy rows were looked for by this store. */
@@ -51,14 +49,7 @@ export class PostgresLedger {
        ORDER BY m.updated_at, m.ref`,
       [where.identity, wanted, where.mailbox, toUidValidityColumn(where.uidValidity)],
     );
-    for (const row of rows) {
-      const value = row[FINGERPRINT_COLUMN];
-      if (value === null) continue;
-      let list = found.get(value);
-      if (!list) found.set(value, (list = []));
-      list.push(toMessageRecord(row));
-    }
-    return found;
+    return recordsByFingerprint(rows);
   }
 
   async pendingDecisions(identity: string, mailbox: string): Promise<MessageRecord[]> {

@@ -2,14 +2,13 @@
  * The header fields mailpoll itself records of every message (Message-ID, From, Subject,
  * Date, and the Date header as written for the fingerprint), read without parsing the
  * message: where a module handler parses in its worker thread, the main thread needs only
- * these. A header-only mailparser parse costs about 50 times as much (bench/ANALYSIS.md,
- * "The per-message path, round two").
+ * these, and not the whole header map a header-only `parseMessage` builds.
  *
  * The values are the ones `parseMessage` gives: the top-level header block is taken and
  * decoded as it takes it (legacy 8-bit lines, and over mailparser's header limit the
  * readable block), split into fields as mailparser's splitter splits them, and the lines of
- * these four keys decoded by mailparser's own header decoding (test/header-fields.test.ts
- * compares the two over every fixture).
+ * these four keys decoded by mailparser's own header decoding (header-lines.ts;
+ * test/header-fields.test.ts compares the two over every fixture).
  */
 import type { MailMessage } from '../handler/types.js';
 import { headerDecoder, isOverHeaderLimit, splitHeaderLines, type HeaderDecoder } from './header-lines.js';

@@ -162,17 +162,20 @@ describe('the store commands on a PostgreSQL store', () => {
     assert.match(gone.stderr, /no raw copy in the archive/);
   });
 
-  test('baseline records what is there (its dry run creates nothing); the next run hands over only new mail', async () => {
+  test('check and a dry baseline create nothing; baseline records what is there; the next run hands over only new mail', async () => {
     const url = await postgres.createDatabase();
     const database = databaseOf(url);
     const creds = await world.mailbox(['[1] "delete"', '[2] "delete"']);
     const { dir, log } = await configureSpec(world.imapAccount(creds), { store: url });
 
+    const check = await runCli(['check', '--json'], { cwd: dir });
+    assert.equal(check.code, 0, check.stderr);
+    assert.equal(check.events.find((event) => event.type === 'check')?.quarantined, null, 'no store yet');
     const dry = await runCli(['baseline', '--dry-run'], { cwd: dir });
     assert.equal(dry.code, 0, dry.stdout + dry.stderr);
     assert.match(dry.stdout, /support: baseline: 2 messages recorded, none handled/);
     const schema = await postgres.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_namespace WHERE nspname = 'mailpoll'", [], database);
-    assert.equal(schema[0]?.n, '0', 'a dry run creates no schema');
+    assert.equal(schema[0]?.n, '0', 'neither check nor a dry run creates the schema');
 
     const taken = await runCli(['baseline'], { cwd: dir, env: { HANDLER_LOG: log } });
     assert.equal(taken.code, 0, taken.stdout + taken.stderr);

@@ -48,12 +48,6 @@ export async function openPostgresCliStore(location: StoreLocation, url: string,
   return openPostgresStore(url, { now: storeClock(), readOnly, ...(password === undefined ? {} : { password }) });
 }
 
-/** Whether the store exists already: a PostgreSQL store is a server's, asked when opened. */
-export function storeExists(location: StoreLocation): boolean {
-  const path = storePath(location);
-  return isPostgresUrl(path) || existsSync(path);
-}
-
 /** The store's notices (a file made private), as the CLI's other stderr lines. */
 const notice = (line: string): void => writeDiagnostic(`mailpoll: ${line}`);
 
@@ -63,6 +57,22 @@ export async function openCliStore(location: StoreLocation): Promise<Store> {
   // better-sqlite3 is a native module: loaded only by commands that use the store.
   const { openStore } = await import('../store/open.js');
   return openStore(path, { now: storeClock(), notice });
+}
+
+/**
+ * `mailpoll check`: the store if there is one, never created: a SQLite file that exists, or a
+ * PostgreSQL database that has the schema (opened for reading only); else undefined.
+ */
+export async function openExistingCliStore(location: StoreLocation): Promise<Store | undefined> {
+  const path = storePath(location);
+  if (!isPostgresUrl(path)) return existsSync(path) ? openCliStore(location) : undefined;
+  const { isSchemaMissing } = await import('../store/postgres/open.js');
+  try {
+    return await openPostgresCliStore(location, path, true);
+  } catch (error) {
+    if (isSchemaMissing(error)) return undefined;
+    throw error;
+  }
 }
 
 /** `mailpoll try REF`: an existing store, opened for reading only. */

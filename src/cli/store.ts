@@ -79,7 +79,7 @@ export async function openExistingCliStore(location: StoreLocation): Promise<Sto
 export async function openReadOnlyCliStore(location: StoreLocation): Promise<Store> {
   const path = storePath(location);
   if (isPostgresUrl(path)) return openPostgresCliStore(location, path, true);
-  if (!existsSync(path)) throw new UsageError(`no store at ${path}: a ref can only be looked up there (--store FILE, or store: in the config)`);
+  if (!existsSync(path)) throw new UsageError(`no store at ${path}: a ref can only be looked up there (--store FILE, MAILPOLL_STORE, or store: in the config)`);
   const { openStore } = await import('../store/open.js');
   return openStore(path, { now: storeClock(), readOnly: true });
 }

@@ -49,7 +49,7 @@ const configOption = (): Option => new Option('-c, --config <file>', 'config fil
 const accountOption = (): Option =>
   new Option('-a, --account <name>', 'only this account (repeatable; also runs disabled accounts)').argParser(collect);
 const storeOption = (): Option =>
-  new Option('--store <file>', 'the SQLite store (default: store: in the config, else $XDG_STATE_HOME/mailpoll/mailpoll.db)');
+  new Option('--store <path|url>', 'the store: a SQLite file or postgres://user@host:5432/db (default: $MAILPOLL_STORE, else store: in the config, else $XDG_STATE_HOME/mailpoll/mailpoll.db)');
 const jsonOption = (): Option => new Option('--json', 'NDJSON events on stdout (schema in the README)');
 const verboseOption = (): Option => new Option('-v, --verbose', 'protocol log, stack traces and each message\'s server uid');
 
@@ -252,7 +252,7 @@ Exit codes: 0 a valid decision, 1 the handler failed (its stack is shown), 2 usa
     .command('workers')
     .description('a PostgreSQL store: the live workers (every --watch process on it) and the accounts each holds')
     .addOption(configOption())
-    .addOption(new Option('--store <url>', 'the PostgreSQL store (postgres://user@host:5432/database); default: store: in the config'))
+    .addOption(new Option('--store <url>', 'the PostgreSQL store (postgres://user@host:5432/database); default: $MAILPOLL_STORE, else store: in the config'))
     .addOption(jsonOption())
     .action(async (options) => {
       const { workersCommand } = await import('./commands/workers.js');

@@ -1,35 +1,51 @@
 /**
  * Which store a command uses, and opening it: `--store PATH|URL` (a path relative to the
- * current folder), else `store:` of the config, else the default file under $XDG_STATE_HOME.
- * A `postgres://` URL names a PostgreSQL store (its driver loaded only then); anything else is
- * a SQLite file.
+ * current folder), else `MAILPOLL_STORE` (the same), else `store:` of the config, else the
+ * default file under $XDG_STATE_HOME (`chooseStore`, the one place that decides). A
+ * `postgres://` URL names a PostgreSQL store (its driver loaded only then, its password from
+ * the config's `storePassword*` keys when it has one); anything else is a SQLite file.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Config } from '../config/types.js';
-import { ConfigNotFoundError, UsageError } from '../errors.js';
-import { defaultStorePath } from '../store/path.js';
+import { ConfigError, ConfigNotFoundError, UsageError } from '../errors.js';
+import { secretsBeside } from '../secrets/store.js';
+import { chooseStore } from '../store/path.js';
 import { isPostgresUrl } from '../store/postgres/store-url.js';
+import type { PostgresStore } from '../store/postgres/postgres-store.js';
 import type { Store } from '../store/types.js';
 import { writeDiagnostic } from './diagnostic.js';
 import { storeClock } from './timestamps.js';
 
 export interface StoreLocation {
-  /** `--store PATH`. */
+  /** `--store PATH|URL`. */
   store?: string | undefined;
-  config?: Pick<Config, 'store'> | undefined;
+  config?: Pick<Config, 'store' | 'storePasswordSpec' | 'secrets'> | undefined;
 }
 
 /** The store's file path, or its URL for a PostgreSQL store. */
 export function storePath(location: StoreLocation, cwd = process.cwd()): string {
-  if (location.store !== undefined) return isPostgresUrl(location.store) ? location.store : resolve(cwd, location.store);
-  return location.config?.store ?? defaultStorePath();
+  return chooseStore({ flag: location.store, configured: location.config?.store }, process.env, cwd);
 }
 
-/** Whether the store exists already: a PostgreSQL store is a server's, asked when opened. */
-export function storeExists(location: StoreLocation): boolean {
-  const path = storePath(location);
-  return isPostgresUrl(path) || existsSync(path);
+/**
+ * The PostgreSQL store's password from the config's `storePassword*` key, registered as a
+ * secret; undefined without one (the driver then reads PGPASSWORD or ~/.pgpass). A source
+ * that gives none is a config error naming the key.
+ */
+async function storePassword(location: StoreLocation, url: string): Promise<string | undefined> {
+  const spec = location.config?.storePasswordSpec;
+  if (spec === undefined) return undefined;
+  const { resolvePassword } = await import('../config/secrets.js');
+  const result = await resolvePassword(spec, { cwd: spec.cwd, env: process.env, secrets: location.config?.secrets ?? secretsBeside(url) });
+  if (result.password === undefined) throw new ConfigError([`${spec.where}: ${result.problem}`]);
+  return result.password;
+}
+
+/** The PostgreSQL store at `url` (`storePath`), its driver loaded only now. */
+export async function openPostgresCliStore(location: StoreLocation, url: string, readOnly: boolean): Promise<PostgresStore> {
+  const password = await storePassword(location, url);
+  const { openPostgresStore } = await import('../store/postgres/open.js');
+  return openPostgresStore(url, { now: storeClock(), readOnly, ...(password === undefined ? {} : { password }) });
 }
 
 /** The store's notices (a file made private), as the CLI's other stderr lines. */
@@ -37,23 +53,33 @@ const notice = (line: string): void => writeDiagnostic(`mailpoll: ${line}`);
 
 export async function openCliStore(location: StoreLocation): Promise<Store> {
   const path = storePath(location);
-  if (isPostgresUrl(path)) {
-    const { openPostgresStore } = await import('../store/postgres/open.js');
-    return openPostgresStore(path, { now: storeClock() });
-  }
+  if (isPostgresUrl(path)) return openPostgresCliStore(location, path, false);
   // better-sqlite3 is a native module: loaded only by commands that use the store.
   const { openStore } = await import('../store/open.js');
   return openStore(path, { now: storeClock(), notice });
 }
 
+/**
+ * `mailpoll check`: the store if there is one, never created: a SQLite file that exists, or a
+ * PostgreSQL database that has the schema (opened for reading only); else undefined.
+ */
+export async function openExistingCliStore(location: StoreLocation): Promise<Store | undefined> {
+  const path = storePath(location);
+  if (!isPostgresUrl(path)) return existsSync(path) ? openCliStore(location) : undefined;
+  const { isSchemaMissing } = await import('../store/postgres/open.js');
+  try {
+    return await openPostgresCliStore(location, path, true);
+  } catch (error) {
+    if (isSchemaMissing(error)) return undefined;
+    throw error;
+  }
+}
+
 /** `mailpoll try REF`: an existing store, opened for reading only. */
 export async function openReadOnlyCliStore(location: StoreLocation): Promise<Store> {
   const path = storePath(location);
-  if (isPostgresUrl(path)) {
-    const { openPostgresStore } = await import('../store/postgres/open.js');
-    return openPostgresStore(path, { now: storeClock(), readOnly: true });
-  }
-  if (!existsSync(path)) throw new UsageError(`no store at ${path}: a ref can only be looked up there (--store FILE, or store: in the config)`);
+  if (isPostgresUrl(path)) return openPostgresCliStore(location, path, true);
+  if (!existsSync(path)) throw new UsageError(`no store at ${path}: a ref can only be looked up there (--store FILE, MAILPOLL_STORE, or store: in the config)`);
   const { openStore } = await import('../store/open.js');
   return openStore(path, { now: storeClock(), readOnly: true });
 }
@@ -64,9 +90,9 @@ export async function openDryRunCliStore(location: StoreLocation): Promise<Store
   const { openDryRunStore, dryRunOver } = await import('../store/dry-run.js');
   if (isPostgresUrl(path)) {
     // Read-only: a dry run creates no schema; a database without one reads as an empty ledger.
-    const { openPostgresStore, isSchemaMissing } = await import('../store/postgres/open.js');
+    const { isSchemaMissing } = await import('../store/postgres/open.js');
     try {
-      return dryRunOver(await openPostgresStore(path, { now: storeClock(), readOnly: true }));
+      return dryRunOver(await openPostgresCliStore(location, path, true));
     } catch (error) {
       if (!isSchemaMissing(error)) throw error;
       const { openStore } = await import('../store/open.js');

@@ -11,7 +11,7 @@ import { ConfigError, ConfigNotFoundError } from '../errors.js';
 import { resolveAfter } from './after.js';
 import { registerSecret } from '../redact.js';
 import { secretsBeside } from '../secrets/store.js';
-import { defaultStorePath } from '../store/path.js';
+import { chooseStore } from '../store/path.js';
 import { isPostgresUrl } from '../store/postgres/store-url.js';
 import { ConfigLimitError, MAX_CONFIG_BYTES, checkConfigSize, tooLarge } from './limits.js';
 import { CONFIG_DEFAULTS, WEBHOOK_DEFAULTS, accountDefaults, defaultPort } from './defaults.js';
@@ -27,6 +27,7 @@ import { PROXY_PASSWORD_SOURCES, resolveTransport } from './schema-transport.js'
 import { PASSWORD_KEYS, SECRET_KEYS, accountSchema, configSchema, connectionSchema, defaultsSchema, formatIssue, formatPath, type ParsedConfig } from './schema.js';
 import { secretProblem, type PasswordSource, type PasswordSpec } from './secrets.js';
 import { selectAccounts } from './select.js';
+import { storePasswordProblems, storePasswordSpecOf } from './store-password.js';
 import type { AccountConfig, CommandSpec, Config, WebhookConfig } from './types.js';
 
 export interface LoadConfigOptions {
@@ -195,7 +196,7 @@ export function validateConfig(raw: unknown, context: ValidateConfigContext): Va
   const parts: RulesInput = parsed.success ? parsed.data : parseParts(data);
   const fileProblems: string[] = [];
   const namedConnections = collectConnections(data, context, problems, fileProblems);
-  problems.push(...checkRules({ ...parts, namedConnections }), ...checkLiteralPasswords(parts));
+  problems.push(...checkRules({ ...parts, namedConnections }), ...checkLiteralPasswords(parts), ...storePasswordProblems(data));
 
   const home = context.home ?? (context.env.HOME || homedir());
   const resolvePath = (value: string) => expandPath(value, context.dir, home);
@@ -312,6 +313,7 @@ function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resol
     dir: context.dir,
     accounts,
     store: parsed.store === undefined ? undefined : isPostgresUrl(parsed.store) ? parsed.store : resolvePath(parsed.store),
+    storePasswordSpec: storePasswordSpecOf(parsed, context.displayName, context.dir, resolvePath),
     retentionDays: parsed.retentionDays ?? CONFIG_DEFAULTS.retentionDays,
     ledgerDays: parsed.ledgerDays ?? CONFIG_DEFAULTS.ledgerDays,
     concurrency: parsed.concurrency ?? CONFIG_DEFAULTS.concurrency,
@@ -599,9 +601,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   if (config === undefined) throw new ConfigError(problems);
 
   for (const account of config.accounts) registerSecret(account.password);
-  const storeFile =
-    options.store === undefined ? (config.store ?? defaultStorePath(env)) : isPostgresUrl(options.store) ? options.store : path.resolve(cwd, options.store);
-  const secrets = secretsBeside(storeFile);
+  const secrets = secretsBeside(chooseStore({ flag: options.store, configured: config.store }, env, cwd));
   config.secrets = secrets;
   for (const account of config.accounts) if (account.oauth2 !== undefined) account.oauth2.secrets = secrets;
   if (options.script !== undefined) {

@@ -7,6 +7,7 @@ import type { Protocol } from '../domain.js';
 import { DURATION_JSON_PATTERN, formatDuration, parseDuration } from '../duration.js';
 import { OAUTH2_ACCOUNT_KEY_DOCS, OAUTH2_KEY_DOCS, oauth2Schema } from './oauth2.js';
 import { DELIVER_KEY_DOCS, SAVE_ATTACHMENTS_KEY_DOCS, deliverFields } from './schema-deliver.js';
+import { STORE_PASSWORD_KEY_DOCS } from './store-password.js';
 import { CONNECTIONS_KEY_DOCS, CONNECTION_KEYS, TRANSPORT_KEY_DOCS, transportFields } from './schema-transport.js';
 import { ACCOUNT_DEFAULTS, CONFIG_DEFAULTS, IMPLICIT_TLS_PORT, PLAIN_PORT, POP3_DEFAULTS, WEBHOOK_DEFAULTS } from './defaults.js';
 
@@ -244,9 +245,11 @@ export const TOP_LEVEL_KEY_DOCS = {
   defaults: { description: 'Account keys (any but `name`) every account inherits; an account\'s own value wins.' },
   script: { description: 'The handler module of accounts that name none (relative to the config file, `~/` allowed).' },
   store: {
-    description: 'The SQLite file of the ledger, archive and history (relative to the config file, `~/` allowed). `--store PATH` overrides it.',
+    description:
+      'Where the ledger, archive, run history and leases are: a SQLite file (relative to the config file, `~/` allowed) or a PostgreSQL database, `postgres://user@host:5432/db` (README, "The store"). `MAILPOLL_STORE` overrides it, and `--store PATH|URL` both.',
     default: '$XDG_STATE_HOME/mailpoll/mailpoll.db, else ~/.local/state/mailpoll/mailpoll.db',
   },
+  ...STORE_PASSWORD_KEY_DOCS,
   retentionDays: {
     description: 'Days the raw copy of each fetched message is kept in the store (`mailpoll show REF --raw`); 0 keeps none.',
     default: String(CONFIG_DEFAULTS.retentionDays),
@@ -301,4 +304,4 @@ export const WEBHOOK_KEY_DOCS = {
 } as const satisfies Record<string, Omit<KeyDoc, 'protocols'>>;
 
 /** Keys whose values are never shown in an error message. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'passwordCommand', 'secret', 'headers', 'proxy', 'clientSecret', 'clientSecretCommand', 'accessTokenCommand', 'proxyPasswordCommand']);
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['password', 'passwordCommand', 'secret', 'headers', 'proxy', 'clientSecret', 'clientSecretCommand', 'accessTokenCommand', 'proxyPasswordCommand', 'storePasswordCommand']);

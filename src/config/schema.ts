@@ -20,6 +20,7 @@ import { closest } from './did-you-mean.js';
 
 import { SAVE_ATTACHMENTS_KEY_DOCS, deliverFields } from './schema-deliver.js';
 import { CONNECTION_KEYS, transportFields } from './schema-transport.js';
+import { storePasswordFields } from './store-password.js';
 import { afterSchema, skipKeywordSchema } from './after.js';
 import { ACCOUNT_KEY_DOCS, BACKOFF_KEY_DOCS, TOP_LEVEL_KEY_DOCS, WEBHOOK_KEY_DOCS, SECRET_KEYS, type AccountKey } from './schema-docs.js';
 
@@ -213,6 +214,7 @@ export const configSchema = z.strictObject({
   defaults: defaultsSchema.optional().describe(TOP_LEVEL_KEY_DOCS.defaults.description),
   script: text().optional().describe(TOP_LEVEL_KEY_DOCS.script.description),
   store: text().optional().describe(TOP_LEVEL_KEY_DOCS.store.description),
+  ...storePasswordFields,
   retentionDays: integer(0, 36500, 'expected a whole number of days, 0 or more').optional().describe(TOP_LEVEL_KEY_DOCS.retentionDays.description),
   ledgerDays: integer(1, 36500, 'expected a whole number of days, 1 or more').optional().describe(TOP_LEVEL_KEY_DOCS.ledgerDays.description),
   concurrency: integer(1, 64, 'expected an integer 1-64').optional().describe(TOP_LEVEL_KEY_DOCS.concurrency.description),

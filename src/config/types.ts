@@ -171,6 +171,8 @@ export interface Config {
   accounts: AccountConfig[];
   /** Absolute path of the store file from `store:`; undefined: the default location. */
   store: string | undefined;
+  /** The PostgreSQL store's password source (`storePasswordEnv`, ...), resolved when such a store is opened. */
+  storePasswordSpec?: PasswordSpec | undefined;
   /** Days raw copies are kept. Default 7; 0 keeps none. */
   retentionDays: number;
   /** Days ledger rows of messages off the server are kept. Default 90. */

@@ -8,7 +8,7 @@ import { checkAccounts } from '../../poll/check.js';
 import type { Store } from '../../store/types.js';
 import { insecureTlsWarnings } from '../insecure-tls.js';
 import { createOutput } from '../output.js';
-import { openCliStore, storeExists } from '../store.js';
+import { openExistingCliStore } from '../store.js';
 
 export interface CheckCommandOptions {
   config?: string | undefined;
@@ -28,7 +28,7 @@ export async function checkCommand(options: CheckCommandOptions): Promise<ExitCo
   const accounts = selectAccounts(config, options.account);
   for (const line of insecureTlsWarnings(accounts)) output.err(line);
   const location = { store: options.store, config };
-  const store: Store | undefined = storeExists(location) ? await openCliStore(location) : undefined;
+  const store: Store | undefined = await openExistingCliStore(location);
   try {
     const quarantined = store === undefined ? undefined : (account: AccountConfig) => store.quarantinedCount(mailboxIdentity(account));
     return await checkAccounts({ accounts, reporter: output.reporter, logger: output.logger, quarantined });

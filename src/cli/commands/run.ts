@@ -6,6 +6,7 @@ import { insecureTlsWarnings } from '../insecure-tls.js';
 import { createOutput } from '../output.js';
 import { createProgressLine, wantsProgress } from '../progress-line.js';
 import { openCliStore, openDryRunCliStore } from '../store.js';
+import { recordedCommandLine } from '../command-line.js';
 
 export interface RunCommandOptions {
   config?: string | undefined;
@@ -37,7 +38,7 @@ export async function runCommand(options: RunCommandOptions, signal: AbortSignal
       reporter: output.reporter,
       store,
       retention: { retentionDays: config.retentionDays, ledgerDays: config.ledgerDays },
-      command: ['mailpoll', ...process.argv.slice(2)].join(' '),
+      command: recordedCommandLine(),
       dryRun: options.dryRun ?? false,
       limit: options.limit,
       first: options.first,

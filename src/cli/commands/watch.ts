@@ -10,6 +10,7 @@ import { runWatch, type AccountState } from '../../watch/watch.js';
 import { insecureTlsWarnings } from '../insecure-tls.js';
 import { createOutput } from '../output.js';
 import { openCliStore } from '../store.js';
+import { recordedCommandLine } from '../command-line.js';
 
 export interface WatchCommandOptions {
   config?: string | undefined;
@@ -71,7 +72,7 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
         until,
         signal,
         reload: reload.signal,
-        command: ['mailpoll', ...process.argv.slice(2)].join(' '),
+        command: recordedCommandLine(),
         logger: output.logger,
         states,
         onLease: monitor.onLease,

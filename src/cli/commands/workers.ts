@@ -9,8 +9,8 @@ import { mailboxIdentity } from '../../mailbox/identity.js';
 import { isPostgresUrl, maskStoreUrl } from '../../store/postgres/store-url.js';
 import type { LiveWorker, WorkerRegistry } from '../../store/workers.js';
 import { createOutput, type Output } from '../output.js';
-import { loadConfigIfAny } from '../store.js';
-import { isoTime, storeClock } from '../timestamps.js';
+import { loadConfigIfAny, openPostgresCliStore, storePath } from '../store.js';
+import { isoTime } from '../timestamps.js';
 
 export interface WorkersCommandOptions {
   config?: string | undefined;
@@ -35,13 +35,12 @@ export interface WorkersListing {
 export async function workersCommand(options: WorkersCommandOptions): Promise<ExitCode> {
   const output = createOutput(options);
   const config = await loadConfigIfAny(options.config);
-  const url = options.store ?? config?.store;
-  if (url === undefined || !isPostgresUrl(url)) {
-    const where = url === undefined ? 'the default SQLite file' : `a SQLite file (${url})`;
-    throw new UsageError(`workers share a PostgreSQL store, and this store is ${where}: pass --store postgres://user@host:5432/database`);
+  const location = { store: options.store, config };
+  const url = storePath(location);
+  if (!isPostgresUrl(url)) {
+    throw new UsageError(`workers share a PostgreSQL store, and this store is a SQLite file (${url}): pass --store postgres://user@host:5432/database`);
   }
-  const { openPostgresStore } = await import('../../store/postgres/open.js');
-  const store = await openPostgresStore(url, { now: storeClock(), readOnly: true });
+  const store = await openPostgresCliStore(location, url, true);
   try {
     const listing = await listWorkers(store.workerRegistry(), config);
     printWorkers(output, listing, { json: options.json === true, store: maskStoreUrl(url), now: store.now() });

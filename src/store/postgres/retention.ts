@@ -2,7 +2,8 @@
  * Retention in PostgreSQL, by the rules of the SQLite side (retention.ts): raw copies go after
  * `retentionDays` (all of them at 0); ledger rows after `ledgerDays`, only when `done` and off
  * the server; runs after `ledgerDays`, except those still going in this process. One
- * transaction; a preview runs the same statements and rolls them back.
+ * transaction; a preview counts the same rows from one snapshot, deleting nothing, so that it
+ * also works on a store opened for reading only (`purge --dry-run`).
  */
 import type { PurgeOptions, PurgeResult } from '../types.js';
 import type { Connection, Sql } from './connection.js';
@@ -21,7 +22,7 @@ export class PostgresRetention {
     return this.run(options, activeRuns, false);
   }
 
-  /** What `purge` would delete now, counted by the same statements, rolled back. */
+  /** What `purge` would delete now: the rows its statements would match, counted in their order. */
   preview(options: PurgeOptions, activeRuns: readonly number[]): Promise<PurgeResult> {
     return this.run(options, activeRuns, true);
   }
@@ -29,7 +30,22 @@ export class PostgresRetention {
   private run(options: PurgeOptions, activeRuns: readonly number[], preview: boolean): Promise<PurgeResult> {
     const retentionDays = checkDays('retentionDays', options.retentionDays);
     const ledgerDays = checkDays('ledgerDays', options.ledgerDays);
-    return this.connection.transaction((sql) => this.purgeIn(sql, retentionDays, ledgerDays, activeRuns), { rollback: preview });
+    if (preview) return this.connection.transaction((sql) => this.countIn(sql, retentionDays, ledgerDays, activeRuns), { snapshot: true });
+    return this.connection.transaction((sql) => this.purgeIn(sql, retentionDays, ledgerDays, activeRuns));
+  }
+
+  /** `purgeIn`'s deletes as counts: a raw copy the age rule takes is not counted again with its ledger row. */
+  private async countIn(sql: Sql, retentionDays: number, ledgerDays: number, activeRuns: readonly number[]): Promise<PurgeResult> {
+    const now = this.now();
+    const count = async (text: string, values: readonly unknown[]) => (await sql.value<number>(text, values)) ?? 0;
+    const rawCutoff = retentionDays === 0 ? Number.MAX_SAFE_INTEGER : now - retentionDays * DAY_MS;
+    const cutoff = now - ledgerDays * DAY_MS;
+    const rawDeleted =
+      (await count('SELECT count(*) FROM mailpoll.archive WHERE stored_at < $1', [rawCutoff])) +
+      (await count(`SELECT count(*) FROM mailpoll.archive WHERE stored_at >= $2 AND ref IN (SELECT ref FROM mailpoll.messages WHERE ${PURGEABLE})`, [cutoff, rawCutoff]));
+    const rowsDeleted = await count(`SELECT count(*) FROM mailpoll.messages WHERE ${PURGEABLE}`, [cutoff]);
+    const runsDeleted = await count('SELECT count(*) FROM mailpoll.runs WHERE coalesce(ended_at, started_at) < $1 AND NOT (id = ANY($2::bigint[]))', [cutoff, activeRuns]);
+    return { rawDeleted, rowsDeleted, runsDeleted };
   }
 
   private async purgeIn(sql: Sql, retentionDays: number, ledgerDays: number, activeRuns: readonly number[]): Promise<PurgeResult> {

@@ -72,7 +72,8 @@ export async function watchAccount(shared: Watch, account: AccountConfig, held?:
 
   while (!stop.aborted) {
     const started = clock.now();
-    const result = await session(watch, account, held);
+    // A store that stops answering (a database restarting) fails this cycle, not the watch.
+    const result = await session(watch, account, held).catch((error: unknown) => ({ ...failedCycle(account, error), connected: state.everConnected }));
     if (result.connected) state.everConnected = true;
     // A worker's lease taken over: the account is another worker's now.
     if (held !== undefined && result.error instanceof LeaseLostAccountError) return 'lost';
@@ -109,7 +110,7 @@ export async function watchAccount(shared: Watch, account: AccountConfig, held?:
     }
 
     state.failures = 0;
-    await purgeNow(watch);
+    await purgeNow(watch).catch(() => undefined);
     await sleepUntil(watch, nextStart(watch, account, started));
   }
   return 'stopped';

@@ -13,7 +13,7 @@ import { describeError } from '../errors.js';
 import { mailboxIdentity } from '../mailbox/identity.js';
 import type { WorkerEvent } from '../report/types.js';
 import type { Lease } from '../store/types.js';
-import { fairShare, heartbeatIntervalMs, type WorkerStore } from '../store/workers.js';
+import { heartbeatIntervalMs, type WorkerStore } from '../store/workers.js';
 import { watchAccount, type Watch } from './account-loop.js';
 
 type Outcome = 'stopped' | 'gave-up' | 'lost';
@@ -41,6 +41,8 @@ export async function runWorker(watch: Watch, accounts: readonly AccountConfig[]
   const say = (state: WorkerEvent['state'], account: string | null, reason: string | null = null): void =>
     watch.reporter.report({ type: 'worker', state, worker: worker.id, account, held: worker.held().size, accounts: ids.length, liveWorkers, reason });
 
+  // Accounts whose loop gave up connecting: held, not restarted.
+  const gaveUp = new Set<string>();
   const start = (lease: Lease): void => {
     const account = byIdentity.get(lease.identity);
     if (account === undefined || running.has(lease.identity)) return;
@@ -48,6 +50,7 @@ export async function runWorker(watch: Watch, accounts: readonly AccountConfig[]
     entry.done = watchAccount(watch, account, { lease, stop: entry.stop.signal, lost: entry.lost.signal }).then((outcome) => {
       running.delete(lease.identity);
       outcomes.push(outcome);
+      if (outcome === 'gave-up') gaveUp.add(lease.identity);
       // Found by the cycle's fenced write or renewal before the heartbeat saw it.
       if (outcome === 'lost' && !entry.lost.signal.aborted) say('lost', account.name, TAKEN_OVER);
       return outcome;
@@ -78,12 +81,22 @@ export async function runWorker(watch: Watch, accounts: readonly AccountConfig[]
     }
   };
 
-  const claim = async (): Promise<void> => {
+  const claim = async (): Promise<number> => {
     const result = await worker.claim(ids);
     liveWorkers = result.liveWorkers;
     for (const lease of result.claimed) {
       start(lease);
       if (!first) say('took', byIdentity.get(lease.identity)?.name ?? lease.identity, `within the fair share of ${result.share}`);
+    }
+    return result.share;
+  };
+
+  // Leases still held whose loop was stopped for want of a heartbeat (the store was down): resumed.
+  const resume = (): void => {
+    for (const [identity, lease] of worker.held()) {
+      if (running.has(identity) || leaving.has(identity) || gaveUp.has(identity)) continue;
+      start(lease);
+      say('took', byIdentity.get(identity)?.name ?? identity, 'its lease renewed once the store answered again');
     }
   };
 
@@ -103,12 +116,13 @@ export async function runWorker(watch: Watch, accounts: readonly AccountConfig[]
         lastRenewal = beganAt;
         for (const lease of lost) lose(lease.identity, TAKEN_OVER);
         const surplus = (await worker.surplus(ids)).filter((lease) => !leaving.has(lease.identity));
-        const share = fairShare(ids.length, liveWorkers ?? 1);
+        for (const lease of surplus) leaving.add(lease.identity);
+        resume();
+        const share = await claim();
         for (const lease of surplus) {
           const reason = byIdentity.has(lease.identity) ? `above the fair share of ${share}` : 'no longer configured';
           handing.push(handBack(lease, reason));
         }
-        await claim();
       } catch (error) {
         say('unreachable', null, `${describeError(error)}; retrying in ${Math.round(every / 1000)}s`);
         // Past the TTL another worker may hold these by now: stop them before they act.

@@ -44,7 +44,7 @@ function startWorker(fleet: Fleet, env: Record<string, string> = {}): LiveCli {
 }
 
 /** Poll `check` until it holds. */
-async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 120_000): Promise<void> {
+async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000): Promise<void> {
   for (const deadline = Date.now() + timeoutMs; !(await check()); ) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -72,8 +72,12 @@ export async function watchAccount(shared: Watch, account: AccountConfig, held?:
 
   while (!stop.aborted) {
     const started = clock.now();
-    // A store that stops answering (a database restarting) fails this cycle, not the watch.
-    const result = await session(watch, account, held).catch((error: unknown) => ({ ...failedCycle(account, error), connected: state.everConnected }));
+    // A worker's shared store that stops answering (a database restarting) fails this cycle,
+    // not the watch; a local store that fails ends the watch, as it ends a one-shot run.
+    const result = await session(watch, account, held).catch((error: unknown) => {
+      if (held === undefined) throw error;
+      return { ...failedCycle(account, error), connected: state.everConnected };
+    });
     if (result.connected) state.everConnected = true;
     // A worker's lease taken over: the account is another worker's now.
     if (held !== undefined && result.error instanceof LeaseLostAccountError) return 'lost';
@@ -110,7 +114,9 @@ export async function watchAccount(shared: Watch, account: AccountConfig, held?:
     }
 
     state.failures = 0;
-    await purgeNow(watch).catch(() => undefined);
+    await purgeNow(watch).catch((error: unknown) => {
+      if (held === undefined) throw error;
+    });
     await sleepUntil(watch, nextStart(watch, account, started));
   }
   return 'stopped';

@@ -197,6 +197,21 @@ describe('workers split the accounts of one PostgreSQL store', () => {
     assert.equal((await handovers(fleet)).size, 6);
   });
 
+  test('a one-shot run on the same store reports an account a worker holds as busy', async () => {
+    const fleet = await setUp(1, 1);
+    const worker = startWorker(fleet);
+    try {
+      await worker.waitFor((event) => event.type === 'worker' && event.state === 'started' && event.held === 1, 'the worker holding the account', 60_000);
+      const run = await runCli(['--json'], { cwd: fleet.dir, env: { HANDLER_LOG: fleet.log } });
+      assert.equal(run.code, 0, run.stderr);
+      const account = run.events.find((event) => event.type === 'account');
+      assert.equal(account?.status, 'busy', run.stdout);
+    } finally {
+      await stopAll([worker]);
+    }
+    assert.equal((await handovers(fleet)).size, 1);
+  });
+
   test('the database restarted under running workers: they back off, reconnect, and nothing is lost', async () => {
     const fleet = await setUp(6, 10);
     const slow = { HANDLER_DELAY_MS: '150' };

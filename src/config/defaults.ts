@@ -95,4 +95,5 @@ export const CONFIG_DEFAULTS = Object.freeze({
   ledgerDays: 90,
   concurrency: 4,
   maxConnections: 2,
+  leaseTtl: 60_000,
 } as const satisfies Partial<Config>);

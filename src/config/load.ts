@@ -300,6 +300,7 @@ function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resol
     concurrency: parsed.concurrency ?? CONFIG_DEFAULTS.concurrency,
     maxConnections: parsed.maxConnections ?? CONFIG_DEFAULTS.maxConnections,
     expiresAfter: parsed.expiresAfter,
+    leaseTtl: parsed.leaseTtl ?? CONFIG_DEFAULTS.leaseTtl,
     listen: parsed.listen,
     connectionsFile: parsed.connectionsFile === undefined ? undefined : resolvePath(parsed.connectionsFile),
   };

@@ -270,6 +270,11 @@ export const TOP_LEVEL_KEY_DOCS = {
     description: 'Watch mode: end the watch cleanly this long after it started (`8h`, `30m`). `--until` gives an end time on the command line.',
     default: 'never',
   },
+  leaseTtl: {
+    description:
+      'Watch mode on a PostgreSQL store: how long a worker\'s leases on its accounts last without a heartbeat (`60s`, `2m`); it beats every third of it, and takes over the accounts of a worker silent for longer (README, "Running on several hosts").',
+    default: '60s',
+  },
   listen: {
     description:
       'Watch mode: serve `/healthz`, `/readyz` and `/metrics` (Prometheus) over HTTP at `HOST:PORT` (`127.0.0.1:9464`, `[::1]:9464`, `0.0.0.0:9464` for every interface) or a bare port (on 127.0.0.1). `--listen` overrides it (README, "Health and metrics").',

@@ -183,6 +183,8 @@ export interface Config {
   maxConnections: number;
   /** Watch mode: milliseconds after its start at which the watch ends; undefined: never. */
   expiresAfter: number | undefined;
+  /** Watch mode on a shared store: how long a worker's heartbeat and leases last, in milliseconds. Default 60 s. */
+  leaseTtl?: number | undefined;
   /** Watch mode: where `/healthz`, `/readyz` and `/metrics` are served; undefined: nowhere. */
   listen?: ListenAddress | undefined;
   /** Where stored secrets are (beside the store); set by `loadConfig`, undefined from `validateConfig`. */

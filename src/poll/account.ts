@@ -56,6 +56,20 @@ export async function withLease(
   }
 }
 
+/**
+ * Work on an account under a lease a worker holds and renews on its heartbeat: neither acquired
+ * nor released here. `held.lost` aborting (taken over) stops the work after the message in hand,
+ * and the result says the mailbox was taken over, as with `withLease`.
+ */
+export async function withHeldLease(
+  account: AccountConfig,
+  held: { lease: Lease; lost: AbortSignal },
+  work: (leaseLost: AbortSignal, lease: Lease) => Promise<CycleResult>,
+): Promise<CycleResult> {
+  const result = await work(held.lost, held.lease);
+  return held.lost.aborted && result.error === undefined ? { ...result, status: 'error', error: leaseLostError(account.name) } : result;
+}
+
 function counts(result: CycleResult): Pick<CycleResult, 'fetched' | 'processed' | 'failed' | 'transitions'> {
   return { fetched: result.fetched, processed: result.processed, failed: result.failed, transitions: result.transitions };
 }

@@ -7,7 +7,7 @@
 import { describeExtras } from '../domain.js';
 import { Chalk, type ChalkInstance } from 'chalk';
 import { escapeControls, escapeFields } from './sanitize.js';
-import type { AccountEvent, BackoffEvent, CheckCertificate, CheckEvent, CycleEvent, MessageEvent, Reporter, ReportEvent, SummaryEvent, WatchEvent } from './types.js';
+import type { AccountEvent, BackoffEvent, CheckCertificate, CheckEvent, CycleEvent, MessageEvent, Reporter, ReportEvent, SummaryEvent, WatchEvent, WorkerEvent } from './types.js';
 
 export interface TextReporterOptions {
   /** Where lines go (stdout). Each call is one line without its newline. */
@@ -67,6 +67,8 @@ function formatEvent(event: ReportEvent, c: ChalkInstance, quiet: boolean, verbo
       return formatBackoff(event, c);
     case 'watch':
       return formatWatch(event, c);
+    case 'worker':
+      return formatWorker(event, c);
   }
 }
 
@@ -97,6 +99,27 @@ function formatWatch(event: WatchEvent, c: ChalkInstance): string {
   if (event.state === 'started') return c.dim(`mailpoll: watching ${accounts}${event.reason ? ` (${event.reason})` : ''}`);
   if (event.state === 'reloaded') return c.dim(`mailpoll: config reloaded: ${accounts}${event.reason ? ` (${event.reason})` : ''}`);
   return `mailpoll: stopped: ${event.reason ?? 'done'} ${c.dim(`(exit ${event.exitCode ?? 0})`)}`;
+}
+
+function formatWorker(event: WorkerEvent, c: ChalkInstance): string {
+  const workers = event.liveWorkers === null ? '' : `, ${event.liveWorkers} live worker${event.liveWorkers === 1 ? '' : 's'}`;
+  const holds = c.dim(`(holds ${event.held} of ${event.accounts}${workers})`);
+  const why = event.reason === null ? '' : `: ${event.reason}`;
+  const account = c.bold(event.account ?? '');
+  switch (event.state) {
+    case 'started':
+      return `mailpoll: worker ${event.worker} holds ${event.held} of ${event.accounts} account${event.accounts === 1 ? '' : 's'}${workers}`;
+    case 'took':
+      return `${account}: taken over by this worker${why} ${holds}`;
+    case 'released':
+      return `${account}: handed back${why} ${holds}`;
+    case 'lost':
+      return `${account}: ${c.yellow('lease lost')}${why} ${holds}`;
+    case 'unreachable':
+      return `mailpoll: worker ${event.worker}: ${c.yellow('the store did not answer the heartbeat')}${why}`;
+    case 'stopped':
+      return c.dim(`mailpoll: worker ${event.worker} stopped and gave its accounts back${why}`);
+  }
 }
 
 /**

@@ -199,7 +199,28 @@ export interface WatchEvent {
   exitCode: number | null;
 }
 
-export type ReportEvent = MessageEvent | AccountEvent | BaselineEvent | CheckEvent | SummaryEvent | CycleEvent | BackoffEvent | WatchEvent;
+/**
+ * Watch mode on a shared store (PostgreSQL): this worker started with its share of the accounts,
+ * took one over, handed one back, lost one to another worker, or could not reach the store.
+ */
+export interface WorkerEvent {
+  type: 'worker';
+  state: 'started' | 'took' | 'released' | 'lost' | 'unreachable' | 'stopped';
+  /** This worker's id in the store (`mailpoll workers`). */
+  worker: string;
+  /** The account concerned; null for the worker as a whole. */
+  account: string | null;
+  /** Accounts this worker holds after the change. */
+  held: number;
+  /** Accounts configured (every worker has the same list). */
+  accounts: number;
+  /** Live workers last counted, this one included; null when not known. */
+  liveWorkers: number | null;
+  /** Why, in words (`above the fair share of 10`, the store's error ...); null when plain. */
+  reason: string | null;
+}
+
+export type ReportEvent = MessageEvent | AccountEvent | BaselineEvent | CheckEvent | SummaryEvent | CycleEvent | BackoffEvent | WatchEvent | WorkerEvent;
 
 /** Where events go. `text.ts` and `json.ts` implement it. */
 export interface Reporter {

@@ -6,11 +6,12 @@
  * lease, so the guarantees of a single run hold.
  */
 import type { AccountConfig } from '../config/types.js';
+import { LeaseLostAccountError } from '../errors.js';
 import type { LoadedHandler } from '../handler/types.js';
 import type { Logger } from '../logger.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { Mailbox } from '../mailbox/types.js';
-import { failedCycle, recordOutcome, withLease } from '../poll/account.js';
+import { failedCycle, recordOutcome, withHeldLease, withLease } from '../poll/account.js';
 import type { CycleResult } from '../poll/cycle.js';
 import { pollFolders } from '../poll/folders.js';
 import { anySignal } from '../poll/run.js';
@@ -48,19 +49,38 @@ export interface Watch {
   onLease?: ((account: string, held: boolean) => void) | undefined;
 }
 
+/**
+ * A lease a worker holds for the account (`worker-loop.ts`): the loop works under it without
+ * acquiring or releasing it, ends when `stop` aborts (handed back, the watch stopping) after the
+ * message in hand, and stops the cycle at once when `lost` aborts (taken over).
+ */
+export interface HeldLease {
+  lease: Lease;
+  stop: AbortSignal;
+  lost: AbortSignal;
+}
+
 /** Purging is cheap when there is nothing to do; once an hour is plenty for a long run. */
 const PURGE_EVERY_MS = 3_600_000;
 
 /** One account's loop: cycles, waits, backoff. Ends when the watch stops or the account gives up. */
-export async function watchAccount(watch: Watch, account: AccountConfig): Promise<'stopped' | 'gave-up'> {
+export async function watchAccount(shared: Watch, account: AccountConfig, held?: HeldLease): Promise<'stopped' | 'gave-up' | 'lost'> {
+  const watch = held === undefined ? shared : { ...shared, stop: anySignal(shared.stop, held.stop) };
   const { clock, stop } = watch;
   const state = watch.states.get(account.name) ?? { failures: 0, everConnected: false };
   watch.states.set(account.name, state);
 
   while (!stop.aborted) {
     const started = clock.now();
-    const result = await session(watch, account);
+    // A worker's shared store that stops answering (a database restarting) fails this cycle,
+    // not the watch; a local store that fails ends the watch, as it ends a one-shot run.
+    const result = await session(watch, account, held).catch((error: unknown) => {
+      if (held === undefined) throw error;
+      return { ...failedCycle(account, error), connected: state.everConnected };
+    });
     if (result.connected) state.everConnected = true;
+    // A worker's lease taken over: the account is another worker's now.
+    if (held !== undefined && result.error instanceof LeaseLostAccountError) return 'lost';
 
     if (result.status === 'error') {
       // A connection that worked and then broke starts a fresh series.
@@ -94,7 +114,9 @@ export async function watchAccount(watch: Watch, account: AccountConfig): Promis
     }
 
     state.failures = 0;
-    await purgeNow(watch);
+    await purgeNow(watch).catch((error: unknown) => {
+      if (held === undefined) throw error;
+    });
     await sleepUntil(watch, nextStart(watch, account, started));
   }
   return 'stopped';
@@ -104,18 +126,17 @@ export async function watchAccount(watch: Watch, account: AccountConfig): Promis
  * One connection's worth of work under the account's lease: a cycle, and with IDLE further
  * cycles on the same connection as mail arrives. Reports a `cycle` event per cycle.
  */
-async function session(watch: Watch, account: AccountConfig): Promise<CycleResult> {
+async function session(watch: Watch, account: AccountConfig, held: HeldLease | undefined): Promise<CycleResult> {
   const host = account.protocol === 'maildir' ? undefined : `${account.host ?? ''}:${account.port ?? ''}`;
-  const result = await watch.hosts.run(host, () =>
-    withLease(watch.store, account, async (leaseLost, lease) => {
-      watch.onLease?.(account.name, true);
-      try {
-        return await leased(watch, account, leaseLost, lease);
-      } finally {
-        watch.onLease?.(account.name, false);
-      }
-    }),
-  );
+  const work = async (leaseLost: AbortSignal, lease: Lease): Promise<CycleResult> => {
+    watch.onLease?.(account.name, true);
+    try {
+      return await leased(watch, account, leaseLost, lease);
+    } finally {
+      watch.onLease?.(account.name, false);
+    }
+  };
+  const result = await watch.hosts.run(host, () => (held === undefined ? withLease(watch.store, account, work) : withHeldLease(account, held, work)));
   // Another mailpoll holds the account: say so, and try again at the next tick.
   if (result.status === 'busy') await report(watch, account, result, 0, false);
   return result;

@@ -17,6 +17,8 @@ import type { PurgeOptions, Store } from '../store/types.js';
 import { watchAccount, type AccountState, type Watch } from './account-loop.js';
 import { systemClock, type Clock } from './clock.js';
 import { createLimiter } from './limiter.js';
+import { runWorker } from './worker-loop.js';
+import { DEFAULT_LEASE_TTL_MS, hasWorkers } from '../store/workers.js';
 
 export type { AccountState } from './account-loop.js';
 
@@ -46,6 +48,8 @@ export interface WatchOptions {
   states?: Map<string, AccountState> | undefined;
   /** Told when this process takes and releases an account's lease (the metrics). */
   onLease?: ((account: string, held: boolean) => void) | undefined;
+  /** On a store with workers: how long a worker's leases last without a heartbeat (`leaseTtl`). Default 60 s. */
+  leaseTtl?: number | undefined;
 }
 
 export interface WatchResult {
@@ -94,7 +98,10 @@ export async function runWatch(options: WatchOptions): Promise<WatchResult> {
     await options.store.purge(options.retention);
     options.reporter.report({ type: 'watch', state: 'started', accounts: options.accounts.length, reason: describeTiming(options), exitCode: null });
 
-    const outcomes = await Promise.all(options.accounts.map((account) => watchAccount(watch, account)));
+    // On a shared store this process is one worker among several, working on its share only.
+    const outcomes = hasWorkers(options.store)
+      ? await runWorker(watch, options.accounts, options.store, options.leaseTtl ?? DEFAULT_LEASE_TTL_MS)
+      : await Promise.all(options.accounts.map((account) => watchAccount(watch, account)));
     // Every loop has ended (stopped, or gave up): end the wait for --until too.
     stopper.abort();
 

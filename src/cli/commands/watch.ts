@@ -76,6 +76,7 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
         logger: output.logger,
         states,
         onLease: monitor.onLease,
+        leaseTtl: config.leaseTtl,
       }).finally(() => process.off('SIGHUP', onHangup));
       if (result.reason !== 'reload') {
         await monitor.stopping(result.reason === 'signal' ? 'signal received' : result.reason === 'until' ? 'expiration reached' : 'every account gave up');

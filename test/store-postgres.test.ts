@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { StoreError } from '../src/errors.js';
 import { LeaseLostError } from '../src/store/contract.js';
 import type { AsyncStore } from '../src/store/contract.js';
-import { type OpenPostgresStoreOptions, openPostgresStore } from '../src/store/postgres/open.js';
+import { type OpenPostgresStoreOptions, openPostgresStore, refuseOldServer } from '../src/store/postgres/open.js';
 import { Connection } from '../src/store/postgres/connection.js';
 import { migratePostgres, POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from '../src/store/postgres/schema.js';
 import { maskStoreUrl } from '../src/store/postgres/store-url.js';
@@ -50,6 +50,13 @@ function query<Row extends Record<string, unknown>>(url: string, sql: string, va
 }
 
 describe('postgres: schema and migrations', () => {
+  it('refuses a server older than PostgreSQL 13 by its version, and lets 13 and newer through', () => {
+    const url = 'postgres://app@db.example:5432/mail';
+    assert.throws(() => refuseOldServer(url, 120_017), (error: unknown) => error instanceof StoreError && error.message === `store ${url}: PostgreSQL 12 is too old; mailpoll needs PostgreSQL 13 or newer`);
+    assert.throws(() => refuseOldServer(url, 90_624), /PostgreSQL 9\.6 is too old/);
+    for (const version of [130_000, 150_010, 170_002]) refuseOldServer(url, version);
+  });
+
   it('creates the mailpoll schema on first use, and a second open migrates nothing', async () => {
     const url = await postgres.createDatabase();
     const store = await openOn(url);

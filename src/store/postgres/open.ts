@@ -32,6 +32,16 @@ export interface OpenPostgresStoreOptions extends Pick<OpenStoreOptions, 'now' |
   connectTimeoutMs?: number;
 }
 
+/** The oldest PostgreSQL the schema is written for (`server_version_num`). */
+const OLDEST_SERVER = 130_000;
+
+/** Refuse a server older than PostgreSQL 13, saying which version it is. */
+export function refuseOldServer(url: string, versionNum: number): void {
+  if (!Number.isFinite(versionNum) || versionNum >= OLDEST_SERVER) return;
+  const major = Math.floor(versionNum / 10_000);
+  throw new StoreError(`store ${url}: PostgreSQL ${major >= 10 ? major : `${major}.${Math.floor(versionNum / 100) % 100}`} is too old; mailpoll needs PostgreSQL 13 or newer`);
+}
+
 /** Read-only, a database without mailpoll's schema: nothing recorded there yet. */
 class EmptyPostgresStoreError extends StoreError {}
 
@@ -102,6 +112,8 @@ async function prepareSchema(connection: Connection, label: StoreLabel, readOnly
     if (version === 0) throw new EmptyPostgresStoreError(`store ${label.url}: empty, no message recorded yet`);
     throw new StoreError(`store ${label.url}: written by an older mailpoll; run mailpoll history once to bring it up to date, then try again`);
   }
+  // Only before creating or migrating the schema: a current one was made on a server that could.
+  refuseOldServer(label.url, Number(await connection.value<string>('SHOW server_version_num')));
   try {
     await migratePostgres(connection);
   } catch (error) {

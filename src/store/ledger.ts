@@ -10,7 +10,6 @@ import { capErrorText, StoreError } from '../errors.js';
 import { redact } from '../redact.js';
 import { ARCHIVE_FILE_MIN_BYTES, type ArchiveFiles } from './archive-files.js';
 import { type StoreContext, unknownRefError } from './context.js';
-import { preparingOnFirstUse } from './lazy-statements.js';
 import {
   firstSeenParams,
   type FirstSeenParams,

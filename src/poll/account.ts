@@ -105,7 +105,7 @@ export function retryCommand(accounts: readonly string[]): string | null {
   return `mailpoll retry ${accounts.map((name) => `--account ${name}`).join(' ')}`;
 }
 
-export function failedCycle(account: AccountConfig, error: unknown): CycleResult {
+export function failedCycle(account: Pick<AccountConfig, 'name'>, error: unknown): CycleResult {
   const cause = asAccountError(account.name, error);
   return {
     account: account.name,

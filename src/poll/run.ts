@@ -8,6 +8,7 @@
  * No global state: the watch loop calls this repeatedly in one process.
  */
 import type { AccountConfig } from '../config/types.js';
+import type { Protocol } from '../domain.js';
 import { ConfigError, ExitCode, InternalError, type MailpollError, StoreError, worstExitCode } from '../errors.js';
 import { loadAccountHandler } from '../handler/load.js';
 import type { LoadedHandler } from '../handler/types.js';
@@ -36,6 +37,15 @@ export interface RunOptions extends CycleOptions {
   now?: () => number;
   /** A live progress line (the CLI's, on a terminal): each cycle's total and messages handled. */
   progress?: CycleProgress | undefined;
+  /** Accounts that cannot be worked on as configured (a refused row of the accounts table): each reported as failed with its error, after the others. */
+  refused?: readonly RefusedAccount[] | undefined;
+}
+
+export interface RefusedAccount {
+  account: string;
+  /** Its protocol; null when it is not known (a refused row of the accounts table). */
+  protocol: Protocol | null;
+  error: MailpollError;
 }
 
 export interface RunResult {
@@ -86,6 +96,28 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
     if (outcome.quarantined > 0) quarantined.set(account.name, outcome.quarantined);
     options.reporter.report({ type: 'account', ...outcome });
     if (result.stoppedAfterFirst) break;
+  }
+  for (const refused of options.refused ?? []) {
+    const result = failedCycle({ name: refused.account }, refused.error);
+    results.push(result);
+    await store.recordAccountRun(runId, { account: refused.account, status: 'error', fetched: 0, processed: 0, failed: 0, transitions: 0, error: refused.error.message, durationMs: 0 });
+    options.reporter.report({
+      type: 'account',
+      account: refused.account,
+      protocol: refused.protocol,
+      status: 'error',
+      fetched: 0,
+      processed: 0,
+      failed: 0,
+      transitions: 0,
+      deferred: 0,
+      nextAttemptAt: null,
+      quarantined: 0,
+      retry: null,
+      error: refused.error.message,
+      code: refused.error.code,
+      durationMs: 0,
+    });
   }
 
   const exitCode = exitCodeOf(results);

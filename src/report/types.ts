@@ -51,7 +51,8 @@ export interface MessageEvent {
 export interface AccountEvent {
   type: 'account';
   account: string;
-  protocol: Protocol;
+  /** null for a refused row of the accounts table (README, "Accounts in the database"). */
+  protocol: Protocol | null;
   /** `busy`: another mailpoll process is working on this account; skipped (not an error). */
   status: 'ok' | 'error' | 'busy';
   /** Messages whose source was downloaded. */

@@ -206,7 +206,8 @@ export interface WatchEvent {
  */
 export interface WorkerEvent {
   type: 'worker';
-  state: 'started' | 'took' | 'released' | 'lost' | 'unreachable' | 'stopped';
+  /** `changed`: the account's settings changed, its loop restarted with them; `refused`: a row of the accounts table that cannot be used (`reason` says why). */
+  state: 'started' | 'took' | 'released' | 'lost' | 'unreachable' | 'stopped' | 'changed' | 'refused';
   /** This worker's id in the store (`mailpoll workers`). */
   worker: string;
   /** The account concerned; null for the worker as a whole. */

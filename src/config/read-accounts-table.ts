@@ -34,6 +34,8 @@ export interface ReadAccountsTableOptions {
   names?: readonly string[] | undefined;
   /** The previous read's `read`. */
   previous?: ReadonlyMap<string, ReadAccount> | undefined;
+  /** Resolve the accounts' secrets (default true); false for a listing that only names them. */
+  resolveSecrets?: boolean | undefined;
 }
 
 /** The table's accounts under `config` (which must have `accountsTable`). Throws only when the table cannot be read. */
@@ -54,7 +56,7 @@ export async function readAccountsTable(config: Config, table: AccountsTable, op
         read.set(account.name, before);
         return;
       }
-      if (wanted(account)) {
+      if (options.resolveSecrets !== false && wanted(account)) {
         const problem = await resolveSecretsOf(account, options.env, config.secrets);
         if (problem !== undefined) {
           refused.push({ account: account.name, problems: problem });

@@ -107,14 +107,16 @@ export async function runWorker(watch: Watch, given: WorkerAccounts, store: Work
   // After the message in hand, then the lease goes back; not awaited by the heartbeat.
   const handBack = async (lease: Lease, reason: string): Promise<void> => {
     leaving.add(lease.identity);
+    // Its name as it ran: an account no longer configured is no longer in byIdentity.
+    const entry = running.get(lease.identity);
+    const name = entry?.account.name ?? byIdentity.get(lease.identity)?.name ?? lease.identity;
     try {
-      const entry = running.get(lease.identity);
       entry?.stop.abort();
       await entry?.done;
       await lease.release();
-      say('released', byIdentity.get(lease.identity)?.name ?? lease.identity, reason);
+      say('released', name, reason);
     } catch (error) {
-      say('unreachable', byIdentity.get(lease.identity)?.name ?? lease.identity, `releasing the lease: ${describeError(error)}`);
+      say('unreachable', name, `releasing the lease: ${describeError(error)}`);
     } finally {
       leaving.delete(lease.identity);
     }

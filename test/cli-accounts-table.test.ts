@@ -236,3 +236,41 @@ describe('a --watch worker follows the table', () => {
     assert.equal((await worker.exited).code, 0);
   });
 });
+
+describe('SIGHUP to a worker', () => {
+  test('accounts whose settings did not change keep running and keep their leases; a changed one restarts with its new settings', async () => {
+    const url = await postgres.createDatabase();
+    const steady = await world.mailbox(['[0] "keep"']);
+    const edited = await world.mailbox(['[0] undefined']);
+    const config = (after: string) => ({
+      store: url,
+      script: SPEC_HANDLER,
+      leaseTtl: `${LEASE_TTL_MS}ms`,
+      accounts: [world.imapAccount(steady, { name: 'steady', interval: '1s' }), world.imapAccount(edited, { name: 'edited', interval: '1s', after })],
+    });
+    const dir = await writeConfig(config('keep'));
+    const log = join(dir, 'calls.ndjson');
+    const worker = startCli(['--watch', '--json'], { cwd: dir, env: { HANDLER_LOG: log }, timeoutMs: 280_000 });
+    let registered: unknown;
+    try {
+      const started = await worker.waitFor((event) => event.type === 'worker' && event.state === 'started', 'the worker start', 60_000);
+      registered = started.worker;
+      await eventually(async () => (await handlerCalls(log)).length === 2, 'both accounts\' mail');
+      await writeConfig(config('delete'), dir);
+      worker.signal('SIGHUP');
+      await worker.waitFor((event) => event.type === 'watch' && event.state === 'reloaded', 'the reload');
+      await worker.waitFor((event) => event.type === 'worker' && event.state === 'changed' && event.account === 'edited', 'the edited account restarted');
+      await dovecot.deliver(edited.user, message({ subject: '[1] undefined', messageId: `<late.${edited.user}@test>` }));
+      await eventually(async () => (await world.state(edited.user)).length === 1, 'the edited account\'s new message deleted');
+    } finally {
+      worker.signal('SIGTERM');
+    }
+    const result = await worker.exited;
+    assert.equal(result.code, 0, result.stderr);
+    const workerEvents = result.events.filter((event) => event.type === 'worker');
+    // One registration, nothing handed back or taken again before the stop.
+    assert.deepEqual([...new Set(workerEvents.map((event) => event.worker))], [registered]);
+    assert.deepEqual(workerEvents.filter((event) => event.state === 'released' || event.state === 'took'), []);
+    assert.deepEqual(workerEvents.filter((event) => event.state === 'changed').map((event) => event.account), ['edited']);
+  });
+});

@@ -79,6 +79,11 @@ describe('accounts from the store\'s table', () => {
     await insert(setup, 'ann', rowOf(setup, ann, 'ann'));
     await insert(setup, 'bob', rowOf(setup, bob, 'bob'));
 
+    // A dry run reads the table too (and hands nothing over for real).
+    const dry = await runCli(['--dry-run', '--json'], { cwd: setup.dir, env: setup.env });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.deepEqual(dry.events.filter((event) => event.type === 'account').map((event) => event.account), ['ann', 'bob']);
+
     const result = await run(setup, ['--json']);
     assert.equal(result.code, 0, result.stderr);
     const accounts = result.events.filter((event) => event.type === 'account');

@@ -10,7 +10,7 @@ import { formatPath } from '../config/schema.js';
 import type { AccountConfig, Config, RefusedTableAccount } from '../config/types.js';
 import { ConfigError, HandlerLoadError } from '../errors.js';
 import { loadAccountHandler } from '../handler/load.js';
-import type { RefusedAccount } from '../poll/run.js';
+import type { RefusedAccount } from '../poll/account.js';
 import { hasAccountsTable, type AccountsTable } from '../store/accounts-table.js';
 import type { Store } from '../store/types.js';
 

@@ -8,7 +8,6 @@
  * No global state: the watch loop calls this repeatedly in one process.
  */
 import type { AccountConfig } from '../config/types.js';
-import type { Protocol } from '../domain.js';
 import { ConfigError, ExitCode, InternalError, type MailpollError, StoreError, worstExitCode } from '../errors.js';
 import { loadAccountHandler } from '../handler/load.js';
 import type { LoadedHandler } from '../handler/types.js';
@@ -16,7 +15,7 @@ import type { Logger } from '../logger.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { Reporter } from '../report/types.js';
 import type { PurgeOptions, Store } from '../store/types.js';
-import { failedCycle, recordOutcome, retryCommand, withLease } from './account.js';
+import { failedCycle, recordOutcome, recordRefused, retryCommand, withLease, type RefusedAccount } from './account.js';
 import type { CycleOptions, CycleResult } from './cycle.js';
 import { pollFolders } from './folders.js';
 import type { CycleProgress } from './progress.js';
@@ -41,12 +40,6 @@ export interface RunOptions extends CycleOptions {
   refused?: readonly RefusedAccount[] | undefined;
 }
 
-export interface RefusedAccount {
-  account: string;
-  /** Its protocol; null when it is not known (a refused row of the accounts table). */
-  protocol: Protocol | null;
-  error: MailpollError;
-}
 
 export interface RunResult {
   exitCode: ExitCode;
@@ -100,24 +93,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
   for (const refused of options.refused ?? []) {
     const result = failedCycle({ name: refused.account }, refused.error);
     results.push(result);
-    await store.recordAccountRun(runId, { account: refused.account, status: 'error', fetched: 0, processed: 0, failed: 0, transitions: 0, error: refused.error.message, durationMs: 0 });
-    options.reporter.report({
-      type: 'account',
-      account: refused.account,
-      protocol: refused.protocol,
-      status: 'error',
-      fetched: 0,
-      processed: 0,
-      failed: 0,
-      transitions: 0,
-      deferred: 0,
-      nextAttemptAt: null,
-      quarantined: 0,
-      retry: null,
-      error: refused.error.message,
-      code: refused.error.code,
-      durationMs: 0,
-    });
+    options.reporter.report({ type: 'account', ...(await recordRefused(store, runId, refused, result)) });
   }
 
   const exitCode = exitCodeOf(results);

@@ -7,6 +7,7 @@ import { describeError, type ExitCode, UsageError } from '../../errors.js';
 import { startWatchMonitor, type WatchMonitor } from '../../watch/monitor.js';
 import { parseUntil } from '../../watch/until.js';
 import { runWatch, type AccountState } from '../../watch/watch.js';
+import type { AccountsFeed } from '../../watch/worker-loop.js';
 import { insecureTlsWarnings } from '../insecure-tls.js';
 import { createOutput } from '../output.js';
 import { openCliStore } from '../store.js';
@@ -83,6 +84,18 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
       const accounts = start?.accounts ?? selectAccounts(config, options.account);
       for (const line of insecureTlsWarnings(accounts)) output.err(line);
       monitor.watching(accounts, interval);
+      // Health and metrics follow a worker's accounts as they change.
+      const watched = monitor;
+      const followed: AccountsFeed | undefined =
+        feed === undefined
+          ? undefined
+          : {
+              async poll() {
+                const update = await feed.poll();
+                if (update !== undefined) watched.watching(update.accounts, interval);
+                return update;
+              },
+            };
       const result = await runWatch({
         accounts,
         reporter,
@@ -99,7 +112,7 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
         states,
         onLease: monitor.onLease,
         leaseTtl: config.leaseTtl,
-        accountsFeed: feed,
+        accountsFeed: followed,
         refused: start?.refused,
       }).finally(() => process.off('SIGHUP', onHangup));
       if (result.reason !== 'reload') {

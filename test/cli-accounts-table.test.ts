@@ -129,6 +129,12 @@ describe('accounts from the store\'s table', () => {
     assert.match(validated.stderr, /^accountsTable\.typo\.protocol: expected one of imap, pop3, maildir, got "imapx"/m);
     assert.match(validated.stderr, /^accountsTable\.unset\.passwordEnv: environment variable PW_NOT_SET_ANYWHERE is not set/m);
     assert.match(validated.stderr, /2 accounts table problems/);
+
+    // check logs in to the good one and fails on the refused ones.
+    const checked = await run(setup, ['check', '--json']);
+    assert.equal(checked.code, 3, checked.stderr);
+    assert.deepEqual(checked.events.filter((event) => event.type === 'check').map((event) => [event.account, event.status]), [['good', 'ok']]);
+    assert.match(checked.stderr, /^typo: accountsTable\.typo\.protocol: expected one of/m);
   });
 
   test('a name used by the file and the table is refused, naming both places', async () => {
@@ -220,6 +226,38 @@ describe('a --watch worker follows the table', () => {
     // The updated account kept its first message (`after: keep` then) and deleted the next one.
     assert.deepEqual((await world.state(third.user)).map((stored) => stored.subject), ['[0] undefined']);
     assert.equal((await world.state(first.user)).length, 2, 'the deleted account\'s mailbox untouched');
+  });
+
+  test('the table unreadable on a heartbeat: said once, the last list read stays in use', async () => {
+    const setup = await setUp();
+    const only = await world.mailbox(['[0] "keep"']);
+    await insert(setup, 'only', { ...rowOf(setup, only, 'only'), interval: '1s' });
+    // Its password in the worker's environment from the start; inserted later.
+    const later = await world.mailbox(['[0] "keep"']);
+    const laterRow = { ...rowOf(setup, later, 'later'), interval: '1s' };
+    const worker = startWorker(setup);
+    try {
+      await worker.waitFor((event) => event.type === 'worker' && event.state === 'started', 'the worker start', 60_000);
+      // The revision is what a worker reads on every heartbeat: take it away for a while.
+      await sql(setup, 'ALTER TABLE mailpoll.accounts_revision RENAME TO accounts_revision_away');
+      const said = await worker.waitFor((event) => event.type === 'worker' && event.state === 'unreachable', 'the unreadable table said');
+      assert.match(String(said.reason), /^reading the accounts: .*; working on with the last list read$/);
+      await dovecot.deliver(only.user, message({ subject: '[1] "keep"', messageId: `<late.${only.user}@test>` }));
+      await eventually(async () => (await handlerCalls(setup.log)).length === 2, 'the account still polled');
+      // Several heartbeats while it stays away.
+      await new Promise((resolve) => setTimeout(resolve, LEASE_TTL_MS));
+      await sql(setup, 'ALTER TABLE mailpoll.accounts_revision_away RENAME TO accounts_revision');
+      // Read again once it is back: a row inserted now is polled.
+      await insert(setup, 'later', laterRow);
+      await worker.waitFor((event) => event.type === 'worker' && event.state === 'took' && event.account === 'later', 'the new row claimed');
+    } finally {
+      worker.signal('SIGTERM');
+    }
+    const result = await worker.exited;
+    assert.equal(result.code, 0, result.stderr);
+    const unreachable = result.events.filter((event) => event.type === 'worker' && event.state === 'unreachable');
+    assert.equal(unreachable.length, 1, 'said once');
+    assert.deepEqual(result.events.filter((event) => event.type === 'worker' && event.state === 'released'), [], 'nothing handed back meanwhile');
   });
 
   test('a bad row inserted while running is said and left alone, the others go on', async () => {

@@ -37,7 +37,7 @@ export interface WorkersListing {
 
 export async function workersCommand(options: WorkersCommandOptions): Promise<ExitCode> {
   const output = createOutput(options);
-  const config = await loadConfigIfAny(options.config);
+  const config = await loadConfigIfAny(options.config, options.store);
   const location = { store: options.store, config };
   const url = storePath(location);
   if (!isPostgresUrl(url)) {

@@ -281,7 +281,7 @@ describe('schema messages', () => {
     ['unknown key with did-you-mean', { accounts: [{ ...MAILDIR, pasword: 'x' }] }, ['mailpoll.yaml: accounts[0].pasword: unknown key (did you mean "password"?)']],
     ['unknown key in another case', { accounts: [{ ...MAILDIR, MoveTo: 'x' }] }, ['mailpoll.yaml: accounts[0].MoveTo: unknown key (did you mean "moveTo"?)']],
     ['unknown key in snake case', { accounts: [{ ...MAILDIR, max_messages: 3 }] }, ['mailpoll.yaml: accounts[0].max_messages: unknown key (did you mean "maxMessages"?)']],
-    ['unknown top-level key', { accounts: [MAILDIR], colour: 'x' }, ['mailpoll.yaml: colour: unknown key (allowed: accounts, defaults, script, store, storePasswordEnv, storePasswordFile, storePasswordCommand, storePasswordSecret, retentionDays, ledgerDays, concurrency, maxConnections, expiresAfter, leaseTtl, listen, connections, connectionsFile)']],
+    ['unknown top-level key', { accounts: [MAILDIR], colour: 'x' }, ['mailpoll.yaml: colour: unknown key (allowed: accounts, defaults, script, store, storePasswordEnv, storePasswordFile, storePasswordCommand, storePasswordSecret, retentionDays, ledgerDays, concurrency, maxConnections, expiresAfter, leaseTtl, accountsTable, listen, connections, connectionsFile)']],
     ['account key at the top level', { accounts: [MAILDIR], folder: 'x' }, ['mailpoll.yaml: folder: unknown key (account keys go in an entry of accounts, or in defaults)']],
     ['name in defaults', { accounts: [MAILDIR], defaults: { name: 'x' } }, ['mailpoll.yaml: defaults.name: not allowed in defaults: every account needs its own name']],
     ['after: an unknown word', { accounts: [{ ...IMAP, after: 'archive' }] }, ['mailpoll.yaml: accounts[0].after: expected markSeen, delete, move, keep, copy:<Folder>, flag:<keyword>, unflag:<keyword> or { action, flags?, unflags?, copyTo? }, got "archive"']],
@@ -290,7 +290,7 @@ describe('schema messages', () => {
     ['after: an object without action', { accounts: [{ ...IMAP, after: { flags: ['$A'] } }] }, ['mailpoll.yaml: accounts[0].after: expected action to be one of markSeen, delete, move, keep, got {"flags":["$A"]}']],
     ['skipKeyword: \\Deleted', { accounts: [{ ...IMAP, skipKeyword: '\\Deleted' }] }, ["mailpoll.yaml: accounts[0].skipKeyword: expected a keyword such as $Processed: \\Deleted is set by the action delete; return 'delete' instead, got \"\\\\Deleted\""]],
     ['handlerConcurrency below 1', { accounts: [{ ...MAILDIR, handlerConcurrency: 0 }] }, ['mailpoll.yaml: accounts[0].handlerConcurrency: expected an integer 1-256, got 0']],
-    ['missing accounts', {}, ['mailpoll.yaml: accounts: is required']],
+    ['missing accounts', {}, ['mailpoll.yaml: accounts: is required (or accountsTable: true, to read the accounts from the store)']],
     ['empty accounts', { accounts: [] }, ['mailpoll.yaml: accounts: expected at least one account, got []']],
     ['accounts not a list', { accounts: { work: IMAP } }, ['mailpoll.yaml: accounts: expected a list, got {"work":{"name":"work","protocol":"imap…']],
     ['nested secrets are hidden too', { accounts: { work: { password: 'hunter22' } } }, ['mailpoll.yaml: accounts: expected a list, got {"work":{"password":"***"}}']],
@@ -437,7 +437,7 @@ describe('all problems at once', () => {
   it('loads a real file with many problems and reports them all', async () => {
     const problems = await configError(() => loadConfig({ cwd: fixture('invalid'), env: {} }));
     assert.deepEqual(problems, [
-      'mailpoll.config.yaml: colour: unknown key (allowed: accounts, defaults, script, store, storePasswordEnv, storePasswordFile, storePasswordCommand, storePasswordSecret, retentionDays, ledgerDays, concurrency, maxConnections, expiresAfter, leaseTtl, listen, connections, connectionsFile)',
+      'mailpoll.config.yaml: colour: unknown key (allowed: accounts, defaults, script, store, storePasswordEnv, storePasswordFile, storePasswordCommand, storePasswordSecret, retentionDays, ledgerDays, concurrency, maxConnections, expiresAfter, leaseTtl, accountsTable, listen, connections, connectionsFile)',
       'mailpoll.config.yaml: accounts[0].pasword: unknown key (did you mean "password"?)',
       'mailpoll.config.yaml: accounts[1].port: expected an integer 1-65535, got "99x"',
       'mailpoll.config.yaml: accounts[1].tls: expected one of implicit, starttls, none, got "ssl"',

@@ -106,10 +106,11 @@ export async function openDryRunCliStore(location: StoreLocation): Promise<Store
  * The config, for commands that need only its `store:` and retention keys: without `-c`,
  * a missing config is fine (the default store is used); an invalid one is still an error.
  */
-export async function loadConfigIfAny(configFile: string | undefined): Promise<Config | undefined> {
+export async function loadConfigIfAny(configFile: string | undefined, store?: string | undefined): Promise<Config | undefined> {
   const { loadConfig } = await import('../config/load.js');
   try {
-    return await loadConfig({ configFile, resolveSecrets: false });
+    // `--store`: the store the command uses (stored secrets are beside it; `accountsTable` needs a PostgreSQL one).
+    return await loadConfig({ configFile, resolveSecrets: false, store });
   } catch (error) {
     if (error instanceof ConfigNotFoundError && configFile === undefined) return undefined;
     throw error;
@@ -125,7 +126,7 @@ export async function withCliStore<T>(
   options: { config?: string | undefined; store?: string | undefined; dryRun?: boolean | undefined },
   work: (store: Store, config: Config | undefined) => Promise<T> | T,
 ): Promise<T> {
-  const config = await loadConfigIfAny(options.config);
+  const config = await loadConfigIfAny(options.config, options.store);
   const location = { store: options.store, config };
   const store = options.dryRun ? await openDryRunCliStore(location) : await openCliStore(location);
   try {

@@ -6,7 +6,10 @@
  * (defaults, named connections, the cross-field rules) and refuses a name the file also uses.
  */
 import type { TableAccount } from '../store/accounts-table.js';
+import { buildAccountEntry, type AccountBuildContext } from './build-account.js';
+import { checkAccountRules } from './rules.js';
 import { accountSchema, formatIssue, formatPath, type ParsedAccount } from './schema.js';
+import type { AccountConfig, RefusedTableAccount, TableAccountRow, TableAccountsBuilder } from './types.js';
 
 export interface TableAccountsResult {
   /** The valid rows as `accounts` entries, in the rows' order. */
@@ -35,6 +38,53 @@ export function validateTableAccounts(rows: readonly Pick<TableAccount, 'name' |
     else if (parsed.success) accounts.push(parsed.data);
   }
   return { accounts, problems };
+}
+
+export interface TableBuildContext extends AccountBuildContext {
+  /** The names of the file's `accounts`, in file order: a row may not reuse one. */
+  fileAccounts: readonly string[];
+  /** Whether a file (`ca`, `tlsCert`, `tlsKey`) can be read: undefined when it can, else why. */
+  checkReadable?: ((file: string) => string | undefined) | undefined;
+}
+
+/**
+ * How rows become accounts under this config: each row checked by the schema, then by the
+ * same rules as a file account (with the file's `defaults` and named connections), then
+ * resolved as one. A row with any problem is refused on its own; the others are unaffected.
+ */
+export function tableAccountsBuilder(context: TableBuildContext): TableAccountsBuilder {
+  return (rows) => {
+    const accounts: AccountConfig[] = [];
+    const refused: RefusedTableAccount[] = [];
+    for (const row of rows) {
+      const { entry, problems } = checkRow(row, context);
+      if (entry === undefined || problems.length > 0) refused.push({ account: row.name, problems });
+      else accounts.push(buildAccountEntry(entry, ['accountsTable', row.name], context));
+    }
+    return { accounts, refused };
+  };
+}
+
+function checkRow(row: TableAccountRow, context: TableBuildContext): { entry?: ParsedAccount | undefined; problems: string[] } {
+  const base = ['accountsTable', row.name];
+  const index = context.fileAccounts.indexOf(row.name);
+  if (index >= 0) {
+    const problem = `${formatPath(base)}: "${row.name}" is also the name of accounts[${index}] in ${context.displayName}; names must be unique across the file and the table (rename or delete one)`;
+    return { problems: [problem] };
+  }
+  const { accounts: [entry], problems } = validateTableAccounts([row]);
+  if (entry === undefined) return { problems };
+  const found = checkAccountRules(entry, base, context.defaults, context.connections);
+  const checkReadable = context.checkReadable;
+  if (checkReadable !== undefined) {
+    for (const key of ['ca', 'tlsCert', 'tlsKey'] as const) {
+      const value = entry[key];
+      const file = value === undefined ? undefined : context.resolvePath(value);
+      const reason = file === undefined ? undefined : checkReadable(file);
+      if (reason !== undefined) found.push(`${formatPath([...base, key])}: cannot read ${file}: ${reason}`);
+    }
+  }
+  return { entry, problems: found };
 }
 
 /**

@@ -6,26 +6,24 @@
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
-import { resolveAfter } from './after.js';
 import { registerSecret } from '../redact.js';
 import { secretsBeside } from '../secrets/store.js';
 import { chooseStore } from '../store/path.js';
 import { isPostgresUrl } from '../store/postgres/store-url.js';
-import { CONFIG_DEFAULTS, WEBHOOK_DEFAULTS, accountDefaults, defaultPort } from './defaults.js';
+import { tableAccountsBuilder } from './accounts-table.js';
+import { buildAccountEntry, type AccountBuildContext } from './build-account.js';
+import { CONFIG_DEFAULTS } from './defaults.js';
 import { checkReadable, displayNameOf, readConfigFile } from './read-file.js';
-import { checkRules, mergeDefaults, type MergedAccount, type RulesInput } from './rules.js';
-import { buildOAuth2 } from './oauth2.js';
+import { checkRules, type RulesInput } from './rules.js';
 import { readConnectionsFile, type ConnectionsFile } from './connections-file.js';
-import { withConnection, type ConnectionSet, type ParsedConnection } from './connections.js';
+import type { ConnectionSet, ParsedConnection } from './connections.js';
 import { exposedSecretsProblem, literalSecrets } from './permissions.js';
 import { resolvePasswords } from './resolve-passwords.js';
-import { resolveDeliver } from './schema-deliver.js';
-import { PROXY_PASSWORD_SOURCES, resolveTransport } from './schema-transport.js';
-import { PASSWORD_KEYS, SECRET_KEYS, accountSchema, configSchema, connectionSchema, defaultsSchema, formatIssue, formatPath, type ParsedConfig } from './schema.js';
-import { secretProblem, type PasswordSource, type PasswordSpec } from './secrets.js';
+import { SECRET_KEYS, accountSchema, configSchema, connectionSchema, defaultsSchema, formatIssue, formatPath, type ParsedConfig } from './schema.js';
+import { secretProblem } from './secrets.js';
 import { selectAccounts } from './select.js';
 import { storePasswordProblems, storePasswordSpecOf } from './store-password.js';
-import type { AccountConfig, CommandSpec, Config, WebhookConfig } from './types.js';
+import type { AccountConfig, Config } from './types.js';
 
 export interface LoadConfigOptions {
   /** Explicit config file (-c). */
@@ -177,13 +175,15 @@ export function validateConfig(raw: unknown, context: ValidateConfigContext): Va
   const parts: RulesInput = parsed.success ? parsed.data : parseParts(data);
   const fileProblems: string[] = [];
   const namedConnections = collectConnections(data, context, problems, fileProblems);
+  const noAccounts = accountsProblem(data);
+  if (noAccounts !== undefined) problems.push(noAccounts);
   problems.push(...checkRules({ ...parts, namedConnections }), ...checkLiteralPasswords(parts), ...storePasswordProblems(data));
 
   const home = context.home ?? (context.env.HOME || homedir());
   const resolvePath = (value: string) => expandPath(value, context.dir, home);
   if (context.checkReadable !== undefined) problems.push(...checkFiles(parts, resolvePath, context.checkReadable));
 
-  if (problems.length > 0 || fileProblems.length > 0 || !parsed.success) {
+  if (problems.length > 0 || fileProblems.length > 0 || !parsed.success || noAccounts !== undefined) {
     const sorted = problems
       .map((line, order) => ({ line, order, index: accountIndex(line) }))
       .sort((a, b) => a.index - b.index || a.order - b.order);
@@ -230,7 +230,7 @@ function checkLiteralPasswords(parts: RulesInput): string[] {
     if (problem !== undefined) problems.push(`${formatPath(at)}: ${problem}`);
   };
   check(parts.defaults?.password, ['defaults', 'password']);
-  parts.accounts.forEach((account, index) => check(account?.password, ['accounts', index, 'password']));
+  (parts.accounts ?? []).forEach((account, index) => check(account?.password, ['accounts', index, 'password']));
   return problems;
 }
 
@@ -256,7 +256,7 @@ function checkFiles(parts: RulesInput, resolvePath: (value: string) => string, c
   tlsFiles(parts.defaults, ['defaults']);
   check(parts.defaults?.webhook?.ca, ['defaults', 'webhook', 'ca']);
   for (const [name, connection] of Object.entries((parts as { connections?: Record<string, ParsedConnection> }).connections ?? {})) tlsFiles(connection, ['connections', name]);
-  parts.accounts.forEach((account, index) => {
+  (parts.accounts ?? []).forEach((account, index) => {
     tlsFiles(account, ['accounts', index]);
     check(account?.webhook?.ca, ['accounts', index, 'webhook', 'ca']);
   });
@@ -264,35 +264,20 @@ function checkFiles(parts: RulesInput, resolvePath: (value: string) => string, c
 }
 
 function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resolvePath: (value: string) => string, connections: ConnectionSet): Config {
-  const topScript = parsed.script === undefined ? undefined : resolvePath(parsed.script);
-  const accounts = parsed.accounts.map((parsedAccount, index) => {
-    const named = withConnection(parsedAccount, parsed.defaults, connections);
-    const merged = mergeDefaults(named.account, parsed.defaults);
-    const from = (key: string) => (named.inherited.has(key) ? ['connections', named.name!, key] : undefined);
-    const account = buildAccount(merged, topScript, resolvePath, passwordSpecOf(merged, index, context, resolvePath, from), context.dir);
-    if (merged.auth === 'oauth2' && merged.oauth2 !== undefined) {
-      const at = merged.inherited.has('oauth2') ? ['defaults', 'oauth2'] : ['accounts', index, 'oauth2'];
-      const specOf = (source: PasswordSource, value: string, key: string): PasswordSpec => ({
-        source,
-        value: source === 'passwordFile' ? resolvePath(value) : value,
-        where: `${context.displayName}: ${formatPath([...at, key])}`,
-        cwd: context.dir,
-      });
-      account.oauth2 = buildOAuth2(account.name, account.protocol, merged.oauth2, specOf);
-    }
-    const proxySource = PROXY_PASSWORD_SOURCES.find(([key]) => merged[key] !== undefined);
-    if (proxySource !== undefined && account.proxy !== undefined) {
-      const [key, source] = proxySource;
-      const at = from(key) ?? (merged.inherited.has(key) ? ['defaults', key] : ['accounts', index, key]);
-      const value = merged[key]!;
-      account.proxyPasswordSpec = { source, value: source === 'passwordFile' ? resolvePath(value) : value, where: `${context.displayName}: ${formatPath(at)}`, cwd: context.dir };
-    }
-    return account;
-  });
+  const accountContext: AccountBuildContext = {
+    displayName: context.displayName,
+    dir: context.dir,
+    resolvePath,
+    topScript: parsed.script === undefined ? undefined : resolvePath(parsed.script),
+    defaults: parsed.defaults,
+    connections,
+  };
+  const entries = parsed.accounts ?? [];
+  const fileAccounts = entries.map((entry) => entry.name);
   return {
     file: context.file,
     dir: context.dir,
-    accounts,
+    accounts: entries.map((entry, index) => buildAccountEntry(entry, ['accounts', index], accountContext)),
     store: parsed.store === undefined ? undefined : isPostgresUrl(parsed.store) ? parsed.store : resolvePath(parsed.store),
     storePasswordSpec: storePasswordSpecOf(parsed, context.displayName, context.dir, resolvePath),
     retentionDays: parsed.retentionDays ?? CONFIG_DEFAULTS.retentionDays,
@@ -303,124 +288,22 @@ function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resol
     leaseTtl: parsed.leaseTtl ?? CONFIG_DEFAULTS.leaseTtl,
     listen: parsed.listen,
     connectionsFile: parsed.connectionsFile === undefined ? undefined : resolvePath(parsed.connectionsFile),
+    accountsTable: parsed.accountsTable === true ? tableAccountsBuilder({ ...accountContext, fileAccounts, checkReadable: context.checkReadable }) : undefined,
   };
 }
 
-/** The account's password source, naming the key that gave it (`defaults.passwordEnv` when inherited). */
-function passwordSpecOf(
-  merged: MergedAccount,
-  index: number,
-  context: ValidateConfigContext,
-  resolvePath: (value: string) => string,
-  fromConnection: (key: string) => PropertyKey[] | undefined,
-): PasswordSpec | undefined {
-  // An OAuth2 account ignores a password inherited from defaults (its own is refused by the rules).
-  if (merged.auth === 'oauth2') return undefined;
-  const source = PASSWORD_KEYS.find((key) => merged[key] !== undefined);
-  if (source === undefined) return undefined;
-  const value = merged[source]!;
-  const at = fromConnection(source) ?? (merged.inherited.has(source) ? ['defaults', source] : ['accounts', index, source]);
-  return {
-    source,
-    value: source === 'passwordFile' ? resolvePath(value) : value,
-    where: `${context.displayName}: ${formatPath(at)}`,
-    cwd: context.dir,
-  };
+/** `accountsTable: true` with a store that has no accounts table (a SQLite file). */
+export function accountsTableNeedsPostgres(displayName: string, store: string): string {
+  return `${displayName}: accountsTable: expected a PostgreSQL store (store: postgres://..., --store URL or MAILPOLL_STORE), which holds the accounts table; the store is the SQLite file ${store}`;
 }
 
-/** `command:` resolved: a program named by a path (`./handle.py`, `~/bin/x`) made absolute; a bare name is looked up in PATH. */
-function commandSpecOf(command: string | string[] | undefined, resolvePath: (value: string) => string, dir: string): CommandSpec | undefined {
-  if (command === undefined) return undefined;
-  if (typeof command === 'string') return { argv: ['/bin/sh', '-c', command], shell: true, cwd: dir };
-  const [program, ...args] = command as [string, ...string[]];
-  const named = program.includes('/') || program === '~';
-  return { argv: [named ? resolvePath(program) : program, ...args], shell: false, cwd: dir };
+/** `accounts` may be empty or left out only when the accounts come from the table too. */
+function accountsProblem(data: unknown): string | undefined {
+  if (!isPlainObject(data) || data.accountsTable === true || data.accountsTable === 'true') return undefined;
+  if (data.accounts === undefined) return 'accounts: is required (or accountsTable: true, to read the accounts from the store)';
+  if (Array.isArray(data.accounts) && data.accounts.length === 0) return 'accounts: expected at least one account, got []';
+  return undefined;
 }
-
-/** One resolved account. The rules have passed, so the protocol's required keys are set. */
-function buildAccount(
-  merged: MergedAccount,
-  topScript: string | undefined,
-  resolvePath: (value: string) => string,
-  passwordSpec: PasswordSpec | undefined,
-  dir: string,
-): AccountConfig {
-  const protocol = merged.protocol!;
-  const defaults = accountDefaults(protocol);
-  const tls = merged.tls ?? defaults.tls;
-  const server = protocol === 'imap' || protocol === 'pop3' ? protocol : undefined;
-  const optionalPath = (value: string | undefined) => (value === undefined ? undefined : resolvePath(value));
-  return {
-    name: merged.name,
-    enabled: merged.enabled ?? defaults.enabled,
-    protocol,
-    host: merged.host,
-    port: server === undefined ? undefined : (merged.port ?? defaultPort(server, tls)),
-    tls,
-    tlsRejectUnauthorized: merged.tlsRejectUnauthorized ?? defaults.tlsRejectUnauthorized,
-    ca: optionalPath(merged.ca),
-    user: merged.user,
-    login: merged.login,
-    password: passwordSpec?.source === 'password' ? passwordSpec.value : undefined,
-    passwordSpec,
-    auth: merged.auth ?? defaults.auth,
-    oauth2: undefined,
-    folder: merged.folder ?? defaults.folder,
-    folders: merged.folders ?? defaults.folders,
-    path: optionalPath(merged.path),
-    // POP3 has no seen flag: its default lists every message, and the rules refuse onlyUnseen there.
-    onlyUnseen: merged.onlyUnseen ?? defaults.onlyUnseen,
-    search: merged.search ?? defaults.search,
-    startFrom: merged.startFrom ?? defaults.startFrom,
-    ...resolveAfter(merged.after, defaults.after),
-    skipKeyword: merged.skipKeyword,
-    moveTo: merged.moveTo,
-    maxMessages: merged.maxMessages,
-    connectTimeout: merged.connectTimeout ?? defaults.connectTimeout,
-    fetchTimeout: merged.fetchTimeout ?? defaults.fetchTimeout,
-    handlerTimeout: merged.handlerTimeout ?? defaults.handlerTimeout,
-    handlerConcurrency: merged.handlerConcurrency ?? defaults.handlerConcurrency,
-    // An account with a command or a webhook names its handler: the top-level script is for accounts that name none.
-    script: optionalPath(merged.script) ?? (merged.webhook === undefined && merged.command === undefined && merged.deliver === undefined ? topScript : undefined),
-    command: commandSpecOf(merged.command, resolvePath, dir),
-    webhook: buildWebhook(merged.webhook, optionalPath),
-    reprocess: merged.reprocess ?? defaults.reprocess,
-    maxAttempts: merged.maxAttempts ?? defaults.maxAttempts,
-    retryDelay: merged.retryDelay ?? defaults.retryDelay,
-    deleteAfter: merged.deleteAfter,
-    quarantineFolder: merged.quarantineFolder,
-    maxMessageSize: merged.maxMessageSize,
-    interval: merged.interval ?? defaults.interval,
-    schedule: merged.schedule,
-    idle: merged.idle ?? defaults.idle,
-    idleHealthCheck: merged.idleHealthCheck ?? defaults.idleHealthCheck,
-    backoff: { initialMs: merged.backoff?.initial ?? defaults.backoff.initialMs, maxMs: merged.backoff?.max ?? defaults.backoff.maxMs },
-    ...resolveTransport(merged, optionalPath),
-    ...resolveDeliver(merged, resolvePath),
-  };
-}
-
-/** The resolved `webhook` object; its `Authorization` header and secret are registered with `redact`. */
-function buildWebhook(parsed: MergedAccount['webhook'], optionalPath: (value: string | undefined) => string | undefined): WebhookConfig | undefined {
-  if (parsed === undefined) return undefined;
-  const headers = parsed.headers ?? {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (SECRET_HEADER.test(name)) registerSecret(value);
-  }
-  registerSecret(parsed.secret);
-  return {
-    url: parsed.url,
-    method: parsed.method ?? WEBHOOK_DEFAULTS.method,
-    headers,
-    body: parsed.body ?? WEBHOOK_DEFAULTS.body,
-    timeout: parsed.timeout ?? WEBHOOK_DEFAULTS.timeout,
-    secret: parsed.secret,
-    ca: optionalPath(parsed.ca),
-  };
-}
-
-/** Header names whose values are credentials whether or not they came from `${VARS}`. */
-const SECRET_HEADER = /^(proxy-)?authorization$|^cookie$/i;
 
 // Passwords are resolved later, by a run: resolve-passwords.ts.
 export { resolvePasswords, type ResolvePasswordsOptions } from './resolve-passwords.js';
@@ -447,14 +330,30 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
   if (config === undefined) throw new ConfigError(problems);
 
   for (const account of config.accounts) registerSecret(account.password);
-  const secrets = secretsBeside(chooseStore({ flag: options.store, configured: config.store }, env, cwd));
+  const storeAt = chooseStore({ flag: options.store, configured: config.store }, env, cwd);
+  if (config.accountsTable !== undefined && !isPostgresUrl(storeAt)) throw new ConfigError([accountsTableNeedsPostgres(displayName, storeAt)]);
+  const secrets = secretsBeside(storeAt);
   config.secrets = secrets;
-  for (const account of config.accounts) if (account.oauth2 !== undefined) account.oauth2.secrets = secrets;
-  if (options.script !== undefined) {
-    const script = expandPath(options.script, cwd, env.HOME || homedir());
-    for (const account of config.accounts) Object.assign(account, { script, command: undefined, webhook: undefined, deliver: undefined });
+  const script = options.script === undefined ? undefined : expandPath(options.script, cwd, env.HOME || homedir());
+  // What a run needs of every account beyond the config itself; the table's accounts too, as they are read.
+  const finish = (account: AccountConfig): void => {
+    if (account.oauth2 !== undefined) account.oauth2.secrets = secrets;
+    if (script !== undefined) Object.assign(account, { script, command: undefined, webhook: undefined, deliver: undefined });
+  };
+  config.accounts.forEach(finish);
+  const build = config.accountsTable;
+  if (build !== undefined) {
+    config.accountsTable = (rows) => {
+      const built = build(rows);
+      built.accounts.forEach(finish);
+      return built;
+    };
   }
-  const selected = selectAccounts(config, options.accounts);
+  // With the table, a name the file lacks may be one of its rows: checked once the table is read.
+  const selected =
+    config.accountsTable === undefined
+      ? selectAccounts(config, options.accounts)
+      : config.accounts.filter((account) => (options.accounts?.length ? options.accounts.includes(account.name) : account.enabled));
   if (options.resolveSecrets !== false) await resolvePasswords(selected, { env, secrets });
   return config;
 }

@@ -17,8 +17,8 @@ import { ACCOUNT_KEY_DOCS, HANDLER_KEYS, PASSWORD_KEYS, formatPath, type Account
 
 /** The parsed config as the rules see it. */
 export interface RulesInput {
-  /** In file order; `undefined` for an entry the schema rejected (its rules are skipped). */
-  accounts: ReadonlyArray<ParsedAccount | undefined>;
+  /** In file order; `undefined` for an entry the schema rejected (its rules are skipped). None: left out (`accountsTable: true`). */
+  accounts?: ReadonlyArray<ParsedAccount | undefined> | undefined;
   /** `undefined` when absent, or when the schema rejected it. */
   defaults?: ParsedDefaults | undefined;
   /**
@@ -150,22 +150,25 @@ function notApplicable(key: AccountKey, protocol: Protocol): string {
   return `does not apply to ${protocol} accounts (only to ${protocols}); remove it`;
 }
 
-/** Problem lines for one account (index `index`), its own keys and what it inherits. */
-function checkAccount(own: ParsedAccount, index: number, defaults: ParsedDefaults | undefined, connections: ConnectionSet | undefined): string[] {
+/**
+ * Problem lines for one account, its own keys and what it inherits; `base` is where it is
+ * written (`['accounts', 0]` in the file, `['accountsTable', 'name']` in the store's table).
+ */
+export function checkAccountRules(own: ParsedAccount, base: readonly PropertyKey[], defaults: ParsedDefaults | undefined, connections: ConnectionSet | undefined): string[] {
   const problems: string[] = [];
   const named = withConnection(own, defaults, connections);
   if (named.name !== undefined) {
     const unknown = unknownConnection(named.name, connections);
-    const where = own.connection !== undefined ? ['accounts', index, 'connection'] : ['defaults', 'connection'];
+    const where = own.connection !== undefined ? [...base, 'connection'] : ['defaults', 'connection'];
     // Without its connection, what the account lacks would be guesses: say only that.
     if (unknown !== undefined) return [`${formatPath(where)}: ${unknown}`];
   }
   const account = named.account;
-  const at = (key: string) => formatPath(['accounts', index, key]);
-  problems.push(...checkPasswordSources(account, ['accounts', index]));
-  problems.push(...checkTiming(account, ['accounts', index]));
-  problems.push(...checkHandlerKinds(account, ['accounts', index]));
-  problems.push(...checkBackoff(account.backoff, defaults?.backoff, ['accounts', index]));
+  const at = (key: string) => formatPath([...base, key]);
+  problems.push(...checkPasswordSources(account, base));
+  problems.push(...checkTiming(account, base));
+  problems.push(...checkHandlerKinds(account, base));
+  problems.push(...checkBackoff(account.backoff, defaults?.backoff, base));
 
   const protocol = account.protocol ?? defaults?.protocol;
   if (protocol === undefined) {
@@ -187,7 +190,7 @@ function checkAccount(own: ParsedAccount, index: number, defaults: ParsedDefault
     const preauthenticated = merged.requireAuth === false && protocol === 'imap';
     if (merged.user === undefined && !preauthenticated) problems.push(`${at('user')}: is required for ${protocol}`);
     const own = PASSWORD_KEYS.filter((key) => account[key] !== undefined);
-    problems.push(...checkOAuth2(merged, own, (...keys) => formatPath(['accounts', index, ...keys])));
+    problems.push(...checkOAuth2(merged, own, (...keys) => formatPath([...base, ...keys])));
     if (!preauthenticated && merged.auth !== 'oauth2' && !PASSWORD_KEYS.some((key) => merged[key] !== undefined)) {
       problems.push(`${at('password')}: a password source is required for ${protocol}: set password, passwordEnv, passwordFile, passwordCommand or passwordSecret (or auth: oauth2)`);
     }
@@ -270,10 +273,11 @@ export function checkRules(config: RulesInput): string[] {
     problems.push(...checkHandlerKinds(config.defaults, ['defaults']));
     problems.push(...checkBackoff(config.defaults.backoff, undefined, ['defaults']));
   }
-  config.accounts.forEach((account, index) => {
-    if (account !== undefined) problems.push(...checkAccount(account, index, config.defaults, config.namedConnections));
+  const accounts = config.accounts ?? [];
+  accounts.forEach((account, index) => {
+    if (account !== undefined) problems.push(...checkAccountRules(account, ['accounts', index], config.defaults, config.namedConnections));
   });
-  const names = config.names ?? config.accounts.map((account) => account?.name);
+  const names = config.names ?? accounts.map((account) => account?.name);
   const firstIndex = new Map<string, number>();
   names.forEach((name, index) => {
     if (name === undefined) return;

@@ -241,7 +241,7 @@ export type AccountKey = keyof typeof ACCOUNT_KEY_DOCS;
 
 /** The top-level keys of the config file. */
 export const TOP_LEVEL_KEY_DOCS = {
-  accounts: { description: 'The mailboxes to poll, a non-empty list. Required.' },
+  accounts: { description: 'The mailboxes to poll, a non-empty list. Required, unless `accountsTable: true` (then it may be empty or left out).' },
   defaults: { description: 'Account keys (any but `name`) every account inherits; an account\'s own value wins.' },
   script: { description: 'The handler module of accounts that name none (relative to the config file, `~/` allowed).' },
   store: {
@@ -274,6 +274,11 @@ export const TOP_LEVEL_KEY_DOCS = {
     description:
       'Watch mode on a PostgreSQL store: how long a worker\'s leases on its accounts last without a heartbeat (`60s`, `2m`); it beats every third of it, and takes over the accounts of a worker silent for longer (README, "Running on several hosts").',
     default: '60s',
+  },
+  accountsTable: {
+    description:
+      '`true`: the accounts of the PostgreSQL store\'s table `mailpoll.accounts` join those of this file (the same keys, `defaults` and `connections`, secrets only by reference), so that an application adds and removes mailboxes without a redeploy; workers see a change within one heartbeat. Needs a `postgres://` store (README, "Accounts in the database").',
+    default: 'false',
   },
   listen: {
     description:

@@ -210,7 +210,8 @@ export const connectionSchema = z.strictObject(Object.fromEntries(CONNECTION_KEY
 
 /** The whole config file. */
 export const configSchema = z.strictObject({
-  accounts: z.array(accountSchema).min(1).describe(TOP_LEVEL_KEY_DOCS.accounts.description),
+  // At least one, unless accountsTable is on: checked by validateConfig, which knows both.
+  accounts: z.array(accountSchema).optional().describe(TOP_LEVEL_KEY_DOCS.accounts.description),
   defaults: defaultsSchema.optional().describe(TOP_LEVEL_KEY_DOCS.defaults.description),
   script: text().optional().describe(TOP_LEVEL_KEY_DOCS.script.description),
   store: text().optional().describe(TOP_LEVEL_KEY_DOCS.store.description),
@@ -221,6 +222,7 @@ export const configSchema = z.strictObject({
   maxConnections: integer(1, 64, 'expected an integer 1-64').optional().describe(TOP_LEVEL_KEY_DOCS.maxConnections.description),
   expiresAfter: duration().optional().describe(TOP_LEVEL_KEY_DOCS.expiresAfter.description),
   leaseTtl: duration().optional().describe(TOP_LEVEL_KEY_DOCS.leaseTtl.description),
+  accountsTable: flag().optional().describe(TOP_LEVEL_KEY_DOCS.accountsTable.description),
   listen: listenAddress().optional().describe(TOP_LEVEL_KEY_DOCS.listen.description),
   connections: z.record(name(), connectionSchema).optional().describe(TOP_LEVEL_KEY_DOCS.connections.description),
   connectionsFile: text().optional().describe(TOP_LEVEL_KEY_DOCS.connectionsFile.description),

@@ -191,7 +191,33 @@ export interface Config {
   secrets?: SecretsLocation | undefined;
   /** Absolute path of `connectionsFile`, when the config names one. */
   connectionsFile?: string | undefined;
+  /**
+   * `accountsTable: true`: how the rows of the store's accounts table become accounts beside
+   * `accounts` (config/accounts-table.ts); undefined when the config does not read the table.
+   */
+  accountsTable?: TableAccountsBuilder | undefined;
 }
+
+/** One row of the accounts table as the config reads it: its name and its keys. */
+export interface TableAccountRow {
+  name: string;
+  account: Record<string, unknown>;
+}
+
+/** A row of the accounts table that cannot be used, and why: `accountsTable.NAME.key: ...` lines. */
+export interface RefusedTableAccount {
+  account: string;
+  problems: string[];
+}
+
+export interface TableAccounts {
+  /** The usable rows, resolved as the file's accounts are (secrets not yet resolved), in the rows' order. */
+  accounts: AccountConfig[];
+  refused: RefusedTableAccount[];
+}
+
+/** The rows of the accounts table checked and resolved against the config's defaults and connections. */
+export type TableAccountsBuilder = (rows: readonly TableAccountRow[]) => TableAccounts;
 
 /** Where `deliver:` puts each message (README, "Built-in delivery"). */
 export type DeliverTarget = FileDeliverTarget | ServerDeliverTarget;

@@ -4,6 +4,7 @@
  * not be worked on.
  */
 import type { AccountConfig } from '../config/types.js';
+import type { Protocol } from '../domain.js';
 import { asAccountError, describeError, MailpollError } from '../errors.js';
 import { mailboxIdentity } from '../mailbox/identity.js';
 import type { Lease, Store } from '../store/types.js';
@@ -99,13 +100,29 @@ export async function recordOutcome(store: Store, runId: number, account: Accoun
   };
 }
 
+/** An account that cannot be worked on as configured (a refused row of the accounts table). */
+export interface RefusedAccount {
+  account: string;
+  /** Its protocol; null when it is not known. */
+  protocol: Protocol | null;
+  error: MailpollError;
+}
+
+/** Record a refused account's (failed) outcome in the run history; returns the fields of its `account` event. */
+export async function recordRefused(store: Store, runId: number, refused: RefusedAccount, result: CycleResult) {
+  const error = result.error?.message ?? null;
+  await store.recordAccountRun(runId, { ...counts(result), account: refused.account, status: 'error', error, durationMs: 0 });
+  const nothing = { deferred: 0, nextAttemptAt: null, quarantined: 0, retry: null, durationMs: 0 };
+  return { account: refused.account, protocol: refused.protocol, status: 'error' as const, ...counts(result), ...nothing, error, code: result.error?.code ?? null };
+}
+
 /** The command that releases the quarantined messages of these accounts; null for none. */
 export function retryCommand(accounts: readonly string[]): string | null {
   if (accounts.length === 0) return null;
   return `mailpoll retry ${accounts.map((name) => `--account ${name}`).join(' ')}`;
 }
 
-export function failedCycle(account: AccountConfig, error: unknown): CycleResult {
+export function failedCycle(account: Pick<AccountConfig, 'name'>, error: unknown): CycleResult {
   const cause = asAccountError(account.name, error);
   return {
     account: account.name,

@@ -15,7 +15,7 @@ import type { Logger } from '../logger.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { Reporter } from '../report/types.js';
 import type { PurgeOptions, Store } from '../store/types.js';
-import { failedCycle, recordOutcome, retryCommand, withLease } from './account.js';
+import { failedCycle, recordOutcome, recordRefused, retryCommand, withLease, type RefusedAccount } from './account.js';
 import type { CycleOptions, CycleResult } from './cycle.js';
 import { pollFolders } from './folders.js';
 import type { CycleProgress } from './progress.js';
@@ -36,7 +36,10 @@ export interface RunOptions extends CycleOptions {
   now?: () => number;
   /** A live progress line (the CLI's, on a terminal): each cycle's total and messages handled. */
   progress?: CycleProgress | undefined;
+  /** Accounts that cannot be worked on as configured (a refused row of the accounts table): each reported as failed with its error, after the others. */
+  refused?: readonly RefusedAccount[] | undefined;
 }
+
 
 export interface RunResult {
   exitCode: ExitCode;
@@ -86,6 +89,11 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
     if (outcome.quarantined > 0) quarantined.set(account.name, outcome.quarantined);
     options.reporter.report({ type: 'account', ...outcome });
     if (result.stoppedAfterFirst) break;
+  }
+  for (const refused of options.refused ?? []) {
+    const result = failedCycle({ name: refused.account }, refused.error);
+    results.push(result);
+    options.reporter.report({ type: 'account', ...(await recordRefused(store, runId, refused, result)) });
   }
 
   const exitCode = exitCodeOf(results);

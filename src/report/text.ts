@@ -119,6 +119,10 @@ function formatWorker(event: WorkerEvent, c: ChalkInstance): string {
       return `mailpoll: worker ${event.worker}: ${c.yellow('the store did not answer the heartbeat')}${why}`;
     case 'stopped':
       return c.dim(`mailpoll: worker ${event.worker} stopped and gave its accounts back${why}`);
+    case 'changed':
+      return `${account}: settings changed${why} ${holds}`;
+    case 'refused':
+      return `${account}: ${c.red('not worked on')}${why}`;
   }
 }
 

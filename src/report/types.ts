@@ -51,7 +51,8 @@ export interface MessageEvent {
 export interface AccountEvent {
   type: 'account';
   account: string;
-  protocol: Protocol;
+  /** null for a refused row of the accounts table (README, "Accounts in the database"). */
+  protocol: Protocol | null;
   /** `busy`: another mailpoll process is working on this account; skipped (not an error). */
   status: 'ok' | 'error' | 'busy';
   /** Messages whose source was downloaded. */
@@ -205,7 +206,8 @@ export interface WatchEvent {
  */
 export interface WorkerEvent {
   type: 'worker';
-  state: 'started' | 'took' | 'released' | 'lost' | 'unreachable' | 'stopped';
+  /** `changed`: the account's settings changed, its loop restarted with them; `refused`: a row of the accounts table that cannot be used (`reason` says why). */
+  state: 'started' | 'took' | 'released' | 'lost' | 'unreachable' | 'stopped' | 'changed' | 'refused';
   /** This worker's id in the store (`mailpoll workers`). */
   worker: string;
   /** The account concerned; null for the worker as a whole. */

@@ -44,3 +44,8 @@ export interface AccountsTable {
 export interface AccountsTableStore {
   accountsTable(): AccountsTable;
 }
+
+/** Whether `store` has an accounts table: true for a PostgreSQL store (`accountsTable: true` needs one). */
+export function hasAccountsTable<T extends object>(store: T): store is T & AccountsTableStore {
+  return typeof (store as Partial<AccountsTableStore>).accountsTable === 'function';
+}

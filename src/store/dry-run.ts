@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Decision } from '../decision/types.js';
 import type { Protocol } from '../domain.js';
+import { hasAccountsTable, type AccountsTable } from './accounts-table.js';
 import { openStore, type OpenStoreOptions } from './open.js';
 import type {
   AccountRunRecord,
@@ -48,8 +49,12 @@ class DryRunStore implements Store {
   /** Rows this run's baseline would have written, by `keyOf`. */
   private readonly baselined = new Map<string, MessageRecord>();
 
+  /** The inner store's accounts table, when it has one: reading it writes nothing. */
+  readonly accountsTable?: () => AccountsTable;
+
   constructor(private readonly inner: Store) {
     this.path = inner.path;
+    if (hasAccountsTable(inner)) this.accountsTable = () => inner.accountsTable();
   }
 
   // Reads: from the ledger as it is.

@@ -8,7 +8,7 @@
  * ends on SIGINT/SIGTERM, at `--until`/`expiresAfter`, or on SIGHUP to reload the config: each
  * time after the message in hand, logged out, with a line saying why.
  */
-import type { AccountConfig } from '../config/types.js';
+import type { AccountConfig, RefusedTableAccount } from '../config/types.js';
 import { ExitCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { loadHandlers } from '../poll/run.js';
@@ -17,7 +17,7 @@ import type { PurgeOptions, Store } from '../store/types.js';
 import { watchAccount, type AccountState, type Watch } from './account-loop.js';
 import { systemClock, type Clock } from './clock.js';
 import { createLimiter } from './limiter.js';
-import { runWorker } from './worker-loop.js';
+import { runWorker, type AccountsFeed } from './worker-loop.js';
 import { DEFAULT_LEASE_TTL_MS, hasWorkers } from '../store/workers.js';
 
 export type { AccountState } from './account-loop.js';
@@ -50,6 +50,10 @@ export interface WatchOptions {
   onLease?: ((account: string, held: boolean) => void) | undefined;
   /** On a store with workers: how long a worker's leases last without a heartbeat (`leaseTtl`). Default 60 s. */
   leaseTtl?: number | undefined;
+  /** On a store with workers: where changes to the accounts come from while it runs (the accounts table, a SIGHUP). */
+  accountsFeed?: AccountsFeed | undefined;
+  /** Rows of the accounts table refused at the start: said, not worked on. */
+  refused?: readonly RefusedTableAccount[] | undefined;
 }
 
 export interface WatchResult {
@@ -100,7 +104,7 @@ export async function runWatch(options: WatchOptions): Promise<WatchResult> {
 
     // On a shared store this process is one worker among several, working on its share only.
     const outcomes = hasWorkers(options.store)
-      ? await runWorker(watch, options.accounts, options.store, options.leaseTtl ?? DEFAULT_LEASE_TTL_MS)
+      ? await runWorker(watch, { accounts: options.accounts, refused: options.refused, feed: options.accountsFeed }, options.store, options.leaseTtl ?? DEFAULT_LEASE_TTL_MS)
       : await Promise.all(options.accounts.map((account) => watchAccount(watch, account)));
     // Every loop has ended (stopped, or gave up): end the wait for --until too.
     stopper.abort();

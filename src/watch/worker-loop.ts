@@ -7,9 +7,17 @@
  * the next beat; accounts whose last renewal is older than the TTL are stopped, since another
  * worker may hold them by now. On stop: every loop ends after the message in hand, then the
  * worker deregisters (its leases released in one go).
+ *
+ * The accounts may change while it runs (an accounts feed: the accounts table, a SIGHUP): on
+ * each heartbeat the feed is asked first. A new account becomes claimable, a removed one is
+ * handed back after the message in hand, and a changed one restarts with its new settings
+ * after the message in hand, keeping its lease; the others run on untouched. A feed that
+ * cannot be read leaves the last list in place, said once.
  */
-import type { AccountConfig } from '../config/types.js';
+import { isDeepStrictEqual } from 'node:util';
+import type { AccountConfig, RefusedTableAccount } from '../config/types.js';
 import { describeError } from '../errors.js';
+import { loadAccountHandler } from '../handler/load.js';
 import { mailboxIdentity } from '../mailbox/identity.js';
 import type { WorkerEvent } from '../report/types.js';
 import type { Lease } from '../store/types.js';
@@ -25,12 +33,41 @@ interface Running {
   done: Promise<Outcome>;
 }
 
-/** Run the watch as one worker among those on `store`; resolves when `watch.stop` aborts and every loop has ended. */
-export async function runWorker(watch: Watch, accounts: readonly AccountConfig[], store: WorkerStore, ttlMs: number): Promise<Outcome[]> {
-  // One loop per mailbox: two names for one mailbox are one lease.
+/** The accounts when they changed. */
+export interface AccountsUpdate {
+  /** Every account to work on now, in order. */
+  accounts: AccountConfig[];
+  /** Rows of the accounts table that cannot be used. */
+  refused: RefusedTableAccount[];
+  /** What changed them, for the lines that say so (`the accounts table changed`, `SIGHUP`). */
+  reason: string;
+}
+
+/** Where a worker's accounts come from while it runs. */
+export interface AccountsFeed {
+  /** Asked on every heartbeat: the accounts when they changed since the last answer, else undefined. Throws when they cannot be read. */
+  poll(): Promise<AccountsUpdate | undefined>;
+}
+
+export interface WorkerAccounts {
+  /** The accounts at the start. */
+  accounts: readonly AccountConfig[];
+  /** Rows of the accounts table refused at the start. */
+  refused?: readonly RefusedTableAccount[] | undefined;
+  feed?: AccountsFeed | undefined;
+}
+
+/** One loop per mailbox: two names for one mailbox are one lease. */
+function byMailbox(accounts: readonly AccountConfig[]): Map<string, AccountConfig> {
   const byIdentity = new Map<string, AccountConfig>();
   for (const account of accounts) if (!byIdentity.has(mailboxIdentity(account))) byIdentity.set(mailboxIdentity(account), account);
-  const ids = [...byIdentity.keys()];
+  return byIdentity;
+}
+
+/** Run the watch as one worker among those on `store`; resolves when `watch.stop` aborts and every loop has ended. */
+export async function runWorker(watch: Watch, given: WorkerAccounts, store: WorkerStore, ttlMs: number): Promise<Outcome[]> {
+  let byIdentity = byMailbox(given.accounts);
+  let ids = [...byIdentity.keys()];
   const worker = await store.workerRegistry({ ttlMs }).register();
   const running = new Map<string, Running>();
   const leaving = new Set<string>();
@@ -41,8 +78,10 @@ export async function runWorker(watch: Watch, accounts: readonly AccountConfig[]
   const say = (state: WorkerEvent['state'], account: string | null, reason: string | null = null): void =>
     watch.reporter.report({ type: 'worker', state, worker: worker.id, account, held: worker.held().size, accounts: ids.length, liveWorkers, reason });
 
-  // Accounts whose loop gave up connecting: held, not restarted.
+  // Accounts whose loop gave up connecting: held, not restarted (unless their settings change).
   const gaveUp = new Set<string>();
+  // Accounts stopping to start again with new settings.
+  const restarting = new Set<string>();
   const start = (lease: Lease): void => {
     const account = byIdentity.get(lease.identity);
     if (account === undefined || running.has(lease.identity)) return;
@@ -68,14 +107,16 @@ export async function runWorker(watch: Watch, accounts: readonly AccountConfig[]
   // After the message in hand, then the lease goes back; not awaited by the heartbeat.
   const handBack = async (lease: Lease, reason: string): Promise<void> => {
     leaving.add(lease.identity);
+    // Its name as it ran: an account no longer configured is no longer in byIdentity.
+    const entry = running.get(lease.identity);
+    const name = entry?.account.name ?? byIdentity.get(lease.identity)?.name ?? lease.identity;
     try {
-      const entry = running.get(lease.identity);
       entry?.stop.abort();
       await entry?.done;
       await lease.release();
-      say('released', byIdentity.get(lease.identity)?.name ?? lease.identity, reason);
+      say('released', name, reason);
     } catch (error) {
-      say('unreachable', byIdentity.get(lease.identity)?.name ?? lease.identity, `releasing the lease: ${describeError(error)}`);
+      say('unreachable', name, `releasing the lease: ${describeError(error)}`);
     } finally {
       leaving.delete(lease.identity);
     }
@@ -94,23 +135,89 @@ export async function runWorker(watch: Watch, accounts: readonly AccountConfig[]
   // Leases still held whose loop was stopped for want of a heartbeat (the store was down): resumed.
   const resume = (): void => {
     for (const [identity, lease] of worker.held()) {
-      if (running.has(identity) || leaving.has(identity) || gaveUp.has(identity)) continue;
+      if (running.has(identity) || leaving.has(identity) || gaveUp.has(identity) || restarting.has(identity) || !byIdentity.has(identity)) continue;
       start(lease);
       say('took', byIdentity.get(identity)?.name ?? identity, 'its lease renewed once the store answered again');
     }
   };
 
-  let lastRenewal = watch.clock.now();
+  // Accounts on their way out or restarting: awaited before the worker deregisters.
   const handing: Array<Promise<void>> = [];
+
+  // A changed account: its loop ends after the message in hand and starts again under the same lease.
+  const restart = async (identity: string, reason: string): Promise<void> => {
+    restarting.add(identity);
+    try {
+      const entry = running.get(identity);
+      entry?.stop.abort();
+      await entry?.done;
+    } finally {
+      restarting.delete(identity);
+    }
+    const lease = worker.held().get(identity);
+    const account = byIdentity.get(identity);
+    if (lease === undefined || account === undefined || leaving.has(identity) || watch.stop.aborted) return;
+    start(lease);
+    say('changed', account.name, reason);
+  };
+
+  // Refused rows, each said once until its problems change.
+  const refusedSaid = new Map<string, string>();
+  const sayRefused = (refused: readonly RefusedTableAccount[]): void => {
+    const now = new Map(refused.map((row) => [row.account, row.problems.join('; ')]));
+    for (const [name, problems] of now) if (refusedSaid.get(name) !== problems) say('refused', name, problems);
+    refusedSaid.clear();
+    for (const [name, problems] of now) refusedSaid.set(name, problems);
+  };
+
+  const apply = async (update: AccountsUpdate): Promise<void> => {
+    const next = byMailbox(update.accounts);
+    for (const [identity, account] of next) {
+      const before = byIdentity.get(identity);
+      if (before !== undefined && isDeepStrictEqual(before, account)) continue;
+      const handler = await loadAccountHandler(account).catch((error: unknown) => describeError(error));
+      if (handler === undefined || typeof handler === 'string') {
+        // The feed loads each handler first: this is one that stopped loading in between.
+        say('refused', account.name, handler ?? 'no handler');
+        next.delete(identity);
+        continue;
+      }
+      watch.handlers.set(account.name, handler);
+      if (before === undefined) continue;
+      gaveUp.delete(identity);
+      if (running.has(identity)) handing.push(restart(identity, `${update.reason}; restarted with them after the message in hand`));
+    }
+    byIdentity = next;
+    ids = [...next.keys()];
+    sayRefused(update.refused);
+  };
+
+  // A feed that cannot be read: said once, until it answers again.
+  let feedDown = false;
+  const refresh = async (): Promise<void> => {
+    if (given.feed === undefined) return;
+    try {
+      const update = await given.feed.poll();
+      feedDown = false;
+      if (update !== undefined) await apply(update);
+    } catch (error) {
+      if (!feedDown) say('unreachable', null, `reading the accounts: ${describeError(error)}; working on with the last list read`);
+      feedDown = true;
+    }
+  };
+
+  let lastRenewal = watch.clock.now();
   try {
     await claim();
     first = false;
     say('started', null);
+    sayRefused(given.refused ?? []);
     const every = heartbeatIntervalMs(ttlMs);
     while (!watch.stop.aborted) {
       await watch.clock.sleep(every, watch.stop);
       if (watch.stop.aborted) break;
       const beganAt = watch.clock.now();
+      await refresh();
       try {
         const { lost } = await worker.heartbeat();
         lastRenewal = beganAt;

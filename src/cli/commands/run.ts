@@ -7,6 +7,7 @@ import { createOutput } from '../output.js';
 import { createProgressLine, wantsProgress } from '../progress-line.js';
 import { openCliStore, openDryRunCliStore } from '../store.js';
 import { recordedCommandLine } from '../command-line.js';
+import { joinAccountsTable, refusedAccount } from '../accounts-table.js';
 
 export interface RunCommandOptions {
   config?: string | undefined;
@@ -28,12 +29,16 @@ export async function runCommand(options: RunCommandOptions, signal: AbortSignal
   const progress = wantsProgress(options, process.stderr) ? createProgressLine(process.stderr) : undefined;
   const output = createOutput({ ...options, around: progress?.around });
   const config = await loadConfig({ configFile: options.config, accounts: options.account, script: options.script, store: options.store });
-  const accounts = selectAccounts(config, options.account);
-  for (const line of insecureTlsWarnings(accounts)) output.err(line);
+  // An unknown name stops the run before the store is opened, unless it may be a row of the accounts table.
+  if (config.accountsTable === undefined) selectAccounts(config, options.account);
   const location = { store: options.store, config };
   const store = options.dryRun ? await openDryRunCliStore(location) : await openCliStore(location);
   try {
+    const table = await joinAccountsTable(config, store, options.account);
+    const accounts = selectAccounts(config, options.account);
+    for (const line of insecureTlsWarnings(accounts)) output.err(line);
     const result = await runOnce({
+      refused: table?.refused.map(refusedAccount),
       accounts,
       reporter: output.reporter,
       store,

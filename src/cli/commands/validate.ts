@@ -6,6 +6,8 @@ import { ExitCode, HandlerLoadError } from '../../errors.js';
 import { loadAccountHandler } from '../../handler/load.js';
 import { SECRET_PLACEHOLDER } from '../../redact.js';
 import { createOutput } from '../output.js';
+import { joinAccountsTable } from '../accounts-table.js';
+import { openExistingCliStore } from '../store.js';
 
 export interface ValidateCommandOptions {
   config?: string | undefined;
@@ -18,11 +20,18 @@ export interface ValidateCommandOptions {
  * `mailpoll validate`: load the config as a run would (password sources resolved, every
  * handler loaded: modules imported, command programs checked, webhooks set up) and print it
  * resolved, secrets shown as `***`. Every handler problem is reported, each with the accounts
- * it belongs to, then exit 2. Contacts no server.
+ * it belongs to, then exit 2. Contacts no mail server; with `accountsTable: true` it reads the
+ * table from the store, and a refused row is a problem too.
  */
 export async function validateCommand(options: ValidateCommandOptions): Promise<ExitCode> {
   const output = createOutput(options);
   const config = await loadConfig({ configFile: options.config, accounts: options.account, script: options.script });
+  const refused = await readTableProblems(config, options.account);
+  if (refused.length > 0) {
+    for (const line of refused) output.err(line);
+    output.err(`${config.file ?? 'config'}: ${refused.length} accounts table ${refused.length === 1 ? 'problem' : 'problems'}`);
+    return ExitCode.usage;
+  }
   const accounts = selectAccounts(config, options.account);
   const problems = await handlerProblems(accounts);
   if (problems.length > 0) {
@@ -37,6 +46,22 @@ export async function validateCommand(options: ValidateCommandOptions): Promise<
   for (const line of JSON.stringify(printable(config), null, 2).split('\n')) output.print(line);
   output.err(`${config.file ?? 'config'}: ok (${accounts.length} of ${config.accounts.length} accounts selected)`);
   return ExitCode.ok;
+}
+
+/**
+ * With `accountsTable: true`: the table's accounts joined to the config's (from a store that
+ * exists: validate creates none), and every problem of its refused rows, `accountsTable.NAME.key: ...`.
+ */
+async function readTableProblems(config: Config, names: readonly string[] | undefined): Promise<string[]> {
+  if (config.accountsTable === undefined) return [];
+  const store = await openExistingCliStore({ config });
+  if (store === undefined) return [];
+  try {
+    const table = await joinAccountsTable(config, store, names);
+    return table?.refused.flatMap((refused) => refused.problems) ?? [];
+  } finally {
+    await store.close();
+  }
 }
 
 interface HandlerProblem {

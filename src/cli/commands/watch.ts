@@ -7,9 +7,12 @@ import { describeError, type ExitCode, UsageError } from '../../errors.js';
 import { startWatchMonitor, type WatchMonitor } from '../../watch/monitor.js';
 import { parseUntil } from '../../watch/until.js';
 import { runWatch, type AccountState } from '../../watch/watch.js';
+import type { AccountsFeed } from '../../watch/worker-loop.js';
 import { insecureTlsWarnings } from '../insecure-tls.js';
 import { createOutput } from '../output.js';
 import { openCliStore } from '../store.js';
+import { hasWorkers } from '../../store/workers.js';
+import { createAccountsFeed, type WatchAccountsFeed } from '../accounts-feed.js';
 import { recordedCommandLine } from '../command-line.js';
 
 export interface WatchCommandOptions {
@@ -43,6 +46,8 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
   const until =
     options.until !== undefined ? parseUntil(options.until, started) : config.expiresAfter !== undefined ? started + config.expiresAfter : undefined;
   const store = await openCliStore({ store: options.store, config });
+  // A worker takes changes to its accounts without stopping: the table's, and a SIGHUP's that changes only accounts.
+  const feed = hasWorkers(store) ? createAccountsFeed(config, store, options.account) : undefined;
   const states = new Map<string, AccountState>();
   let monitor: WatchMonitor | undefined;
   const onStop = (): void => void monitor?.stopping('signal received');
@@ -56,11 +61,41 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
     const reporter = monitor.reporter(output.reporter);
     for (;;) {
       const reload = new AbortController();
-      const onHangup = (): void => reload.abort();
+      // A worker's SIGHUP: the new config in place when only accounts changed, else a restart with it.
+      let restartWith: Config | undefined;
+      const reloadWorker = async (worker: WatchAccountsFeed): Promise<void> => {
+        try {
+          const next = await load();
+          if (sameWatchSettings(config, next)) {
+            config = next;
+            worker.useConfig(next);
+            reporter.report({ type: 'watch', state: 'reloaded', accounts: next.accounts.length, reason: 'SIGHUP; accounts whose settings did not change keep running', exitCode: null });
+          } else {
+            restartWith = next;
+            reload.abort();
+          }
+        } catch (error) {
+          output.lines(`mailpoll: SIGHUP: the new config was not loaded, the previous one stays in use: ${describeError(error)}`);
+        }
+      };
+      const onHangup = (): void => (feed === undefined ? reload.abort() : void reloadWorker(feed));
       process.on('SIGHUP', onHangup);
-      const accounts = selectAccounts(config, options.account);
+      const start = await feed?.start();
+      const accounts = start?.accounts ?? selectAccounts(config, options.account);
       for (const line of insecureTlsWarnings(accounts)) output.err(line);
       monitor.watching(accounts, interval);
+      // Health and metrics follow a worker's accounts as they change.
+      const watched = monitor;
+      const followed: AccountsFeed | undefined =
+        feed === undefined
+          ? undefined
+          : {
+              async poll() {
+                const update = await feed.poll();
+                if (update !== undefined) watched.watching(update.accounts, interval);
+                return update;
+              },
+            };
       const result = await runWatch({
         accounts,
         reporter,
@@ -77,10 +112,18 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
         states,
         onLease: monitor.onLease,
         leaseTtl: config.leaseTtl,
+        accountsFeed: followed,
+        refused: start?.refused,
       }).finally(() => process.off('SIGHUP', onHangup));
       if (result.reason !== 'reload') {
         await monitor.stopping(result.reason === 'signal' ? 'signal received' : result.reason === 'until' ? 'expiration reached' : 'every account gave up');
         return result.exitCode;
+      }
+      if (restartWith !== undefined) {
+        config = restartWith;
+        feed?.useConfig(config);
+        reporter.report({ type: 'watch', state: 'reloaded', accounts: config.accounts.length, reason: 'SIGHUP', exitCode: null });
+        continue;
       }
       try {
         config = await load();
@@ -94,6 +137,15 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
     await monitor?.close();
     await store.close();
   }
+}
+
+/**
+ * Whether a reloaded config leaves what the whole watch runs by as it was (the limits, the
+ * retention, the lease TTL): then a worker applies its accounts in place.
+ */
+function sameWatchSettings(before: Config, after: Config): boolean {
+  const keys = ['retentionDays', 'ledgerDays', 'concurrency', 'maxConnections', 'leaseTtl', 'expiresAfter'] as const;
+  return keys.every((key) => before[key] === after[key]) && (before.accountsTable === undefined) === (after.accountsTable === undefined);
 }
 
 /** `--listen`, checked before anything starts; undefined when not given. */

@@ -1,6 +1,7 @@
 /**
  * `mailpoll workers`: the live workers on a shared (PostgreSQL) store, every `--watch`
- * process on it, and the accounts each holds; with a config, also the accounts nobody holds.
+ * process on it, and the accounts each holds; with a config, also the accounts nobody holds
+ * (the accounts table's too, with `accountsTable: true`).
  * Read only: nothing is created, migrated or released.
  */
 import type { Config } from '../../config/types.js';
@@ -11,6 +12,8 @@ import type { LiveWorker, WorkerRegistry } from '../../store/workers.js';
 import { createOutput, type Output } from '../output.js';
 import { loadConfigIfAny, openPostgresCliStore, storePath } from '../store.js';
 import { isoTime } from '../timestamps.js';
+import { accountsTableOf } from '../accounts-table.js';
+import { readAccountsTable } from '../../config/read-accounts-table.js';
 
 export interface WorkersCommandOptions {
   config?: string | undefined;
@@ -34,7 +37,7 @@ export interface WorkersListing {
 
 export async function workersCommand(options: WorkersCommandOptions): Promise<ExitCode> {
   const output = createOutput(options);
-  const config = await loadConfigIfAny(options.config);
+  const config = await loadConfigIfAny(options.config, options.store);
   const location = { store: options.store, config };
   const url = storePath(location);
   if (!isPostgresUrl(url)) {
@@ -42,6 +45,9 @@ export async function workersCommand(options: WorkersCommandOptions): Promise<Ex
   }
   const store = await openPostgresCliStore(location, url, true);
   try {
+    // The table's accounts are named too (their secrets are not needed for that).
+    const table = config === undefined ? undefined : accountsTableOf(config, store);
+    if (config !== undefined && table !== undefined) config.accounts.push(...(await readAccountsTable(config, table, { resolveSecrets: false })).accounts);
     const listing = await listWorkers(store.workerRegistry(), config);
     printWorkers(output, listing, { json: options.json === true, store: maskStoreUrl(url), now: store.now() });
     return ExitCode.ok;

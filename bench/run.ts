@@ -26,6 +26,7 @@ import {
 } from './lib/cases.js';
 import { buildFloors, REPO, removeWorkDir } from './lib/floors.js';
 import { loadThreshold, settleLoad } from './lib/load.js';
+import { parseCounts, parseList, parseSize, positive, progress } from './lib/options.js';
 import { GNU_TIME, haveGnuTime } from './lib/measure.js';
 import { findPeers, type PeerTool } from './lib/peers.js';
 import { renderReport, type ReportInput } from './lib/report.js';
@@ -88,41 +89,7 @@ Needs Dovecot (apt-get install dovecot-imapd dovecot-pop3d) and GNU time for pea
 getmail6 with --with getmail6 (apt-get install getmail6); each is reported missing otherwise.
 Progress goes to stderr.`;
 
-function parseSize(text: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)b?\s*$/i.exec(text);
-  if (!match) throw new Error(`--message-size: expected 20KB, 1MB or a number of bytes, got ${text}`);
-  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] ?? '').toLowerCase()] ?? 1;
-  return Math.round(Number(match[1]) * unit);
-}
-
 const DEFAULT_MODES: Mode[] = ['imap/markSeen', 'pop3/keep'];
-
-function parseList<T extends string>(name: string, text: string | undefined, known: readonly T[], fallback: readonly T[], all = false): T[] {
-  if (text === undefined) return [...fallback];
-  if (all && text.trim() === 'all') return [...known];
-  const items = [...new Set(text.split(',').map((item) => item.trim()).filter(Boolean))];
-  for (const item of items) {
-    if (!(known as readonly string[]).includes(item)) throw new Error(`--${name}: unknown value ${item} (known: ${known.join(', ')}${all ? ', all' : ''})`);
-  }
-  if (items.length === 0) throw new Error(`--${name}: expected at least one of ${known.join(', ')}`);
-  return items as T[];
-}
-
-function parseCounts(name: string, text: string | undefined, fallback: number[]): number[] {
-  if (text === undefined) return fallback;
-  const counts = [...new Set(text.split(',').map((item) => Number(item.trim())))].sort((a, b) => a - b);
-  if (counts.length === 0 || counts.some((count) => !Number.isInteger(count) || count < 1)) {
-    throw new Error(`--${name}: expected message counts >= 1, comma-separated (e.g. 500,2000), got ${text}`);
-  }
-  return counts;
-}
-
-function positive(name: string, text: string | undefined, fallback: number, min = 1): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min) throw new Error(`--${name}: expected an integer >= ${min}, got ${text}`);
-  return value;
-}
 
 const EXTRAS = ['webhook', 'getmail6', 'shell', 'big-message'] as const;
 type Extra = (typeof EXTRAS)[number];
@@ -176,10 +143,6 @@ function parseOptions() {
 }
 
 type Options = ReturnType<typeof parseOptions>;
-
-const progress = (line: string): void => {
-  process.stderr.write(`${line}\n`);
-};
 
 /** The peers this run compares: fetchmail always (unless --no-peers), getmail6 on request. */
 function comparedPeers(options: Options, peers: PeerTool[]): PeerTool[] {

@@ -93,7 +93,7 @@ function throughputTable(input: AccountsReportInput): string[] {
       `IMAP ${input.options.transport === 'tls' ? 'implicit TLS' : 'plain'}, \`after: markSeen\`, the headers-only JS handler. **Wall** = from starting the processes to the last ` +
       'message event (Node start-up, login of every account included); then SIGTERM. **DB per message**: PostgreSQL: statements executed (pg_stat_statements `calls`, ' +
       'BEGIN/COMMIT included: each a round trip) and COMMITs in the case\'s database until the last message, heartbeats and claims included; SQLite: ' +
-      'fsync + fdatasync calls (strace), i.e. durable syncs, not commits (see bench/README.md). **Peak RSS**: each process\'s VmHWM when the last message was handled. ' +
+      'fsync + fdatasync calls (strace), i.e. durable syncs, not commits (see bench/README.md). **Peak RSS**: each process\'s VmHWM when the last message was handled, and the most threads it had (Node\'s own and the handlers\' worker threads). ' +
       '**Connections**: established to Dovecot\'s port, sampled every 200 ms: the most one process held (its sockets), and the most on the server\'s side.',
     '',
     '| store | processes | wall (s) | messages/s | handled | duplicates | DB per message | peak RSS per process | max connections | load at start | notes |',
@@ -122,7 +122,7 @@ function throughputTable(input: AccountsReportInput): string[] {
         na ? '—' : `${fmtCount(c.handled)} of ${fmtCount(c.expected)}`,
         na ? '—' : String(c.duplicates),
         na ? '—' : db,
-        na || c.peakRss.length === 0 ? '—' : c.peakRss.map((rss) => fmtMb(rss)).join(', '),
+        na || c.peakRss.length === 0 ? '—' : c.peakRss.map((rss, index) => `${fmtMb(rss)} (${c.perWorker[index]?.maxThreads ?? '?'} threads)`).join(', '),
         na ? '—' : `${c.maxConnections} per process (cap ${input.options.maxConnections}); server side ${c.maxServerConnections}`,
         (c.load.loadavg[0] ?? 0).toFixed(2),
         notes,

@@ -12,7 +12,7 @@
  * times let the bench count those before and after every message was handled.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -32,6 +32,8 @@ export interface WorkerFigures {
   pid: number;
   /** Largest VmHWM read (the kernel's peak RSS of the process), bytes. */
   peakRss: number;
+  /** Most threads it had in a sample (Node's own, plus handler worker threads). */
+  maxThreads: number;
   exitCode: number | null;
   signal: string | null;
   /** When each fsync and fdatasync call started (epoch ms), with `strace`. */
@@ -60,6 +62,7 @@ interface Proc {
   /** The mailpoll process itself (strace's child under strace). */
   pid: number;
   peakRss: number;
+  maxThreads: number;
   stderr: string;
   warnings: Set<string>;
   workerEvents: number;
@@ -132,21 +135,23 @@ export function connectionsTo(port: number, pids: number[]): Connections {
 }
 
 /** VmRSS and VmHWM of a process, bytes (0 when it is gone). */
-function memoryOf(pid: number): { rss: number; hwm: number } {
+function memoryOf(pid: number): { rss: number; hwm: number; threads: number } {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+    const field = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+    return { rss: field('VmRSS') * 1024, hwm: field('VmHWM') * 1024, threads: field('Threads') };
   } catch {
-    return { rss: 0, hwm: 0 };
+    return { rss: 0, hwm: 0, threads: 0 };
   }
 }
 
 /**
- * strace's tracee running `marker` (the mailpoll process), found by its parent pid and
- * command line in /proc: strace may have other short-lived children first.
+ * strace's tracee once it runs `executable` (the mailpoll process), found by its parent pid
+ * and executable in /proc: strace forks a short-lived child of its own first (to check that
+ * seccomp-bpf works), with strace's command line.
  */
-async function tracee(parent: number, marker: string, timeoutMs = 10_000): Promise<number> {
+async function tracee(parent: number, executable: string, timeoutMs = 10_000): Promise<number> {
+  const wanted = realpathSync(executable);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     for (const entry of readdirSync('/proc')) {
@@ -154,14 +159,14 @@ async function tracee(parent: number, marker: string, timeoutMs = 10_000): Promi
       try {
         const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
         const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === parent && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) return Number(entry);
+        if (ppid === parent && readlinkSync(`/proc/${entry}/exe`) === wanted) return Number(entry);
       } catch {
         // gone meanwhile
       }
     }
     await sleep(20);
   }
-  throw new Error(`strace (pid ${parent}) started no process running ${marker} within ${timeoutMs} ms`);
+  throw new Error(`strace (pid ${parent}) started no ${executable} within ${timeoutMs} ms`);
 }
 
 /**
@@ -251,7 +256,10 @@ export class Fleet {
     for (const proc of this.#procs) this.#memory(proc);
     for (const proc of this.#procs) signal(proc.pid, 'SIGTERM');
     const killer = setTimeout(() => {
-      for (const proc of this.#procs) signal(proc.pid, 'SIGKILL');
+      for (const proc of this.#procs) {
+        signal(proc.pid, 'SIGKILL');
+        proc.child.kill('SIGKILL');
+      }
     }, graceMs);
     const ends = await Promise.all(this.#procs.map((proc) => proc.exited));
     clearTimeout(killer);
@@ -263,6 +271,7 @@ export class Fleet {
         return {
           pid: proc.pid,
           peakRss: proc.peakRss,
+          maxThreads: proc.maxThreads,
           exitCode: end.code,
           signal: end.signal,
           syncTimes,
@@ -289,8 +298,8 @@ export class Fleet {
         resolve({ code: null, signal: null });
       });
     });
-    const pid = straceFile ? await tracee(child.pid ?? -1, args[0] ?? node) : (child.pid ?? -1);
-    const proc: Proc = { child, pid, peakRss: 0, stderr: '', warnings: new Set(), workerEvents: 0, handled: 0, exited, ...(straceFile ? { straceFile } : {}) };
+    const pid = straceFile ? await tracee(child.pid ?? -1, node) : (child.pid ?? -1);
+    const proc: Proc = { child, pid, peakRss: 0, maxThreads: 0, stderr: '', warnings: new Set(), workerEvents: 0, handled: 0, exited, ...(straceFile ? { straceFile } : {}) };
     child.stderr?.on('data', (chunk: Buffer) => {
       const text = chunk.toString('utf8');
       proc.stderr = (proc.stderr + text).slice(-8192);
@@ -340,8 +349,9 @@ export class Fleet {
   }
 
   #memory(proc: Proc): number {
-    const { rss, hwm } = memoryOf(proc.pid);
+    const { rss, hwm, threads } = memoryOf(proc.pid);
     proc.peakRss = Math.max(proc.peakRss, hwm, rss);
+    proc.maxThreads = Math.max(proc.maxThreads, threads);
     return rss;
   }
 

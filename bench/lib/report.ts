@@ -270,6 +270,7 @@ function header(input: ReportInput): string[] {
   const { system, options } = input;
   const loaded = loadedScenarios(input);
   const lines = ['# mailpoll benchmark results', ''];
+  lines.push('Many accounts on one host (1,000 accounts, one and three `--watch` processes, SQLite and PostgreSQL): [RESULTS-accounts.md](RESULTS-accounts.md), `npm run bench:accounts`.', '');
   const starts = input.scenarios.map((s) => `${s.name} ${(s.loadStart.loadavg[0] ?? 0).toFixed(2)}`).join(', ');
   const limit = `${input.load.threshold.toFixed(2)} (0.5 per core × ${input.load.cores} cores)`;
   if (loaded.length > 0) {

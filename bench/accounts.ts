@@ -8,8 +8,7 @@
  * `npm run bench:accounts -- --help` the options.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,7 +20,8 @@ import { renderAccountsReport, type AccountsReportInput, type CaseResult, type S
 import { Fleet } from './lib/accounts-watch.js';
 import { REPO, WORK, removeWorkDir } from './lib/floors.js';
 import { loadThreshold, settleLoad } from './lib/load.js';
-import { parseCounts, parseList, parseSize, positive, progress } from './lib/options.js';
+import { COMMON_OPTIONS, outputPaths, parseCounts, parseList, parseSize, positive, progress } from './lib/options.js';
+import { checkPrerequisites, rewriteReport } from './lib/preflight.js';
 import { BenchServer, PASSWORD } from './lib/server.js';
 import { snapshotMailpoll } from './lib/snapshot.js';
 import { systemInfo } from './lib/system.js';
@@ -87,16 +87,11 @@ function parseOptions() {
       'lease-ttl': { type: 'string' },
       transport: { type: 'string' },
       timeout: { type: 'string' },
-      settle: { type: 'string' },
-      seed: { type: 'string' },
-      out: { type: 'string' },
-      build: { type: 'boolean' },
-      'report-only': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
+      ...COMMON_OPTIONS,
     },
     strict: true,
   });
-  const out = path.resolve(values.out ?? path.join(REPO, 'bench', 'RESULTS-accounts.md'));
+  const { out, raw } = outputPaths(values.out, path.join(REPO, 'bench', 'RESULTS-accounts.md'));
   const [transport] = parseList('transport', values.transport, TRANSPORTS, ['plain']);
   return {
     help: values.help ?? false,
@@ -115,7 +110,7 @@ function parseOptions() {
     settleS: positive('settle', values.settle, 120, 0),
     seed: positive('seed', values.seed, 42, 0),
     out,
-    raw: out.replace(/\.md$/i, '') + '.json',
+    raw,
     build: values.build ?? false,
     reportOnly: values['report-only'] ?? false,
   };
@@ -292,28 +287,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const started = Date.now();
-  if (options.reportOnly) {
-    if (!existsSync(options.raw)) {
-      progress(`bench:accounts: --report-only needs the raw figures in ${options.raw}; there are none (run the bench first)`);
-      return 1;
-    }
-    const input = JSON.parse(await readFile(options.raw, 'utf8')) as AccountsReportInput;
-    await writeFile(options.out, renderAccountsReport(input));
-    progress(`bench:accounts: wrote ${options.out} from ${options.raw}`);
-    return 0;
-  }
-  if (!existsSync('/usr/sbin/dovecot') && !existsSync('/usr/local/sbin/dovecot')) {
-    progress('bench:accounts: Dovecot is not installed. Install it with: apt-get install -y dovecot-imapd');
-    return 1;
-  }
-  if (options.build) {
-    progress('bench:accounts: npm run build');
-    await execFileAsync('npm', ['run', 'build'], { cwd: REPO });
-  }
-  if (!existsSync(path.join(REPO, 'dist', 'cli', 'main.js'))) {
-    progress('bench:accounts: dist/ is missing: run `npm run build` first (or pass --build)');
-    return 1;
-  }
+  if (options.reportOnly) return rewriteReport<AccountsReportInput>('bench:accounts', options.raw, options.out, renderAccountsReport);
+  if (!(await checkPrerequisites('bench:accounts', { build: options.build, dovecotPackages: 'dovecot-imapd' }))) return 1;
   const notes: string[] = [];
   if (!(await haveStrace()) && options.stores.includes('sqlite')) {
     const note = 'strace is not installed: no fsync count for the SQLite store. Install it with: apt-get install -y strace';

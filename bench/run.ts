@@ -2,12 +2,11 @@
  * `npm run bench`: mailpoll against its floors and peers on a private Dovecot.
  * bench/README.md describes the method; `npm run bench -- --help` the options.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import {
   floorCase,
   mailpollCase,
@@ -26,7 +25,8 @@ import {
 } from './lib/cases.js';
 import { buildFloors, REPO, removeWorkDir } from './lib/floors.js';
 import { loadThreshold, settleLoad } from './lib/load.js';
-import { parseCounts, parseList, parseSize, positive, progress } from './lib/options.js';
+import { COMMON_OPTIONS, outputPaths, parseCounts, parseList, parseSize, positive, progress } from './lib/options.js';
+import { checkPrerequisites, rewriteReport } from './lib/preflight.js';
 import { GNU_TIME, haveGnuTime } from './lib/measure.js';
 import { findPeers, type PeerTool } from './lib/peers.js';
 import { renderReport, type ReportInput } from './lib/report.js';
@@ -35,8 +35,6 @@ import { BenchServer, type MailboxSpec, type SeededMailbox } from './lib/server.
 import { snapshotMailpoll } from './lib/snapshot.js';
 import { systemInfo } from './lib/system.js';
 import { startWebhookServer } from './lib/webhook-server.js';
-
-const execFileAsync = promisify(execFile);
 
 /** bench/ANALYSIS.md: the people-written explanation of the targets not met (appended to the report). */
 async function readAnalysis(): Promise<string | undefined> {
@@ -108,17 +106,12 @@ function parseOptions() {
       'skip-scale': { type: 'boolean' },
       with: { type: 'string' },
       'no-peers': { type: 'boolean' },
-      settle: { type: 'string' },
       only: { type: 'string', multiple: true },
-      seed: { type: 'string' },
-      out: { type: 'string' },
-      build: { type: 'boolean' },
-      'report-only': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
+      ...COMMON_OPTIONS,
     },
     strict: true,
   });
-  const out = path.resolve(values.out ?? path.join(REPO, 'bench', 'RESULTS.md'));
+  const { out, raw } = outputPaths(values.out, path.join(REPO, 'bench', 'RESULTS.md'));
   return {
     help: values.help ?? false,
     sizes: parseCounts('sizes', values.sizes, [500, 2000]),
@@ -136,7 +129,7 @@ function parseOptions() {
     only: values.only ?? [],
     seed: positive('seed', values.seed, 42, 0),
     out,
-    raw: out.replace(/\.md$/i, '') + '.json',
+    raw,
     build: values.build ?? false,
     reportOnly: values['report-only'] ?? false,
   };
@@ -271,31 +264,8 @@ async function main(): Promise<number> {
   }
   const started = Date.now();
   const notes: string[] = [];
-  if (options.reportOnly) {
-    // The figures are plain data (a case's functions are not needed to render).
-    if (!existsSync(options.raw)) {
-      progress(`bench: --report-only needs the raw figures of a bench in ${options.raw}; there are none (run the bench first)`);
-      return 1;
-    }
-    const input = JSON.parse(await readFile(options.raw, 'utf8')) as ReportInput;
-    await writeFile(options.out, renderReport(input, await readAnalysis()));
-    progress(`bench: wrote ${options.out} from ${options.raw}`);
-    return 0;
-  }
-
-  // Preflight: what is missing is said once, with the command that installs it.
-  if (!existsSync('/usr/sbin/dovecot') && !existsSync('/usr/local/sbin/dovecot')) {
-    progress('bench: Dovecot is not installed. Install it with: apt-get install -y dovecot-imapd dovecot-pop3d');
-    return 1;
-  }
-  if (options.build) {
-    progress('bench: npm run build');
-    await execFileAsync('npm', ['run', 'build'], { cwd: REPO });
-  }
-  if (!existsSync(path.join(REPO, 'dist', 'cli', 'main.js'))) {
-    progress('bench: dist/ is missing: run `npm run build` first (or pass --build)');
-    return 1;
-  }
+  if (options.reportOnly) return rewriteReport<ReportInput>('bench', options.raw, options.out, async (input) => renderReport(input, await readAnalysis()));
+  if (!(await checkPrerequisites('bench', { build: options.build, dovecotPackages: 'dovecot-imapd dovecot-pop3d' }))) return 1;
   if (!haveGnuTime()) {
     const note = `GNU time (${GNU_TIME}) is not installed: no peak RSS figures. Install it with: apt-get install -y time`;
     progress(`bench: ${note}`);

@@ -4,7 +4,7 @@ import type { DatabaseCost } from './accounts-postgres.js';
 import type { Lateness, WindowMemory } from './accounts-figures.js';
 import type { WorkerFigures } from './accounts-watch.js';
 import { escapeCell, fmtCount, fmtMb, fmtS, fmtSize, MB } from './format.js';
-import type { LoadSample } from './load.js';
+import { loadBanner, type LoadSample } from './load.js';
 import type { SystemInfo } from './system.js';
 
 export type Store = 'sqlite' | 'postgres';
@@ -203,18 +203,15 @@ function idleTable(input: AccountsReportInput): string[] {
 
 function header(input: AccountsReportInput): string[] {
   const { system, options } = input;
-  const busy = loaded(input);
   const limit = `${input.load.threshold.toFixed(2)} (0.5 per core × ${input.load.cores} cores)`;
   const lines = ['# mailpoll benchmark: many accounts on one host', ''];
-  if (busy.length > 0) {
-    lines.push(
-      `**Loaded run: figures written, timing not judged.** The 1-minute load average was above ${limit} at the start of ${busy.map((c) => `\`${c.id}\``).join(', ')}; ` +
-        'wall times, messages per second and lateness do not hold. Run it again on a quiet machine.',
-      '',
-    );
-  } else if (input.cases.length > 0) {
-    lines.push(`**Quiet run**: the 1-minute load average was at most ${limit} at every case start.`, '');
-  }
+  lines.push(
+    ...loadBanner(
+      input.cases.map((c) => ({ name: c.id, load: c.load.loadavg[0] ?? 0 })),
+      input.load,
+      { unit: 'case', withheld: 'figures written, timing not judged.', why: 'wall times, messages per second and lateness do not hold. Run it again on a quiet machine.' },
+    ),
+  );
   if (!input.complete) lines.push('**Incomplete**: the bench was still running (or was stopped) when this was written.', '');
   lines.push('| | |', '|---|---|');
   lines.push(`| mailpoll | commit ${system.commit}; ${system.treeNote}; dist/ built ${system.distBuilt} |`);

@@ -1,4 +1,5 @@
 /** Reading the benches' command-line values (shared by bench/run.ts and bench/accounts.ts). */
+import path from 'node:path';
 
 /** `20KB`, `1MB`, `512kb` or a number of bytes. */
 export function parseSize(text: string, name = 'message-size'): number {
@@ -42,3 +43,19 @@ export function positive(name: string, text: string | undefined, fallback: numbe
 export const progress = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
+
+/** The options every bench script takes (parseArgs spec), besides its own. */
+export const COMMON_OPTIONS = {
+  settle: { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  build: { type: 'boolean' },
+  'report-only': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Where the Markdown goes (`--out`, else bench/NAME) and its raw figures (the same name with .json). */
+export function outputPaths(out: string | undefined, fallback: string): { out: string; raw: string } {
+  const file = path.resolve(out ?? fallback);
+  return { out: file, raw: `${file.replace(/\.md$/i, '')}.json` };
+}

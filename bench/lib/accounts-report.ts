@@ -212,6 +212,9 @@ function header(input: AccountsReportInput): string[] {
       { unit: 'case', withheld: 'figures written, timing not judged.', why: 'wall times, messages per second and lateness do not hold. Run it again on a quiet machine.' },
     ),
   );
+  if (options.accounts < 1000) {
+    lines.push(`**Small run**: ${fmtCount(options.accounts)} accounts, not the 1,000 the targets speak of: a check of the bench, not its result.`, '');
+  }
   if (!input.complete) lines.push('**Incomplete**: the bench was still running (or was stopped) when this was written.', '');
   lines.push('| | |', '|---|---|');
   lines.push(`| mailpoll | commit ${system.commit}; ${system.treeNote}; dist/ built ${system.distBuilt} |`);

@@ -38,7 +38,7 @@ const USAGE = `usage: npm run bench:accounts -- [options]
   --stores LIST         sqlite, postgres or both (default sqlite,postgres)
   --idle-window SECONDS after every message of the single process is handled, keep it running
                         this long and measure memory, connections and schedule lateness
-                        (default 120, after one interval to settle; 0 skips it)
+                        (default 90, after one interval to settle; 0 skips it)
   --interval DURATION   every account's poll interval (default 30s)
   --max-connections N   maxConnections: connections to the host at once, per process (default 64)
   --concurrency N       concurrency: accounts polled at once, per process (default 64)
@@ -100,7 +100,7 @@ function parseOptions() {
     size: values['message-size'] === undefined ? 20 * 1024 : parseSize(values['message-size']),
     workers: parseCounts('workers', values.workers, [1, 3]),
     stores: parseList('stores', values.stores, STORES, STORES),
-    idleWindowS: positive('idle-window', values['idle-window'], 120, 0),
+    idleWindowS: positive('idle-window', values['idle-window'], 90, 0),
     intervalMs: parseDuration('interval', values.interval, 30_000),
     maxConnections: positive('max-connections', values['max-connections'], 64),
     concurrency: positive('concurrency', values.concurrency, 64),

@@ -2,12 +2,11 @@
  * `npm run bench`: mailpoll against its floors and peers on a private Dovecot.
  * bench/README.md describes the method; `npm run bench -- --help` the options.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import {
   floorCase,
   mailpollCase,
@@ -26,6 +25,8 @@ import {
 } from './lib/cases.js';
 import { buildFloors, REPO, removeWorkDir } from './lib/floors.js';
 import { loadThreshold, settleLoad } from './lib/load.js';
+import { COMMON_OPTIONS, outputPaths, parseCounts, parseList, parseSize, positive, progress } from './lib/options.js';
+import { checkPrerequisites, rewriteReport } from './lib/preflight.js';
 import { GNU_TIME, haveGnuTime } from './lib/measure.js';
 import { findPeers, type PeerTool } from './lib/peers.js';
 import { renderReport, type ReportInput } from './lib/report.js';
@@ -34,8 +35,6 @@ import { BenchServer, type MailboxSpec, type SeededMailbox } from './lib/server.
 import { snapshotMailpoll } from './lib/snapshot.js';
 import { systemInfo } from './lib/system.js';
 import { startWebhookServer } from './lib/webhook-server.js';
-
-const execFileAsync = promisify(execFile);
 
 /** bench/ANALYSIS.md: the people-written explanation of the targets not met (appended to the report). */
 async function readAnalysis(): Promise<string | undefined> {
@@ -88,41 +87,7 @@ Needs Dovecot (apt-get install dovecot-imapd dovecot-pop3d) and GNU time for pea
 getmail6 with --with getmail6 (apt-get install getmail6); each is reported missing otherwise.
 Progress goes to stderr.`;
 
-function parseSize(text: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmg]?)b?\s*$/i.exec(text);
-  if (!match) throw new Error(`--message-size: expected 20KB, 1MB or a number of bytes, got ${text}`);
-  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] ?? '').toLowerCase()] ?? 1;
-  return Math.round(Number(match[1]) * unit);
-}
-
 const DEFAULT_MODES: Mode[] = ['imap/markSeen', 'pop3/keep'];
-
-function parseList<T extends string>(name: string, text: string | undefined, known: readonly T[], fallback: readonly T[], all = false): T[] {
-  if (text === undefined) return [...fallback];
-  if (all && text.trim() === 'all') return [...known];
-  const items = [...new Set(text.split(',').map((item) => item.trim()).filter(Boolean))];
-  for (const item of items) {
-    if (!(known as readonly string[]).includes(item)) throw new Error(`--${name}: unknown value ${item} (known: ${known.join(', ')}${all ? ', all' : ''})`);
-  }
-  if (items.length === 0) throw new Error(`--${name}: expected at least one of ${known.join(', ')}`);
-  return items as T[];
-}
-
-function parseCounts(name: string, text: string | undefined, fallback: number[]): number[] {
-  if (text === undefined) return fallback;
-  const counts = [...new Set(text.split(',').map((item) => Number(item.trim())))].sort((a, b) => a - b);
-  if (counts.length === 0 || counts.some((count) => !Number.isInteger(count) || count < 1)) {
-    throw new Error(`--${name}: expected message counts >= 1, comma-separated (e.g. 500,2000), got ${text}`);
-  }
-  return counts;
-}
-
-function positive(name: string, text: string | undefined, fallback: number, min = 1): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min) throw new Error(`--${name}: expected an integer >= ${min}, got ${text}`);
-  return value;
-}
 
 const EXTRAS = ['webhook', 'getmail6', 'shell', 'big-message'] as const;
 type Extra = (typeof EXTRAS)[number];
@@ -141,17 +106,12 @@ function parseOptions() {
       'skip-scale': { type: 'boolean' },
       with: { type: 'string' },
       'no-peers': { type: 'boolean' },
-      settle: { type: 'string' },
       only: { type: 'string', multiple: true },
-      seed: { type: 'string' },
-      out: { type: 'string' },
-      build: { type: 'boolean' },
-      'report-only': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
+      ...COMMON_OPTIONS,
     },
     strict: true,
   });
-  const out = path.resolve(values.out ?? path.join(REPO, 'bench', 'RESULTS.md'));
+  const { out, raw } = outputPaths(values.out, path.join(REPO, 'bench', 'RESULTS.md'));
   return {
     help: values.help ?? false,
     sizes: parseCounts('sizes', values.sizes, [500, 2000]),
@@ -169,17 +129,13 @@ function parseOptions() {
     only: values.only ?? [],
     seed: positive('seed', values.seed, 42, 0),
     out,
-    raw: out.replace(/\.md$/i, '') + '.json',
+    raw,
     build: values.build ?? false,
     reportOnly: values['report-only'] ?? false,
   };
 }
 
 type Options = ReturnType<typeof parseOptions>;
-
-const progress = (line: string): void => {
-  process.stderr.write(`${line}\n`);
-};
 
 /** The peers this run compares: fetchmail always (unless --no-peers), getmail6 on request. */
 function comparedPeers(options: Options, peers: PeerTool[]): PeerTool[] {
@@ -308,31 +264,8 @@ async function main(): Promise<number> {
   }
   const started = Date.now();
   const notes: string[] = [];
-  if (options.reportOnly) {
-    // The figures are plain data (a case's functions are not needed to render).
-    if (!existsSync(options.raw)) {
-      progress(`bench: --report-only needs the raw figures of a bench in ${options.raw}; there are none (run the bench first)`);
-      return 1;
-    }
-    const input = JSON.parse(await readFile(options.raw, 'utf8')) as ReportInput;
-    await writeFile(options.out, renderReport(input, await readAnalysis()));
-    progress(`bench: wrote ${options.out} from ${options.raw}`);
-    return 0;
-  }
-
-  // Preflight: what is missing is said once, with the command that installs it.
-  if (!existsSync('/usr/sbin/dovecot') && !existsSync('/usr/local/sbin/dovecot')) {
-    progress('bench: Dovecot is not installed. Install it with: apt-get install -y dovecot-imapd dovecot-pop3d');
-    return 1;
-  }
-  if (options.build) {
-    progress('bench: npm run build');
-    await execFileAsync('npm', ['run', 'build'], { cwd: REPO });
-  }
-  if (!existsSync(path.join(REPO, 'dist', 'cli', 'main.js'))) {
-    progress('bench: dist/ is missing: run `npm run build` first (or pass --build)');
-    return 1;
-  }
+  if (options.reportOnly) return rewriteReport<ReportInput>('bench', options.raw, options.out, async (input) => renderReport(input, await readAnalysis()));
+  if (!(await checkPrerequisites('bench', { build: options.build, dovecotPackages: 'dovecot-imapd dovecot-pop3d' }))) return 1;
   if (!haveGnuTime()) {
     const note = `GNU time (${GNU_TIME}) is not installed: no peak RSS figures. Install it with: apt-get install -y time`;
     progress(`bench: ${note}`);

@@ -166,7 +166,7 @@ export function lastLine(text: string, max = 160): string {
   return firstLine(text.split('\n').reverse().join('\n'), max);
 }
 
-interface JsonEvent {
+export interface JsonEvent {
   type?: string;
   status?: string;
   error?: string | null;
@@ -176,7 +176,7 @@ interface JsonEvent {
   exitCode?: number;
 }
 
-function parseEvents(stdout: string): JsonEvent[] {
+export function parseEvents(stdout: string): JsonEvent[] {
   const events: JsonEvent[] = [];
   for (const line of stdout.split('\n')) {
     if (!line.startsWith('{')) continue;

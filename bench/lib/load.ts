@@ -40,3 +40,21 @@ export async function settleLoad(threshold: number, maxWaitS: number, progress: 
     await sleep(Math.min(5000, Math.max(0, maxWaitS - waitedS) * 1000 + 1));
   }
 }
+
+/**
+ * The first lines of a results file about load: **Loaded run** naming the `starts` (scenarios
+ * or cases) that began above the threshold, what that withholds and why, or **Quiet run**.
+ */
+export function loadBanner(
+  starts: Array<{ name: string; load: number }>,
+  load: { threshold: number; cores: number },
+  text: { unit: string; withheld: string; why: string },
+): string[] {
+  const limit = `${load.threshold.toFixed(2)} (0.5 per core × ${load.cores} cores)`;
+  const busy = starts.filter((start) => start.load > load.threshold);
+  if (busy.length > 0) {
+    const names = busy.map((start) => `\`${start.name}\``).join(', ');
+    return [`**Loaded run: ${text.withheld}** The 1-minute load average was above ${limit} at the start of ${names}; ${text.why}`, ''];
+  }
+  return starts.length > 0 ? [`**Quiet run**: the 1-minute load average was at most ${limit} at every ${text.unit} start.`, ''] : [];
+}

@@ -9,6 +9,7 @@
 import { HANDLER_LABEL, MODES, TRANSPORT_LABEL, type Handler, type Mode, type Transport } from './cases.js';
 import { caseId, figure, find, fitCase, isFit, missing } from './figures.js';
 import { MB, escapeCell, fmtCount, fmtMb, fmtMs, fmtRatio, fmtS, fmtSize } from './format.js';
+import { loadBanner } from './load.js';
 import { summarize, type CaseResult, type CaseSummary, type ScenarioResult } from './scenario.js';
 import type { SystemInfo } from './system.js';
 import { judgeTargets, renderTargets } from './targets.js';
@@ -268,19 +269,21 @@ function coldSection(scenario: ScenarioResult | undefined): string[] {
 /** The head of the file: what was measured, where, and whether the figures hold. */
 function header(input: ReportInput): string[] {
   const { system, options } = input;
-  const loaded = loadedScenarios(input);
   const lines = ['# mailpoll benchmark results', ''];
+  lines.push('Many accounts on one host (1,000 accounts, one and three `--watch` processes, SQLite and PostgreSQL): [RESULTS-accounts.md](RESULTS-accounts.md), `npm run bench:accounts`.', '');
   const starts = input.scenarios.map((s) => `${s.name} ${(s.loadStart.loadavg[0] ?? 0).toFixed(2)}`).join(', ');
   const limit = `${input.load.threshold.toFixed(2)} (0.5 per core × ${input.load.cores} cores)`;
-  if (loaded.length > 0) {
-    lines.push(
-      `**Loaded run: figures written, no target verdicts.** The 1-minute load average was above ${limit} at the start of ${loaded.map((s) => `\`${s.name}\``).join(', ')}; ` +
-        'on a busy machine the process-per-message cases and the wall times spread most. Run the bench again on a quiet machine for verdicts.',
-      '',
-    );
-  } else if (input.scenarios.length > 0) {
-    lines.push(`**Quiet run**: the 1-minute load average was at most ${limit} at every scenario start.`, '');
-  }
+  lines.push(
+    ...loadBanner(
+      input.scenarios.map((s) => ({ name: s.name, load: s.loadStart.loadavg[0] ?? 0 })),
+      input.load,
+      {
+        unit: 'scenario',
+        withheld: 'figures written, no target verdicts.',
+        why: 'on a busy machine the process-per-message cases and the wall times spread most. Run the bench again on a quiet machine for verdicts.',
+      },
+    ),
+  );
   if (!input.complete) lines.push('**Incomplete**: the bench was still running (or was stopped) when this was written.', '');
   if (options.only.length > 0) lines.push(`**Partial run**: only cases matching ${options.only.map((o) => `\`${o}\``).join(', ')}.`, '');
   lines.push('| | |', '|---|---|');

@@ -9,7 +9,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ImapFlow } from 'imapflow';
-import { startDovecot, type Dovecot } from '../../test/helpers/dovecot.js';
+import { startDovecot, type Dovecot, type DovecotOptions } from '../../test/helpers/dovecot.js';
 import { generateMessage } from './content.js';
 
 const execFileAsync = promisify(execFile);
@@ -63,8 +63,9 @@ export class BenchServer {
     this.dovecot = dovecot;
   }
 
-  static async start(): Promise<BenchServer> {
-    return new BenchServer(await startDovecot());
+  /** `options`: e.g. higher process limits for many accounts at once (bench/accounts.ts). */
+  static async start(options: DovecotOptions = {}): Promise<BenchServer> {
+    return new BenchServer(await startDovecot(options));
   }
 
   get host(): string {

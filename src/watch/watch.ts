@@ -8,6 +8,7 @@
  * ends on SIGINT/SIGTERM, at `--until`/`expiresAfter`, or on SIGHUP to reload the config: each
  * time after the message in hand, logged out, with a line saying why.
  */
+import { setMaxListeners } from 'node:events';
 import type { AccountConfig, RefusedTableAccount } from '../config/types.js';
 import { ExitCode } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -66,6 +67,10 @@ export async function runWatch(options: WatchOptions): Promise<WatchResult> {
   const clock = options.clock ?? systemClock;
   const handlers = await loadHandlers(options.accounts);
   const stopper = new AbortController();
+  // Every account's loop waits on this signal between its cycles (one listener each), plus the
+  // watch's own waits: Node's default of 10 would warn of a leak from the 11th account on.
+  // A listener that leaked per cycle would still pass this bound soon and be reported.
+  setMaxListeners(options.accounts.length + 10, stopper.signal);
   const stopped: { reason: WatchResult['reason'] } = { reason: 'signal' };
   const stopWith = (why: WatchResult['reason']) => () => {
     if (!stopper.signal.aborted) {

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { formatDuration } from '../../duration.js';
+import { keepYoungGenerationLimit, WORKER_YOUNG_GENERATION_MB } from '../../young-generation.js';
 import { HandlerLoadError, HandlerThrewError, HandlerTimeoutError, ParseError } from '../../errors.js';
 import type { FetchedMessage } from '../../mailbox/types.js';
 import { splitLines } from '../command.js';
@@ -89,6 +90,7 @@ export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
 
   function start(): Slot {
     const worker = startWorker(setup);
+    worker.once('online', keepYoungGenerationLimit);
     for (const stream of [worker.stdout, worker.stderr]) {
       const lines = splitLines(onLog);
       stream.on('data', lines.push);
@@ -342,7 +344,7 @@ function detail(error: SentError | undefined): string {
 function startWorker(setup: WorkerSetup): Worker {
   const extension = path.extname(fileURLToPath(import.meta.url));
   const entry = new URL(`./handler-worker${extension}`, import.meta.url);
-  const options = { workerData: setup, stdout: true, stderr: true };
+  const options = { workerData: setup, stdout: true, stderr: true, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } };
   if (extension !== '.ts') return new Worker(entry, options);
   // Node 20 does not give a worker the parent's `--import tsx` hooks for its entry: import it through tsx.
   const api = import.meta.resolve('tsx/esm/api');

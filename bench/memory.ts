@@ -29,12 +29,16 @@ const { values } = parseArgs({
     config: { type: 'string', default: '{}' },
     // Extra node flags for mailpoll, space-separated (e.g. --max-semi-space-size=2).
     'node-flags': { type: 'string', default: '' },
+    // Run mailpoll under this command, space-separated (e.g. `heaptrack -o /tmp/ht`).
+    wrap: { type: 'string', default: '' },
     quiet: { type: 'boolean', default: false },
+    // Keep each run's stdout and stderr in this folder (e.g. with --node-flags --trace-gc).
+    'save-output': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
-  process.stdout.write('usage: node --import tsx bench/memory.ts [--sizes 1000,10000] [--repeat N] [--bin LABEL=PATH]... [--cases imap/tls/headers,...] [--config JSON] [--node-flags FLAGS] [--quiet]\n');
+  process.stdout.write('usage: node --import tsx bench/memory.ts [--sizes 1000,10000] [--repeat N] [--bin LABEL=PATH]... [--cases imap/tls/headers,...] [--config JSON] [--node-flags FLAGS] [--wrap COMMAND] [--quiet] [--save-output DIR]\n');
   process.exit(0);
 }
 
@@ -78,9 +82,10 @@ try {
           const config = path.join(runDir, 'mailpoll.config.json');
           await writeFile(config, JSON.stringify({ ...mailpollConfig(server, user, { ...memoryCase, keep: true }), ...extra }), { mode: 0o600 });
           const action = memoryCase.protocol === 'imap' ? 'markSeen' : 'keep';
+          const wrap = values.wrap.split(' ').filter((word) => word !== '');
           const result = await measure({
-            command: process.execPath,
-            args: [...nodeFlags, '--import', path.join(REPO, 'bench', 'lib', 'memory-probe.mjs'), bin.file, '-c', config, '--json'],
+            command: wrap[0] ?? process.execPath,
+            args: [...wrap.slice(1), ...(wrap.length > 0 ? [process.execPath] : []), ...nodeFlags, '--import', path.join(REPO, 'bench', 'lib', 'memory-probe.mjs'), bin.file, '-c', config, '--json'],
             env: { HOME: runDir, XDG_STATE_HOME: path.join(runDir, 'state'), NO_COLOR: '1', MAILPOLL_BENCH_ACTION: action },
             cwd: runDir,
           });
@@ -90,6 +95,12 @@ try {
           const rss = result.peakRss ?? 0;
           peaks.set(name, [...(peaks.get(name) ?? []), rss]);
           process.stdout.write(`${name}: peak RSS ${(rss / MB).toFixed(0)} MB, ${result.wallS.toFixed(1)} s wall, ${result.cpuS?.toFixed(1) ?? 'n/a'} s CPU, processed ${processed}${result.code === 0 ? '' : `, exit ${result.code}: ${result.stderr.slice(-300)}`}\n`);
+          if (values['save-output'] !== undefined) {
+            await mkdir(values['save-output'], { recursive: true });
+            const file = path.join(values['save-output'], `${name.replaceAll(/[ /]/g, '-')}-${round}`);
+            await writeFile(`${file}.stdout`, result.stdout);
+            await writeFile(`${file}.stderr`, result.stderr);
+          }
           if (!values.quiet) for (const line of result.stderr.split('\n').filter((text) => text.startsWith('memory-probe'))) process.stdout.write(`  ${line}\n`);
         }
       }

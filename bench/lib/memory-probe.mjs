@@ -9,7 +9,8 @@
 // - the same at the end of the run.
 // With MEMORY_PROBE_OUT=FILE every sample is also written there, one JSON line each.
 // With MEMORY_PROBE_SNAPSHOT=SECONDS the main thread writes a heap snapshot at that time (in
-// the temporary folder; its name on stderr).
+// the temporary folder; its name on stderr); MEMORY_PROBE_WORKER_SNAPSHOT=SECONDS, each
+// worker thread, that long after it started (memory-probe-PID-worker-ID.heapsnapshot).
 import { readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import os from 'node:os';
@@ -41,6 +42,8 @@ if (!isMainThread) {
   // A worker: its heap figures go to the main thread's probe.
   const timer = setInterval(() => channel.postMessage(heapOf()), 50);
   timer.unref();
+  const snapshotAt = Number(process.env.MEMORY_PROBE_WORKER_SNAPSHOT);
+  if (snapshotAt > 0) setTimeout(() => v8.writeHeapSnapshot(path.join(os.tmpdir(), `memory-probe-${process.pid}-worker-${threadId}.heapsnapshot`)), snapshotAt * 1000).unref();
 } else {
   const workers = new Map();
   channel.onmessage = (event) => workers.set(event.data.thread, { ...event.data, at: Date.now() });
@@ -82,6 +85,11 @@ if (!isMainThread) {
     if (atPeak === undefined || last.kernel.VmRSS >= atPeak.kernel.VmRSS) atPeak = last;
   };
   setInterval(sample, 50).unref();
+  // MEMORY_PROBE_SMAPS=SECONDS (or `exit`): /proc/self/smaps copied to the temporary folder then.
+  const copySmaps = () => writeFileSync(path.join(os.tmpdir(), `memory-probe-${process.pid}.smaps`), readFileSync('/proc/self/smaps'));
+  const smapsAt = Number(process.env.MEMORY_PROBE_SMAPS);
+  if (smapsAt > 0) setTimeout(copySmaps, smapsAt * 1000).unref();
+  if (process.env.MEMORY_PROBE_SMAPS === 'exit') process.on('exit', copySmaps);
   const snapshotAt = Number(process.env.MEMORY_PROBE_SNAPSHOT);
   if (snapshotAt > 0) setTimeout(() => process.stderr.write(`memory-probe snapshot: ${v8.writeHeapSnapshot(path.join(os.tmpdir(), `memory-probe-${process.pid}.heapsnapshot`))}\n`), snapshotAt * 1000).unref();
 

@@ -81,8 +81,7 @@ try {
     });
     const summary = result.stdout.split('\n').find((line) => line.includes('"type":"summary"')) ?? result.stderr.slice(0, 300);
     process.stdout.write(`run ${run}: ${result.wallS.toFixed(2)} s wall, ${result.cpuS === null ? "n/a" : result.cpuS.toFixed(2)} s CPU, peak RSS ${result.peakRss === null ? 'n/a' : `${(result.peakRss / 1048576).toFixed(0)} MB`}\n  ${summary}\n`);
-    const probe = result.stderr.split('\n').find((line) => line.startsWith('memory-probe'));
-    if (probe) process.stdout.write(`  ${probe}\n`);
+    for (const line of result.stderr.split('\n').filter((text) => text.startsWith('memory-probe'))) process.stdout.write(`  ${line}\n`);
     const file = (await readdir(runDir)).find((name) => name.endsWith('.cpuprofile'));
     if (file && run === Number(values.runs)) report(JSON.parse(await readFile(path.join(runDir, file), 'utf8')) as Profile, Number(values.top));
   }

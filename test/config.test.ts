@@ -114,6 +114,7 @@ describe('defaults', () => {
       fetchTimeout: 120_000,
       handlerTimeout: 300_000,
       handlerConcurrency: 1,
+      handlerMemoryLimit: 1024 ** 3,
       script: undefined,
       command: undefined,
       webhook: undefined,
@@ -166,6 +167,12 @@ describe('defaults', () => {
     assert.equal(one(IMAP).handlerConcurrency, 1);
     assert.equal(one({ ...IMAP, handlerConcurrency: 4 }).handlerConcurrency, 4);
     assert.equal(one(IMAP, { defaults: { handlerConcurrency: 3 } }).handlerConcurrency, 3);
+  });
+
+  it('handlerMemoryLimit: 1GB unless set; a size of at least 64MB', () => {
+    assert.equal(one(IMAP).handlerMemoryLimit, 1024 ** 3);
+    assert.equal(one({ ...IMAP, handlerMemoryLimit: '2GB' }).handlerMemoryLimit, 2 * 1024 ** 3);
+    assert.equal(one(IMAP, { defaults: { handlerMemoryLimit: '512MB' } }).handlerMemoryLimit, 512 * 1024 ** 2);
   });
 
   it('parses durations: 500ms, 1h, a number of seconds, a string of seconds', () => {
@@ -289,6 +296,7 @@ describe('schema messages', () => {
     ['after: an object with an unknown key', { accounts: [{ ...IMAP, after: { action: 'keep', flag: ['$A'] } }] }, ['mailpoll.yaml: accounts[0].after: expected only the keys action, flags, unflags, copyTo (not flag), got {"action":"keep","flag":["$A"]}']],
     ['after: an object without action', { accounts: [{ ...IMAP, after: { flags: ['$A'] } }] }, ['mailpoll.yaml: accounts[0].after: expected action to be one of markSeen, delete, move, keep, got {"flags":["$A"]}']],
     ['skipKeyword: \\Deleted', { accounts: [{ ...IMAP, skipKeyword: '\\Deleted' }] }, ["mailpoll.yaml: accounts[0].skipKeyword: expected a keyword such as $Processed: \\Deleted is set by the action delete; return 'delete' instead, got \"\\\\Deleted\""]],
+    ['handlerMemoryLimit below 64MB', { accounts: [{ ...MAILDIR, handlerMemoryLimit: '10MB' }] }, ['mailpoll.yaml: accounts[0].handlerMemoryLimit: expected a size of at least 64MB, like 512MB or 2GB, got "10MB"']],
     ['handlerConcurrency below 1', { accounts: [{ ...MAILDIR, handlerConcurrency: 0 }] }, ['mailpoll.yaml: accounts[0].handlerConcurrency: expected an integer 1-256, got 0']],
     ['missing accounts', {}, ['mailpoll.yaml: accounts: is required (or accountsTable: true, to read the accounts from the store)']],
     ['empty accounts', { accounts: [] }, ['mailpoll.yaml: accounts: expected at least one account, got []']],

@@ -33,7 +33,7 @@ async function withPool(size: number, work: (pool: HandlerPool) => Promise<void>
   const dir = await makeTempDir('handler-pool');
   const file = path.join(dir, 'handler.mjs');
   await writeFile(file, HANDLER);
-  const pool = createHandlerPool({ setup: { file, account: 'a', folder: 'INBOX', dryRun: false }, size, timeoutMs: 60_000, onLog: () => {} });
+  const pool = createHandlerPool({ setup: { file, account: 'a', folder: 'INBOX', dryRun: false }, size, timeoutMs: 60_000, memoryLimit: 1024 ** 3, onLog: () => {} });
   try {
     await work(pool);
   } finally {

@@ -1,7 +1,7 @@
 /**
  * JS handlers in worker threads, through the real CLI against a private Dovecot: console
- * output kept off stdout, faults that fail one message only, `handlerTimeout` stopping
- * synchronous code while the lease holds, and `handlerConcurrency`.
+ * output kept off stdout, faults that fail one message only (`handlerMemoryLimit` among them),
+ * `handlerTimeout` stopping synchronous code while the lease holds, and `handlerConcurrency`.
  *
  * Each handler appends the subject of every message it is called for to $CALLS before doing
  * anything else: how often a message was handed over is read from that file.
@@ -97,6 +97,12 @@ const FAULTS: Array<{ name: string; body: string; reason: RegExp; extra?: Record
     body: `if (m.subject === 'two') while (true) {}`,
     reason: /^handler timed out after 4s; its worker thread was stopped/,
     extra: { handlerTimeout: '4s' },
+  },
+  {
+    name: 'a heap grown past handlerMemoryLimit',
+    body: `if (m.subject === 'two') { const hoard = []; for (;;) hoard.push({ n: Math.random(), text: 'x'.repeat(64) + Math.random() }); }`,
+    reason: /^handler failed: its worker thread ran out of memory \(handlerMemoryLimit: 64MB\) and was replaced; raise handlerMemoryLimit/,
+    extra: { handlerMemoryLimit: '64MB' },
   },
 ];
 

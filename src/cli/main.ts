@@ -8,6 +8,7 @@ import { allowForcedCollection } from '../poll/memory.js';
 import { messagesInHand } from '../poll/in-hand.js';
 import { redact } from '../redact.js';
 import { escapeControls } from '../report/sanitize.js';
+import { limitYoungGeneration } from '../young-generation.js';
 import { checkCommandName } from './command-name.js';
 import { writeCommanderDiagnostic, writeDiagnostic as writeErr } from './diagnostic.js';
 import { isoTime, outputClock } from './timestamps.js';
@@ -85,8 +86,10 @@ async function main(): Promise<void> {
     process.stdout.write(`${version()}\n`, () => process.exit(ExitCode.ok));
     return;
   }
-  // The process is ours: mailpoll may start V8 collections to bound a long run's memory.
+  // The process is ours: mailpoll may start V8 collections and keep V8's young generations
+  // small, to bound a long run's memory.
   allowForcedCollection();
+  limitYoungGeneration();
   const [{ CommanderError }, { createProgram }] = await Promise.all([import('commander'), import('./program.js')]);
   const program = createProgram({
     version: version(),

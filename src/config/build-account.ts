@@ -131,6 +131,7 @@ function buildAccount(
     fetchTimeout: merged.fetchTimeout ?? defaults.fetchTimeout,
     handlerTimeout: merged.handlerTimeout ?? defaults.handlerTimeout,
     handlerConcurrency: merged.handlerConcurrency ?? defaults.handlerConcurrency,
+    handlerMemoryLimit: merged.handlerMemoryLimit ?? defaults.handlerMemoryLimit,
     // An account with a command or a webhook names its handler: the top-level script is for accounts that name none.
     script: optionalPath(merged.script) ?? (merged.webhook === undefined && merged.command === undefined && merged.deliver === undefined ? topScript : undefined),
     command: commandSpecOf(merged.command, resolvePath, dir),

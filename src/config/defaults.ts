@@ -46,6 +46,7 @@ export const ACCOUNT_DEFAULTS = Object.freeze({
   fetchTimeout: 2 * MINUTE,
   handlerTimeout: 5 * MINUTE,
   handlerConcurrency: 1,
+  handlerMemoryLimit: 1024 ** 3,
   script: undefined,
   command: undefined,
   webhook: undefined,

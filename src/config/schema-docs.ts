@@ -160,6 +160,12 @@ export const ACCOUNT_KEY_DOCS = {
     default: String(ACCOUNT_DEFAULTS.handlerConcurrency),
     protocols: ALL,
   },
+  handlerMemoryLimit: {
+    description:
+      'The JavaScript heap a JS handler\'s worker thread may use (`512MB`, `2GB`; at least 64MB); beyond it the handler fails for that message, which stays untouched, and the worker is replaced. Buffers such as attachment contents are not counted. A smaller limit also makes V8 collect sooner, keeping the worker\'s memory close to what the handler really holds. Not for `command`, `webhook` or `deliver` handlers.',
+    default: '1GB',
+    protocols: ALL,
+  },
   script: {
     description: 'The handler module for this account (relative to the config file, `~/` allowed). Falls back to `defaults.script`, then the top-level `script`; `-s FILE` overrides all of them.',
     protocols: ALL,

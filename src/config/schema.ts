@@ -95,15 +95,15 @@ function integer(min: number, max: number, expectation: string) {
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
-/** A size in bytes, from a number of bytes or `500KB`, `25MB`, `1GB` (binary units). */
-const size = () =>
+/** A size in bytes, from a number of bytes or `500KB`, `25MB`, `1GB` (binary units); at least `min`. */
+const size = (min = 1, expectation = 'expected a size like 500KB, 25MB or a number of bytes') =>
   checked<number>((value) => {
     const match = typeof value === 'number' ? [String(value), String(value), ''] : typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([kmg]?b?)\s*$/i.exec(value) : null;
     const unit = SIZE_UNITS[(match?.[2] ?? '').toLowerCase()];
     const bytes = match && unit !== undefined ? Math.round(Number(match[1]) * unit) : NaN;
-    if (!Number.isFinite(bytes) || bytes < 1) return 'expected a size like 500KB, 25MB or a number of bytes';
+    if (!Number.isFinite(bytes) || bytes < min) return expectation;
     return bytes;
-  }, [{ type: 'number', exclusiveMinimum: 0 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*([kKmMgG]?[bB]?)\\s*$' }]);
+  }, [{ type: 'number', ...(min > 1 ? { minimum: min } : { exclusiveMinimum: 0 }) }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*([kKmMgG]?[bB]?)\\s*$' }]);
 
 /** A duration in milliseconds, from `30s`, `2m`, `1h`, `500ms` or a number of seconds. */
 const duration = () =>
@@ -181,6 +181,7 @@ const accountFields = {
   fetchTimeout: duration().optional().describe(doc('fetchTimeout')),
   handlerTimeout: duration().optional().describe(doc('handlerTimeout')),
   handlerConcurrency: integer(1, 256, 'expected an integer 1-256').optional().describe(doc('handlerConcurrency')),
+  handlerMemoryLimit: size(64 * 1024 ** 2, 'expected a size of at least 64MB, like 512MB or 2GB').optional().describe(doc('handlerMemoryLimit')),
   script: text().optional().describe(doc('script')),
   command: z.union([text(), z.array(text()).min(1, 'expected a non-empty list: the program and its arguments')]).optional().describe(doc('command')),
   webhook: webhook().optional().describe(doc('webhook')),

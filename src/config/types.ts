@@ -96,6 +96,8 @@ export interface AccountConfig {
   handlerTimeout: number;
   /** Messages of this account that may be in their handlers at once. Default 1. */
   handlerConcurrency: number;
+  /** Bytes of V8 heap (old generation) a module handler's worker thread may use. Default 1 GiB. */
+  handlerMemoryLimit: number;
   /** Absolute path of the handler module. Falls back to the top-level `script`. Undefined when `command` is set. */
   script: string | undefined;
   /** The command run per message instead of a module (`command:`); undefined when `script` is set. */

@@ -35,7 +35,7 @@ export interface HandlerInvoker {
 }
 
 export function createHandlerInvoker(
-  account: Pick<AccountConfig, 'name' | 'folder' | 'after' | 'afterExtras' | 'moveTo' | 'handlerTimeout' | 'handlerConcurrency' | 'saveAttachments'>,
+  account: Pick<AccountConfig, 'name' | 'folder' | 'after' | 'afterExtras' | 'moveTo' | 'handlerTimeout' | 'handlerConcurrency' | 'handlerMemoryLimit' | 'saveAttachments'>,
   handler: LoadedHandler,
   context: HandlerContext,
 ): HandlerInvoker {
@@ -66,6 +66,7 @@ export function createHandlerInvoker(
         setup: { file: module, account: account.name, folder: account.folder, dryRun: context.dryRun, saveAttachments: account.saveAttachments },
         size: account.handlerConcurrency,
         timeoutMs: account.handlerTimeout,
+        memoryLimit: account.handlerMemoryLimit,
         onLog: (text) => context.log('%s', text),
       });
       let result: unknown;

@@ -68,6 +68,9 @@ export function openStore(path: string, options: OpenStoreOptions = {}): Store {
   }
 }
 
+/** SQLite's page cache at most, in KiB. */
+const PAGE_CACHE_KIB = 2048;
+
 /** Bytes the WAL file is truncated to after a checkpoint. */
 const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 
@@ -103,6 +106,10 @@ function prepareConnection(db: Database.Database, file: string, readOnly: boolea
   setPragma(db, 'temp_store = MEMORY');
   // After a checkpoint, a WAL swollen by a batch of big messages shrinks back to this (watch mode).
   setPragma(db, `journal_size_limit = ${WAL_SIZE_LIMIT}`);
+  // better-sqlite3 builds SQLite with a 16 MB page cache, which the archive's raw copies
+  // (written once, hardly read again) fill within a thousand messages; the ledger's own pages
+  // fit in a fraction of this (figures: bench/ANALYSIS.md).
+  setPragma(db, `cache_size = -${PAGE_CACHE_KIB}`);
 
   if (version < SCHEMA_VERSION) {
     // Off while migrating (better-sqlite3 turns it on by default): see schema.ts.

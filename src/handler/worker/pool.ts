@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { formatDuration } from '../../duration.js';
+import { keepYoungGenerationLimit, WORKER_YOUNG_GENERATION_MB } from '../../young-generation.js';
 import { HandlerLoadError, HandlerThrewError, HandlerTimeoutError, ParseError } from '../../errors.js';
 import type { FetchedMessage } from '../../mailbox/types.js';
 import { splitLines } from '../command.js';
@@ -24,6 +25,8 @@ export interface HandlerPoolOptions {
   size: number;
   /** Milliseconds per message (`handlerTimeout`); 0 or Infinity: no limit. */
   timeoutMs: number;
+  /** Bytes of V8 heap each worker may use (`handlerMemoryLimit`); more fails the message in hand. */
+  memoryLimit: number;
   /** Text the handler logged (`context.log`), or one line it wrote to its console, stdout or stderr. */
   onLog: (text: string) => void;
 }
@@ -78,7 +81,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const MIN_LOAD_LIMIT_MS = 60_000;
 
 export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
-  const { setup, size, timeoutMs, onLog } = options;
+  const { setup, size, timeoutMs, memoryLimit, onLog } = options;
   const limited = timeoutMs > 0 && Number.isFinite(timeoutMs);
   const slots = new Set<Slot>();
   const exited = new Set<Promise<void>>();
@@ -88,7 +91,8 @@ export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
   let lastPreparedId = 0;
 
   function start(): Slot {
-    const worker = startWorker(setup);
+    const worker = startWorker(setup, memoryLimit);
+    worker.once('online', keepYoungGenerationLimit);
     for (const stream of [worker.stdout, worker.stderr]) {
       const lines = splitLines(onLog);
       stream.on('data', lines.push);
@@ -149,6 +153,12 @@ export function createHandlerPool(options: HandlerPoolOptions): HandlerPool {
     });
     // Not caught by the worker's own handlers (a crash while starting, out of memory).
     worker.on('error', (error) => {
+      if ((error as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') {
+        const limit = `handlerMemoryLimit: ${formatMegabytes(memoryLimit)}`;
+        loaded(new HandlerLoadError(`handler ${setup.file}: its worker thread ran out of memory while loading the module (${limit}); raise handlerMemoryLimit`, { cause: error }));
+        fail(slot, `handler failed: its worker thread ran out of memory (${limit}) and was replaced; raise handlerMemoryLimit if the handler needs more`);
+        return;
+      }
       loaded(new HandlerLoadError(`handler ${setup.file}: its worker thread failed: ${error.message}`, { cause: error }));
       fail(slot, `handler failed: its worker thread crashed: ${error.message}`);
     });
@@ -335,14 +345,22 @@ function detail(error: SentError | undefined): string {
   return `: ${line === '' ? error.name : line}`;
 }
 
+function formatMegabytes(bytes: number): string {
+  const mb = Math.floor(bytes / 1024 ** 2);
+  return mb % 1024 === 0 ? `${mb / 1024}GB` : `${mb}MB`;
+}
+
 /**
  * The worker's entry beside this file: `handler-worker.js` in dist/ and in the bundle (its
  * own entry point there), `handler-worker.ts` when running from source under tsx.
  */
-function startWorker(setup: WorkerSetup): Worker {
+function startWorker(setup: WorkerSetup, memoryLimit: number): Worker {
   const extension = path.extname(fileURLToPath(import.meta.url));
   const entry = new URL(`./handler-worker${extension}`, import.meta.url);
-  const options = { workerData: setup, stdout: true, stderr: true };
+  // A limit on the old generation also makes V8 grow the heap by smaller steps between
+  // collections (bench/ANALYSIS.md); the young one stays small (young-generation.ts).
+  const resourceLimits = { maxOldGenerationSizeMb: Math.max(1, Math.floor(memoryLimit / 1024 ** 2)), maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
+  const options = { workerData: setup, stdout: true, stderr: true, resourceLimits };
   if (extension !== '.ts') return new Worker(entry, options);
   // Node 20 does not give a worker the parent's `--import tsx` hooks for its entry: import it through tsx.
   const api = import.meta.resolve('tsx/esm/api');

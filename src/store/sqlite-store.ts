@@ -21,6 +21,7 @@ import { RunLog } from './history.js';
 import { Ledger } from './ledger.js';
 import { type LeaseOwner, Leases } from './leases.js';
 import { Retention } from './retention.js';
+import { SqliteWorkerRegistry, SqliteWorkers } from './sqlite-workers.js';
 import { setPragma } from './pragma.js';
 import type {
   AccountRunRecord,
@@ -33,6 +34,7 @@ import type {
   ReceivedMessage,
   RunRecord,
 } from './types.js';
+import type { WorkerRegistry, WorkerRegistryOptions, WorkerStore } from './workers.js';
 
 /**
  * Closed stores, never let go. better-sqlite3 12 on Node 24 aborts the whole process
@@ -43,7 +45,7 @@ import type {
  */
 const CLOSED_STORES = new Set<SqliteStore>();
 
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, WorkerStore {
   readonly path: string;
   private readonly ledger: Ledger;
   private readonly leases: Leases;
@@ -53,10 +55,12 @@ export class SqliteStore implements Store {
   private readonly markSynced;
   /** `work` (a ledger step, its own transaction becoming a savepoint) after the fence's check, in one transaction. */
   private readonly fencedTx;
+  /** Prepared on the first `workerRegistry()`: a one-shot run never needs them. */
+  private workers: SqliteWorkers | undefined;
 
   constructor(
     private readonly context: StoreContext,
-    owner: LeaseOwner,
+    private readonly owner: LeaseOwner,
   ) {
     this.path = context.file;
     const files = new ArchiveFiles(context.file);
@@ -89,6 +93,12 @@ export class SqliteStore implements Store {
 
   async acquireLease(identity: string, options: { ttlMs: number }): Promise<LeaseResult> {
     return this.guard(() => this.leases.acquire(identity, options.ttlMs, (work) => this.guard(work)));
+  }
+
+  /** Workers on this store (every --watch process on the file), with leases of `options.ttlMs` (default 60 s). */
+  workerRegistry(options?: WorkerRegistryOptions): WorkerRegistry {
+    this.workers ??= this.guard(() => new SqliteWorkers(this.context, this.leases, this.owner, (work) => this.guard(work)));
+    return new SqliteWorkerRegistry(this.workers, options);
   }
 
   async findByUids(key: Omit<MessageKey, 'uid'>, uids: readonly string[]): Promise<Map<string, MessageRecord>> {

@@ -98,8 +98,8 @@ describeWorkerContract('postgres', {
 });
 
 describeWorkerContract('sqlite', {
-  open: async (options) => withWorkers(openStore(join(await makeTempDir('mailpoll-workers-'), 'mailpoll.db'), options)),
-  reopen: async (store, options) => withWorkers(openStore(store.path, options)),
+  open: async (options) => withWorkers(openStore(join(await makeTempDir('mailpoll-workers-'), 'mailpoll.db'), { ...options, workers: true })),
+  reopen: async (store, options) => withWorkers(openStore(store.path, { ...options, workers: true })),
   target: (store) => store.path,
   leaseRows: async (store) => sqliteRows<LeaseRow>(store.path, 'SELECT identity, token, worker_id AS workerId FROM leases ORDER BY identity'),
 });
@@ -164,7 +164,7 @@ describe('postgres: how workers meet', () => {
 
 describe('sqlite: how workers meet', () => {
   it("a claim waits for another process's write transaction (the busy timeout) instead of failing, then sees what it took", async () => {
-    const store = withWorkers(openStore(join(await makeTempDir('mailpoll-workers-'), 'mailpoll.db')));
+    const store = withWorkers(openStore(join(await makeTempDir('mailpoll-workers-'), 'mailpoll.db'), { workers: true }));
     try {
       const worker = await store.workerRegistry().register();
       // Another process takes user01 in a transaction it holds for a while.
@@ -206,7 +206,7 @@ describe('sqlite: how workers meet', () => {
     v6.prepare("INSERT INTO leases (identity, pid, host, token, acquired_at, expires_at) VALUES (?, 1, 'old-host', 'c0ffee', 0, ?)").run(identityOf(0), Date.now() + 600_000);
     v6.close();
 
-    const store = withWorkers(openStore(path));
+    const store = withWorkers(openStore(path, { workers: true }));
     try {
       const worker = await store.workerRegistry().register();
       const claimed = await worker.claim(identities(2));

@@ -45,22 +45,20 @@ import type { WorkerRegistry, WorkerRegistryOptions, WorkerStore } from './worke
  */
 const CLOSED_STORES = new Set<SqliteStore>();
 
-export class SqliteStore implements Store, WorkerStore {
+export class SqliteStore implements Store {
   readonly path: string;
   private readonly ledger: Ledger;
-  private readonly leases: Leases;
+  protected readonly leases: Leases;
   private readonly runLog: RunLog;
   private readonly retention: Retention;
   private readonly baselines: Baselines;
   private readonly markSynced;
   /** `work` (a ledger step, its own transaction becoming a savepoint) after the fence's check, in one transaction. */
   private readonly fencedTx;
-  /** Prepared on the first `workerRegistry()`: a one-shot run never needs them. */
-  private workers: SqliteWorkers | undefined;
 
   constructor(
-    private readonly context: StoreContext,
-    private readonly owner: LeaseOwner,
+    protected readonly context: StoreContext,
+    protected readonly owner: LeaseOwner,
   ) {
     this.path = context.file;
     const files = new ArchiveFiles(context.file);
@@ -93,12 +91,6 @@ export class SqliteStore implements Store, WorkerStore {
 
   async acquireLease(identity: string, options: { ttlMs: number }): Promise<LeaseResult> {
     return this.guard(() => this.leases.acquire(identity, options.ttlMs, (work) => this.guard(work)));
-  }
-
-  /** Workers on this store (every --watch process on the file), with leases of `options.ttlMs` (default 60 s). */
-  workerRegistry(options?: WorkerRegistryOptions): WorkerRegistry {
-    this.workers ??= this.guard(() => new SqliteWorkers(this.context, this.leases, this.owner, (work) => this.guard(work)));
-    return new SqliteWorkerRegistry(this.workers, options);
   }
 
   async findByUids(key: Omit<MessageKey, 'uid'>, uids: readonly string[]): Promise<Map<string, MessageRecord>> {
@@ -235,12 +227,27 @@ export class SqliteStore implements Store, WorkerStore {
   }
 
   /** SQLite's failures leave as StoreError; programming errors (RangeError, TypeError) as they are. */
-  private guard<T>(work: () => T): T {
+  protected guard<T>(work: () => T): T {
     try {
       return work();
     } catch (error) {
       if (error instanceof Database.SqliteError) throw toStoreError(error, this.path);
       throw error;
     }
+  }
+}
+
+/**
+ * A SQLite store opened with `workers: true`: every `mailpoll --watch` on it is a worker, and
+ * the processes sharing the file split its accounts (sqlite-workers.ts).
+ */
+export class SqliteWorkerStore extends SqliteStore implements WorkerStore {
+  /** Prepared on the first `workerRegistry()`. */
+  private workers: SqliteWorkers | undefined;
+
+  /** Workers on this store (every --watch process on the file), with leases of `options.ttlMs` (default 60 s). */
+  workerRegistry(options?: WorkerRegistryOptions): WorkerRegistry {
+    this.workers ??= this.guard(() => new SqliteWorkers(this.context, this.leases, this.owner, (work) => this.guard(work)));
+    return new SqliteWorkerRegistry(this.workers, options);
   }
 }

@@ -59,7 +59,7 @@ export async function workersCommand(options: WorkersCommandOptions): Promise<Ex
 async function openWorkerStore(location: StoreLocation, path: string) {
   if (isPostgresUrl(path)) return openPostgresCliStore(location, path, true);
   if (!existsSync(path)) return undefined;
-  const store = await openReadOnlyCliStore(location);
+  const store = await openReadOnlyCliStore(location, { workers: true });
   if (hasWorkers(store)) return store;
   await store.close();
   throw new Error(`store ${path}: opened without workers`);

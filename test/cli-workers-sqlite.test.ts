@@ -12,6 +12,7 @@ import { handlerCalls, scenario } from './helpers/scenario.js';
 import { makeTempDir } from './helpers/temp.js';
 import { useDovecot } from './helpers/use-dovecot.js';
 import {
+  assertOneShotSeesBusy,
   eventually,
   type Fleet,
   type FleetOptions,
@@ -22,6 +23,7 @@ import {
   setUpFleet,
   startFleetWorker,
   stopAll,
+  waitForTakeover,
 } from './helpers/worker-fleet.js';
 
 const dovecot = useDovecot();
@@ -92,13 +94,8 @@ describe('workers split the accounts of one SQLite file', () => {
       victim.signal('SIGKILL');
       const killedAt = Date.now();
       await victim.exited;
-      const names = held.map((account) => account.name);
-      await eventually(async () => {
-        const live = await listFleetWorkers(fleet);
-        const heldNow = new Set(live.flatMap((worker) => worker.accounts.map((account) => account.name)));
-        return !live.some((worker) => worker.id === started.worker) && names.every((name) => heldNow.has(name));
-      }, "the killed worker's accounts taken over");
-      const took = Date.now() - killedAt;
+      const took = await waitForTakeover(fleet, String(started.worker), held.map((account) => account.name), killedAt);
+      assert.ok(!(await listFleetWorkers(fleet)).some((worker) => worker.id === started.worker), 'the killed worker is no longer live');
       // leaseTtl plus one heartbeat, and room for a loaded machine to list the workers.
       assert.ok(took <= LEASE_TTL_MS + heartbeat + 10_000, `taken over after ${took} ms`);
       await eventually(async () => (await handovers(fleet)).size >= fleet.total, 'every message handled', 120_000);
@@ -113,17 +110,6 @@ describe('workers split the accounts of one SQLite file', () => {
   });
 
   test('a one-shot run on the same file reports an account a worker holds as busy', async () => {
-    const fleet = await setUp(1, 1);
-    const worker = startFleetWorker(fleet);
-    try {
-      await worker.waitFor((event) => event.type === 'worker' && event.state === 'started' && event.held === 1, 'the worker holding the account', 60_000);
-      const run = await runCli(['--json'], { cwd: fleet.dir, env: { HANDLER_LOG: fleet.log } });
-      assert.equal(run.code, 0, run.stderr);
-      const account = run.events.find((event) => event.type === 'account');
-      assert.equal(account?.status, 'busy', run.stdout);
-    } finally {
-      await stopAll([worker]);
-    }
-    assert.equal((await handovers(fleet)).size, 1);
+    await assertOneShotSeesBusy(await setUp(1, 1));
   });
 });

@@ -10,6 +10,7 @@ import { useDovecot } from './helpers/use-dovecot.js';
 import { usePostgres } from './helpers/use-postgres.js';
 import { handlerCalls, scenario } from './helpers/scenario.js';
 import {
+  assertOneShotSeesBusy,
   eventually,
   type Fleet,
   type FleetOptions,
@@ -20,6 +21,7 @@ import {
   setUpFleet,
   startFleetWorker as startWorker,
   stopAll,
+  waitForTakeover,
 } from './helpers/worker-fleet.js';
 
 const dovecot = useDovecot();
@@ -81,13 +83,7 @@ describe('workers split the accounts of one PostgreSQL store', () => {
         await victim.exited;
         workers.push(startWorker(fleet, slow));
         // Every account it held is held again by a live worker.
-        const names = held.map((account) => account.name);
-        await eventually(async () => {
-          const live = (await listWorkers(fleet)).filter((worker) => worker.id !== started.worker);
-          const heldNow = new Set(live.flatMap((worker) => worker.accounts.map((account) => account.name)));
-          return names.every((name) => heldNow.has(name));
-        }, 'the killed worker\'s accounts taken over');
-        const took = Date.now() - killedAt;
+        const took = await waitForTakeover(fleet, String(started.worker), held.map((account) => account.name), killedAt);
         // leaseTtl plus one heartbeat, and room for a loaded machine to list the workers.
         assert.ok(took <= LEASE_TTL_MS + heartbeat + 10_000, `taken over after ${took} ms`);
       }
@@ -158,18 +154,7 @@ describe('workers split the accounts of one PostgreSQL store', () => {
   });
 
   test('a one-shot run on the same store reports an account a worker holds as busy', async () => {
-    const fleet = await setUp(1, 1);
-    const worker = startWorker(fleet);
-    try {
-      await worker.waitFor((event) => event.type === 'worker' && event.state === 'started' && event.held === 1, 'the worker holding the account', 60_000);
-      const run = await runCli(['--json'], { cwd: fleet.dir, env: { HANDLER_LOG: fleet.log } });
-      assert.equal(run.code, 0, run.stderr);
-      const account = run.events.find((event) => event.type === 'account');
-      assert.equal(account?.status, 'busy', run.stdout);
-    } finally {
-      await stopAll([worker]);
-    }
-    assert.equal((await handovers(fleet)).size, 1);
+    await assertOneShotSeesBusy(await setUp(1, 1));
   });
 
   test('the database restarted under running workers: they back off, reconnect, and nothing is lost', async () => {

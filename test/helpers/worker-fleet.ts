@@ -84,3 +84,31 @@ export async function listFleetWorkers(fleet: Fleet): Promise<ListedWorker[]> {
   assert.equal(listed.code, 0, listed.stderr);
   return listed.events.filter((event) => event.type === 'worker') as unknown as ListedWorker[];
 }
+
+/**
+ * After `worker` (its id) was killed: waits until every account of `held` is held by another
+ * live worker, and says how long that took after `killedAt` (ms).
+ */
+export async function waitForTakeover(fleet: Fleet, worker: string, held: readonly string[], killedAt: number): Promise<number> {
+  await eventually(async () => {
+    const live = (await listFleetWorkers(fleet)).filter((one) => one.id !== worker);
+    const heldNow = new Set(live.flatMap((one) => one.accounts.map((account) => account.name)));
+    return held.every((name) => heldNow.has(name));
+  }, "the killed worker's accounts taken over");
+  return Date.now() - killedAt;
+}
+
+/** A one-shot run beside a worker holding the fleet's only account: it reports the account busy, and the message is handled once. */
+export async function assertOneShotSeesBusy(fleet: Fleet): Promise<void> {
+  const worker = startFleetWorker(fleet);
+  try {
+    await worker.waitFor((event) => event.type === 'worker' && event.state === 'started' && event.held === 1, 'the worker holding the account', 60_000);
+    const run = await runCli(['--json'], { cwd: fleet.dir, env: { HANDLER_LOG: fleet.log } });
+    assert.equal(run.code, 0, run.stderr);
+    const account = run.events.find((event) => event.type === 'account');
+    assert.equal(account?.status, 'busy', run.stdout);
+  } finally {
+    await stopAll([worker]);
+  }
+  assert.equal((await handovers(fleet)).size, 1);
+}

@@ -3,8 +3,9 @@
  * the mailboxes with the others. What a worker holds is a lease of the store contract (the
  * same rows, the same fencing tokens as `acquireLease`), so a one-shot `mailpoll run` sees an
  * account held by a worker as busy, and a fenced write by a worker that lost its lease is
- * refused. Both stores have workers: on SQLite, processes of one host sharing the file
- * (sqlite-workers.ts: the file's writer lock serialises the claims); on PostgreSQL, processes
+ * refused. Both stores have workers: on SQLite, processes of one host sharing the file when
+ * it is opened with `workers: true` (sqlite-workers.ts: the file's writer lock serialises the
+ * claims); on PostgreSQL, always, processes
  * on any number of hosts (postgres/workers.ts: `FOR UPDATE SKIP LOCKED`). A SQLite file on a
  * network file system is not safe for several hosts: its locks do not hold there.
  *
@@ -93,7 +94,7 @@ export interface WorkerRegistryOptions {
   ttlMs?: number;
 }
 
-/** A store that has workers (SQLite and PostgreSQL). */
+/** A store that has workers (PostgreSQL; SQLite opened with `workers: true`). */
 export interface WorkerStore {
   workerRegistry(options?: WorkerRegistryOptions): WorkerRegistry;
 }
@@ -109,8 +110,8 @@ export function heartbeatIntervalMs(ttlMs: number): number {
 }
 
 /**
- * Whether `store` has workers: true for the SQLite and PostgreSQL stores (every `--watch` on
- * them is a worker), false for a dry run's store, which takes no lease.
+ * Whether `store` has workers, so that every `--watch` on it is one: a PostgreSQL store, or a
+ * SQLite one opened with `workers: true` (the config's key). Not a dry run's store.
  */
 export function hasWorkers<T extends object>(store: T): store is T & WorkerStore {
   return typeof (store as Partial<WorkerStore>).workerRegistry === 'function';

@@ -3,11 +3,11 @@
  * the mailboxes with the others. What a worker holds is a lease of the store contract (the
  * same rows, the same fencing tokens as `acquireLease`), so a one-shot `mailpoll run` sees an
  * account held by a worker as busy, and a fenced write by a worker that lost its lease is
- * refused. Both stores have workers: on SQLite, processes of one host sharing the file when
- * it is opened with `workers: true` (sqlite-workers.ts: the file's writer lock serialises the
- * claims); on PostgreSQL, always, processes
- * on any number of hosts (postgres/workers.ts: `FOR UPDATE SKIP LOCKED`). A SQLite file on a
- * network file system is not safe for several hosts: its locks do not hold there.
+ * refused. Both stores have workers: a PostgreSQL store always, for processes on any number
+ * of hosts (postgres/workers.ts: `FOR UPDATE SKIP LOCKED`); a SQLite store opened with
+ * `workers: true`, for processes of one host sharing the file (sqlite-workers.ts: the file's
+ * writer lock serialises the claims). A SQLite file on a network file system is not safe for
+ * several hosts: its locks do not hold there.
  *
  * The watch loop drives it, on every heartbeat (`heartbeatIntervalMs(ttl)`: a third of the TTL):
  *

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
@@ -23,6 +23,7 @@ import { migratePostgres, POSTGRES_MIGRATIONS } from '../src/store/postgres/sche
 import { APPLICATION_ID, migrations } from '../src/store/schema.js';
 import { DEFAULT_LEASE_TTL_MS, fairShare, heartbeatIntervalMs } from '../src/store/workers.js';
 import { describeWorkerContract, identities, identityOf, type LeaseRow, type StoreWithWorkers, withWorkers } from './helpers/worker-contract.js';
+import { runCli } from './helpers/cli.js';
 import { makeTempDir } from './helpers/temp.js';
 import { usePostgres } from './helpers/use-postgres.js';
 
@@ -163,6 +164,14 @@ describe('postgres: how workers meet', () => {
 });
 
 describe('sqlite: how workers meet', () => {
+  it('mailpoll workers on a file that does not exist: none live, and nothing is created', async () => {
+    const path = join(await makeTempDir('mailpoll-workers-'), 'none.db');
+    const result = await runCli(['workers', '--store', path]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.trimEnd(), `workers: none live on ${path}`);
+    assert.equal(existsSync(path), false);
+  });
+
   it("a claim waits for another process's write transaction (the busy timeout) instead of failing, then sees what it took", async () => {
     const store = withWorkers(openStore(join(await makeTempDir('mailpoll-workers-'), 'mailpoll.db'), { workers: true }));
     try {

@@ -1,75 +1,37 @@
 /**
  * `mailpoll --watch` processes on one PostgreSQL store are workers that split the accounts:
- * real CLI child processes, the private Dovecot (one user per account), the private PostgreSQL.
- * The handler log ($HANDLER_LOG, shared by every worker) says how often each message was handed
- * over; the workers' own `worker` events say what each holds.
+ * real CLI child processes, the private Dovecot (one user per account), the private PostgreSQL
+ * (test/helpers/worker-fleet.ts; the same on a SQLite file: cli-workers-sqlite.test.ts).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { runCli, startCli, writeConfig, type LiveCli } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
 import { useDovecot } from './helpers/use-dovecot.js';
 import { usePostgres } from './helpers/use-postgres.js';
-import { handlerCalls, scenario, SPEC_HANDLER } from './helpers/scenario.js';
-import { join } from 'node:path';
+import { handlerCalls, scenario } from './helpers/scenario.js';
+import {
+  assertOneShotSeesBusy,
+  eventually,
+  type Fleet,
+  type FleetOptions,
+  handovers,
+  heldNow,
+  LEASE_TTL_MS,
+  listFleetWorkers as listWorkers,
+  setUpFleet,
+  startFleetWorker as startWorker,
+  stopAll,
+  waitForTakeover,
+} from './helpers/worker-fleet.js';
 
 const dovecot = useDovecot();
 const postgres = usePostgres();
 const world = scenario(dovecot);
 
-/** Short enough for a test, long enough for a loaded machine to beat in time. */
-const LEASE_TTL_MS = 3_000;
-
-interface Fleet {
-  dir: string;
-  log: string;
-  url: string;
-  names: string[];
-  total: number;
-}
-
 /** `accounts` Dovecot users of `messages` messages each, one config on a fresh database. */
 async function setUp(accounts: number, messages: number, subject = '"keep"', top: Record<string, unknown> = {}): Promise<Fleet> {
-  const url = await postgres.createDatabase();
-  const list: Array<Record<string, unknown>> = [];
-  for (let index = 0; index < accounts; index += 1) {
-    const creds = await world.mailbox(Array.from({ length: messages }, (_, n) => `[${n}] ${subject}`));
-    list.push(world.imapAccount(creds, { name: `a${index}`, interval: '1s' }));
-  }
-  const dir = await writeConfig({ store: url, script: SPEC_HANDLER, leaseTtl: `${LEASE_TTL_MS}ms`, maxConnections: 8, accounts: list, ...top });
-  return { dir, log: join(dir, 'calls.ndjson'), url, names: list.map((account) => String(account.name)), total: accounts * messages };
-}
-
-function startWorker(fleet: Fleet, env: Record<string, string> = {}): LiveCli {
-  return startCli(['--watch', '--json'], { cwd: fleet.dir, env: { HANDLER_LOG: fleet.log, ...env }, timeoutMs: 280_000 });
-}
-
-/** Poll `check` until it holds. */
-async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !(await check()); ) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-/** What each worker holds now, by its last `worker` event. */
-function heldNow(worker: LiveCli): number {
-  const last = worker.events.filter((event) => event.type === 'worker').at(-1);
-  return last === undefined ? 0 : Number(last.held);
-}
-
-/** How often each message id was handed to the handler. */
-async function handovers(fleet: Fleet): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for (const call of await handlerCalls(fleet.log)) counts.set(String(call.messageId), (counts.get(String(call.messageId)) ?? 0) + 1);
-  return counts;
-}
-
-async function stopAll(workers: LiveCli[]): Promise<void> {
-  for (const worker of workers) worker.signal('SIGTERM');
-  for (const worker of workers) {
-    const result = await worker.exited;
-    assert.equal(result.code, 0, result.stderr);
-  }
+  const options: FleetOptions = { subject, top };
+  return setUpFleet(world, await postgres.createDatabase(), accounts, messages, options);
 }
 
 describe('workers split the accounts of one PostgreSQL store', () => {
@@ -121,13 +83,7 @@ describe('workers split the accounts of one PostgreSQL store', () => {
         await victim.exited;
         workers.push(startWorker(fleet, slow));
         // Every account it held is held again by a live worker.
-        const names = held.map((account) => account.name);
-        await eventually(async () => {
-          const live = (await listWorkers(fleet)).filter((worker) => worker.id !== started.worker);
-          const heldNow = new Set(live.flatMap((worker) => worker.accounts.map((account) => account.name)));
-          return names.every((name) => heldNow.has(name));
-        }, 'the killed worker\'s accounts taken over');
-        const took = Date.now() - killedAt;
+        const took = await waitForTakeover(fleet, String(started.worker), held.map((account) => account.name), killedAt);
         // leaseTtl plus one heartbeat, and room for a loaded machine to list the workers.
         assert.ok(took <= LEASE_TTL_MS + heartbeat + 10_000, `taken over after ${took} ms`);
       }
@@ -170,7 +126,7 @@ describe('workers split the accounts of one PostgreSQL store', () => {
     const rows = await postgres.query<{ state: string; n: string }>(
       'SELECT state, count(*)::text AS n FROM mailpoll.messages GROUP BY state',
       [],
-      new URL(fleet.url).pathname.slice(1),
+      new URL(fleet.store).pathname.slice(1),
     );
     assert.deepEqual(rows, [{ state: 'done', n: String(fleet.total) }]);
     const counts = await handovers(fleet);
@@ -198,18 +154,7 @@ describe('workers split the accounts of one PostgreSQL store', () => {
   });
 
   test('a one-shot run on the same store reports an account a worker holds as busy', async () => {
-    const fleet = await setUp(1, 1);
-    const worker = startWorker(fleet);
-    try {
-      await worker.waitFor((event) => event.type === 'worker' && event.state === 'started' && event.held === 1, 'the worker holding the account', 60_000);
-      const run = await runCli(['--json'], { cwd: fleet.dir, env: { HANDLER_LOG: fleet.log } });
-      assert.equal(run.code, 0, run.stderr);
-      const account = run.events.find((event) => event.type === 'account');
-      assert.equal(account?.status, 'busy', run.stdout);
-    } finally {
-      await stopAll([worker]);
-    }
-    assert.equal((await handovers(fleet)).size, 1);
+    await assertOneShotSeesBusy(await setUp(1, 1));
   });
 
   test('the database restarted under running workers: they back off, reconnect, and nothing is lost', async () => {
@@ -231,15 +176,3 @@ describe('workers split the accounts of one PostgreSQL store', () => {
     assert.ok(said.includes('unreachable'), `the heartbeat failure said: ${said.join(', ')}`);
   });
 });
-
-interface ListedWorker {
-  id: string;
-  accounts: Array<{ name: string }>;
-}
-
-/** The live workers, from `mailpoll workers --json`. */
-async function listWorkers(fleet: Fleet): Promise<ListedWorker[]> {
-  const listed = await runCli(['workers', '--json'], { cwd: fleet.dir });
-  assert.equal(listed.code, 0, listed.stderr);
-  return listed.events.filter((event) => event.type === 'worker') as unknown as ListedWorker[];
-}

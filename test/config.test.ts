@@ -288,7 +288,7 @@ describe('schema messages', () => {
     ['unknown key with did-you-mean', { accounts: [{ ...MAILDIR, pasword: 'x' }] }, ['mailpoll.yaml: accounts[0].pasword: unknown key (did you mean "password"?)']],
     ['unknown key in another case', { accounts: [{ ...MAILDIR, MoveTo: 'x' }] }, ['mailpoll.yaml: accounts[0].MoveTo: unknown key (did you mean "moveTo"?)']],
     ['unknown key in snake case', { accounts: [{ ...MAILDIR, max_messages: 3 }] }, ['mailpoll.yaml: accounts[0].max_messages: unknown key (did you mean "maxMessages"?)']],
-    ['unknown top-level key', { accounts: [MAILDIR], colour: 'x' }, ['mailpoll.yaml: colour: unknown key (allowed: accounts, defaults, script, store, storePasswordEnv, storePasswordFile, storePasswordCommand, storePasswordSecret, retentionDays, ledgerDays, concurrency, maxConnections, expiresAfter, leaseTtl, accountsTable, listen, connections, connectionsFile)']],
+    ['unknown top-level key', { accounts: [MAILDIR], colour: 'x' }, ['mailpoll.yaml: colour: unknown key (allowed: accounts, defaults, script, store, storePasswordEnv, storePasswordFile, storePasswordCommand, storePasswordSecret, retentionDays, ledgerDays, concurrency, maxConnections, expiresAfter, leaseTtl, accountsTable, workers, listen, connections, connectionsFile)']],
     ['account key at the top level', { accounts: [MAILDIR], folder: 'x' }, ['mailpoll.yaml: folder: unknown key (account keys go in an entry of accounts, or in defaults)']],
     ['name in defaults', { accounts: [MAILDIR], defaults: { name: 'x' } }, ['mailpoll.yaml: defaults.name: not allowed in defaults: every account needs its own name']],
     ['after: an unknown word', { accounts: [{ ...IMAP, after: 'archive' }] }, ['mailpoll.yaml: accounts[0].after: expected markSeen, delete, move, keep, copy:<Folder>, flag:<keyword>, unflag:<keyword> or { action, flags?, unflags?, copyTo? }, got "archive"']],
@@ -445,7 +445,7 @@ describe('all problems at once', () => {
   it('loads a real file with many problems and reports them all', async () => {
     const problems = await configError(() => loadConfig({ cwd: fixture('invalid'), env: {} }));
     assert.deepEqual(problems, [
-      'mailpoll.config.yaml: colour: unknown key (allowed: accounts, defaults, script, store, storePasswordEnv, storePasswordFile, storePasswordCommand, storePasswordSecret, retentionDays, ledgerDays, concurrency, maxConnections, expiresAfter, leaseTtl, accountsTable, listen, connections, connectionsFile)',
+      'mailpoll.config.yaml: colour: unknown key (allowed: accounts, defaults, script, store, storePasswordEnv, storePasswordFile, storePasswordCommand, storePasswordSecret, retentionDays, ledgerDays, concurrency, maxConnections, expiresAfter, leaseTtl, accountsTable, workers, listen, connections, connectionsFile)',
       'mailpoll.config.yaml: accounts[0].pasword: unknown key (did you mean "password"?)',
       'mailpoll.config.yaml: accounts[1].port: expected an integer 1-65535, got "99x"',
       'mailpoll.config.yaml: accounts[1].tls: expected one of implicit, starttls, none, got "ssl"',

@@ -1,37 +1,37 @@
 /**
- * Workers on the PostgreSQL store, against a real PostgreSQL (a private cluster): in process
- * on one database and a manual clock (fair share, expiry, fencing), then several worker
- * processes (test/fixtures/store/worker-child.ts) claiming from one database: the spread, a
- * worker joining and one leaving, kill -9, and one-shot processes beside them. Also the
+ * Workers on both stores: the worker contract (test/helpers/worker-contract.ts: in process on
+ * a manual clock, worker processes of test/fixtures/store/worker-child.ts, `mailpoll workers`)
+ * over SQLite files and over a real PostgreSQL (a private cluster); then what each store does
+ * its own way (PostgreSQL's SKIP LOCKED, SQLite's writer lock; their migrations), and the
  * accounts table and its validation hook.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { validateTableAccounts } from '../src/config/accounts-table.js';
-import { LeaseLostError } from '../src/store/contract.js';
+import { openStore } from '../src/store/open.js';
 import { type OpenPostgresStoreOptions, openPostgresStore } from '../src/store/postgres/open.js';
 import type { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { Connection } from '../src/store/postgres/connection.js';
 import { migratePostgres, POSTGRES_MIGRATIONS } from '../src/store/postgres/schema.js';
-import { DEFAULT_LEASE_TTL_MS, fairShare, hasWorkers, heartbeatIntervalMs } from '../src/store/workers.js';
-import { runCli, writeConfig } from './helpers/cli.js';
-import { SPEC_HANDLER } from './helpers/scenario.js';
-import { decide, manualClock, message, startStoreChild } from './helpers/store-contract.js';
+import { APPLICATION_ID, migrations } from '../src/store/schema.js';
+import { DEFAULT_LEASE_TTL_MS, fairShare, heartbeatIntervalMs } from '../src/store/workers.js';
+import { describeWorkerContract, identities, identityOf, type LeaseRow, type StoreWithWorkers, withWorkers } from './helpers/worker-contract.js';
+import { runCli } from './helpers/cli.js';
+import { makeTempDir } from './helpers/temp.js';
 import { usePostgres } from './helpers/use-postgres.js';
 
 const postgres = usePostgres();
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const workerChild = join(repo, 'test', 'fixtures', 'store', 'worker-child.ts');
 
 const opened: PostgresStore[] = [];
-const children: WorkerChild[] = [];
 after(async () => {
-  for (const child of children) child.kill();
   for (const store of opened) await store.close();
 });
 
@@ -45,9 +45,6 @@ async function openOn(url: string, options: OpenPostgresStoreOptions = {}): Prom
 function query<Row extends Record<string, unknown>>(url: string, sql: string, values: unknown[] = []): Promise<Row[]> {
   return postgres.query<Row>(sql, values, new URL(url).pathname.slice(1));
 }
-
-const identityOf = (i: number): string => `imap://user${String(i).padStart(2, '0')}@mail.test/INBOX`;
-const identities = (count: number): string[] => Array.from({ length: count }, (_, i) => identityOf(i));
 
 describe('fair share', () => {
   it('is ceil(accounts / live workers), and every account can be held', () => {
@@ -71,122 +68,57 @@ describe('fair share', () => {
   });
 });
 
-describe('workers in one process (one database, a manual clock)', () => {
-  async function twoHosts() {
-    const clock = manualClock();
+/** The URL each PostgreSQL store was opened on (its `path` has the password masked). */
+const urls = new Map<StoreWithWorkers, string>();
+
+function urlOf(store: StoreWithWorkers): string {
+  const url = urls.get(store);
+  assert.ok(url !== undefined, 'a store opened by this file');
+  return url;
+}
+
+describeWorkerContract('postgres', {
+  async open(options) {
     const url = await postgres.createDatabase();
-    const a = await openOn(url, { now: clock.now, hostname: 'host-a' });
-    const b = await openOn(url, { now: clock.now, hostname: 'host-b' });
-    return { clock, url, a, b };
+    const store = await openPostgresStore(url, options);
+    urls.set(store, url);
+    return store;
+  },
+  async reopen(store, options) {
+    const again = await openPostgresStore(urlOf(store), options);
+    urls.set(again, urlOf(store));
+    return again;
+  },
+  target: urlOf,
+  leaseRows: (store) =>
+    query<{ identity: string; token: string; workerId: string | null }>(
+      urlOf(store),
+      'SELECT identity, token::text AS token, worker_id AS "workerId" FROM mailpoll.leases WHERE pid <> 0 ORDER BY identity',
+    ),
+  secrets: () => [postgres.password],
+});
+
+describeWorkerContract('sqlite', {
+  open: async (options) => withWorkers(openStore(join(await makeTempDir('mailpoll-workers-'), 'mailpoll.db'), { ...options, workers: true })),
+  reopen: async (store, options) => withWorkers(openStore(store.path, { ...options, workers: true })),
+  target: (store) => store.path,
+  leaseRows: async (store) => sqliteRows<LeaseRow>(store.path, 'SELECT identity, token, worker_id AS workerId FROM leases ORDER BY identity'),
+});
+
+/** The rows of `sql` in the SQLite file at `path`, through a connection of its own. */
+function sqliteRows<Row>(path: string, sql: string): Row[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare(sql).all() as Row[];
+  } finally {
+    db.close();
   }
+}
 
-  it('register, claim up to the share, list with what each holds, deregister hands everything back', async () => {
-    const { clock, url, a, b } = await twoHosts();
-    assert.ok(hasWorkers(a));
-    const first = await a.workerRegistry().register();
-    const alone = await first.claim(identities(10));
-    assert.deepEqual([alone.claimed.length, alone.share, alone.liveWorkers], [10, 10, 1]);
-    clock.advance(1_000); // the list is oldest first
-    const second = await b.workerRegistry().register();
-    const none = await second.claim(identities(10));
-    assert.deepEqual([none.claimed.length, none.share, none.liveWorkers], [0, 5, 2], 'every lease is held and unexpired');
-    const surplus = await first.surplus(identities(10));
-    assert.deepEqual(surplus.map((lease) => lease.identity), identities(10).slice(5), 'the most recently claimed go');
-    for (const lease of surplus) await lease.release();
-    const handed = await second.claim(identities(10));
-    assert.deepEqual(handed.claimed.map((lease) => lease.identity), identities(10).slice(5));
-
-    const listed = await a.workerRegistry().list();
-    assert.deepEqual(
-      listed.map((worker) => [worker.id, worker.host, worker.pid, worker.identities]),
-      [
-        [first.id, 'host-a', process.pid, identities(10).slice(0, 5)],
-        [second.id, 'host-b', process.pid, identities(10).slice(5)],
-      ],
-    );
-    const rows = await query<{ identity: string; worker_id: string }>(url, 'SELECT identity, worker_id FROM mailpoll.leases ORDER BY identity');
-    assert.deepEqual(rows.map((row) => row.worker_id), [...Array(5).fill(first.id), ...Array(5).fill(second.id)], 'the lease rows name their worker');
-
-    await second.deregister();
-    await second.deregister();
-    assert.equal(second.held().size, 0);
-    assert.deepEqual((await b.workerRegistry().list()).map((worker) => worker.id), [first.id]);
-    const back = await first.claim(identities(10));
-    assert.deepEqual([back.claimed.length, back.share, first.held().size], [5, 10, 10], 'its accounts are free at once');
-  });
-
-  it('a worker whose heartbeat stopped: not live after its TTL, its leases taken with larger tokens, its fenced writes refused', async () => {
-    const { clock, a, b } = await twoHosts();
-    const runId = await a.beginRun({ pid: 1, command: 'watch', dryRun: false });
-    const ref = (await a.recordReceived(runId, [message('1', { key: { identity: identityOf(0) } })], { archive: false })).get('1') ?? -1;
-    const dead = await a.workerRegistry({ ttlMs: 60_000 }).register();
-    await dead.claim(identities(4));
-    const live = await b.workerRegistry({ ttlMs: 60_000 }).register();
-    clock.advance(59_000);
-    await live.heartbeat();
-    assert.equal((await live.claim(identities(4))).claimed.length, 0, 'not before the leases expire');
-    clock.advance(2_000);
-    await live.heartbeat();
-    assert.deepEqual((await b.workerRegistry().list()).map((worker) => worker.id), [live.id], 'the silent one is no longer live');
-    const taken = await live.claim(identities(4));
-    assert.deepEqual([taken.share, taken.liveWorkers, taken.claimed.length], [4, 1, 4]);
-    for (const lease of taken.claimed) {
-      const old = dead.held().get(lease.identity);
-      assert.ok(old !== undefined && BigInt(lease.token) > BigInt(old.token), `${lease.token} > ${old?.token}`);
-    }
-    const stale = dead.held().get(identityOf(0));
-    assert.ok(stale !== undefined);
-    await assert.rejects(a.recordHandled(ref, decide('delete'), stale), LeaseLostError);
-    assert.equal((await a.get(ref))?.state, 'received');
-    await b.recordHandled(ref, decide('delete'), taken.claimed[0]);
-    // It wakes up: its heartbeat says what it lost, and it holds nothing.
-    const { lost } = await dead.heartbeat();
-    assert.deepEqual(lost.map((lease) => lease.identity).sort(), identities(4));
-    assert.equal(dead.held().size, 0);
-    assert.equal(await stale.renew(), false);
-  });
-
-  it("a worker's lease renewed by its heartbeat survives past the first TTL; a paused one keeps what nobody took", async () => {
-    const { clock, a, b } = await twoHosts();
-    const worker = await a.workerRegistry().register();
-    await worker.claim(identities(3));
-    for (let i = 0; i < 5; i += 1) {
-      clock.advance(30_000);
-      assert.deepEqual((await worker.heartbeat()).lost, []);
-    }
-    const other = await b.workerRegistry().register();
-    assert.equal((await other.claim(identities(3))).claimed.length, 0);
-    clock.advance(120_000);
-    assert.deepEqual((await worker.heartbeat()).lost, [], 'expired but taken by nobody: still its own');
-    assert.equal(worker.held().size, 3);
-  });
-
-  it('worker leases and one-shot leases exclude each other, both ways', async () => {
-    const { clock, a, b } = await twoHosts();
-    const worker = await a.workerRegistry().register();
-    const oneShot = await b.acquireLease(identityOf(1), { ttlMs: 60_000 });
-    assert.ok(oneShot.ok);
-    const claimed = await worker.claim(identities(3));
-    assert.deepEqual(claimed.claimed.map((lease) => lease.identity), [identityOf(0), identityOf(2)], 'the one-shot run holds user01');
-    const busy = await b.acquireLease(identityOf(0), { ttlMs: 60_000 });
-    assert.equal(busy.ok, false);
-    if (!busy.ok) assert.deepEqual([busy.holder.host, busy.holder.pid], ['host-a', process.pid]);
-    await oneShot.lease.release();
-    assert.deepEqual((await worker.claim(identities(3))).claimed.map((lease) => lease.identity), [identityOf(1)]);
-    // The worker stops; once its lease expired, a one-shot run takes the mailbox with a larger token.
-    const held = worker.held().get(identityOf(2));
-    assert.ok(held !== undefined);
-    clock.advance(60_001);
-    const takeover = await b.acquireLease(identityOf(2), { ttlMs: 60_000 });
-    assert.ok(takeover.ok);
-    assert.ok(BigInt(takeover.lease.token) > BigInt(held.token));
-    const { lost } = await worker.heartbeat();
-    assert.deepEqual(lost.map((lease) => lease.identity), [identityOf(2)]);
-    assert.deepEqual((await a.workerRegistry().list())[0]?.identities, [identityOf(0), identityOf(1)], 'a lease taken by a one-shot run belongs to no worker');
-  });
-
+describe('postgres: how workers meet', () => {
   it('a claim skips a lease row another session is taking (SKIP LOCKED), without waiting for it, and then sees it taken', async () => {
-    const { url, a } = await twoHosts();
+    const url = await postgres.createDatabase();
+    const a = await openOn(url);
     const worker = await a.workerRegistry().register();
     await worker.claim(identities(3));
     for (const lease of [...worker.held().values()]) await lease.release();
@@ -211,23 +143,6 @@ describe('workers in one process (one database, a manual clock)', () => {
     assert.equal((await worker.claim(identities(3))).claimed.length, 0, 'taken by the other session');
   });
 
-  it('a mailbox added to the configured ones is claimed by the next claim', async () => {
-    const { a } = await twoHosts();
-    const worker = await a.workerRegistry().register();
-    assert.equal((await worker.claim(identities(2))).claimed.length, 2);
-    assert.deepEqual((await worker.claim(identities(4))).claimed.map((lease) => lease.identity), [identityOf(2), identityOf(3)]);
-  });
-
-  it('surplus: a mailbox no longer configured goes first, whatever the share', async () => {
-    const { a } = await twoHosts();
-    const worker = await a.workerRegistry().register();
-    await worker.claim(identities(4));
-    const surplus = await worker.surplus(identities(4).filter((identity) => identity !== identityOf(1)));
-    assert.deepEqual(surplus.map((lease) => lease.identity), [identityOf(1)]);
-    await surplus[0]?.release();
-    assert.deepEqual([...worker.held().keys()], [identityOf(0), identityOf(2), identityOf(3)]);
-  });
-
   it('a store at version 1 with a lease in it is migrated, and the lease still excludes a worker', async () => {
     const url = await postgres.createDatabase();
     const pg = (await import('pg')).default;
@@ -246,206 +161,74 @@ describe('workers in one process (one database, a manual clock)', () => {
     assert.deepEqual((await worker.claim(identities(2))).claimed.map((lease) => lease.identity), [identityOf(1)]);
   });
 
-  it('rejects a TTL that is not a positive number', async () => {
-    const { a } = await twoHosts();
-    assert.throws(() => a.workerRegistry({ ttlMs: 0 }), RangeError);
-  });
 });
 
-interface TickReport {
-  pid: number;
-  held: string[];
-  tokens: Record<string, string>;
-  lost: string[];
-  released: string[];
-  claimed: string[];
-  share: number;
-  live: number;
-}
-
-interface WorkerChild {
-  pid: number;
-  id: string;
-  send(line: string): Promise<Record<string, unknown>>;
-  tick(): Promise<TickReport>;
-  signal(signal: NodeJS.Signals): void;
-  kill(): void;
-  exited: Promise<unknown>;
-}
-
-/** test/fixtures/store/worker-child.ts on `url`, registered once this resolves. */
-async function startWorker(url: string, ttlMs: number, count: number): Promise<WorkerChild> {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ['--import', 'tsx', workerChild, url, String(ttlMs), String(count)], { cwd: repo, stdio: 'pipe' });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const exited = once(child, 'exit');
-  const line = async (): Promise<string> => {
-    const next = await Promise.race([lines.next(), exited.then(() => ({ done: true, value: undefined }))]);
-    if (next.done || next.value === undefined) throw new Error(`worker child exited early: ${stderr}`);
-    return next.value;
-  };
-  const ready = await line();
-  assert.match(ready, /^ready [0-9a-f-]{36}$/);
-  assert.ok(child.pid !== undefined);
-  const handle: WorkerChild = {
-    pid: child.pid,
-    id: ready.slice('ready '.length),
-    async send(command) {
-      child.stdin.write(`${command}\n`);
-      return JSON.parse(await line()) as Record<string, unknown>;
-    },
-    async tick() {
-      return (await handle.send('tick')) as unknown as TickReport;
-    },
-    signal: (signal) => void child.kill(signal),
-    kill: () => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')),
-    exited,
-  };
-  children.push(handle);
-  return handle;
-}
-
-/** Every worker ticks at once, round after round, until a round changes nothing; the last reports. */
-async function tickUntilSettled(workers: readonly WorkerChild[], maxRounds = 8): Promise<TickReport[]> {
-  let reports: TickReport[] = [];
-  for (let round = 0; round < maxRounds; round += 1) {
-    reports = await Promise.all(workers.map((worker) => worker.tick()));
-    assertDisjoint(reports);
-    if (reports.every((report) => report.claimed.length === 0 && report.released.length === 0 && report.lost.length === 0)) return reports;
-  }
-  assert.fail(`not settled after ${maxRounds} rounds: ${JSON.stringify(reports.map((report) => report.held.length))}`);
-}
-
-function assertDisjoint(reports: readonly TickReport[]): void {
-  const owner = new Map<string, number>();
-  for (const report of reports) {
-    for (const identity of report.held) {
-      assert.equal(owner.get(identity), undefined, `${identity} held by ${owner.get(identity)} and ${report.pid}`);
-      owner.set(identity, report.pid);
-    }
-  }
-}
-
-function assertSpread(reports: readonly TickReport[], accounts: number): void {
-  const share = fairShare(accounts, reports.length);
-  assert.deepEqual(reports.flatMap((report) => report.held).sort(), identities(accounts), 'every account is held, once');
-  for (const report of reports) assert.ok(report.held.length <= share + 1, `${report.pid} holds ${report.held.length}, share ${share}`);
-}
-
-describe('worker processes on one database', () => {
-  it('three workers started together spread 30 accounts; a fourth joining makes them give up their surplus; one leaving hands back', async () => {
-    const url = await postgres.createDatabase();
-    const workers = await Promise.all([0, 1, 2].map(() => startWorker(url, 60_000, 30)));
-    const spread = await tickUntilSettled(workers);
-    assertSpread(spread, 30);
-    assert.deepEqual(spread.map((report) => report.held.length), [10, 10, 10]);
-
-    const joining = await startWorker(url, 60_000, 30);
-    const first = await Promise.all(workers.map((worker) => worker.tick()));
-    assert.deepEqual(first.map((report) => report.released.length), [2, 2, 2], 'share 8: each gives up two after its message in hand');
-    const rebalanced = await tickUntilSettled([...workers, joining]);
-    assertSpread(rebalanced, 30);
-    assert.deepEqual(rebalanced.map((report) => report.held.length).sort(), [6, 8, 8, 8]);
-
-    const leaving = workers[0]!;
-    const gone = rebalanced[0]!.held;
-    assert.deepEqual(await leaving.send('deregister'), { pid: leaving.pid, deregistered: true });
-    const store = await openOn(url);
-    const listed = await store.workerRegistry().list();
-    assert.ok(!listed.some((worker) => worker.id === leaving.id), 'deregistered at once');
-    const rest = [workers[1]!, workers[2]!, joining];
-    const after = await tickUntilSettled(rest);
-    assertSpread(after, 30);
-    assert.deepEqual(after.map((report) => report.held.length), [10, 10, 10]);
-    assert.ok(gone.every((identity) => after.some((report) => report.held.includes(identity))));
-    // What the store lists is what each process says it holds.
-    const byId = new Map((await store.workerRegistry().list()).map((worker) => [worker.id, worker.identities]));
-    for (const [index, worker] of rest.entries()) assert.deepEqual(byId.get(worker.id), [...after[index]!.held].sort());
+describe('sqlite: how workers meet', () => {
+  it('mailpoll workers on a file that does not exist: none live, and nothing is created', async () => {
+    const path = join(await makeTempDir('mailpoll-workers-'), 'none.db');
+    const result = await runCli(['workers', '--store', path]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.trimEnd(), `workers: none live on ${path}`);
+    assert.equal(existsSync(path), false);
   });
 
-  it('four workers racing for 30 free accounts at once never hold one twice', async () => {
-    for (let attempt = 0; attempt < 3; attempt += 1) {
-      const url = await postgres.createDatabase();
-      const workers = await Promise.all([0, 1, 2, 3].map(() => startWorker(url, 60_000, 30)));
-      const first = await Promise.all(workers.map((worker) => worker.tick()));
-      assertDisjoint(first);
-      const rows = await query<{ identity: string; token: string }>(url, 'SELECT identity, token::text FROM mailpoll.leases WHERE pid <> 0');
-      for (const row of rows) {
-        const holders = first.filter((report) => report.tokens[row.identity] === row.token);
-        assert.equal(holders.length, 1, `${row.identity}: the row's token is one worker's`);
-      }
-      assertSpread(await tickUntilSettled(workers), 30);
-      for (const worker of workers) worker.kill();
-    }
-  });
-
-  it('kill -9 of a worker: after its TTL the others take its accounts, with larger tokens', async () => {
-    const url = await postgres.createDatabase();
-    const ttl = 4_000;
-    const workers = await Promise.all([0, 1, 2].map(() => startWorker(url, ttl, 30)));
-    const before = await tickUntilSettled(workers);
-    assertSpread(before, 30);
-    const victim = workers[2]!;
-    const victimTokens = before[2]!.tokens;
-    victim.signal('SIGKILL');
-    await victim.exited;
-    const survivors = [workers[0]!, workers[1]!];
-    let reports: TickReport[] = [];
-    // Tick as the watch loop would (a third of the TTL) until its accounts are held again.
-    for (let round = 0; round < 60; round += 1) {
-      reports = await Promise.all(survivors.map((worker) => worker.tick()));
-      assertDisjoint(reports);
-      if (reports.flatMap((report) => report.held).length === 30) break;
-      await new Promise((resolve) => setTimeout(resolve, ttl / 3));
-    }
-    assertSpread(reports, 30);
-    for (const [identity, token] of Object.entries(victimTokens)) {
-      const now = reports.find((report) => report.held.includes(identity))?.tokens[identity];
-      assert.ok(now !== undefined && BigInt(now) > BigInt(token), `${identity}: ${now} > ${token}`);
-    }
-    const store = await openOn(url);
-    assert.deepEqual((await store.workerRegistry().list()).map((worker) => worker.pid).sort(), survivors.map((worker) => worker.pid).sort());
-  });
-
-  it('a worker paused past its lease: a one-shot process takes the account, and the worker records nothing for it', async () => {
-    const url = await postgres.createDatabase();
-    const ttl = 3_000;
-    const worker = await startWorker(url, ttl, 2);
-    const held = await worker.tick();
-    assert.deepEqual(held.held, identities(2));
-    // A one-shot process (another host or pid) finds both busy, held by the worker.
-    const oneShot = startStoreChild(url);
-    assert.equal(await oneShot.line(), 'ready');
-    oneShot.send(`lease ${identityOf(0)} 60000`);
-    const busy = JSON.parse(await oneShot.line()) as { ok: boolean; holder?: { pid: number } };
-    assert.deepEqual([busy.ok, busy.holder?.pid], [false, worker.pid]);
-
-    const store = await openOn(url);
-    const runId = await store.beginRun({ pid: 1, command: 'run', dryRun: false });
-    const ref = (await store.recordReceived(runId, [message('1', { key: { identity: identityOf(0) } })], { archive: false })).get('1') ?? -1;
-    worker.signal('SIGSTOP');
+  it("a claim waits for another process's write transaction (the busy timeout) instead of failing, then sees what it took", async () => {
+    const store = withWorkers(openStore(join(await makeTempDir('mailpoll-workers-'), 'mailpoll.db'), { workers: true }));
     try {
-      let taken: string | undefined;
-      for (let round = 0; round < 60 && taken === undefined; round += 1) {
-        oneShot.send(`lease ${identityOf(0)} 60000`);
-        const result = JSON.parse(await oneShot.line()) as { ok: boolean };
-        if (result.ok) taken = 'yes';
-        else await new Promise((resolve) => setTimeout(resolve, ttl / 3));
-      }
-      assert.equal(taken, 'yes', 'the one-shot process took the mailbox once the lease expired');
+      const worker = await store.workerRegistry().register();
+      // Another process takes user01 in a transaction it holds for a while.
+      const holder = spawn(
+        process.execPath,
+        [
+          '-e',
+          `const db = new (require('better-sqlite3'))(process.argv[1], { timeout: 5000 });
+           db.exec('BEGIN IMMEDIATE');
+           db.prepare("INSERT INTO leases (identity, pid, host, token, acquired_at, expires_at) VALUES (?, 4242, 'host-c', 'other', 0, ?)").run(process.argv[2], Number.MAX_SAFE_INTEGER);
+           console.log('locked');
+           setTimeout(() => { db.exec('COMMIT'); db.close(); }, 1500);`,
+          store.path,
+          identityOf(1),
+        ],
+        { cwd: repo, stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      const exited = once(holder, 'exit');
+      for await (const line of createInterface({ input: holder.stdout })) if (line === 'locked') break;
+      const claimed = await worker.claim(identities(3));
+      assert.deepEqual(claimed.claimed.map((lease) => lease.identity), [identityOf(0), identityOf(2)], 'user01 is the other process\'s');
+      assert.deepEqual(await exited, [0, null]);
+      await worker.deregister();
     } finally {
-      worker.signal('SIGCONT');
+      await store.close();
     }
-    const token = (await query<{ token: string }>(url, 'SELECT token::text FROM mailpoll.leases WHERE identity = $1', [identityOf(0)]))[0]?.token;
-    assert.ok(token !== undefined && BigInt(token) > BigInt(held.tokens[identityOf(0)] ?? 'x'));
-    const refused = await worker.send(`record ${identityOf(0)} ${ref}`);
-    assert.match(String(refused.lost), /the lease on imap:\/\/user00@mail\.test\/INBOX was taken over/);
-    assert.equal((await store.get(ref))?.state, 'received', 'nothing recorded');
-    const after = await worker.tick();
-    assert.deepEqual(after.lost, [identityOf(0)]);
-    assert.ok(!after.held.includes(identityOf(0)), 'the one-shot process still holds it');
-    await oneShot.exit();
+  });
+
+  it('a store of schema version 6 with a lease in it is migrated: the lease still excludes workers and one-shot runs, new tokens grow', async () => {
+    const dir = await makeTempDir('mailpoll-workers-');
+    const path = join(dir, 'mailpoll.db');
+    mkdirSync(dir, { recursive: true });
+    // What mailpoll with schema version 6 left behind: a run holding user00.
+    const v6 = new Database(path);
+    v6.exec('PRAGMA journal_mode = WAL');
+    v6.exec(`PRAGMA application_id = ${APPLICATION_ID}`);
+    for (const migration of migrations.filter((entry) => entry.version <= 6)) v6.exec(migration.sql);
+    v6.exec('PRAGMA user_version = 6');
+    v6.prepare("INSERT INTO leases (identity, pid, host, token, acquired_at, expires_at) VALUES (?, 1, 'old-host', 'c0ffee', 0, ?)").run(identityOf(0), Date.now() + 600_000);
+    v6.close();
+
+    const store = withWorkers(openStore(path, { workers: true }));
+    try {
+      const worker = await store.workerRegistry().register();
+      const claimed = await worker.claim(identities(2));
+      assert.deepEqual(claimed.claimed.map((lease) => lease.identity), [identityOf(1)]);
+      const busy = await store.acquireLease(identityOf(0), { ttlMs: 60_000 });
+      assert.deepEqual(busy.ok ? 'taken' : [busy.holder.host, busy.holder.pid], ['old-host', 1]);
+      const next = await store.acquireLease(identityOf(2), { ttlMs: 60_000 });
+      assert.ok(next.ok);
+      assert.ok(BigInt(next.lease.token) > BigInt(claimed.claimed[0]!.token), `${next.lease.token} > ${claimed.claimed[0]!.token}`);
+      await worker.deregister();
+    } finally {
+      await store.close();
+    }
   });
 });
 
@@ -501,61 +284,5 @@ describe('the accounts table', () => {
     assert.ok(problems.some((line) => line.startsWith('accountsTable.proxied.proxy: the accounts table holds no secret')));
     assert.ok(problems.includes('accountsTable.proxied.name: differs from the row\'s name "proxied"; leave it out'));
     assert.ok(!problems.join('\n').includes('hunter2') && !problems.join('\n').includes(':pw@'), 'no secret in a message');
-  });
-});
-
-describe('mailpoll workers', () => {
-  it('lists the live workers and the accounts each holds, named from the config; text and --json; never the password', async () => {
-    const url = await postgres.createDatabase();
-    const workers = await Promise.all([0, 1].map(() => startWorker(url, 60_000, 4)));
-    const held = await tickUntilSettled(workers);
-    // The config names three of the four mailboxes, and one more that no worker has in its list.
-    const account = (i: number) => ({ name: `rep${i}`, protocol: 'imap', host: 'mail.test', user: `user${String(i).padStart(2, '0')}`, passwordEnv: 'REP_PASSWORD' });
-    const dir = await writeConfig({ script: SPEC_HANDLER, accounts: [account(0), account(1), account(2), account(7)] });
-    const config = join(dir, 'mailpoll.config.json');
-
-    const text = await runCli(['workers', '-c', config, '--store', url]);
-    assert.equal(text.code, 0, text.stderr);
-    assert.ok(!text.stdout.includes(postgres.password) && !text.stderr.includes(postgres.password));
-    const lines = text.stdout.trimEnd().split('\n');
-    assert.match(lines[0] ?? '', /^workers: 2 live on postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\//);
-    for (const [index, worker] of workers.entries()) {
-      const at = lines.findIndex((line) => line.includes(`pid ${worker.pid} `) && line.includes(`(worker ${worker.id})`));
-      assert.ok(at > 0, text.stdout);
-      assert.match(lines[at] ?? '', / 2 accounts /);
-      const shown = lines.slice(at + 1, at + 3).map((line) => line.trim());
-      const expected = held[index]!.held.map((identity) => {
-        const i = Number(/user(\d+)/.exec(identity)?.[1]);
-        return i <= 2 ? `rep${i} (${identity})` : identity;
-      });
-      assert.deepEqual(shown, expected);
-    }
-    assert.deepEqual(lines.slice(-2), ['not held: 1 account', '      rep7 (imap://user07@mail.test/INBOX)']);
-
-    const json = await runCli(['workers', '-c', config, '--store', url, '--json']);
-    assert.equal(json.code, 0, json.stderr);
-    const lineOf = (type: string) => json.events.filter((event) => event.type === type);
-    assert.deepEqual(
-      lineOf('worker').map((event) => [event.id, event.pid, (event.accounts as Array<{ identity: string }>).map((one) => one.identity)]).sort(),
-      workers.map((worker, index) => [worker.id, worker.pid, held[index]!.held]).sort(),
-    );
-    const summary = lineOf('workers')[0];
-    assert.equal(summary?.live, 2);
-    assert.deepEqual(summary?.unheld, [{ name: 'rep7', identity: 'imap://user07@mail.test/INBOX' }]);
-    assert.ok(!json.stdout.includes(postgres.password));
-
-    await workers[0]!.send('deregister');
-    const one = await runCli(['workers', '--store', url]);
-    assert.equal(one.code, 0, one.stderr);
-    assert.match(one.stdout, /^workers: 1 live on /);
-    assert.ok(!one.stdout.includes(workers[0]!.id) && one.stdout.includes(workers[1]!.id));
-    assert.ok(!one.stdout.includes('not held'), 'without a config, nothing is known of unheld accounts');
-  });
-
-  it('a SQLite store has no workers: exit 2 and what to pass', async () => {
-    const dir = await writeConfig({ script: SPEC_HANDLER, accounts: [{ name: 'a', protocol: 'maildir', path: './Maildir' }] });
-    const result = await runCli(['workers', '-c', join(dir, 'mailpoll.config.json')]);
-    assert.equal(result.code, 2);
-    assert.match(result.stderr, /workers share a PostgreSQL store, and this store is a SQLite file \(.*mailpoll\.db\): pass --store postgres:\/\//);
   });
 });

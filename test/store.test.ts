@@ -502,7 +502,7 @@ describe('leases', () => {
     const seed = open(path);
     await seed.close();
     const db = rawDatabase(path);
-    const insert = db.prepare("INSERT OR REPLACE INTO leases VALUES (?, 424242, ?, 'token', ?, ?)");
+    const insert = db.prepare("INSERT OR REPLACE INTO leases (identity, pid, host, token, acquired_at, expires_at) VALUES (?, 424242, ?, 'token', ?, ?)");
     insert.run('support', 'this-host', T0, T0 + DAY);
     insert.run('sales', 'far-host', T0, T0 + DAY);
     db.close();

@@ -250,9 +250,9 @@ Exit codes: 0 a valid decision, 1 the handler failed (its stack is shown), 2 usa
 
   program
     .command('workers')
-    .description('a PostgreSQL store: the live workers (every --watch process on it) and the accounts each holds')
+    .description('the live workers on the store (every --watch process on it) and the accounts each holds')
     .addOption(configOption())
-    .addOption(new Option('--store <url>', 'the PostgreSQL store (postgres://user@host:5432/database); default: $MAILPOLL_STORE, else store: in the config'))
+    .addOption(storeOption())
     .addOption(jsonOption())
     .action(async (options) => {
       const { workersCommand } = await import('./commands/workers.js');

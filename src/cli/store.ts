@@ -19,7 +19,7 @@ import { storeClock } from './timestamps.js';
 export interface StoreLocation {
   /** `--store PATH|URL`. */
   store?: string | undefined;
-  config?: Pick<Config, 'store' | 'storePasswordSpec' | 'secrets'> | undefined;
+  config?: Pick<Config, 'store' | 'storePasswordSpec' | 'secrets' | 'workers'> | undefined;
 }
 
 /** The store's file path, or its URL for a PostgreSQL store. */
@@ -56,7 +56,7 @@ export async function openCliStore(location: StoreLocation): Promise<Store> {
   if (isPostgresUrl(path)) return openPostgresCliStore(location, path, false);
   // better-sqlite3 is a native module: loaded only by commands that use the store.
   const { openStore } = await import('../store/open.js');
-  return openStore(path, { now: storeClock(), notice });
+  return openStore(path, { now: storeClock(), notice, workers: location.config?.workers === true });
 }
 
 /**
@@ -75,13 +75,13 @@ export async function openExistingCliStore(location: StoreLocation): Promise<Sto
   }
 }
 
-/** `mailpoll try REF`: an existing store, opened for reading only. */
-export async function openReadOnlyCliStore(location: StoreLocation): Promise<Store> {
+/** `mailpoll try REF`, `mailpoll workers`: an existing store, opened for reading only (`workers`: with its workers, to list them). */
+export async function openReadOnlyCliStore(location: StoreLocation, options: { workers?: boolean } = {}): Promise<Store> {
   const path = storePath(location);
   if (isPostgresUrl(path)) return openPostgresCliStore(location, path, true);
   if (!existsSync(path)) throw new UsageError(`no store at ${path}: a ref can only be looked up there (--store FILE, MAILPOLL_STORE, or store: in the config)`);
   const { openStore } = await import('../store/open.js');
-  return openStore(path, { now: storeClock(), readOnly: true });
+  return openStore(path, { now: storeClock(), readOnly: true, workers: options.workers === true });
 }
 
 /** `--dry-run`: the store read as it is, nothing written, no file created (dry-run.ts). */

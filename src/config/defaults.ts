@@ -97,4 +97,5 @@ export const CONFIG_DEFAULTS = Object.freeze({
   concurrency: 4,
   maxConnections: 2,
   leaseTtl: 60_000,
+  workers: false,
 } as const satisfies Partial<Config>);

@@ -286,6 +286,7 @@ function buildConfig(parsed: ParsedConfig, context: ValidateConfigContext, resol
     maxConnections: parsed.maxConnections ?? CONFIG_DEFAULTS.maxConnections,
     expiresAfter: parsed.expiresAfter,
     leaseTtl: parsed.leaseTtl ?? CONFIG_DEFAULTS.leaseTtl,
+    workers: parsed.workers ?? CONFIG_DEFAULTS.workers,
     listen: parsed.listen,
     connectionsFile: parsed.connectionsFile === undefined ? undefined : resolvePath(parsed.connectionsFile),
     accountsTable: parsed.accountsTable === true ? tableAccountsBuilder({ ...accountContext, fileAccounts, checkReadable: context.checkReadable }) : undefined,

@@ -278,12 +278,17 @@ export const TOP_LEVEL_KEY_DOCS = {
   },
   leaseTtl: {
     description:
-      'Watch mode on a PostgreSQL store: how long a worker\'s leases on its accounts last without a heartbeat (`60s`, `2m`); it beats every third of it, and takes over the accounts of a worker silent for longer (README, "Running on several hosts").',
+      'Watch mode, for workers (a PostgreSQL store, or `workers: true`): how long a worker\'s leases on its accounts last without a heartbeat (`60s`, `2m`); it beats every third of it, and takes over the accounts of a worker silent for longer (README, "Running on several hosts").',
     default: '60s',
   },
   accountsTable: {
     description:
       '`true`: the accounts of the PostgreSQL store\'s table `mailpoll.accounts` join those of this file (the same keys, `defaults` and `connections`, secrets only by reference), so that an application adds and removes mailboxes without a redeploy; workers see a change within one heartbeat. Needs a `postgres://` store (README, "Accounts in the database").',
+    default: 'false',
+  },
+  workers: {
+    description:
+      'Watch mode on a SQLite store: `true` makes every `mailpoll --watch` on the file a worker, so that several processes on one host split the accounts between them (README, "Several watches on one host"). Without it, one watch works on every account. A PostgreSQL store always has workers.',
     default: 'false',
   },
   listen: {

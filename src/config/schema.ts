@@ -224,6 +224,7 @@ export const configSchema = z.strictObject({
   expiresAfter: duration().optional().describe(TOP_LEVEL_KEY_DOCS.expiresAfter.description),
   leaseTtl: duration().optional().describe(TOP_LEVEL_KEY_DOCS.leaseTtl.description),
   accountsTable: flag().optional().describe(TOP_LEVEL_KEY_DOCS.accountsTable.description),
+  workers: flag().optional().describe(TOP_LEVEL_KEY_DOCS.workers.description),
   listen: listenAddress().optional().describe(TOP_LEVEL_KEY_DOCS.listen.description),
   connections: z.record(name(), connectionSchema).optional().describe(TOP_LEVEL_KEY_DOCS.connections.description),
   connectionsFile: text().optional().describe(TOP_LEVEL_KEY_DOCS.connectionsFile.description),

@@ -187,6 +187,8 @@ export interface Config {
   expiresAfter: number | undefined;
   /** Watch mode on a shared store: how long a worker's heartbeat and leases last, in milliseconds. Default 60 s. */
   leaseTtl?: number | undefined;
+  /** Watch mode on a SQLite store: every watch on the file is a worker (`workers: true`). Default false. */
+  workers?: boolean | undefined;
   /** Watch mode: where `/healthz`, `/readyz` and `/metrics` are served; undefined: nowhere. */
   listen?: ListenAddress | undefined;
   /** Where stored secrets are (beside the store); set by `loadConfig`, undefined from `validateConfig`. */

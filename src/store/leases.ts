@@ -9,10 +9,11 @@
  * (a crashed run must not block the next one for a whole TTL). A pid on another host is never
  * judged: only the expiry frees it.
  *
- * The token is the fence (contract.ts): a takeover writes a new one, so a write fenced by the
- * old lease finds its token gone and is refused (`assertHeld`).
+ * The token is the fence (contract.ts): a takeover writes a new one, drawn from a counter so
+ * that tokens only grow (as on PostgreSQL), and a write fenced by the old lease finds its token
+ * gone and is refused (`assertHeld`). Workers (sqlite-workers.ts) claim these same rows with
+ * tokens from the same counter, so one-shot runs and workers exclude each other.
  */
-import { randomBytes } from 'node:crypto';
 import type { StoreContext } from './context.js';
 import { type Fence, type Lease, type LeaseResult, LeaseLostError } from './contract.js';
 
@@ -48,6 +49,7 @@ export class Leases {
   private readonly selectLease;
   private readonly selectToken;
   private readonly upsertLease;
+  private readonly nextToken;
   private readonly updateExpiry;
   private readonly deleteLease;
   private readonly acquireTx;
@@ -63,10 +65,11 @@ export class Leases {
       'SELECT pid, host, token, acquired_at, expires_at FROM leases WHERE identity = ?',
     );
     this.selectToken = db.prepare<[string], string>('SELECT token FROM leases WHERE identity = ?').pluck();
-    this.upsertLease = db.prepare<[{ identity: string; pid: number; host: string; token: string; now: number; expiresAt: number }]>(
-      `INSERT OR REPLACE INTO leases (identity, pid, host, token, acquired_at, expires_at)
-       VALUES (@identity, @pid, @host, @token, @now, @expiresAt)`,
+    this.upsertLease = db.prepare<[{ identity: string; pid: number; host: string; token: string; now: number; expiresAt: number; workerId: string | null }]>(
+      `INSERT OR REPLACE INTO leases (identity, pid, host, token, acquired_at, expires_at, worker_id)
+       VALUES (@identity, @pid, @host, @token, @now, @expiresAt, @workerId)`,
     );
+    this.nextToken = db.prepare<[], number>('UPDATE lease_tokens SET last = last + 1 WHERE id = 1 RETURNING last').pluck();
     this.updateExpiry = db.prepare<[{ identity: string; token: string; expiresAt: number }]>(
       'UPDATE leases SET expires_at = @expiresAt WHERE identity = @identity AND token = @token',
     );
@@ -78,9 +81,7 @@ export class Leases {
       const now = context.now();
       const row = this.selectLease.get(identity);
       if (row && !this.canTakeOver(row, now)) return { holder: row };
-      const token = randomBytes(16).toString('hex');
-      this.upsertLease.run({ identity, pid: owner.pid, host: owner.hostname, token, now, expiresAt: now + ttlMs });
-      return { token };
+      return { token: this.take(identity, now, ttlMs, null) };
     });
     this.renewTx = db.transaction(
       (identity: string, token: string, ttlMs: number) =>
@@ -101,6 +102,16 @@ export class Leases {
       return { ok: false, holder: { pid: result.holder.pid, host: result.holder.host, since: result.holder.acquired_at } };
     }
     return { ok: true, lease: new AccountLease(this, identity, result.token, ttl, guard) };
+  }
+
+  /**
+   * Inside a write transaction: write the lease of `identity` for this process with a new token
+   * (replacing any row), held by `workerId` or by no worker (null). Returns the token.
+   */
+  take(identity: string, now: number, ttlMs: number, workerId: string | null): string {
+    const token = String(this.nextToken.get());
+    this.upsertLease.run({ identity, pid: this.owner.pid, host: this.owner.hostname, token, now, expiresAt: now + ttlMs, workerId });
+    return token;
   }
 
   /** Inside a fenced write's transaction: the lease row still carries the fence's token, else LeaseLostError. */

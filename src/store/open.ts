@@ -14,7 +14,7 @@ import { isProcessAlive } from './leases.js';
 import { defaultStoreFolder } from './path.js';
 import { type Notice, createPrivateFile, createPrivateFolder, stderrNotice, tighten, tightenFilesIn } from './private-files.js';
 import { APPLICATION_ID, NewerStoreVersion, SCHEMA_VERSION, migrateStore, readUserVersion } from './schema.js';
-import { SqliteStore } from './sqlite-store.js';
+import { SqliteStore, SqliteWorkerStore } from './sqlite-store.js';
 import type { Store } from './types.js';
 import { readScalar, setPragma } from './pragma.js';
 
@@ -34,6 +34,11 @@ export interface OpenStoreOptions {
    * migrated; a store of an older schema is refused with the way out. Writes throw StoreError.
    */
   readOnly?: boolean;
+  /**
+   * Every `mailpoll --watch` on this store is a worker (the config's `workers: true`): the
+   * processes sharing the file split its accounts. Also what `mailpoll workers` lists them with.
+   */
+  workers?: boolean;
 }
 
 /**
@@ -58,10 +63,9 @@ export function openStore(path: string, options: OpenStoreOptions = {}): Store {
   try {
     prepareConnection(db, file, options.readOnly === true);
     const clock = options.now ?? Date.now;
-    return new SqliteStore(
-      { db, file, now: () => Math.floor(clock()) },
-      { hostname: options.hostname ?? osHostname(), pid: process.pid, isAlive: options.isAlive ?? isProcessAlive },
-    );
+    const context = { db, file, now: () => Math.floor(clock()) };
+    const owner = { hostname: options.hostname ?? osHostname(), pid: process.pid, isAlive: options.isAlive ?? isProcessAlive };
+    return options.workers === true ? new SqliteWorkerStore(context, owner) : new SqliteStore(context, owner);
   } catch (error) {
     db.close();
     throw toStoreError(error, file);

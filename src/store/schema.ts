@@ -239,6 +239,35 @@ export const migrations: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 7,
+    description: 'workers (every --watch process on the store), the worker of each lease, lease tokens that only grow',
+    // A worker is live while expires_at (its last heartbeat plus its lease TTL) is not past.
+    // A lease's worker_id is NULL when a one-shot process took it (acquireLease). Tokens come
+    // from the one-row counter lease_tokens, as on PostgreSQL from a sequence: every takeover
+    // writes a larger one. A lease taken before this migration keeps its (random) token until
+    // it is released or taken over: tokens are only ever compared for equality.
+    sql: `
+      CREATE TABLE workers (
+        id            TEXT    PRIMARY KEY,
+        host          TEXT    NOT NULL,
+        pid           INTEGER NOT NULL,
+        started_at    INTEGER NOT NULL,
+        heartbeat_at  INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX workers_expires ON workers (expires_at);
+
+      ALTER TABLE leases ADD COLUMN worker_id TEXT;
+      CREATE INDEX leases_worker ON leases (worker_id) WHERE worker_id IS NOT NULL;
+
+      CREATE TABLE lease_tokens (
+        id    INTEGER PRIMARY KEY CHECK (id = 1),
+        last  INTEGER NOT NULL
+      );
+      INSERT INTO lease_tokens (id, last) VALUES (1, 0);
+    `,
+  },
 ];
 
 /** The version this mailpoll writes and understands. */

@@ -21,6 +21,7 @@ import { RunLog } from './history.js';
 import { Ledger } from './ledger.js';
 import { type LeaseOwner, Leases } from './leases.js';
 import { Retention } from './retention.js';
+import { SqliteWorkerRegistry, SqliteWorkers } from './sqlite-workers.js';
 import { setPragma } from './pragma.js';
 import type {
   AccountRunRecord,
@@ -33,6 +34,7 @@ import type {
   ReceivedMessage,
   RunRecord,
 } from './types.js';
+import type { WorkerRegistry, WorkerRegistryOptions, WorkerStore } from './workers.js';
 
 /**
  * Closed stores, never let go. better-sqlite3 12 on Node 24 aborts the whole process
@@ -46,7 +48,7 @@ const CLOSED_STORES = new Set<SqliteStore>();
 export class SqliteStore implements Store {
   readonly path: string;
   private readonly ledger: Ledger;
-  private readonly leases: Leases;
+  protected readonly leases: Leases;
   private readonly runLog: RunLog;
   private readonly retention: Retention;
   private readonly baselines: Baselines;
@@ -55,8 +57,8 @@ export class SqliteStore implements Store {
   private readonly fencedTx;
 
   constructor(
-    private readonly context: StoreContext,
-    owner: LeaseOwner,
+    protected readonly context: StoreContext,
+    protected readonly owner: LeaseOwner,
   ) {
     this.path = context.file;
     const files = new ArchiveFiles(context.file);
@@ -225,12 +227,27 @@ export class SqliteStore implements Store {
   }
 
   /** SQLite's failures leave as StoreError; programming errors (RangeError, TypeError) as they are. */
-  private guard<T>(work: () => T): T {
+  protected guard<T>(work: () => T): T {
     try {
       return work();
     } catch (error) {
       if (error instanceof Database.SqliteError) throw toStoreError(error, this.path);
       throw error;
     }
+  }
+}
+
+/**
+ * A SQLite store opened with `workers: true`: every `mailpoll --watch` on it is a worker, and
+ * the processes sharing the file split its accounts (sqlite-workers.ts).
+ */
+export class SqliteWorkerStore extends SqliteStore implements WorkerStore {
+  /** Prepared on the first `workerRegistry()`. */
+  private workers: SqliteWorkers | undefined;
+
+  /** Workers on this store (every --watch process on the file), with leases of `options.ttlMs` (default 60 s). */
+  workerRegistry(options?: WorkerRegistryOptions): WorkerRegistry {
+    this.workers ??= this.guard(() => new SqliteWorkers(this.context, this.leases, this.owner, (work) => this.guard(work)));
+    return new SqliteWorkerRegistry(this.workers, options);
   }
 }

@@ -3,8 +3,11 @@
  * the mailboxes with the others. What a worker holds is a lease of the store contract (the
  * same rows, the same fencing tokens as `acquireLease`), so a one-shot `mailpoll run` sees an
  * account held by a worker as busy, and a fenced write by a worker that lost its lease is
- * refused. Only a store shared by several hosts has workers (PostgreSQL); the interface is
- * the store's, so that another backend can implement it.
+ * refused. Both stores have workers: a PostgreSQL store always, for processes on any number
+ * of hosts (postgres/workers.ts: `FOR UPDATE SKIP LOCKED`); a SQLite store opened with
+ * `workers: true`, for processes of one host sharing the file (sqlite-workers.ts: the file's
+ * writer lock serialises the claims). A SQLite file on a network file system is not safe for
+ * several hosts: its locks do not hold there.
  *
  * The watch loop drives it, on every heartbeat (`heartbeatIntervalMs(ttl)`: a third of the TTL):
  *
@@ -64,8 +67,9 @@ export interface Worker {
   heartbeat(): Promise<HeartbeatResult>;
   /**
    * Take mailboxes of `identities` (every configured one, the same list on every host) that
-   * nobody holds or whose lease expired, up to the fair share (`SELECT ... FOR UPDATE SKIP
-   * LOCKED`: concurrent workers never wait for each other and never take one mailbox twice).
+   * nobody holds or whose lease expired, up to the fair share. Concurrent workers never take
+   * one mailbox twice: on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED` (they never wait for
+   * each other), on SQLite one `BEGIN IMMEDIATE` transaction (they take turns).
    */
   claim(identities: readonly string[]): Promise<ClaimResult>;
   /**
@@ -90,7 +94,7 @@ export interface WorkerRegistryOptions {
   ttlMs?: number;
 }
 
-/** A store that has workers (PostgreSQL). */
+/** A store that has workers (PostgreSQL; SQLite opened with `workers: true`). */
 export interface WorkerStore {
   workerRegistry(options?: WorkerRegistryOptions): WorkerRegistry;
 }
@@ -105,7 +109,10 @@ export function heartbeatIntervalMs(ttlMs: number): number {
   return Math.max(1, Math.floor(ttlMs / 3));
 }
 
-/** Whether `store` has workers: true for a PostgreSQL store. */
+/**
+ * Whether `store` has workers, so that every `--watch` on it is one: a PostgreSQL store, or a
+ * SQLite one opened with `workers: true` (the config's key). Not a dry run's store.
+ */
 export function hasWorkers<T extends object>(store: T): store is T & WorkerStore {
   return typeof (store as Partial<WorkerStore>).workerRegistry === 'function';
 }
@@ -118,4 +125,64 @@ export function hasWorkers<T extends object>(store: T): store is T & WorkerStore
 export function fairShare(accounts: number, liveWorkers: number): number {
   if (accounts <= 0) return 0;
   return Math.ceil(accounts / Math.max(1, liveWorkers));
+}
+
+/** `options.ttlMs` (default 60 s) as a whole number of milliseconds; RangeError when it is not a positive number. */
+export function registryTtlMs(options: WorkerRegistryOptions = {}): number {
+  const ttl = options.ttlMs ?? DEFAULT_LEASE_TTL_MS;
+  if (!Number.isFinite(ttl) || ttl <= 0) throw new RangeError(`workerRegistry: ttlMs must be a positive number, got ${ttl}`);
+  return Math.ceil(ttl);
+}
+
+/**
+ * `Worker.surplus` on what a worker holds (in the order it claimed them): leases of mailboxes
+ * no longer in `identities`, then the most recently claimed above the fair share, so that the
+ * longest-held accounts stay where they are.
+ */
+export function pickSurplus<L extends { readonly identity: string }>(held: readonly L[], identities: readonly string[], liveWorkers: number): L[] {
+  const configured = new Set(identities);
+  const unconfigured = held.filter((lease) => !configured.has(lease.identity));
+  const kept = held.filter((lease) => configured.has(lease.identity));
+  const share = fairShare(configured.size, liveWorkers);
+  return [...unconfigured, ...(kept.length > share ? kept.slice(share) : [])];
+}
+
+/** What a claimed lease asks of its store's lease rows (each call guarded as the store guards its own). */
+export interface LeaseRows {
+  /** Push the expiry of the row forward if it still carries `token`; false when it was taken over. */
+  renew(identity: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Delete the row if it still carries `token`. */
+  release(identity: string, token: string): Promise<void>;
+}
+
+/** A claimed lease: the lease row of `acquireLease`, renewed by the worker's heartbeat and by `renew()` before each batch. */
+export class ClaimedLease implements AsyncLease {
+  private released = false;
+
+  constructor(
+    private readonly rows: LeaseRows,
+    readonly identity: string,
+    readonly token: string,
+    private readonly ttlMs: number,
+    private readonly onGone: () => void,
+  ) {}
+
+  async renew(): Promise<boolean> {
+    if (this.released) return false;
+    const renewed = await this.rows.renew(this.identity, this.token, this.ttlMs);
+    if (!renewed) this.forget();
+    return renewed;
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    await this.rows.release(this.identity, this.token);
+    this.forget();
+  }
+
+  /** No longer held (released, lost, or the worker deregistered): renew and release do nothing. */
+  forget(): void {
+    this.released = true;
+    this.onGone();
+  }
 }

@@ -1,23 +1,25 @@
 /**
- * `mailpoll workers`: the live workers on a shared (PostgreSQL) store, every `--watch`
- * process on it, and the accounts each holds; with a config, also the accounts nobody holds
- * (the accounts table's too, with `accountsTable: true`).
- * Read only: nothing is created, migrated or released.
+ * `mailpoll workers`: the live workers on the store (every `--watch` process on it: several
+ * hosts on a PostgreSQL store, several processes of one host on a SQLite file) and the
+ * accounts each holds; with a config, also the accounts nobody holds (the accounts table's
+ * too, with `accountsTable: true`). Read only: nothing is
+ * created, migrated or released.
  */
+import { existsSync } from 'node:fs';
 import type { Config } from '../../config/types.js';
-import { ExitCode, UsageError } from '../../errors.js';
+import { ExitCode } from '../../errors.js';
 import { mailboxIdentity } from '../../mailbox/identity.js';
 import { isPostgresUrl, maskStoreUrl } from '../../store/postgres/store-url.js';
-import type { LiveWorker, WorkerRegistry } from '../../store/workers.js';
+import { hasWorkers, type LiveWorker, type WorkerRegistry } from '../../store/workers.js';
 import { createOutput, type Output } from '../output.js';
-import { loadConfigIfAny, openPostgresCliStore, storePath } from '../store.js';
+import { loadConfigIfAny, openPostgresCliStore, openReadOnlyCliStore, storePath, type StoreLocation } from '../store.js';
 import { isoTime } from '../timestamps.js';
 import { accountsTableOf } from '../accounts-table.js';
 import { readAccountsTable } from '../../config/read-accounts-table.js';
 
 export interface WorkersCommandOptions {
   config?: string | undefined;
-  /** `--store URL`: a postgres:// URL (a SQLite file has no workers). */
+  /** `--store PATH|URL`: a SQLite file or a postgres:// URL. */
   store?: string | undefined;
   json?: boolean | undefined;
   timestamps?: boolean | undefined;
@@ -39,25 +41,38 @@ export async function workersCommand(options: WorkersCommandOptions): Promise<Ex
   const output = createOutput(options);
   const config = await loadConfigIfAny(options.config, options.store);
   const location = { store: options.store, config };
-  const url = storePath(location);
-  if (!isPostgresUrl(url)) {
-    throw new UsageError(`workers share a PostgreSQL store, and this store is a SQLite file (${url}): pass --store postgres://user@host:5432/database`);
+  const path = storePath(location);
+  const label = isPostgresUrl(path) ? maskStoreUrl(path) : path;
+  const store = await openWorkerStore(location, path);
+  if (store === undefined) {
+    // No file yet: nothing has ever run on it, so no worker either.
+    printWorkers(output, await listWorkers({ list: async () => [] }, config), { json: options.json === true, store: label, now: Date.now() });
+    return ExitCode.ok;
   }
-  const store = await openPostgresCliStore(location, url, true);
   try {
     // The table's accounts are named too (their secrets are not needed for that).
     const table = config === undefined ? undefined : accountsTableOf(config, store);
     if (config !== undefined && table !== undefined) config.accounts.push(...(await readAccountsTable(config, table, { resolveSecrets: false })).accounts);
     const listing = await listWorkers(store.workerRegistry(), config);
-    printWorkers(output, listing, { json: options.json === true, store: maskStoreUrl(url), now: store.now() });
+    printWorkers(output, listing, { json: options.json === true, store: label, now: store.now() });
     return ExitCode.ok;
   } finally {
     await store.close();
   }
 }
 
+/** The store at `path`, opened for reading only; undefined for a SQLite file that does not exist. */
+async function openWorkerStore(location: StoreLocation, path: string) {
+  if (isPostgresUrl(path)) return openPostgresCliStore(location, path, true);
+  if (!existsSync(path)) return undefined;
+  const store = await openReadOnlyCliStore(location, { workers: true });
+  if (hasWorkers(store)) return store;
+  await store.close();
+  throw new Error(`store ${path}: opened without workers`);
+}
+
 /** The live workers, their accounts named after `config` where it names them. */
-export async function listWorkers(registry: WorkerRegistry, config: Pick<Config, 'accounts'> | undefined): Promise<WorkersListing> {
+export async function listWorkers(registry: Pick<WorkerRegistry, 'list'>, config: Pick<Config, 'accounts'> | undefined): Promise<WorkersListing> {
   const names = new Map<string, string>();
   for (const account of config?.accounts ?? []) if (account.enabled) names.set(mailboxIdentity(account), account.name);
   const live = await registry.list();

@@ -14,10 +14,13 @@ import type { AsyncLease } from '../contract.js';
 import type { LeaseOwner } from '../leases.js';
 import {
   type ClaimResult,
-  DEFAULT_LEASE_TTL_MS,
+  ClaimedLease,
   fairShare,
   type HeartbeatResult,
+  type LeaseRows,
   type LiveWorker,
+  pickSurplus,
+  registryTtlMs,
   type Worker,
   type WorkerRecord,
   type WorkerRegistry,
@@ -48,9 +51,7 @@ export class PostgresWorkerRegistry implements WorkerRegistry {
     private readonly parts: Parts,
     options: WorkerRegistryOptions = {},
   ) {
-    const ttl = options.ttlMs ?? DEFAULT_LEASE_TTL_MS;
-    if (!Number.isFinite(ttl) || ttl <= 0) throw new RangeError(`workerRegistry: ttlMs must be a positive number, got ${ttl}`);
-    this.ttlMs = Math.ceil(ttl);
+    this.ttlMs = registryTtlMs(options);
   }
 
   register(): Promise<Worker> {
@@ -85,8 +86,9 @@ export class PostgresWorkerRegistry implements WorkerRegistry {
 
 class PostgresWorker implements Worker {
   readonly id: string;
-  private readonly leases = new Map<string, WorkerLease>();
+  private readonly leases = new Map<string, ClaimedLease>();
   private gone = false;
+  private readonly rows: LeaseRows;
 
   constructor(
     private readonly parts: Parts,
@@ -94,6 +96,11 @@ class PostgresWorker implements Worker {
     readonly ttlMs: number,
   ) {
     this.id = record.id;
+    const { leases, guard } = parts;
+    this.rows = {
+      renew: (identity, token, ttl) => guard(() => leases.renew(identity, token, ttl)),
+      release: (identity, token) => guard(() => leases.release(identity, token)),
+    };
   }
 
   held(): ReadonlyMap<string, AsyncLease> {
@@ -170,7 +177,7 @@ class PostgresWorker implements Worker {
       const claimed = rows
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([identity, token]) => {
-          const lease = new WorkerLease(this.parts, identity, token, this.ttlMs, () => this.leases.delete(identity));
+          const lease = new ClaimedLease(this.rows, identity, token, this.ttlMs, () => this.leases.delete(identity));
           this.leases.set(identity, lease);
           return lease;
         });
@@ -179,16 +186,7 @@ class PostgresWorker implements Worker {
   }
 
   surplus(identities: readonly string[]): Promise<AsyncLease[]> {
-    return this.parts.guard(async () => {
-      const configured = new Set(identities);
-      const held = [...this.leases.values()];
-      const unconfigured = held.filter((lease) => !configured.has(lease.identity));
-      const kept = held.filter((lease) => configured.has(lease.identity));
-      const share = fairShare(configured.size, await this.countLiveWorkers());
-      // The most recently claimed go first: the longest-held accounts stay where they are.
-      const above = kept.length > share ? kept.slice(share) : [];
-      return [...unconfigured, ...above];
-    });
+    return this.parts.guard(async () => pickSurplus([...this.leases.values()], identities, await this.countLiveWorkers()));
   }
 
   deregister(): Promise<void> {
@@ -214,37 +212,5 @@ class PostgresWorker implements Worker {
     const { connection, now } = this.parts;
     const others = await connection.value<number>('SELECT count(*)::integer FROM mailpoll.workers WHERE expires_at >= $1 AND id <> $2', [now(), this.id]);
     return (others ?? 0) + 1;
-  }
-}
-
-/** A claimed lease: the lease row of `acquireLease`, renewed by the worker's heartbeat and by `renew()` before each batch. */
-class WorkerLease implements AsyncLease {
-  private released = false;
-
-  constructor(
-    private readonly parts: Parts,
-    readonly identity: string,
-    readonly token: string,
-    private readonly ttlMs: number,
-    private readonly onGone: () => void,
-  ) {}
-
-  async renew(): Promise<boolean> {
-    if (this.released) return false;
-    const renewed = await this.parts.guard(() => this.parts.leases.renew(this.identity, this.token, this.ttlMs));
-    if (!renewed) this.forget();
-    return renewed;
-  }
-
-  async release(): Promise<void> {
-    if (this.released) return;
-    await this.parts.guard(() => this.parts.leases.release(this.identity, this.token));
-    this.forget();
-  }
-
-  /** No longer held (released, lost, or the worker deregistered): renew and release do nothing. */
-  forget(): void {
-    this.released = true;
-    this.onGone();
   }
 }

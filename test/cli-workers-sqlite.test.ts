@@ -87,10 +87,13 @@ describe('workers split the accounts of one SQLite file', () => {
     try {
       const victim = workers[0]!;
       const started = await victim.waitFor((event) => event.type === 'worker' && event.state === 'started', 'the worker start', 60_000);
+      // The first to start claims everything; the others get their share at the next heartbeats.
+      await eventually(() => workers.every((worker) => heldNow(worker) === 2), 'two accounts each');
       // A random point: after a few messages.
       const few = 3 + Math.floor(Math.random() * 6);
       await eventually(async () => (await handlerCalls(fleet.log)).length >= few, 'a few messages handled');
       const held = (await listFleetWorkers(fleet)).find((worker) => worker.id === started.worker)?.accounts ?? [];
+      assert.equal(held.length, 2, 'the victim holds its share');
       victim.signal('SIGKILL');
       const killedAt = Date.now();
       await victim.exited;

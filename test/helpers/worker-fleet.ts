@@ -107,6 +107,7 @@ export async function assertOneShotSeesBusy(fleet: Fleet): Promise<void> {
     assert.equal(run.code, 0, run.stderr);
     const account = run.events.find((event) => event.type === 'account');
     assert.equal(account?.status, 'busy', run.stdout);
+    await eventually(async () => (await handovers(fleet)).size >= 1, 'the worker handling the message');
   } finally {
     await stopAll([worker]);
   }

@@ -25,6 +25,7 @@ import { checkPrerequisites, rewriteReport } from './lib/preflight.js';
 import { BenchServer, PASSWORD } from './lib/server.js';
 import { snapshotMailpoll } from './lib/snapshot.js';
 import { systemInfo } from './lib/system.js';
+import { isPostgresUrl } from '../src/store/postgres/store-url.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -34,7 +35,7 @@ const USAGE = `usage: npm run bench:accounts -- [options]
   --messages N          messages per account (default 5)
   --message-size SIZE   size of each message: 2KB, 20KB or bytes (default 20KB)
   --workers LIST        mailpoll --watch processes per case, comma-separated (default 1,3);
-                        several processes on a SQLite store are n/a until that store has workers
+                        a SQLite store's processes get `workers: true`
   --stores LIST         sqlite, postgres or both (default sqlite,postgres)
   --idle-window SECONDS after every message of the single process is handled, keep it running
                         this long and measure memory, connections and schedule lateness
@@ -42,7 +43,7 @@ const USAGE = `usage: npm run bench:accounts -- [options]
   --interval DURATION   every account's poll interval (default 30s)
   --max-connections N   maxConnections: connections to the host at once, per process (default 64)
   --concurrency N       concurrency: accounts polled at once, per process (default 64)
-  --lease-ttl DURATION  leaseTtl of the PostgreSQL workers (default 6s: a heartbeat every 2 s)
+  --lease-ttl DURATION  leaseTtl of the workers (default 6s: a heartbeat every 2 s)
   --transport NAME      plain (tls: none) or tls (implicit TLS) (default plain)
   --timeout SECONDS     the longest a case may take to handle every message (default 600)
   --settle SECONDS      before each case, wait at most this long for the 1-minute load average
@@ -143,6 +144,9 @@ function caseConfig(setup: Setup, options: AccountsOptions, store: string): obje
   const tls = options.transport === 'tls';
   return {
     store,
+    // A SQLite file's watches are workers only when asked (a PostgreSQL store's always are):
+    // one worker and three are then the same mode on both stores.
+    ...(isPostgresUrl(store) ? {} : { workers: true }),
     concurrency: options.concurrency,
     maxConnections: options.maxConnections,
     leaseTtl: `${options.leaseTtlMs}ms`,

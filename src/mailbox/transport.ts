@@ -169,12 +169,14 @@ export function imapTransport(
   seen: { certificate?: ServerCertificate | undefined },
   sockets: OpenSockets,
 ): ImapTransport {
+  // Kept from now on: closing before imapflow has taken it up still ends it.
+  if (tunnel) sockets.add(tunnel);
   return {
     connect(target, onConnect) {
       if (target.secure) return sockets.add(connectTls(guard, options, tunnel, seen, onConnect));
       if (tunnel) {
         setImmediate(onConnect);
-        return sockets.add(tunnel);
+        return tunnel;
       }
       return sockets.add(net.connect({ host: guard.host, port: guard.port }, onConnect));
     },

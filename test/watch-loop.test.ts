@@ -34,7 +34,7 @@ after(async () => {
  * and the `until` wait), the earliest wakes and the clock jumps to its time; while an account
  * is in a cycle, time stands still. Sleeps due at the same time wake in the order they began.
  */
-function virtualClock(start: number, sleepers: number): Clock {
+function virtualClock(start: number, sleepers: number): Clock & { advance(ms: number): void } {
   let time = start;
   const pending: { at: number; wake: () => void }[] = [];
   const wakeEarliest = () => {
@@ -46,6 +46,10 @@ function virtualClock(start: number, sleepers: number): Clock {
   };
   return {
     now: () => time,
+    /** Time passing inside a cycle (a wait the test stages). */
+    advance: (ms) => {
+      time += ms;
+    },
     sleep: (ms, signal) =>
       new Promise<void>((resolve) => {
         if (signal.aborted) return resolve();
@@ -94,6 +98,27 @@ describe('runWatch in virtual time', () => {
     const { at, event } = events.at(-1)!;
     assert.equal(at, 3000, 'stopped at the until time, not before');
     assert.deepEqual(event.type === 'watch' ? [event.state, event.reason] : event, ['stopped', 'expiration reached (2026-11-23T17:00:03.000Z)']);
+  });
+
+  it('a cycle event says when the next cycle starts (nextAt), counted from when its round began, not from its late start', async () => {
+    const { store, options } = await maildirWatch(700);
+    const clock = virtualClock(T0, 2);
+    // The first round waits 50 ms before its cycle starts (as for a connection slot or the lease).
+    let waits = 0;
+    const slow: Store = Object.create(store, {
+      acquireLease: { value: async (...args: Parameters<Store['acquireLease']>) => ((waits += 1) === 1 && clock.advance(50), store.acquireLease(...args)) },
+    });
+    const cycles: { at: number; nextAt: unknown }[] = [];
+    try {
+      const reporter = { report: (event: ReportEvent) => event.type === 'cycle' && cycles.push({ at: clock.now() - T0, nextAt: event.nextAt }) };
+      await runWatch({ ...options, store: slow, reporter, until: T0 + 2500, signal: new AbortController().signal, clock });
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual(cycles.map(({ at }) => at), [50, 700, 1400, 2100], 'the loop keeps its 700 ms rhythm from its first round');
+    for (const [index, next] of cycles.slice(1).entries()) {
+      assert.equal(cycles[index]!.nextAt, new Date(T0 + next.at).toISOString(), `cycle ${index + 1} named the next start`);
+    }
   });
 
   it("leaves no listener on the caller's signal, however often it is reloaded", async () => {

@@ -1,6 +1,7 @@
 /**
  * The pure parts of watch mode: reconnect backoff, schedules, `--until`, the connection
- * limiter. No timers and no network: time is passed in, promises are settled by hand.
+ * limiter, IDLE accounts against it. No timers and no network: time is passed in, promises
+ * are settled by hand.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -10,7 +11,9 @@ import { ACCOUNT_DEFAULTS } from '../src/config/defaults.js';
 import { validateConfig } from '../src/config/load.js';
 import { UsageError } from '../src/errors.js';
 import { nextBackoff, type BackoffPolicy, type BackoffStep } from '../src/watch/backoff.js';
+import { idleOverCapWarnings } from '../src/watch/hosts.js';
 import { createLimiter } from '../src/watch/limiter.js';
+import { accountConfig } from './helpers/account.js';
 import { describeSchedule, nextRun, type Schedule } from '../src/watch/schedule.js';
 import { parseUntil } from '../src/watch/until.js';
 
@@ -422,6 +425,27 @@ describe('createLimiter', () => {
     assert.deepEqual(started, ['a1', 'a2', 'b1', 'a3', 'b2']);
   });
 
+  it('tryAcquire: a free slot of the host taken at once and given back once; none when the host is full', async () => {
+    const { limiter, started, add, finish } = harness({ concurrency: 10, maxPerHost: 2 });
+    add('a1', 'h');
+    const extra = limiter.tryAcquire('h');
+    assert.ok(extra, 'a second slot of h is free');
+    assert.equal(limiter.tryAcquire('h'), undefined, 'h is at its limit');
+    const other = limiter.tryAcquire('g');
+    assert.ok(other, 'another host has its own slots');
+    other();
+    add('a2', 'h');
+    assert.deepEqual(started, ['a1'], 'a work waits while the extra slot is held');
+    extra();
+    extra();
+    await flush();
+    assert.deepEqual(started, ['a1', 'a2'], 'giving it back starts the waiting work (twice counts once)');
+    assert.equal(limiter.tryAcquire('h'), undefined, 'h is full again');
+    await finish('a1');
+    await finish('a2');
+    assert.deepEqual([limiter.active, limiter.pending], [0, 0]);
+  });
+
   it('a rejection frees the slot and reaches the caller; so does a synchronous throw', async () => {
     const limiter = createLimiter({ concurrency: 1, maxPerHost: 1 });
     const failing = limiter.run('h', () => Promise.reject(new Error('login failed')));
@@ -458,5 +482,34 @@ describe('createLimiter', () => {
       assert.throws(() => createLimiter({ concurrency: bad, maxPerHost: 1 }), RangeError, String(bad));
       assert.throws(() => createLimiter({ concurrency: 1, maxPerHost: bad }), RangeError, String(bad));
     }
+  });
+});
+
+describe('idleOverCapWarnings', () => {
+  const imap = (name: string, host: string, extra: Parameters<typeof accountConfig>[0] = { protocol: 'imap' }) =>
+    accountConfig({ host, port: 993, idle: true, ...extra, name });
+
+  it('one line per host whose IDLE accounts outnumber maxConnections, naming them', () => {
+    const accounts = [imap('a', 'one.example'), imap('b', 'one.example'), imap('c', 'one.example'), imap('d', 'two.example'), imap('e', 'two.example')];
+    const lines = idleOverCapWarnings(accounts, 2);
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /^warning: 3 accounts use IDLE on one\.example:993 \(a, b, c\), more than maxConnections \(2\): .* so 1 of them .* Raise maxConnections, or set idle: false/);
+    assert.deepEqual(idleOverCapWarnings(accounts, 3), []);
+  });
+
+  it('counts only accounts that wait in IDLE: not polling ones, POP3, several folders or another port', () => {
+    const accounts = [
+      imap('a', 'one.example'),
+      imap('b', 'one.example', { protocol: 'imap', idle: false }),
+      imap('c', 'one.example', { protocol: 'pop3' }),
+      imap('d', 'one.example', { protocol: 'imap', folders: ['INBOX', 'Support'] }),
+      imap('e', 'one.example', { protocol: 'imap', port: 143 }),
+    ];
+    assert.deepEqual(idleOverCapWarnings(accounts, 1), []);
+  });
+
+  it('names five accounts and counts the rest', () => {
+    const accounts = Array.from({ length: 8 }, (_, index) => imap(`box${index}`, 'one.example'));
+    assert.match(idleOverCapWarnings(accounts, 2)[0]!, /\(box0, box1, box2, box3, box4 and 3 more\).* so 6 of them/);
   });
 });

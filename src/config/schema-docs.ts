@@ -224,7 +224,7 @@ export const ACCOUNT_KEY_DOCS = {
   },
   idle: {
     description:
-      'Watch mode: keep the connection open and process new mail as soon as the server announces it (IMAP IDLE, re-issued well within 29 minutes). A server without IDLE is polled every `interval` instead.',
+      'Watch mode: keep the connection open and process new mail as soon as the server announces it (IMAP IDLE, re-issued well within 29 minutes). A server without IDLE is polled every `interval` instead. The open connection counts against `maxConnections` all the time.',
     default: String(ACCOUNT_DEFAULTS.idle),
     protocols: ['imap'],
   },
@@ -269,7 +269,8 @@ export const TOP_LEVEL_KEY_DOCS = {
     default: String(CONFIG_DEFAULTS.concurrency),
   },
   maxConnections: {
-    description: 'Watch mode: connections to the same server host at once (IDLE connections included); an integer 1-64.',
+    description:
+      'Watch mode: connections to the same server host (`host:port`) at once, per process; an integer 1-64. A session holds its slot until its sockets have closed; an IDLE connection holds it for as long as it waits, so more `idle` accounts on one host than this leave the rest waiting (the watch warns at start).',
     default: String(CONFIG_DEFAULTS.maxConnections),
   },
   expiresAfter: {

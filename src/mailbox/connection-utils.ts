@@ -149,13 +149,23 @@ export interface SilentPortProbe {
 }
 
 /**
+ * Asked before a session opens a second connection to its host: a function that gives the
+ * connection back (called once that socket has closed), or undefined when none may be opened
+ * now (watch mode: the host is at `maxConnections`). Absent: no limit.
+ */
+export type ExtraConnection = () => (() => void) | undefined;
+
+/**
  * Recognises a plaintext client on an implicit-TLS port at once instead of at the connect
  * timeout: when the port has said nothing a moment after connecting, a second connection
  * tries a TLS handshake there, and `onTls` is called if the server completes it. A server
  * that greets never sees the probe; a slow plaintext server fails it and is waited for as
- * before. The certificate is not checked: nothing is sent over the probe.
+ * before. The certificate is not checked: nothing is sent over the probe. The probe is a
+ * connection to the host like any other: it is made only when `extra` grants one (a busy
+ * server is silent too, and must not get twice the sessions), else the session waits for
+ * its greeting until the connect timeout, whose message gives the hint instead.
  */
-export function silentPortProbe(host: string, port: number, onTls: () => void): SilentPortProbe {
+export function silentPortProbe(host: string, port: number, onTls: () => void, extra?: ExtraConnection): SilentPortProbe {
   let timer: NodeJS.Timeout | undefined;
   let probe: tls.TLSSocket | undefined;
   let stopped = false;
@@ -165,7 +175,10 @@ export function silentPortProbe(host: string, port: number, onTls: () => void): 
     probe?.destroy();
   };
   const run = (): void => {
+    const release = extra === undefined ? () => undefined : extra();
+    if (release === undefined) return;
     const socket = tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}), rejectUnauthorized: false });
+    socket.once('close', release);
     probe = socket;
     socket.setTimeout(SILENT_PORT_PROBE_MS, () => socket.destroy());
     socket.once('secureConnect', () => {

@@ -4,6 +4,7 @@
  */
 import type { AccountConfig } from '../config/types.js';
 import type { Logger } from '../logger.js';
+import type { ExtraConnection } from './connection-utils.js';
 import { retryRefusedToken } from './oauth2-login.js';
 import type { Mailbox } from './types.js';
 
@@ -12,6 +13,8 @@ export interface CreateMailboxOptions {
   logger?: Logger | undefined;
   /** Warnings that are not failures (Maildir: a non-file skipped). Default: the logger's `warn`, else stderr. */
   warn?: ((line: string) => void) | undefined;
+  /** IMAP and POP3: asked before a session opens a second connection to its host (`ExtraConnection`). Default: no limit. */
+  extraConnection?: ExtraConnection | undefined;
 }
 
 export async function createMailbox(account: AccountConfig, options: CreateMailboxOptions = {}): Promise<Mailbox> {
@@ -23,7 +26,7 @@ async function createAdapter(account: AccountConfig, options: CreateMailboxOptio
   switch (account.protocol) {
     case 'imap': {
       const { createImapMailbox } = await import('./imap/mailbox.js');
-      return createImapMailbox(account, { logger: options.logger });
+      return createImapMailbox(account, { logger: options.logger, extraConnection: options.extraConnection });
     }
     case 'maildir': {
       const { createMaildirMailbox } = await import('./maildir.js');
@@ -31,7 +34,7 @@ async function createAdapter(account: AccountConfig, options: CreateMailboxOptio
     }
     case 'pop3': {
       const { createPop3Mailbox } = await import('./pop3/mailbox.js');
-      return createPop3Mailbox(account, { logger: options.logger });
+      return createPop3Mailbox(account, { logger: options.logger, extraConnection: options.extraConnection });
     }
   }
 }

@@ -13,6 +13,7 @@ import type { AccountConfig } from '../config/types.js';
 import { ConfigError, ConnectionError, describeError, TlsError } from '../errors.js';
 import type { ConnectionGuard } from './connection-utils.js';
 import { errorCode } from './net-errors.js';
+import type { OpenSockets } from './open-sockets.js';
 import { openTunnel, ProxyError } from './proxy-tunnel.js';
 
 /** What `mailpoll check` shows of the server's certificate. */
@@ -107,18 +108,17 @@ function servername(host: string): { servername?: string } {
 }
 
 /**
- * A TCP connection to the server: through the account's proxy (resolves once the tunnel is up),
- * or undefined to let the caller connect directly. Proxy failures are ConnectionErrors naming
+ * A TCP connection to the server: through the account's proxy (resolves once the tunnel is up,
+ * unless `signal` aborted meanwhile), or undefined to let the caller connect directly. Proxy failures are ConnectionErrors naming
  * the proxy (never its password).
  */
 export async function openProxyTunnel(guard: ConnectionGuard, signal?: AbortSignal): Promise<net.Socket | undefined> {
   const proxy = guard.account.proxy;
   if (proxy === undefined) return undefined;
   guard.log(`* connecting through ${proxy.display}`);
+  let socket: net.Socket;
   try {
-    const socket = await openTunnel(proxy, guard.host, guard.port, signal);
-    guard.log(`* tunnel to ${guard.where} open through ${proxy.display}`);
-    return socket;
+    socket = await openTunnel(proxy, guard.host, guard.port, signal);
   } catch (error) {
     if (error instanceof ProxyError) throw new ConnectionError(`${guard.name}: proxy: ${guard.clean(error.message)}. Check proxy:.`, { account: guard.name, cause: error });
     const code = errorCode(error);
@@ -127,6 +127,13 @@ export async function openProxyTunnel(guard: ConnectionGuard, signal?: AbortSign
       cause: error,
     });
   }
+  // The caller's deadline passed as the tunnel came up: nothing more is connected.
+  if (signal?.aborted) {
+    socket.destroy();
+    throw new ConnectionError(`${guard.name}: the tunnel through ${proxy.display} came up after the deadline.`, { account: guard.name });
+  }
+  guard.log(`* tunnel to ${guard.where} open through ${proxy.display}`);
+  return socket;
 }
 
 /**
@@ -151,21 +158,30 @@ export function connectTls(
 
 /**
  * imapflow's `transport`: its sockets opened here, so that the pin is checked and the
- * certificate noted before imapflow sends anything, and so that a proxy tunnel (`tunnel`,
- * opened beforehand) carries the session.
+ * certificate noted before imapflow sends anything, so that a proxy tunnel (`tunnel`,
+ * opened beforehand) carries the session, and so that closing waits for every one of them
+ * (`sockets`).
  */
-export function imapTransport(guard: ConnectionGuard, options: tls.ConnectionOptions, tunnel: net.Socket | undefined, seen: { certificate?: ServerCertificate | undefined }): ImapTransport {
+export function imapTransport(
+  guard: ConnectionGuard,
+  options: tls.ConnectionOptions,
+  tunnel: net.Socket | undefined,
+  seen: { certificate?: ServerCertificate | undefined },
+  sockets: OpenSockets,
+): ImapTransport {
+  // Kept from now on: closing before imapflow has taken it up still ends it.
+  if (tunnel) sockets.add(tunnel);
   return {
     connect(target, onConnect) {
-      if (target.secure) return connectTls(guard, options, tunnel, seen, onConnect);
+      if (target.secure) return sockets.add(connectTls(guard, options, tunnel, seen, onConnect));
       if (tunnel) {
         setImmediate(onConnect);
         return tunnel;
       }
-      return net.connect({ host: guard.host, port: guard.port }, onConnect);
+      return sockets.add(net.connect({ host: guard.host, port: guard.port }, onConnect));
     },
     upgrade(socket, _target, onSecure) {
-      return connectTls(guard, options, socket as net.Socket, seen, onSecure);
+      return sockets.add(connectTls(guard, options, socket as net.Socket, seen, onSecure));
     },
   };
 }

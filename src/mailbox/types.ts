@@ -147,7 +147,7 @@ export interface DispositionResult {
 export interface Mailbox {
   readonly protocol: Protocol;
   readonly capabilities: MailboxCapabilities;
-  /** Connect, log in and open the folder. Throws Auth/Connection/Tls/Timeout/MailboxError. */
+  /** Connect, log in and open the folder. Throws Auth/Connection/Tls/Timeout/MailboxError, once the failed attempt's sockets have closed. */
   open(): Promise<MailboxStatus>;
   /** The messages to work on, oldest first, from one search. */
   list(options: ListOptions): Promise<Candidate[]>;
@@ -198,7 +198,8 @@ export interface Mailbox {
   waitForChange?(options: WaitOptions): Promise<'changed' | 'timeout' | 'aborted'>;
   /**
    * Log out and release the connection. Never throws; safe to call twice and after a
-   * failure. It confirms nothing still `pending`: only `commit()` says what the server
+   * failure. Resolves only once every socket the mailbox opened has closed (the watch gives
+   * the host's connection slot back then). It confirms nothing still `pending`: only `commit()` says what the server
    * carried out (a POP3 QUIT sent here may carry out DELEs all the same; a later run finds
    * those messages gone and records them done).
    */

@@ -9,6 +9,7 @@ import type { AccountConfig } from '../config/types.js';
 import { LeaseLostAccountError } from '../errors.js';
 import type { LoadedHandler } from '../handler/types.js';
 import type { Logger } from '../logger.js';
+import type { ExtraConnection } from '../mailbox/connection-utils.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { Mailbox } from '../mailbox/types.js';
 import { failedCycle, recordOutcome, withHeldLease, withLease } from '../poll/account.js';
@@ -18,6 +19,7 @@ import { anySignal } from '../poll/run.js';
 import type { Reporter } from '../report/types.js';
 import type { Lease, PurgeOptions, Store } from '../store/types.js';
 import { nextBackoff } from './backoff.js';
+import { connectionHost, waitsInIdle } from './hosts.js';
 import type { Clock } from './clock.js';
 import type { Limiter } from './limiter.js';
 import { nextRun, type Schedule } from './schedule.js';
@@ -74,7 +76,7 @@ export async function watchAccount(shared: Watch, account: AccountConfig, held?:
     const started = clock.now();
     // A worker's shared store that stops answering (a database restarting) fails this cycle,
     // not the watch; a local store that fails ends the watch, as it ends a one-shot run.
-    const result = await session(watch, account, held).catch((error: unknown) => {
+    const result = await session(watch, account, held, started).catch((error: unknown) => {
       if (held === undefined) throw error;
       return { ...failedCycle(account, error), connected: state.everConnected };
     });
@@ -124,40 +126,63 @@ export async function watchAccount(shared: Watch, account: AccountConfig, held?:
 
 /**
  * One connection's worth of work under the account's lease: a cycle, and with IDLE further
- * cycles on the same connection as mail arrives. Reports a `cycle` event per cycle.
+ * cycles on the same connection as mail arrives. Reports a `cycle` event per cycle. It holds
+ * one of the host's `maxConnections` slots from before connecting until every socket it
+ * opened has closed (`Mailbox.close` resolves only then); the TLS probe of a silent port, a
+ * second connection, takes a slot of its own if one is free (`ExtraConnection`).
+ * `loopStarted`: when the account's loop began this round, what its next start counts from.
  */
-async function session(watch: Watch, account: AccountConfig, held: HeldLease | undefined): Promise<CycleResult> {
-  const host = account.protocol === 'maildir' ? undefined : `${account.host ?? ''}:${account.port ?? ''}`;
+async function session(watch: Watch, account: AccountConfig, held: HeldLease | undefined, loopStarted: number): Promise<CycleResult> {
+  const host = connectionHost(account);
+  const round: Round = { loopStarted, extraConnection: host === undefined ? undefined : () => watch.hosts.tryAcquire(host) };
   const work = async (leaseLost: AbortSignal, lease: Lease): Promise<CycleResult> => {
     watch.onLease?.(account.name, true);
     try {
-      return await leased(watch, account, leaseLost, lease);
+      return await leased(watch, account, leaseLost, lease, round);
     } finally {
       watch.onLease?.(account.name, false);
     }
   };
   const result = await watch.hosts.run(host, () => (held === undefined ? withLease(watch.store, account, work) : withHeldLease(account, held, work)));
   // Another mailpoll holds the account: say so, and try again at the next tick.
-  if (result.status === 'busy') await report(watch, account, result, 0, false);
+  if (result.status === 'busy') await report(watch, account, result, round, 0, false);
   return result;
 }
 
+/** What one round of an account's loop passes down to its cycles. */
+interface Round {
+  /** When the loop began the round: the next start is counted from it (`nextStart`). */
+  loopStarted: number;
+  extraConnection: ExtraConnection | undefined;
+}
+
 /** The session's work while holding the account's lease. */
-async function leased(watch: Watch, account: AccountConfig, leaseLost: AbortSignal, lease: Lease): Promise<CycleResult> {
+async function leased(watch: Watch, account: AccountConfig, leaseLost: AbortSignal, lease: Lease, round: Round): Promise<CycleResult> {
   const signal = anySignal(watch.stop, leaseLost);
   let mailbox: Mailbox;
   try {
-    mailbox = await createMailbox(account, { logger: watch.logger });
+    mailbox = await createMailbox(account, { logger: watch.logger, extraConnection: round.extraConnection });
   } catch (error) {
-    return await report(watch, account, failedCycle(account, error), 0, false);
+    return await report(watch, account, failedCycle(account, error), round, 0, false);
   }
+  // Closed on every way out (a cycle closes its own connection unless it stays open for IDLE;
+  // closing again does nothing): the host's slot is given back only after this.
+  try {
+    return await cycles(watch, account, mailbox, { signal, lease }, round);
+  } finally {
+    await mailbox.close().catch(() => undefined);
+  }
+}
+
+/** The first cycle and, with IDLE, the cycles that follow on the same connection. */
+async function cycles(watch: Watch, account: AccountConfig, mailbox: Mailbox, under: { signal: AbortSignal; lease: Lease }, round: Round): Promise<CycleResult> {
+  const { signal, lease } = under;
   // IDLE waits on one folder: an account with several polls every interval instead.
-  const idle = account.idle && account.protocol === 'imap' && account.folders === undefined;
-  const first = await watch.polls.run(undefined, () => cycle(watch, account, mailbox, { signal, lease, keepOpen: idle }));
+  const idle = waitsInIdle(account);
+  const first = await watch.polls.run(undefined, () => cycle(watch, account, mailbox, { signal, lease, keepOpen: idle }, round));
   if (!idle || first.status !== 'ok' || first.opened === undefined) return first;
   if (!canWait(mailbox)) {
     watch.logger?.debug?.(`${account.name}: ${NO_IDLE}: polling instead`);
-    await mailbox.close().catch(() => undefined);
     return first;
   }
   // IDLE: wait for the server's push (or the interval, as a safety net), then cycle again.
@@ -166,13 +191,11 @@ async function leased(watch: Watch, account: AccountConfig, leaseLost: AbortSign
     while (!signal.aborted) {
       const woke = await mailbox.waitForChange({ maxMs: account.interval, healthCheckMs: account.idleHealthCheck, signal });
       if (woke === 'aborted') break;
-      last = await cycle(watch, account, mailbox, { signal, lease, keepOpen: true, opened: last.opened ?? first.opened });
+      last = await cycle(watch, account, mailbox, { signal, lease, keepOpen: true, opened: last.opened ?? first.opened }, round);
       if (last.status !== 'ok') return last;
     }
   } catch (error) {
-    return await report(watch, account, { ...failedCycle(account, error), connected: true }, 0, false);
-  } finally {
-    await mailbox.close().catch(() => undefined);
+    return await report(watch, account, { ...failedCycle(account, error), connected: true }, round, 0, false);
   }
   return last;
 }
@@ -182,6 +205,7 @@ async function cycle(
   account: AccountConfig,
   mailbox: Mailbox,
   extra: { signal: AbortSignal; lease: Lease; keepOpen: boolean; opened?: CycleResult['opened'] },
+  round: Round,
 ): Promise<CycleResult> {
   const { clock } = watch;
   const started = clock.now();
@@ -204,7 +228,7 @@ async function cycle(
   // closes it and polls when the server has no IDLE, and the event must say so.
   const open = extra.keepOpen && result.status === 'ok';
   const fallback = open && !canWait(mailbox) ? NO_IDLE : null;
-  return report(watch, account, result, clock.now() - started, open && fallback === null, fallback);
+  return report(watch, account, result, round, clock.now() - started, open && fallback === null, fallback);
 }
 
 const NO_IDLE = 'the server has no IDLE';
@@ -214,10 +238,22 @@ function canWait(mailbox: Mailbox): mailbox is Mailbox & Required<Pick<Mailbox, 
   return mailbox.capabilities.idle && mailbox.waitForChange !== undefined;
 }
 
-/** The `cycle` event and the run history row of one cycle. */
-async function report(watch: Watch, account: AccountConfig, result: CycleResult, durationMs: number, idle: boolean, fallback: string | null = null): Promise<CycleResult> {
+/**
+ * The `cycle` event and the run history row of one cycle. Its `nextAt` is when the loop starts
+ * the account again: counted from the start of the round (`round.loopStarted`), as the loop
+ * does, not from this cycle's start (which waited for a connection slot and the lease).
+ */
+async function report(
+  watch: Watch,
+  account: AccountConfig,
+  result: CycleResult,
+  round: Round,
+  durationMs: number,
+  idle: boolean,
+  fallback: string | null = null,
+): Promise<CycleResult> {
   const outcome = await recordOutcome(watch.store, watch.runId, account, result, durationMs);
-  const next = idle || result.status === 'error' || watch.stop.aborted ? null : new Date(nextStart(watch, account, watch.clock.now() - durationMs));
+  const next = idle || result.status === 'error' || watch.stop.aborted ? null : new Date(nextStart(watch, account, round.loopStarted));
   watch.reporter.report({ type: 'cycle', ...outcome, idle, fallback, nextAt: next?.toISOString() ?? null });
   return result;
 }

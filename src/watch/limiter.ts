@@ -21,6 +21,12 @@ export interface Limiter {
    * for other hosts queued behind it; it keeps its place for when its host has a free slot.
    */
   run<T>(host: string | undefined, work: () => Promise<T>): Promise<T>;
+  /**
+   * A slot taken now, without waiting, when one is free for `host` and no waiting work could
+   * use it: the function that gives it back (once; later calls do nothing), else undefined.
+   * For something short-lived that must count against the same limit (a second connection).
+   */
+  tryAcquire(host: string | undefined): (() => void) | undefined;
   /** Works running now. */
   readonly active: number;
   /** Works waiting for a slot. */
@@ -96,6 +102,17 @@ export function createLimiter(options: LimiterOptions): Limiter {
           queue.push({ host, start });
         }
       });
+    },
+    tryAcquire(host: string | undefined): (() => void) | undefined {
+      // Whatever waits could not run now (see run), so a free slot that fits takes it from no one.
+      if (!fits(host)) return undefined;
+      take(host);
+      let held = true;
+      return () => {
+        if (!held) return;
+        held = false;
+        release(host);
+      };
     },
     get active() {
       return active;

@@ -118,6 +118,8 @@ export interface LiveCli {
   /** Resolves with the first event (in order) for which `match` is true, waiting for it if need be. */
   waitFor(match: (event: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   signal(name: NodeJS.Signals): void;
+  /** The CLI's process id (to read what it holds in /proc). */
+  pid: number;
   exited: Promise<CliResult>;
 }
 
@@ -176,6 +178,7 @@ export function startCli(args: string[], options: RunCliOptions = {}): LiveCli {
       });
     },
     signal: (name) => child.kill(name),
+    pid: child.pid!,
     exited,
   };
 }

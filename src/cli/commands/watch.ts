@@ -6,6 +6,7 @@ import { parseDuration } from '../../duration.js';
 import { describeError, type ExitCode, UsageError } from '../../errors.js';
 import { startWatchMonitor, type WatchMonitor } from '../../watch/monitor.js';
 import { parseUntil } from '../../watch/until.js';
+import { idleOverCapWarnings } from '../../watch/hosts.js';
 import { runWatch, type AccountState } from '../../watch/watch.js';
 import type { AccountsFeed } from '../../watch/worker-loop.js';
 import { insecureTlsWarnings } from '../insecure-tls.js';
@@ -82,7 +83,7 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
       process.on('SIGHUP', onHangup);
       const start = await feed?.start();
       const accounts = start?.accounts ?? selectAccounts(config, options.account);
-      for (const line of insecureTlsWarnings(accounts)) output.err(line);
+      for (const line of [...insecureTlsWarnings(accounts), ...idleOverCapWarnings(accounts, config.maxConnections)]) output.err(line);
       monitor.watching(accounts, interval);
       // Health and metrics follow a worker's accounts as they change.
       const watched = monitor;

@@ -27,7 +27,8 @@ import type { AccountConfig } from '../../config/types.js';
 import { formatDuration } from '../../duration.js';
 import { AuthError, ConfigError, ConnectionError, MailboxError, MailpollError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { ConnectionGuard, NO_GREETING_HINT } from '../connection-utils.js';
+import { ConnectionGuard, NO_GREETING_HINT, type ExtraConnection } from '../connection-utils.js';
+import { OpenSockets } from '../open-sockets.js';
 import { imapTransport, openProxyTunnel, readTlsFiles, tlsOptionsOf, type ServerCertificate } from '../transport.js';
 import { errorCode } from '../net-errors.js';
 import type { Candidate, Disposition, FolderListing, DispositionResult, FetchedMessage, FetchOptions, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus, WaitOptions } from '../types.js';
@@ -46,7 +47,7 @@ import { watchGreeting } from './greeting.js';
 import { checkWaitOptions, IdleWait, planWatchdog, systemTimers, type IdleHost, type Timers, type WaitOutcome } from './idle.js';
 import { getAccessToken } from '../../oauth2/tokens.js';
 import { createLogger } from './log.js';
-import { toSequenceSets, toUid } from './uid-set.js';
+import { toSequenceSets, toUid, toUidValidity } from './uid-set.js';
 
 export interface ImapMailboxOptions {
   /**
@@ -56,6 +57,8 @@ export interface ImapMailboxOptions {
   logger?: Logger | undefined;
   /** The clock and timers of `waitForChange`. Default: the system's (tests pass their own). */
   timers?: Timers | undefined;
+  /** Asked before a second connection to the host (the TLS probe of a silent port); default: no limit. */
+  extraConnection?: ExtraConnection | undefined;
 }
 
 /** An IMAP mailbox for `account`. Nothing happens on the network before `open()`. */
@@ -80,6 +83,9 @@ class ImapMailbox implements Mailbox {
   /** The NO answers imapflow reports only through its logger. */
   readonly #answers: ServerAnswers;
   readonly #timers: Timers;
+  readonly #extraConnection: ExtraConnection | undefined;
+  /** Every socket of this mailbox's connections until it has closed: `close()` waits for them. */
+  readonly #sockets = new OpenSockets();
   #client: ImapFlow | undefined;
   /** Server name of the selected folder. */
   #folder: string | undefined;
@@ -104,6 +110,7 @@ class ImapMailbox implements Mailbox {
     this.#guard = new ConnectionGuard(account, account.host ?? '', account.port ?? (account.tls === 'implicit' ? 993 : 143), options.logger);
     this.#answers = new ServerAnswers(this.#guard);
     this.#timers = options.timers ?? systemTimers;
+    this.#extraConnection = options.extraConnection;
   }
 
   async open(): Promise<MailboxStatus> {
@@ -148,13 +155,14 @@ class ImapMailbox implements Mailbox {
       const failure = describeImapError(this.#guard, error, client?.authenticated ? `opening ${account.folder}` : 'connect');
       this.#client = undefined;
       client?.close();
+      await this.#sockets.destroyAll();
       throw failure;
     }
   }
 
   async #openSteps(client: ImapFlow, phase: { text: string }): Promise<MailboxStatus> {
     const connecting = client.connect();
-    const greeting = watchGreeting(this.#guard, client);
+    const greeting = watchGreeting(this.#guard, client, this.#extraConnection);
     try {
       await Promise.race([connecting, greeting.wrong]);
     } catch (error) {
@@ -194,7 +202,7 @@ class ImapMailbox implements Mailbox {
     this.capabilities.idle = hasIdle(client);
     // The first cycle lists everything anyway.
     this.#changed = false;
-    return { folder: selected.path, total: selected.exists, unseen, uidValidity: toBigInt(selected.uidValidity) };
+    return { folder: selected.path, total: selected.exists, unseen, uidValidity: toUidValidity(selected.uidValidity) };
   }
 
   async list(options: ListOptions): Promise<Candidate[]> {
@@ -497,15 +505,16 @@ class ImapMailbox implements Mailbox {
     this.#expunged = [];
     this.#knownFolders.clear();
     this.capabilities.idle = false;
-    if (!client) return;
-    if (client.usable) {
+    if (client?.usable) {
       try {
         await this.#within(client.logout(), LOGOUT_TIMEOUT_MS, () => 'logout timed out', client);
       } catch {
         // The connection is closed below either way.
       }
     }
-    client.close();
+    client?.close();
+    // Resolved only once every socket has closed: the caller may count it as gone.
+    await this.#sockets.destroyAll();
   }
 
   #createClient(tls: ConnectionOptions, tunnel: net.Socket | undefined, seen: { certificate?: ServerCertificate }, accessToken: string | undefined): ImapFlow {
@@ -513,7 +522,7 @@ class ImapMailbox implements Mailbox {
     // Sockets come from our transport: the pinned certificate is checked before imapflow
     // sends a byte, and a proxy tunnel can carry the session. SNI is left out for an IP address.
     const client = new ImapFlow({
-      transport: imapTransport(this.#guard, tls, tunnel, seen),
+      transport: imapTransport(this.#guard, tls, tunnel, seen, this.#sockets),
       host: this.#guard.host,
       port: this.#guard.port,
       secure: account.tls === 'implicit',
@@ -587,14 +596,5 @@ class ImapMailbox implements Mailbox {
     const value = toUid(uid);
     if (value === undefined) throw new MailboxError(`${this.#guard.name}: "${uid}" is not an IMAP UID.`, { account: this.#guard.name });
     return value;
-  }
-}
-
-function toBigInt(value: bigint | number | string | undefined): bigint | undefined {
-  if (value === undefined || typeof value === 'bigint') return value;
-  try {
-    return BigInt(value);
-  } catch {
-    return undefined;
   }
 }

@@ -1,6 +1,6 @@
 /**
  * IMAP UIDs and UID sets: parsing a uid as the ledger spells it, the shortest sets a command
- * line can carry, and the short labels that name UIDs in our messages.
+ * line can carry, the short labels that name UIDs in our messages, and UIDVALIDITY as a bigint.
  */
 
 /**
@@ -58,4 +58,14 @@ export function fromSequenceSet(set: string): number[] {
     const [start, end = start] = range.split(':').map(Number);
     return Array.from({ length: end! - start! + 1 }, (_, i) => start! + i);
   });
+}
+
+/** A folder's UIDVALIDITY as imapflow gives it, as a bigint (undefined when it is not a number). */
+export function toUidValidity(value: bigint | number | string | undefined): bigint | undefined {
+  if (value === undefined || typeof value === 'bigint') return value;
+  try {
+    return BigInt(value);
+  } catch {
+    return undefined;
+  }
 }

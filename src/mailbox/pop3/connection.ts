@@ -8,6 +8,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { logDebug, type Logger } from '../../logger.js';
+import { OpenSockets } from '../open-sockets.js';
 import { BodyCollector, Pop3ProtocolError, ResponseReader, type ResponseEvents } from './reader.js';
 
 export { Pop3ProtocolError } from './reader.js';
@@ -98,6 +99,8 @@ export class Pop3Connection {
   /** The socket opened first (a TLS socket for implicit TLS); after STLS, the TLS socket wraps it. */
   readonly #raw: net.Socket;
   #socket: net.Socket;
+  /** Every socket of the connection (a tunnel, the TCP one, TLS over it) until it has closed. */
+  readonly #sockets = new OpenSockets();
   /** Responses expected, oldest first; the head is the one being read. */
   #queue: Pending[] = [];
   #failure: Error | undefined;
@@ -123,6 +126,8 @@ export class Pop3Connection {
       this.#raw = socket ?? net.connect({ host, port });
     }
     this.#socket = this.#raw;
+    if (socket) this.#sockets.add(socket);
+    this.#sockets.add(this.#raw);
     this.#attach(this.#raw);
     this.#raw.setNoDelay(true);
     const connected = (): void => {
@@ -187,7 +192,7 @@ export class Pop3Connection {
       const head = this.#queue.shift();
       head?.resolve({ ok: true, text: 'TLS', body: undefined });
     });
-    this.#socket = secure;
+    this.#socket = this.#sockets.add(secure);
     this.#attach(secure);
     await handshake;
   }
@@ -195,6 +200,12 @@ export class Pop3Connection {
   /** End the connection at once (no QUIT); every pending command fails. Safe to call twice. */
   destroy(): void {
     this.#fail(new Pop3ClosedError('connection closed by the client', undefined, true));
+  }
+
+  /** As `destroy()`, resolving once every socket of the connection has closed. */
+  async close(): Promise<void> {
+    this.destroy();
+    await this.#sockets.destroyAll();
   }
 
   #attach(socket: net.Socket): void {

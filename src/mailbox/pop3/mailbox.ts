@@ -13,7 +13,7 @@ import type { AccountConfig } from '../../config/types.js';
 import { formatDuration } from '../../duration.js';
 import { AuthError, ConfigError, ConnectionError, MailboxError, MailpollError, TimeoutError, TlsError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { ConnectionGuard, NO_GREETING_HINT, oneLine, sentence, silentPortProbe, type SilentPortProbe } from '../connection-utils.js';
+import { ConnectionGuard, NO_GREETING_HINT, oneLine, sentence, silentPortProbe, type ExtraConnection, type SilentPortProbe } from '../connection-utils.js';
 import { connectTls, openProxyTunnel, readTlsFiles, tlsOptionsOf, type ServerCertificate } from '../transport.js';
 import { implicitTlsPortError } from '../net-errors.js';
 import type { Candidate, Disposition, DispositionResult, FetchedMessage, ListOptions, Mailbox, MailboxCapabilities, MailboxStatus } from '../types.js';
@@ -35,6 +35,8 @@ export interface Pop3MailboxOptions {
    * Message bodies are summarised as a byte count; the password never appears. Default: none.
    */
   logger?: Logger | undefined;
+  /** Asked before a second connection to the host (the TLS probe of a silent port); default: no limit. */
+  extraConnection?: ExtraConnection | undefined;
 }
 
 /** A POP3 mailbox for `account`. Nothing happens on the network before `open()`. */
@@ -56,10 +58,12 @@ class Pop3Mailbox implements Mailbox {
   /** What the maildrop listing needs of us; "no UIDL" is said once per mailbox. */
   readonly #listing: ListingContext;
   #session: Session | undefined;
+  readonly #extraConnection: ExtraConnection | undefined;
 
   constructor(account: AccountConfig, options: Pop3MailboxOptions) {
     this.#guard = new ConnectionGuard(account, account.host ?? '', account.port ?? (account.tls === 'implicit' ? 995 : 110), options.logger);
     this.#listing = { guard: this.#guard, log: (line) => this.#log(line), noUidl: { told: false } };
+    this.#extraConnection = options.extraConnection;
   }
 
   async open(): Promise<MailboxStatus> {
@@ -100,7 +104,7 @@ class Pop3Mailbox implements Mailbox {
         : silentPortProbe(this.#guard.host, this.#guard.port, () => {
             tlsPort = implicitTlsPortError('pop3', { account: name, host: this.#guard.host, port: this.#guard.port });
             attempt.connection?.destroy();
-          });
+          }, this.#extraConnection);
     try {
       const steps = this.#openSteps(user, credential, tlsOptions, attempt, probe, abort.signal);
       return await this.#within(steps, limit, timedOut, () => {
@@ -108,7 +112,8 @@ class Pop3Mailbox implements Mailbox {
         attempt.connection?.destroy();
       });
     } catch (error) {
-      attempt.connection?.destroy();
+      // open() ends with no socket left but the session's.
+      await attempt.connection?.close();
       this.#session = undefined;
       throw tlsPort ?? describePop3Error(this.#guard, error, attempt.greeted ? attempt.phase : 'connect');
     } finally {
@@ -483,7 +488,8 @@ class Pop3Mailbox implements Mailbox {
       }
       return [...session.deleted.values()];
     } finally {
-      connection.destroy();
+      // Resolved only once its sockets have closed: the caller may count the connection as gone.
+      await connection.close();
     }
   }
 

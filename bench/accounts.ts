@@ -35,7 +35,7 @@ const USAGE = `usage: npm run bench:accounts -- [options]
   --messages N          messages per account (default 5)
   --message-size SIZE   size of each message: 2KB, 20KB or bytes (default 20KB)
   --workers LIST        mailpoll --watch processes per case, comma-separated (default 1,3);
-                        a SQLite store's processes get `workers: true`
+                        a SQLite store's processes get workers: true
   --stores LIST         sqlite, postgres or both (default sqlite,postgres)
   --idle-window SECONDS after every message of the single process is handled, keep it running
                         this long and measure memory, connections and schedule lateness

@@ -28,6 +28,7 @@ export default async function handle(m, context) {
   // Long enough that the accounts polling at once have their messages in handlers together.
   await new Promise((resolve) => setTimeout(resolve, 50));
   appendFileSync(${JSON.stringify(log)}, [context.account, m.subject, ${JSON.stringify(tag)}, threadId].join(' ') + '\\n');
+  console.log('handled ' + m.subject);
   return 'markSeen';
 }
 `;
@@ -90,6 +91,10 @@ describe('handler worker threads shared by the accounts of a process', () => {
       [],
       'no message failed',
     );
+    // A worker serves many accounts: what the handler writes is still prefixed with the account of its message.
+    const logged = result.stderr.split('\n').filter((line) => line.includes(' handled box'));
+    assert.equal(logged.length, expected.length, result.stderr);
+    for (const line of logged) assert.match(line, /\[(box\d+)\] handled \1-m\d$/);
   });
 
   test('a --watch whose accounts use two modules at once handles every message once: a module without a worker gets one as the budget frees', async () => {

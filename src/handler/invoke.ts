@@ -1,6 +1,7 @@
 /**
  * Calling the account's handler on one fetched message, whatever its kind: a module
- * (`script:`) in worker threads (worker/pool.ts), which parse the message themselves; a
+ * (`script:`) in worker threads (worker/pool.ts; shared by the accounts of a run when it
+ * passes its HandlerThreads, worker/threads.ts), which parse the message themselves; a
  * command, a webhook or a function passed in by a program in this thread, on the message
  * parsed here. Both save the account's attachments (`saveAttachments`) right after parsing,
  * before the handler is called.
@@ -16,6 +17,7 @@ import { handlerFailure, outcomeOf, runHandler } from './run.js';
 import type { HandlerContext, LoadedHandler, MailMessage } from './types.js';
 import { createHandlerPool, UnsendableResult, type HandlerPool } from './worker/pool.js';
 import { NOT_AN_ERROR } from './worker/protocol.js';
+import type { HandlerThreads } from './worker/threads.js';
 
 export interface HandlerInvoker {
   /**
@@ -30,7 +32,7 @@ export interface HandlerInvoker {
    * (worker/pool.ts). Its handler still starts only at its `invoke`. Optional, a hint only.
    */
   prepare?(message: FetchedMessage): void;
-  /** Ends the worker threads, if any were started. */
+  /** Ends the worker threads, if any were started for this invoker alone (shared ones stay). */
   close(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export function createHandlerInvoker(
   account: Pick<AccountConfig, 'name' | 'folder' | 'after' | 'afterExtras' | 'moveTo' | 'handlerTimeout' | 'handlerConcurrency' | 'handlerMemoryLimit' | 'saveAttachments'>,
   handler: LoadedHandler,
   context: HandlerContext,
+  threads?: HandlerThreads,
 ): HandlerInvoker {
   const { module } = handler;
   if (module === undefined) {
@@ -59,16 +62,23 @@ export function createHandlerInvoker(
   }
 
   let pool: HandlerPool | undefined;
+  const onLog = (text: string) => context.log('%s', text);
   return {
     invoke: async (message, _headers, ref) => {
       // Started at the first message: a run without new mail pays for no worker.
-      pool ??= createHandlerPool({
-        setup: { file: module, account: account.name, folder: account.folder, dryRun: context.dryRun, saveAttachments: account.saveAttachments },
-        size: account.handlerConcurrency,
-        timeoutMs: account.handlerTimeout,
-        memoryLimit: account.handlerMemoryLimit,
-        onLog: (text) => context.log('%s', text),
-      });
+      pool ??=
+        threads === undefined
+          ? createHandlerPool({
+              setup: { file: module, account: account.name, folder: account.folder, dryRun: context.dryRun, saveAttachments: account.saveAttachments },
+              size: account.handlerConcurrency,
+              timeoutMs: account.handlerTimeout,
+              memoryLimit: account.handlerMemoryLimit,
+              onLog,
+            })
+          : threads.poolFor(
+              { file: module, dryRun: context.dryRun, memoryLimit: account.handlerMemoryLimit },
+              { account: account.name, folder: account.folder, saveAttachments: account.saveAttachments, timeoutMs: account.handlerTimeout, onLog },
+            );
       let result: unknown;
       try {
         result = await pool.run(message, ref);

@@ -33,6 +33,7 @@ import { describeError, HandlerLoadError, LeaseLostAccountError, MailpollError, 
 import { createHandlerInvoker, type HandlerInvoker } from '../handler/invoke.js';
 import { createHandlerContext } from '../handler/run.js';
 import type { LoadedHandler } from '../handler/types.js';
+import type { HandlerThreads } from '../handler/worker/threads.js';
 import type { Logger } from '../logger.js';
 import { mailboxIdentity } from '../mailbox/identity.js';
 import type { Candidate, FetchedMessage, Mailbox, MailboxStatus } from '../mailbox/types.js';
@@ -93,6 +94,8 @@ export interface CycleDeps {
   now?: () => number;
   /** Told the cycle's total and each message back from its handler (poll/progress.ts). */
   progress?: CycleProgress | undefined;
+  /** The run's handler worker threads, shared by its accounts and kept between cycles. Absent: the cycle starts and ends its own. */
+  handlerThreads?: HandlerThreads | undefined;
 }
 
 export interface CycleResult {
@@ -143,7 +146,7 @@ export async function pollAccount(account: AccountConfig, deps: CycleDeps, optio
     account,
     deps,
     options,
-    handlers: countHandled(countInHand(createHandlerInvoker(account, deps.handler, createHandlerContext(account.name, options.dryRun, deps.logger))), deps.progress, account.name),
+    handlers: countHandled(countInHand(createHandlerInvoker(account, deps.handler, createHandlerContext(account.name, options.dryRun, deps.logger), deps.handlerThreads)), deps.progress, account.name),
     now: deps.now ?? Date.now,
     result: {
       account: account.name,

@@ -11,6 +11,7 @@ import type { AccountConfig } from '../config/types.js';
 import { ConfigError, ExitCode, InternalError, type MailpollError, StoreError, worstExitCode } from '../errors.js';
 import { loadAccountHandler } from '../handler/load.js';
 import type { LoadedHandler } from '../handler/types.js';
+import { createHandlerThreads, handlerThreadCap, type HandlerThreads } from '../handler/worker/threads.js';
 import type { Logger } from '../logger.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { Reporter } from '../report/types.js';
@@ -47,9 +48,19 @@ export interface RunResult {
 }
 
 export async function runOnce(options: RunOptions): Promise<RunResult> {
-  const now = options.now ?? Date.now;
-  const started = now();
+  const started = (options.now ?? Date.now)();
   const handlers = await loadHandlers(options.accounts);
+  // Shared by the accounts, one after the other: a worker started for one serves the next.
+  const handlerThreads = createHandlerThreads(handlerThreadCap(options.accounts.map((account) => account.handlerConcurrency)));
+  try {
+    return await pollEveryAccount(options, started, handlers, handlerThreads);
+  } finally {
+    await handlerThreads.close();
+  }
+}
+
+async function pollEveryAccount(options: RunOptions, started: number, handlers: Map<string, LoadedHandler>, handlerThreads: HandlerThreads): Promise<RunResult> {
+  const now = options.now ?? Date.now;
   const { store } = options;
   const runId = await store.beginRun({ pid: process.pid, command: options.command ?? 'run', dryRun: options.dryRun });
   if (!options.dryRun) await store.purge(options.retention);
@@ -76,6 +87,7 @@ export async function runOnce(options: RunOptions): Promise<RunResult> {
               logger: options.logger,
               now,
               progress: options.progress,
+              handlerThreads,
             },
             { ...options, signal: anySignal(options.signal, leaseLost) },
           ),

@@ -8,6 +8,7 @@
 import type { AccountConfig } from '../config/types.js';
 import { LeaseLostAccountError } from '../errors.js';
 import type { LoadedHandler } from '../handler/types.js';
+import type { HandlerThreads } from '../handler/worker/threads.js';
 import type { Logger } from '../logger.js';
 import type { ExtraConnection } from '../mailbox/connection-utils.js';
 import { createMailbox } from '../mailbox/open.js';
@@ -39,6 +40,8 @@ export interface Watch {
   interval: number | undefined;
   logger: Logger | undefined;
   handlers: Map<string, LoadedHandler>;
+  /** The module handlers' worker threads, shared by every account and kept between cycles. */
+  handlerThreads: HandlerThreads;
   runId: number;
   /** Aborts when the watch stops: the loops end after the message in hand. */
   stop: AbortSignal;
@@ -221,6 +224,7 @@ async function cycle(
       archive: watch.retention.retentionDays > 0,
       logger: watch.logger,
       now: () => clock.now(),
+      handlerThreads: watch.handlerThreads,
     },
     { dryRun: false, signal: extra.signal, keepOpen: extra.keepOpen, opened: extra.opened },
   );

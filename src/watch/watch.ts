@@ -11,6 +11,7 @@
 import { setMaxListeners } from 'node:events';
 import type { AccountConfig, RefusedTableAccount } from '../config/types.js';
 import { ExitCode } from '../errors.js';
+import { createHandlerThreads, handlerThreadCap } from '../handler/worker/threads.js';
 import type { Logger } from '../logger.js';
 import { loadHandlers } from '../poll/run.js';
 import type { Reporter } from '../report/types.js';
@@ -66,6 +67,7 @@ export interface WatchResult {
 export async function runWatch(options: WatchOptions): Promise<WatchResult> {
   const clock = options.clock ?? systemClock;
   const handlers = await loadHandlers(options.accounts);
+  const handlerThreads = createHandlerThreads(handlerThreadCap(options.accounts.map((account) => account.handlerConcurrency)));
   const stopper = new AbortController();
   // Every account's loop waits on this signal between its cycles (one listener each), plus the
   // watch's own waits: Node's default of 10 would warn of a leak from the 11th account on.
@@ -94,6 +96,7 @@ export async function runWatch(options: WatchOptions): Promise<WatchResult> {
       interval: options.interval,
       logger: options.logger,
       handlers,
+      handlerThreads,
       runId: await options.store.beginRun({ pid: process.pid, command: options.command ?? 'watch', dryRun: false }),
       stop: stopper.signal,
       clock,
@@ -123,6 +126,7 @@ export async function runWatch(options: WatchOptions): Promise<WatchResult> {
     }
     return { exitCode, reason: stopped.reason };
   } finally {
+    await handlerThreads.close();
     options.signal.removeEventListener('abort', onSignal);
     options.reload?.removeEventListener('abort', onReload);
   }

@@ -1,5 +1,6 @@
 /**
- * A handler worker thread: imports the handler module once, then per message parses the
+ * A handler worker thread: imports the handler module once, then per message (of whichever
+ * account using the module: the account comes with the message) parses the
  * source it receives, saves its attachments when the account says so (save-attachments.ts),
  * calls the handler and answers with its raw result (protocol.ts). A message sent ahead
  * (`prepare`) is parsed at once, while the previous one is still in its handler or being
@@ -20,7 +21,7 @@ import { importHandler } from '../load.js';
 import { saveAttachments } from '../save-attachments.js';
 import { describeValue } from '../result.js';
 import type { HandlerContext, LoadedHandler, MailMessage } from '../types.js';
-import { toSentError, type HandleRequest, type PrepareRequest, type WorkerReply, type WorkerRequest, type WorkerSetup } from './protocol.js';
+import { toSentError, type HandleRequest, type MessageContext, type PrepareRequest, type WorkerReply, type WorkerRequest, type WorkerSetup } from './protocol.js';
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
@@ -66,14 +67,13 @@ function flushOutput(): void {
   for (const flush of flushes) flush();
 }
 
-const context: HandlerContext = {
-  account: setup.account,
-  dryRun: setup.dryRun,
-  log: (...args: unknown[]) => send({ type: 'log', text: format(...args) }),
-};
+/** The handler's `context` for one account's messages (this worker serves every account using the module). */
+function contextFor(account: string): HandlerContext {
+  return { account, dryRun: setup.dryRun, log: (...args: unknown[]) => send({ type: 'log', text: format(...args) }) };
+}
 
 /** A parse's outcome, never a rejection: a prepared message may wait for its call. */
-type Parsed = { message: MailMessage } | { failed: string };
+type Parsed = { message: MailMessage; context: MessageContext } | { failed: string };
 
 /** Messages parsed ahead of their handler, by the main thread's id (at most one at a time). */
 const prepared = new Map<number, Promise<Parsed>>();
@@ -81,10 +81,11 @@ const prepared = new Map<number, Promise<Parsed>>();
 function parse(handler: LoadedHandler, request: HandleRequest | PrepareRequest): Promise<Parsed> {
   const raw = Buffer.from(request.raw.buffer, request.raw.byteOffset, request.raw.byteLength);
   const fetched = { uid: request.uid, raw, size: request.size, flags: request.flags };
+  const { context } = request;
   // Attachments to save need the full parse, whatever the handler asked for.
-  const headersOnly = handler.parse === 'headers' && setup.saveAttachments === undefined;
-  return parseMessage(fetched, { account: setup.account, folder: setup.folder, headersOnly }).then(
-    (message) => ({ message }),
+  const headersOnly = handler.parse === 'headers' && context.saveAttachments === undefined;
+  return parseMessage(fetched, { account: context.account, folder: context.folder, headersOnly }).then(
+    (message) => ({ message, context }),
     (error: unknown) => ({ failed: error instanceof ParseError ? error.message : String(error) }),
   );
 }
@@ -95,15 +96,15 @@ async function handle(handler: LoadedHandler, parsing: Promise<Parsed>, ref: num
     send({ type: 'parse-failed', message: parsed.failed });
     return;
   }
-  const { message } = parsed;
+  const { message, context } = parsed;
   if (ref !== undefined) message.ref = ref;
   let result: unknown;
   try {
-    if (setup.saveAttachments !== undefined) message.savedAttachments = await saveAttachments(message, setup.saveAttachments, setup.dryRun);
+    if (context.saveAttachments !== undefined) message.savedAttachments = await saveAttachments(message, context.saveAttachments, setup.dryRun);
     // Called unbound, so that the stack names the user's function (`at handle (file:...)`),
     // not `Object.handle [as fn]`, and `this` is undefined as in the main thread.
     const { fn } = handler;
-    result = await fn(message, context);
+    result = await fn(message, contextFor(context.account));
   } catch (error) {
     flushOutput();
     send({ type: 'threw', error: toSentError(error) });

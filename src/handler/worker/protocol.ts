@@ -6,14 +6,22 @@
 import { describeValue } from '../result.js';
 import type { ParseLevel } from '../types.js';
 
-/** What a worker is started with (`workerData`). */
 import type { SaveAttachmentsConfig } from '../../config/types.js';
+
+/**
+ * What a worker is started with (`workerData`): what every account sharing the worker has in
+ * common. The rest comes with each message (MessageContext).
+ */
 export interface WorkerSetup {
   /** Absolute path of the handler module. */
   file: string;
+  dryRun: boolean;
+}
+
+/** The account a message belongs to, sent with the message: one worker serves many accounts. */
+export interface MessageContext {
   account: string;
   folder: string;
-  dryRun: boolean;
   /** The account's `saveAttachments`: the worker saves them after parsing (save-attachments.ts). */
   saveAttachments?: SaveAttachmentsConfig | undefined;
 }
@@ -21,6 +29,7 @@ export interface WorkerSetup {
 /** Main -> worker: handle one message. `raw` is transferred, not copied, when it can be. */
 export interface HandleRequest {
   type: 'handle';
+  context: MessageContext;
   uid: string;
   ref: number | undefined;
   flags: string[];
@@ -37,6 +46,7 @@ export interface HandleRequest {
 export interface PrepareRequest {
   type: 'prepare';
   id: number;
+  context: MessageContext;
   uid: string;
   flags: string[];
   size: number;

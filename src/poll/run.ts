@@ -16,6 +16,7 @@ import type { Logger } from '../logger.js';
 import { createMailbox } from '../mailbox/open.js';
 import type { Reporter } from '../report/types.js';
 import type { PurgeOptions, Store } from '../store/types.js';
+import { linkSignals } from './linked-signal.js';
 import { failedCycle, recordOutcome, recordRefused, retryCommand, withLease, type RefusedAccount } from './account.js';
 import type { CycleOptions, CycleResult } from './cycle.js';
 import { pollFolders } from './folders.js';
@@ -73,8 +74,9 @@ async function pollEveryAccount(options: RunOptions, started: number, handlers: 
     const accountStarted = now();
     const result = await withLease(store, account, (leaseLost, lease) =>
       createMailbox(account, { logger: options.logger }).then(
-        (mailbox) =>
-          pollFolders(
+        (mailbox) => {
+          const linked = linkSignals(options.signal, leaseLost);
+          return pollFolders(
             account,
             {
               mailbox,
@@ -89,8 +91,9 @@ async function pollEveryAccount(options: RunOptions, started: number, handlers: 
               progress: options.progress,
               handlerThreads,
             },
-            { ...options, signal: anySignal(options.signal, leaseLost) },
-          ),
+            { ...options, signal: linked.signal },
+          ).finally(linked.unlink);
+        },
         (error: unknown) => failedCycle(account, error),
       ),
     );
@@ -173,10 +176,6 @@ export async function loadHandlers(accounts: readonly AccountConfig[]): Promise<
   const handlers = new Map<string, LoadedHandler>();
   for (const account of accounts) handlers.set(account.name, (await loadAccountHandler(account))!);
   return handlers;
-}
-
-export function anySignal(...signals: Array<AbortSignal | undefined>): AbortSignal {
-  return AbortSignal.any(signals.filter((signal): signal is AbortSignal => signal !== undefined));
 }
 
 function sum(results: readonly CycleResult[], key: 'fetched' | 'processed' | 'failed' | 'transitions' | 'deferred'): number {

@@ -16,7 +16,7 @@ import type { Mailbox } from '../mailbox/types.js';
 import { failedCycle, recordOutcome, withHeldLease, withLease } from '../poll/account.js';
 import type { CycleResult } from '../poll/cycle.js';
 import { pollFolders } from '../poll/folders.js';
-import { anySignal } from '../poll/run.js';
+import { linkSignals } from '../poll/linked-signal.js';
 import type { Reporter } from '../report/types.js';
 import type { Lease, PurgeOptions, Store } from '../store/types.js';
 import { nextBackoff } from './backoff.js';
@@ -70,7 +70,15 @@ const PURGE_EVERY_MS = 3_600_000;
 
 /** One account's loop: cycles, waits, backoff. Ends when the watch stops or the account gives up. */
 export async function watchAccount(shared: Watch, account: AccountConfig, held?: HeldLease): Promise<'stopped' | 'gave-up' | 'lost'> {
-  const watch = held === undefined ? shared : { ...shared, stop: anySignal(shared.stop, held.stop) };
+  const linked = held === undefined ? undefined : linkSignals(shared.stop, held.stop);
+  try {
+    return await loop(linked === undefined ? shared : { ...shared, stop: linked.signal }, account, held);
+  } finally {
+    linked?.unlink();
+  }
+}
+
+async function loop(watch: Watch, account: AccountConfig, held: HeldLease | undefined): Promise<'stopped' | 'gave-up' | 'lost'> {
   const { clock, stop } = watch;
   const state = watch.states.get(account.name) ?? { failures: 0, everConnected: false };
   watch.states.set(account.name, state);
@@ -161,18 +169,19 @@ interface Round {
 
 /** The session's work while holding the account's lease. */
 async function leased(watch: Watch, account: AccountConfig, leaseLost: AbortSignal, lease: Lease, round: Round): Promise<CycleResult> {
-  const signal = anySignal(watch.stop, leaseLost);
   let mailbox: Mailbox;
   try {
     mailbox = await createMailbox(account, { logger: watch.logger, extraConnection: round.extraConnection });
   } catch (error) {
     return await report(watch, account, failedCycle(account, error), round, 0, false);
   }
+  const linked = linkSignals(watch.stop, leaseLost);
   // Closed on every way out (a cycle closes its own connection unless it stays open for IDLE;
   // closing again does nothing): the host's slot is given back only after this.
   try {
-    return await cycles(watch, account, mailbox, { signal, lease }, round);
+    return await cycles(watch, account, mailbox, { signal: linked.signal, lease }, round);
   } finally {
+    linked.unlink();
     await mailbox.close().catch(() => undefined);
   }
 }

@@ -121,6 +121,43 @@ describe('runWatch in virtual time', () => {
     }
   });
 
+  it('an account that queued for a slot keeps the place it got: the accounts do not all come back at once', async () => {
+    const { store, options } = await maildirWatch(700);
+    const second = await maildirWatch(700);
+    const other = accountConfig({ ...second.options.accounts[0]!, name: 'other' });
+    await second.store.close();
+    const clock = virtualClock(T0, 3);
+    // `local`'s first cycle takes 300 ms while it holds the only slot (concurrency: 1).
+    let slowCycles = 0;
+    const slow: Store = Object.create(store, {
+      recordAccountRun: {
+        value: async (...args: Parameters<Store['recordAccountRun']>) => {
+          if (args[1].account === 'local' && (slowCycles += 1) === 1) clock.advance(300);
+          return store.recordAccountRun(...args);
+        },
+      },
+    });
+    const cycles: { account: string; at: number; nextAt: unknown }[] = [];
+    try {
+      const reporter = {
+        report: (event: ReportEvent) => event.type === 'cycle' && cycles.push({ account: event.account, at: clock.now() - T0, nextAt: event.nextAt }),
+      };
+      await runWatch({ ...options, accounts: [...options.accounts, other], store: slow, reporter, until: T0 + 2500, signal: new AbortController().signal, clock });
+    } finally {
+      await store.close();
+    }
+    const of = (account: string) => cycles.filter((cycle) => cycle.account === account);
+    assert.deepEqual(of('local').map(({ at }) => at), [300, 700, 1400, 2100], 'local keeps its rhythm from its first round');
+    // `other` waited 300 ms for the slot in its first round: its rhythm starts from when it got it.
+    assert.deepEqual(of('other').map(({ at }) => at), [300, 1000, 1700, 2400], 'other keeps the place it got, not the instant both began');
+    for (const account of ['local', 'other']) {
+      const mine = of(account);
+      for (const [index, next] of mine.slice(1).entries()) {
+        assert.equal(mine[index]!.nextAt, new Date(T0 + next.at).toISOString(), `${account}: cycle ${index + 1} named the next start`);
+      }
+    }
+  });
+
   it("leaves no listener on the caller's signal, however often it is reloaded", async () => {
     const { store, options } = await maildirWatch(700);
     const clock = virtualClock(T0, 2);

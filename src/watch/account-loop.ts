@@ -84,10 +84,10 @@ async function loop(watch: Watch, account: AccountConfig, held: HeldLease | unde
   watch.states.set(account.name, state);
 
   while (!stop.aborted) {
-    const started = clock.now();
+    const round = newRound(watch, account, clock.now());
     // A worker's shared store that stops answering (a database restarting) fails this cycle,
     // not the watch; a local store that fails ends the watch, as it ends a one-shot run.
-    const result = await session(watch, account, held, started).catch((error: unknown) => {
+    const result = await session(watch, account, held, round).catch((error: unknown) => {
       if (held === undefined) throw error;
       return { ...failedCycle(account, error), connected: state.everConnected };
     });
@@ -130,7 +130,7 @@ async function loop(watch: Watch, account: AccountConfig, held: HeldLease | unde
     await purgeNow(watch).catch((error: unknown) => {
       if (held === undefined) throw error;
     });
-    await sleepUntil(watch, nextStart(watch, account, started));
+    await sleepUntil(watch, nextStart(watch, account, round));
   }
   return 'stopped';
 }
@@ -141,11 +141,10 @@ async function loop(watch: Watch, account: AccountConfig, held: HeldLease | unde
  * one of the host's `maxConnections` slots from before connecting until every socket it
  * opened has closed (`Mailbox.close` resolves only then); the TLS probe of a silent port, a
  * second connection, takes a slot of its own if one is free (`ExtraConnection`).
- * `loopStarted`: when the account's loop began this round, what its next start counts from.
  */
-async function session(watch: Watch, account: AccountConfig, held: HeldLease | undefined, loopStarted: number): Promise<CycleResult> {
+async function session(watch: Watch, account: AccountConfig, held: HeldLease | undefined, round: Round): Promise<CycleResult> {
   const host = connectionHost(account);
-  const round: Round = { loopStarted, extraConnection: host === undefined ? undefined : () => watch.hosts.tryAcquire(host) };
+  const asked = watch.clock.now();
   const work = async (leaseLost: AbortSignal, lease: Lease): Promise<CycleResult> => {
     watch.onLease?.(account.name, true);
     try {
@@ -154,7 +153,10 @@ async function session(watch: Watch, account: AccountConfig, held: HeldLease | u
       watch.onLease?.(account.name, false);
     }
   };
-  const result = await watch.hosts.run(host, () => (held === undefined ? withLease(watch.store, account, work) : withHeldLease(account, held, work)));
+  const result = await watch.hosts.run(host, () => {
+    waited(watch, round, asked);
+    return held === undefined ? withLease(watch.store, account, work) : withHeldLease(account, held, work);
+  });
   // Another mailpoll holds the account: say so, and try again at the next tick.
   if (result.status === 'busy') await report(watch, account, result, round, 0, false);
   return result;
@@ -162,9 +164,26 @@ async function session(watch: Watch, account: AccountConfig, held: HeldLease | u
 
 /** What one round of an account's loop passes down to its cycles. */
 interface Round {
-  /** When the loop began the round: the next start is counted from it (`nextStart`). */
-  loopStarted: number;
+  /**
+   * What the next start counts from (`nextStart`): when the loop began the round, moved on by
+   * the time it waited for a connection or a concurrency slot. Accounts that queue behind
+   * others (a thousand starting together against `maxConnections: 64`) keep the place they
+   * got rather than all coming back at the same instant, so the queue forms once, at start,
+   * and not every interval; work itself (connecting, the cycle) never moves it, so an
+   * account that waits for no one keeps its phase exactly.
+   */
+  anchor: number;
   extraConnection: ExtraConnection | undefined;
+}
+
+function newRound(watch: Watch, account: AccountConfig, now: number): Round {
+  const host = connectionHost(account);
+  return { anchor: now, extraConnection: host === undefined ? undefined : () => watch.hosts.tryAcquire(host) };
+}
+
+/** A slot came after waiting since `asked`: the round's anchor moves on by the wait. */
+function waited(watch: Watch, round: Round, asked: number): void {
+  round.anchor += Math.max(0, watch.clock.now() - asked);
 }
 
 /** The session's work while holding the account's lease. */
@@ -191,7 +210,11 @@ async function cycles(watch: Watch, account: AccountConfig, mailbox: Mailbox, un
   const { signal, lease } = under;
   // IDLE waits on one folder: an account with several polls every interval instead.
   const idle = waitsInIdle(account);
-  const first = await watch.polls.run(undefined, () => cycle(watch, account, mailbox, { signal, lease, keepOpen: idle }, round));
+  const asked = watch.clock.now();
+  const first = await watch.polls.run(undefined, () => {
+    waited(watch, round, asked);
+    return cycle(watch, account, mailbox, { signal, lease, keepOpen: idle }, round);
+  });
   if (!idle || first.status !== 'ok' || first.opened === undefined) return first;
   if (!canWait(mailbox)) {
     watch.logger?.debug?.(`${account.name}: ${NO_IDLE}: polling instead`);
@@ -253,8 +276,8 @@ function canWait(mailbox: Mailbox): mailbox is Mailbox & Required<Pick<Mailbox, 
 
 /**
  * The `cycle` event and the run history row of one cycle. Its `nextAt` is when the loop starts
- * the account again: counted from the start of the round (`round.loopStarted`), as the loop
- * does, not from this cycle's start (which waited for a connection slot and the lease).
+ * the account again: counted from the round's anchor, as the loop does, not from this cycle's
+ * start (which came after connecting and taking the lease).
  */
 async function report(
   watch: Watch,
@@ -266,20 +289,20 @@ async function report(
   fallback: string | null = null,
 ): Promise<CycleResult> {
   const outcome = await recordOutcome(watch.store, watch.runId, account, result, durationMs);
-  const next = idle || result.status === 'error' || watch.stop.aborted ? null : new Date(nextStart(watch, account, round.loopStarted));
+  const next = idle || result.status === 'error' || watch.stop.aborted ? null : new Date(nextStart(watch, account, round));
   watch.reporter.report({ type: 'cycle', ...outcome, idle, fallback, nextAt: next?.toISOString() ?? null });
   return result;
 }
 
 /** When the next cycle starts: never before the last one ended (cycles never overlap). */
-function nextStart(watch: Watch, account: AccountConfig, started: number): number {
+function nextStart(watch: Watch, account: AccountConfig, round: Round): number {
   const schedule: Schedule =
     watch.interval !== undefined
       ? { kind: 'interval', everyMs: watch.interval }
       : account.schedule !== undefined
         ? { kind: 'cron', expression: account.schedule }
         : { kind: 'interval', everyMs: account.interval };
-  return Math.max(nextRun(schedule, new Date(started)).getTime(), watch.clock.now());
+  return Math.max(nextRun(schedule, new Date(round.anchor)).getTime(), watch.clock.now());
 }
 
 async function purgeNow(watch: Watch): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runCli, writeConfig } from './helpers/cli.js';
+import { runCli, startCli, writeConfig } from './helpers/cli.js';
 import { maildirWith } from './helpers/maildir-source.js';
 import { SPEC_HANDLER } from './helpers/scenario.js';
 
@@ -18,5 +18,26 @@ test('a watch over 40 accounts writes no MaxListenersExceededWarning (every loop
   assert.equal(result.code, 0, result.stderr);
   const cycles = result.events.filter((event) => event.type === 'cycle');
   assert.equal(new Set(cycles.map((event) => event.account)).size, 40, 'every account polled once and then waited');
+  assert.doesNotMatch(result.stderr, /MaxListenersExceededWarning|memory leak/);
+});
+
+test('a worker whose accounts grow on SIGHUP from 1 to 40 writes no MaxListenersExceededWarning either', async () => {
+  const accounts: Record<string, unknown>[] = [];
+  for (let index = 0; index < 40; index += 1) accounts.push({ name: `box${index}`, protocol: 'maildir', path: await maildirWith([]), interval: '1h' });
+  // A worker on a SQLite store: a SIGHUP that changes only the accounts is applied in place.
+  const config = (count: number) => ({ script: SPEC_HANDLER, workers: true, leaseTtl: '3s', accounts: accounts.slice(0, count) });
+  const dir = await writeConfig(config(1));
+  const worker = startCli(['--watch', '--json'], { cwd: dir, timeoutMs: 120_000 });
+  try {
+    await worker.waitFor((event) => event.type === 'cycle' && event.account === 'box0', 'the first account polled', 60_000);
+    await writeConfig(config(40), dir);
+    worker.signal('SIGHUP');
+    const polled = new Set<unknown>();
+    await worker.waitFor((event) => event.type === 'cycle' && polled.add(event.account).size === 40, 'every account polled after the reload', 60_000);
+  } finally {
+    worker.signal('SIGTERM');
+  }
+  const result = await worker.exited;
+  assert.equal(result.code, 0, result.stderr);
   assert.doesNotMatch(result.stderr, /MaxListenersExceededWarning|memory leak/);
 });

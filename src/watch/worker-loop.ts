@@ -14,6 +14,7 @@
  * after the message in hand, keeping its lease; the others run on untouched. A feed that
  * cannot be read leaves the last list in place, said once.
  */
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import type { AccountConfig, RefusedTableAccount } from '../config/types.js';
 import { describeError } from '../errors.js';
@@ -95,6 +96,9 @@ export async function runWorker(watch: Watch, given: WorkerAccounts, store: Work
       return outcome;
     });
     running.set(lease.identity, entry);
+    // Every loop listens on the watch's stop signal: the bound set at start counted the
+    // accounts then, and a feed can add more.
+    if (getMaxListeners(watch.stop) < running.size + 10) setMaxListeners(running.size + 10, watch.stop);
   };
 
   const lose = (identity: string, reason: string): void => {

@@ -208,6 +208,11 @@ describe('a --watch worker follows the table', () => {
       const leases = await sql<{ n: string }>(setup, "SELECT count(*)::text AS n FROM mailpoll.leases WHERE identity LIKE $1", [`%${first.user}%`]);
       assert.equal(leases[0]?.n, '0', 'its lease released');
 
+      // A SIGHUP (the file unchanged, it has no accounts): the line counts the table's accounts.
+      worker.signal('SIGHUP');
+      const reloaded = await worker.waitFor((event) => event.type === 'watch' && event.state === 'reloaded', 'the reload');
+      assert.equal(reloaded.accounts, 2, 'the two rows left in the table');
+
       // Updated: `after: keep` becomes `delete`, for the messages that come after.
       await sql(setup, "UPDATE mailpoll.accounts SET account = account || '{\"after\": \"delete\"}'::jsonb WHERE name = 'third'");
       await worker.waitFor((event) => event.type === 'worker' && event.state === 'changed' && event.account === 'third', 'the changed account restarted');

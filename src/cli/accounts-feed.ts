@@ -14,8 +14,12 @@ import { accountsTableOf, refuseWithoutHandler } from './accounts-table.js';
 export interface WatchAccountsFeed extends AccountsFeed {
   /** The first list (the table read once): what the watch starts with. An unknown `-a NAME` is a ConfigError, as without the table. */
   start(): Promise<AccountsUpdate>;
-  /** A reloaded config whose other settings are unchanged: its accounts apply from the next heartbeat. */
-  useConfig(config: Config): void;
+  /**
+   * A reloaded config whose other settings are unchanged: its accounts apply from the next
+   * heartbeat. Returns how many accounts that will be (the table's as last read), for the line
+   * that says the config was reloaded.
+   */
+  useConfig(config: Config): number;
 }
 
 export function createAccountsFeed(initial: Config, store: Store, names: readonly string[] | undefined): WatchAccountsFeed {
@@ -37,9 +41,12 @@ export function createAccountsFeed(initial: Config, store: Store, names: readonl
       if (!configChanged) reason = `the accounts table changed (revision ${before ?? 0} to ${next.revision})`;
     }
     configChanged = false;
+    return { accounts: selected(), refused: last?.refused ?? [], reason };
+  };
+  // The file's accounts and the table's as last read, as `-a NAME` or `enabled` select them.
+  const selected = (): AccountConfig[] => {
     const all = [...fileAccounts, ...(last?.accounts ?? [])];
-    const selected = names?.length ? all.filter((account) => names.includes(account.name)) : all.filter((account) => account.enabled);
-    return { accounts: selected, refused: last?.refused ?? [], reason };
+    return names?.length ? all.filter((account) => names.includes(account.name)) : all.filter((account) => account.enabled);
   };
 
   return {
@@ -59,7 +66,9 @@ export function createAccountsFeed(initial: Config, store: Store, names: readonl
     useConfig(next) {
       config = next;
       fileAccounts = next.accounts.slice();
+      if (accountsTableOf(next, store) === undefined) last = undefined;
       configChanged = true;
+      return selected().length;
     },
   };
 }

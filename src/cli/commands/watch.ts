@@ -69,8 +69,8 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
           const next = await load();
           if (sameWatchSettings(config, next)) {
             config = next;
-            worker.useConfig(next);
-            reporter.report({ type: 'watch', state: 'reloaded', accounts: next.accounts.length, reason: 'SIGHUP; accounts whose settings did not change keep running', exitCode: null });
+            const count = worker.useConfig(next);
+            reporter.report({ type: 'watch', state: 'reloaded', accounts: count, reason: 'SIGHUP; accounts whose settings did not change keep running', exitCode: null });
           } else {
             restartWith = next;
             reload.abort();
@@ -122,8 +122,8 @@ export async function watchCommand(options: WatchCommandOptions, signal: AbortSi
       }
       if (restartWith !== undefined) {
         config = restartWith;
-        feed?.useConfig(config);
-        reporter.report({ type: 'watch', state: 'reloaded', accounts: config.accounts.length, reason: 'SIGHUP', exitCode: null });
+        const count = feed?.useConfig(config) ?? selectAccounts(config, options.account).length;
+        reporter.report({ type: 'watch', state: 'reloaded', accounts: count, reason: 'SIGHUP', exitCode: null });
         continue;
       }
       try {
